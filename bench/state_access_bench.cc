@@ -1,0 +1,135 @@
+// state_access_bench: what the keyed-state layer costs over raw RocksDB.
+//
+//   state_access_bench [--keys N] [--value-bytes B] [--rounds R]
+//
+// On the same keys (int64 0..N-1 in a shuffled order) and values, measures ops/s of
+//   weir:  SetCurrentKey + ValueState<std::string>::Update / ::Value
+//   raw:   rocksdb::DB::Put / ::Get on an 8-byte key, same options (WAL off)
+// and prints both with their ratio. Each figure is the median of R rounds. Printed, not asserted.
+#include <rocksdb/db.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "state/rocksdb/rocksdb_keyed_state_backend.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double OpsPerSecond(size_t ops, const std::function<void()>& body) {
+  const auto start = Clock::now();
+  body();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return static_cast<double>(ops) / seconds;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+void Check(bool ok, const char* what) {
+  if (!ok) {
+    std::fprintf(stderr, "state_access_bench: %s failed\n", what);
+    std::exit(1);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  size_t keys = 200000, value_bytes = 100, rounds = 3;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    const size_t v = std::strtoull(argv[i + 1], nullptr, 10);
+    if (flag == "--keys")
+      keys = v;
+    else if (flag == "--value-bytes")
+      value_bytes = v;
+    else if (flag == "--rounds")
+      rounds = v;
+    else {
+      std::fprintf(stderr, "usage: state_access_bench [--keys N] [--value-bytes B] [--rounds R]\n");
+      return 2;
+    }
+  }
+  const std::string dir = std::filesystem::temp_directory_path() / "weir-state-access-bench";
+  std::filesystem::remove_all(dir);
+
+  std::vector<int64_t> order(keys);
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), std::mt19937_64(42));
+  const std::string value(value_bytes, 'v');
+
+  // weir
+  weir::RocksDbBackendOptions options;
+  options.backend_id = "bench";
+  options.local_dir = dir + "/weir";
+  auto backend = std::move(weir::RocksDbKeyedStateBackend::Open(options)).value();
+  auto state = *backend->GetValueState(weir::ValueStateDescriptor<std::string>{"v"});
+  const auto key_serializer_ptr = weir::DefaultSerializer<int64_t>();
+  const auto& key_serializer = *key_serializer_ptr;
+
+  // raw RocksDB, configured like the backend
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Options raw_options;
+  raw_options.create_if_missing = true;
+  raw_options.max_background_jobs = 2;
+  Check(rocksdb::DB::Open(raw_options, dir + "/raw", &raw).ok(), "open raw RocksDB");
+  rocksdb::WriteOptions no_wal;
+  no_wal.disableWAL = true;
+
+  std::vector<double> weir_put, weir_get, raw_put, raw_get;
+  for (size_t r = 0; r < rounds; ++r) {
+    weir_put.push_back(OpsPerSecond(keys, [&] {
+      for (int64_t k : order) {
+        Check(backend->SetCurrentKey(key_serializer, k).ok() && state->Update(value).ok(), "put");
+      }
+    }));
+    raw_put.push_back(OpsPerSecond(keys, [&] {
+      std::string key;
+      for (int64_t k : order) {
+        key.assign(reinterpret_cast<const char*>(&k), sizeof(k));
+        Check(raw->Put(no_wal, key, value).ok(), "raw put");
+      }
+    }));
+    weir_get.push_back(OpsPerSecond(keys, [&] {
+      for (int64_t k : order) {
+        Check(backend->SetCurrentKey(key_serializer, k).ok(), "set key");
+        auto v = state->Value();
+        Check(v.ok() && v->has_value(), "get");
+      }
+    }));
+    raw_get.push_back(OpsPerSecond(keys, [&] {
+      std::string key, out;
+      for (int64_t k : order) {
+        key.assign(reinterpret_cast<const char*>(&k), sizeof(k));
+        Check(raw->Get(rocksdb::ReadOptions(), key, &out).ok(), "raw get");
+      }
+    }));
+  }
+  delete raw;
+  backend.reset();
+  std::filesystem::remove_all(dir);
+
+  std::printf("state access, %zu keys, %zu-byte values, median of %zu rounds, one thread\n", keys,
+              value_bytes, rounds);
+  std::printf("%-10s %16s %16s %12s\n", "operation", "weir ops/s", "raw RocksDB ops/s",
+              "weir / raw");
+  const auto row = [](const char* name, double w, double r) {
+    std::printf("%-10s %16.0f %16.0f %12.2f\n", name, w, r, w / r);
+  };
+  row("put", Median(weir_put), Median(raw_put));
+  row("get", Median(weir_get), Median(raw_get));
+  return 0;
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs every Debian package that weir's build, tests, benchmarks and examples need.
+# Idempotent: when everything is present it prints nothing and exits 0.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  librocksdb-dev        # keyed state (brings snappy, lz4, zstd, zlib, bzip2, gflags)
+  libgtest-dev libgmock-dev
+  libbenchmark-dev
+  libcli11-dev          # the weir command line
+  nlohmann-json3-dev    # --json output of the CLI
+  libxxhash-dev         # key-group hash and file checksums (XXH3-64)
+  libfmt-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

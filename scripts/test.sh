@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every test of weir: installs dependencies, builds, runs ctest, then builds again with
+# AddressSanitizer + UndefinedBehaviorSanitizer and runs the unit tests under them.
+# WEIR_SKIP_SANITIZE=1 skips the sanitizer build (for quick local iterations only).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/install-deps.sh
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build
+ctest --test-dir build -j2 --output-on-failure
+
+if [ "${WEIR_SKIP_SANITIZE:-0}" != "1" ]; then
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWEIR_SANITIZE=ON \
+    -DWEIR_BUILD_BENCH=OFF >/dev/null
+  cmake --build build-asan
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan -j2 --output-on-failure -L unit
+fi

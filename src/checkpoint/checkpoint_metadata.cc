@@ -1,0 +1,221 @@
+#include "checkpoint/checkpoint_metadata.h"
+
+#include "common/checksum.h"
+#include "common/coding.h"
+
+namespace weir {
+namespace {
+
+constexpr std::string_view kMagic = "WEIRCKPT";
+constexpr size_t kHeaderBytes = 8 + 4 + 8;
+constexpr size_t kTrailerBytes = 8;
+
+void EncodeBackend(const KeyedStateHandle& b, std::string* out) {
+  PutLengthPrefixed(out, b.backend_id);
+  PutVarint64(out, static_cast<uint64_t>(b.max_parallelism));
+  PutVarint64(out, static_cast<uint64_t>(b.key_group_range.start));
+  PutVarint64(out, static_cast<uint64_t>(b.key_group_range.end));
+  out->push_back(static_cast<char>(b.kind));
+  PutVarint64(out, b.checkpointed_bytes);
+  PutVarint64(out, b.full_bytes);
+  PutVarint64(out, b.states.size());
+  for (const auto& s : b.states) {
+    PutLengthPrefixed(out, s.name);
+    out->push_back(static_cast<char>(s.kind));
+    PutLengthPrefixed(out, s.value_serializer);
+    PutLengthPrefixed(out, s.user_key_serializer);
+  }
+  PutVarint64(out, b.files.size());
+  for (const auto& f : b.files) {
+    PutLengthPrefixed(out, f.path);
+    PutVarint64(out, f.size);
+    PutFixed64(out, f.checksum);
+    out->push_back(static_cast<char>(f.role));
+    PutLengthPrefixed(out, f.local_name);
+    PutVarint64(out, f.written_by_checkpoint);
+  }
+}
+
+// Decodes the body; each Get returns false on malformed input, reported once by the caller.
+class BodyDecoder {
+ public:
+  explicit BodyDecoder(std::string_view in) : in_(in) {}
+  bool Varint(uint64_t* v) { return GetVarint64(&in_, v); }
+  bool Int(int* v, uint64_t max) {
+    uint64_t x = 0;
+    if (!GetVarint64(&in_, &x) || x > max) return false;
+    *v = static_cast<int>(x);
+    return true;
+  }
+  bool Byte(uint8_t* v) {
+    if (in_.empty()) return false;
+    *v = static_cast<uint8_t>(in_.front());
+    in_.remove_prefix(1);
+    return true;
+  }
+  bool Fixed(uint64_t* v) { return GetFixed64(&in_, v); }
+  bool String(std::string* s) {
+    std::string_view v;
+    if (!GetLengthPrefixed(&in_, &v)) return false;
+    s->assign(v);
+    return true;
+  }
+  bool Done() const { return in_.empty(); }
+
+ private:
+  std::string_view in_;
+};
+
+bool DecodeBackend(BodyDecoder& d, KeyedStateHandle* b, std::string* problem) {
+  uint8_t kind = 0;
+  uint64_t states = 0, files = 0;
+  if (!d.String(&b->backend_id) || !d.Int(&b->max_parallelism, kUpperBoundMaxParallelism) ||
+      !d.Int(&b->key_group_range.start, kUpperBoundMaxParallelism) ||
+      !d.Int(&b->key_group_range.end, kUpperBoundMaxParallelism) || !d.Byte(&kind) || kind > 1 ||
+      !d.Varint(&b->checkpointed_bytes) || !d.Varint(&b->full_bytes) || !d.Varint(&states)) {
+    return false;
+  }
+  if (b->max_parallelism < 1 || b->key_group_range.empty() ||
+      b->key_group_range.end >= b->max_parallelism) {
+    *problem = "backend " + b->backend_id + " has an invalid key-group range";
+    return false;
+  }
+  b->kind = static_cast<BackendSnapshotKind>(kind);
+  for (uint64_t i = 0; i < states; ++i) {
+    StateMetaInfo s;
+    uint8_t state_kind = 0;
+    if (!d.String(&s.name) || !d.Byte(&state_kind) || state_kind < 1 || state_kind > 5 ||
+        !d.String(&s.value_serializer) || !d.String(&s.user_key_serializer)) {
+      return false;
+    }
+    s.kind = static_cast<StateKind>(state_kind);
+    b->states.push_back(std::move(s));
+  }
+  if (!d.Varint(&files)) return false;
+  for (uint64_t i = 0; i < files; ++i) {
+    StateFileHandle f;
+    uint8_t role = 0;
+    if (!d.String(&f.path) || !d.Varint(&f.size) || !d.Fixed(&f.checksum) || !d.Byte(&role) ||
+        role < 1 || role > 3 || !d.String(&f.local_name) || !d.Varint(&f.written_by_checkpoint)) {
+      return false;
+    }
+    f.role = static_cast<StateFileRole>(role);
+    const Status path_ok = CheckpointStorage::ValidateRelativePath(f.path);
+    if (!path_ok.ok()) {
+      *problem = path_ok.message();
+      return false;
+    }
+    b->files.push_back(std::move(f));
+  }
+  return true;
+}
+
+}  // namespace
+
+const char* CheckpointKindName(CheckpointKind kind) {
+  switch (kind) {
+    case CheckpointKind::kFull:
+      return "full";
+    case CheckpointKind::kIncremental:
+      return "incremental";
+    case CheckpointKind::kSavepoint:
+      return "savepoint";
+  }
+  return "unknown";
+}
+
+uint64_t CheckpointMetadata::FullBytes() const {
+  uint64_t n = 0;
+  for (const auto& b : backends) n += b.full_bytes;
+  return n;
+}
+
+uint64_t CheckpointMetadata::CheckpointedBytes() const {
+  uint64_t n = 0;
+  for (const auto& b : backends) n += b.checkpointed_bytes;
+  return n;
+}
+
+size_t CheckpointMetadata::FileCount() const {
+  size_t n = 0;
+  for (const auto& b : backends) n += b.files.size();
+  return n;
+}
+
+std::string EncodeCheckpointMetadata(const CheckpointMetadata& m) {
+  std::string body;
+  PutVarint64(&body, m.checkpoint_id);
+  body.push_back(static_cast<char>(m.kind));
+  PutVarint64(&body, static_cast<uint64_t>(m.trigger_unix_ms));
+  PutVarint64(&body, static_cast<uint64_t>(m.completed_unix_ms));
+  PutLengthPrefixed(&body, m.job_id);
+  PutVarint64(&body, m.backends.size());
+  for (const auto& b : m.backends) EncodeBackend(b, &body);
+
+  std::string out(kMagic);
+  PutFixed32(&out, kMetadataFormatVersion);
+  PutFixed64(&out, body.size());
+  out.append(body);
+  PutFixed64(&out, Hash64(out));
+  return out;
+}
+
+Result<CheckpointMetadata> DecodeCheckpointMetadata(std::string_view bytes,
+                                                    const std::string& source) {
+  const auto corrupt = [&](const std::string& what) {
+    return Status::Corruption(source + ": " + what);
+  };
+  if (bytes.size() >= kMagic.size() && bytes.substr(0, kMagic.size()) != kMagic) {
+    return corrupt("not a weir checkpoint metadata file (bad magic)");
+  }
+  if (bytes.size() < kHeaderBytes + kTrailerBytes) {
+    return corrupt("truncated: " + std::to_string(bytes.size()) + " bytes");
+  }
+  const uint32_t version = DecodeFixed32(bytes.data() + 8);
+  const uint64_t body_size = DecodeFixed64(bytes.data() + 12);
+  if (body_size != bytes.size() - kHeaderBytes - kTrailerBytes) {
+    return corrupt(body_size > bytes.size()
+                       ? "truncated: " + std::to_string(bytes.size()) + " bytes"
+                       : "length does not match its header");
+  }
+  if (version != kMetadataFormatVersion) {
+    return corrupt("format version " + std::to_string(version) +
+                   " is not supported; this weir reads version " +
+                   std::to_string(kMetadataFormatVersion));
+  }
+  const size_t checked = kHeaderBytes + body_size;
+  if (Hash64(bytes.substr(0, checked)) != DecodeFixed64(bytes.data() + checked)) {
+    return corrupt("checksum mismatch (the file is corrupt)");
+  }
+
+  BodyDecoder d(bytes.substr(kHeaderBytes, body_size));
+  CheckpointMetadata m;
+  uint8_t kind = 0;
+  uint64_t trigger = 0, completed = 0, backends = 0;
+  std::string problem;
+  bool ok = d.Varint(&m.checkpoint_id) && d.Byte(&kind) && kind <= 2 && d.Varint(&trigger) &&
+            d.Varint(&completed) && d.String(&m.job_id) && d.Varint(&backends);
+  for (uint64_t i = 0; ok && i < backends; ++i) {
+    KeyedStateHandle b;
+    ok = DecodeBackend(d, &b, &problem);
+    m.backends.push_back(std::move(b));
+  }
+  if (!ok || !d.Done()) return corrupt(problem.empty() ? "malformed body" : problem);
+  m.kind = static_cast<CheckpointKind>(kind);
+  m.trigger_unix_ms = static_cast<int64_t>(trigger);
+  m.completed_unix_ms = static_cast<int64_t>(completed);
+  return m;
+}
+
+Result<CheckpointMetadata> ReadCheckpointMetadata(FileSystem& fs, const std::string& path) {
+  WEIR_ASSIGN_OR_RETURN(std::string bytes, fs.ReadFileToString(path));
+  return DecodeCheckpointMetadata(bytes, path);
+}
+
+Status WriteCheckpointMetadata(const CheckpointStorage& storage,
+                               const CheckpointMetadata& metadata) {
+  WEIR_RETURN_IF_ERROR(storage.CreateCheckpointDir(metadata.checkpoint_id));
+  return storage.PublishMetadata(metadata.checkpoint_id, EncodeCheckpointMetadata(metadata));
+}
+
+}  // namespace weir

@@ -1,0 +1,45 @@
+// CheckpointMetadata: the content of chk-<N>/_metadata, the root of a completed checkpoint.
+// Byte format (versioned, checksummed) in docs/checkpoint_format.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "snapshot/state_handle.h"
+#include "storage/checkpoint_storage.h"
+
+namespace weir {
+
+enum class CheckpointKind : uint8_t { kFull = 0, kIncremental = 1, kSavepoint = 2 };
+const char* CheckpointKindName(CheckpointKind kind);
+
+inline constexpr uint32_t kMetadataFormatVersion = 1;
+
+struct CheckpointMetadata {
+  uint64_t checkpoint_id = 0;
+  CheckpointKind kind = CheckpointKind::kFull;
+  int64_t trigger_unix_ms = 0;
+  int64_t completed_unix_ms = 0;
+  std::string job_id;
+  std::vector<KeyedStateHandle> backends;
+
+  uint64_t FullBytes() const;          // sum over backends
+  uint64_t CheckpointedBytes() const;  // sum over backends
+  size_t FileCount() const;
+  bool operator==(const CheckpointMetadata&) const = default;
+};
+
+std::string EncodeCheckpointMetadata(const CheckpointMetadata& metadata);
+// `source` names the bytes in error messages (usually the file's path).
+Result<CheckpointMetadata> DecodeCheckpointMetadata(std::string_view bytes,
+                                                    const std::string& source);
+Result<CheckpointMetadata> ReadCheckpointMetadata(FileSystem& fs, const std::string& path);
+
+// Publishes `metadata` as chk-<id>/_metadata (atomically). When this returns OK the checkpoint is
+// complete; every file it references must already be durable.
+Status WriteCheckpointMetadata(const CheckpointStorage& storage,
+                               const CheckpointMetadata& metadata);
+
+}  // namespace weir

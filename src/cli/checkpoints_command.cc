@@ -1,0 +1,212 @@
+#include "cli/checkpoints_command.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <ctime>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "checkpoint/checkpoint_metadata.h"
+#include "common/checksum.h"
+#include "io/file_system.h"
+
+namespace weir::cli {
+namespace {
+
+using nlohmann::json;
+
+std::string Iso8601(int64_t unix_ms) {
+  const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:03d}Z", buf, static_cast<int>(unix_ms % 1000));
+}
+
+std::string HumanBytes(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
+}
+
+int Fail(const Status& s) {
+  std::cerr << "weir: " << s.message() << "\n";
+  return 1;
+}
+
+struct ListedCheckpoint {
+  std::string metadata_path;
+  CheckpointMetadata metadata;
+};
+
+Result<std::vector<ListedCheckpoint>> CollectCheckpoints(FileSystem& fs, const std::string& dir) {
+  WEIR_ASSIGN_OR_RETURN(auto job_dirs, CheckpointStorage::FindJobDirs(fs, dir));
+  std::vector<ListedCheckpoint> out;
+  for (const auto& job_dir : job_dirs) {
+    const CheckpointStorage storage(std::shared_ptr<FileSystem>(&fs, [](FileSystem*) {}), job_dir);
+    WEIR_ASSIGN_OR_RETURN(auto ids, storage.ListCompletedCheckpointIds());
+    for (uint64_t id : ids) {
+      const std::string path = storage.MetadataPath(id);
+      WEIR_ASSIGN_OR_RETURN(auto metadata, ReadCheckpointMetadata(fs, path));
+      out.push_back({path, std::move(metadata)});
+    }
+  }
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.metadata.checkpoint_id < b.metadata.checkpoint_id;
+  });
+  return out;
+}
+
+int RunList(const std::string& dir, bool as_json) {
+  auto fs = NewPosixFileSystem();
+  auto listed = CollectCheckpoints(*fs, dir);
+  if (!listed.ok()) return Fail(listed.status());
+  if (as_json) {
+    json rows = json::array();
+    for (const auto& c : *listed) {
+      const auto& m = c.metadata;
+      rows.push_back({{"id", m.checkpoint_id},
+                      {"job_id", m.job_id},
+                      {"kind", CheckpointKindName(m.kind)},
+                      {"path", c.metadata_path},
+                      {"triggered_at", Iso8601(m.trigger_unix_ms)},
+                      {"completed_at", Iso8601(m.completed_unix_ms)},
+                      {"full_bytes", m.FullBytes()},
+                      {"checkpointed_bytes", m.CheckpointedBytes()},
+                      {"files", m.FileCount()}});
+    }
+    std::cout << rows.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << fmt::format("{:>6}  {:<11}  {:<24}  {:>10}  {:>12}  {:>5}  {}\n", "ID", "KIND",
+                           "COMPLETED", "FULL", "CHECKPOINTED", "FILES", "PATH");
+  for (const auto& c : *listed) {
+    const auto& m = c.metadata;
+    std::cout << fmt::format("{:>6}  {:<11}  {:<24}  {:>10}  {:>12}  {:>5}  {}\n", m.checkpoint_id,
+                             CheckpointKindName(m.kind), Iso8601(m.completed_unix_ms),
+                             HumanBytes(m.FullBytes()), HumanBytes(m.CheckpointedBytes()),
+                             m.FileCount(), c.metadata_path);
+  }
+  return 0;
+}
+
+json StateJson(const StateMetaInfo& s) {
+  json j = {{"name", s.name}, {"kind", StateKindName(s.kind)}, {"serializer", s.value_serializer}};
+  if (s.kind == StateKind::kMap) j["key_serializer"] = s.user_key_serializer;
+  return j;
+}
+
+json FileJson(const StateFileHandle& f, uint64_t checkpoint_id) {
+  return {{"path", f.path},
+          {"size", f.size},
+          {"checksum", FormatChecksum(f.checksum)},
+          {"role", StateFileRoleName(f.role)},
+          {"local_name", f.local_name},
+          {"written_by_checkpoint", f.written_by_checkpoint},
+          {"uploaded", f.written_by_checkpoint == checkpoint_id}};
+}
+
+int RunInspect(const std::string& path, bool as_json) {
+  auto fs = NewPosixFileSystem();
+  auto pointer = CheckpointStorage::ResolvePointer(*fs, path);
+  if (!pointer.ok()) return Fail(pointer.status());
+  auto read = ReadCheckpointMetadata(*fs, pointer->metadata_path);
+  if (!read.ok()) return Fail(read.status());
+  const CheckpointMetadata& m = *read;
+  if (m.checkpoint_id != pointer->checkpoint_id) {
+    return Fail(Status::Corruption(pointer->metadata_path + ": holds checkpoint " +
+                                   std::to_string(m.checkpoint_id) + " but lies in " +
+                                   CheckpointStorage::CheckpointDirName(pointer->checkpoint_id)));
+  }
+  if (as_json) {
+    json backends = json::array();
+    for (const auto& b : m.backends) {
+      json states = json::array(), files = json::array();
+      for (const auto& s : b.states) states.push_back(StateJson(s));
+      for (const auto& f : b.files) files.push_back(FileJson(f, m.checkpoint_id));
+      backends.push_back({{"backend_id", b.backend_id},
+                          {"kind", b.kind == BackendSnapshotKind::kFull ? "full" : "incremental"},
+                          {"max_parallelism", b.max_parallelism},
+                          {"key_groups", {b.key_group_range.start, b.key_group_range.end}},
+                          {"full_bytes", b.full_bytes},
+                          {"checkpointed_bytes", b.checkpointed_bytes},
+                          {"states", states},
+                          {"files", files}});
+    }
+    json out = {{"id", m.checkpoint_id},
+                {"job_id", m.job_id},
+                {"kind", CheckpointKindName(m.kind)},
+                {"path", pointer->metadata_path},
+                {"job_dir", pointer->job_dir},
+                {"triggered_at", Iso8601(m.trigger_unix_ms)},
+                {"completed_at", Iso8601(m.completed_unix_ms)},
+                {"full_bytes", m.FullBytes()},
+                {"checkpointed_bytes", m.CheckpointedBytes()},
+                {"files", m.FileCount()},
+                {"backends", backends}};
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << fmt::format("checkpoint {} ({}) of job {}\n", m.checkpoint_id,
+                           CheckpointKindName(m.kind), m.job_id);
+  std::cout << fmt::format("  metadata:     {}\n", pointer->metadata_path);
+  std::cout << fmt::format("  triggered:    {}\n  completed:    {}\n", Iso8601(m.trigger_unix_ms),
+                           Iso8601(m.completed_unix_ms));
+  std::cout << fmt::format("  full size:    {} ({} bytes)\n  checkpointed: {} ({} bytes)\n",
+                           HumanBytes(m.FullBytes()), m.FullBytes(),
+                           HumanBytes(m.CheckpointedBytes()), m.CheckpointedBytes());
+  for (const auto& b : m.backends) {
+    std::cout << fmt::format("\nbackend {}: key groups {} of {}, {} snapshot\n", b.backend_id,
+                             b.key_group_range.ToString(), b.max_parallelism,
+                             b.kind == BackendSnapshotKind::kFull ? "full" : "incremental");
+    for (const auto& s : b.states) {
+      std::cout << fmt::format("  state {:<20} {:<12} serializer {}{}\n", s.name,
+                               StateKindName(s.kind), s.value_serializer,
+                               s.kind == StateKind::kMap ? ", key " + s.user_key_serializer : "");
+    }
+    for (const auto& f : b.files) {
+      const std::string origin =
+          f.written_by_checkpoint == m.checkpoint_id
+              ? "uploaded"
+              : "inherited from checkpoint " + std::to_string(f.written_by_checkpoint);
+      std::cout << fmt::format("  file  {:<40} {:>10}  {}  {:<13} {}\n", f.path, HumanBytes(f.size),
+                               FormatChecksum(f.checksum), StateFileRoleName(f.role), origin);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddCheckpointsCommand(CLI::App& app, int& exit_code) {
+  auto* checkpoints = app.add_subcommand("checkpoints", "List and inspect checkpoints");
+  checkpoints->require_subcommand(1);
+
+  auto* list = checkpoints->add_subcommand(
+      "list", "One row per completed checkpoint of a checkpoints directory or a job directory");
+  auto list_dir = std::make_shared<std::string>();
+  auto list_json = std::make_shared<bool>(false);
+  list->add_option("DIR", *list_dir, "state.checkpoints.dir, or one job's directory")->required();
+  list->add_flag("--json", *list_json, "Print a JSON array ordered by checkpoint id");
+  list->callback([&exit_code, list_dir, list_json] { exit_code = RunList(*list_dir, *list_json); });
+
+  auto* inspect = checkpoints->add_subcommand(
+      "inspect", "Show every file a checkpoint references, per backend and state");
+  auto inspect_path = std::make_shared<std::string>();
+  auto inspect_json = std::make_shared<bool>(false);
+  inspect->add_option("PATH", *inspect_path, "A _metadata file or its chk-<N> directory")
+      ->required();
+  inspect->add_flag("--json", *inspect_json, "Print JSON");
+  inspect->callback([&exit_code, inspect_path, inspect_json] {
+    exit_code = RunInspect(*inspect_path, *inspect_json);
+  });
+}
+
+}  // namespace weir::cli

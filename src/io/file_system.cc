@@ -1,0 +1,62 @@
+#include "io/file_system.h"
+
+#include <random>
+
+namespace weir {
+
+Result<bool> FileSystem::Exists(const std::string& path) {
+  auto st = Stat(path);
+  if (st.ok()) return true;
+  if (st.status().IsNotFound()) return false;
+  return st.status();
+}
+
+Result<std::string> FileSystem::ReadFileToString(const std::string& path) {
+  WEIR_ASSIGN_OR_RETURN(auto file, NewReadableFile(path));
+  std::string data;
+  WEIR_RETURN_IF_ERROR(file->ReadAt(0, file->Size(), &data));
+  if (data.size() != file->Size()) return Status::IOError(path + ": short read");
+  return data;
+}
+
+Status FileSystem::PublishAtomically(const std::string& path, std::string_view data) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  const std::string tmp = path + ".tmp-" + std::to_string(rng() % 1000000000ULL);
+  auto write = [&]() -> Status {
+    WEIR_ASSIGN_OR_RETURN(auto file, NewWritableFile(tmp));
+    WEIR_RETURN_IF_ERROR(file->Append(data));
+    WEIR_RETURN_IF_ERROR(file->Sync());
+    WEIR_RETURN_IF_ERROR(file->Close());
+    return Rename(tmp, path);
+  };
+  Status s = write();
+  if (!s.ok()) {
+    (void)DeleteFile(tmp);  // best effort: the temp name is never referenced
+    return s;
+  }
+  return SyncDir(ParentPath(path));
+}
+
+std::string JoinPath(std::string_view a, std::string_view b) {
+  if (a.empty()) return std::string(b);
+  std::string out(a);
+  if (out.back() != '/') out.push_back('/');
+  out.append(b);
+  return out;
+}
+
+std::string ParentPath(std::string_view path) {
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  const auto pos = path.rfind('/');
+  if (pos == std::string_view::npos) return "";
+  if (pos == 0) return "/";
+  return std::string(path.substr(0, pos));
+}
+
+std::string BaseName(std::string_view path) {
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  const auto pos = path.rfind('/');
+  return std::string(pos == std::string_view::npos ? path : path.substr(pos + 1));
+}
+
+}  // namespace weir

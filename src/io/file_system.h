@@ -1,0 +1,87 @@
+// FileSystem: the only way weir touches durable storage. Checkpoint storage, restore and the CLI
+// work against this interface so that S3 and fault-injecting wrappers can stand in for POSIX.
+//
+// Paths are strings in the file system's own syntax ("/a/b" for POSIX). All methods are safe to
+// call from several threads at once; a WritableFile or ReadableFile belongs to one thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "weir/status.h"
+
+namespace weir {
+
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+  virtual Status Append(std::string_view data) = 0;
+  // Makes all appended data durable (fsync).
+  virtual Status Sync() = 0;
+  // Flushes and closes; data is durable only if Sync() was called before.
+  virtual Status Close() = 0;
+  virtual uint64_t Size() const = 0;
+};
+
+class ReadableFile {
+ public:
+  virtual ~ReadableFile() = default;
+  // Reads up to `n` bytes at `offset` into `out` (resized to what was read; short at end of file).
+  virtual Status ReadAt(uint64_t offset, size_t n, std::string* out) const = 0;
+  virtual uint64_t Size() const = 0;
+};
+
+struct FileStatus {
+  bool is_directory = false;
+  uint64_t size = 0;
+  int64_t modified_unix_ms = 0;
+};
+
+struct DirectoryEntry {
+  std::string name;  // the entry's name inside the directory, not a path
+  bool is_directory = false;
+};
+
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+
+  // Creates or truncates `path`. Its parent directory must exist.
+  virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;
+  virtual Result<std::unique_ptr<ReadableFile>> NewReadableFile(const std::string& path) = 0;
+
+  // Replaces `to` atomically if it exists.
+  virtual Status Rename(const std::string& from, const std::string& to) = 0;
+  virtual Status DeleteFile(const std::string& path) = 0;
+  // Deletes a directory and everything below it; OK if it does not exist.
+  virtual Status DeleteRecursively(const std::string& path) = 0;
+  // Creates the directory and its missing parents; OK if it exists.
+  virtual Status CreateDirs(const std::string& path) = 0;
+  // Makes the directory's entries (created, renamed, deleted files) durable.
+  virtual Status SyncDir(const std::string& path) = 0;
+  // NotFound when the path does not exist.
+  virtual Result<FileStatus> Stat(const std::string& path) = 0;
+  virtual Result<std::vector<DirectoryEntry>> ListDir(const std::string& path) = 0;
+  // Hard-links `from` to `to` where the file system can; NotSupported otherwise.
+  virtual Status Link(const std::string& from, const std::string& to) = 0;
+
+  // --- helpers built on the primitives above ---
+
+  Result<bool> Exists(const std::string& path);
+  Result<std::string> ReadFileToString(const std::string& path);
+  // The one way to publish a file atomically: write "<path>.tmp-<random>", fsync it, rename it
+  // to `path`, fsync the directory. Readers see either no file or all of `data`.
+  Status PublishAtomically(const std::string& path, std::string_view data);
+};
+
+std::shared_ptr<FileSystem> NewPosixFileSystem();
+
+// Path helpers for '/'-separated paths.
+std::string JoinPath(std::string_view a, std::string_view b);
+std::string ParentPath(std::string_view path);  // "" for a bare name
+std::string BaseName(std::string_view path);
+
+}  // namespace weir

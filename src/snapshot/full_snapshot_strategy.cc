@@ -1,0 +1,73 @@
+#include "snapshot/full_snapshot_strategy.h"
+
+#include "snapshot/key_group_stream.h"
+
+namespace weir {
+namespace {
+
+class FullAsyncPart final : public AsyncSnapshotPart {
+ public:
+  FullAsyncPart(std::unique_ptr<StateSnapshotView> view, CheckpointStorage storage,
+                uint64_t checkpoint_id, std::string backend_id, int max_parallelism,
+                KeyGroupRange range)
+      : view_(std::move(view)),
+        storage_(std::move(storage)),
+        checkpoint_id_(checkpoint_id),
+        backend_id_(std::move(backend_id)),
+        max_parallelism_(max_parallelism),
+        range_(range) {}
+
+  Result<KeyedStateHandle> Run() override {
+    const std::string relative = CheckpointStorage::RelativeCheckpointFile(
+        checkpoint_id_, FullSnapshotStrategy::FileName(backend_id_));
+    WEIR_ASSIGN_OR_RETURN(const std::string path, storage_.ResolveRelative(relative));
+    auto written = Write(path);
+    if (!written.ok()) {
+      (void)storage_.fs().DeleteFile(path);  // nothing references a file of a failed snapshot
+      return written.status().WithContext("full snapshot of backend " + backend_id_ +
+                                          " for checkpoint " + std::to_string(checkpoint_id_));
+    }
+    KeyedStateHandle handle;
+    handle.backend_id = backend_id_;
+    handle.max_parallelism = max_parallelism_;
+    handle.key_group_range = range_;
+    handle.kind = BackendSnapshotKind::kFull;
+    handle.checkpointed_bytes = written->size;
+    handle.full_bytes = written->size;
+    handle.states = view_->states();
+    handle.files.push_back(StateFileHandle{relative, written->size, written->checksum,
+                                           StateFileRole::kFullSnapshot, "", checkpoint_id_});
+    view_.reset();  // release the RocksDB snapshot as soon as the bytes are durable
+    return handle;
+  }
+
+ private:
+  Result<WrittenFile> Write(const std::string& path) {
+    WEIR_RETURN_IF_ERROR(storage_.CreateCheckpointDir(checkpoint_id_));
+    WEIR_ASSIGN_OR_RETURN(auto file, storage_.fs().NewWritableFile(path));
+    WEIR_ASSIGN_OR_RETURN(WrittenFile written,
+                          WriteKeyGroupStream(*view_, max_parallelism_, range_, *file));
+    WEIR_RETURN_IF_ERROR(file->Sync());
+    WEIR_RETURN_IF_ERROR(file->Close());
+    WEIR_RETURN_IF_ERROR(storage_.fs().SyncDir(storage_.CheckpointDir(checkpoint_id_)));
+    return written;
+  }
+
+  std::unique_ptr<StateSnapshotView> view_;
+  CheckpointStorage storage_;
+  uint64_t checkpoint_id_;
+  std::string backend_id_;
+  int max_parallelism_;
+  KeyGroupRange range_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<AsyncSnapshotPart>> FullSnapshotStrategy::SyncPart(uint64_t checkpoint_id) {
+  WEIR_ASSIGN_OR_RETURN(auto view, backend_.CreateSnapshotView());
+  return std::unique_ptr<AsyncSnapshotPart>(
+      new FullAsyncPart(std::move(view), storage_, checkpoint_id, backend_.backend_id(),
+                        backend_.max_parallelism(), backend_.key_group_range()));
+}
+
+}  // namespace weir

@@ -1,0 +1,21 @@
+// Restore: builds a fresh RocksDbKeyedStateBackend from one backend's part of a checkpoint.
+//
+// Every file of the handle is verified (present, size, checksum) before the backend is opened;
+// any damage is reported with the checkpoint id and the file's path. A backend whose key-group
+// range or max parallelism differs from the snapshot's is refused (rescaling comes later). On any
+// failure nothing is left behind: the half-built backend is closed and its local directory removed.
+#pragma once
+
+#include <memory>
+
+#include "snapshot/state_handle.h"
+#include "state/rocksdb/rocksdb_keyed_state_backend.h"
+#include "storage/checkpoint_storage.h"
+
+namespace weir {
+
+Result<std::unique_ptr<RocksDbKeyedStateBackend>> RestoreKeyedStateBackend(
+    const CheckpointStorage& storage, uint64_t checkpoint_id, const KeyedStateHandle& handle,
+    RocksDbBackendOptions options);
+
+}  // namespace weir

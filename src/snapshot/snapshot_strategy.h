@@ -1,0 +1,30 @@
+// SnapshotStrategy: how a backend is snapshotted for checkpoint N, in two parts.
+//
+// SyncPart() runs on the subtask's thread while processing is paused, and must be short and
+// independent of the state size (for a full snapshot: take a RocksDB snapshot). It returns the
+// AsyncSnapshotPart, which runs afterwards on an I/O thread while the subtask keeps reading and
+// writing state, persists the bytes and returns the KeyedStateHandle to acknowledge.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "snapshot/state_handle.h"
+#include "weir/status.h"
+
+namespace weir {
+
+class AsyncSnapshotPart {
+ public:
+  virtual ~AsyncSnapshotPart() = default;
+  // Runs once, on any one thread. On failure, removes what it wrote.
+  virtual Result<KeyedStateHandle> Run() = 0;
+};
+
+class SnapshotStrategy {
+ public:
+  virtual ~SnapshotStrategy() = default;
+  virtual Result<std::unique_ptr<AsyncSnapshotPart>> SyncPart(uint64_t checkpoint_id) = 0;
+};
+
+}  // namespace weir

@@ -1,0 +1,44 @@
+#include "snapshot/state_file_verifier.h"
+
+#include "common/checksum.h"
+
+namespace weir {
+
+Result<uint64_t> ChecksumFile(FileSystem& fs, const std::string& path) {
+  constexpr size_t kChunk = 4 << 20;
+  WEIR_ASSIGN_OR_RETURN(auto file, fs.NewReadableFile(path));
+  StreamingChecksum checksum;
+  std::string chunk;
+  for (uint64_t offset = 0; offset < file->Size(); offset += chunk.size()) {
+    WEIR_RETURN_IF_ERROR(file->ReadAt(offset, kChunk, &chunk));
+    if (chunk.empty()) return Status::IOError(path + ": file shrank while being read");
+    checksum.Update(chunk);
+  }
+  return checksum.Digest();
+}
+
+Status VerifyStateFile(const CheckpointStorage& storage, uint64_t checkpoint_id,
+                       const StateFileHandle& file) {
+  const std::string context = "checkpoint " + std::to_string(checkpoint_id) + ": file " + file.path;
+  auto path = storage.ResolveRelative(file.path);
+  if (!path.ok()) return path.status().WithContext("checkpoint " + std::to_string(checkpoint_id));
+  auto stat = storage.fs().Stat(*path);
+  if (!stat.ok()) {
+    if (stat.status().IsNotFound()) return Status::NotFound(context + " is missing");
+    return stat.status().WithContext(context);
+  }
+  if (stat->size != file.size) {
+    return Status::Corruption(
+        context + (stat->size < file.size ? " is truncated: " : " has size ") +
+        std::to_string(stat->size) + " bytes, expected " + std::to_string(file.size));
+  }
+  auto checksum = ChecksumFile(storage.fs(), *path);
+  if (!checksum.ok()) return checksum.status().WithContext(context);
+  if (*checksum != file.checksum) {
+    return Status::Corruption(context + " is corrupt: checksum " + FormatChecksum(*checksum) +
+                              ", expected " + FormatChecksum(file.checksum));
+  }
+  return Status::OK();
+}
+
+}  // namespace weir

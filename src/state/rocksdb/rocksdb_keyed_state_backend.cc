@@ -1,0 +1,286 @@
+#include "state/rocksdb/rocksdb_keyed_state_backend.h"
+
+#include <rocksdb/merge_operator.h>
+#include <rocksdb/write_batch.h>
+
+#include <filesystem>
+
+#include "state/rocksdb/rocksdb_db.h"
+#include "state/row_key.h"
+
+namespace weir {
+namespace {
+
+// List state rows are a concatenation of framed elements, so merging is appending.
+class ListAppendOperator final : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value,
+             std::string* new_value, rocksdb::Logger*) const override {
+    new_value->clear();
+    if (existing != nullptr) new_value->assign(existing->data(), existing->size());
+    new_value->append(value.data(), value.size());
+    return true;
+  }
+  const char* Name() const override { return "weir.ListAppend"; }
+};
+
+std::string Describe(const StateMetaInfo& m) {
+  std::string out =
+      std::string(StateKindName(m.kind)) + " state with serializer " + m.value_serializer;
+  if (m.kind == StateKind::kMap) out += " and key serializer " + m.user_key_serializer;
+  return out;
+}
+
+bool ValidBackendId(const std::string& id) {
+  if (id.empty()) return false;
+  for (char c : id) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+RocksDbKeyedStateBackend::Db::~Db() {
+  for (auto& [name, handle] : column_families) db->DestroyColumnFamilyHandle(handle);
+  delete db;
+}
+
+Status FromRocksDb(const rocksdb::Status& s, const std::string& context) {
+  if (s.ok()) return Status::OK();
+  const std::string msg = context + ": " + s.ToString();
+  if (s.IsCorruption()) return Status::Corruption(msg);
+  if (s.IsNotFound()) return Status::NotFound(msg);
+  if (s.IsIOError()) return Status::IOError(msg, s.IsBusy() || s.IsTryAgain());
+  if (s.IsInvalidArgument()) return Status::InvalidArgument(msg);
+  return Status::Internal(msg);
+}
+
+const rocksdb::WriteOptions& StateWriteOptions() {
+  static const rocksdb::WriteOptions options = [] {
+    rocksdb::WriteOptions o;
+    o.disableWAL = true;
+    return o;
+  }();
+  return options;
+}
+
+std::string ColumnFamilyName(std::string_view state_name) {
+  return "state:" + std::string(state_name);
+}
+
+// One registered state: its column family, scoped by the backend's current key and this
+// state's namespace.
+class RocksDbKeyedStateBackend::Table final : public RawKeyedState {
+ public:
+  Table(RocksDbKeyedStateBackend* backend, StateMetaInfo meta, rocksdb::ColumnFamilyHandle* cf)
+      : backend_(backend), meta_(std::move(meta)), cf_(cf) {}
+
+  const StateMetaInfo& meta() const override { return meta_; }
+  void SetCurrentNamespace(std::string_view ns) override { namespace_.assign(ns); }
+
+  Result<std::optional<std::string>> Get(std::string_view user_key) override {
+    WEIR_ASSIGN_OR_RETURN(std::string key, RowKey(user_key));
+    std::string value;
+    const auto s = db()->Get(rocksdb::ReadOptions(), cf_, key, &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    WEIR_RETURN_IF_ERROR(FromRocksDb(s, "state '" + meta_.name + "': get"));
+    return std::optional<std::string>(std::move(value));
+  }
+
+  Status Put(std::string_view user_key, std::string_view value) override {
+    WEIR_ASSIGN_OR_RETURN(std::string key, RowKey(user_key));
+    return FromRocksDb(db()->Put(StateWriteOptions(), cf_, key, rocksdb::Slice(value)),
+                       "state '" + meta_.name + "': put");
+  }
+
+  Status Append(std::string_view operand) override {
+    WEIR_ASSIGN_OR_RETURN(std::string key, RowKey({}));
+    return FromRocksDb(db()->Merge(StateWriteOptions(), cf_, key, rocksdb::Slice(operand)),
+                       "state '" + meta_.name + "': append");
+  }
+
+  Status Delete(std::string_view user_key) override {
+    WEIR_ASSIGN_OR_RETURN(std::string key, RowKey(user_key));
+    return FromRocksDb(db()->Delete(StateWriteOptions(), cf_, key),
+                       "state '" + meta_.name + "': delete");
+  }
+
+  Status Clear() override {
+    if (meta_.kind != StateKind::kMap) return Delete({});
+    rocksdb::WriteBatch batch;
+    Status s = ForEachRawRow([&](const rocksdb::Slice& key, const rocksdb::Slice&) {
+      batch.Delete(cf_, key);
+      return true;
+    });
+    WEIR_RETURN_IF_ERROR(s);
+    return FromRocksDb(db()->Write(StateWriteOptions(), &batch),
+                       "state '" + meta_.name + "': clear");
+  }
+
+  Status ForEachRow(const std::function<bool(std::string_view, std::string_view)>& visit) override {
+    WEIR_ASSIGN_OR_RETURN(const std::string prefix, RowKey({}));
+    return ForEachRawRow([&](const rocksdb::Slice& key, const rocksdb::Slice& value) {
+      const std::string_view k(key.data(), key.size());
+      return visit(k.substr(prefix.size()), std::string_view(value.data(), value.size()));
+    });
+  }
+
+ private:
+  rocksdb::DB* db() const { return backend_->db_->db; }
+
+  Result<std::string> RowKey(std::string_view user_key) const {
+    if (backend_->current_key_group_ < 0) {
+      return Status::FailedPrecondition("state '" + meta_.name +
+                                        "' accessed before a current key was set");
+    }
+    std::string key = backend_->current_key_prefix_;
+    AppendNamespace(&key, namespace_);
+    key.append(user_key);
+    return key;
+  }
+
+  Status ForEachRawRow(
+      const std::function<bool(const rocksdb::Slice&, const rocksdb::Slice&)>& visit) const {
+    WEIR_ASSIGN_OR_RETURN(const std::string lower, RowKey({}));
+    const std::string upper = PrefixSuccessor(lower);
+    const rocksdb::Slice upper_slice(upper);
+    rocksdb::ReadOptions ro;
+    if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(db()->NewIterator(ro, cf_));
+    for (it->Seek(lower); it->Valid(); it->Next()) {
+      if (!visit(it->key(), it->value())) break;
+    }
+    return FromRocksDb(it->status(), "state '" + meta_.name + "': iterate");
+  }
+
+  RocksDbKeyedStateBackend* backend_;
+  StateMetaInfo meta_;
+  rocksdb::ColumnFamilyHandle* cf_;
+  std::string namespace_;
+};
+
+RocksDbKeyedStateBackend::RocksDbKeyedStateBackend(RocksDbBackendOptions options,
+                                                   std::shared_ptr<Db> db)
+    : options_(std::move(options)), db_(std::move(db)) {}
+
+RocksDbKeyedStateBackend::~RocksDbKeyedStateBackend() = default;
+
+Result<std::unique_ptr<RocksDbKeyedStateBackend>> RocksDbKeyedStateBackend::Open(
+    RocksDbBackendOptions options) {
+  WEIR_RETURN_IF_ERROR(ValidateMaxParallelism(options.max_parallelism));
+  if (!ValidBackendId(options.backend_id)) {
+    return Status::InvalidArgument("backend id '" + options.backend_id +
+                                   "' is empty or has characters outside [A-Za-z0-9._-]");
+  }
+  if (options.key_group_range.empty()) {
+    options.key_group_range = KeyGroupRange::All(options.max_parallelism);
+  }
+  const auto& range = options.key_group_range;
+  if (range.start < 0 || range.end >= options.max_parallelism) {
+    return Status::InvalidArgument("key-group range " + range.ToString() +
+                                   " does not fit max parallelism " +
+                                   std::to_string(options.max_parallelism));
+  }
+  if (options.local_dir.empty()) return Status::InvalidArgument("backend local_dir is empty");
+
+  std::error_code ec;
+  std::filesystem::remove_all(options.local_dir, ec);
+  std::filesystem::create_directories(options.local_dir, ec);
+  if (ec) return Status::IOError(options.local_dir + ": cannot create: " + ec.message());
+
+  auto db = std::make_shared<Db>();
+  db->cf_options.merge_operator = std::make_shared<ListAppendOperator>();
+  rocksdb::Options db_options(rocksdb::DBOptions(), db->cf_options);
+  db_options.create_if_missing = true;
+  db_options.error_if_exists = true;
+  db_options.max_background_jobs = 2;
+  WEIR_RETURN_IF_ERROR(
+      FromRocksDb(rocksdb::DB::Open(db_options, options.local_dir + "/db", &db->db),
+                  "open RocksDB in " + options.local_dir));
+  return std::unique_ptr<RocksDbKeyedStateBackend>(
+      new RocksDbKeyedStateBackend(std::move(options), std::move(db)));
+}
+
+Status RocksDbKeyedStateBackend::SetCurrentKey(std::string_view serialized_key) {
+  const int group = AssignToKeyGroup(serialized_key, options_.max_parallelism);
+  if (!options_.key_group_range.Contains(group)) {
+    return Status::InvalidArgument("key belongs to key group " + std::to_string(group) +
+                                   ", outside this backend's range " +
+                                   options_.key_group_range.ToString());
+  }
+  current_key_group_ = group;
+  current_key_prefix_ =
+      EncodeKeyPrefix(group, KeyGroupPrefixBytes(options_.max_parallelism), serialized_key);
+  return Status::OK();
+}
+
+Status RocksDbKeyedStateBackend::ForEachKey(
+    std::string_view state_name, std::string_view serialized_namespace,
+    const std::function<bool(std::string_view key)>& visit) {
+  auto cf = db_->column_families.find(state_name);
+  if (cf == db_->column_families.end()) {
+    return Status::NotFound("no state named '" + std::string(state_name) + "' is registered");
+  }
+  const int prefix_bytes = KeyGroupPrefixBytes(options_.max_parallelism);
+  std::string lower, upper;
+  AppendKeyGroupPrefix(&lower, options_.key_group_range.start, prefix_bytes);
+  AppendKeyGroupPrefix(&upper, options_.key_group_range.end, prefix_bytes);
+  upper = PrefixSuccessor(upper);
+  const rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->db->NewIterator(ro, cf->second));
+  std::string last_key;
+  bool have_last = false;
+  for (it->Seek(lower); it->Valid(); it->Next()) {
+    RowKeyParts parts;
+    if (!ParseRowKey(std::string_view(it->key().data(), it->key().size()), prefix_bytes, &parts)) {
+      return Status::Corruption("state '" + std::string(state_name) + "': malformed row key");
+    }
+    if (parts.name_space != serialized_namespace) continue;
+    if (have_last && parts.key == last_key) continue;
+    last_key.assign(parts.key);
+    have_last = true;
+    if (!visit(parts.key)) break;
+  }
+  return FromRocksDb(it->status(), "state '" + std::string(state_name) + "': iterate keys");
+}
+
+std::vector<StateMetaInfo> RocksDbKeyedStateBackend::RegisteredStates() const {
+  std::vector<StateMetaInfo> out;
+  for (const auto& t : tables_) out.push_back(t->meta());
+  return out;
+}
+
+Result<RawKeyedState*> RocksDbKeyedStateBackend::GetOrCreateRawState(const StateMetaInfo& meta) {
+  if (meta.name.empty()) return Status::InvalidArgument("a state needs a non-empty name");
+  for (const auto& t : tables_) {
+    if (t->meta().name != meta.name) continue;
+    if (!(t->meta() == meta)) {
+      return Status::InvalidArgument("state '" + meta.name + "' is registered as " +
+                                     Describe(t->meta()) + "; it cannot be used as " +
+                                     Describe(meta));
+    }
+    return t.get();
+  }
+  rocksdb::ColumnFamilyHandle* handle = nullptr;
+  WEIR_RETURN_IF_ERROR(FromRocksDb(
+      db_->db->CreateColumnFamily(db_->cf_options, ColumnFamilyName(meta.name), &handle),
+      "create column family for state '" + meta.name + "'"));
+  db_->column_families.emplace(meta.name, handle);
+  tables_.push_back(std::make_unique<Table>(this, meta, handle));
+  return tables_.back().get();
+}
+
+Status RocksDbKeyedStateBackend::RegisterStates(const std::vector<StateMetaInfo>& states) {
+  for (const auto& meta : states) {
+    WEIR_ASSIGN_OR_RETURN(RawKeyedState * raw, GetOrCreateRawState(meta));
+    (void)raw;
+  }
+  return Status::OK();
+}
+
+}  // namespace weir

@@ -1,0 +1,73 @@
+// RocksDbKeyedStateBackend: keyed state in one embedded RocksDB instance, one column family per
+// registered state. The only place (with its .cc files) that includes rocksdb headers.
+//
+// Row keys: key-group prefix (1 byte when max parallelism <= 128, else 2; big-endian), varint
+// length + serialized key, varint length + serialized namespace, then the map user key (map
+// states only). A key-group range is therefore a contiguous byte range. WAL is off: durability
+// comes from checkpoints. The working directory belongs to the backend and is wiped on open.
+// Threads: see KeyedStateBackend; CreateSnapshotView() returns a view other threads may read.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "state/state_snapshot_view.h"
+#include "weir/keyed_state_backend.h"
+
+namespace weir {
+
+struct RocksDbBackendOptions {
+  // Names this backend's files in checkpoint storage; unique within a job. [A-Za-z0-9._-]+.
+  std::string backend_id;
+  // Local working directory; the database lives in <local_dir>/db.
+  std::string local_dir;
+  int max_parallelism = kDefaultMaxParallelism;
+  // Empty (the default) means every key group.
+  KeyGroupRange key_group_range;
+};
+
+class RocksDbKeyedStateBackend final : public KeyedStateBackend {
+ public:
+  // Opens an empty backend (whatever was in options.local_dir is deleted first).
+  static Result<std::unique_ptr<RocksDbKeyedStateBackend>> Open(RocksDbBackendOptions options);
+  ~RocksDbKeyedStateBackend() override;
+
+  const std::string& backend_id() const { return options_.backend_id; }
+  const std::string& local_dir() const { return options_.local_dir; }
+  const KeyGroupRange& key_group_range() const override { return options_.key_group_range; }
+  int max_parallelism() const override { return options_.max_parallelism; }
+
+  Status SetCurrentKey(std::string_view serialized_key) override;
+  using KeyedStateBackend::SetCurrentKey;
+  int current_key_group() const override { return current_key_group_; }
+  Status ForEachKey(std::string_view state_name, std::string_view serialized_namespace,
+                    const std::function<bool(std::string_view key)>& visit) override;
+  std::vector<StateMetaInfo> RegisteredStates() const override;
+
+  // --- for snapshot strategies and restore operations ---
+
+  // Called on the owner's thread; cheap (a RocksDB snapshot), independent of state size.
+  Result<std::unique_ptr<StateSnapshotView>> CreateSnapshotView();
+  // Registers states read from a checkpoint before their rows are loaded.
+  Status RegisterStates(const std::vector<StateMetaInfo>& states);
+  // A loader whose state indexes refer to `states` (all registered already).
+  Result<std::unique_ptr<StateBulkLoader>> NewBulkLoader(const std::vector<StateMetaInfo>& states);
+
+  struct Db;  // the open database and its column families (defined in the .cc)
+
+ protected:
+  Result<RawKeyedState*> GetOrCreateRawState(const StateMetaInfo& meta) override;
+
+ private:
+  class Table;
+  RocksDbKeyedStateBackend(RocksDbBackendOptions options, std::shared_ptr<Db> db);
+
+  RocksDbBackendOptions options_;
+  std::shared_ptr<Db> db_;
+  std::vector<std::unique_ptr<Table>> tables_;
+  std::string current_key_prefix_;  // key-group prefix + varint length + key
+  int current_key_group_ = -1;
+};
+
+}  // namespace weir

@@ -1,0 +1,183 @@
+// The consistent view (a RocksDB snapshot) that full snapshots read, and the bulk loader that
+// restores write through.
+#include <rocksdb/write_batch.h>
+
+#include "state/rocksdb/rocksdb_db.h"
+#include "state/row_key.h"
+
+namespace weir {
+namespace {
+
+class SnapshotIterator final : public KeyGroupRowIterator {
+ public:
+  SnapshotIterator(rocksdb::DB* db, const rocksdb::Snapshot* snapshot,
+                   const std::vector<rocksdb::ColumnFamilyHandle*>& cfs, KeyGroupRange range,
+                   int prefix_bytes)
+      : prefix_bytes_(prefix_bytes) {
+    std::string lower;
+    AppendKeyGroupPrefix(&lower, range.start, prefix_bytes);
+    AppendKeyGroupPrefix(&upper_, range.end, prefix_bytes);
+    upper_ = PrefixSuccessor(upper_);
+    upper_slice_ = rocksdb::Slice(upper_);
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot;
+    ro.fill_cache = false;  // a snapshot scan must not evict the job's working set
+    if (!upper_.empty()) ro.iterate_upper_bound = &upper_slice_;
+    for (auto* cf : cfs) {
+      iterators_.emplace_back(db->NewIterator(ro, cf));
+      iterators_.back()->Seek(lower);
+    }
+    current_group_ = range.start;
+    Settle();
+  }
+
+  bool Valid() const override { return current_state_ < iterators_.size(); }
+  void Next() override {
+    iterators_[current_state_]->Next();
+    Settle();
+  }
+  int key_group() const override { return current_group_; }
+  size_t state_index() const override { return current_state_; }
+  std::string_view key() const override {
+    const auto k = iterators_[current_state_]->key();
+    return std::string_view(k.data(), k.size()).substr(prefix_bytes_);
+  }
+  std::string_view value() const override {
+    const auto v = iterators_[current_state_]->value();
+    return {v.data(), v.size()};
+  }
+  Status status() const override {
+    for (const auto& it : iterators_) {
+      WEIR_RETURN_IF_ERROR(FromRocksDb(it->status(), "snapshot iteration"));
+    }
+    return Status::OK();
+  }
+
+ private:
+  int GroupOf(const rocksdb::Iterator& it) const {
+    const auto* p = reinterpret_cast<const unsigned char*>(it.key().data());
+    return prefix_bytes_ == 1 ? p[0] : (p[0] << 8) | p[1];
+  }
+
+  // Moves to the next row at or after (current_group_, current_state_): first along the states
+  // of this key group, then to the smallest key group any state still has.
+  void Settle() {
+    while (true) {
+      for (; current_state_ < iterators_.size(); ++current_state_) {
+        const auto& it = *iterators_[current_state_];
+        if (it.Valid() && GroupOf(it) == current_group_) return;
+      }
+      int next_group = -1;
+      for (const auto& it : iterators_) {
+        if (it->Valid() && (next_group < 0 || GroupOf(*it) < next_group)) next_group = GroupOf(*it);
+      }
+      if (next_group < 0) return;  // every iterator is exhausted: Valid() is false
+      current_group_ = next_group;
+      current_state_ = 0;
+    }
+  }
+
+  int prefix_bytes_;
+  std::string upper_;
+  rocksdb::Slice upper_slice_;
+  std::vector<std::unique_ptr<rocksdb::Iterator>> iterators_;
+  int current_group_ = 0;
+  size_t current_state_ = 0;
+};
+
+class RocksDbSnapshotView final : public StateSnapshotView {
+ public:
+  RocksDbSnapshotView(std::shared_ptr<RocksDbKeyedStateBackend::Db> db,
+                      std::vector<StateMetaInfo> states,
+                      std::vector<rocksdb::ColumnFamilyHandle*> cfs, KeyGroupRange range,
+                      int prefix_bytes)
+      : db_(std::move(db)),
+        snapshot_(db_->db->GetSnapshot()),
+        states_(std::move(states)),
+        cfs_(std::move(cfs)),
+        range_(range),
+        prefix_bytes_(prefix_bytes) {}
+  ~RocksDbSnapshotView() override { db_->db->ReleaseSnapshot(snapshot_); }
+
+  const std::vector<StateMetaInfo>& states() const override { return states_; }
+  std::unique_ptr<KeyGroupRowIterator> NewIterator() const override {
+    return std::make_unique<SnapshotIterator>(db_->db, snapshot_, cfs_, range_, prefix_bytes_);
+  }
+
+ private:
+  std::shared_ptr<RocksDbKeyedStateBackend::Db> db_;  // keeps the database open while we read
+  const rocksdb::Snapshot* snapshot_;
+  std::vector<StateMetaInfo> states_;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
+  KeyGroupRange range_;
+  int prefix_bytes_;
+};
+
+class BulkLoader final : public StateBulkLoader {
+ public:
+  static constexpr size_t kBatchBytes = 4 << 20;
+
+  BulkLoader(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> cfs, KeyGroupRange range,
+             int prefix_bytes)
+      : db_(db), cfs_(std::move(cfs)), range_(range), prefix_bytes_(prefix_bytes) {}
+
+  Status Add(size_t state_index, int key_group, std::string_view key,
+             std::string_view value) override {
+    if (state_index >= cfs_.size()) return Status::Corruption("row of an unknown state");
+    if (!range_.Contains(key_group)) {
+      return Status::Corruption("row of key group " + std::to_string(key_group) +
+                                " outside the backend's range " + range_.ToString());
+    }
+    row_key_.clear();
+    AppendKeyGroupPrefix(&row_key_, key_group, prefix_bytes_);
+    row_key_.append(key);
+    WEIR_RETURN_IF_ERROR(FromRocksDb(batch_.Put(cfs_[state_index], row_key_, rocksdb::Slice(value)),
+                                     "restore batch"));
+    return batch_.GetDataSize() >= kBatchBytes ? Flush() : Status::OK();
+  }
+
+  Status Finish() override { return Flush(); }
+
+ private:
+  Status Flush() {
+    if (batch_.Count() == 0) return Status::OK();
+    WEIR_RETURN_IF_ERROR(FromRocksDb(db_->Write(StateWriteOptions(), &batch_), "restore write"));
+    batch_.Clear();
+    return Status::OK();
+  }
+
+  rocksdb::DB* db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
+  KeyGroupRange range_;
+  int prefix_bytes_;
+  rocksdb::WriteBatch batch_;
+  std::string row_key_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<StateSnapshotView>> RocksDbKeyedStateBackend::CreateSnapshotView() {
+  std::vector<StateMetaInfo> states = RegisteredStates();
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs;
+  for (const auto& s : states) cfs.push_back(db_->column_families.at(s.name));
+  return std::unique_ptr<StateSnapshotView>(
+      new RocksDbSnapshotView(db_, std::move(states), std::move(cfs), options_.key_group_range,
+                              KeyGroupPrefixBytes(options_.max_parallelism)));
+}
+
+Result<std::unique_ptr<StateBulkLoader>> RocksDbKeyedStateBackend::NewBulkLoader(
+    const std::vector<StateMetaInfo>& states) {
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs;
+  for (const auto& s : states) {
+    auto it = db_->column_families.find(s.name);
+    if (it == db_->column_families.end()) {
+      return Status::FailedPrecondition("state '" + s.name + "' is not registered");
+    }
+    cfs.push_back(it->second);
+  }
+  return std::unique_ptr<StateBulkLoader>(
+      new BulkLoader(db_->db, std::move(cfs), options_.key_group_range,
+                     KeyGroupPrefixBytes(options_.max_parallelism)));
+}
+
+}  // namespace weir

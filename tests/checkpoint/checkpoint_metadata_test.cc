@@ -1,0 +1,116 @@
+#include "checkpoint/checkpoint_metadata.h"
+
+#include <gtest/gtest.h>
+
+#include "common/checksum.h"
+#include "common/coding.h"
+#include "testing/temp_dir.h"
+
+namespace weir {
+namespace {
+
+CheckpointMetadata Sample() {
+  CheckpointMetadata m;
+  m.checkpoint_id = 42;
+  m.kind = CheckpointKind::kIncremental;
+  m.trigger_unix_ms = 1764000000123;
+  m.completed_unix_ms = 1764000000456;
+  m.job_id = "job-7";
+  for (int b = 0; b < 2; ++b) {
+    KeyedStateHandle h;
+    h.backend_id = "op_" + std::to_string(b);
+    h.max_parallelism = 4096;
+    h.key_group_range = KeyGroupRange::ForSubtask(4096, 2, b);
+    h.kind = b == 0 ? BackendSnapshotKind::kFull : BackendSnapshotKind::kIncremental;
+    h.checkpointed_bytes = 100 + b;
+    h.full_bytes = 1000 + b;
+    h.states = {{"count", StateKind::kValue, "i64", ""},
+                {"m", StateKind::kMap, "string", "user:Point/v1"}};
+    h.files = {{"chk-42/op.kgs", 1000, 0xdeadbeefcafef00dULL, StateFileRole::kFullSnapshot, "", 42},
+               {"shared/op-000012-ab12.sst", 77, 1, StateFileRole::kShared, "000012.sst", 40}};
+    m.backends.push_back(h);
+  }
+  return m;
+}
+
+TEST(CheckpointMetadataTest, RoundTrip) {
+  const CheckpointMetadata m = Sample();
+  const std::string bytes = EncodeCheckpointMetadata(m);
+  auto decoded = DecodeCheckpointMetadata(bytes, "x/_metadata");
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(*decoded, m);
+  EXPECT_EQ(decoded->FullBytes(), 2001u);
+  EXPECT_EQ(decoded->CheckpointedBytes(), 201u);
+  EXPECT_EQ(decoded->FileCount(), 4u);
+}
+
+TEST(CheckpointMetadataTest, FileRoundTripAndAtomicPublish) {
+  testing::TempDir tmp;
+  const auto storage = CheckpointStorage::ForJob(NewPosixFileSystem(), tmp.path(), "job-7");
+  ASSERT_TRUE(storage.Initialize().ok());
+  ASSERT_TRUE(WriteCheckpointMetadata(storage, Sample()).ok());
+  auto read = ReadCheckpointMetadata(storage.fs(), storage.MetadataPath(42));
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(*read, Sample());
+  EXPECT_EQ(*storage.ListCompletedCheckpointIds(), std::vector<uint64_t>{42});
+}
+
+// Rewrites the version field and re-seals the checksum, as a future weir would write it.
+std::string WithVersion(std::string bytes, uint32_t version) {
+  std::string v;
+  PutFixed32(&v, version);
+  bytes.replace(8, 4, v);
+  bytes.resize(bytes.size() - 8);
+  PutFixed64(&bytes, Hash64(bytes));
+  return bytes;
+}
+
+TEST(CheckpointMetadataTest, UnknownVersionIsRejected) {
+  auto r = DecodeCheckpointMetadata(WithVersion(EncodeCheckpointMetadata(Sample()), 7), "f");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("format version 7 is not supported"), std::string::npos)
+      << r.status().ToString();
+}
+
+TEST(CheckpointMetadataTest, TruncationAndFlippedBytesAreRejected) {
+  const std::string bytes = EncodeCheckpointMetadata(Sample());
+  for (size_t len = 0; len < bytes.size(); len += 7) {
+    auto r = DecodeCheckpointMetadata(bytes.substr(0, len), "chk-42/_metadata");
+    ASSERT_FALSE(r.ok()) << len;
+    EXPECT_NE(r.status().message().find("chk-42/_metadata"), std::string::npos);
+  }
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    std::string damaged = bytes;
+    damaged[i] ^= 0x01;
+    auto r = DecodeCheckpointMetadata(damaged, "f");
+    ASSERT_FALSE(r.ok()) << "flipped byte " << i << " went unnoticed";
+    EXPECT_TRUE(r.status().IsCorruption());
+  }
+  auto not_ours = DecodeCheckpointMetadata("hello, this is not metadata at all", "f");
+  EXPECT_NE(not_ours.status().message().find("bad magic"), std::string::npos);
+}
+
+TEST(CheckpointMetadataTest, PathsLeavingTheJobDirectoryAreCorruption) {
+  for (const char* bad : {"../elsewhere/x.sst", "/abs/x.sst", "shared/../../x", ""}) {
+    CheckpointMetadata m = Sample();
+    m.backends[1].files[1].path = bad;
+    auto r = DecodeCheckpointMetadata(EncodeCheckpointMetadata(m), "f");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_TRUE(r.status().IsCorruption());
+  }
+}
+
+TEST(CheckpointMetadataTest, TrailingBytesInBodyAreCorruption) {
+  std::string bytes = EncodeCheckpointMetadata(Sample());
+  bytes.resize(bytes.size() - 8);
+  bytes.push_back('x');
+  const uint64_t body = DecodeFixed64(bytes.data() + 12) + 1;
+  std::string len;
+  PutFixed64(&len, body);
+  bytes.replace(12, 8, len);
+  PutFixed64(&bytes, Hash64(bytes));
+  EXPECT_FALSE(DecodeCheckpointMetadata(bytes, "f").ok());
+}
+
+}  // namespace
+}  // namespace weir

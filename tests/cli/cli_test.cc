@@ -1,0 +1,145 @@
+// Runs the `weir` binary on real checkpoint directories.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "testing/checkpoint_helpers.h"
+#include "testing/temp_dir.h"
+
+namespace weir {
+namespace {
+
+struct CliRun {
+  int exit_code;
+  std::string out;
+  std::string err;
+};
+
+CliRun Weir(const std::string& args, const testing::TempDir& tmp) {
+  const std::string err_path = tmp.Sub("stderr.txt");
+  const std::string cmd = std::string(WEIR_BINARY) + " " + args + " 2>" + err_path;
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
+  const int status = pclose(p);
+  std::string err;
+  if (FILE* e = fopen(err_path.c_str(), "r")) {
+    while (size_t n = fread(buf, 1, sizeof(buf), e)) err.append(buf, n);
+    fclose(e);
+  }
+  return {WEXITSTATUS(status), out, err};
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(storage_.Initialize().ok());
+    RocksDbBackendOptions o;
+    o.backend_id = "counter_0";
+    o.local_dir = tmp_.Sub("local");
+    auto b = std::move(RocksDbKeyedStateBackend::Open(o)).value();
+    auto v = *b->GetValueState(ValueStateDescriptor<int64_t>{"count"});
+    auto m = *b->GetMapState(MapStateDescriptor<std::string, int64_t>{"per-page"});
+    for (uint64_t id = 1; id <= 3; ++id) {
+      for (int i = 0; i < 100 * static_cast<int>(id); ++i) {
+        ASSERT_TRUE(b->SetCurrentKey(*DefaultSerializer<int64_t>(), i).ok());
+        ASSERT_TRUE(v->Update(i).ok());
+        ASSERT_TRUE(m->Put("p", i).ok());
+      }
+      ASSERT_TRUE(testing::TakeFullCheckpoint(*b, storage_, id, "job-a").ok());
+    }
+    ASSERT_TRUE(storage_.CreateCheckpointDir(4).ok());  // pending, never completed
+  }
+
+  testing::TempDir tmp_;
+  CheckpointStorage storage_ =
+      CheckpointStorage::ForJob(NewPosixFileSystem(), tmp_.Sub("checkpoints"), "job-a");
+};
+
+TEST_F(CliTest, ListJsonHasOneObjectPerCompletedCheckpoint) {
+  for (const std::string& dir : {tmp_.Sub("checkpoints"), storage_.job_dir()}) {
+    const CliRun r = Weir("checkpoints list --json " + dir, tmp_);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto rows = nlohmann::json::parse(r.out);
+    ASSERT_EQ(rows.size(), 3u);
+    for (size_t i = 0; i < 3; ++i) {
+      const auto& row = rows[i];
+      EXPECT_EQ(row["id"], i + 1);
+      EXPECT_EQ(row["kind"], "full");
+      EXPECT_EQ(row["path"], storage_.MetadataPath(i + 1));
+      EXPECT_EQ(row["files"], 1);
+      EXPECT_EQ(row["checkpointed_bytes"], row["full_bytes"]);
+      EXPECT_GT(row["full_bytes"].get<uint64_t>(), 0u);
+      EXPECT_EQ(row["completed_at"].get<std::string>().size(), 24u);  // 2023-11-14T22:13:20.006Z
+      EXPECT_EQ(row["completed_at"].get<std::string>().back(), 'Z');
+    }
+    EXPECT_LT(rows[0]["full_bytes"], rows[2]["full_bytes"]);
+  }
+}
+
+TEST_F(CliTest, ListTableNamesEveryCheckpoint) {
+  const CliRun r = Weir("checkpoints list " + tmp_.Sub("checkpoints"), tmp_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (int id = 1; id <= 3; ++id) {
+    EXPECT_NE(r.out.find(storage_.MetadataPath(id)), std::string::npos) << r.out;
+  }
+  EXPECT_EQ(r.out.find("chk-4"), std::string::npos) << "a pending checkpoint was listed";
+}
+
+TEST_F(CliTest, InspectShowsEveryFilePerBackendAndState) {
+  for (const std::string& path : {storage_.CheckpointDir(2), storage_.MetadataPath(2)}) {
+    const CliRun r = Weir("checkpoints inspect --json " + path, tmp_);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["id"], 2);
+    ASSERT_EQ(j["backends"].size(), 1u);
+    const auto& b = j["backends"][0];
+    EXPECT_EQ(b["backend_id"], "counter_0");
+    ASSERT_EQ(b["states"].size(), 2u);
+    EXPECT_EQ(b["states"][1]["name"], "per-page");
+    EXPECT_EQ(b["states"][1]["key_serializer"], "string");
+    ASSERT_EQ(b["files"].size(), 1u);
+    EXPECT_EQ(b["files"][0]["path"], "chk-2/counter_0.kgs");
+    EXPECT_EQ(b["files"][0]["uploaded"], true);
+  }
+  const CliRun text = Weir("checkpoints inspect " + storage_.CheckpointDir(2), tmp_);
+  ASSERT_EQ(text.exit_code, 0);
+  EXPECT_NE(text.out.find("chk-2/counter_0.kgs"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("per-page"), std::string::npos);
+}
+
+TEST_F(CliTest, WrongPathsAreOneClearLineAndNonZeroExit) {
+  const std::vector<std::string> bad = {
+      "checkpoints inspect " + tmp_.Sub("nope"),
+      "checkpoints inspect " + storage_.CheckpointDir(4),
+      "checkpoints inspect " + storage_.SharedDir(),
+      "checkpoints list " + tmp_.Sub("nope"),
+  };
+  for (const auto& args : bad) {
+    const CliRun r = Weir(args, tmp_);
+    EXPECT_NE(r.exit_code, 0) << args;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;
+    EXPECT_EQ(r.err.rfind("weir: ", 0), 0u) << r.err;
+    EXPECT_TRUE(r.out.empty());
+  }
+}
+
+TEST_F(CliTest, MalformedMetadataIsNamed) {
+  testing::FlipByte(storage_.MetadataPath(2), 30);
+  const auto before = testing::FileSize(storage_.MetadataPath(2));
+  for (const std::string& args : {"checkpoints inspect " + storage_.CheckpointDir(2),
+                                  "checkpoints list " + storage_.job_dir()}) {
+    const CliRun r = Weir(args, tmp_);
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find(storage_.MetadataPath(2)), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("checksum mismatch"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(testing::FileSize(storage_.MetadataPath(2)), before);  // read-only
+}
+
+}  // namespace
+}  // namespace weir

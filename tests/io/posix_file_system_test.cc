@@ -1,0 +1,86 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "io/file_system.h"
+#include "testing/temp_dir.h"
+
+namespace weir {
+namespace {
+
+TEST(PosixFileSystemTest, WriteReadStatListDelete) {
+  testing::TempDir tmp;
+  auto fs = NewPosixFileSystem();
+  ASSERT_TRUE(fs->CreateDirs(tmp.Sub("a/b")).ok());
+  {
+    auto f = fs->NewWritableFile(tmp.Sub("a/b/file"));
+    ASSERT_TRUE(f.ok());
+    ASSERT_TRUE((*f)->Append("hello ").ok());
+    ASSERT_TRUE((*f)->Append("world").ok());
+    EXPECT_EQ((*f)->Size(), 11u);
+    ASSERT_TRUE((*f)->Sync().ok());
+    ASSERT_TRUE((*f)->Close().ok());
+  }
+  auto data = fs->ReadFileToString(tmp.Sub("a/b/file"));
+  ASSERT_TRUE(data.ok());
+  EXPECT_EQ(*data, "hello world");
+  auto st = fs->Stat(tmp.Sub("a/b/file"));
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->size, 11u);
+  EXPECT_FALSE(st->is_directory);
+
+  auto list = fs->ListDir(tmp.Sub("a"));
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].name, "b");
+  EXPECT_TRUE((*list)[0].is_directory);
+
+  ASSERT_TRUE(fs->Rename(tmp.Sub("a/b/file"), tmp.Sub("a/renamed")).ok());
+  EXPECT_FALSE(*fs->Exists(tmp.Sub("a/b/file")));
+  ASSERT_TRUE(fs->Link(tmp.Sub("a/renamed"), tmp.Sub("a/linked")).ok());
+  EXPECT_EQ(*fs->ReadFileToString(tmp.Sub("a/linked")), "hello world");
+  ASSERT_TRUE(fs->DeleteFile(tmp.Sub("a/renamed")).ok());
+  ASSERT_TRUE(fs->SyncDir(tmp.Sub("a")).ok());
+  ASSERT_TRUE(fs->DeleteRecursively(tmp.Sub("a")).ok());
+  EXPECT_FALSE(*fs->Exists(tmp.Sub("a")));
+}
+
+TEST(PosixFileSystemTest, MissingFilesAreNotFound) {
+  testing::TempDir tmp;
+  auto fs = NewPosixFileSystem();
+  EXPECT_TRUE(fs->Stat(tmp.Sub("nope")).status().IsNotFound());
+  EXPECT_TRUE(fs->NewReadableFile(tmp.Sub("nope")).status().IsNotFound());
+  EXPECT_TRUE(fs->DeleteFile(tmp.Sub("nope")).IsNotFound());
+  const auto s = fs->NewReadableFile(tmp.Sub("nope")).status();
+  EXPECT_NE(s.message().find(tmp.Sub("nope")), std::string::npos) << s.ToString();
+}
+
+TEST(PosixFileSystemTest, PublishAtomicallyReplacesAndLeavesNoTempFile) {
+  testing::TempDir tmp;
+  auto fs = NewPosixFileSystem();
+  ASSERT_TRUE(fs->PublishAtomically(tmp.Sub("_metadata"), "first").ok());
+  ASSERT_TRUE(fs->PublishAtomically(tmp.Sub("_metadata"), "second").ok());
+  EXPECT_EQ(*fs->ReadFileToString(tmp.Sub("_metadata")), "second");
+  auto list = fs->ListDir(tmp.path());
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].name, "_metadata");
+}
+
+TEST(PosixFileSystemTest, PublishIntoMissingDirectoryFailsCleanly) {
+  testing::TempDir tmp;
+  auto fs = NewPosixFileSystem();
+  EXPECT_FALSE(fs->PublishAtomically(tmp.Sub("missing/_metadata"), "x").ok());
+}
+
+TEST(PathTest, JoinParentBase) {
+  EXPECT_EQ(JoinPath("/a", "b"), "/a/b");
+  EXPECT_EQ(JoinPath("/a/", "b"), "/a/b");
+  EXPECT_EQ(ParentPath("/a/b/c"), "/a/b");
+  EXPECT_EQ(ParentPath("/a/b/"), "/a");
+  EXPECT_EQ(ParentPath("c"), "");
+  EXPECT_EQ(BaseName("/a/b/chk-3/"), "chk-3");
+}
+
+}  // namespace
+}  // namespace weir
