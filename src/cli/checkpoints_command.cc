@@ -3,11 +3,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
+#include <chrono>
 #include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "checkpoint/checkpoint_metadata.h"
+#include "checkpoint/checkpoint_verifier.h"
 #include "common/checksum.h"
 #include "io/file_system.h"
 
@@ -183,10 +186,158 @@ int RunInspect(const std::string& path, bool as_json) {
   return 0;
 }
 
+json ProblemJson(const std::string& job_dir, const FileProblem& p) {
+  return {{"job_dir", job_dir},
+          {"checkpoint", p.checkpoint_id},
+          {"path", p.path},
+          {"error", p.message}};
+}
+
+json OrphanJson(const std::string& job_dir, const OrphanFile& o, int64_t now_ms) {
+  return {{"job_dir", job_dir},
+          {"path", o.path},
+          {"size", o.size},
+          {"age_seconds", (now_ms - o.modified_unix_ms) / 1000}};
+}
+
+int64_t NowUnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Result<std::vector<VerifyReport>> VerifyAll(FileSystem& fs, const std::string& dir,
+                                            bool checksums) {
+  WEIR_ASSIGN_OR_RETURN(auto job_dirs, CheckpointStorage::FindJobDirs(fs, dir));
+  if (job_dirs.empty()) {
+    return Status::NotFound(dir + ": no job directory with checkpoints in it");
+  }
+  std::vector<VerifyReport> reports;
+  for (const auto& job_dir : job_dirs) {
+    const CheckpointStorage storage(std::shared_ptr<FileSystem>(&fs, [](FileSystem*) {}), job_dir);
+    WEIR_ASSIGN_OR_RETURN(auto report, VerifyJobDirectory(storage, checksums));
+    reports.push_back(std::move(report));
+  }
+  return reports;
+}
+
+int RunVerify(const std::string& dir, bool as_json, bool checksums) {
+  auto fs = NewPosixFileSystem();
+  auto reports = VerifyAll(*fs, dir, checksums);
+  if (!reports.ok()) return Fail(reports.status());
+  const int64_t now = NowUnixMs();
+  bool healthy = true;
+  json checkpoints = json::array(), missing = json::array(), corrupt = json::array(),
+       orphans = json::array(), unreadable = json::array();
+  uint64_t referenced = 0, total = 0, orphan_bytes = 0;
+  for (const auto& r : *reports) {
+    healthy = healthy && r.healthy();
+    referenced += r.referenced_bytes;
+    total += r.total_bytes;
+    for (uint64_t id : r.checkpoints) checkpoints.push_back({{"job_dir", r.job_dir}, {"id", id}});
+    for (const auto& p : r.missing) missing.push_back(ProblemJson(r.job_dir, p));
+    for (const auto& p : r.corrupt) corrupt.push_back(ProblemJson(r.job_dir, p));
+    for (const auto& p : r.unreadable_metadata) unreadable.push_back(ProblemJson(r.job_dir, p));
+    for (const auto& o : r.orphans) {
+      orphans.push_back(OrphanJson(r.job_dir, o, now));
+      orphan_bytes += o.size;
+    }
+  }
+  if (as_json) {
+    std::cout << json{{"healthy", healthy},
+                      {"checkpoints", checkpoints},
+                      {"missing", missing},
+                      {"corrupt", corrupt},
+                      {"unreadable_metadata", unreadable},
+                      {"orphans", orphans},
+                      {"referenced_bytes", referenced},
+                      {"total_bytes", total}}
+                     .dump(2)
+              << "\n";
+  } else {
+    for (const auto& r : *reports) {
+      std::cout << fmt::format("{}: {} checkpoint(s) verified{}\n", r.job_dir, r.checkpoints.size(),
+                               checksums ? " (size and checksum of every file)" : " (sizes only)");
+      for (const auto& p : r.unreadable_metadata) std::cout << "  UNREADABLE " << p.message << "\n";
+      for (const auto& p : r.missing) std::cout << "  MISSING    " << p.message << "\n";
+      for (const auto& p : r.corrupt) std::cout << "  CORRUPT    " << p.message << "\n";
+      for (const auto& o : r.orphans) {
+        std::cout << fmt::format("  ORPHAN     {} ({}, {} s old)\n", o.path, HumanBytes(o.size),
+                                 (now - o.modified_unix_ms) / 1000);
+      }
+    }
+    std::cout << fmt::format(
+        "summary: {} checkpoints, {} missing, {} corrupt, {} unreadable metadata, {} orphans "
+        "({}); referenced {}, directory total {}\n",
+        checkpoints.size(), missing.size(), corrupt.size(), unreadable.size(), orphans.size(),
+        HumanBytes(orphan_bytes), HumanBytes(referenced), HumanBytes(total));
+  }
+  return healthy ? 0 : 1;
+}
+
+// "90", "90s", "15m", "2h", "1d" -> milliseconds.
+Result<int64_t> ParseDuration(const std::string& text) {
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  const std::string unit = text.substr(digits);
+  const int64_t scale = unit.empty() || unit == "s" ? 1000
+                        : unit == "ms"              ? 1
+                        : unit == "m"               ? 60000
+                        : unit == "h"               ? 3600000
+                        : unit == "d"               ? 86400000
+                                                    : -1;
+  if (digits == 0 || digits > 12 || scale < 0) {
+    return Status::InvalidArgument("--grace '" + text + "' is not a duration like 90s, 15m or 1h");
+  }
+  return std::stoll(text.substr(0, digits)) * scale;
+}
+
+int RunGc(const std::string& dir, const std::string& grace_text, bool do_delete, bool as_json) {
+  auto grace = ParseDuration(grace_text);
+  if (!grace.ok()) return Fail(grace.status());
+  auto fs = NewPosixFileSystem();
+  auto reports = VerifyAll(*fs, dir, /*checksums=*/false);
+  if (!reports.ok()) return Fail(reports.status());
+  const int64_t now = NowUnixMs();
+  json deleted = json::array(), kept = json::array();
+  uint64_t failures = 0, bytes = 0;
+  for (const auto& r : *reports) {
+    const CheckpointStorage storage(fs, r.job_dir);
+    auto gc = CollectOrphans(storage, r, now, *grace, /*dry_run=*/!do_delete);
+    if (!gc.ok()) return Fail(gc.status());
+    failures += gc->failures;
+    for (const auto& o : gc->deleted) {
+      deleted.push_back(OrphanJson(r.job_dir, o, now));
+      bytes += o.size;
+      if (!as_json) {
+        std::cout << (do_delete ? "deleted      " : "would delete ") << JoinPath(r.job_dir, o.path)
+                  << "\n";
+      }
+    }
+    for (const auto& o : gc->kept_in_grace) kept.push_back(OrphanJson(r.job_dir, o, now));
+  }
+  if (as_json) {
+    std::cout << json{{"dry_run", !do_delete},
+                      {"deleted", deleted},
+                      {"kept_in_grace", kept},
+                      {"failures", failures}}
+                     .dump(2)
+              << "\n";
+  } else {
+    std::cout << fmt::format("{} {} orphan(s) ({}); {} younger than the grace period {} kept{}\n",
+                             do_delete ? "deleted" : "dry run: would delete", deleted.size(),
+                             HumanBytes(bytes), kept.size(), grace_text,
+                             do_delete ? "" : "; pass --delete to delete");
+  }
+  if (failures > 0) return Fail(Status::IOError(std::to_string(failures) + " deletions failed"));
+  return 0;
+}
+
 }  // namespace
 
 void AddCheckpointsCommand(CLI::App& app, int& exit_code) {
-  auto* checkpoints = app.add_subcommand("checkpoints", "List and inspect checkpoints");
+  auto* checkpoints =
+      app.add_subcommand("checkpoints", "List, inspect, verify and garbage-collect checkpoints");
   checkpoints->require_subcommand(1);
 
   auto* list = checkpoints->add_subcommand(
@@ -206,6 +357,35 @@ void AddCheckpointsCommand(CLI::App& app, int& exit_code) {
   inspect->add_flag("--json", *inspect_json, "Print JSON");
   inspect->callback([&exit_code, inspect_path, inspect_json] {
     exit_code = RunInspect(*inspect_path, *inspect_json);
+  });
+
+  auto* verify = checkpoints->add_subcommand(
+      "verify", "Check every completed checkpoint's files and find orphaned files");
+  auto verify_dir = std::make_shared<std::string>();
+  auto verify_json = std::make_shared<bool>(false);
+  auto verify_sizes_only = std::make_shared<bool>(false);
+  verify->add_option("DIR", *verify_dir, "state.checkpoints.dir, or one job's directory")
+      ->required();
+  verify->add_flag("--json", *verify_json, "Print JSON");
+  verify->add_flag("--sizes-only", *verify_sizes_only, "Skip checksums (check presence and size)");
+  verify->callback([&exit_code, verify_dir, verify_json, verify_sizes_only] {
+    exit_code = RunVerify(*verify_dir, *verify_json, !*verify_sizes_only);
+  });
+
+  auto* gc = checkpoints->add_subcommand(
+      "gc", "Delete orphaned files older than a grace period (a dry run unless --delete)");
+  auto gc_dir = std::make_shared<std::string>();
+  auto gc_grace = std::make_shared<std::string>("1h");
+  auto gc_delete = std::make_shared<bool>(false);
+  auto gc_json = std::make_shared<bool>(false);
+  gc->add_option("DIR", *gc_dir, "state.checkpoints.dir, or one job's directory")->required();
+  gc->add_option("--grace", *gc_grace,
+                 "Keep orphans modified more recently than this (e.g. 0, 90s, 15m, 1h)")
+      ->capture_default_str();
+  gc->add_flag("--delete", *gc_delete, "Delete; without it, only list what would go");
+  gc->add_flag("--json", *gc_json, "Print JSON");
+  gc->callback([&exit_code, gc_dir, gc_grace, gc_delete, gc_json] {
+    exit_code = RunGc(*gc_dir, *gc_grace, *gc_delete, *gc_json);
   });
 }
 

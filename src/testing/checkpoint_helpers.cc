@@ -40,3 +40,35 @@ void Truncate(const std::string& path, uint64_t size) { std::filesystem::resize_
 uint64_t FileSize(const std::string& path) { return std::filesystem::file_size(path); }
 
 }  // namespace weir::testing
+
+namespace weir::testing {
+
+Result<CheckpointMetadata> TakeCheckpoint(CheckpointCoordinator& coordinator,
+                                          const std::vector<Participant>& participants,
+                                          CheckpointKind kind) {
+  std::vector<std::string> ids;
+  for (const auto& p : participants) ids.push_back(p.backend->backend_id());
+  WEIR_ASSIGN_OR_RETURN(uint64_t id, coordinator.StartCheckpoint(kind, ids, 1700000000000));
+  std::vector<std::unique_ptr<AsyncSnapshotPart>> parts;
+  for (const auto& p : participants) {
+    auto part = p.strategy->SyncPart(id);
+    if (!part.ok()) {
+      coordinator.Abort(id, part.status().ToString());
+      return part.status();
+    }
+    parts.push_back(std::move(part).value());
+  }
+  std::optional<CheckpointMetadata> completed;
+  for (auto& part : parts) {
+    auto handle = part->Run();
+    if (!handle.ok()) {
+      coordinator.Abort(id, handle.status().ToString());
+      return handle.status();
+    }
+    WEIR_ASSIGN_OR_RETURN(completed, coordinator.Acknowledge(id, *handle, 1700000000000 + 5));
+  }
+  if (!completed) return Status::Internal("checkpoint did not complete after every ack");
+  return *completed;
+}
+
+}  // namespace weir::testing

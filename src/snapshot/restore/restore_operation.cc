@@ -1,7 +1,12 @@
 #include "snapshot/restore/restore_operation.h"
 
 #include <filesystem>
+#include <functional>
+#include <future>
+#include <set>
 
+#include "common/failpoint.h"
+#include "snapshot/file_transfer.h"
 #include "snapshot/key_group_stream.h"
 #include "snapshot/state_file_verifier.h"
 
@@ -52,30 +57,97 @@ Status LoadFullSnapshot(const CheckpointStorage& storage, const KeyedStateHandle
   return loader->Finish();
 }
 
+// Runs `task(i)` for i in [0, n), on the pool when there is one; the first error wins.
+Status ForEachParallel(size_t n, ThreadPool* pool, const std::function<Status(size_t)>& task) {
+  if (pool == nullptr) {
+    for (size_t i = 0; i < n; ++i) WEIR_RETURN_IF_ERROR(task(i));
+    return Status::OK();
+  }
+  std::vector<std::future<Status>> futures;
+  for (size_t i = 0; i < n; ++i) futures.push_back(pool->Submit([&task, i] { return task(i); }));
+  Status first;
+  for (auto& f : futures) {
+    Status s = f.get();
+    if (!s.ok() && first.ok()) first = s;
+  }
+  return first;
+}
+
+Status CheckIncrementalFiles(const KeyedStateHandle& handle) {
+  std::set<std::string> names;
+  for (const auto& f : handle.files) {
+    const bool plain = !f.local_name.empty() && f.local_name.find('/') == std::string::npos &&
+                       f.local_name != "." && f.local_name != "..";
+    if (f.role == StateFileRole::kFullSnapshot || !plain || !names.insert(f.local_name).second) {
+      return Status::Corruption("backend " + handle.backend_id + ": file " + f.path +
+                                " has no usable local name in an incremental snapshot");
+    }
+  }
+  return Status::OK();
+}
+
+// Places each (verified) file in the database directory under its RocksDB name.
+Status FetchIncrementalFiles(const CheckpointStorage& storage, const KeyedStateHandle& handle,
+                             const std::string& db_dir, ThreadPool* pool) {
+  auto local_fs = NewPosixFileSystem();
+  WEIR_RETURN_IF_ERROR(local_fs->CreateDirs(db_dir));
+  return ForEachParallel(handle.files.size(), pool, [&](size_t i) -> Status {
+    const StateFileHandle& f = handle.files[i];
+    WEIR_FAILPOINT("restore.fetch");
+    WEIR_ASSIGN_OR_RETURN(const std::string from, storage.ResolveRelative(f.path));
+    const std::string to = JoinPath(db_dir, f.local_name);
+    // RocksDB never modifies an SST, so a hard link is safe; mutable files are copied.
+    if (f.role == StateFileRole::kShared && storage.fs().Link(from, to).ok()) return Status::OK();
+    auto copied = CopyFile(storage.fs(), from, *local_fs, to);
+    if (!copied.ok()) return copied.status().WithContext("fetch " + f.path);
+    if (copied->size != f.size || copied->checksum != f.checksum) {
+      return Status::Corruption("file " + f.path + " changed while it was fetched");
+    }
+    return Status::OK();
+  });
+}
+
 }  // namespace
 
 Result<std::unique_ptr<RocksDbKeyedStateBackend>> RestoreKeyedStateBackend(
     const CheckpointStorage& storage, uint64_t checkpoint_id, const KeyedStateHandle& handle,
-    RocksDbBackendOptions options) {
+    RocksDbBackendOptions options, ThreadPool* io_pool) {
   const std::string context = "restore of checkpoint " + std::to_string(checkpoint_id);
   WEIR_RETURN_IF_ERROR(CheckCompatible(handle, options).WithContext(context));
-  for (const auto& file : handle.files) {
-    WEIR_RETURN_IF_ERROR(VerifyStateFile(storage, checkpoint_id, file));
-  }
-  if (handle.kind != BackendSnapshotKind::kFull) {
-    return Status::NotSupported(context + ": backend " + handle.backend_id +
-                                " has an incremental snapshot, which this build cannot restore");
-  }
+  WEIR_RETURN_IF_ERROR(ForEachParallel(handle.files.size(), io_pool, [&](size_t i) {
+    return VerifyStateFile(storage, checkpoint_id, handle.files[i]);
+  }));
 
   const std::string local_dir = options.local_dir;
+  const auto discard = [&local_dir](std::unique_ptr<RocksDbKeyedStateBackend> backend) {
+    backend.reset();  // close the database before its files go
+    std::error_code ec;
+    std::filesystem::remove_all(local_dir, ec);
+  };
+  if (handle.kind == BackendSnapshotKind::kIncremental) {
+    WEIR_RETURN_IF_ERROR(CheckIncrementalFiles(handle).WithContext(context));
+    auto open_incremental = [&]() -> Result<std::unique_ptr<RocksDbKeyedStateBackend>> {
+      std::error_code ec;
+      std::filesystem::remove_all(local_dir, ec);
+      WEIR_RETURN_IF_ERROR(FetchIncrementalFiles(
+          storage, handle, RocksDbKeyedStateBackend::DbDir(local_dir), io_pool));
+      WEIR_FAILPOINT("restore.before_open");
+      return RocksDbKeyedStateBackend::OpenRestored(std::move(options), handle.states);
+    };
+    auto opened = open_incremental();
+    if (!opened.ok()) {
+      discard(nullptr);
+      return opened.status().WithContext(context);
+    }
+    return opened;
+  }
+
   auto opened = RocksDbKeyedStateBackend::Open(std::move(options));
   if (!opened.ok()) return opened.status().WithContext(context);
   std::unique_ptr<RocksDbKeyedStateBackend> backend = std::move(opened).value();
   Status loaded = LoadFullSnapshot(storage, handle, *backend);
   if (!loaded.ok()) {
-    backend.reset();  // close the database before its files go
-    std::error_code ec;
-    std::filesystem::remove_all(local_dir, ec);
+    discard(std::move(backend));
     return loaded.WithContext(context);
   }
   return backend;

@@ -1,5 +1,10 @@
 // Restore: builds a fresh RocksDbKeyedStateBackend from one backend's part of a checkpoint.
 //
+// Full snapshot: the key-group stream is loaded row by row into a new database. Incremental
+// snapshot: its shared and private files are fetched into <local_dir>/db under their RocksDB
+// names (hard links when checkpoint storage is on the same local file system, copies otherwise;
+// in parallel on `io_pool` when given) and RocksDB opens them.
+//
 // Every file of the handle is verified (present, size, checksum) before the backend is opened;
 // any damage is reported with the checkpoint id and the file's path. A backend whose key-group
 // range or max parallelism differs from the snapshot's is refused (rescaling comes later). On any
@@ -8,6 +13,7 @@
 
 #include <memory>
 
+#include "common/thread_pool.h"
 #include "snapshot/state_handle.h"
 #include "state/rocksdb/rocksdb_keyed_state_backend.h"
 #include "storage/checkpoint_storage.h"
@@ -16,6 +22,6 @@ namespace weir {
 
 Result<std::unique_ptr<RocksDbKeyedStateBackend>> RestoreKeyedStateBackend(
     const CheckpointStorage& storage, uint64_t checkpoint_id, const KeyedStateHandle& handle,
-    RocksDbBackendOptions options);
+    RocksDbBackendOptions options, ThreadPool* io_pool = nullptr);
 
 }  // namespace weir

@@ -1,8 +1,10 @@
 #include "state/rocksdb/rocksdb_keyed_state_backend.h"
 
 #include <rocksdb/merge_operator.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "state/rocksdb/rocksdb_db.h"
@@ -168,8 +170,7 @@ RocksDbKeyedStateBackend::RocksDbKeyedStateBackend(RocksDbBackendOptions options
 
 RocksDbKeyedStateBackend::~RocksDbKeyedStateBackend() = default;
 
-Result<std::unique_ptr<RocksDbKeyedStateBackend>> RocksDbKeyedStateBackend::Open(
-    RocksDbBackendOptions options) {
+Status RocksDbKeyedStateBackend::ValidateOptions(RocksDbBackendOptions& options) {
   WEIR_RETURN_IF_ERROR(ValidateMaxParallelism(options.max_parallelism));
   if (!ValidBackendId(options.backend_id)) {
     return Status::InvalidArgument("backend id '" + options.backend_id +
@@ -185,7 +186,22 @@ Result<std::unique_ptr<RocksDbKeyedStateBackend>> RocksDbKeyedStateBackend::Open
                                    std::to_string(options.max_parallelism));
   }
   if (options.local_dir.empty()) return Status::InvalidArgument("backend local_dir is empty");
+  return Status::OK();
+}
 
+namespace {
+
+rocksdb::Options DatabaseOptions(const rocksdb::ColumnFamilyOptions& cf_options) {
+  rocksdb::Options o(rocksdb::DBOptions(), cf_options);
+  o.max_background_jobs = 2;
+  return o;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RocksDbKeyedStateBackend>> RocksDbKeyedStateBackend::Open(
+    RocksDbBackendOptions options) {
+  WEIR_RETURN_IF_ERROR(ValidateOptions(options));
   std::error_code ec;
   std::filesystem::remove_all(options.local_dir, ec);
   std::filesystem::create_directories(options.local_dir, ec);
@@ -193,15 +209,61 @@ Result<std::unique_ptr<RocksDbKeyedStateBackend>> RocksDbKeyedStateBackend::Open
 
   auto db = std::make_shared<Db>();
   db->cf_options.merge_operator = std::make_shared<ListAppendOperator>();
-  rocksdb::Options db_options(rocksdb::DBOptions(), db->cf_options);
+  rocksdb::Options db_options = DatabaseOptions(db->cf_options);
   db_options.create_if_missing = true;
   db_options.error_if_exists = true;
-  db_options.max_background_jobs = 2;
-  WEIR_RETURN_IF_ERROR(
-      FromRocksDb(rocksdb::DB::Open(db_options, options.local_dir + "/db", &db->db),
-                  "open RocksDB in " + options.local_dir));
+  WEIR_RETURN_IF_ERROR(FromRocksDb(rocksdb::DB::Open(db_options, DbDir(options.local_dir), &db->db),
+                                   "open RocksDB in " + options.local_dir));
   return std::unique_ptr<RocksDbKeyedStateBackend>(
       new RocksDbKeyedStateBackend(std::move(options), std::move(db)));
+}
+
+Result<std::unique_ptr<RocksDbKeyedStateBackend>> RocksDbKeyedStateBackend::OpenRestored(
+    RocksDbBackendOptions options, const std::vector<StateMetaInfo>& states) {
+  WEIR_RETURN_IF_ERROR(ValidateOptions(options));
+  auto db = std::make_shared<Db>();
+  db->cf_options.merge_operator = std::make_shared<ListAppendOperator>();
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
+      {rocksdb::kDefaultColumnFamilyName, db->cf_options}};
+  for (const auto& s : states) descriptors.emplace_back(ColumnFamilyName(s.name), db->cf_options);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  WEIR_RETURN_IF_ERROR(
+      FromRocksDb(rocksdb::DB::Open(DatabaseOptions(db->cf_options), DbDir(options.local_dir),
+                                    descriptors, &handles, &db->db),
+                  "open restored RocksDB in " + options.local_dir));
+  db->db->DestroyColumnFamilyHandle(handles[0]);  // the default column family holds no state
+  for (size_t i = 0; i < states.size(); ++i) {
+    db->column_families.emplace(states[i].name, handles[i + 1]);
+  }
+  std::unique_ptr<RocksDbKeyedStateBackend> backend(
+      new RocksDbKeyedStateBackend(std::move(options), std::move(db)));
+  for (const auto& s : states) {
+    backend->tables_.push_back(
+        std::make_unique<Table>(backend.get(), s, backend->db_->column_families.at(s.name)));
+  }
+  return backend;
+}
+
+Result<std::vector<LocalFile>> RocksDbKeyedStateBackend::CreateNativeCheckpoint(
+    const std::string& dir) {
+  rocksdb::Checkpoint* raw = nullptr;
+  WEIR_RETURN_IF_ERROR(
+      FromRocksDb(rocksdb::Checkpoint::Create(db_->db, &raw), "native checkpoint"));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush = 0: always flush, since with the WAL off the memtables hold the only
+  // copy of recent writes.
+  WEIR_RETURN_IF_ERROR(FromRocksDb(checkpoint->CreateCheckpoint(dir, /*log_size_for_flush=*/0),
+                                   "native checkpoint into " + dir));
+  std::vector<LocalFile> files;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (!entry.is_regular_file()) continue;
+    files.push_back({entry.path().filename().string(), entry.file_size()});
+  }
+  if (ec) return Status::IOError(dir + ": cannot list native checkpoint: " + ec.message());
+  std::sort(files.begin(), files.end(),
+            [](const LocalFile& a, const LocalFile& b) { return a.name < b.name; });
+  return files;
 }
 
 Status RocksDbKeyedStateBackend::SetCurrentKey(std::string_view serialized_key) {

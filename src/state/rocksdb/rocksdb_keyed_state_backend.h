@@ -8,6 +8,7 @@
 // Threads: see KeyedStateBackend; CreateSnapshotView() returns a view other threads may read.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +17,12 @@
 #include "weir/keyed_state_backend.h"
 
 namespace weir {
+
+// A file in a local directory (a native checkpoint, or a database being restored).
+struct LocalFile {
+  std::string name;
+  uint64_t size = 0;
+};
 
 struct RocksDbBackendOptions {
   // Names this backend's files in checkpoint storage; unique within a job. [A-Za-z0-9._-]+.
@@ -31,6 +38,12 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend {
  public:
   // Opens an empty backend (whatever was in options.local_dir is deleted first).
   static Result<std::unique_ptr<RocksDbKeyedStateBackend>> Open(RocksDbBackendOptions options);
+  // Opens the database that a restore placed in <options.local_dir>/db (the files of a native
+  // checkpoint); `states` are the states it holds, one column family each.
+  static Result<std::unique_ptr<RocksDbKeyedStateBackend>> OpenRestored(
+      RocksDbBackendOptions options, const std::vector<StateMetaInfo>& states);
+  // <local_dir>/db: where the database lives.
+  static std::string DbDir(const std::string& local_dir) { return local_dir + "/db"; }
   ~RocksDbKeyedStateBackend() override;
 
   const std::string& backend_id() const { return options_.backend_id; }
@@ -49,6 +62,10 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend {
 
   // Called on the owner's thread; cheap (a RocksDB snapshot), independent of state size.
   Result<std::unique_ptr<StateSnapshotView>> CreateSnapshotView();
+  // A RocksDB native checkpoint: flushes the memtables and hard-links the database's live files
+  // (SSTs; copies of MANIFEST, CURRENT, OPTIONS) into `dir`, which must not exist. Costs a
+  // flush plus one hard link per file, independent of the state size. Owner's thread only.
+  Result<std::vector<LocalFile>> CreateNativeCheckpoint(const std::string& dir);
   // Registers states read from a checkpoint before their rows are loaded.
   Status RegisterStates(const std::vector<StateMetaInfo>& states);
   // A loader whose state indexes refer to `states` (all registered already).
@@ -62,6 +79,7 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend {
  private:
   class Table;
   RocksDbKeyedStateBackend(RocksDbBackendOptions options, std::shared_ptr<Db> db);
+  static Status ValidateOptions(RocksDbBackendOptions& options);
 
   RocksDbBackendOptions options_;
   std::shared_ptr<Db> db_;

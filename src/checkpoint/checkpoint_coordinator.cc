@@ -1,0 +1,179 @@
+#include "checkpoint/checkpoint_coordinator.h"
+
+#include <algorithm>
+
+#include "common/failpoint.h"
+
+namespace weir {
+
+CheckpointCoordinator::CheckpointCoordinator(CheckpointStorage storage, CoordinatorOptions options)
+    : storage_(storage),
+      options_(std::move(options)),
+      store_(options_.num_retained),
+      cleaner_(storage) {}
+
+CheckpointCoordinator::~CheckpointCoordinator() { cleaner_.WaitIdle(); }
+
+Result<RecoveredStore> CheckpointCoordinator::Recover() {
+  WEIR_RETURN_IF_ERROR(storage_.Initialize());
+  std::lock_guard<std::mutex> lock(mu_);
+  WEIR_ASSIGN_OR_RETURN(RecoveredStore recovered,
+                        RecoverCompletedCheckpointStore(storage_, &store_));
+  next_id_ = std::max(next_id_, recovered.highest_checkpoint_id + 1);
+  cleaner_.Discard(recovered.discard);
+  return recovered;
+}
+
+void CheckpointCoordinator::AddListener(CheckpointListener* listener) {
+  std::lock_guard<std::mutex> lock(mu_);
+  listeners_.push_back(listener);
+}
+
+Result<uint64_t> CheckpointCoordinator::StartCheckpoint(CheckpointKind kind,
+                                                        std::vector<std::string> backend_ids,
+                                                        int64_t trigger_unix_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const uint64_t id = next_id_++;
+  Pending p{kind, trigger_unix_ms, {backend_ids.begin(), backend_ids.end()}, {}};
+  if (p.awaiting.size() != backend_ids.size()) {
+    return Status::InvalidArgument("checkpoint " + std::to_string(id) + ": duplicate backend ids");
+  }
+  pending_.emplace(id, std::move(p));
+  return id;
+}
+
+Result<std::optional<CheckpointMetadata>> CheckpointCoordinator::Acknowledge(
+    uint64_t checkpoint_id, KeyedStateHandle handle, int64_t now_unix_ms) {
+  std::vector<uint64_t> completed, aborted;
+  Result<std::optional<CheckpointMetadata>> result = std::optional<CheckpointMetadata>();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = pending_.find(checkpoint_id);
+    if (it == pending_.end() || it->second.awaiting.erase(handle.backend_id) == 0) {
+      DiscardUploads(checkpoint_id, {handle});
+      return Status::Aborted("checkpoint " + std::to_string(checkpoint_id) +
+                             " is not pending or does not await backend " + handle.backend_id);
+    }
+    it->second.acknowledged.push_back(std::move(handle));
+    if (!it->second.awaiting.empty()) return result;
+    Pending p = std::move(it->second);
+    pending_.erase(it);
+    bool metadata_may_exist = false;
+    auto done = CompleteLocked(checkpoint_id, p, now_unix_ms, &aborted, &metadata_may_exist);
+    if (!done.ok()) {
+      // No _metadata: the checkpoint never existed and its uploads can go.
+      if (!metadata_may_exist) DiscardUploads(checkpoint_id, p.acknowledged);
+      aborted.push_back(checkpoint_id);
+      result = done.status();
+    } else {
+      completed.push_back(checkpoint_id);
+      result = std::optional<CheckpointMetadata>(std::move(done).value());
+    }
+  }
+  NotifyAll(completed, aborted);
+  return result;
+}
+
+Result<CheckpointMetadata> CheckpointCoordinator::CompleteLocked(uint64_t id, Pending pending,
+                                                                 int64_t now_unix_ms,
+                                                                 std::vector<uint64_t>* aborted,
+                                                                 bool* metadata_may_exist) {
+  CheckpointMetadata m;
+  m.checkpoint_id = id;
+  m.kind = pending.kind;
+  m.trigger_unix_ms = pending.trigger_unix_ms;
+  m.completed_unix_ms = now_unix_ms;
+  m.job_id = options_.job_id;
+  m.backends = std::move(pending.acknowledged);
+  std::sort(m.backends.begin(), m.backends.end(),
+            [](const auto& a, const auto& b) { return a.backend_id < b.backend_id; });
+  if (const auto* latest = store_.Latest(); latest != nullptr && latest->checkpoint_id >= id) {
+    return Status::FailedPrecondition("checkpoint " + std::to_string(id) +
+                                      " would complete after checkpoint " +
+                                      std::to_string(latest->checkpoint_id));
+  }
+  WEIR_FAILPOINT("checkpoint.before_metadata");
+  if (Status written = WriteCheckpointMetadata(storage_, m); !written.ok()) {
+    // The rename may have happened before a later step failed: make sure no _metadata is
+    // left, or keep every file if that cannot be made sure.
+    const Status undo = storage_.fs().DeleteFile(storage_.MetadataPath(id));
+    if (!undo.ok() && !undo.IsNotFound()) *metadata_may_exist = true;
+    return written;
+  }
+  // From here on checkpoint `id` exists and nothing may fail it; a crash below loses no state
+  // and at most leaves unreferenced files for gc.
+  (void)Failpoints::Instance().Hit("checkpoint.after_metadata");
+  if (m.kind != CheckpointKind::kSavepoint) {
+    auto plan = store_.Add(m);  // cannot fail: the id is above the latest (checked above)
+    (void)Failpoints::Instance().Hit("checkpoint.after_register");
+    if (plan.ok()) cleaner_.Discard(std::move(plan).value());
+  }
+  // Pending checkpoints older than this one can no longer become the latest: abort them.
+  for (auto it = pending_.begin(); it != pending_.end() && it->first < id;) {
+    DiscardUploads(it->first, it->second.acknowledged);
+    aborted->push_back(it->first);
+    it = pending_.erase(it);
+  }
+  return m;
+}
+
+void CheckpointCoordinator::Abort(uint64_t checkpoint_id, const std::string& reason) {
+  (void)reason;  // recorded by checkpoint statistics once they exist
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = pending_.find(checkpoint_id);
+    if (it == pending_.end()) return;
+    DiscardUploads(checkpoint_id, it->second.acknowledged);
+    pending_.erase(it);
+  }
+  NotifyAll({}, {checkpoint_id});
+}
+
+void CheckpointCoordinator::DiscardUploads(uint64_t id,
+                                           const std::vector<KeyedStateHandle>& handles) {
+  const auto retained = store_.RetainedIds();
+  if (std::find(retained.begin(), retained.end(), id) != retained.end()) return;  // it completed
+  std::vector<std::string> uploaded;
+  for (const auto& h : handles) {
+    for (const auto& f : h.files) {
+      // Only what this checkpoint wrote and no retained checkpoint registered.
+      if (f.written_by_checkpoint == id && !store_.registry().IsReferenced(f.path)) {
+        uploaded.push_back(f.path);
+      }
+    }
+  }
+  cleaner_.DiscardAborted(id, std::move(uploaded));
+}
+
+void CheckpointCoordinator::NotifyAll(const std::vector<uint64_t>& completed,
+                                      const std::vector<uint64_t>& aborted) {
+  std::vector<CheckpointListener*> listeners;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    listeners = listeners_;
+  }
+  for (auto* l : listeners) {
+    for (uint64_t id : aborted) l->NotifyCheckpointAborted(id);
+    for (uint64_t id : completed) l->NotifyCheckpointComplete(id);
+  }
+}
+
+std::vector<uint64_t> CheckpointCoordinator::RetainedIds() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return store_.RetainedIds();
+}
+
+std::optional<CheckpointMetadata> CheckpointCoordinator::Latest() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto* latest = store_.Latest();
+  return latest ? std::optional<CheckpointMetadata>(*latest) : std::nullopt;
+}
+
+std::vector<uint64_t> CheckpointCoordinator::PendingIds() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<uint64_t> ids;
+  for (const auto& [id, p] : pending_) ids.push_back(id);
+  return ids;
+}
+
+}  // namespace weir

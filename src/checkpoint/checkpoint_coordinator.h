@@ -1,0 +1,93 @@
+// CheckpointCoordinator: starts checkpoints, collects each backend's acknowledgement, and
+// completes or aborts them (ARCHITECTURE.md, steps 6 and 7).
+//
+// Completion of N, in order: write chk-N/_metadata atomically (N now exists); add N to the
+// CompletedCheckpointStore (registers its shared files, subsumes checkpoints beyond
+// num_retained); abort pending checkpoints older than N; hand the discard plan to the cleaner
+// (asynchronous); notify listeners that N completed (N becomes the base of the next incremental
+// checkpoint). Abort of N: listeners are notified and the files N uploaded are deleted — those
+// of acknowledgements that arrive later too. Named failpoints sit between the steps.
+//
+// Triggering on an interval, timeouts and the conversation with running subtasks come with the
+// streaming runtime; this class holds the decisions they will drive. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "checkpoint/checkpoint_cleaner.h"
+#include "checkpoint/completed_checkpoint_store.h"
+
+namespace weir {
+
+struct CoordinatorOptions {
+  std::string job_id;
+  int num_retained = 1;
+};
+
+// Told about the outcome of every checkpoint (e.g. a backend's snapshot strategy).
+class CheckpointListener {
+ public:
+  virtual ~CheckpointListener() = default;
+  virtual void NotifyCheckpointComplete(uint64_t checkpoint_id) = 0;
+  virtual void NotifyCheckpointAborted(uint64_t checkpoint_id) = 0;
+};
+
+class CheckpointCoordinator {
+ public:
+  CheckpointCoordinator(CheckpointStorage storage, CoordinatorOptions options);
+  ~CheckpointCoordinator();
+
+  // Creates the job directory if needed and rebuilds the store and registry from the completed
+  // checkpoints in it; new checkpoint ids continue after the highest id found.
+  Result<RecoveredStore> Recover();
+
+  void AddListener(CheckpointListener* listener);
+
+  // Starts checkpoint N (returned), which completes once each of `backend_ids` acknowledged.
+  Result<uint64_t> StartCheckpoint(CheckpointKind kind, std::vector<std::string> backend_ids,
+                                   int64_t trigger_unix_ms);
+  // A backend's snapshot for checkpoint N. Returns N's metadata when this acknowledgement
+  // completed N. An acknowledgement for a checkpoint that is no longer pending is discarded (its
+  // uploads are deleted) and answered with Aborted.
+  Result<std::optional<CheckpointMetadata>> Acknowledge(uint64_t checkpoint_id,
+                                                        KeyedStateHandle handle,
+                                                        int64_t now_unix_ms);
+  void Abort(uint64_t checkpoint_id, const std::string& reason);
+
+  const CheckpointStorage& storage() const { return storage_; }
+  std::vector<uint64_t> RetainedIds() const;
+  std::optional<CheckpointMetadata> Latest() const;
+  std::vector<uint64_t> PendingIds() const;
+  CheckpointCleaner& cleaner() { return cleaner_; }
+
+ private:
+  struct Pending {
+    CheckpointKind kind;
+    int64_t trigger_unix_ms;
+    std::set<std::string> awaiting;
+    std::vector<KeyedStateHandle> acknowledged;
+  };
+  Result<CheckpointMetadata> CompleteLocked(uint64_t id, Pending pending, int64_t now_unix_ms,
+                                            std::vector<uint64_t>* aborted,
+                                            bool* metadata_may_exist);
+  void DiscardUploads(uint64_t id, const std::vector<KeyedStateHandle>& handles);
+  void NotifyAll(const std::vector<uint64_t>& completed, const std::vector<uint64_t>& aborted);
+
+  CheckpointStorage storage_;
+  CoordinatorOptions options_;
+  mutable std::mutex mu_;
+  CompletedCheckpointStore store_;
+  std::map<uint64_t, Pending> pending_;
+  uint64_t next_id_ = 1;
+  std::vector<CheckpointListener*> listeners_;
+  CheckpointCleaner cleaner_;
+};
+
+}  // namespace weir

@@ -1,0 +1,125 @@
+#include "checkpoint/checkpoint_verifier.h"
+
+#include <functional>
+#include <set>
+
+#include "snapshot/state_file_verifier.h"
+
+namespace weir {
+namespace {
+
+// Every regular file below `dir` (relative to the job directory `root`), depth first.
+Status WalkFiles(FileSystem& fs, const std::string& root, const std::string& relative,
+                 const std::function<void(const std::string&, const FileStatus&)>& visit) {
+  WEIR_ASSIGN_OR_RETURN(auto entries, fs.ListDir(JoinPath(root, relative)));
+  for (const auto& e : entries) {
+    const std::string child = JoinPath(relative, e.name);
+    if (e.is_directory) {
+      WEIR_RETURN_IF_ERROR(WalkFiles(fs, root, child, visit));
+      continue;
+    }
+    auto st = fs.Stat(JoinPath(root, child));
+    if (st.ok()) visit(child, *st);
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<VerifyReport> VerifyJobDirectory(const CheckpointStorage& storage, bool verify_checksums) {
+  VerifyReport report;
+  report.job_dir = storage.job_dir();
+  FileSystem& fs = storage.fs();
+  std::set<std::string> referenced;
+  WEIR_ASSIGN_OR_RETURN(auto ids, storage.ListCompletedCheckpointIds());
+  for (uint64_t id : ids) {
+    const std::string metadata_relative =
+        CheckpointStorage::RelativeCheckpointFile(id, kMetadataFileName);
+    referenced.insert(metadata_relative);
+    auto m = ReadCheckpointMetadata(fs, storage.MetadataPath(id));
+    if (!m.ok()) {
+      report.unreadable_metadata.push_back({id, metadata_relative, m.status().message()});
+      continue;
+    }
+    report.checkpoints.push_back(id);
+    for (const auto& backend : m->backends) {
+      for (const auto& f : backend.files) {
+        if (!referenced.insert(f.path).second) continue;  // checked once
+        report.referenced_bytes += f.size;
+        Status s;
+        if (verify_checksums) {
+          s = VerifyStateFile(storage, id, f);
+        } else {
+          auto st = fs.Stat(*storage.ResolveRelative(f.path));
+          if (!st.ok())
+            s = st.status();
+          else if (st->size != f.size)
+            s = Status::Corruption("size " + std::to_string(st->size) + ", expected " +
+                                   std::to_string(f.size));
+        }
+        if (s.IsNotFound())
+          report.missing.push_back({id, f.path, s.message()});
+        else if (!s.ok())
+          report.corrupt.push_back({id, f.path, s.message()});
+      }
+    }
+  }
+
+  WEIR_ASSIGN_OR_RETURN(auto entries, fs.ListDir(storage.job_dir()));
+  for (const auto& e : entries) {
+    if (!e.is_directory) continue;
+    const bool owned_by_checkpoints =
+        e.name == kSharedDirName || CheckpointStorage::ParseCheckpointDirName(e.name);
+    WEIR_RETURN_IF_ERROR(WalkFiles(
+        fs, storage.job_dir(), e.name, [&](const std::string& path, const FileStatus& st) {
+          report.total_bytes += st.size;
+          if (owned_by_checkpoints && !referenced.count(path)) {
+            report.orphans.push_back({path, st.size, st.modified_unix_ms});
+          }
+        }));
+  }
+  return report;
+}
+
+Result<GcResult> CollectOrphans(const CheckpointStorage& storage, const VerifyReport& report,
+                                int64_t now_unix_ms, int64_t grace_ms, bool dry_run) {
+  if (!report.unreadable_metadata.empty()) {
+    const auto& bad = report.unreadable_metadata.front();
+    return Status::FailedPrecondition("refusing to collect garbage in " + storage.job_dir() +
+                                      ": the metadata of checkpoint " +
+                                      std::to_string(bad.checkpoint_id) + " is unreadable (" +
+                                      bad.message + "), so its files cannot be told from orphans");
+  }
+  GcResult result;
+  std::set<std::string> touched_dirs;
+  for (const auto& orphan : report.orphans) {
+    if (orphan.modified_unix_ms > now_unix_ms - grace_ms) {
+      result.kept_in_grace.push_back(orphan);
+      continue;
+    }
+    result.deleted.push_back(orphan);
+    if (dry_run) continue;
+    const Status s = storage.fs().DeleteFile(*storage.ResolveRelative(orphan.path));
+    if (!s.ok() && !s.IsNotFound()) ++result.failures;
+    touched_dirs.insert(ParentPath(orphan.path));
+  }
+  // Remove directories of checkpoints that never completed once nothing is left in them.
+  for (const auto& dir : touched_dirs) {
+    for (std::string d = dir; !d.empty(); d = ParentPath(d)) {
+      const std::string top = d.substr(0, d.find('/'));
+      if (!CheckpointStorage::ParseCheckpointDirName(top)) break;
+      const std::string abs = *storage.ResolveRelative(d);
+      auto listing = storage.fs().ListDir(abs);
+      if (!listing.ok() || !listing->empty()) break;
+      if (auto has_metadata = storage.fs().Exists(JoinPath(abs, kMetadataFileName));
+          !has_metadata.ok() || *has_metadata) {
+        break;
+      }
+      (void)storage.fs().DeleteRecursively(abs);
+    }
+  }
+  if (!dry_run) (void)storage.fs().SyncDir(storage.SharedDir());
+  return result;
+}
+
+}  // namespace weir

@@ -1,0 +1,31 @@
+#include "checkpoint/shared_state_registry.h"
+
+namespace weir {
+
+void SharedStateRegistry::Register(const CheckpointMetadata& m) {
+  for (const auto& backend : m.backends) {
+    for (const auto& f : backend.files) {
+      if (f.role != StateFileRole::kShared) continue;
+      refs_[f.path].insert(m.checkpoint_id);
+      files_of_[m.checkpoint_id].insert(f.path);
+    }
+  }
+}
+
+std::vector<std::string> SharedStateRegistry::Release(uint64_t checkpoint_id) {
+  std::vector<std::string> unreferenced;
+  auto it = files_of_.find(checkpoint_id);
+  if (it == files_of_.end()) return unreferenced;
+  for (const auto& path : it->second) {
+    auto ref = refs_.find(path);
+    ref->second.erase(checkpoint_id);
+    if (ref->second.empty()) {
+      refs_.erase(ref);
+      unreferenced.push_back(path);
+    }
+  }
+  files_of_.erase(it);
+  return unreferenced;
+}
+
+}  // namespace weir

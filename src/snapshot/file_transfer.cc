@@ -1,0 +1,39 @@
+#include "snapshot/file_transfer.h"
+
+#include "common/checksum.h"
+
+namespace weir {
+namespace {
+
+Result<WrittenFile> CopyInto(FileSystem& from_fs, const std::string& from, WritableFile& out) {
+  constexpr size_t kChunk = 4 << 20;
+  WEIR_ASSIGN_OR_RETURN(auto in, from_fs.NewReadableFile(from));
+  StreamingChecksum checksum;
+  std::string chunk;
+  uint64_t offset = 0;
+  while (offset < in->Size()) {
+    WEIR_RETURN_IF_ERROR(in->ReadAt(offset, kChunk, &chunk));
+    if (chunk.empty()) return Status::IOError(from + ": file shrank while being copied");
+    checksum.Update(chunk);
+    WEIR_RETURN_IF_ERROR(out.Append(chunk));
+    offset += chunk.size();
+  }
+  WEIR_RETURN_IF_ERROR(out.Sync());
+  WEIR_RETURN_IF_ERROR(out.Close());
+  return WrittenFile{offset, checksum.Digest(), 0};
+}
+
+}  // namespace
+
+Result<WrittenFile> CopyFile(FileSystem& from_fs, const std::string& from, FileSystem& to_fs,
+                             const std::string& to) {
+  WEIR_ASSIGN_OR_RETURN(auto out, to_fs.NewWritableFile(to));
+  auto copied = CopyInto(from_fs, from, *out);
+  if (!copied.ok()) {
+    out.reset();
+    (void)to_fs.DeleteFile(to);  // a partial copy is never referenced
+  }
+  return copied;
+}
+
+}  // namespace weir

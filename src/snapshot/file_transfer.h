@@ -1,0 +1,17 @@
+// Moving files between a backend's local directory and checkpoint storage, checksumming the
+// bytes as they pass.
+#pragma once
+
+#include <string>
+
+#include "io/file_system.h"
+#include "snapshot/key_group_stream.h"  // WrittenFile
+
+namespace weir {
+
+// Copies `from` (on `from_fs`) to `to` (on `to_fs`), fsyncs the copy, and returns its size and
+// XXH3-64 checksum. On failure the partial copy is deleted.
+Result<WrittenFile> CopyFile(FileSystem& from_fs, const std::string& from, FileSystem& to_fs,
+                             const std::string& to);
+
+}  // namespace weir

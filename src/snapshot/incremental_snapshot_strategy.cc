@@ -1,0 +1,242 @@
+#include "snapshot/incremental_snapshot_strategy.h"
+
+#include <future>
+#include <random>
+
+#include "common/failpoint.h"
+#include "snapshot/file_transfer.h"
+#include "snapshot/incremental_upload_plan.h"
+
+namespace weir {
+
+SstBaseTracker::Base SstBaseTracker::Current() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return base_;
+}
+
+void SstBaseTracker::Record(uint64_t checkpoint_id,
+                            std::map<std::string, StateFileHandle> sst_files) {
+  std::lock_guard<std::mutex> lock(mu_);
+  pending_[checkpoint_id] = std::move(sst_files);
+}
+
+void SstBaseTracker::Complete(uint64_t checkpoint_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pending_.find(checkpoint_id);
+  if (it == pending_.end()) return;  // not ours (or already superseded)
+  if (!base_.checkpoint_id || checkpoint_id > *base_.checkpoint_id) {
+    base_ = Base{checkpoint_id, std::move(it->second)};
+  }
+  // Older pending snapshots can never become the base any more.
+  pending_.erase(pending_.begin(), std::next(it));
+}
+
+void SstBaseTracker::Abort(uint64_t checkpoint_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  pending_.erase(checkpoint_id);
+}
+
+void SstBaseTracker::SetBase(uint64_t checkpoint_id,
+                             std::map<std::string, StateFileHandle> sst_files) {
+  std::lock_guard<std::mutex> lock(mu_);
+  base_ = Base{checkpoint_id, std::move(sst_files)};
+  pending_.clear();
+}
+
+namespace {
+
+std::string RandomSuffix() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s(12, '0');
+  for (char& c : s) c = kHex[rng() % 16];
+  return s;
+}
+
+// "000123.sst" -> "000123"
+std::string FileNumber(const std::string& sst_name) {
+  return sst_name.substr(0, sst_name.size() - 4);
+}
+
+class IncrementalAsyncPart final : public AsyncSnapshotPart {
+ public:
+  struct Params {
+    uint64_t checkpoint_id;
+    std::string backend_id;
+    int max_parallelism;
+    KeyGroupRange range;
+    std::vector<StateMetaInfo> states;
+    std::string local_checkpoint_dir;
+    std::vector<LocalFile> files;
+    SstBaseTracker::Base base;
+  };
+
+  IncrementalAsyncPart(Params p, CheckpointStorage storage, ThreadPool& io_pool,
+                       std::shared_ptr<SstBaseTracker> tracker)
+      : p_(std::move(p)),
+        storage_(std::move(storage)),
+        io_pool_(io_pool),
+        tracker_(std::move(tracker)),
+        local_fs_(NewPosixFileSystem()) {}
+
+  ~IncrementalAsyncPart() override { RemoveLocalCheckpoint(); }
+
+  Result<KeyedStateHandle> Run() override {
+    auto handle = Upload();
+    RemoveLocalCheckpoint();
+    if (!handle.ok()) {
+      DeleteUploaded();
+      return handle.status().WithContext("incremental snapshot of backend " + p_.backend_id +
+                                         " for checkpoint " + std::to_string(p_.checkpoint_id));
+    }
+    return handle;
+  }
+
+ private:
+  struct Upload {
+    LocalFile local;
+    std::string relative;  // destination, relative to the job directory
+    StateFileRole role;
+  };
+
+  Result<KeyedStateHandle> Upload() {
+    const IncrementalUploadPlan plan = PlanIncrementalUpload(p_.files, p_.base.sst_files);
+    const std::string private_dir =
+        JoinPath(CheckpointStorage::CheckpointDirName(p_.checkpoint_id), p_.backend_id);
+    std::vector<struct Upload> uploads;
+    for (const auto& f : plan.new_shared) {
+      uploads.push_back({f,
+                         JoinPath(kSharedDirName, p_.backend_id + "-" + FileNumber(f.name) + "-" +
+                                                      RandomSuffix() + ".sst"),
+                         StateFileRole::kShared});
+    }
+    for (const auto& f : plan.private_files) {
+      uploads.push_back({f, JoinPath(private_dir, f.name), StateFileRole::kPrivate});
+    }
+    WEIR_RETURN_IF_ERROR(storage_.fs().CreateDirs(storage_.SharedDir()));
+    WEIR_ASSIGN_OR_RETURN(const std::string private_abs, storage_.ResolveRelative(private_dir));
+    WEIR_RETURN_IF_ERROR(storage_.fs().CreateDirs(private_abs));
+
+    std::vector<std::future<Result<WrittenFile>>> futures;
+    for (const auto& u : uploads) {
+      futures.push_back(io_pool_.Submit([this, u]() -> Result<WrittenFile> {
+        WEIR_FAILPOINT("incremental.upload");
+        WEIR_ASSIGN_OR_RETURN(const std::string to, storage_.ResolveRelative(u.relative));
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          attempted_.push_back(to);
+        }
+        return CopyFile(*local_fs_, JoinPath(p_.local_checkpoint_dir, u.local.name), storage_.fs(),
+                        to);
+      }));
+    }
+    Status first_error;
+    std::vector<WrittenFile> written(uploads.size());
+    for (size_t i = 0; i < futures.size(); ++i) {
+      auto r = futures[i].get();  // wait for every upload, even after a failure
+      if (!r.ok() && first_error.ok()) first_error = r.status();
+      if (r.ok()) written[i] = *r;
+    }
+    WEIR_RETURN_IF_ERROR(first_error);
+    WEIR_RETURN_IF_ERROR(storage_.fs().SyncDir(storage_.SharedDir()));
+    WEIR_RETURN_IF_ERROR(storage_.fs().SyncDir(private_abs));
+    WEIR_RETURN_IF_ERROR(storage_.fs().SyncDir(storage_.CheckpointDir(p_.checkpoint_id)));
+    WEIR_FAILPOINT("incremental.after_uploads");
+
+    KeyedStateHandle h;
+    h.backend_id = p_.backend_id;
+    h.max_parallelism = p_.max_parallelism;
+    h.key_group_range = p_.range;
+    h.kind = BackendSnapshotKind::kIncremental;
+    h.states = p_.states;
+    std::map<std::string, StateFileHandle> ssts;
+    for (const auto& reused : plan.reused) {
+      h.files.push_back(reused);
+      ssts[reused.local_name] = reused;
+    }
+    for (size_t i = 0; i < uploads.size(); ++i) {
+      StateFileHandle f{uploads[i].relative, written[i].size,       written[i].checksum,
+                        uploads[i].role,     uploads[i].local.name, p_.checkpoint_id};
+      h.checkpointed_bytes += f.size;
+      if (f.role == StateFileRole::kShared) ssts[f.local_name] = f;
+      h.files.push_back(std::move(f));
+    }
+    for (const auto& f : h.files) h.full_bytes += f.size;
+    tracker_->Record(p_.checkpoint_id, std::move(ssts));
+    return h;
+  }
+
+  // Nothing references the files of a failed snapshot: delete them (best effort; a crash here
+  // leaves orphans that `weir checkpoints gc` finds).
+  void DeleteUploaded() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& path : attempted_) (void)storage_.fs().DeleteFile(path);
+    attempted_.clear();
+  }
+
+  void RemoveLocalCheckpoint() {
+    if (!p_.local_checkpoint_dir.empty()) {
+      (void)local_fs_->DeleteRecursively(p_.local_checkpoint_dir);
+      p_.local_checkpoint_dir.clear();
+    }
+  }
+
+  Params p_;
+  CheckpointStorage storage_;
+  ThreadPool& io_pool_;
+  std::shared_ptr<SstBaseTracker> tracker_;
+  std::shared_ptr<FileSystem> local_fs_;
+  std::mutex mu_;
+  std::vector<std::string> attempted_;  // absolute paths of every upload started
+};
+
+}  // namespace
+
+IncrementalSnapshotStrategy::IncrementalSnapshotStrategy(RocksDbKeyedStateBackend& backend,
+                                                         const CheckpointStorage& storage,
+                                                         ThreadPool& io_pool)
+    : backend_(backend),
+      storage_(storage),
+      io_pool_(io_pool),
+      tracker_(std::make_shared<SstBaseTracker>()) {}
+
+std::string IncrementalSnapshotStrategy::LocalCheckpointDir(const std::string& local_dir,
+                                                            uint64_t checkpoint_id) {
+  return local_dir + "/checkpoints/chk-" + std::to_string(checkpoint_id);
+}
+
+Result<std::unique_ptr<AsyncSnapshotPart>> IncrementalSnapshotStrategy::SyncPart(
+    uint64_t checkpoint_id) {
+  IncrementalAsyncPart::Params p;
+  p.checkpoint_id = checkpoint_id;
+  p.backend_id = backend_.backend_id();
+  p.max_parallelism = backend_.max_parallelism();
+  p.range = backend_.key_group_range();
+  p.states = backend_.RegisteredStates();
+  p.local_checkpoint_dir = LocalCheckpointDir(backend_.local_dir(), checkpoint_id);
+  p.base = tracker_->Current();
+  auto local_fs = NewPosixFileSystem();
+  WEIR_RETURN_IF_ERROR(local_fs->DeleteRecursively(p.local_checkpoint_dir));  // a stale attempt
+  WEIR_RETURN_IF_ERROR(local_fs->CreateDirs(ParentPath(p.local_checkpoint_dir)));
+  auto files = backend_.CreateNativeCheckpoint(p.local_checkpoint_dir);
+  if (!files.ok()) {
+    (void)local_fs->DeleteRecursively(p.local_checkpoint_dir);
+    return files.status();
+  }
+  p.files = std::move(files).value();
+  return std::unique_ptr<AsyncSnapshotPart>(
+      new IncrementalAsyncPart(std::move(p), storage_, io_pool_, tracker_));
+}
+
+void IncrementalSnapshotStrategy::SetBaseFromRestore(uint64_t checkpoint_id,
+                                                     const KeyedStateHandle& restored) {
+  std::map<std::string, StateFileHandle> ssts;
+  if (restored.kind == BackendSnapshotKind::kIncremental) {
+    for (const auto& f : restored.files) {
+      if (f.role == StateFileRole::kShared) ssts[f.local_name] = f;
+    }
+  }
+  tracker_->SetBase(checkpoint_id, std::move(ssts));
+}
+
+}  // namespace weir
