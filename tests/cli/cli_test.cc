@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "testing/checkpoint_helpers.h"
@@ -139,6 +140,145 @@ TEST_F(CliTest, MalformedMetadataIsNamed) {
     EXPECT_NE(r.err.find("checksum mismatch"), std::string::npos) << r.err;
   }
   EXPECT_EQ(testing::FileSize(storage_.MetadataPath(2)), before);  // read-only
+}
+
+}  // namespace
+}  // namespace weir
+
+namespace weir {
+namespace {
+
+class CliIncrementalTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    RocksDbBackendOptions o;
+    o.backend_id = "agg_0";
+    o.local_dir = tmp_.Sub("local");
+    backend_ = std::move(RocksDbKeyedStateBackend::Open(o)).value();
+    strategy_ = std::make_unique<IncrementalSnapshotStrategy>(*backend_, storage_, pool_);
+    listener_ = std::make_unique<testing::StrategyListener>(strategy_.get());
+    coordinator_ =
+        std::make_unique<CheckpointCoordinator>(storage_, CoordinatorOptions{"job-b", 2});
+    ASSERT_TRUE(coordinator_->Recover().ok());
+    coordinator_->AddListener(listener_.get());
+    auto v = *backend_->GetValueState(ValueStateDescriptor<int64_t>{"count"});
+    for (int round = 0; round < 3; ++round) {
+      for (int i = 0; i < 2000; i += round + 1) {
+        ASSERT_TRUE(backend_->SetCurrentKey(*DefaultSerializer<int64_t>(), i).ok());
+        ASSERT_TRUE(v->Update(i * round).ok());
+      }
+      ASSERT_TRUE(testing::TakeCheckpoint(*coordinator_, {{backend_.get(), strategy_.get()}}).ok());
+    }
+    coordinator_->cleaner().WaitIdle();
+  }
+
+  std::string SharedFileOf(uint64_t id, bool inherited) {
+    auto m = *ReadCheckpointMetadata(storage_.fs(), storage_.MetadataPath(id));
+    for (const auto& f : m.backends[0].files) {
+      if (f.role == StateFileRole::kShared && (f.written_by_checkpoint != id) == inherited) {
+        return *storage_.ResolveRelative(f.path);
+      }
+    }
+    ADD_FAILURE() << "no such file";
+    return "";
+  }
+
+  testing::TempDir tmp_;
+  ThreadPool pool_{2};
+  CheckpointStorage storage_ =
+      CheckpointStorage::ForJob(NewPosixFileSystem(), tmp_.Sub("checkpoints"), "job-b");
+  std::unique_ptr<RocksDbKeyedStateBackend> backend_;
+  std::unique_ptr<IncrementalSnapshotStrategy> strategy_;
+  std::unique_ptr<testing::StrategyListener> listener_;
+  std::unique_ptr<CheckpointCoordinator> coordinator_;
+};
+
+TEST_F(CliIncrementalTest, ListAndInspectShowUploadedAndInheritedBytes) {
+  const CliRun list = Weir("checkpoints list --json " + tmp_.Sub("checkpoints"), tmp_);
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  const auto rows = nlohmann::json::parse(list.out);
+  ASSERT_EQ(rows.size(), 2u);  // num-retained 2: checkpoint 1 was subsumed
+  EXPECT_EQ(rows[0]["id"], 2);
+  EXPECT_EQ(rows[1]["kind"], "incremental");
+  EXPECT_LT(rows[1]["checkpointed_bytes"].get<uint64_t>(), rows[1]["full_bytes"].get<uint64_t>());
+
+  const CliRun inspect = Weir("checkpoints inspect --json " + storage_.CheckpointDir(3), tmp_);
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  const auto j = nlohmann::json::parse(inspect.out);
+  int inherited = 0, uploaded = 0;
+  for (const auto& f : j["backends"][0]["files"]) {
+    if (f["uploaded"].get<bool>()) {
+      ++uploaded;
+    } else {
+      ++inherited;
+      EXPECT_LT(f["written_by_checkpoint"].get<uint64_t>(), 3u);
+    }
+  }
+  EXPECT_GT(inherited, 0);
+  EXPECT_GT(uploaded, 0);
+  const CliRun text = Weir("checkpoints inspect " + storage_.CheckpointDir(3), tmp_);
+  EXPECT_NE(text.out.find("inherited from checkpoint"), std::string::npos) << text.out;
+}
+
+TEST_F(CliIncrementalTest, VerifyIsCleanThenFindsOrphansMissingAndCorruptFiles) {
+  CliRun r = Weir("checkpoints verify --json " + storage_.job_dir(), tmp_);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["checkpoints"].size(), 2u);
+  EXPECT_TRUE(j["missing"].empty());
+  EXPECT_TRUE(j["corrupt"].empty());
+  EXPECT_TRUE(j["orphans"].empty());
+
+  // An orphan: a shared file no checkpoint references, and a checkpoint that never completed.
+  {
+    std::ofstream(storage_.SharedDir() + "/agg_0-000099-dead.sst") << "leftover";
+    std::filesystem::create_directories(storage_.CheckpointDir(9) + "/agg_0");
+    std::ofstream(storage_.CheckpointDir(9) + "/agg_0/MANIFEST-000001") << "partial";
+  }
+  r = Weir("checkpoints verify --json " + tmp_.Sub("checkpoints"), tmp_);
+  EXPECT_EQ(r.exit_code, 0) << "orphans alone are not damage";
+  j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["orphans"].size(), 2u) << r.out;
+
+  // gc: a dry run by default; the grace period protects fresh files.
+  r = Weir("checkpoints gc --grace 0 " + storage_.job_dir(), tmp_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("would delete"), std::string::npos) << r.out;
+  EXPECT_TRUE(std::filesystem::exists(storage_.SharedDir() + "/agg_0-000099-dead.sst"));
+  r = Weir("checkpoints gc --delete " + storage_.job_dir(), tmp_);  // default grace 1h
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(storage_.SharedDir() + "/agg_0-000099-dead.sst"));
+  r = Weir("checkpoints gc --delete --grace 0 --json " + storage_.job_dir(), tmp_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["deleted"].size(), 2u);
+  EXPECT_FALSE(std::filesystem::exists(storage_.SharedDir() + "/agg_0-000099-dead.sst"));
+  EXPECT_FALSE(std::filesystem::exists(storage_.CheckpointDir(9)));
+  r = Weir("checkpoints verify --json " + storage_.job_dir(), tmp_);
+  EXPECT_TRUE(nlohmann::json::parse(r.out)["orphans"].empty());
+
+  // Damage: a corrupt inherited file and a missing uploaded one.
+  testing::FlipByte(SharedFileOf(3, /*inherited=*/true), 100);
+  std::filesystem::remove(SharedFileOf(3, /*inherited=*/false));
+  r = Weir("checkpoints verify --json " + storage_.job_dir(), tmp_);
+  EXPECT_NE(r.exit_code, 0);
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["missing"].size(), 1u) << r.out;
+  EXPECT_GE(j["corrupt"].size(), 1u) << r.out;
+  r = Weir("checkpoints verify " + storage_.job_dir(), tmp_);
+  EXPECT_NE(r.out.find("MISSING"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("CORRUPT"), std::string::npos) << r.out;
+}
+
+TEST_F(CliIncrementalTest, GcRefusesWhenMetadataIsUnreadableAndBadGraceIsAnError) {
+  testing::FlipByte(storage_.MetadataPath(2), 25);
+  CliRun r = Weir("checkpoints gc --delete --grace 0 " + storage_.job_dir(), tmp_);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("refusing"), std::string::npos) << r.err;
+  r = Weir("checkpoints verify " + storage_.job_dir(), tmp_);
+  EXPECT_NE(r.exit_code, 0);
+  r = Weir("checkpoints gc --grace soon " + storage_.job_dir(), tmp_);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--grace"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -317,3 +317,20 @@ TEST_F(IncrementalTest, SwitchingBetweenFullAndIncremental) {
 
 }  // namespace
 }  // namespace weir
+
+#include "snapshot/snapshot_strategy_factory.h"
+
+namespace weir {
+namespace {
+
+TEST_F(IncrementalTest, ConfigurationChoosesTheStrategy) {
+  Configuration config;
+  auto full = CreateSnapshotStrategy(config, *backend_, storage_, pool_);
+  EXPECT_NE(dynamic_cast<FullSnapshotStrategy*>(full.get()), nullptr) << "full is the default";
+  ASSERT_TRUE(config.Set(config::kIncremental, "true").ok());
+  auto incremental = CreateSnapshotStrategy(config, *backend_, storage_, pool_);
+  EXPECT_NE(dynamic_cast<IncrementalSnapshotStrategy*>(incremental.get()), nullptr);
+}
+
+}  // namespace
+}  // namespace weir

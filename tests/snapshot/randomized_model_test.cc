@@ -1,5 +1,6 @@
 // Thousands of random operations over many keys, namespaces and every state type, with full
-// checkpoints at random points (some with operations racing their asynchronous part). Every
+// checkpoints at random points (some with operations racing their asynchronous part), full or
+// incremental. Every
 // checkpoint is then restored into a fresh backend and compared with an in-memory model of the
 // state as of that checkpoint.
 #include <gtest/gtest.h>
@@ -8,9 +9,11 @@
 #include <random>
 #include <set>
 
-#include "checkpoint/checkpoint_metadata.h"
+#include "checkpoint/checkpoint_coordinator.h"
 #include "snapshot/full_snapshot_strategy.h"
+#include "snapshot/incremental_snapshot_strategy.h"
 #include "snapshot/restore/restore_operation.h"
+#include "testing/checkpoint_helpers.h"
 #include "testing/temp_dir.h"
 
 namespace weir {
@@ -54,7 +57,7 @@ struct States {
   }
 };
 
-class RandomizedModelTest : public ::testing::TestWithParam<int> {
+class RandomizedModelTest : public ::testing::TestWithParam<std::tuple<int, bool>> {
  protected:
   static constexpr int kKeys = 150;
   const std::vector<std::string> kNamespaces = {"", "w1", "w2"};
@@ -155,7 +158,7 @@ class RandomizedModelTest : public ::testing::TestWithParam<int> {
 };
 
 TEST_P(RandomizedModelTest, EveryCheckpointRestoresToTheModel) {
-  const int seed = GetParam();
+  const auto [seed, incremental] = GetParam();
   std::mt19937_64 rng(seed);
   const auto storage = CheckpointStorage::ForJob(NewPosixFileSystem(), tmp_.Sub("ckpt"), "job");
   ASSERT_TRUE(storage.Initialize().ok());
@@ -163,32 +166,42 @@ TEST_P(RandomizedModelTest, EveryCheckpointRestoresToTheModel) {
   options.backend_id = "op_0";
   options.local_dir = tmp_.Sub("live");
   auto backend = std::move(RocksDbKeyedStateBackend::Open(options)).value();
+  ThreadPool pool(4);
+  std::unique_ptr<SnapshotStrategy> strategy;
+  std::unique_ptr<testing::StrategyListener> listener;
+  if (incremental) {
+    auto inc = std::make_unique<IncrementalSnapshotStrategy>(*backend, storage, pool);
+    listener = std::make_unique<testing::StrategyListener>(inc.get());
+    strategy = std::move(inc);
+  } else {
+    strategy = std::make_unique<FullSnapshotStrategy>(*backend, storage);
+  }
+  // Every checkpoint is retained, so that each can be restored at the end.
+  CheckpointCoordinator coordinator(storage, CoordinatorOptions{"job", 1000});
+  ASSERT_TRUE(coordinator.Recover().ok());
+  if (listener) coordinator.AddListener(listener.get());
+  const auto kind = incremental ? CheckpointKind::kIncremental : CheckpointKind::kFull;
   States states = States::Get(*backend);
   Model model;
   std::map<uint64_t, Model> at_checkpoint;
-  std::map<uint64_t, KeyedStateHandle> handles;
 
-  uint64_t next_id = 1;
   for (int op = 0; op < 4000; ++op) {
     ASSERT_NO_FATAL_FAILURE(RandomOp(rng, *backend, states, model));
     if (rng() % 400 != 0) continue;
     // A checkpoint: the model is captured at the sync part; operations continue before the
     // async part runs, and must not show up in the checkpoint.
-    const uint64_t id = next_id++;
-    FullSnapshotStrategy strategy(*backend, storage);
-    auto async_part = strategy.SyncPart(id);
+    auto id = coordinator.StartCheckpoint(kind, {"op_0"}, 0);
+    ASSERT_TRUE(id.ok());
+    auto async_part = strategy->SyncPart(*id);
     ASSERT_TRUE(async_part.ok());
-    at_checkpoint[id] = model;
+    at_checkpoint[*id] = model;
     for (int racing = static_cast<int>(rng() % 50); racing > 0; --racing) {
       ASSERT_NO_FATAL_FAILURE(RandomOp(rng, *backend, states, model));
     }
     auto handle = (*async_part)->Run();
     ASSERT_TRUE(handle.ok()) << handle.status().ToString();
-    CheckpointMetadata m;
-    m.checkpoint_id = id;
-    m.job_id = "job";
-    m.backends.push_back(*handle);
-    ASSERT_TRUE(WriteCheckpointMetadata(storage, m).ok());
+    auto completed = coordinator.Acknowledge(*id, *handle, 0);
+    ASSERT_TRUE(completed.ok() && completed->has_value()) << completed.status().ToString();
   }
   ASSERT_GE(at_checkpoint.size(), 3u) << "seed " << seed << " took too few checkpoints";
   EXPECT_EQ(ReadBack(*backend), model) << "live backend differs from the model, seed " << seed;
@@ -197,14 +210,15 @@ TEST_P(RandomizedModelTest, EveryCheckpointRestoresToTheModel) {
     auto metadata = ReadCheckpointMetadata(storage.fs(), storage.MetadataPath(id));
     ASSERT_TRUE(metadata.ok());
     options.local_dir = tmp_.Sub("restored-" + std::to_string(id));
-    auto restored = RestoreKeyedStateBackend(storage, id, metadata->backends[0], options);
+    auto restored = RestoreKeyedStateBackend(storage, id, metadata->backends[0], options, &pool);
     ASSERT_TRUE(restored.ok()) << restored.status().ToString();
     EXPECT_TRUE(ReadBack(**restored) == expected)
         << "checkpoint " << id << " does not restore to the model, seed " << seed;
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Seeds, RandomizedModelTest, ::testing::Values(1, 2, 3, 4));
+INSTANTIATE_TEST_SUITE_P(SeedsAndKinds, RandomizedModelTest,
+                         ::testing::Combine(::testing::Values(1, 2, 3, 4), ::testing::Bool()));
 
 }  // namespace
 }  // namespace weir
