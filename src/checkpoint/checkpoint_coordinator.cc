@@ -49,10 +49,15 @@ Result<std::optional<CheckpointMetadata>> CheckpointCoordinator::Acknowledge(
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = pending_.find(checkpoint_id);
-    if (it == pending_.end() || it->second.awaiting.erase(handle.backend_id) == 0) {
+    if (it == pending_.end()) {
       DiscardUploads(checkpoint_id, {handle});
-      return Status::Aborted("checkpoint " + std::to_string(checkpoint_id) +
-                             " is not pending or does not await backend " + handle.backend_id);
+      return Status::Aborted("checkpoint " + std::to_string(checkpoint_id) + " is not pending");
+    }
+    if (it->second.awaiting.erase(handle.backend_id) == 0) {
+      // A duplicate or unexpected acknowledgement of a checkpoint still in flight: its files
+      // may be those of an accepted acknowledgement, so nothing is deleted (gc finds leftovers).
+      return Status::InvalidArgument("checkpoint " + std::to_string(checkpoint_id) +
+                                     " does not await backend " + handle.backend_id);
     }
     it->second.acknowledged.push_back(std::move(handle));
     if (!it->second.awaiting.empty()) return result;

@@ -55,7 +55,8 @@ class CheckpointCoordinator {
                                    int64_t trigger_unix_ms);
   // A backend's snapshot for checkpoint N. Returns N's metadata when this acknowledgement
   // completed N. An acknowledgement for a checkpoint that is no longer pending is discarded (its
-  // uploads are deleted) and answered with Aborted.
+  // uploads are deleted) and answered with Aborted; one from a backend that the pending
+  // checkpoint does not (or no longer) await is refused with InvalidArgument and deletes nothing.
   Result<std::optional<CheckpointMetadata>> Acknowledge(uint64_t checkpoint_id,
                                                         KeyedStateHandle handle,
                                                         int64_t now_unix_ms);

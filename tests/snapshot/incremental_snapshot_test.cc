@@ -200,6 +200,12 @@ TEST_F(IncrementalTest, AbortOfAnAcknowledgedBackendDeletesItsUploads) {
   auto h0 = part0->Run();
   ASSERT_TRUE(h0.ok());
   ASSERT_TRUE(coordinator_->Acknowledge(id, *h0, 0).ok());
+  // A duplicate acknowledgement while the checkpoint is in flight deletes nothing of it.
+  EXPECT_EQ(coordinator_->Acknowledge(id, *h0, 0).status().code(), StatusCode::kInvalidArgument);
+  coordinator_->cleaner().WaitIdle();
+  for (const auto& f : h0->files) {
+    EXPECT_TRUE(std::filesystem::exists(*storage_.ResolveRelative(f.path))) << f.path;
+  }
   coordinator_->Abort(id, "op_1 declined");  // op_1 never acknowledges in time
   coordinator_->cleaner().WaitIdle();
   auto h1 = part1->Run();  // finishes after the abort: its acknowledgement is discarded
