@@ -142,7 +142,7 @@ int main(int argc, char** argv) {
   const auto full_storage = CheckpointStorage::ForJob(NewPosixFileSystem(), dir + "/full", "job");
   IncrementalSnapshotStrategy incremental(*backend, inc_storage, pool);
   testing::StrategyListener listener(&incremental);
-  CheckpointCoordinator coordinator(inc_storage, CoordinatorOptions{"job", 1});
+  CheckpointCoordinator coordinator(inc_storage, CoordinatorOptions{"job", 1, {}});
   Check(coordinator.Recover().status(), "recover");
   coordinator.AddListener(&listener);
   Check(testing::TakeCheckpoint(coordinator, {{backend.get(), &incremental}}).status(), "base");

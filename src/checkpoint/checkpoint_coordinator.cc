@@ -1,6 +1,7 @@
 #include "checkpoint/checkpoint_coordinator.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "common/failpoint.h"
 
@@ -30,13 +31,13 @@ void CheckpointCoordinator::AddListener(CheckpointListener* listener) {
 }
 
 Result<uint64_t> CheckpointCoordinator::StartCheckpoint(CheckpointKind kind,
-                                                        std::vector<std::string> backend_ids,
+                                                        std::vector<std::string> task_ids,
                                                         int64_t trigger_unix_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   const uint64_t id = next_id_++;
-  Pending p{kind, trigger_unix_ms, {backend_ids.begin(), backend_ids.end()}, {}};
-  if (p.awaiting.size() != backend_ids.size()) {
-    return Status::InvalidArgument("checkpoint " + std::to_string(id) + ": duplicate backend ids");
+  Pending p{kind, trigger_unix_ms, {task_ids.begin(), task_ids.end()}, {}, {}};
+  if (p.awaiting.size() != task_ids.size()) {
+    return Status::InvalidArgument("checkpoint " + std::to_string(id) + ": duplicate task ids");
   }
   pending_.emplace(id, std::move(p));
   return id;
@@ -44,22 +45,31 @@ Result<uint64_t> CheckpointCoordinator::StartCheckpoint(CheckpointKind kind,
 
 Result<std::optional<CheckpointMetadata>> CheckpointCoordinator::Acknowledge(
     uint64_t checkpoint_id, KeyedStateHandle handle, int64_t now_unix_ms) {
+  TaskStateSnapshot snapshot;
+  snapshot.task_id = handle.backend_id;
+  snapshot.backends.push_back(std::move(handle));
+  return Acknowledge(checkpoint_id, std::move(snapshot), now_unix_ms);
+}
+
+Result<std::optional<CheckpointMetadata>> CheckpointCoordinator::Acknowledge(
+    uint64_t checkpoint_id, TaskStateSnapshot snapshot, int64_t now_unix_ms) {
   std::vector<uint64_t> completed, aborted;
   Result<std::optional<CheckpointMetadata>> result = std::optional<CheckpointMetadata>();
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = pending_.find(checkpoint_id);
     if (it == pending_.end()) {
-      DiscardUploads(checkpoint_id, {handle});
+      DiscardUploads(checkpoint_id, snapshot.backends);
       return Status::Aborted("checkpoint " + std::to_string(checkpoint_id) + " is not pending");
     }
-    if (it->second.awaiting.erase(handle.backend_id) == 0) {
+    if (it->second.awaiting.erase(snapshot.task_id) == 0) {
       // A duplicate or unexpected acknowledgement of a checkpoint still in flight: its files
       // may be those of an accepted acknowledgement, so nothing is deleted (gc finds leftovers).
       return Status::InvalidArgument("checkpoint " + std::to_string(checkpoint_id) +
-                                     " does not await backend " + handle.backend_id);
+                                     " does not await task " + snapshot.task_id);
     }
-    it->second.acknowledged.push_back(std::move(handle));
+    for (auto& b : snapshot.backends) it->second.acknowledged.push_back(std::move(b));
+    for (auto& s : snapshot.operator_states) it->second.operator_states.push_back(std::move(s));
     if (!it->second.awaiting.empty()) return result;
     Pending p = std::move(it->second);
     pending_.erase(it);
@@ -92,6 +102,11 @@ Result<CheckpointMetadata> CheckpointCoordinator::CompleteLocked(uint64_t id, Pe
   m.backends = std::move(pending.acknowledged);
   std::sort(m.backends.begin(), m.backends.end(),
             [](const auto& a, const auto& b) { return a.backend_id < b.backend_id; });
+  m.operators = options_.operators;
+  m.operator_states = std::move(pending.operator_states);
+  std::sort(m.operator_states.begin(), m.operator_states.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.operator_uid, a.subtask) < std::tie(b.operator_uid, b.subtask);
+  });
   if (const auto* latest = store_.Latest(); latest != nullptr && latest->checkpoint_id >= id) {
     return Status::FailedPrecondition("checkpoint " + std::to_string(id) +
                                       " would complete after checkpoint " +
@@ -122,16 +137,21 @@ Result<CheckpointMetadata> CheckpointCoordinator::CompleteLocked(uint64_t id, Pe
   return m;
 }
 
-void CheckpointCoordinator::Abort(uint64_t checkpoint_id, const std::string& reason) {
+bool CheckpointCoordinator::Abort(uint64_t checkpoint_id, const std::string& reason) {
   (void)reason;  // recorded by checkpoint statistics once they exist
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = pending_.find(checkpoint_id);
-    if (it == pending_.end()) return;
+    if (it == pending_.end()) return false;
     DiscardUploads(checkpoint_id, it->second.acknowledged);
     pending_.erase(it);
   }
   NotifyAll({}, {checkpoint_id});
+  return true;
+}
+
+void CheckpointCoordinator::AbortAll(const std::string& reason) {
+  for (uint64_t id : PendingIds()) Abort(id, reason);
 }
 
 void CheckpointCoordinator::DiscardUploads(uint64_t id,

@@ -29,6 +29,14 @@ namespace weir {
 struct CoordinatorOptions {
   std::string job_id;
   int num_retained = 1;
+  std::vector<OperatorInfo> operators;  // recorded in every checkpoint's metadata
+};
+
+// What one task (a subtask, or a chain of subtasks on one thread) acknowledges for checkpoint N.
+struct TaskStateSnapshot {
+  std::string task_id;
+  std::vector<KeyedStateHandle> backends;
+  std::vector<OperatorStateHandle> operator_states;
 };
 
 // Told about the outcome of every checkpoint (e.g. a backend's snapshot strategy).
@@ -50,17 +58,24 @@ class CheckpointCoordinator {
 
   void AddListener(CheckpointListener* listener);
 
-  // Starts checkpoint N (returned), which completes once each of `backend_ids` acknowledged.
-  Result<uint64_t> StartCheckpoint(CheckpointKind kind, std::vector<std::string> backend_ids,
+  // Starts checkpoint N (returned), which completes once each of `task_ids` acknowledged.
+  Result<uint64_t> StartCheckpoint(CheckpointKind kind, std::vector<std::string> task_ids,
                                    int64_t trigger_unix_ms);
   // A backend's snapshot for checkpoint N. Returns N's metadata when this acknowledgement
   // completed N. An acknowledgement for a checkpoint that is no longer pending is discarded (its
   // uploads are deleted) and answered with Aborted; one from a backend that the pending
   // checkpoint does not (or no longer) await is refused with InvalidArgument and deletes nothing.
   Result<std::optional<CheckpointMetadata>> Acknowledge(uint64_t checkpoint_id,
+                                                        TaskStateSnapshot snapshot,
+                                                        int64_t now_unix_ms);
+  // A task that holds one backend and nothing else: its task id is the backend id.
+  Result<std::optional<CheckpointMetadata>> Acknowledge(uint64_t checkpoint_id,
                                                         KeyedStateHandle handle,
                                                         int64_t now_unix_ms);
-  void Abort(uint64_t checkpoint_id, const std::string& reason);
+  // Aborts N if it is pending (a no-op otherwise); returns whether it was.
+  bool Abort(uint64_t checkpoint_id, const std::string& reason);
+  // Aborts every pending checkpoint (the job's tasks failed or were cancelled).
+  void AbortAll(const std::string& reason);
 
   const CheckpointStorage& storage() const { return storage_; }
   std::vector<uint64_t> RetainedIds() const;
@@ -74,6 +89,7 @@ class CheckpointCoordinator {
     int64_t trigger_unix_ms;
     std::set<std::string> awaiting;
     std::vector<KeyedStateHandle> acknowledged;
+    std::vector<OperatorStateHandle> operator_states;
   };
   Result<CheckpointMetadata> CompleteLocked(uint64_t id, Pending pending, int64_t now_unix_ms,
                                             std::vector<uint64_t>* aborted,

@@ -151,6 +151,17 @@ std::string EncodeCheckpointMetadata(const CheckpointMetadata& m) {
   PutLengthPrefixed(&body, m.job_id);
   PutVarint64(&body, m.backends.size());
   for (const auto& b : m.backends) EncodeBackend(b, &body);
+  PutVarint64(&body, m.operators.size());
+  for (const auto& o : m.operators) {
+    PutLengthPrefixed(&body, o.uid);
+    PutVarint64(&body, static_cast<uint64_t>(o.parallelism));
+  }
+  PutVarint64(&body, m.operator_states.size());
+  for (const auto& s : m.operator_states) {
+    PutLengthPrefixed(&body, s.operator_uid);
+    PutVarint64(&body, static_cast<uint64_t>(s.subtask));
+    PutLengthPrefixed(&body, s.bytes);
+  }
 
   std::string out(kMagic);
   PutFixed32(&out, kMetadataFormatVersion);
@@ -178,9 +189,9 @@ Result<CheckpointMetadata> DecodeCheckpointMetadata(std::string_view bytes,
                        ? "truncated: " + std::to_string(bytes.size()) + " bytes"
                        : "length does not match its header");
   }
-  if (version != kMetadataFormatVersion) {
+  if (version != 1 && version != kMetadataFormatVersion) {
     return corrupt("format version " + std::to_string(version) +
-                   " is not supported; this weir reads version " +
+                   " is not supported; this weir reads versions 1 to " +
                    std::to_string(kMetadataFormatVersion));
   }
   const size_t checked = kHeaderBytes + body_size;
@@ -199,6 +210,23 @@ Result<CheckpointMetadata> DecodeCheckpointMetadata(std::string_view bytes,
     KeyedStateHandle b;
     ok = DecodeBackend(d, &b, &problem);
     m.backends.push_back(std::move(b));
+  }
+  uint64_t operators = 0, operator_states = 0;
+  if (ok && version >= 2) {
+    ok = d.Varint(&operators);
+    for (uint64_t i = 0; ok && i < operators; ++i) {
+      OperatorInfo o;
+      ok = d.String(&o.uid) && d.Int(&o.parallelism, kUpperBoundMaxParallelism) &&
+           o.parallelism >= 1;
+      m.operators.push_back(std::move(o));
+    }
+    ok = ok && d.Varint(&operator_states);
+    for (uint64_t i = 0; ok && i < operator_states; ++i) {
+      OperatorStateHandle s;
+      ok = d.String(&s.operator_uid) && d.Int(&s.subtask, kUpperBoundMaxParallelism) &&
+           d.String(&s.bytes);
+      m.operator_states.push_back(std::move(s));
+    }
   }
   if (!ok || !d.Done()) return corrupt(problem.empty() ? "malformed body" : problem);
   m.kind = static_cast<CheckpointKind>(kind);

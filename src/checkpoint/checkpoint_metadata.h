@@ -15,7 +15,25 @@ namespace weir {
 enum class CheckpointKind : uint8_t { kFull = 0, kIncremental = 1, kSavepoint = 2 };
 const char* CheckpointKindName(CheckpointKind kind);
 
-inline constexpr uint32_t kMetadataFormatVersion = 1;
+// Version 2 adds the job's operators and the operator state of each subtask; version 1 files
+// (keyed state only) are still read.
+inline constexpr uint32_t kMetadataFormatVersion = 2;
+
+// An operator of the job that took the checkpoint: restore checks the resumed job against these.
+struct OperatorInfo {
+  std::string uid;
+  int parallelism = 1;
+  bool operator==(const OperatorInfo&) const = default;
+};
+
+// A subtask's non-keyed state (a source's position, a sink's pending files): small, so its bytes
+// live inline in `_metadata`.
+struct OperatorStateHandle {
+  std::string operator_uid;
+  int subtask = 0;
+  std::string bytes;
+  bool operator==(const OperatorStateHandle&) const = default;
+};
 
 struct CheckpointMetadata {
   uint64_t checkpoint_id = 0;
@@ -24,6 +42,8 @@ struct CheckpointMetadata {
   int64_t completed_unix_ms = 0;
   std::string job_id;
   std::vector<KeyedStateHandle> backends;
+  std::vector<OperatorInfo> operators;  // empty for checkpoints without a job graph
+  std::vector<OperatorStateHandle> operator_states;
 
   uint64_t FullBytes() const;          // sum over backends
   uint64_t CheckpointedBytes() const;  // sum over backends

@@ -30,6 +30,8 @@ CheckpointMetadata Sample() {
                {"shared/op-000012-ab12.sst", 77, 1, StateFileRole::kShared, "000012.sst", 40}};
     m.backends.push_back(h);
   }
+  m.operators = {{"source", 2}, {"aggregate", 2}};
+  m.operator_states = {{"source", 0, std::string("\x01\x00pos", 5)}, {"source", 1, ""}};
   return m;
 }
 
@@ -42,6 +44,24 @@ TEST(CheckpointMetadataTest, RoundTrip) {
   EXPECT_EQ(decoded->FullBytes(), 2001u);
   EXPECT_EQ(decoded->CheckpointedBytes(), 201u);
   EXPECT_EQ(decoded->FileCount(), 4u);
+}
+
+// A version-1 file (keyed state only, written by weir before the runtime existed) still reads.
+TEST(CheckpointMetadataTest, ReadsVersionOne) {
+  CheckpointMetadata m = Sample();
+  m.operators.clear();
+  m.operator_states.clear();
+  std::string bytes = EncodeCheckpointMetadata(m);
+  // Version 2 appends two empty lists (one varint 0 each) to the body of version 1.
+  std::string body = bytes.substr(20, bytes.size() - 28 - 2);
+  std::string v1 = "WEIRCKPT";
+  PutFixed32(&v1, 1);
+  PutFixed64(&v1, body.size());
+  v1 += body;
+  PutFixed64(&v1, Hash64(v1));
+  auto decoded = DecodeCheckpointMetadata(v1, "old/_metadata");
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(*decoded, m);
 }
 
 TEST(CheckpointMetadataTest, FileRoundTripAndAtomicPublish) {

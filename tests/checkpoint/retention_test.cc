@@ -32,8 +32,8 @@ class RetentionTest : public ::testing::TestWithParam<int> {
   }
 
   std::unique_ptr<CheckpointCoordinator> NewCoordinator(int num_retained) {
-    auto c =
-        std::make_unique<CheckpointCoordinator>(storage_, CoordinatorOptions{"job", num_retained});
+    auto c = std::make_unique<CheckpointCoordinator>(storage_,
+                                                     CoordinatorOptions{"job", num_retained, {}});
     EXPECT_TRUE(c->Recover().ok());
     c->AddListener(&listener_);
     return c;

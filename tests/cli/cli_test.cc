@@ -158,7 +158,7 @@ class CliIncrementalTest : public ::testing::Test {
     strategy_ = std::make_unique<IncrementalSnapshotStrategy>(*backend_, storage_, pool_);
     listener_ = std::make_unique<testing::StrategyListener>(strategy_.get());
     coordinator_ =
-        std::make_unique<CheckpointCoordinator>(storage_, CoordinatorOptions{"job-b", 2});
+        std::make_unique<CheckpointCoordinator>(storage_, CoordinatorOptions{"job-b", 2, {}});
     ASSERT_TRUE(coordinator_->Recover().ok());
     coordinator_->AddListener(listener_.get());
     auto v = *backend_->GetValueState(ValueStateDescriptor<int64_t>{"count"});

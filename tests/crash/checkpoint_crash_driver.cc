@@ -120,7 +120,7 @@ Result<Restored> OpenLatest(const CheckpointCoordinator& coordinator, const std:
 Status Run(const Args& a) {
   const auto storage =
       CheckpointStorage::ForJob(NewPosixFileSystem(), a.dir + "/ckpt", "crash-job");
-  CheckpointCoordinator coordinator(storage, CoordinatorOptions{"crash-job", 2});
+  CheckpointCoordinator coordinator(storage, CoordinatorOptions{"crash-job", 2, {}});
   WEIR_RETURN_IF_ERROR(coordinator.Recover().status());
   ThreadPool pool(4);
   WEIR_ASSIGN_OR_RETURN(Restored restored, OpenLatest(coordinator, a.dir + "/local", pool));

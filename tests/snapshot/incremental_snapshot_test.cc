@@ -36,7 +36,7 @@ class IncrementalTest : public ::testing::Test {
   }
   std::unique_ptr<CheckpointCoordinator> NewCoordinator(int num_retained) {
     auto c =
-        std::make_unique<CheckpointCoordinator>(storage_, CoordinatorOptions{"job", num_retained});
+        std::make_unique<CheckpointCoordinator>(storage_, CoordinatorOptions{"job", num_retained, {}});
     EXPECT_TRUE(c->Recover().ok());
     listener_ = std::make_unique<testing::StrategyListener>(strategy_.get());
     c->AddListener(listener_.get());

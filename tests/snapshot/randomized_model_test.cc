@@ -177,7 +177,7 @@ TEST_P(RandomizedModelTest, EveryCheckpointRestoresToTheModel) {
     strategy = std::make_unique<FullSnapshotStrategy>(*backend, storage);
   }
   // Every checkpoint is retained, so that each can be restored at the end.
-  CheckpointCoordinator coordinator(storage, CoordinatorOptions{"job", 1000});
+  CheckpointCoordinator coordinator(storage, CoordinatorOptions{"job", 1000, {}});
   ASSERT_TRUE(coordinator.Recover().ok());
   if (listener) coordinator.AddListener(listener.get());
   const auto kind = incremental ? CheckpointKind::kIncremental : CheckpointKind::kFull;
