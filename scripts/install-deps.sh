@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev
   libbenchmark-dev
   libcli11-dev          # the weir command line
+  libyaml-cpp-dev       # YAML configuration files (weir run --config)
   nlohmann-json3-dev    # --json output of the CLI
   libxxhash-dev         # key-group hash and file checksums (XXH3-64)
   libfmt-dev

@@ -14,7 +14,10 @@
 
 namespace weir {
 
-enum class ConfigType { kBool, kInt, kString };
+// kDuration values are an integer with an optional unit: "500ms", "10 s", "2min", "1h" (no unit:
+// milliseconds); kEnum values are one of `choices` ("A|B|C"), compared ignoring case and with
+// '-' and '_' treated alike, and read back in the spelling of `choices`.
+enum class ConfigType { kBool, kInt, kString, kDuration, kEnum };
 
 struct ConfigKey {
   std::string_view key;
@@ -23,6 +26,7 @@ struct ConfigKey {
   int64_t min = 0;  // for kInt
   int64_t max = 0;  // for kInt
   std::string_view description;
+  std::string_view choices = {};  // for kEnum
 };
 
 namespace config {
@@ -31,6 +35,25 @@ inline constexpr std::string_view kTransferThreads =
     "state.backend.rocksdb.checkpoint.transfer.thread.num";
 inline constexpr std::string_view kNumRetained = "state.checkpoints.num-retained";
 inline constexpr std::string_view kCheckpointsDir = "state.checkpoints.dir";
+inline constexpr std::string_view kLocalDir = "state.backend.rocksdb.localdir";
+inline constexpr std::string_view kMaxParallelism = "pipeline.max-parallelism";
+inline constexpr std::string_view kParallelism = "parallelism.default";
+inline constexpr std::string_view kChannelCapacity = "pipeline.channel-capacity";
+inline constexpr std::string_view kInterval = "execution.checkpointing.interval";
+inline constexpr std::string_view kMode = "execution.checkpointing.mode";
+inline constexpr std::string_view kMinPause = "execution.checkpointing.min-pause";
+inline constexpr std::string_view kTimeout = "execution.checkpointing.timeout";
+inline constexpr std::string_view kMaxConcurrent =
+    "execution.checkpointing.max-concurrent-checkpoints";
+inline constexpr std::string_view kTolerableFailures =
+    "execution.checkpointing.tolerable-failed-checkpoints";
+inline constexpr std::string_view kRetention =
+    "execution.checkpointing.externalized-checkpoint-retention";
+inline constexpr std::string_view kRestartStrategy = "restart-strategy";
+inline constexpr std::string_view kRestartAttempts = "restart-strategy.fixed-delay.attempts";
+inline constexpr std::string_view kRestartDelay = "restart-strategy.fixed-delay.delay";
+inline constexpr std::string_view kSavepointPath = "execution.savepoint.path";
+inline constexpr std::string_view kRestoreMode = "execution.savepoint-restore-mode";
 }  // namespace config
 
 // Every key weir accepts.
@@ -42,9 +65,15 @@ class Configuration {
   Status Set(std::string_view key, std::string_view value);
   // Parses "key=value" (as given to -D).
   Status SetFromAssignment(std::string_view assignment);
+  // Reads a YAML file: flat keys ("a.b: 1") or nested maps ({a: {b: 1}}), scalar values. An
+  // unknown key or bad value is an error naming the file, the key and the value.
+  Status LoadYamlFile(const std::string& path);
+  bool IsSet(std::string_view key) const { return values_.count(key) > 0; }
 
   bool GetBool(std::string_view key) const;
   int64_t GetInt(std::string_view key) const;
+  int64_t GetDurationMs(std::string_view key) const;
+  // For kEnum keys: the value in the spelling of the key's choices.
   std::string GetString(std::string_view key) const;
 
   const std::map<std::string, std::string, std::less<>>& values() const { return values_; }

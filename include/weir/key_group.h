@@ -24,6 +24,8 @@ int AssignToKeyGroup(std::string_view serialized_key, int max_parallelism);
 
 // Bytes of the key-group prefix of every RocksDB key: 1 when max_parallelism <= 128, else 2.
 int KeyGroupPrefixBytes(int max_parallelism);
+// The subtask (of `parallelism`) whose KeyGroupRange::ForSubtask holds `key_group`.
+int SubtaskForKeyGroup(int max_parallelism, int parallelism, int key_group);
 
 // The inclusive range [start, end] of key groups; empty when end < start.
 struct KeyGroupRange {

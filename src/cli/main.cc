@@ -2,12 +2,14 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/checkpoints_command.h"
+#include "cli/run_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"weir: a stateful stream processor with incremental checkpoints"};
   app.require_subcommand(1);
   int exit_code = 0;
   weir::cli::AddCheckpointsCommand(app, exit_code);
+  weir::cli::AddRunCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

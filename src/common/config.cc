@@ -1,5 +1,8 @@
 #include "weir/config.h"
 
+#include <yaml-cpp/yaml.h>
+
+#include <cctype>
 #include <charconv>
 
 namespace weir {
@@ -23,6 +26,55 @@ bool ParseInt(std::string_view v, int64_t* out) {
   return ec == std::errc() && end == v.data() + v.size() && !v.empty();
 }
 
+bool ParseDurationMs(std::string_view v, int64_t* out) {
+  size_t digits = 0;
+  while (digits < v.size() && std::isdigit(static_cast<unsigned char>(v[digits]))) ++digits;
+  int64_t n = 0;
+  if (digits == 0 || !ParseInt(v.substr(0, digits), &n)) return false;
+  std::string_view unit = v.substr(digits);
+  while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
+  int64_t scale = 0;
+  if (unit.empty() || unit == "ms" || unit == "milli" || unit == "millis") scale = 1;
+  if (unit == "s" || unit == "sec" || unit == "secs" || unit == "second" || unit == "seconds")
+    scale = 1000;
+  if (unit == "min" || unit == "mins" || unit == "minute" || unit == "minutes") scale = 60000;
+  if (unit == "h" || unit == "hour" || unit == "hours") scale = 3600000;
+  if (scale == 0 || n > INT64_MAX / scale) return false;
+  *out = n * scale;
+  return true;
+}
+
+std::string NormalizeChoice(std::string_view v) {
+  std::string out;
+  for (char c : v) out.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(c)));
+  return out;
+}
+
+// The spelling in `choices` of `v`, or empty.
+std::string MatchChoice(std::string_view choices, std::string_view v) {
+  size_t start = 0;
+  while (start <= choices.size()) {
+    size_t end = choices.find('|', start);
+    if (end == std::string_view::npos) end = choices.size();
+    const std::string_view choice = choices.substr(start, end - start);
+    if (NormalizeChoice(choice) == NormalizeChoice(v)) return std::string(choice);
+    start = end + 1;
+  }
+  return {};
+}
+
+void FlattenYaml(const YAML::Node& node, const std::string& prefix,
+                 std::vector<std::pair<std::string, YAML::Node>>* out) {
+  if (node.IsMap()) {
+    for (const auto& kv : node) {
+      const std::string key = kv.first.as<std::string>();
+      FlattenYaml(kv.second, prefix.empty() ? key : prefix + "." + key, out);
+    }
+  } else {
+    out->emplace_back(prefix, node);
+  }
+}
+
 }  // namespace
 
 const std::vector<ConfigKey>& KnownConfigKeys() {
@@ -35,6 +87,43 @@ const std::vector<ConfigKey>& KnownConfigKeys() {
        "Completed checkpoints kept; older ones are subsumed and their unshared files deleted."},
       {config::kCheckpointsDir, ConfigType::kString, "", 0, 0,
        "Directory of checkpoint storage; each job writes to <dir>/<job-id>/."},
+      {config::kLocalDir, ConfigType::kString, "", 0, 0,
+       "Where subtasks keep their RocksDB working directories; empty: <system "
+       "temp>/weir-<job-id>."},
+      {config::kMaxParallelism, ConfigType::kInt, "128", 1, 32768,
+       "Number of key groups: the upper bound of any keyed operator's parallelism."},
+      {config::kParallelism, ConfigType::kInt, "1", 1, 1024,
+       "Parallelism of operators that do not set their own."},
+      {config::kChannelCapacity, ConfigType::kInt, "4096", 16, 1 << 24,
+       "Records a channel between two subtasks holds before the sender blocks (backpressure)."},
+      {config::kInterval, ConfigType::kDuration, "0", 0, 0,
+       "Time between periodic checkpoints; 0 turns checkpointing off."},
+      {config::kMode, ConfigType::kEnum, "EXACTLY_ONCE", 0, 0,
+       "EXACTLY_ONCE aligns barriers of several inputs; AT_LEAST_ONCE does not hold inputs back.",
+       "EXACTLY_ONCE|AT_LEAST_ONCE"},
+      {config::kMinPause, ConfigType::kDuration, "0", 0, 0,
+       "Least time between the end of one checkpoint and the trigger of the next."},
+      {config::kTimeout, ConfigType::kDuration, "10min", 0, 0,
+       "A checkpoint not complete after this long is aborted (and counts as failed)."},
+      {config::kMaxConcurrent, ConfigType::kInt, "1", 1, 1000,
+       "Checkpoints that may be in progress at the same time."},
+      {config::kTolerableFailures, ConfigType::kInt, "0", 0, 1000000,
+       "Consecutive failed checkpoints tolerated; one more fails the job (then it may restart)."},
+      {config::kRetention, ConfigType::kEnum, "RETAIN_ON_CANCELLATION", 0, 0,
+       "What happens to the job's checkpoints when it is cancelled (SIGINT/SIGTERM).",
+       "RETAIN_ON_CANCELLATION|DELETE_ON_CANCELLATION"},
+      {config::kRestartStrategy, ConfigType::kEnum, "fixed-delay", 0, 0,
+       "After a failure: fixed-delay restarts from the latest completed checkpoint; none stops.",
+       "fixed-delay|none"},
+      {config::kRestartAttempts, ConfigType::kInt, "3", 0, 1000000,
+       "Restarts fixed-delay allows before the job fails for good."},
+      {config::kRestartDelay, ConfigType::kDuration, "1s", 0, 0,
+       "Wait between a failure and the restart."},
+      {config::kSavepointPath, ConfigType::kString, "", 0, 0,
+       "Checkpoint to resume from (what `weir run -s PATH` sets)."},
+      {config::kRestoreMode, ConfigType::kEnum, "CLAIM", 0, 0,
+       "CLAIM: the resumed job owns the checkpoint; NO_CLAIM: it never touches it.",
+       "CLAIM|NO_CLAIM"},
   };
   return keys;
 }
@@ -62,6 +151,17 @@ Status Configuration::Set(std::string_view key, std::string_view value) {
     }
     case ConfigType::kString:
       break;
+    case ConfigType::kDuration: {
+      int64_t ms;
+      if (!ParseDurationMs(value, &ms)) return bad("a duration such as 500ms, 10s, 5min or 1h");
+      break;
+    }
+    case ConfigType::kEnum: {
+      const std::string choice = MatchChoice(k->choices, value);
+      if (choice.empty()) return bad("one of " + std::string(k->choices));
+      values_[std::string(key)] = choice;
+      return Status::OK();
+    }
   }
   values_[std::string(key)] = std::string(value);
   return Status::OK();
@@ -73,6 +173,41 @@ Status Configuration::SetFromAssignment(std::string_view assignment) {
     return Status::InvalidArgument("'" + std::string(assignment) + "' is not key=value");
   }
   return Set(assignment.substr(0, eq), assignment.substr(eq + 1));
+}
+
+Status Configuration::LoadYamlFile(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    return Status::NotFound("config file " + path + ": cannot be read");
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument("config file " + path + ": not valid YAML: " + e.what());
+  }
+  if (root.IsNull()) return Status::OK();
+  if (!root.IsMap()) return Status::InvalidArgument("config file " + path + ": not a YAML map");
+  std::vector<std::pair<std::string, YAML::Node>> entries;
+  try {
+    FlattenYaml(root, "", &entries);
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument("config file " + path + ": " + e.what());
+  }
+  for (const auto& [key, node] : entries) {
+    if (!node.IsScalar()) {
+      return Status::InvalidArgument("config file " + path + ": key '" + key +
+                                     "' must have a single value");
+    }
+    if (Status s = Set(key, node.Scalar()); !s.ok()) {
+      return Status::InvalidArgument("config file " + path + ": " + s.message());
+    }
+  }
+  return Status::OK();
+}
+
+int64_t Configuration::GetDurationMs(std::string_view key) const {
+  int64_t v = 0;
+  ParseDurationMs(Raw(key), &v);
+  return v;
 }
 
 std::string Configuration::Raw(std::string_view key) const {

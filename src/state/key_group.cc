@@ -19,6 +19,10 @@ int AssignToKeyGroup(std::string_view serialized_key, int max_parallelism) {
 
 int KeyGroupPrefixBytes(int max_parallelism) { return max_parallelism <= 128 ? 1 : 2; }
 
+int SubtaskForKeyGroup(int max_parallelism, int parallelism, int key_group) {
+  return static_cast<int>(static_cast<int64_t>(key_group) * parallelism / max_parallelism);
+}
+
 KeyGroupRange KeyGroupRange::ForSubtask(int max_parallelism, int parallelism, int index) {
   const auto start =
       (static_cast<int64_t>(index) * max_parallelism + parallelism - 1) / parallelism;

@@ -70,5 +70,18 @@ TEST(RowKeyTest, KeyGroupRangesAreContiguousByteRanges) {
   EXPECT_EQ(PrefixSuccessor("\xff\xff"), "");
 }
 
+TEST(KeyGroupTest, SubtaskForKeyGroupMatchesTheRanges) {
+  for (int max_p : {1, 7, 128, 1000}) {
+    for (int p = 1; p <= std::min(max_p, 9); ++p) {
+      for (int i = 0; i < p; ++i) {
+        const KeyGroupRange r = KeyGroupRange::ForSubtask(max_p, p, i);
+        for (int g = r.start; g <= r.end; ++g) {
+          ASSERT_EQ(SubtaskForKeyGroup(max_p, p, g), i) << max_p << " " << p << " " << g;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace weir

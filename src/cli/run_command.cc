@@ -1,0 +1,144 @@
+#include "cli/run_command.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <iostream>
+#include <thread>
+
+#include "bundled_jobs.h"
+#include "runtime/job_runtime.h"
+#include "weir/config.h"
+
+namespace weir::cli {
+namespace {
+
+struct RunOptions {
+  std::string restore_path;
+  std::string config_file;
+  std::vector<std::string> assignments;
+  std::string restore_mode;
+  std::string job;
+  std::vector<std::string> job_args;
+};
+
+int Fail(const Status& s) {
+  std::cerr << "weir run: " << s.message() << "\n";
+  return 1;
+}
+
+Result<Configuration> BuildConfiguration(const RunOptions& o) {
+  Configuration config;
+  if (!o.config_file.empty()) WEIR_RETURN_IF_ERROR(config.LoadYamlFile(o.config_file));
+  for (const auto& a : o.assignments) WEIR_RETURN_IF_ERROR(config.SetFromAssignment(a));
+  if (!o.restore_path.empty()) {
+    WEIR_RETURN_IF_ERROR(config.Set(config::kSavepointPath, o.restore_path));
+  }
+  if (!o.restore_mode.empty()) {
+    if (Status s = config.Set(config::kRestoreMode, o.restore_mode); !s.ok()) {
+      return Status::InvalidArgument("--restore-mode '" + o.restore_mode +
+                                     "' is not claim or no-claim");
+    }
+  }
+  return config;
+}
+
+// A bundled job's name, or a path to a job library.
+Result<JobMain> FindJob(const std::string& job) {
+  std::string names;
+  for (const auto& b : examples::BundledJobs()) {
+    if (b.name == job) return b.main;
+    names += (names.empty() ? "" : ", ") + b.name;
+  }
+  if (job.find('/') == std::string::npos && job.find(".so") == std::string::npos) {
+    return Status::NotFound("no bundled job named '" + job + "' (bundled: " + names +
+                            "; a job library is given by its path, e.g. ./libmyjob.so)");
+  }
+  void* handle = dlopen(job.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    return Status::InvalidArgument("job library " + job + " cannot be loaded: " + dlerror());
+  }
+  using Entry = JobMain (*)();
+  auto entry = reinterpret_cast<Entry>(dlsym(handle, "weir_job_main"));
+  if (entry == nullptr) {
+    return Status::InvalidArgument("job library " + job +
+                                   " does not define a job (no WEIR_JOB(...) in it)");
+  }
+  return entry();  // the library stays loaded for the life of the process
+}
+
+int Run(const RunOptions& o) {
+  auto config = BuildConfiguration(o);
+  if (!config.ok()) return Fail(config.status());
+  auto job_main = FindJob(o.job);
+  if (!job_main.ok()) return Fail(job_main.status());
+  auto graph = (*job_main)(o.job_args);
+  if (!graph.ok()) return Fail(graph.status());
+  auto runtime = JobRuntime::Create(std::move(graph).value(), *config);
+  if (!runtime.ok()) return Fail(runtime.status());
+
+  // SIGINT/SIGTERM cancel the job gracefully: every thread blocks them, one thread waits for them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR2);  // "the job ended, stop waiting"
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  int received = 0;
+  JobRuntime* job = runtime->get();
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig != SIGUSR2) {
+      received = sig;
+      job->Cancel();
+    }
+  });
+  const JobResult result = job->Run();
+  pthread_kill(waiter.native_handle(), SIGUSR2);
+  waiter.join();
+
+  const std::string latest = result.latest_checkpoint.has_value()
+                                 ? "; latest checkpoint: " + result.latest_checkpoint_path
+                                 : "";
+  switch (result.outcome) {
+    case JobOutcome::kFinished:
+      std::cout << "job " << job->job_id() << " finished" << latest << "\n";
+      return 0;
+    case JobOutcome::kCancelled:
+      std::cout << "job " << job->job_id() << " cancelled" << latest << "\n";
+      return received == SIGTERM ? 143 : 130;
+    case JobOutcome::kFailed:
+      std::cerr << "weir run: job " << job->job_id() << " failed: " << result.status.message()
+                << latest << "\n";
+      return 1;
+  }
+  return 1;
+}
+
+}  // namespace
+
+void AddRunCommand(CLI::App& app, int& exit_code) {
+  auto options = std::make_shared<RunOptions>();
+  CLI::App* run = app.add_subcommand("run", "run a job (a bundled example or a job library)");
+  run->add_option("-s,--fromSavepoint", options->restore_path,
+                  "resume from this checkpoint (its _metadata file or chk-N directory)");
+  run->add_option("--config", options->config_file, "YAML configuration file");
+  run->add_option("-D", options->assignments, "configuration key=value (repeatable)")
+      ->take_all()
+      ->allow_extra_args(false);
+  run->add_option("--restore-mode", options->restore_mode,
+                  "claim (default): own the restored checkpoint; no-claim: never touch it");
+  run->add_option("job", options->job,
+                  "bundled job name (wordcount, keyed-aggregate) or path to a job library, then "
+                  "the job's own arguments")
+      ->required();
+  run->prefix_command();
+  run->callback([options, &exit_code, run] {
+    options->job_args = run->remaining();
+    exit_code = Run(*options);
+  });
+}
+
+}  // namespace weir::cli

@@ -1,0 +1,44 @@
+// ExecutionPlan: how a JobGraph runs. Each operator gets its uid and parallelism; operators
+// connected forward with equal parallelism (and no other consumer in between) are chained into
+// one task vertex, whose subtasks each run the whole chain on one thread. Pure functions, tested
+// without threads.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "checkpoint/checkpoint_metadata.h"
+#include "weir/job_graph.h"
+
+namespace weir {
+
+struct TaskVertex {
+  std::vector<int> operators;  // graph indices, head first
+  int parallelism = 1;
+  int input_vertex = -1;                                       // -1: the head is a source
+  Partitioning input_partitioning = Partitioning::kRebalance;  // kRebalance or kKeyed
+  std::vector<int> consumers;  // vertices reading this vertex's tail
+  bool keyed() const { return input_partitioning == Partitioning::kKeyed && input_vertex >= 0; }
+};
+
+struct ExecutionPlan {
+  std::vector<std::string> uids;     // per graph operator
+  std::vector<int> parallelism;      // per graph operator
+  std::vector<TaskVertex> vertices;  // in graph order: inputs come first
+  int max_parallelism = 128;
+  std::vector<OperatorInfo> OperatorInfos() const;
+  // "<head uid>#<subtask>": what the task acknowledges checkpoints as.
+  std::string TaskId(int vertex, int subtask) const;
+  // "<uid>_<subtask>": names a keyed operator's backend and its files in checkpoint storage.
+  static std::string BackendId(const std::string& uid, int subtask);
+};
+
+Result<ExecutionPlan> PlanExecution(const JobGraph& graph, int default_parallelism,
+                                    int max_parallelism);
+
+// Whether a checkpoint (`source` names it in messages) can be restored into `plan`: every
+// operator that has state in the checkpoint must exist in the job with the same parallelism.
+Status CheckRestoreCompatibility(const ExecutionPlan& plan, const std::string& job_name,
+                                 const CheckpointMetadata& checkpoint, const std::string& source);
+
+}  // namespace weir

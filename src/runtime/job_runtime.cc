@@ -1,0 +1,473 @@
+#include "runtime/job_runtime.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <random>
+
+#include "common/log.h"
+#include "snapshot/restore/restore_operation.h"
+#include "snapshot/snapshot_strategy_factory.h"
+
+namespace weir {
+namespace {
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t UnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string NewJobId() {
+  std::random_device rd;
+  std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(UnixMs()));
+  static const char* kHex = "0123456789abcdef";
+  std::string id;
+  for (int i = 0; i < 32; ++i) id.push_back(kHex[gen() % 16]);
+  return id;
+}
+
+std::string TempDirectory() {
+  const char* tmp = std::getenv("TMPDIR");
+  return tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+}
+
+}  // namespace
+
+Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Configuration& config,
+                                                       std::shared_ptr<FileSystem> fs) {
+  std::unique_ptr<JobRuntime> job(new JobRuntime());
+  job->fs_ = fs ? std::move(fs) : NewPosixFileSystem();
+  job->config_ = config;
+  WEIR_ASSIGN_OR_RETURN(job->plan_,
+                        PlanExecution(graph, static_cast<int>(config.GetInt(config::kParallelism)),
+                                      static_cast<int>(config.GetInt(config::kMaxParallelism))));
+  job->graph_ = std::move(graph);
+  job->exactly_once_ = config.GetString(config::kMode) == "EXACTLY_ONCE";
+  job->incremental_ = config.GetBool(config::kIncremental);
+
+  const int64_t interval = config.GetDurationMs(config::kInterval);
+  const std::string checkpoints_dir = config.GetString(config::kCheckpointsDir);
+  const std::string restore_path = config.GetString(config::kSavepointPath);
+  const bool claim = config.GetString(config::kRestoreMode) == "CLAIM";
+  if (interval > 0 && checkpoints_dir.empty() && (restore_path.empty() || !claim)) {
+    return Status::InvalidArgument(std::string(config::kInterval) + " is set but " +
+                                   std::string(config::kCheckpointsDir) +
+                                   " is not: checkpoints need a directory");
+  }
+
+  job->job_id_ = NewJobId();
+  if (!restore_path.empty()) {
+    WEIR_ASSIGN_OR_RETURN(CheckpointPointer pointer,
+                          CheckpointStorage::ResolvePointer(*job->fs_, restore_path));
+    WEIR_ASSIGN_OR_RETURN(CheckpointMetadata metadata,
+                          ReadCheckpointMetadata(*job->fs_, pointer.metadata_path));
+    WEIR_RETURN_IF_ERROR(
+        CheckRestoreCompatibility(job->plan_, job->graph_.name, metadata, pointer.metadata_path));
+    CheckpointStorage restore_storage(job->fs_, pointer.job_dir);
+    if (claim) {
+      WEIR_ASSIGN_OR_RETURN(std::vector<uint64_t> ids,
+                            restore_storage.ListCompletedCheckpointIds());
+      if (!ids.empty() && ids.back() != metadata.checkpoint_id) {
+        return Status::InvalidArgument(
+            "checkpoint " + std::to_string(metadata.checkpoint_id) + " (" + pointer.metadata_path +
+            ") is not the latest of its job directory (chk-" + std::to_string(ids.back()) +
+            " is): resume from the latest, or use --restore-mode no-claim");
+      }
+      job->job_id_ = metadata.job_id;
+      job->storage_.emplace(restore_storage);
+    }
+    job->initial_restore_ = RestorePoint{restore_storage, std::move(metadata), claim};
+    job->next_is_full_ = !claim;
+  }
+  if (!job->storage_ && interval > 0) {
+    job->storage_.emplace(CheckpointStorage::ForJob(job->fs_, checkpoints_dir, job->job_id_));
+  }
+  if (job->storage_) {
+    CoordinatorOptions options{job->job_id_, static_cast<int>(config.GetInt(config::kNumRetained)),
+                               job->plan_.OperatorInfos()};
+    job->coordinator_ = std::make_unique<CheckpointCoordinator>(*job->storage_, options);
+    job->coordinator_->AddListener(job.get());
+  }
+  CheckpointSchedulerOptions sched;
+  sched.interval_ms = interval;
+  sched.min_pause_ms = config.GetDurationMs(config::kMinPause);
+  sched.timeout_ms = std::max<int64_t>(1, config.GetDurationMs(config::kTimeout));
+  sched.max_concurrent = static_cast<int>(config.GetInt(config::kMaxConcurrent));
+  sched.tolerable_failures = static_cast<int>(config.GetInt(config::kTolerableFailures));
+  job->scheduler_ = std::make_unique<CheckpointScheduler>(sched, SteadyMs());
+
+  const std::string local = config.GetString(config::kLocalDir);
+  job->local_dir_ = JoinPath(local.empty() ? TempDirectory() : local, "weir-" + job->job_id_);
+  job->io_pool_ =
+      std::make_unique<ThreadPool>(static_cast<int>(config.GetInt(config::kTransferThreads)));
+  job->async_pool_ = std::make_unique<ThreadPool>(2);
+  return job;
+}
+
+JobRuntime::~JobRuntime() {
+  Teardown();
+  if (coordinator_) coordinator_->cleaner().WaitIdle();
+}
+
+void JobRuntime::Cancel() {
+  std::lock_guard<std::mutex> lock(mu_);
+  cancel_ = true;
+  cv_.notify_all();
+}
+
+JobResult JobRuntime::Run() {
+  JobResult result;
+  const auto fill_latest = [&] {
+    if (!coordinator_) return;
+    if (auto latest = coordinator_->Latest()) {
+      result.latest_checkpoint = latest->checkpoint_id;
+      result.latest_checkpoint_path = storage_->MetadataPath(latest->checkpoint_id);
+    }
+  };
+  if (coordinator_) {
+    auto recovered = coordinator_->Recover();
+    if (!recovered.ok()) {
+      result.status = recovered.status();
+      return result;
+    }
+    for (const auto& s : recovered->unreadable)
+      LogWarn("skipped an unreadable checkpoint: " + s.ToString());
+    if (auto latest = coordinator_->Latest()) latest_completed_ = latest->checkpoint_id;
+  }
+  LogInfo("job '" + graph_.name + "' (" + job_id_ +
+          ") starts: " + std::to_string(plan_.vertices.size()) + " task vertices" +
+          (storage_ ? ", checkpoints in " + storage_->job_dir() : ", no checkpoints") +
+          (initial_restore_ ? ", resuming from checkpoint " +
+                                  std::to_string(initial_restore_->metadata.checkpoint_id)
+                            : ""));
+  std::optional<RestorePoint> restore = initial_restore_;
+  const bool fixed_delay = config_.GetString(config::kRestartStrategy) == "fixed-delay";
+  const int attempts = static_cast<int>(config_.GetInt(config::kRestartAttempts));
+  while (true) {
+    Status failure = Deploy(restore);
+    JobOutcome outcome = JobOutcome::kFailed;
+    if (failure.ok()) outcome = Supervise(&failure);
+    Teardown();
+    if (outcome == JobOutcome::kFinished) {
+      result.outcome = outcome;
+      break;
+    }
+    if (outcome == JobOutcome::kCancelled) {
+      result.outcome = outcome;
+      if (storage_ && config_.GetString(config::kRetention) == "DELETE_ON_CANCELLATION") {
+        coordinator_->cleaner().WaitIdle();
+        (void)fs_->DeleteRecursively(storage_->job_dir());
+        LogInfo("job cancelled; its checkpoints were deleted (DELETE_ON_CANCELLATION)");
+        fs_->DeleteRecursively(local_dir_).ok();
+        return result;
+      }
+      break;
+    }
+    LogError("job failed: " + failure.ToString());
+    if (!fixed_delay || result.restarts >= attempts) {
+      result.outcome = JobOutcome::kFailed;
+      result.status = failure;
+      break;
+    }
+    ++result.restarts;
+    const int64_t delay = config_.GetDurationMs(config::kRestartDelay);
+    LogWarn("restarting in " + std::to_string(delay) + " ms (restart " +
+            std::to_string(result.restarts) + " of " + std::to_string(attempts) + ")");
+    if (!WaitForRestart(delay)) {
+      result.outcome = JobOutcome::kCancelled;
+      break;
+    }
+    restore = initial_restore_;
+    if (coordinator_) {
+      if (auto latest = coordinator_->Latest()) {
+        restore = RestorePoint{*storage_, *latest, true};
+      }
+    }
+    scheduler_->Reset(SteadyMs());
+  }
+  fill_latest();
+  (void)fs_->DeleteRecursively(local_dir_);
+  return result;
+}
+
+bool JobRuntime::WaitForRestart(int64_t delay_ms) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, std::chrono::milliseconds(delay_ms), [&] { return cancel_; });
+  return !cancel_;
+}
+
+Status JobRuntime::Deploy(const std::optional<RestorePoint>& restore) {
+  if (restore) {
+    LogInfo("restoring from checkpoint " + std::to_string(restore->metadata.checkpoint_id) +
+            " in " + restore->storage.job_dir());
+  }
+  // Every inbox first: a task's writers need the inboxes of its consumers.
+  std::vector<std::vector<std::unique_ptr<TaskInbox>>> owned(plan_.vertices.size());
+  std::vector<std::vector<TaskInbox*>> inboxes(plan_.vertices.size());
+  const auto capacity = static_cast<size_t>(config_.GetInt(config::kChannelCapacity));
+  for (size_t v = 0; v < plan_.vertices.size(); ++v) {
+    const auto& vertex = plan_.vertices[v];
+    const int channels = vertex.input_vertex < 0
+                             ? 0
+                             : plan_.vertices[static_cast<size_t>(vertex.input_vertex)].parallelism;
+    for (int s = 0; s < vertex.parallelism; ++s) {
+      owned[v].push_back(std::make_unique<TaskInbox>(channels, capacity));
+      inboxes[v].push_back(owned[v].back().get());
+    }
+  }
+  std::vector<std::unique_ptr<Task>> tasks;
+  std::vector<std::string> ids;
+  for (size_t v = 0; v < plan_.vertices.size(); ++v) {
+    for (int s = 0; s < plan_.vertices[v].parallelism; ++s) {
+      auto task = BuildTask(static_cast<int>(v), s, restore, inboxes,
+                            std::move(owned[v][static_cast<size_t>(s)]));
+      if (!task.ok()) return task.status();  // built tasks are destroyed unstarted
+      ids.push_back((*task)->task_id());
+      tasks.push_back(std::move(task).value());
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    tasks_ = std::move(tasks);
+    task_ids_ = std::move(ids);
+    finished_tasks_.clear();
+    final_checkpoint_.reset();
+    for (auto& t : tasks_) t->Start();
+  }
+  return Status::OK();
+}
+
+Result<std::unique_ptr<Task>> JobRuntime::BuildTask(int vertex_index, int subtask,
+                                                    const std::optional<RestorePoint>& restore,
+                                                    std::vector<std::vector<TaskInbox*>>& inboxes,
+                                                    std::unique_ptr<TaskInbox> own_inbox) {
+  const TaskVertex& vertex = plan_.vertices[static_cast<size_t>(vertex_index)];
+  TaskSetup setup;
+  setup.job_id = job_id_;
+  setup.task_id = plan_.TaskId(vertex_index, subtask);
+  setup.subtask = subtask;
+  setup.parallelism = vertex.parallelism;
+  setup.exactly_once = exactly_once_;
+  setup.checkpointing_enabled = scheduler_->periodic() && coordinator_ != nullptr;
+  setup.inbox = std::move(own_inbox);
+  setup.listener = this;
+  setup.async_pool = async_pool_.get();
+  for (int c : vertex.consumers) {
+    const TaskVertex& consumer = plan_.vertices[static_cast<size_t>(c)];
+    std::vector<RecordWriter::Target> targets;
+    for (TaskInbox* inbox : inboxes[static_cast<size_t>(c)]) targets.push_back({inbox, subtask});
+    const OperatorSpec& head = graph_.operators[static_cast<size_t>(consumer.operators.front())];
+    setup.writers.push_back(std::make_unique<RecordWriter>(
+        std::move(targets), consumer.input_partitioning, head.key_of, plan_.max_parallelism, 64));
+  }
+  for (int index : vertex.operators) {
+    const OperatorSpec& spec = graph_.operators[static_cast<size_t>(index)];
+    TaskOperator op;
+    op.uid = plan_.uids[static_cast<size_t>(index)];
+    op.name = spec.name;
+    if (spec.is_source())
+      op.source = spec.new_source();
+    else
+      op.op = spec.new_operator();
+    if (restore) {
+      for (const auto& s : restore->metadata.operator_states) {
+        if (s.operator_uid == op.uid && s.subtask == subtask) op.restored_state = s.bytes;
+      }
+    }
+    setup.chain.push_back(std::move(op));
+  }
+  if (vertex.keyed()) {
+    const std::string& uid = setup.chain.front().uid;
+    RocksDbBackendOptions options;
+    options.backend_id = ExecutionPlan::BackendId(uid, subtask);
+    options.local_dir = JoinPath(local_dir_, options.backend_id);
+    options.max_parallelism = plan_.max_parallelism;
+    options.key_group_range =
+        KeyGroupRange::ForSubtask(plan_.max_parallelism, vertex.parallelism, subtask);
+    const KeyedStateHandle* handle = nullptr;
+    if (restore) {
+      for (const auto& b : restore->metadata.backends) {
+        if (b.backend_id == options.backend_id) handle = &b;
+      }
+    }
+    if (handle != nullptr) {
+      WEIR_ASSIGN_OR_RETURN(
+          setup.backend, RestoreKeyedStateBackend(restore->storage, restore->metadata.checkpoint_id,
+                                                  *handle, options, io_pool_.get()));
+    } else {
+      WEIR_ASSIGN_OR_RETURN(setup.backend, RocksDbKeyedStateBackend::Open(options));
+    }
+    if (storage_) {
+      setup.strategy = CreateSnapshotStrategy(config_, *setup.backend, *storage_, *io_pool_);
+      setup.incremental = dynamic_cast<IncrementalSnapshotStrategy*>(setup.strategy.get());
+      if (setup.incremental && handle != nullptr && restore->owned &&
+          handle->kind == BackendSnapshotKind::kIncremental) {
+        setup.incremental->SetBaseFromRestore(restore->metadata.checkpoint_id, *handle);
+      }
+    }
+  }
+  return std::make_unique<Task>(std::move(setup));
+}
+
+JobOutcome JobRuntime::Supervise(Status* failure) {
+  while (true) {
+    const int64_t now = SteadyMs();
+    int64_t wake = now + 200;
+    if (auto next = scheduler_->NextTriggerTime()) wake = std::min(wake, *next);
+    std::vector<uint64_t> completed, aborted;
+    bool all_finished = false;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(1, wake - now)), [&] {
+        return cancel_ || failure_.has_value() || !completed_events_.empty() ||
+               !aborted_events_.empty() ||
+               (finished_tasks_.size() == tasks_.size() && !final_checkpoint_.has_value());
+      });
+      if (cancel_) return JobOutcome::kCancelled;
+      if (failure_.has_value()) {
+        *failure = *failure_;
+        return JobOutcome::kFailed;
+      }
+      completed.swap(completed_events_);
+      aborted.swap(aborted_events_);
+      all_finished = finished_tasks_.size() == tasks_.size();
+    }
+    const int64_t t = SteadyMs();
+    bool done = false;
+    for (uint64_t id : completed) {
+      scheduler_->OnCompleted(id, t);
+      latest_completed_ = std::max(latest_completed_, id);
+      next_is_full_ = false;
+      if (final_checkpoint_.has_value() && id >= *final_checkpoint_) done = true;
+    }
+    for (uint64_t id : aborted) {
+      // Subsumed by a newer completed checkpoint: not a failure.
+      scheduler_->OnAborted(id, t, /*counts=*/id > latest_completed_);
+      if (final_checkpoint_ == id) final_checkpoint_.reset();
+    }
+    if (scheduler_->FailuresExceedTolerance()) {
+      *failure = Status::Aborted(std::to_string(scheduler_->consecutive_failures()) +
+                                 " consecutive checkpoint failures exceed " +
+                                 std::string(config::kTolerableFailures) + " (" +
+                                 std::to_string(config_.GetInt(config::kTolerableFailures)) + ")");
+      return JobOutcome::kFailed;
+    }
+    if (done) {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto& task : tasks_) task->inbox().Post({Mail::Kind::kStop, 0});
+      return JobOutcome::kFinished;
+    }
+    for (uint64_t id : scheduler_->Expired(t)) {
+      LogWarn("checkpoint " + std::to_string(id) + " expired before it completed");
+      scheduler_->OnAborted(id, t, /*counts=*/true);
+      coordinator_->Abort(id, "expired");
+    }
+    if (all_finished) {
+      if (!coordinator_) {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (auto& task : tasks_) task->inbox().Post({Mail::Kind::kStop, 0});
+        return JobOutcome::kFinished;
+      }
+      if (!final_checkpoint_.has_value()) Trigger(t, /*final=*/true);
+    } else if (coordinator_ && scheduler_->ShouldTrigger(t)) {
+      Trigger(t, /*final=*/false);
+    }
+  }
+}
+
+void JobRuntime::Trigger(int64_t now_ms, bool final) {
+  const CheckpointKind kind =
+      incremental_ && !next_is_full_ ? CheckpointKind::kIncremental : CheckpointKind::kFull;
+  auto id = coordinator_->StartCheckpoint(kind, task_ids_, UnixMs());
+  if (!id.ok()) {
+    LogError("cannot start a checkpoint: " + id.status().ToString());
+    return;
+  }
+  scheduler_->OnTriggered(*id, now_ms);
+  if (final) final_checkpoint_ = *id;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& task : tasks_) {
+    if (task->is_source()) task->inbox().Post({Mail::Kind::kTriggerCheckpoint, *id});
+  }
+}
+
+void JobRuntime::Teardown() {
+  std::vector<std::unique_ptr<Task>> tasks;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& task : tasks_) task->inbox().Close();
+  }
+  // Threads end on their own (after their mail, on a closed inbox); join outside the lock.
+  for (auto& task : tasks_) task->Join();
+  if (coordinator_) coordinator_->AbortAll("the job's tasks stopped");
+  // Async parts still running refer to the tasks' backends: let them finish (their late
+  // acknowledgements are refused and their uploads deleted) before the tasks go.
+  async_pool_->WaitIdle();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    tasks.swap(tasks_);
+    task_ids_.clear();
+    completed_events_.clear();
+    aborted_events_.clear();
+    failure_.reset();
+  }
+  tasks.clear();
+}
+
+void JobRuntime::NotifyCheckpointComplete(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& task : tasks_) task->inbox().Post({Mail::Kind::kCheckpointComplete, id});
+  completed_events_.push_back(id);
+  cv_.notify_all();
+}
+
+void JobRuntime::NotifyCheckpointAborted(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& task : tasks_) task->inbox().Post({Mail::Kind::kCheckpointAborted, id});
+  aborted_events_.push_back(id);
+  cv_.notify_all();
+}
+
+void JobRuntime::OnTaskFinished(const std::string& task_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  finished_tasks_.insert(task_id);
+  cv_.notify_all();
+}
+
+void JobRuntime::OnTaskFailed(const std::string& task_id, const Status& status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!failure_.has_value())
+    failure_ = Status::Internal("task " + task_id + ": " + status.ToString());
+  cv_.notify_all();
+}
+
+void JobRuntime::AcknowledgeCheckpoint(uint64_t id, TaskStateSnapshot snapshot) {
+  auto done = coordinator_->Acknowledge(id, std::move(snapshot), UnixMs());
+  if (!done.ok()) {
+    if (done.status().code() != StatusCode::kAborted) {
+      LogWarn("checkpoint " + std::to_string(id) + " failed: " + done.status().ToString());
+    }
+    return;
+  }
+  if (done->has_value()) {
+    const CheckpointMetadata& m = **done;
+    LogInfo("checkpoint " + std::to_string(id) + " complete (" + CheckpointKindName(m.kind) + ", " +
+            std::to_string(m.CheckpointedBytes()) + " of " + std::to_string(m.FullBytes()) +
+            " bytes written, " + std::to_string(m.completed_unix_ms - m.trigger_unix_ms) + " ms)");
+  }
+}
+
+void JobRuntime::DeclineCheckpoint(uint64_t id, const std::string& task_id, const Status& reason) {
+  LogWarn("checkpoint " + std::to_string(id) + " declined by task " + task_id + ": " +
+          reason.ToString());
+  if (coordinator_) coordinator_->Abort(id, reason.ToString());
+}
+
+}  // namespace weir

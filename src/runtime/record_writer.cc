@@ -1,0 +1,52 @@
+#include "runtime/record_writer.h"
+
+#include "weir/key_group.h"
+
+namespace weir {
+
+RecordWriter::RecordWriter(std::vector<Target> targets, Partitioning partitioning,
+                           std::function<std::string(const Record&)> key_of, int max_parallelism,
+                           size_t batch_size)
+    : targets_(std::move(targets)),
+      partitioning_(partitioning),
+      key_of_(std::move(key_of)),
+      max_parallelism_(max_parallelism),
+      batch_size_(batch_size),
+      batches_(targets_.size()) {}
+
+void RecordWriter::Emit(Record record) {
+  if (targets_.empty()) return;
+  ++records_out_;
+  StreamElement e;
+  size_t target = 0;
+  if (partitioning_ == Partitioning::kKeyed) {
+    e.key = key_of_(record);
+    const int group = AssignToKeyGroup(e.key, max_parallelism_);
+    target = static_cast<size_t>(
+        SubtaskForKeyGroup(max_parallelism_, static_cast<int>(targets_.size()), group));
+  } else {
+    target = next_;
+    next_ = (next_ + 1) % targets_.size();
+  }
+  e.value = std::move(record);
+  batches_[target].push_back(std::move(e));
+  if (batches_[target].size() >= batch_size_) Send(target);
+}
+
+void RecordWriter::Send(size_t target) {
+  if (batches_[target].empty()) return;
+  if (!targets_[target].inbox->Push(targets_[target].channel, &batches_[target])) closed_ = true;
+}
+
+void RecordWriter::Flush() {
+  for (size_t t = 0; t < targets_.size(); ++t) Send(t);
+}
+
+void RecordWriter::Broadcast(const StreamElement& element) {
+  for (size_t t = 0; t < targets_.size(); ++t) {
+    batches_[t].push_back(element);
+    Send(t);
+  }
+}
+
+}  // namespace weir

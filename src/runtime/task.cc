@@ -1,0 +1,358 @@
+#include "runtime/task.h"
+
+#include <chrono>
+#include <exception>
+
+namespace weir {
+namespace {
+
+constexpr size_t kSourceBatch = 256;
+constexpr size_t kInputBatch = 256;
+
+int64_t NowUnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+class NullOutput final : public Output {
+ public:
+  void Emit(Record) override {}
+};
+
+}  // namespace
+
+class Task::Context final : public OperatorContext {
+ public:
+  Context(Task* task, std::string uid, bool keyed)
+      : task_(task), uid_(std::move(uid)), keyed_(keyed) {}
+  const std::string& job_id() const override { return task_->setup_.job_id; }
+  const std::string& operator_uid() const override { return uid_; }
+  int subtask() const override { return task_->setup_.subtask; }
+  int parallelism() const override { return task_->setup_.parallelism; }
+  bool checkpointing_enabled() const override { return task_->setup_.checkpointing_enabled; }
+  KeyedStateBackend* keyed_state() override {
+    return keyed_ ? task_->setup_.backend.get() : nullptr;
+  }
+  TimerService* timers() override { return keyed_ ? task_->timers_.get() : nullptr; }
+  std::string_view current_key() const override { return task_->current_key_; }
+
+ private:
+  Task* task_;
+  std::string uid_;
+  bool keyed_;
+};
+
+// Hands a record to the next operator of the chain, on the same thread.
+class Task::ChainOutput final : public Output {
+ public:
+  ChainOutput(Task* task, StreamOperator* next) : task_(task), next_(next) {}
+  void Emit(Record record) override {
+    if (!task_->chain_error_.ok()) return;
+    Status s = next_->ProcessRecord(std::move(record));
+    if (!s.ok()) task_->chain_error_ = std::move(s);
+  }
+
+ private:
+  Task* task_;
+  StreamOperator* next_;
+};
+
+// The tail of a chain that feeds several consumers: each gets every record.
+class Task::FanOut final : public Output {
+ public:
+  explicit FanOut(std::vector<RecordWriter*> writers) : writers_(std::move(writers)) {}
+  void Emit(Record record) override {
+    for (size_t i = 0; i + 1 < writers_.size(); ++i) writers_[i]->Emit(record);
+    writers_.back()->Emit(std::move(record));
+  }
+
+ private:
+  std::vector<RecordWriter*> writers_;
+};
+
+Task::Task(TaskSetup setup) : setup_(std::move(setup)) {
+  const auto& chain = setup_.chain;
+  for (size_t i = 0; i < chain.size(); ++i) {
+    contexts_.push_back(std::make_unique<Context>(this, chain[i].uid, i == 0 && setup_.backend));
+  }
+  for (size_t i = 0; i + 1 < chain.size(); ++i) {
+    outputs_.push_back(std::make_unique<ChainOutput>(this, chain[i + 1].op.get()));
+  }
+  if (setup_.writers.empty()) {
+    outputs_.push_back(std::make_unique<NullOutput>());
+  } else if (setup_.writers.size() == 1) {
+    outputs_.push_back(
+        std::make_unique<FanOut>(std::vector<RecordWriter*>{setup_.writers[0].get()}));
+  } else {
+    std::vector<RecordWriter*> writers;
+    for (auto& w : setup_.writers) writers.push_back(w.get());
+    outputs_.push_back(std::make_unique<FanOut>(std::move(writers)));
+  }
+  const int channels = setup_.inbox->num_channels();
+  aligner_ = std::make_unique<BarrierAligner>(channels, setup_.exactly_once);
+  ended_.assign(static_cast<size_t>(channels), false);
+}
+
+Task::~Task() { Join(); }
+
+void Task::Start() {
+  thread_ = std::thread([this] { Main(); });
+}
+
+void Task::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Task::Main() {
+  Status s;
+  try {
+    s = Open();
+    if (s.ok()) s = is_source() ? RunSource() : RunOperator();
+  } catch (const std::exception& e) {
+    s = Status::Internal(std::string("an operator threw: ") + e.what());
+  } catch (...) {
+    s = Status::Internal("an operator threw a non-standard exception");
+  }
+  try {
+    Close();
+  } catch (...) {
+  }
+  if (!s.ok()) setup_.listener->OnTaskFailed(setup_.task_id, s);
+}
+
+Status Task::Open() {
+  if (setup_.backend) {
+    timers_ = std::make_unique<InternalTimerService>(setup_.backend.get(), &current_key_);
+    WEIR_RETURN_IF_ERROR(timers_->Open());
+  }
+  // Tail first, so that whatever an operator emits while opening finds its consumer open.
+  for (size_t i = setup_.chain.size(); i-- > 0;) {
+    auto& op = setup_.chain[i];
+    if (op.source) {
+      WEIR_RETURN_IF_ERROR(op.source->Open(*contexts_[i], op.restored_state));
+    } else {
+      WEIR_RETURN_IF_ERROR(op.op->Open(*contexts_[i], op.restored_state, *outputs_[i]));
+    }
+  }
+  return Status::OK();
+}
+
+void Task::Close() {
+  for (auto& op : setup_.chain) {
+    if (op.source) op.source->Close();
+    if (op.op) op.op->Close();
+  }
+}
+
+void Task::FlushWriters() {
+  for (auto& w : setup_.writers) w->Flush();
+}
+
+Status Task::RunSource() {
+  SourceOperator& source = *setup_.chain.front().source;
+  Mail mail;
+  std::vector<StreamElement> none;
+  int channel = 0;
+  while (!stop_) {
+    // Mail first, without waiting.
+    auto taken = setup_.inbox->Take({}, false, std::nullopt, 0, &mail, &none, &channel);
+    if (taken == TaskInbox::Taken::kClosed) return Status::OK();
+    if (taken == TaskInbox::Taken::kMail) {
+      WEIR_RETURN_IF_ERROR(HandleMail(mail));
+      continue;
+    }
+    std::optional<TaskInbox::Clock::time_point> wait_until;
+    if (!finished_) {
+      WEIR_ASSIGN_OR_RETURN(SourcePoll poll, source.Poll(*outputs_[0], kSourceBatch));
+      WEIR_RETURN_IF_ERROR(chain_error_);
+      if (poll.state == SourcePoll::State::kEndOfInput) {
+        WEIR_RETURN_IF_ERROR(FinishChain());
+        continue;
+      }
+      if (poll.state == SourcePoll::State::kMoreAvailable) continue;
+      wait_until = TaskInbox::Clock::now() + std::chrono::milliseconds(poll.retry_after_ms);
+    }
+    FlushWriters();
+    taken = setup_.inbox->Take({}, true, wait_until, 0, &mail, &none, &channel);
+    if (taken == TaskInbox::Taken::kClosed) return Status::OK();
+    if (taken == TaskInbox::Taken::kMail) WEIR_RETURN_IF_ERROR(HandleMail(mail));
+  }
+  return Status::OK();
+}
+
+Status Task::RunOperator() {
+  Mail mail;
+  std::vector<StreamElement> elements;
+  int channel = 0;
+  while (!stop_) {
+    WEIR_RETURN_IF_ERROR(FireTimers());
+    auto taken = setup_.inbox->Take(aligner_->blocked(), false, std::nullopt, kInputBatch, &mail,
+                                    &elements, &channel);
+    if (taken == TaskInbox::Taken::kTimeout) {
+      FlushWriters();  // nothing to read now: let what was produced go
+      std::optional<TaskInbox::Clock::time_point> deadline;
+      if (timers_) {
+        if (auto next = timers_->NextTimer()) {
+          deadline = TaskInbox::Clock::now() +
+                     std::chrono::milliseconds(std::max<int64_t>(0, *next - NowUnixMs()));
+        }
+      }
+      taken = setup_.inbox->Take(aligner_->blocked(), true, deadline, kInputBatch, &mail, &elements,
+                                 &channel);
+    }
+    switch (taken) {
+      case TaskInbox::Taken::kClosed:
+        return Status::OK();
+      case TaskInbox::Taken::kMail:
+        WEIR_RETURN_IF_ERROR(HandleMail(mail));
+        break;
+      case TaskInbox::Taken::kElements:
+        for (auto& e : elements) WEIR_RETURN_IF_ERROR(HandleElement(channel, e));
+        elements.clear();
+        break;
+      case TaskInbox::Taken::kTimeout:
+        break;
+    }
+  }
+  return Status::OK();
+}
+
+Status Task::FireTimers() {
+  if (!timers_) return Status::OK();
+  auto next = timers_->NextTimer();
+  if (!next.has_value() || *next > NowUnixMs()) return Status::OK();
+  StreamOperator& head = *setup_.chain.front().op;
+  WEIR_RETURN_IF_ERROR(timers_->FireDue(NowUnixMs(), [&](int64_t ts, const std::string& key) {
+    current_key_ = key;
+    return head.OnTimer(ts);
+  }));
+  return chain_error_;
+}
+
+Status Task::HandleElement(int channel, StreamElement& e) {
+  switch (e.kind) {
+    case StreamElement::Kind::kRecord:
+      return ProcessRecord(e);
+    case StreamElement::Kind::kBarrier: {
+      const auto decision = aligner_->OnBarrier(channel, e.checkpoint_id);
+      if (decision.abandoned.has_value()) {
+        setup_.listener->DeclineCheckpoint(
+            *decision.abandoned, setup_.task_id,
+            Status::Aborted("a newer barrier arrived before every channel delivered this one"));
+      }
+      if (decision.snapshot.has_value()) return Snapshot(*decision.snapshot);
+      return Status::OK();
+    }
+    case StreamElement::Kind::kEndOfInput: {
+      const auto c = static_cast<size_t>(channel);
+      if (!ended_[c]) {
+        ended_[c] = true;
+        if (++ended_count_ == static_cast<int>(ended_.size())) return FinishChain();
+      }
+      return Status::OK();
+    }
+  }
+  return Status::OK();
+}
+
+Status Task::ProcessRecord(StreamElement& e) {
+  if (setup_.backend) {
+    current_key_ = std::move(e.key);
+    WEIR_RETURN_IF_ERROR(setup_.backend->SetCurrentKey(current_key_));
+  }
+  WEIR_RETURN_IF_ERROR(setup_.chain.front().op->ProcessRecord(std::move(e.value)));
+  return chain_error_;
+}
+
+Status Task::FinishChain() {
+  for (auto& op : setup_.chain) {
+    if (op.op) WEIR_RETURN_IF_ERROR(op.op->Finish());
+    WEIR_RETURN_IF_ERROR(chain_error_);
+  }
+  for (auto& w : setup_.writers) w->Broadcast(StreamElement::EndOfInput());
+  finished_ = true;
+  setup_.listener->OnTaskFinished(setup_.task_id);
+  return Status::OK();
+}
+
+Status Task::Snapshot(uint64_t id) {
+  TaskStateSnapshot snapshot;
+  snapshot.task_id = setup_.task_id;
+  Status failed;
+  for (auto& op : setup_.chain) {
+    if (!failed.ok()) break;
+    if (op.source) {
+      auto state = op.source->SnapshotState(id);
+      if (!state.ok())
+        failed = state.status();
+      else
+        snapshot.operator_states.push_back({op.uid, setup_.subtask, std::move(state).value()});
+    } else {
+      auto state = op.op->SnapshotState(id);
+      if (!state.ok())
+        failed = state.status();
+      else if (state->has_value()) {
+        snapshot.operator_states.push_back({op.uid, setup_.subtask, std::move(**state)});
+      }
+    }
+  }
+  std::unique_ptr<AsyncSnapshotPart> part;
+  if (failed.ok() && setup_.strategy) {
+    auto sync = setup_.strategy->SyncPart(id);
+    if (sync.ok())
+      part = std::move(sync).value();
+    else
+      failed = sync.status();
+  }
+  // The barrier goes on whatever happened here: downstream must not wait for it in vain (a
+  // declined checkpoint is aborted, and the abort releases their alignment).
+  for (auto& w : setup_.writers) w->Broadcast(StreamElement::Barrier(id));
+  if (!failed.ok()) {
+    setup_.listener->DeclineCheckpoint(id, setup_.task_id, failed);
+    return Status::OK();
+  }
+  TaskListener* listener = setup_.listener;
+  setup_.async_pool->Submit(
+      [listener, id, snapshot = std::move(snapshot), part = std::move(part)]() mutable {
+        if (part) {
+          auto handle = part->Run();
+          if (!handle.ok()) {
+            listener->DeclineCheckpoint(id, snapshot.task_id, handle.status());
+            return;
+          }
+          snapshot.backends.push_back(std::move(handle).value());
+        }
+        listener->AcknowledgeCheckpoint(id, std::move(snapshot));
+      });
+  return Status::OK();
+}
+
+Status Task::HandleMail(const Mail& mail) {
+  switch (mail.kind) {
+    case Mail::Kind::kTriggerCheckpoint:
+      return Snapshot(mail.checkpoint_id);
+    case Mail::Kind::kCheckpointComplete:
+      if (setup_.incremental) setup_.incremental->NotifyCheckpointComplete(mail.checkpoint_id);
+      for (auto& op : setup_.chain) {
+        if (op.source)
+          WEIR_RETURN_IF_ERROR(op.source->NotifyCheckpointComplete(mail.checkpoint_id));
+        if (op.op) WEIR_RETURN_IF_ERROR(op.op->NotifyCheckpointComplete(mail.checkpoint_id));
+      }
+      return Status::OK();
+    case Mail::Kind::kCheckpointAborted:
+      aligner_->OnAbort(mail.checkpoint_id);
+      if (setup_.incremental) setup_.incremental->NotifyCheckpointAborted(mail.checkpoint_id);
+      for (auto& op : setup_.chain) {
+        if (op.op) op.op->NotifyCheckpointAborted(mail.checkpoint_id);
+      }
+      return Status::OK();
+    case Mail::Kind::kStop:
+      FlushWriters();
+      stop_ = true;
+      return Status::OK();
+  }
+  return Status::OK();
+}
+
+}  // namespace weir

@@ -1,0 +1,117 @@
+// Task: one subtask of a task vertex, i.e. one subtask of each operator of a chain, run by one
+// thread. The thread alone handles the task's records, barriers, timers and mail, so operators
+// and their keyed state need no locks.
+//
+// A source task polls its source and checks its mailbox between polls; it starts a checkpoint
+// when the coordinator's trigger arrives. Any other task reads its input channels: a barrier,
+// once aligned (BarrierAligner), snapshots the chain (operator state and the synchronous part of
+// the keyed backend's SnapshotStrategy), is forwarded, and processing resumes while the
+// asynchronous part runs on the runtime's async pool and is acknowledged from there. At the end
+// of all input the chain is finished and the end of input forwarded; the task then keeps taking
+// part in checkpoints (its channels still carry barriers) until it is told to stop, so that the
+// final checkpoint commits the last output.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "checkpoint/checkpoint_coordinator.h"
+#include "common/thread_pool.h"
+#include "runtime/barrier/barrier_aligner.h"
+#include "runtime/internal_timer_service.h"
+#include "runtime/record_writer.h"
+#include "runtime/task_inbox.h"
+#include "snapshot/incremental_snapshot_strategy.h"
+#include "snapshot/snapshot_strategy.h"
+#include "state/rocksdb/rocksdb_keyed_state_backend.h"
+
+namespace weir {
+
+// How a task reports to the runtime; called from the task's thread or the async pool.
+class TaskListener {
+ public:
+  virtual ~TaskListener() = default;
+  virtual void OnTaskFinished(const std::string& task_id) = 0;
+  virtual void OnTaskFailed(const std::string& task_id, const Status& status) = 0;
+  virtual void AcknowledgeCheckpoint(uint64_t checkpoint_id, TaskStateSnapshot snapshot) = 0;
+  virtual void DeclineCheckpoint(uint64_t checkpoint_id, const std::string& task_id,
+                                 const Status& reason) = 0;
+};
+
+struct TaskOperator {
+  std::string uid;
+  std::string name;
+  std::unique_ptr<StreamOperator> op;      // null for the source
+  std::unique_ptr<SourceOperator> source;  // the head of a source task
+  std::optional<std::string> restored_state;
+};
+
+struct TaskSetup {
+  std::string job_id;
+  std::string task_id;
+  int subtask = 0;
+  int parallelism = 1;
+  bool exactly_once = true;
+  bool checkpointing_enabled = false;
+  std::vector<TaskOperator> chain;  // head first
+  std::unique_ptr<TaskInbox> inbox;
+  std::vector<std::unique_ptr<RecordWriter>> writers;  // one per consumer vertex
+  // Keyed head only:
+  std::unique_ptr<RocksDbKeyedStateBackend> backend;
+  std::unique_ptr<SnapshotStrategy> strategy;
+  IncrementalSnapshotStrategy* incremental = nullptr;  // strategy, when incremental
+  TaskListener* listener = nullptr;
+  ThreadPool* async_pool = nullptr;
+};
+
+class Task {
+ public:
+  explicit Task(TaskSetup setup);
+  ~Task();  // joins the thread
+  Task(const Task&) = delete;
+  Task& operator=(const Task&) = delete;
+
+  void Start();
+  void Join();
+  TaskInbox& inbox() { return *setup_.inbox; }
+  const std::string& task_id() const { return setup_.task_id; }
+  bool is_source() const { return setup_.chain.front().source != nullptr; }
+
+ private:
+  class Context;
+  class ChainOutput;
+  class FanOut;
+
+  void Main();
+  Status Open();
+  Status RunSource();
+  Status RunOperator();
+  Status HandleMail(const Mail& mail);
+  Status HandleElement(int channel, StreamElement& element);
+  Status ProcessRecord(StreamElement& element);
+  Status Snapshot(uint64_t checkpoint_id);
+  Status FinishChain();
+  Status FireTimers();
+  void FlushWriters();
+  void Close();
+
+  TaskSetup setup_;
+  std::vector<std::unique_ptr<Context>> contexts_;
+  std::vector<std::unique_ptr<Output>> outputs_;  // outputs_[i]: where chain[i] emits
+  std::unique_ptr<InternalTimerService> timers_;
+  std::unique_ptr<BarrierAligner> aligner_;
+  std::string current_key_;
+  Status chain_error_;  // the first error of a chained operator (Output::Emit cannot return it)
+  std::vector<bool> ended_;
+  int ended_count_ = 0;
+  bool finished_ = false;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace weir
