@@ -1,0 +1,31 @@
+// Oracles for exactly-once output: what a failure-free run of keyed-aggregate or wordcount
+// commits, and a check of a sink directory's committed output against it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "weir/status.h"
+
+namespace weir::testing {
+
+struct KeyTotals {
+  int64_t count = 0;
+  std::optional<int64_t> sum;  // keyed-aggregate only
+};
+
+// keyed-aggregate over `events` events and `keys` keys.
+std::map<std::string, KeyTotals> KeyedAggregateTotals(uint64_t events, uint64_t keys);
+// wordcount over these lines (words: runs of letters and digits, lower-cased).
+std::map<std::string, KeyTotals> WordCountTotals(const std::vector<std::string>& lines);
+
+// Reads the committed output in `dir` (files whose names begin with neither '.' nor '_'), lines
+// "key,count[,sum]", and checks that each key has the counts 1..final exactly once and the final
+// count (and sum) of `expected`. The error describes the first discrepancy and the totals of lost
+// and duplicated lines.
+Status CheckRunningCounts(const std::string& dir, const std::map<std::string, KeyTotals>& expected);
+
+}  // namespace weir::testing

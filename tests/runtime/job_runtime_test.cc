@@ -1,0 +1,305 @@
+// The runtime end to end in one process: exactly-once output with failures injected at random
+// moments (the job restarts itself from the latest completed checkpoint), full and incremental
+// checkpoints, parallelism 1 and 4; restart strategy none; tolerable checkpoint failures; timers.
+#include "runtime/job_runtime.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <set>
+
+#include "bundled_jobs.h"
+#include "common/failpoint.h"
+#include "splitmix64.h"
+#include "testing/output_oracle.h"
+#include "testing/temp_dir.h"
+#include "weir/connectors.h"
+#include "weir/job.h"
+
+namespace weir {
+namespace {
+
+struct Event {
+  uint64_t key;
+  uint64_t value;
+};
+
+// Throws once at each of the chosen event values, wherever they are processed first.
+class FailureInjector {
+ public:
+  explicit FailureInjector(std::set<uint64_t> at) : pending_(std::move(at)) {}
+  void MaybeThrow(uint64_t value) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (pending_.erase(value) > 0)
+      throw std::runtime_error("injected failure at " + std::to_string(value));
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<uint64_t> pending_;
+};
+
+class CountAndSum final : public KeyedProcessFunction<uint64_t, Event, std::string> {
+ public:
+  explicit CountAndSum(FailureInjector* failures) : failures_(failures) {}
+  Status Open(KeyedStateBackend& state, const RuntimeInfo&) override {
+    WEIR_ASSIGN_OR_RETURN(count_, state.GetValueState(ValueStateDescriptor<int64_t>{"count"}));
+    WEIR_ASSIGN_OR_RETURN(sum_, state.GetValueState(ValueStateDescriptor<int64_t>{"sum"}));
+    return Status::OK();
+  }
+  Status ProcessElement(const Event& e, Context&, Collector<std::string>& out) override {
+    if (failures_ != nullptr) failures_->MaybeThrow(e.value);
+    WEIR_ASSIGN_OR_RETURN(auto count, count_->Value());
+    WEIR_ASSIGN_OR_RETURN(auto sum, sum_->Value());
+    const int64_t c = count.value_or(0) + 1, s = sum.value_or(0) + static_cast<int64_t>(e.value);
+    WEIR_RETURN_IF_ERROR(count_->Update(c));
+    WEIR_RETURN_IF_ERROR(sum_->Update(s));
+    out.Collect(std::to_string(e.key) + "," + std::to_string(c) + "," + std::to_string(s));
+    return Status::OK();
+  }
+
+ private:
+  FailureInjector* failures_;
+  ValueState<int64_t>* count_ = nullptr;
+  ValueState<int64_t>* sum_ = nullptr;
+};
+
+JobGraph AggregateJob(uint64_t events, uint64_t keys, int64_t rate, const std::string& out,
+                      FailureInjector* in_map, FailureInjector* in_keyed) {
+  JobBuilder job("test-aggregate");
+  job.AddSource(GeneratorSource<Event>(
+                    events,
+                    [keys](uint64_t i) {
+                      return Event{examples::KeyOfEvent(i, keys), i};
+                    },
+                    rate),
+                "events")
+      .Uid("events")
+      .Map(
+          [in_map](const Event& e) {
+            if (in_map != nullptr) in_map->MaybeThrow(e.value);
+            return e;
+          },
+          "check")
+      .Uid("check")
+      .KeyBy([](const Event& e) { return e.key; })
+      .Process<std::string>([in_keyed] { return std::make_unique<CountAndSum>(in_keyed); },
+                            "aggregate")
+      .Uid("aggregate")
+      .SinkTo(FileSink(out), "sink")
+      .Uid("sink");
+  return job.Build();
+}
+
+Configuration BaseConfig(const testing::TempDir& tmp, int parallelism, bool incremental) {
+  Configuration c;
+  EXPECT_TRUE(c.Set(config::kParallelism, std::to_string(parallelism)).ok());
+  EXPECT_TRUE(c.Set(config::kIncremental, incremental ? "true" : "false").ok());
+  EXPECT_TRUE(c.Set(config::kInterval, "40ms").ok());
+  EXPECT_TRUE(c.Set(config::kCheckpointsDir, tmp.Sub("checkpoints")).ok());
+  EXPECT_TRUE(c.Set(config::kLocalDir, tmp.Sub("local")).ok());
+  EXPECT_TRUE(c.Set(config::kRestartDelay, "10ms").ok());
+  EXPECT_TRUE(c.Set(config::kRestartAttempts, "20").ok());
+  return c;
+}
+
+struct Scenario {
+  int parallelism;
+  bool incremental;
+};
+
+class ExactlyOnceWithFailuresTest : public ::testing::TestWithParam<Scenario> {};
+
+TEST_P(ExactlyOnceWithFailuresTest, RestartsFromTheLatestCheckpointAndCommitsEachRecordOnce) {
+  const auto [parallelism, incremental] = GetParam();
+  testing::TempDir tmp;
+  const uint64_t events = 12000, keys = 300;
+  // Failures at random moments: at random events, in the source's chain and in the keyed task.
+  std::mt19937_64 rng(parallelism * 7 + incremental);
+  std::set<uint64_t> in_map, in_keyed;
+  for (int i = 0; i < 2; ++i) in_map.insert(rng() % events);
+  for (int i = 0; i < 2; ++i) in_keyed.insert(rng() % events);
+  FailureInjector map_failures(in_map), keyed_failures(in_keyed);
+  const std::string out = tmp.Sub("out");
+  auto job = JobRuntime::Create(
+      AggregateJob(events, keys, /*rate=*/15000, out, &map_failures, &keyed_failures),
+      BaseConfig(tmp, parallelism, incremental));
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  const JobResult result = (*job)->Run();
+  ASSERT_EQ(result.outcome, JobOutcome::kFinished) << result.status.ToString();
+  EXPECT_EQ(result.restarts, 4);
+  ASSERT_TRUE(result.latest_checkpoint.has_value());
+  Status exact = testing::CheckRunningCounts(out, testing::KeyedAggregateTotals(events, keys));
+  EXPECT_TRUE(exact.ok()) << exact.message();
+}
+
+INSTANTIATE_TEST_SUITE_P(Runtime, ExactlyOnceWithFailuresTest,
+                         ::testing::Values(Scenario{1, false}, Scenario{1, true},
+                                           Scenario{4, false}, Scenario{4, true}),
+                         [](const auto& info) {
+                           return "P" + std::to_string(info.param.parallelism) +
+                                  (info.param.incremental ? "Incremental" : "Full");
+                         });
+
+TEST(JobRuntimeTest, WithoutCheckpointsABoundedJobCommitsAtTheEnd) {
+  testing::TempDir tmp;
+  Configuration c;
+  ASSERT_TRUE(c.Set(config::kParallelism, "3").ok());
+  ASSERT_TRUE(c.Set(config::kLocalDir, tmp.Sub("local")).ok());
+  auto job = JobRuntime::Create(AggregateJob(5000, 77, 0, tmp.Sub("out"), nullptr, nullptr), c);
+  ASSERT_TRUE(job.ok());
+  EXPECT_TRUE((*job)->job_dir().empty());
+  const JobResult result = (*job)->Run();
+  ASSERT_EQ(result.outcome, JobOutcome::kFinished);
+  EXPECT_TRUE(
+      testing::CheckRunningCounts(tmp.Sub("out"), testing::KeyedAggregateTotals(5000, 77)).ok());
+}
+
+TEST(JobRuntimeTest, AtLeastOnceModeRunsToTheSameResultWithoutFailures) {
+  testing::TempDir tmp;
+  Configuration c = BaseConfig(tmp, 2, false);
+  ASSERT_TRUE(c.Set(config::kMode, "at-least-once").ok());
+  auto job = JobRuntime::Create(AggregateJob(6000, 50, 20000, tmp.Sub("out"), nullptr, nullptr), c);
+  ASSERT_TRUE(job.ok());
+  ASSERT_EQ((*job)->Run().outcome, JobOutcome::kFinished);
+  EXPECT_TRUE(
+      testing::CheckRunningCounts(tmp.Sub("out"), testing::KeyedAggregateTotals(6000, 50)).ok());
+}
+
+TEST(JobRuntimeTest, RestartStrategyNoneFailsTheJobWithTheTaskError) {
+  testing::TempDir tmp;
+  Configuration c = BaseConfig(tmp, 1, false);
+  ASSERT_TRUE(c.Set(config::kRestartStrategy, "none").ok());
+  FailureInjector failures({100});
+  auto job = JobRuntime::Create(AggregateJob(1000, 10, 0, tmp.Sub("out"), nullptr, &failures), c);
+  ASSERT_TRUE(job.ok());
+  const JobResult result = (*job)->Run();
+  EXPECT_EQ(result.outcome, JobOutcome::kFailed);
+  EXPECT_NE(result.status.message().find("injected failure at 100"), std::string::npos)
+      << result.status.message();
+  EXPECT_EQ(result.restarts, 0);
+}
+
+TEST(JobRuntimeTest, CheckpointFailuresPastTheToleranceFailTheJob) {
+  testing::TempDir tmp;
+  Configuration c = BaseConfig(tmp, 1, true);
+  ASSERT_TRUE(c.Set(config::kRestartStrategy, "none").ok());
+  ASSERT_TRUE(c.Set(config::kTolerableFailures, "2").ok());
+  Failpoints::Instance().Set("checkpoint.before_metadata", FailpointAction::kError);
+  auto job =
+      JobRuntime::Create(AggregateJob(1000000, 10, 2000, tmp.Sub("out"), nullptr, nullptr), c);
+  ASSERT_TRUE(job.ok());
+  const JobResult result = (*job)->Run();
+  Failpoints::Instance().ClearAll();
+  EXPECT_EQ(result.outcome, JobOutcome::kFailed);
+  EXPECT_NE(result.status.message().find("3 consecutive checkpoint failures exceed"),
+            std::string::npos)
+      << result.status.message();
+  EXPECT_FALSE(result.latest_checkpoint.has_value());
+}
+
+TEST(JobRuntimeTest, CancelStopsAnUnboundedJobAndKeepsItsCheckpoints) {
+  testing::TempDir tmp;
+  auto job =
+      JobRuntime::Create(AggregateJob(UINT64_MAX / 2, 100, 5000, tmp.Sub("out"), nullptr, nullptr),
+                         BaseConfig(tmp, 2, true));
+  ASSERT_TRUE(job.ok());
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    (*job)->Cancel();
+  });
+  const JobResult result = (*job)->Run();
+  canceller.join();
+  EXPECT_EQ(result.outcome, JobOutcome::kCancelled);
+  ASSERT_TRUE(result.latest_checkpoint.has_value());
+  EXPECT_TRUE(std::filesystem::exists(result.latest_checkpoint_path));
+}
+
+TEST(JobRuntimeTest, DeleteOnCancellationRemovesTheJobDirectory) {
+  testing::TempDir tmp;
+  Configuration c = BaseConfig(tmp, 1, false);
+  ASSERT_TRUE(c.Set(config::kRetention, "DELETE_ON_CANCELLATION").ok());
+  auto job = JobRuntime::Create(
+      AggregateJob(UINT64_MAX / 2, 100, 5000, tmp.Sub("out"), nullptr, nullptr), c);
+  ASSERT_TRUE(job.ok());
+  const std::string dir = (*job)->job_dir();
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    (*job)->Cancel();
+  });
+  EXPECT_EQ((*job)->Run().outcome, JobOutcome::kCancelled);
+  canceller.join();
+  EXPECT_FALSE(std::filesystem::exists(dir));
+}
+
+// Emits "timer,<key>" when the processing-time timer set on a key's first event fires.
+class TimerPerKey final : public KeyedProcessFunction<uint64_t, uint64_t, std::string> {
+ public:
+  Status Open(KeyedStateBackend& state, const RuntimeInfo&) override {
+    WEIR_ASSIGN_OR_RETURN(seen_, state.GetValueState(ValueStateDescriptor<bool>{"seen"}));
+    return Status::OK();
+  }
+  Status ProcessElement(const uint64_t&, Context& ctx, Collector<std::string>&) override {
+    WEIR_ASSIGN_OR_RETURN(auto seen, seen_->Value());
+    if (seen.has_value()) return Status::OK();
+    WEIR_RETURN_IF_ERROR(seen_->Update(true));
+    return ctx.timers().RegisterProcessingTimeTimer(ctx.timers().CurrentProcessingTime() + 10);
+  }
+  Status OnTimer(int64_t, Context& ctx, Collector<std::string>& out) override {
+    out.Collect(std::to_string(ctx.CurrentKey()) + ",1");
+    return Status::OK();
+  }
+
+ private:
+  ValueState<bool>* seen_ = nullptr;
+};
+
+TEST(JobRuntimeTest, ProcessingTimeTimersFireForTheirKey) {
+  testing::TempDir tmp;
+  // 10 keys first, then 400 more events over about a second: every timer is due long before the
+  // end.
+  JobBuilder b("timers");
+  b.AddSource(GeneratorSource<uint64_t>(
+                  410, [](uint64_t i) { return i < 10 ? i : i % 10; }, 400))
+      .KeyBy([](const uint64_t& k) { return k; })
+      .Process<std::string>(MakeFactory<TimerPerKey>(), "timers")
+      .SinkTo(FileSink(tmp.Sub("out")));
+  auto job = JobRuntime::Create(b.Build(), BaseConfig(tmp, 2, false));
+  ASSERT_TRUE(job.ok());
+  ASSERT_EQ((*job)->Run().outcome, JobOutcome::kFinished);
+  std::map<std::string, testing::KeyTotals> expected;
+  for (int k = 0; k < 10; ++k) expected[std::to_string(k)].count = 1;
+  Status s = testing::CheckRunningCounts(tmp.Sub("out"), expected);
+  EXPECT_TRUE(s.ok()) << s.message();
+}
+
+TEST(JobRuntimeTest, WordCountCountsEveryWordOnce) {
+  testing::TempDir tmp;
+  std::vector<std::string> lines;
+  {
+    std::filesystem::create_directories(tmp.Sub("in"));
+    for (int f = 0; f < 3; ++f) {
+      std::ofstream file(tmp.Sub("in/part-" + std::to_string(f) + ".txt"));
+      for (int i = 0; i < 400; ++i) {
+        lines.push_back("The quick, brown fox " + std::to_string((i * 7 + f) % 13) + " jumps");
+        file << lines.back() << "\n";
+      }
+    }
+    std::ofstream hidden(tmp.Sub("in/.ignored"));
+    hidden << "never counted\n";
+  }
+  auto graph = examples::BuildWordCount({"--input", tmp.Sub("in"), "--output", tmp.Sub("out")});
+  ASSERT_TRUE(graph.ok()) << graph.status().ToString();
+  auto job = JobRuntime::Create(std::move(graph).value(), BaseConfig(tmp, 2, true));
+  ASSERT_TRUE(job.ok());
+  ASSERT_EQ((*job)->Run().outcome, JobOutcome::kFinished);
+  Status s = testing::CheckRunningCounts(tmp.Sub("out"), testing::WordCountTotals(lines));
+  EXPECT_TRUE(s.ok()) << s.message();
+}
+
+}  // namespace
+}  // namespace weir
