@@ -409,7 +409,7 @@ void JobRuntime::Teardown() {
   if (coordinator_) coordinator_->AbortAll("the job's tasks stopped");
   // Async parts still running refer to the tasks' backends: let them finish (their late
   // acknowledgements are refused and their uploads deleted) before the tasks go.
-  async_pool_->WaitIdle();
+  if (async_pool_) async_pool_->WaitIdle();
   {
     std::lock_guard<std::mutex> lock(mu_);
     tasks.swap(tasks_);

@@ -1,0 +1,129 @@
+// Across processes: `weir run` of keyed-aggregate and wordcount killed with SIGKILL at random
+// moments, resumed each time with `weir run -s <latest completed checkpoint>` (found with
+// `weir checkpoints list --json`); the committed output must then be exactly-once and the final
+// counts and sums those of a failure-free run. Full and incremental checkpoints, parallelism 1
+// and 4. Seeded: a failure prints the seed and each command's kill time.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "testing/output_oracle.h"
+#include "testing/temp_dir.h"
+#include "weir_process.h"
+
+namespace weir::e2e {
+namespace {
+
+std::string LatestCheckpoint(const std::string& dir) {
+  const std::string out = WeirOutput("checkpoints list --json " + dir);
+  auto parsed = nlohmann::json::parse(out, nullptr, false);
+  std::string path;
+  uint64_t best = 0;
+  if (!parsed.is_array()) return path;
+  for (const auto& c : parsed) {
+    if (c["id"].get<uint64_t>() >= best) {
+      best = c["id"].get<uint64_t>();
+      path = c["path"].get<std::string>();
+    }
+  }
+  return path;
+}
+
+struct Scenario {
+  std::string job;
+  int parallelism;
+  bool incremental;
+};
+
+class KillResumeTest : public ::testing::TestWithParam<Scenario> {};
+
+TEST_P(KillResumeTest, CommittedOutputIsExactlyOnceAfterEveryKill) {
+  const Scenario sc = GetParam();
+  testing::TempDir tmp;
+  const std::string checkpoints = tmp.Sub("checkpoints");
+  std::vector<std::string> job_args;
+  std::map<std::string, testing::KeyTotals> expected;
+  if (sc.job == "keyed-aggregate") {
+    const uint64_t events = 120000, keys = 2000;
+    job_args = {"--events", std::to_string(events), "--keys", std::to_string(keys), "--rate",
+                "50000",    "--payload-bytes",      "64",     "--output",           tmp.Sub("out")};
+    expected = testing::KeyedAggregateTotals(events, keys);
+  } else {
+    std::filesystem::create_directories(tmp.Sub("in"));
+    std::vector<std::string> lines;
+    std::mt19937_64 words(7);
+    for (int f = 0; f < 4; ++f) {
+      std::ofstream file(tmp.Sub("in/text-" + std::to_string(f)));
+      for (int i = 0; i < 25000; ++i) {
+        std::string line;
+        for (int w = 0; w < 8; ++w) line += "w" + std::to_string(words() % 1500) + " ";
+        file << line << "\n";
+        lines.push_back(line);
+      }
+    }
+    job_args = {"--input", tmp.Sub("in"), "--output", tmp.Sub("out")};
+    expected = testing::WordCountTotals(lines);
+  }
+  const std::vector<std::string> options = {
+      "-D", "execution.checkpointing.interval=100ms",
+      "-D", "state.checkpoints.dir=" + checkpoints,
+      "-D", "state.backend.rocksdb.localdir=" + tmp.Sub("local"),
+      "-D", "parallelism.default=" + std::to_string(sc.parallelism),
+      "-D", std::string("state.backend.incremental=") + (sc.incremental ? "true" : "false")};
+  const unsigned seed =
+      static_cast<unsigned>(sc.parallelism * 31 + sc.incremental * 7 + sc.job.size());
+  std::mt19937 rng(seed);
+  std::string log = "seed " + std::to_string(seed) + "\n";
+  std::string latest;
+  int kills = 0;
+  for (int round = 0; round < 4; ++round) {
+    std::vector<std::string> args = {"run"};
+    if (!latest.empty()) args.insert(args.end(), {"-s", latest});
+    args.insert(args.end(), options.begin(), options.end());
+    args.push_back(sc.job);
+    args.insert(args.end(), job_args.begin(), job_args.end());
+    const int kill_after = 300 + static_cast<int>(rng() % 700);
+    log += "weir run " + (latest.empty() ? "" : "-s " + latest + " ") + "... killed after " +
+           std::to_string(kill_after) + " ms\n";
+    const ProcessResult r = RunWeir(args, kill_after, tmp.Sub("stderr.txt"));
+    if (r.killed) ++kills;
+    if (!r.killed) {
+      ASSERT_EQ(r.exit_code, 0) << log << r.stderr_text;
+    }
+    const std::string now_latest = LatestCheckpoint(checkpoints);
+    if (!now_latest.empty()) latest = now_latest;
+  }
+  std::vector<std::string> args = {"run"};
+  if (!latest.empty()) args.insert(args.end(), {"-s", latest});
+  args.insert(args.end(), options.begin(), options.end());
+  args.push_back(sc.job);
+  args.insert(args.end(), job_args.begin(), job_args.end());
+  const ProcessResult final_run = RunWeir(args, -1, tmp.Sub("stderr.txt"));
+  ASSERT_EQ(final_run.exit_code, 0) << log << final_run.stderr_text;
+  EXPECT_GE(kills, 1) << log;
+  const Status exact = testing::CheckRunningCounts(tmp.Sub("out"), expected);
+  EXPECT_TRUE(exact.ok()) << log << exact.message();
+  // Every retained checkpoint is intact (what the kills left unreferenced is for gc).
+  const ProcessResult verify =
+      RunWeir({"checkpoints", "verify", checkpoints}, -1, tmp.Sub("v.txt"));
+  EXPECT_EQ(verify.exit_code, 0) << verify.stderr_text;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    E2E, KillResumeTest,
+    ::testing::Values(Scenario{"keyed-aggregate", 1, false}, Scenario{"keyed-aggregate", 1, true},
+                      Scenario{"keyed-aggregate", 4, false}, Scenario{"keyed-aggregate", 4, true},
+                      Scenario{"wordcount", 1, false}, Scenario{"wordcount", 1, true},
+                      Scenario{"wordcount", 4, false}, Scenario{"wordcount", 4, true}),
+    [](const auto& info) {
+      std::string name = info.param.job == "wordcount" ? "WordCount" : "KeyedAggregate";
+      return name + "P" + std::to_string(info.param.parallelism) +
+             (info.param.incremental ? "Incremental" : "Full");
+    });
+
+}  // namespace
+}  // namespace weir::e2e
