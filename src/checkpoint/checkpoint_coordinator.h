@@ -37,6 +37,8 @@ struct TaskStateSnapshot {
   std::string task_id;
   std::vector<KeyedStateHandle> backends;
   std::vector<OperatorStateHandle> operator_states;
+  int64_t sync_duration_us = 0;   // the pause of processing for the synchronous part
+  int64_t async_duration_us = 0;  // the asynchronous part (uploads)
 };
 
 // Told about the outcome of every checkpoint (e.g. a backend's snapshot strategy).

@@ -448,9 +448,24 @@ void JobRuntime::OnTaskFailed(const std::string& task_id, const Status& status) 
   cv_.notify_all();
 }
 
+std::vector<CompletedCheckpointStats> JobRuntime::checkpoint_history() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return {history_.begin(), history_.end()};
+}
+
 void JobRuntime::AcknowledgeCheckpoint(uint64_t id, TaskStateSnapshot snapshot) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& [sync, async] = pending_pauses_[id];
+    sync = std::max(sync, snapshot.sync_duration_us);
+    async = std::max(async, snapshot.async_duration_us);
+  }
   auto done = coordinator_->Acknowledge(id, std::move(snapshot), UnixMs());
   if (!done.ok()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pending_pauses_.erase(id);
+    }
     if (done.status().code() != StatusCode::kAborted) {
       LogWarn("checkpoint " + std::to_string(id) + " failed: " + done.status().ToString());
     }
@@ -458,6 +473,21 @@ void JobRuntime::AcknowledgeCheckpoint(uint64_t id, TaskStateSnapshot snapshot) 
   }
   if (done->has_value()) {
     const CheckpointMetadata& m = **done;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      CompletedCheckpointStats stats;
+      stats.checkpoint_id = id;
+      stats.kind = m.kind;
+      stats.duration_ms = m.completed_unix_ms - m.trigger_unix_ms;
+      stats.max_sync_pause_us = pending_pauses_[id].first;
+      stats.max_async_duration_us = pending_pauses_[id].second;
+      stats.checkpointed_bytes = m.CheckpointedBytes();
+      stats.full_bytes = m.FullBytes();
+      // Older entries belong to checkpoints that can no longer complete.
+      pending_pauses_.erase(pending_pauses_.begin(), pending_pauses_.upper_bound(id));
+      history_.push_back(stats);
+      if (history_.size() > 10000) history_.pop_front();
+    }
     LogInfo("checkpoint " + std::to_string(id) + " complete (" + CheckpointKindName(m.kind) + ", " +
             std::to_string(m.CheckpointedBytes()) + " of " + std::to_string(m.FullBytes()) +
             " bytes written, " + std::to_string(m.completed_unix_ms - m.trigger_unix_ms) + " ms)");

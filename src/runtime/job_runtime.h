@@ -15,6 +15,8 @@
 #pragma once
 
 #include <condition_variable>
+#include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -33,6 +35,17 @@
 namespace weir {
 
 enum class JobOutcome { kFinished, kCancelled, kFailed };
+
+// Figures of one completed checkpoint (issue-7 statistics will extend these).
+struct CompletedCheckpointStats {
+  uint64_t checkpoint_id = 0;
+  CheckpointKind kind = CheckpointKind::kFull;
+  int64_t duration_ms = 0;        // trigger to completion
+  int64_t max_sync_pause_us = 0;  // longest synchronous part of any task
+  int64_t max_async_duration_us = 0;
+  uint64_t checkpointed_bytes = 0;  // written by this checkpoint
+  uint64_t full_bytes = 0;          // of the whole state it describes
+};
 
 struct JobResult {
   JobOutcome outcome = JobOutcome::kFailed;
@@ -57,6 +70,8 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
   // Empty when the job writes no checkpoints.
   std::string job_dir() const { return storage_ ? storage_->job_dir() : std::string(); }
   const ExecutionPlan& plan() const { return plan_; }
+  // Completed checkpoints of this run, oldest first (the last 10000). Thread-safe.
+  std::vector<CompletedCheckpointStats> checkpoint_history();
 
   // CheckpointListener (called by the coordinator, from any thread)
   void NotifyCheckpointComplete(uint64_t checkpoint_id) override;
@@ -111,6 +126,8 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
   std::vector<uint64_t> completed_events_;
   std::vector<uint64_t> aborted_events_;
   std::optional<Status> failure_;
+  std::map<uint64_t, std::pair<int64_t, int64_t>> pending_pauses_;  // id -> max sync, max async
+  std::deque<CompletedCheckpointStats> history_;
   bool cancel_ = false;
 };
 

@@ -277,6 +277,7 @@ Status Task::FinishChain() {
 }
 
 Status Task::Snapshot(uint64_t id) {
+  const auto sync_start = std::chrono::steady_clock::now();
   TaskStateSnapshot snapshot;
   snapshot.task_id = setup_.task_id;
   Status failed;
@@ -308,6 +309,9 @@ Status Task::Snapshot(uint64_t id) {
   // The barrier goes on whatever happened here: downstream must not wait for it in vain (a
   // declined checkpoint is aborted, and the abort releases their alignment).
   for (auto& w : setup_.writers) w->Broadcast(StreamElement::Barrier(id));
+  snapshot.sync_duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::steady_clock::now() - sync_start)
+                                  .count();
   if (!failed.ok()) {
     setup_.listener->DeclineCheckpoint(id, setup_.task_id, failed);
     return Status::OK();

@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fstream>
 
 #include "common/failpoint.h"
 #include "common/thread_pool.h"
+#include "testing/temp_dir.h"
 
 namespace weir {
 namespace {
@@ -19,6 +21,66 @@ TEST(ConfigurationTest, DefaultsAndValidatedValues) {
   ASSERT_TRUE(c.SetFromAssignment("state.checkpoints.num-retained=3").ok());
   EXPECT_TRUE(c.GetBool(config::kIncremental));
   EXPECT_EQ(c.GetInt(config::kNumRetained), 3);
+}
+
+TEST(ConfigurationTest, DurationsWithUnits) {
+  Configuration c;
+  EXPECT_EQ(c.GetDurationMs(config::kInterval), 0);
+  EXPECT_EQ(c.GetDurationMs(config::kTimeout), 600000);
+  for (const auto& [text, ms] : std::vector<std::pair<std::string, int64_t>>{
+           {"250", 250}, {"250ms", 250}, {"10s", 10000}, {"10 s", 10000}, {"2min", 120000},
+           {"1h", 3600000}, {"3 seconds", 3000}}) {
+    ASSERT_TRUE(c.Set(config::kInterval, text).ok()) << text;
+    EXPECT_EQ(c.GetDurationMs(config::kInterval), ms) << text;
+  }
+  for (const char* bad : {"", "fast", "1 fortnight", "-5s", "1.5s"}) {
+    Status s = c.Set(config::kInterval, bad);
+    EXPECT_FALSE(s.ok()) << bad;
+    EXPECT_NE(s.message().find("is not a duration"), std::string::npos) << s.message();
+  }
+}
+
+TEST(ConfigurationTest, EnumsAcceptFlinkAndDashedSpellings) {
+  Configuration c;
+  EXPECT_EQ(c.GetString(config::kMode), "EXACTLY_ONCE");
+  ASSERT_TRUE(c.Set(config::kMode, "at-least-once").ok());
+  EXPECT_EQ(c.GetString(config::kMode), "AT_LEAST_ONCE");
+  ASSERT_TRUE(c.Set(config::kRestartStrategy, "NONE").ok());
+  EXPECT_EQ(c.GetString(config::kRestartStrategy), "none");
+  Status s = c.Set(config::kRestoreMode, "steal");
+  EXPECT_NE(s.message().find("is not one of CLAIM|NO_CLAIM"), std::string::npos) << s.message();
+}
+
+TEST(ConfigurationTest, YamlFilesFlatOrNested) {
+  testing::TempDir tmp;
+  const std::string path = tmp.Sub("config.yaml");
+  {
+    std::ofstream f(path);
+    f << "# weir\nparallelism.default: 4\nexecution:\n  checkpointing:\n    interval: 30 s\n"
+         "    mode: AT_LEAST_ONCE\nstate.backend.incremental: true\n";
+  }
+  Configuration c;
+  ASSERT_TRUE(c.LoadYamlFile(path).ok());
+  EXPECT_EQ(c.GetInt(config::kParallelism), 4);
+  EXPECT_EQ(c.GetDurationMs(config::kInterval), 30000);
+  EXPECT_EQ(c.GetString(config::kMode), "AT_LEAST_ONCE");
+  EXPECT_TRUE(c.GetBool(config::kIncremental));
+
+  std::ofstream(tmp.Sub("unknown.yaml")) << "execution.checkpointing.intervall: 1s\n";
+  Status s = c.LoadYamlFile(tmp.Sub("unknown.yaml"));
+  EXPECT_NE(s.message().find("unknown.yaml: unknown configuration key "
+                             "'execution.checkpointing.intervall'"),
+            std::string::npos)
+      << s.message();
+  std::ofstream(tmp.Sub("list.yaml")) << "parallelism.default: [1, 2]\n";
+  s = c.LoadYamlFile(tmp.Sub("list.yaml"));
+  EXPECT_NE(s.message().find("'parallelism.default' must have a single value"), std::string::npos)
+      << s.message();
+  std::ofstream(tmp.Sub("broken.yaml")) << "a: [\n";
+  s = c.LoadYamlFile(tmp.Sub("broken.yaml"));
+  EXPECT_NE(s.message().find("broken.yaml: not valid YAML"), std::string::npos) << s.message();
+  s = c.LoadYamlFile(tmp.Sub("absent.yaml"));
+  EXPECT_TRUE(s.IsNotFound());
 }
 
 TEST(ConfigurationTest, BadKeysAndValuesNameWhatIsWrong) {

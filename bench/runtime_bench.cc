@@ -1,0 +1,132 @@
+// runtime_bench: keyed-aggregate end to end, in one run: events/s with checkpointing off, with
+// full checkpoints and with incremental checkpoints every --interval; for each the synchronous
+// pause per checkpoint (max and p99 over the tasks' longest pause of each checkpoint) and the
+// end-to-end checkpoint duration (p50, p99). Printed, never asserted.
+//
+//   runtime_bench [--events M] [--keys N] [--payload-bytes B] [--parallelism P]
+//                 [--interval 1s] [--dir D] [--quick]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "bundled_jobs.h"
+#include "runtime/job_runtime.h"
+
+namespace {
+
+using namespace weir;
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
+  return v[i];
+}
+
+struct Args {
+  uint64_t events = 3000000;
+  uint64_t keys = 300000;
+  uint64_t payload_bytes = 100;
+  int parallelism = 2;
+  std::string interval = "1s";
+  std::string dir = "/tmp/weir-runtime-bench";
+};
+
+Args Parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string k = argv[i];
+    const auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
+    if (k == "--events")
+      a.events = std::stoull(next());
+    else if (k == "--keys")
+      a.keys = std::stoull(next());
+    else if (k == "--payload-bytes")
+      a.payload_bytes = std::stoull(next());
+    else if (k == "--parallelism")
+      a.parallelism = std::stoi(next());
+    else if (k == "--interval")
+      a.interval = next();
+    else if (k == "--dir")
+      a.dir = next();
+    else if (k == "--quick")
+      a.events = 400000, a.keys = 50000, a.interval = "200ms";
+    else {
+      std::fprintf(stderr, "unknown argument %s\n", k.c_str());
+      std::exit(2);
+    }
+  }
+  return a;
+}
+
+void RunMode(const Args& a, const std::string& mode) {
+  namespace fs = std::filesystem;
+  fs::remove_all(a.dir);
+  Configuration config;
+  const auto set = [&](std::string_view key, const std::string& value) {
+    if (Status s = config.Set(key, value); !s.ok()) {
+      std::fprintf(stderr, "%s\n", s.ToString().c_str());
+      std::exit(1);
+    }
+  };
+  set(config::kParallelism, std::to_string(a.parallelism));
+  set(config::kLocalDir, a.dir + "/local");
+  set(config::kRestartStrategy, "none");
+  if (mode != "off") {
+    set(config::kInterval, a.interval);
+    set(config::kCheckpointsDir, a.dir + "/checkpoints");
+    set(config::kIncremental, mode == "incremental" ? "true" : "false");
+  }
+  auto graph = examples::BuildKeyedAggregate(
+      {"--events", std::to_string(a.events), "--keys", std::to_string(a.keys), "--payload-bytes",
+       std::to_string(a.payload_bytes), "--output", a.dir + "/out"});
+  auto job = JobRuntime::Create(std::move(graph).value(), config);
+  if (!job.ok()) {
+    std::fprintf(stderr, "%s\n", job.status().ToString().c_str());
+    std::exit(1);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const JobResult result = (*job)->Run();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (result.outcome != JobOutcome::kFinished) {
+    std::fprintf(stderr, "%s: job failed: %s\n", mode.c_str(), result.status.ToString().c_str());
+    std::exit(1);
+  }
+  std::vector<double> pauses, durations;
+  double written = 0, full = 0;
+  for (const auto& c : (*job)->checkpoint_history()) {
+    pauses.push_back(static_cast<double>(c.max_sync_pause_us) / 1000.0);
+    durations.push_back(static_cast<double>(c.duration_ms));
+    written += static_cast<double>(c.checkpointed_bytes);
+    full += static_cast<double>(c.full_bytes);
+  }
+  const double n = static_cast<double>(std::max<size_t>(1, pauses.size()));
+  std::printf("%-12s %8.2f %12.0f %6zu %9.2f %9.2f %9.0f %9.0f %11.1f %11.1f\n", mode.c_str(),
+              seconds, static_cast<double>(a.events) / seconds, pauses.size(),
+              pauses.empty() ? 0 : *std::max_element(pauses.begin(), pauses.end()),
+              Percentile(pauses, 0.99), Percentile(durations, 0.5), Percentile(durations, 0.99),
+              written / n / 1048576.0, full / n / 1048576.0);
+  std::fflush(stdout);
+  fs::remove_all(a.dir);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Args a = Parse(argc, argv);
+  std::printf(
+      "keyed-aggregate: %llu events over %llu keys, %llu payload bytes per key, "
+      "parallelism %d, checkpoint interval %s\n",
+      static_cast<unsigned long long>(a.events), static_cast<unsigned long long>(a.keys),
+      static_cast<unsigned long long>(a.payload_bytes), a.parallelism, a.interval.c_str());
+  std::printf("%-12s %8s %12s %6s %9s %9s %9s %9s %11s %11s\n", "checkpoints", "wall s", "events/s",
+              "count", "pause max", "pause p99", "dur p50", "dur p99", "MiB written", "MiB full");
+  std::printf("%-12s %8s %12s %6s %9s %9s %9s %9s %11s %11s\n", "", "", "", "", "ms", "ms", "ms",
+              "ms", "per ckpt", "per ckpt");
+  for (const char* mode : {"off", "full", "incremental"}) RunMode(a, mode);
+  return 0;
+}
