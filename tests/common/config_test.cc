@@ -23,6 +23,22 @@ TEST(ConfigurationTest, DefaultsAndValidatedValues) {
   EXPECT_EQ(c.GetInt(config::kNumRetained), 3);
 }
 
+// docs/configuration.md lists every key with its default.
+TEST(ConfigurationTest, EveryKeyIsDocumentedWithItsDefault) {
+  std::ifstream in(std::string(WEIR_SOURCE_DIR) + "/docs/configuration.md");
+  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(doc.empty());
+  for (const auto& k : KnownConfigKeys()) {
+    const std::string row = "| `" + std::string(k.key) + "` | ";
+    const size_t at = doc.find(row);
+    ASSERT_NE(at, std::string::npos) << k.key << " is not documented";
+    const std::string cell = doc.substr(at + row.size(), doc.find(" |", at + row.size()) - at - row.size());
+    if (!k.default_value.empty()) {
+      EXPECT_EQ(cell, "`" + std::string(k.default_value) + "`") << k.key;
+    }
+  }
+}
+
 TEST(ConfigurationTest, DurationsWithUnits) {
   Configuration c;
   EXPECT_EQ(c.GetDurationMs(config::kInterval), 0);
