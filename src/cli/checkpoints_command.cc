@@ -116,6 +116,21 @@ json FileJson(const StateFileHandle& f, uint64_t checkpoint_id) {
           {"uploaded", f.written_by_checkpoint == checkpoint_id}};
 }
 
+// The job's operators with the bytes of operator state each subtask stored.
+json OperatorsJson(const CheckpointMetadata& m) {
+  json out = json::array();
+  for (const auto& o : m.operators) {
+    json subtasks = json::array();
+    for (const auto& s : m.operator_states) {
+      if (s.operator_uid == o.uid) {
+        subtasks.push_back({{"subtask", s.subtask}, {"state_bytes", s.bytes.size()}});
+      }
+    }
+    out.push_back({{"uid", o.uid}, {"parallelism", o.parallelism}, {"operator_state", subtasks}});
+  }
+  return out;
+}
+
 int RunInspect(const std::string& path, bool as_json) {
   auto fs = NewPosixFileSystem();
   auto pointer = CheckpointStorage::ResolvePointer(*fs, path);
@@ -153,7 +168,8 @@ int RunInspect(const std::string& path, bool as_json) {
                 {"full_bytes", m.FullBytes()},
                 {"checkpointed_bytes", m.CheckpointedBytes()},
                 {"files", m.FileCount()},
-                {"backends", backends}};
+                {"backends", backends},
+                {"operators", OperatorsJson(m)}};
     std::cout << out.dump(2) << "\n";
     return 0;
   }
@@ -165,6 +181,18 @@ int RunInspect(const std::string& path, bool as_json) {
   std::cout << fmt::format("  full size:    {} ({} bytes)\n  checkpointed: {} ({} bytes)\n",
                            HumanBytes(m.FullBytes()), m.FullBytes(),
                            HumanBytes(m.CheckpointedBytes()), m.CheckpointedBytes());
+  for (const auto& o : m.operators) {
+    size_t subtasks = 0, bytes = 0;
+    for (const auto& st : m.operator_states) {
+      if (st.operator_uid != o.uid) continue;
+      ++subtasks;
+      bytes += st.bytes.size();
+    }
+    std::cout << fmt::format(
+        "  operator      {:<24} parallelism {:<4}{}\n", o.uid, o.parallelism,
+        subtasks == 0 ? std::string()
+                      : fmt::format("  operator state: {} subtask(s), {} B", subtasks, bytes));
+  }
   for (const auto& b : m.backends) {
     std::cout << fmt::format("\nbackend {}: key groups {} of {}, {} snapshot\n", b.backend_id,
                              b.key_group_range.ToString(), b.max_parallelism,

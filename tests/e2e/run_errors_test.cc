@@ -123,6 +123,15 @@ TEST_F(RunErrorsTest, UnknownJobAndBadJobArguments) {
   ExpectOneErrorLine({"run", "keyed-aggregate", "--events", "many", "--output", "x"}, {"--events"});
 }
 
+// Not an error case, but the same fixture: inspect shows the job's operators and their state.
+TEST_F(RunErrorsTest, InspectShowsTheOperatorsOfTheJob) {
+  const std::string out = WeirOutput("checkpoints inspect " + checkpoints_.back());
+  for (const char* uid : {"lines", "split", "count", "sink"}) {
+    EXPECT_NE(out.find(std::string("operator      ") + uid), std::string::npos) << out;
+  }
+  EXPECT_NE(out.find("operator state: 1 subtask(s)"), std::string::npos) << out;
+}
+
 TEST_F(RunErrorsTest, AValidYamlConfigurationIsApplied) {
   std::ofstream(tmp_.Sub("good.yaml"))
       << "parallelism.default: 2\nexecution:\n  checkpointing:\n    interval: 50ms\n"
