@@ -75,16 +75,16 @@ int Run(const RunOptions& o) {
   if (!job_main.ok()) return Fail(job_main.status());
   auto graph = (*job_main)(o.job_args);
   if (!graph.ok()) return Fail(graph.status());
-  auto runtime = JobRuntime::Create(std::move(graph).value(), *config);
-  if (!runtime.ok()) return Fail(runtime.status());
-
-  // SIGINT/SIGTERM cancel the job gracefully: every thread blocks them, one thread waits for them.
+  // SIGINT/SIGTERM cancel the job gracefully: every thread blocks them (so the mask is set before
+  // the runtime starts any thread), and one thread waits for them.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGUSR2);  // "the job ended, stop waiting"
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  auto runtime = JobRuntime::Create(std::move(graph).value(), *config);
+  if (!runtime.ok()) return Fail(runtime.status());
   int received = 0;
   JobRuntime* job = runtime->get();
   std::thread waiter([&] {
