@@ -36,19 +36,25 @@ void CheckpointScheduler::OnTriggered(uint64_t id, int64_t now_ms) {
 }
 
 void CheckpointScheduler::OnCompleted(uint64_t id, int64_t now_ms) {
-  if (pending_.erase(id) == 0) return;
-  last_end_ms_ = std::max(last_end_ms_, now_ms);
+  latest_completed_ = std::max(latest_completed_, id);
+  failed_.clear();
   consecutive_failures_ = 0;
+  if (pending_.erase(id) > 0) last_end_ms_ = std::max(last_end_ms_, now_ms);
 }
 
-void CheckpointScheduler::OnAborted(uint64_t id, int64_t now_ms, bool counts) {
-  if (pending_.erase(id) == 0) return;
-  last_end_ms_ = std::max(last_end_ms_, now_ms);
-  if (counts) ++consecutive_failures_;
+void CheckpointScheduler::OnAborted(uint64_t id, int64_t now_ms) {
+  if (pending_.erase(id) > 0) last_end_ms_ = std::max(last_end_ms_, now_ms);
+}
+
+void CheckpointScheduler::OnFailed(uint64_t id) {
+  if (id <= latest_completed_ || !failed_.insert(id).second) return;
+  ++consecutive_failures_;
 }
 
 void CheckpointScheduler::Reset(int64_t now_ms) {
   pending_.clear();
+  failed_.clear();
+  consecutive_failures_ = 0;
   last_trigger_ms_ = now_ms;
   last_end_ms_ = now_ms;
 }

@@ -7,13 +7,15 @@
 // than `min_pause` after the previous checkpoint ended, and only while fewer than
 // `max_concurrent` are pending (min_pause > 0 implies one at a time). A pending checkpoint older
 // than `timeout` expires. Every failed checkpoint (expired, declined, a snapshot error) counts;
-// a completed one resets the count; more than `tolerable_failures` in a row fail the job.
+// an abort alone does not (a subsumed checkpoint is aborted too); a completed checkpoint resets
+// the count; more than `tolerable_failures` in a row fail the job.
 // Not thread-safe: owned by one loop.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <vector>
 
 namespace weir {
@@ -43,14 +45,19 @@ class CheckpointScheduler {
 
   void OnTriggered(uint64_t id, int64_t now_ms);
   void OnCompleted(uint64_t id, int64_t now_ms);
-  // `counts` is false for aborts that say nothing about checkpointing's health (subsumed by a
-  // newer completed checkpoint, or the job's tasks were cancelled).
-  void OnAborted(uint64_t id, int64_t now_ms, bool counts);
+  // N ended without completing, for whatever reason (it may also have been subsumed by a newer
+  // completed checkpoint, or the job's tasks stopped): it is no longer pending.
+  void OnAborted(uint64_t id, int64_t now_ms);
+  // N failed (expired, declined by a task, its completion failed): counts once per checkpoint,
+  // unless a newer checkpoint completed already. Independent of the order in which the abort
+  // and the failure are reported.
+  void OnFailed(uint64_t id);
   int consecutive_failures() const { return consecutive_failures_; }
   bool FailuresExceedTolerance() const {
     return consecutive_failures_ > options_.tolerable_failures;
   }
-  // After the job restarted: pending checkpoints are gone, the interval starts again.
+  // After the job restarted: pending checkpoints are gone, the interval starts again, and the
+  // failure count starts from zero.
   void Reset(int64_t now_ms);
 
  private:
@@ -59,6 +66,8 @@ class CheckpointScheduler {
   int64_t last_trigger_ms_;
   int64_t last_end_ms_;
   int consecutive_failures_ = 0;
+  uint64_t latest_completed_ = 0;
+  std::set<uint64_t> failed_;  // counted already (bounded: cleared on completion and reset)
 };
 
 }  // namespace weir

@@ -131,16 +131,6 @@ JobResult JobRuntime::Run() {
       result.latest_checkpoint_path = storage_->MetadataPath(latest->checkpoint_id);
     }
   };
-  if (coordinator_) {
-    auto recovered = coordinator_->Recover();
-    if (!recovered.ok()) {
-      result.status = recovered.status();
-      return result;
-    }
-    for (const auto& s : recovered->unreadable)
-      LogWarn("skipped an unreadable checkpoint: " + s.ToString());
-    if (auto latest = coordinator_->Latest()) latest_completed_ = latest->checkpoint_id;
-  }
   LogInfo("job '" + graph_.name + "' (" + job_id_ +
           ") starts: " + std::to_string(plan_.vertices.size()) + " task vertices" +
           (storage_ ? ", checkpoints in " + storage_->job_dir() : ", no checkpoints") +
@@ -148,10 +138,21 @@ JobResult JobRuntime::Run() {
                                   std::to_string(initial_restore_->metadata.checkpoint_id)
                             : ""));
   std::optional<RestorePoint> restore = initial_restore_;
+  bool recovered = false;
   const bool fixed_delay = config_.GetString(config::kRestartStrategy) == "fixed-delay";
   const int attempts = static_cast<int>(config_.GetInt(config::kRestartAttempts));
   while (true) {
     Status failure = Deploy(restore);
+    // The job directory is created and recovered (which may subsume older checkpoints of a
+    // claimed job) only once the tasks restored: a checkpoint that cannot be restored leaves
+    // every file where it was.
+    if (failure.ok() && coordinator_ && !recovered) {
+      failure = RecoverCoordinator();
+      recovered = failure.ok();
+    }
+    // A checkpoint that cannot be restored (damaged, missing files) fails the same way again:
+    // restarting would only delay the error.
+    const bool unrestorable = !failure.ok() && (failure.IsCorruption() || failure.IsNotFound());
     JobOutcome outcome = JobOutcome::kFailed;
     if (failure.ok()) outcome = Supervise(&failure);
     Teardown();
@@ -171,7 +172,7 @@ JobResult JobRuntime::Run() {
       break;
     }
     LogError("job failed: " + failure.ToString());
-    if (!fixed_delay || result.restarts >= attempts) {
+    if (!fixed_delay || result.restarts >= attempts || unrestorable) {
       result.outcome = JobOutcome::kFailed;
       result.status = failure;
       break;
@@ -195,6 +196,15 @@ JobResult JobRuntime::Run() {
   fill_latest();
   (void)fs_->DeleteRecursively(local_dir_);
   return result;
+}
+
+Status JobRuntime::RecoverCoordinator() {
+  WEIR_ASSIGN_OR_RETURN(RecoveredStore recovered, coordinator_->Recover());
+  for (const auto& s : recovered.unreadable) {
+    LogWarn("skipped an unreadable checkpoint: " + s.ToString());
+  }
+  if (auto latest = coordinator_->Latest()) latest_completed_ = latest->checkpoint_id;
+  return Status::OK();
 }
 
 bool JobRuntime::WaitForRestart(int64_t delay_ms) {
@@ -321,13 +331,13 @@ JobOutcome JobRuntime::Supervise(Status* failure) {
     const int64_t now = SteadyMs();
     int64_t wake = now + 200;
     if (auto next = scheduler_->NextTriggerTime()) wake = std::min(wake, *next);
-    std::vector<uint64_t> completed, aborted;
+    std::vector<uint64_t> completed, aborted, failed;
     bool all_finished = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(1, wake - now)), [&] {
         return cancel_ || failure_.has_value() || !completed_events_.empty() ||
-               !aborted_events_.empty() ||
+               !aborted_events_.empty() || !failed_events_.empty() ||
                (finished_tasks_.size() == tasks_.size() && !final_checkpoint_.has_value());
       });
       if (cancel_) return JobOutcome::kCancelled;
@@ -337,6 +347,7 @@ JobOutcome JobRuntime::Supervise(Status* failure) {
       }
       completed.swap(completed_events_);
       aborted.swap(aborted_events_);
+      failed.swap(failed_events_);
       all_finished = finished_tasks_.size() == tasks_.size();
     }
     const int64_t t = SteadyMs();
@@ -347,9 +358,9 @@ JobOutcome JobRuntime::Supervise(Status* failure) {
       next_is_full_ = false;
       if (final_checkpoint_.has_value() && id >= *final_checkpoint_) done = true;
     }
+    for (uint64_t id : failed) scheduler_->OnFailed(id);
     for (uint64_t id : aborted) {
-      // Subsumed by a newer completed checkpoint: not a failure.
-      scheduler_->OnAborted(id, t, /*counts=*/id > latest_completed_);
+      scheduler_->OnAborted(id, t);
       if (final_checkpoint_ == id) final_checkpoint_.reset();
     }
     if (scheduler_->FailuresExceedTolerance()) {
@@ -366,7 +377,7 @@ JobOutcome JobRuntime::Supervise(Status* failure) {
     }
     for (uint64_t id : scheduler_->Expired(t)) {
       LogWarn("checkpoint " + std::to_string(id) + " expired before it completed");
-      scheduler_->OnAborted(id, t, /*counts=*/true);
+      scheduler_->OnFailed(id);
       coordinator_->Abort(id, "expired");
     }
     if (all_finished) {
@@ -416,6 +427,7 @@ void JobRuntime::Teardown() {
     task_ids_.clear();
     completed_events_.clear();
     aborted_events_.clear();
+    failed_events_.clear();
     failure_.reset();
   }
   tasks.clear();
@@ -468,6 +480,7 @@ void JobRuntime::AcknowledgeCheckpoint(uint64_t id, TaskStateSnapshot snapshot) 
     }
     if (done.status().code() != StatusCode::kAborted) {
       LogWarn("checkpoint " + std::to_string(id) + " failed: " + done.status().ToString());
+      ReportFailed(id);
     }
     return;
   }
@@ -497,7 +510,14 @@ void JobRuntime::AcknowledgeCheckpoint(uint64_t id, TaskStateSnapshot snapshot) 
 void JobRuntime::DeclineCheckpoint(uint64_t id, const std::string& task_id, const Status& reason) {
   LogWarn("checkpoint " + std::to_string(id) + " declined by task " + task_id + ": " +
           reason.ToString());
+  ReportFailed(id);
   if (coordinator_) coordinator_->Abort(id, reason.ToString());
+}
+
+void JobRuntime::ReportFailed(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  failed_events_.push_back(id);
+  cv_.notify_all();
 }
 
 }  // namespace weir

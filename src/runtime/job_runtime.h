@@ -99,6 +99,8 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
   void Trigger(int64_t now_ms, bool final);
   void Teardown();
   bool WaitForRestart(int64_t delay_ms);
+  Status RecoverCoordinator();
+  void ReportFailed(uint64_t checkpoint_id);
 
   JobGraph graph_;
   ExecutionPlan plan_;
@@ -125,6 +127,7 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
   std::set<std::string> finished_tasks_;
   std::vector<uint64_t> completed_events_;
   std::vector<uint64_t> aborted_events_;
+  std::vector<uint64_t> failed_events_;  // declined, or completion failed
   std::optional<Status> failure_;
   std::map<uint64_t, std::pair<int64_t, int64_t>> pending_pauses_;  // id -> max sync, max async
   std::deque<CompletedCheckpointStats> history_;

@@ -71,21 +71,41 @@ TEST(CheckpointSchedulerTest, ConsecutiveFailuresPastTheTolerance) {
   o.tolerable_failures = 1;
   CheckpointScheduler s(o, 0);
   s.OnTriggered(1, 100);
-  s.OnAborted(1, 150, /*counts=*/true);
+  s.OnFailed(1);
+  s.OnAborted(1, 150);
+  s.OnFailed(1);  // declined by a second task: one failure still
   EXPECT_FALSE(s.FailuresExceedTolerance());
   s.OnTriggered(2, 200);
   s.OnCompleted(2, 250);  // a success resets the count
   s.OnTriggered(3, 300);
-  s.OnAborted(3, 350, true);
+  s.OnAborted(3, 350);  // reported aborted before its failure: the failure still counts
+  s.OnFailed(3);
   s.OnTriggered(4, 400);
-  s.OnAborted(4, 450, /*counts=*/false);  // subsumed or cancelled: not a failure
+  s.OnAborted(4, 450);  // aborted without failing (the tasks stopped): not a failure
   EXPECT_FALSE(s.FailuresExceedTolerance());
   s.OnTriggered(5, 500);
-  s.OnAborted(5, 550, true);
+  s.OnFailed(5);
   EXPECT_TRUE(s.FailuresExceedTolerance());
-  // Outcomes of checkpoints it does not know change nothing.
+  EXPECT_EQ(s.consecutive_failures(), 2);
+  // Outcomes of checkpoints it does not know change nothing; a restart starts from zero.
   s.OnCompleted(99, 600);
-  EXPECT_TRUE(s.FailuresExceedTolerance());
+  s.Reset(700);
+  EXPECT_FALSE(s.FailuresExceedTolerance());
+}
+
+// The final checkpoint of a bounded job may complete before an older periodic one, which is then
+// subsumed: that abort is not a failure, in whatever order the two are reported.
+TEST(CheckpointSchedulerTest, SubsumedCheckpointsAreNotFailures) {
+  auto o = Every(100);
+  o.max_concurrent = 2;
+  CheckpointScheduler s(o, 0);
+  s.OnTriggered(21, 100);
+  s.OnTriggered(22, 150);
+  s.OnAborted(21, 160);
+  s.OnCompleted(22, 170);
+  s.OnFailed(21);  // even if something reports it failed afterwards
+  EXPECT_EQ(s.consecutive_failures(), 0);
+  EXPECT_EQ(s.pending_count(), 0u);
 }
 
 TEST(CheckpointSchedulerTest, ResetForgetsPendingCheckpoints) {

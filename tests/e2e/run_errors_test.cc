@@ -123,6 +123,44 @@ TEST_F(RunErrorsTest, UnknownJobAndBadJobArguments) {
   ExpectOneErrorLine({"run", "keyed-aggregate", "--events", "many", "--output", "x"}, {"--events"});
 }
 
+TEST_F(RunErrorsTest, DamagedCheckpointFileIsNamedAndNotRetried) {
+  // Flip a byte in the largest state file of the latest checkpoint.
+  std::string victim;
+  uintmax_t largest = 0;
+  for (const auto& e : fs::recursive_directory_iterator(tmp_.Sub("checkpoints"))) {
+    const std::string name = e.path().filename().string();
+    if (e.is_regular_file() && name != "_metadata" && e.file_size() > largest &&
+        e.path().string().find(checkpoints_.back()) != std::string::npos) {
+      largest = e.file_size();
+      victim = e.path().string();
+    }
+  }
+  if (victim.empty()) {  // incremental: the files live in shared/
+    for (const auto& e : fs::recursive_directory_iterator(tmp_.Sub("checkpoints"))) {
+      if (e.is_regular_file() && e.path().extension() == ".sst" && e.file_size() > largest) {
+        largest = e.file_size();
+        victim = e.path().string();
+      }
+    }
+  }
+  ASSERT_FALSE(victim.empty());
+  {
+    std::fstream f(victim, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(largest / 2));
+    f.put('\x5a');
+  }
+  before_ = Tree(tmp_.Sub("checkpoints"));
+  const auto r =
+      RunWeir({"run", "-s", checkpoints_.back(), "-D", "restart-strategy.fixed-delay.delay=10s",
+               "wordcount", "--input", tmp_.Sub("words.txt"), "--output", tmp_.Sub("out")},
+              -1, tmp_.Sub("stderr.txt"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.stderr_text.find(fs::path(victim).filename().string()), std::string::npos)
+      << r.stderr_text;
+  EXPECT_EQ(r.stderr_text.find("restarting"), std::string::npos) << r.stderr_text;
+  EXPECT_EQ(Tree(tmp_.Sub("checkpoints")), before_) << "the checkpoint directory changed";
+}
+
 // Not an error case, but the same fixture: inspect shows the job's operators and their state.
 TEST_F(RunErrorsTest, InspectShowsTheOperatorsOfTheJob) {
   const std::string out = WeirOutput("checkpoints inspect " + checkpoints_.back());
