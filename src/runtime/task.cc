@@ -3,6 +3,8 @@
 #include <chrono>
 #include <exception>
 
+#include "common/failpoint.h"
+
 namespace weir {
 namespace {
 
@@ -280,7 +282,7 @@ Status Task::Snapshot(uint64_t id) {
   const auto sync_start = std::chrono::steady_clock::now();
   TaskStateSnapshot snapshot;
   snapshot.task_id = setup_.task_id;
-  Status failed;
+  Status failed = Failpoints::Instance().Hit("task.snapshot");
   for (auto& op : setup_.chain) {
     if (!failed.ok()) break;
     if (op.source) {

@@ -68,6 +68,15 @@ class CountAndSum final : public KeyedProcessFunction<uint64_t, Event, std::stri
   ValueState<int64_t>* sum_ = nullptr;
 };
 
+// Passes each record on as a string (keyed, no state).
+class PassThrough final : public KeyedProcessFunction<uint64_t, uint64_t, std::string> {
+ public:
+  Status ProcessElement(const uint64_t& v, Context&, Collector<std::string>& out) override {
+    out.Collect(std::to_string(v));
+    return Status::OK();
+  }
+};
+
 JobGraph AggregateJob(uint64_t events, uint64_t keys, int64_t rate, const std::string& out,
                       FailureInjector* in_map, FailureInjector* in_keyed) {
   JobBuilder job("test-aggregate");
@@ -200,6 +209,106 @@ TEST(JobRuntimeTest, CheckpointFailuresPastTheToleranceFailTheJob) {
             std::string::npos)
       << result.status.message();
   EXPECT_FALSE(result.latest_checkpoint.has_value());
+}
+
+// Checkpoints that take longer than the timeout expire, count as failures, and leave nothing
+// behind: their late acknowledgements are refused and their uploads deleted.
+TEST(JobRuntimeTest, ExpiredCheckpointsFailTheJobAndLeaveNoFiles) {
+  testing::TempDir tmp;
+  Configuration c = BaseConfig(tmp, 2, true);
+  ASSERT_TRUE(c.Set(config::kTimeout, "30ms").ok());
+  ASSERT_TRUE(c.Set(config::kRestartStrategy, "none").ok());
+  ASSERT_TRUE(c.Set(config::kTolerableFailures, "1").ok());
+  Failpoints::Instance().Set("incremental.after_uploads", FailpointAction::kSleep, 0, 200);
+  std::string job_dir;
+  {
+    auto job =
+        JobRuntime::Create(AggregateJob(1000000, 50, 5000, tmp.Sub("out"), nullptr, nullptr), c);
+    ASSERT_TRUE(job.ok());
+    job_dir = (*job)->job_dir();
+    const JobResult result = (*job)->Run();
+    EXPECT_EQ(result.outcome, JobOutcome::kFailed);
+    EXPECT_NE(result.status.message().find("2 consecutive checkpoint failures"), std::string::npos)
+        << result.status.message();
+  }  // the job's cleaner has finished here
+  Failpoints::Instance().ClearAll();
+  size_t files = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(job_dir)) {
+    if (e.is_regular_file() || e.path().filename().string().rfind("chk-", 0) == 0) ++files;
+  }
+  EXPECT_EQ(files, 0u) << "an expired checkpoint left files in " << job_dir;
+}
+
+// A task whose snapshot fails declines the checkpoint; the job goes on, and later checkpoints
+// complete once the failure stops.
+TEST(JobRuntimeTest, DeclinedCheckpointsAreToleratedAndLaterOnesComplete) {
+  testing::TempDir tmp;
+  Configuration c = BaseConfig(tmp, 2, false);
+  ASSERT_TRUE(c.Set(config::kTolerableFailures, "1000").ok());
+  Failpoints::Instance().Set("task.snapshot", FailpointAction::kError, 3);
+  auto job = JobRuntime::Create(AggregateJob(6000, 40, 15000, tmp.Sub("out"), nullptr, nullptr), c);
+  ASSERT_TRUE(job.ok());
+  const JobResult result = (*job)->Run();
+  const int hits = Failpoints::Instance().Hits("task.snapshot");
+  Failpoints::Instance().ClearAll();
+  ASSERT_EQ(result.outcome, JobOutcome::kFinished) << result.status.ToString();
+  EXPECT_GT(hits, 3);
+  EXPECT_EQ(result.restarts, 0);
+  const auto history = (*job)->checkpoint_history();
+  ASSERT_FALSE(history.empty());
+  // One checkpoint was declined: its id is missing from the completed ones.
+  std::set<uint64_t> ids;
+  for (const auto& h : history) ids.insert(h.checkpoint_id);
+  EXPECT_LT(ids.size(), *ids.rbegin());
+  EXPECT_TRUE(
+      testing::CheckRunningCounts(tmp.Sub("out"), testing::KeyedAggregateTotals(6000, 40)).ok());
+}
+
+// A sink that cannot keep up slows the source down: the generator makes only as many events as
+// the bounded channels and batches between them hold.
+TEST(JobRuntimeTest, ASlowSinkBackpressuresTheSource) {
+  testing::TempDir tmp;
+  std::atomic<uint64_t> generated{0};
+  std::atomic<bool> release{false};
+  class BlockingSink final : public StreamOperator {
+   public:
+    explicit BlockingSink(std::atomic<bool>* release) : release_(release) {}
+    Status Open(OperatorContext&, const std::optional<std::string>&, Output&) override {
+      return Status::OK();
+    }
+    Status ProcessRecord(Record) override {
+      while (!release_->load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      return Status::OK();
+    }
+
+   private:
+    std::atomic<bool>* release_;
+  };
+  JobBuilder b("backpressure");
+  b.AddSource(GeneratorSource<uint64_t>(UINT64_MAX / 2,
+                                        [&generated](uint64_t i) {
+                                          generated.fetch_add(1);
+                                          return i;
+                                        }))
+      .KeyBy([](const uint64_t& i) { return i % 7; })
+      .Process<std::string>(MakeFactory<PassThrough>(), "pass")
+      .SinkTo(Sink<std::string>{[&release] { return std::make_unique<BlockingSink>(&release); }});
+  Configuration c;
+  ASSERT_TRUE(c.Set(config::kChannelCapacity, "16").ok());
+  ASSERT_TRUE(c.Set(config::kLocalDir, tmp.Sub("local")).ok());
+  auto job = JobRuntime::Create(b.Build(), c);
+  ASSERT_TRUE(job.ok());
+  std::thread runner([&] { (*job)->Run(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const uint64_t after_300ms = generated.load();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Channel (16 + one batch of 64), the batch the keyed task took (256), the writer's batch (64)
+  // and the source's poll (256): about 650 at most, however long the sink stalls.
+  EXPECT_LE(generated.load(), 1000u);
+  EXPECT_EQ(generated.load(), after_300ms) << "the source kept generating";
+  (*job)->Cancel();
+  release = true;
+  runner.join();
 }
 
 TEST(JobRuntimeTest, CancelStopsAnUnboundedJobAndKeepsItsCheckpoints) {

@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "common/coding.h"
+#include "common/failpoint.h"
 #include "io/file_system.h"
 #include "weir/connectors.h"
 
@@ -121,6 +122,7 @@ class FileSinkOperator final : public StreamOperator {
   }
 
   Status CommitUpTo(uint64_t checkpoint_id) {
+    WEIR_RETURN_IF_ERROR(Failpoints::Instance().Hit("sink.commit"));
     bool renamed = false;
     auto it = pending_.begin();
     for (; it != pending_.end() && it->checkpoint_id <= checkpoint_id; ++it) {
