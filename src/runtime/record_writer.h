@@ -19,7 +19,7 @@ namespace weir {
 class RecordWriter final : public Output {
  public:
   struct Target {
-    TaskInbox* inbox;
+    InputChannels* inbox;
     int channel;  // this task's channel in that inbox
   };
   RecordWriter(std::vector<Target> targets, Partitioning partitioning,

@@ -20,22 +20,30 @@
 
 namespace weir {
 
+// Where a sender's batches go: the receiving task's inbox today; a network or log channel when
+// subtasks run in other processes (ARCHITECTURE.md, "Where it goes next").
+class InputChannels {
+ public:
+  virtual ~InputChannels() = default;
+  // Appends `batch` to `channel` (and clears it); blocks while the channel is full. False when
+  // the receiver is gone (the job is being cancelled); the batch is then dropped.
+  virtual bool Push(int channel, std::vector<StreamElement>* batch) = 0;
+};
+
 struct Mail {
   enum class Kind { kTriggerCheckpoint, kCheckpointComplete, kCheckpointAborted, kStop };
   Kind kind = Kind::kStop;
   uint64_t checkpoint_id = 0;
 };
 
-class TaskInbox {
+class TaskInbox final : public InputChannels {
  public:
   using Clock = std::chrono::steady_clock;
   TaskInbox(int num_channels, size_t channel_capacity);
 
   int num_channels() const { return static_cast<int>(channels_.size()); }
 
-  // Appends `batch` to `channel` (and clears it); blocks while the channel is full. False when
-  // the inbox was closed (the batch is dropped).
-  bool Push(int channel, std::vector<StreamElement>* batch);
+  bool Push(int channel, std::vector<StreamElement>* batch) override;
   void Post(Mail mail);
   // Wakes every waiter for good: Push returns false, Take returns kClosed.
   void Close();
