@@ -166,7 +166,7 @@ JobResult JobRuntime::Run() {
         coordinator_->cleaner().WaitIdle();
         (void)fs_->DeleteRecursively(storage_->job_dir());
         LogInfo("job cancelled; its checkpoints were deleted (DELETE_ON_CANCELLATION)");
-        fs_->DeleteRecursively(local_dir_).ok();
+        (void)NewPosixFileSystem()->DeleteRecursively(local_dir_);
         return result;
       }
       break;
@@ -194,7 +194,8 @@ JobResult JobRuntime::Run() {
     scheduler_->Reset(SteadyMs());
   }
   fill_latest();
-  (void)fs_->DeleteRecursively(local_dir_);
+  // The subtasks' working directories are local whatever the checkpoint storage is.
+  (void)NewPosixFileSystem()->DeleteRecursively(local_dir_);
   return result;
 }
 
