@@ -4,6 +4,7 @@
 #include <random>
 
 #include "common/failpoint.h"
+#include "common/retry.h"
 #include "snapshot/file_transfer.h"
 #include "snapshot/incremental_upload_plan.h"
 
@@ -126,8 +127,10 @@ class IncrementalAsyncPart final : public AsyncSnapshotPart {
           std::lock_guard<std::mutex> lock(mu_);
           attempted_.push_back(to);
         }
-        return CopyFile(*local_fs_, JoinPath(p_.local_checkpoint_dir, u.local.name), storage_.fs(),
-                        to);
+        return RetryRetryableResult<WrittenFile>("upload of " + u.relative, [&] {
+          return CopyFile(*local_fs_, JoinPath(p_.local_checkpoint_dir, u.local.name),
+                          storage_.fs(), to);
+        });
       }));
     }
     Status first_error;

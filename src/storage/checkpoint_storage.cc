@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "common/retry.h"
+
 namespace weir {
 
 CheckpointStorage::CheckpointStorage(std::shared_ptr<FileSystem> fs, std::string job_dir)
@@ -88,7 +90,9 @@ Status CheckpointStorage::CreateCheckpointDir(uint64_t checkpoint_id) const {
 }
 
 Status CheckpointStorage::PublishMetadata(uint64_t checkpoint_id, std::string_view bytes) const {
-  return fs_->PublishAtomically(MetadataPath(checkpoint_id), bytes);
+  // Each attempt writes a new temporary file and renames it over the same name: safe to repeat.
+  return RetryRetryable("publish of " + MetadataPath(checkpoint_id),
+                        [&] { return fs_->PublishAtomically(MetadataPath(checkpoint_id), bytes); });
 }
 
 Result<std::vector<uint64_t>> CheckpointStorage::ListCompletedCheckpointIds() const {

@@ -11,19 +11,32 @@ namespace {
 
 const char* OpName(FsOp op) {
   switch (op) {
-    case FsOp::kAny: return "any";
-    case FsOp::kCreate: return "create";
-    case FsOp::kAppend: return "append";
-    case FsOp::kSync: return "sync";
-    case FsOp::kOpen: return "open";
-    case FsOp::kRead: return "read";
-    case FsOp::kRename: return "rename";
-    case FsOp::kDelete: return "delete";
-    case FsOp::kCreateDirs: return "create dirs";
-    case FsOp::kSyncDir: return "sync dir";
-    case FsOp::kStat: return "stat";
-    case FsOp::kList: return "list";
-    case FsOp::kLink: return "link";
+    case FsOp::kAny:
+      return "any";
+    case FsOp::kCreate:
+      return "create";
+    case FsOp::kAppend:
+      return "append";
+    case FsOp::kSync:
+      return "sync";
+    case FsOp::kOpen:
+      return "open";
+    case FsOp::kRead:
+      return "read";
+    case FsOp::kRename:
+      return "rename";
+    case FsOp::kDelete:
+      return "delete";
+    case FsOp::kCreateDirs:
+      return "create dirs";
+    case FsOp::kSyncDir:
+      return "sync dir";
+    case FsOp::kStat:
+      return "stat";
+    case FsOp::kList:
+      return "list";
+    case FsOp::kLink:
+      return "link";
   }
   return "?";
 }
@@ -182,7 +195,8 @@ Status FaultInjectingFileSystem::DeleteRecursively(const std::string& path) {
   WEIR_RETURN_IF_ERROR(base_->DeleteRecursively(path));
   std::lock_guard<std::mutex> lock(mu_);
   const std::string prefix = path + "/";
-  std::erase_if(files_, [&](const auto& f) { return f.first == path || f.first.rfind(prefix, 0) == 0; });
+  std::erase_if(files_,
+                [&](const auto& f) { return f.first == path || f.first.rfind(prefix, 0) == 0; });
   std::erase_if(unsynced_creations_,
                 [&](const auto& f) { return f == path || f.rfind(prefix, 0) == 0; });
   return Status::OK();
@@ -238,7 +252,8 @@ Status FaultInjectingFileSystem::DropUnsyncedData() {
   }
   unsynced_creations_.clear();
   for (const auto& [path, state] : files_) {
-    if (state.size > state.synced && ::truncate(path.c_str(), static_cast<off_t>(state.synced)) != 0) {
+    if (state.size > state.synced &&
+        ::truncate(path.c_str(), static_cast<off_t>(state.synced)) != 0) {
       return Status::IOError("cannot truncate " + path + " to its synced size");
     }
   }

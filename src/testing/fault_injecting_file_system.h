@@ -91,8 +91,8 @@ class FaultInjectingFileSystem final : public FileSystem {
   mutable std::mutex mu_;
   std::vector<RuleState> rules_;
   int failures_ = 0;
-  std::map<std::string, FileState> files_;       // written through this wrapper
-  std::set<std::string> unsynced_creations_;     // entries not yet made durable by SyncDir
+  std::map<std::string, FileState> files_;    // written through this wrapper
+  std::set<std::string> unsynced_creations_;  // entries not yet made durable by SyncDir
   std::vector<std::pair<std::string, std::string>> unsynced_renames_;  // (from, to), in order
 };
 

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/failpoint.h"
+#include "common/retry.h"
 #include "snapshot/file_transfer.h"
 #include "snapshot/key_group_stream.h"
 #include "snapshot/state_file_verifier.h"
@@ -98,7 +99,8 @@ Status FetchIncrementalFiles(const CheckpointStorage& storage, const KeyedStateH
     const std::string to = JoinPath(db_dir, f.local_name);
     // RocksDB never modifies an SST, so a hard link is safe; mutable files are copied.
     if (f.role == StateFileRole::kShared && storage.fs().Link(from, to).ok()) return Status::OK();
-    auto copied = CopyFile(storage.fs(), from, *local_fs, to);
+    auto copied = RetryRetryableResult<WrittenFile>(
+        "fetch of " + f.path, [&] { return CopyFile(storage.fs(), from, *local_fs, to); });
     if (!copied.ok()) return copied.status().WithContext("fetch " + f.path);
     if (copied->size != f.size || copied->checksum != f.checksum) {
       return Status::Corruption("file " + f.path + " changed while it was fetched");
