@@ -1,5 +1,6 @@
 #include "snapshot/full_snapshot_strategy.h"
 
+#include "common/retry.h"
 #include "snapshot/key_group_stream.h"
 
 namespace weir {
@@ -21,7 +22,9 @@ class FullAsyncPart final : public AsyncSnapshotPart {
     const std::string relative = CheckpointStorage::RelativeCheckpointFile(
         checkpoint_id_, FullSnapshotStrategy::FileName(backend_id_));
     WEIR_ASSIGN_OR_RETURN(const std::string path, storage_.ResolveRelative(relative));
-    auto written = Write(path);
+    // The snapshot view can be read again, so a transient storage error rewrites the file.
+    auto written = RetryRetryableResult<WrittenFile>("full snapshot of backend " + backend_id_,
+                                                     [&] { return Write(path); });
     if (!written.ok()) {
       (void)storage_.fs().DeleteFile(path);  // nothing references a file of a failed snapshot
       return written.status().WithContext("full snapshot of backend " + backend_id_ +
