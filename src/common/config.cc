@@ -87,6 +87,8 @@ const std::vector<ConfigKey>& KnownConfigKeys() {
        "Completed checkpoints kept; older ones are subsumed and their unshared files deleted."},
       {config::kCheckpointsDir, ConfigType::kString, "", 0, 0,
        "Directory of checkpoint storage; each job writes to <dir>/<job-id>/."},
+      {config::kFallbackToOlder, ConfigType::kBool, "false", 0, 0,
+       "When the checkpoint to restore is damaged, restore the newest intact older one instead."},
       {config::kLocalDir, ConfigType::kString, "", 0, 0,
        "Where subtasks keep their RocksDB working directories; empty: <system "
        "temp>/weir-<job-id>."},

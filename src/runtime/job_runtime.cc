@@ -143,6 +143,10 @@ JobResult JobRuntime::Run() {
   const int attempts = static_cast<int>(config_.GetInt(config::kRestartAttempts));
   while (true) {
     Status failure = Deploy(restore);
+    if (!failure.ok() && restore && Unrestorable(failure) &&
+        config_.GetBool(config::kFallbackToOlder)) {
+      failure = DeployOlderCheckpoint(&restore, failure);
+    }
     // The job directory is created and recovered (which may subsume older checkpoints of a
     // claimed job) only once the tasks restored: a checkpoint that cannot be restored leaves
     // every file where it was.
@@ -152,7 +156,7 @@ JobResult JobRuntime::Run() {
     }
     // A checkpoint that cannot be restored (damaged, missing files) fails the same way again:
     // restarting would only delay the error.
-    const bool unrestorable = !failure.ok() && (failure.IsCorruption() || failure.IsNotFound());
+    const bool unrestorable = !failure.ok() && Unrestorable(failure);
     JobOutcome outcome = JobOutcome::kFailed;
     if (failure.ok()) outcome = Supervise(&failure);
     Teardown();
@@ -197,6 +201,38 @@ JobResult JobRuntime::Run() {
   // The subtasks' working directories are local whatever the checkpoint storage is.
   (void)NewPosixFileSystem()->DeleteRecursively(local_dir_);
   return result;
+}
+
+bool JobRuntime::Unrestorable(const Status& s) { return s.IsCorruption() || s.IsNotFound(); }
+
+Status JobRuntime::DeployOlderCheckpoint(std::optional<RestorePoint>* restore, Status damaged) {
+  const RestorePoint& failed = **restore;
+  const uint64_t failed_id = failed.metadata.checkpoint_id;
+  WEIR_ASSIGN_OR_RETURN(std::vector<uint64_t> ids, failed.storage.ListCompletedCheckpointIds());
+  for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
+    if (*it >= failed_id) continue;
+    const std::string path = failed.storage.MetadataPath(*it);
+    auto metadata = ReadCheckpointMetadata(*fs_, path);
+    if (!metadata.ok()) {
+      LogWarn("fallback: checkpoint " + std::to_string(*it) +
+              " is unreadable too: " + metadata.status().ToString());
+      continue;
+    }
+    if (!CheckRestoreCompatibility(plan_, graph_.name, *metadata, path).ok()) continue;
+    LogWarn("checkpoint " + std::to_string(failed_id) + " cannot be restored (" +
+            damaged.message() + "); falling back to checkpoint " + std::to_string(*it) + " (" +
+            std::string(config::kFallbackToOlder) + ")");
+    RestorePoint candidate{failed.storage, std::move(metadata).value(), failed.owned};
+    Status s = Deploy(candidate);
+    if (s.ok()) {
+      *restore = std::move(candidate);
+      return s;
+    }
+    if (!Unrestorable(s)) return s;
+    damaged = s;
+  }
+  LogError("no intact checkpoint older than " + std::to_string(failed_id) + " to fall back to");
+  return damaged;
 }
 
 Status JobRuntime::RecoverCoordinator() {

@@ -100,6 +100,10 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
   void Teardown();
   bool WaitForRestart(int64_t delay_ms);
   Status RecoverCoordinator();
+  static bool Unrestorable(const Status& s);
+  // state.checkpoints.fallback-to-older: deploys from the newest older checkpoint of the same
+  // directory that restores; `restore` then points to it. Returns the last damage otherwise.
+  Status DeployOlderCheckpoint(std::optional<RestorePoint>* restore, Status damaged);
   void ReportFailed(uint64_t checkpoint_id);
 
   JobGraph graph_;

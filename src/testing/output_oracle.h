@@ -26,6 +26,8 @@ std::map<std::string, KeyTotals> WordCountTotals(const std::vector<std::string>&
 // "key,count[,sum]", and checks that each key has the counts 1..final exactly once and the final
 // count (and sum) of `expected`. The error describes the first discrepancy and the totals of lost
 // and duplicated lines.
-Status CheckRunningCounts(const std::string& dir, const std::map<std::string, KeyTotals>& expected);
+// `allow_duplicates`: at-least-once instead (every count present, duplicates tolerated).
+Status CheckRunningCounts(const std::string& dir, const std::map<std::string, KeyTotals>& expected,
+                          bool allow_duplicates = false);
 
 }  // namespace weir::testing
