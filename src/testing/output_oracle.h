@@ -26,6 +26,16 @@ std::map<std::string, KeyTotals> WordCountTotals(const std::vector<std::string>&
 // "key,count[,sum]", and checks that each key has the counts 1..final exactly once and the final
 // count (and sum) of `expected`. The error describes the first discrepancy and the totals of lost
 // and duplicated lines.
+// What the committed output holds against the expectation, line by line.
+struct OutputComparison {
+  int64_t lost = 0;        // expected (key, count) lines missing
+  int64_t duplicated = 0;  // lines beyond the first of the same (key, count)
+  int64_t unexpected = 0;  // counts or keys the expectation does not have
+  std::string first;       // the first discrepancy, described; empty when none
+};
+Result<OutputComparison> CompareRunningCounts(const std::string& dir,
+                                              const std::map<std::string, KeyTotals>& expected);
+
 // `allow_duplicates`: at-least-once instead (every count present, duplicates tolerated).
 Status CheckRunningCounts(const std::string& dir, const std::map<std::string, KeyTotals>& expected,
                           bool allow_duplicates = false);

@@ -18,7 +18,8 @@ extern char** environ;
 namespace weir::e2e {
 
 struct ProcessResult {
-  bool killed = false;  // by us, before it ended
+  bool killed = false;   // by us (SIGKILL), before it ended
+  bool crashed = false;  // killed by a signal we did not send (a failpoint's crash)
   int exit_code = -1;
   std::string stderr_text;
 };
@@ -55,7 +56,7 @@ inline ProcessResult RunWeir(const std::vector<std::string>& args, int kill_afte
   waitpid(pid, &status, 0);
 ended:
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) result.killed = WTERMSIG(status) == SIGKILL;
+  if (WIFSIGNALED(status) && !result.killed) result.crashed = true;
   if (FILE* f = std::fopen(stderr_path.c_str(), "r")) {
     char buf[4096];
     size_t n;
