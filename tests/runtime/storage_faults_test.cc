@@ -118,6 +118,56 @@ TEST_P(StorageFaultsTest, JobRidesOutTransientErrorsAndAnOutage) {
   for (const auto& o : report->orphans) ADD_FAILURE() << "orphan " << o.path;
 }
 
+// Simulated power loss right after the job stops: everything checkpoint storage was not told to
+// make durable is dropped. Every completed checkpoint must survive it whole (its files and their
+// directory entries were synced before its _metadata was published).
+TEST_P(StorageFaultsTest, CompletedCheckpointsSurviveAPowerLoss) {
+  const bool incremental = GetParam();
+  testing::TempDir tmp;
+  JobBuilder b("power-loss");
+  b.AddSource(GeneratorSource<Event>(
+                  UINT64_MAX / 2,
+                  [](uint64_t i) {
+                    return Event{examples::KeyOfEvent(i, 300), i};
+                  },
+                  20000))
+      .Uid("events")
+      .KeyBy([](const Event& e) { return e.key; })
+      .Process<std::string>(MakeFactory<CountAndSum>(), "aggregate")
+      .Uid("aggregate")
+      .SinkTo(FileSink(tmp.Sub("out")))
+      .Uid("sink");
+  Configuration c;
+  for (const auto& [k, v] : std::vector<std::pair<std::string_view, std::string>>{
+           {config::kParallelism, "2"},
+           {config::kIncremental, incremental ? "true" : "false"},
+           {config::kInterval, "30ms"},
+           {config::kCheckpointsDir, tmp.Sub("checkpoints")},
+           {config::kLocalDir, tmp.Sub("local")},
+           {config::kNumRetained, "2"}}) {
+    ASSERT_TRUE(c.Set(k, v).ok());
+  }
+  auto fs = std::make_shared<testing::FaultInjectingFileSystem>(NewPosixFileSystem());
+  std::string job_dir;
+  {
+    auto job = JobRuntime::Create(b.Build(), c, fs);
+    ASSERT_TRUE(job.ok());
+    job_dir = (*job)->job_dir();
+    std::thread stop([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(600));
+      (*job)->Cancel();
+    });
+    EXPECT_EQ((*job)->Run().outcome, JobOutcome::kCancelled);
+    stop.join();
+  }
+  ASSERT_TRUE(fs->DropUnsyncedData().ok());
+  auto report = VerifyJobDirectory(CheckpointStorage(NewPosixFileSystem(), job_dir));
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_FALSE(report->checkpoints.empty());
+  EXPECT_TRUE(report->healthy());
+  for (const auto& m : report->missing) ADD_FAILURE() << "missing after power loss: " << m.path;
+}
+
 INSTANTIATE_TEST_SUITE_P(Runtime, StorageFaultsTest, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "Incremental" : "Full"; });
 
