@@ -36,6 +36,7 @@ inline constexpr std::string_view kTransferThreads =
 inline constexpr std::string_view kNumRetained = "state.checkpoints.num-retained";
 inline constexpr std::string_view kCheckpointsDir = "state.checkpoints.dir";
 inline constexpr std::string_view kFallbackToOlder = "state.checkpoints.fallback-to-older";
+inline constexpr std::string_view kOwnerOnly = "state.checkpoints.owner-only";
 inline constexpr std::string_view kLocalDir = "state.backend.rocksdb.localdir";
 inline constexpr std::string_view kMaxParallelism = "pipeline.max-parallelism";
 inline constexpr std::string_view kParallelism = "parallelism.default";

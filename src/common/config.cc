@@ -89,6 +89,8 @@ const std::vector<ConfigKey>& KnownConfigKeys() {
        "Directory of checkpoint storage; each job writes to <dir>/<job-id>/."},
       {config::kFallbackToOlder, ConfigType::kBool, "false", 0, 0,
        "When the checkpoint to restore is damaged, restore the newest intact older one instead."},
+      {config::kOwnerOnly, ConfigType::kBool, "true", 0, 0,
+       "Create checkpoint directories 0700 and files 0600 (false: 0755 / 0644, before umask)."},
       {config::kLocalDir, ConfigType::kString, "", 0, 0,
        "Where subtasks keep their RocksDB working directories; empty: <system "
        "temp>/weir-<job-id>."},

@@ -36,6 +36,7 @@ class ReadableFile {
 
 struct FileStatus {
   bool is_directory = false;
+  bool is_symlink = false;  // the path itself is a symbolic link (size etc. are the target's)
   uint64_t size = 0;
   int64_t modified_unix_ms = 0;
 };
@@ -77,7 +78,11 @@ class FileSystem {
   Status PublishAtomically(const std::string& path, std::string_view data);
 };
 
-std::shared_ptr<FileSystem> NewPosixFileSystem();
+struct PosixOptions {
+  // Files 0600 and directories 0700 instead of 0644 / 0755 (before the umask).
+  bool owner_only = false;
+};
+std::shared_ptr<FileSystem> NewPosixFileSystem(PosixOptions options = {});
 
 // Path helpers for '/'-separated paths.
 std::string JoinPath(std::string_view a, std::string_view b);

@@ -96,8 +96,11 @@ class PosixReadableFile final : public ReadableFile {
 
 class PosixFileSystem final : public FileSystem {
  public:
+  explicit PosixFileSystem(PosixOptions options) : options_(options) {}
+
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                          options_.owner_only ? 0600 : 0644);
     if (fd < 0) return ErrnoStatus("create", path, errno);
     return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd));
   }
@@ -137,9 +140,22 @@ class PosixFileSystem final : public FileSystem {
   }
 
   Status CreateDirs(const std::string& path) override {
-    std::error_code ec;
-    std::filesystem::create_directories(path, ec);
-    if (ec) return Status::IOError(path + ": mkdir failed: " + ec.message());
+    // Component by component, so that every directory created gets the configured mode.
+    const mode_t mode = options_.owner_only ? 0700 : 0755;
+    std::string prefix;
+    size_t pos = 0;
+    while (pos != std::string::npos) {
+      pos = path.find('/', pos + 1);
+      prefix = path.substr(0, pos);
+      if (prefix.empty()) continue;
+      if (::mkdir(prefix.c_str(), mode) != 0 && errno != EEXIST) {
+        return ErrnoStatus("mkdir", prefix, errno);
+      }
+    }
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return Status::IOError(path + ": mkdir failed: exists and is not a directory");
+    }
     return Status::OK();
   }
 
@@ -155,8 +171,10 @@ class PosixFileSystem final : public FileSystem {
 
   Result<FileStatus> Stat(const std::string& path) override {
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("stat", path, errno);
+    if (::lstat(path.c_str(), &st) != 0) return ErrnoStatus("stat", path, errno);
     FileStatus out;
+    out.is_symlink = S_ISLNK(st.st_mode);
+    if (out.is_symlink && ::stat(path.c_str(), &st) != 0) return ErrnoStatus("stat", path, errno);
     out.is_directory = S_ISDIR(st.st_mode);
     out.size = static_cast<uint64_t>(st.st_size);
     out.modified_unix_ms =
@@ -187,10 +205,15 @@ class PosixFileSystem final : public FileSystem {
       return ErrnoStatus("hard link to " + to, from, errno);
     return Status::OK();
   }
+
+ private:
+  PosixOptions options_;
 };
 
 }  // namespace
 
-std::shared_ptr<FileSystem> NewPosixFileSystem() { return std::make_shared<PosixFileSystem>(); }
+std::shared_ptr<FileSystem> NewPosixFileSystem(PosixOptions options) {
+  return std::make_shared<PosixFileSystem>(options);
+}
 
 }  // namespace weir

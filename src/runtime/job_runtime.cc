@@ -43,7 +43,8 @@ std::string TempDirectory() {
 Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Configuration& config,
                                                        std::shared_ptr<FileSystem> fs) {
   std::unique_ptr<JobRuntime> job(new JobRuntime());
-  job->fs_ = fs ? std::move(fs) : NewPosixFileSystem();
+  job->fs_ = fs ? std::move(fs)
+                : NewPosixFileSystem({.owner_only = config.GetBool(config::kOwnerOnly)});
   job->config_ = config;
   WEIR_ASSIGN_OR_RETURN(job->plan_,
                         PlanExecution(graph, static_cast<int>(config.GetInt(config::kParallelism)),

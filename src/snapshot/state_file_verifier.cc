@@ -27,6 +27,10 @@ Status VerifyStateFile(const CheckpointStorage& storage, uint64_t checkpoint_id,
     if (stat.status().IsNotFound()) return Status::NotFound(context + " is missing");
     return stat.status().WithContext(context);
   }
+  if (stat->is_symlink) {
+    // A checkpoint's files lie inside its job directory; a link could point anywhere.
+    return Status::Corruption(context + " is a symbolic link, not a file of the checkpoint");
+  }
   if (stat->size != file.size) {
     return Status::Corruption(
         context + (stat->size < file.size ? " is truncated: " : " has size ") +

@@ -5,7 +5,7 @@
 // exactly-once (every key's counts 1..final once each, final sums exact), `weir checkpoints
 // verify` is healthy, and after `gc --grace 0 --delete` no orphan is left.
 //
-//   kill_resume_driver [--cycles N] [--seed S] [--cycles-per-scenario K] [--quiet]
+//   kill_resume_driver [--cycles N] [--seed S] [--cycles-per-scenario K] [--weir PATH] [--quiet]
 //
 // Seeded and reproducible: a failing scenario prints every command it ran (with its
 // WEIR_FAILPOINTS), and the seed that reruns it. The summary states cycles run, failures, and
@@ -115,7 +115,7 @@ bool Scenario(uint64_t seed, int cycles, bool quiet, Totals* totals) {
     args.insert(args.end(), options.begin(), options.end());
     args.insert(args.end(), job_args.begin(), job_args.end());
     std::string line = failpoints.empty() ? "" : "WEIR_FAILPOINTS='" + failpoints + "' ";
-    line += WEIR_BINARY;
+    line += e2e::WeirBinary();
     for (const auto& a : args) line += " " + a;
     log += line + "\n";
     return args;
@@ -199,9 +199,10 @@ int main(int argc, char** argv) {
     else if (a == "--quiet")
       quiet = true;
     else {
-      std::fprintf(stderr,
-                   "usage: %s [--cycles N] [--seed S] [--cycles-per-scenario K] [--quiet]\n",
-                   argv[0]);
+      std::fprintf(
+          stderr,
+          "usage: %s [--cycles N] [--seed S] [--cycles-per-scenario K] [--weir PATH] [--quiet]\n",
+          argv[0]);
       return 2;
     }
   }

@@ -18,5 +18,9 @@ while [ $# -gt 0 ]; do
 done
 [ -d "$build" ] || cmake -S . -B "$build" -G Ninja >/dev/null
 cmake --build "$build" --target weir kill_resume_driver >/dev/null
+# A copy of the binaries, so that rebuilding the tree during a long run does not disturb it.
+copy=$(mktemp -d)
+trap 'rm -rf "$copy"' EXIT
+cp "$build/weir" "$build/tests/kill_resume_driver" "$copy/"
 echo "crash run: $cycles cycles, seed $seed"
-exec "$build/tests/kill_resume_driver" --cycles "$cycles" --seed "$seed"
+"$copy/kill_resume_driver" --cycles "$cycles" --seed "$seed" --weir "$copy/weir"

@@ -26,9 +26,17 @@ struct ProcessResult {
 
 // Runs WEIR_BINARY with `args`; kills it after `kill_after_ms` (< 0: never). stderr goes to
 // `stderr_path` (read back into the result).
+// The binary to run: WEIR_BINARY, unless SetWeirBinary() chose another (a stable copy while the
+// build tree changes under a long run).
+inline std::string& WeirBinary() {
+  static std::string binary = WEIR_BINARY;
+  return binary;
+}
+inline void SetWeirBinary(std::string path) { WeirBinary() = std::move(path); }
+
 inline ProcessResult RunWeir(const std::vector<std::string>& args, int kill_after_ms,
                              const std::string& stderr_path) {
-  std::vector<std::string> all = {WEIR_BINARY};
+  std::vector<std::string> all = {WeirBinary()};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : all) argv.push_back(a.data());
@@ -40,7 +48,10 @@ inline ProcessResult RunWeir(const std::vector<std::string>& args, int kill_afte
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
   pid_t pid = 0;
   ProcessResult result;
-  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) return result;
+  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) {
+    result.stderr_text = "cannot start " + all[0];
+    return result;
+  }
   posix_spawn_file_actions_destroy(&actions);
   int status = 0;
   if (kill_after_ms >= 0) {
@@ -69,7 +80,7 @@ ended:
 // stdout of a weir command (for `checkpoints list --json`).
 inline std::string WeirOutput(const std::string& args) {
   std::string out;
-  if (FILE* p = popen((std::string(WEIR_BINARY) + " " + args + " 2>/dev/null").c_str(), "r")) {
+  if (FILE* p = popen((WeirBinary() + " " + args + " 2>/dev/null").c_str(), "r")) {
     char buf[4096];
     size_t n;
     while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 
@@ -71,6 +72,30 @@ TEST(PosixFileSystemTest, PublishIntoMissingDirectoryFailsCleanly) {
   testing::TempDir tmp;
   auto fs = NewPosixFileSystem();
   EXPECT_FALSE(fs->PublishAtomically(tmp.Sub("missing/_metadata"), "x").ok());
+}
+
+TEST(PosixFileSystemTest, OwnerOnlyModes) {
+  testing::TempDir tmp;
+  const mode_t old_umask = ::umask(022);
+  auto strict = NewPosixFileSystem({.owner_only = true});
+  ASSERT_TRUE(strict->CreateDirs(tmp.Sub("a/b")).ok());
+  ASSERT_TRUE(strict->PublishAtomically(tmp.Sub("a/b/_metadata"), "x").ok());
+  auto open = NewPosixFileSystem();
+  ASSERT_TRUE(open->CreateDirs(tmp.Sub("c")).ok());
+  ASSERT_TRUE(open->PublishAtomically(tmp.Sub("c/f"), "x").ok());
+  ::umask(old_umask);
+  const auto mode = [](const std::string& p) {
+    struct stat st {};
+    ::stat(p.c_str(), &st);
+    return st.st_mode & 0777;
+  };
+  EXPECT_EQ(mode(tmp.Sub("a")), 0700u);
+  EXPECT_EQ(mode(tmp.Sub("a/b")), 0700u);
+  EXPECT_EQ(mode(tmp.Sub("a/b/_metadata")), 0600u);
+  EXPECT_EQ(mode(tmp.Sub("c")), 0755u);
+  EXPECT_EQ(mode(tmp.Sub("c/f")), 0644u);
+  // A path that exists as a file is not a directory.
+  EXPECT_FALSE(strict->CreateDirs(tmp.Sub("c/f")).ok());
 }
 
 TEST(PathTest, JoinParentBase) {

@@ -83,6 +83,32 @@ TEST_P(RestoreDamageTest, DamagedMetadataIsDetectedWithItsName) {
       << m.status().ToString();
 }
 
+// A state file replaced by a symbolic link (to a copy of the very same bytes, elsewhere) is
+// refused: the files of a checkpoint are regular files inside its job directory.
+TEST(RestoreSymlinkTest, SymlinkedStateFileIsRefused) {
+  testing::TempDir tmp;
+  const auto storage = CheckpointStorage::ForJob(NewPosixFileSystem(), tmp.Sub("ckpt"), "job");
+  ASSERT_TRUE(storage.Initialize().ok());
+  RocksDbBackendOptions o;
+  o.backend_id = "op_0";
+  o.local_dir = tmp.Sub("live");
+  auto b = std::move(RocksDbKeyedStateBackend::Open(o)).value();
+  auto v = *b->GetValueState(ValueStateDescriptor<int64_t>{"v"});
+  ASSERT_TRUE(b->SetCurrentKey(*DefaultSerializer<int64_t>(), 1).ok());
+  ASSERT_TRUE(v->Update(1).ok());
+  auto m = testing::TakeFullCheckpoint(*b, storage, 1);
+  ASSERT_TRUE(m.ok());
+  const std::string file = *storage.ResolveRelative(m->backends[0].files[0].path);
+  std::filesystem::copy_file(file, tmp.Sub("outside.kgs"));
+  std::filesystem::remove(file);
+  std::filesystem::create_symlink(tmp.Sub("outside.kgs"), file);
+  o.local_dir = tmp.Sub("restored");
+  auto restored = RestoreKeyedStateBackend(storage, 1, m->backends[0], o);
+  ASSERT_FALSE(restored.ok());
+  EXPECT_NE(restored.status().message().find("is a symbolic link"), std::string::npos)
+      << restored.status().message();
+}
+
 INSTANTIATE_TEST_SUITE_P(EachDamage, RestoreDamageTest,
                          ::testing::Values(std::make_tuple(Damage::kMissing, 0),
                                            std::make_tuple(Damage::kTruncated, 0),
