@@ -198,6 +198,8 @@ int main(int argc, char** argv) {
       per_scenario = std::atoi(argv[++i]);
     else if (a == "--quiet")
       quiet = true;
+    else if (a == "--weir" && i + 1 < argc)
+      e2e::SetWeirBinary(argv[++i]);
     else {
       std::fprintf(
           stderr,
