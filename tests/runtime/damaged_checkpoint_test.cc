@@ -13,6 +13,7 @@
 #include "testing/checkpoint_helpers.h"
 #include "testing/output_oracle.h"
 #include "testing/temp_dir.h"
+#include "testing/wait.h"
 #include "weir/connectors.h"
 #include "weir/job.h"
 
@@ -91,7 +92,8 @@ TEST_P(DamagedCheckpointTest, FailsNamingTheFileOrFallsBackWhenAllowed) {
     auto job = JobRuntime::Create(Job(tmp.Sub("out")), Config(tmp, incremental));
     ASSERT_TRUE(job.ok());
     std::thread cancel([&] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(700));
+      // Three completed checkpoints: the latest, and two older ones to fall back to.
+      testing::WaitFor([&] { return (*job)->checkpoint_history().size() >= 3; });
       (*job)->Cancel();
     });
     const JobResult result = (*job)->Run();

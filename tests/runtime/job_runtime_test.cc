@@ -17,6 +17,7 @@
 #include "splitmix64.h"
 #include "testing/output_oracle.h"
 #include "testing/temp_dir.h"
+#include "testing/wait.h"
 #include "weir/connectors.h"
 #include "weir/job.h"
 
@@ -318,7 +319,7 @@ TEST(JobRuntimeTest, CancelStopsAnUnboundedJobAndKeepsItsCheckpoints) {
                          BaseConfig(tmp, 2, true));
   ASSERT_TRUE(job.ok());
   std::thread canceller([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    testing::WaitFor([&] { return !(*job)->checkpoint_history().empty(); });
     (*job)->Cancel();
   });
   const JobResult result = (*job)->Run();
@@ -337,7 +338,8 @@ TEST(JobRuntimeTest, DeleteOnCancellationRemovesTheJobDirectory) {
   ASSERT_TRUE(job.ok());
   const std::string dir = (*job)->job_dir();
   std::thread canceller([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    // Cancel once there is something to delete.
+    testing::WaitFor([&] { return !(*job)->checkpoint_history().empty(); });
     (*job)->Cancel();
   });
   EXPECT_EQ((*job)->Run().outcome, JobOutcome::kCancelled);

@@ -4,6 +4,7 @@
 // retained checkpoint is intact and nothing an aborted checkpoint wrote is referenced or left.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 #include "checkpoint/checkpoint_verifier.h"
@@ -12,6 +13,7 @@
 #include "testing/fault_injecting_file_system.h"
 #include "testing/output_oracle.h"
 #include "testing/temp_dir.h"
+#include "testing/wait.h"
 #include "weir/connectors.h"
 #include "weir/job.h"
 
@@ -82,14 +84,18 @@ TEST_P(StorageFaultsTest, JobRidesOutTransientErrorsAndAnOutage) {
   fs->AddRule({testing::FsOp::kCreate, "chk-", 0, 3, true, 0});
   auto job = JobRuntime::Create(b.Build(), c, fs);
   ASSERT_TRUE(job.ok()) << job.status().ToString();
+  std::atomic<bool> ended{false};
   std::thread outage([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    // Storage down: every new file fails for good.
+    // Once two checkpoints completed, storage goes down (every new file fails for good) until
+    // checkpoints have failed on it, then comes back.
+    testing::WaitFor([&] { return ended || (*job)->checkpoint_history().size() >= 2; });
+    const int before = fs->failures();
     fs->AddRule({testing::FsOp::kCreate, "", 0, -1, false, 0});
-    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    testing::WaitFor([&] { return ended || fs->failures() >= before + 4; });
     fs->ClearRules();
   });
   const JobResult result = (*job)->Run();
+  ended = true;
   outage.join();
   ASSERT_EQ(result.outcome, JobOutcome::kFinished) << result.status.ToString();
   EXPECT_EQ(result.restarts, 0);
@@ -154,7 +160,7 @@ TEST_P(StorageFaultsTest, CompletedCheckpointsSurviveAPowerLoss) {
     ASSERT_TRUE(job.ok());
     job_dir = (*job)->job_dir();
     std::thread stop([&] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(600));
+      testing::WaitFor([&] { return (*job)->checkpoint_history().size() >= 3; });
       (*job)->Cancel();
     });
     EXPECT_EQ((*job)->Run().outcome, JobOutcome::kCancelled);
