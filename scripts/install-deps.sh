@@ -13,6 +13,7 @@ packages=(
   nlohmann-json3-dev    # --json output of the CLI
   libxxhash-dev         # key-group hash and file checksums (XXH3-64)
   libfmt-dev
+  clang libclang-rt-14-dev   # libFuzzer targets (scripts/fuzz.sh)
 )
 
 missing=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of weir: installs dependencies, builds, runs ctest, then builds again with
-# AddressSanitizer + UndefinedBehaviorSanitizer and runs the unit tests under them.
+# AddressSanitizer + UndefinedBehaviorSanitizer and runs the unit tests under them, then fuzzes
+# each libFuzzer target briefly.
 # WEIR_SKIP_SANITIZE=1 skips the sanitizer build (for quick local iterations only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,4 +17,10 @@ if [ "${WEIR_SKIP_SANITIZE:-0}" != "1" ]; then
   cmake --build build-asan
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan -j2 --output-on-failure -L unit
+fi
+
+# Short fuzz runs of every libFuzzer target (scripts/fuzz.sh runs them longer).
+# WEIR_SKIP_FUZZ=1 skips them (for quick local iterations only).
+if [ "${WEIR_SKIP_FUZZ:-0}" != "1" ]; then
+  ./scripts/fuzz.sh --seconds 20
 fi

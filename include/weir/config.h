@@ -70,6 +70,8 @@ class Configuration {
   // Reads a YAML file: flat keys ("a.b: 1") or nested maps ({a: {b: 1}}), scalar values. An
   // unknown key or bad value is an error naming the file, the key and the value.
   Status LoadYamlFile(const std::string& path);
+  // The same from text; `source` names it in errors.
+  Status LoadYamlString(std::string_view text, const std::string& source);
   bool IsSet(std::string_view key) const { return values_.count(key) > 0; }
 
   bool GetBool(std::string_view key) const;

@@ -4,6 +4,8 @@
 
 #include <cctype>
 #include <charconv>
+#include <fstream>
+#include <iterator>
 
 namespace weir {
 namespace {
@@ -180,31 +182,38 @@ Status Configuration::SetFromAssignment(std::string_view assignment) {
 }
 
 Status Configuration::LoadYamlFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("config file " + path + ": cannot be read");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return LoadYamlString(text, "config file " + path);
+}
+
+Status Configuration::LoadYamlString(std::string_view text, const std::string& source) {
   YAML::Node root;
   try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    return Status::NotFound("config file " + path + ": cannot be read");
+    root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument("config file " + path + ": not valid YAML: " + e.what());
+    return Status::InvalidArgument(source + ": not valid YAML: " + e.what());
   }
   if (root.IsNull()) return Status::OK();
-  if (!root.IsMap()) return Status::InvalidArgument("config file " + path + ": not a YAML map");
+  if (!root.IsMap()) return Status::InvalidArgument(source + ": not a YAML map");
   std::vector<std::pair<std::string, YAML::Node>> entries;
   try {
     FlattenYaml(root, "", &entries);
   } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument("config file " + path + ": " + e.what());
+    return Status::InvalidArgument(source + ": " + e.what());
   }
+  // All or nothing: a file with one bad entry changes no setting.
+  Configuration staged = *this;
   for (const auto& [key, node] : entries) {
     if (!node.IsScalar()) {
-      return Status::InvalidArgument("config file " + path + ": key '" + key +
-                                     "' must have a single value");
+      return Status::InvalidArgument(source + ": key '" + key + "' must have a single value");
     }
-    if (Status s = Set(key, node.Scalar()); !s.ok()) {
-      return Status::InvalidArgument("config file " + path + ": " + s.message());
+    if (Status s = staged.Set(key, node.Scalar()); !s.ok()) {
+      return Status::InvalidArgument(source + ": " + s.message());
     }
   }
+  *this = std::move(staged);
   return Status::OK();
 }
 
