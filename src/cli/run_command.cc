@@ -4,10 +4,12 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
 #include "bundled_jobs.h"
+#include "io/journaling_file_system.h"
 #include "runtime/job_runtime.h"
 #include "weir/config.h"
 
@@ -83,7 +85,17 @@ int Run(const RunOptions& o) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGUSR2);  // "the job ended, stop waiting"
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  auto runtime = JobRuntime::Create(std::move(graph).value(), *config);
+  // Test hook: journal every durability-relevant file operation, so that a crash test can
+  // simulate a power loss of this process's files after killing it (io/journaling_file_system.h).
+  std::shared_ptr<FileSystem> fs;
+  if (const char* journal = std::getenv("WEIR_POWER_LOSS_JOURNAL"); journal && *journal) {
+    auto journaled = JournalingFileSystem::Open(
+        NewPosixFileSystem({.owner_only = config->GetBool(config::kOwnerOnly)}), journal);
+    if (!journaled.ok()) return Fail(journaled.status());
+    fs = *journaled;
+    SetDefaultLocalFileSystem(fs);
+  }
+  auto runtime = JobRuntime::Create(std::move(graph).value(), *config, fs);
   if (!runtime.ok()) return Fail(runtime.status());
   int received = 0;
   JobRuntime* job = runtime->get();

@@ -1,5 +1,6 @@
 #include "io/file_system.h"
 
+#include <mutex>
 #include <random>
 
 namespace weir {
@@ -35,6 +36,24 @@ Status FileSystem::PublishAtomically(const std::string& path, std::string_view d
     return s;
   }
   return SyncDir(ParentPath(path));
+}
+
+namespace {
+std::mutex default_fs_mu;
+std::shared_ptr<FileSystem>& DefaultFs() {
+  static std::shared_ptr<FileSystem> fs = NewPosixFileSystem();
+  return fs;
+}
+}  // namespace
+
+std::shared_ptr<FileSystem> DefaultLocalFileSystem() {
+  std::lock_guard<std::mutex> lock(default_fs_mu);
+  return DefaultFs();
+}
+
+void SetDefaultLocalFileSystem(std::shared_ptr<FileSystem> fs) {
+  std::lock_guard<std::mutex> lock(default_fs_mu);
+  DefaultFs() = std::move(fs);
 }
 
 std::string JoinPath(std::string_view a, std::string_view b) {

@@ -84,6 +84,11 @@ struct PosixOptions {
 };
 std::shared_ptr<FileSystem> NewPosixFileSystem(PosixOptions options = {});
 
+// The local file system that connectors writing local files (the file sink) use: POSIX, unless
+// a test hook (`weir run` with WEIR_POWER_LOSS_JOURNAL) replaced it. Thread-safe.
+std::shared_ptr<FileSystem> DefaultLocalFileSystem();
+void SetDefaultLocalFileSystem(std::shared_ptr<FileSystem> fs);
+
 // Path helpers for '/'-separated paths.
 std::string JoinPath(std::string_view a, std::string_view b);
 std::string ParentPath(std::string_view path);  // "" for a bare name

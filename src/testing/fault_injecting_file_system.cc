@@ -136,12 +136,12 @@ Status FaultInjectingFileSystem::Check(FsOp op, const std::string& path) {
 
 void FaultInjectingFileSystem::RecordAppend(const std::string& path, uint64_t size) {
   std::lock_guard<std::mutex> lock(mu_);
-  files_[path].size = size;
+  tracker_.Appended(path, size);
 }
 
 void FaultInjectingFileSystem::RecordSync(const std::string& path, uint64_t size) {
   std::lock_guard<std::mutex> lock(mu_);
-  files_[path].synced = size;
+  tracker_.Synced(path, size);
 }
 
 Result<std::unique_ptr<WritableFile>> FaultInjectingFileSystem::NewWritableFile(
@@ -150,8 +150,7 @@ Result<std::unique_ptr<WritableFile>> FaultInjectingFileSystem::NewWritableFile(
   WEIR_ASSIGN_OR_RETURN(auto base, base_->NewWritableFile(path));
   {
     std::lock_guard<std::mutex> lock(mu_);
-    files_[path] = FileState{};
-    unsynced_creations_.insert(path);
+    tracker_.Created(path);
   }
   return std::unique_ptr<WritableFile>(
       std::make_unique<FaultyWritableFile>(this, path, std::move(base)));
@@ -169,15 +168,7 @@ Status FaultInjectingFileSystem::Rename(const std::string& from, const std::stri
   WEIR_RETURN_IF_ERROR(Check(FsOp::kRename, from));
   WEIR_RETURN_IF_ERROR(base_->Rename(from, to));
   std::lock_guard<std::mutex> lock(mu_);
-  if (auto it = files_.find(from); it != files_.end()) {
-    files_[to] = it->second;
-    files_.erase(it);
-  }
-  if (unsynced_creations_.erase(from) > 0) {
-    unsynced_creations_.insert(to);  // never durable under either name
-  } else {
-    unsynced_renames_.emplace_back(from, to);
-  }
+  tracker_.Renamed(from, to);
   return Status::OK();
 }
 
@@ -185,8 +176,7 @@ Status FaultInjectingFileSystem::DeleteFile(const std::string& path) {
   WEIR_RETURN_IF_ERROR(Check(FsOp::kDelete, path));
   WEIR_RETURN_IF_ERROR(base_->DeleteFile(path));
   std::lock_guard<std::mutex> lock(mu_);
-  files_.erase(path);
-  unsynced_creations_.erase(path);
+  tracker_.Deleted(path);
   return Status::OK();
 }
 
@@ -194,11 +184,7 @@ Status FaultInjectingFileSystem::DeleteRecursively(const std::string& path) {
   WEIR_RETURN_IF_ERROR(Check(FsOp::kDelete, path));
   WEIR_RETURN_IF_ERROR(base_->DeleteRecursively(path));
   std::lock_guard<std::mutex> lock(mu_);
-  const std::string prefix = path + "/";
-  std::erase_if(files_,
-                [&](const auto& f) { return f.first == path || f.first.rfind(prefix, 0) == 0; });
-  std::erase_if(unsynced_creations_,
-                [&](const auto& f) { return f == path || f.rfind(prefix, 0) == 0; });
+  tracker_.Deleted(path);
   return Status::OK();
 }
 
@@ -211,8 +197,7 @@ Status FaultInjectingFileSystem::SyncDir(const std::string& path) {
   WEIR_RETURN_IF_ERROR(Check(FsOp::kSyncDir, path));
   WEIR_RETURN_IF_ERROR(base_->SyncDir(path));
   std::lock_guard<std::mutex> lock(mu_);
-  std::erase_if(unsynced_creations_, [&](const auto& f) { return ParentPath(f) == path; });
-  std::erase_if(unsynced_renames_, [&](const auto& r) { return ParentPath(r.second) == path; });
+  tracker_.DirSynced(path);
   return Status::OK();
 }
 
@@ -230,35 +215,13 @@ Status FaultInjectingFileSystem::Link(const std::string& from, const std::string
   WEIR_RETURN_IF_ERROR(Check(FsOp::kLink, from));
   WEIR_RETURN_IF_ERROR(base_->Link(from, to));
   std::lock_guard<std::mutex> lock(mu_);
-  unsynced_creations_.insert(to);
+  tracker_.Created(to);
   return Status::OK();
 }
 
 Status FaultInjectingFileSystem::DropUnsyncedData() {
   std::lock_guard<std::mutex> lock(mu_);
-  // Renames not made durable come undone, newest first.
-  for (auto it = unsynced_renames_.rbegin(); it != unsynced_renames_.rend(); ++it) {
-    WEIR_RETURN_IF_ERROR(base_->Rename(it->second, it->first));
-    if (auto f = files_.find(it->second); f != files_.end()) {
-      files_[it->first] = f->second;
-      files_.erase(f);
-    }
-  }
-  unsynced_renames_.clear();
-  for (const auto& path : unsynced_creations_) {
-    const Status s = base_->DeleteFile(path);
-    if (!s.ok() && !s.IsNotFound()) return s;
-    files_.erase(path);
-  }
-  unsynced_creations_.clear();
-  for (const auto& [path, state] : files_) {
-    if (state.size > state.synced &&
-        ::truncate(path.c_str(), static_cast<off_t>(state.synced)) != 0) {
-      return Status::IOError("cannot truncate " + path + " to its synced size");
-    }
-  }
-  files_.clear();
-  return Status::OK();
+  return tracker_.DropUnsynced(*base_);
 }
 
 }  // namespace weir::testing

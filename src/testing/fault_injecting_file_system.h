@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "io/file_system.h"
+#include "io/unsynced_data_tracker.h"
 
 namespace weir::testing {
 
@@ -82,18 +83,11 @@ class FaultInjectingFileSystem final : public FileSystem {
     int matched = 0;
     int fired = 0;
   };
-  struct FileState {
-    uint64_t size = 0;
-    uint64_t synced = 0;
-  };
-
   std::shared_ptr<FileSystem> base_;
   mutable std::mutex mu_;
   std::vector<RuleState> rules_;
   int failures_ = 0;
-  std::map<std::string, FileState> files_;    // written through this wrapper
-  std::set<std::string> unsynced_creations_;  // entries not yet made durable by SyncDir
-  std::vector<std::pair<std::string, std::string>> unsynced_renames_;  // (from, to), in order
+  UnsyncedDataTracker tracker_;  // what went through this wrapper
 };
 
 }  // namespace weir::testing

@@ -8,8 +8,10 @@
 //   kill_resume_driver [--cycles N] [--seed S] [--cycles-per-scenario K] [--weir PATH] [--quiet]
 //
 // Seeded and reproducible: a failing scenario prints every command it ran (with its
-// WEIR_FAILPOINTS), and the seed that reruns it. The summary states cycles run, failures, and
-// records lost and duplicated. Exit code 1 if anything failed.
+// WEIR_FAILPOINTS), and the seed that reruns it. A third of the cycles also simulate a power loss
+// after the kill: the run journals its file operations (WEIR_POWER_LOSS_JOURNAL) and the driver
+// drops what was not synced (io/journaling_file_system.h). The summary states cycles run, failures,
+// and records lost and duplicated. Exit code 1 if anything failed.
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -19,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "io/journaling_file_system.h"
 #include "testing/output_oracle.h"
 #include "testing/temp_dir.h"
 #include "weir_process.h"
@@ -46,6 +49,7 @@ struct Totals {
   int cycles = 0;
   int kills = 0;
   int failpoint_crashes = 0;
+  int power_losses = 0;
   int scenarios = 0;
   int failures = 0;
   int64_t lost = 0;
@@ -134,14 +138,27 @@ bool Scenario(uint64_t seed, int cycles, bool quiet, Totals* totals) {
       failpoints =
           kFailpoints[rng() % kFailpoints.size()] + "=crash@" + std::to_string(1 + rng() % 3);
     }
+    // A third of the cycles also cut the power: what was not synced when the process died is
+    // dropped from its checkpoints and output (replayed from its file operation journal).
+    const bool power_loss = rng() % 3 == 0;
+    const std::string journal = tmp.Sub("journal-" + std::to_string(c));
     const auto args = command(failpoints);
-    log += "  (killed after " + std::to_string(kill_after) + " ms unless it ends first)\n";
+    log += "  (killed after " + std::to_string(kill_after) + " ms unless it ends first" +
+           (power_loss ? "; then power loss, WEIR_POWER_LOSS_JOURNAL=" + journal : "") + ")\n";
     if (failpoints.empty())
       unsetenv("WEIR_FAILPOINTS");
     else
       setenv("WEIR_FAILPOINTS", failpoints.c_str(), 1);
+    if (power_loss) setenv("WEIR_POWER_LOSS_JOURNAL", journal.c_str(), 1);
     const auto r = RunWeir(args, kill_after, tmp.Sub("stderr.txt"));
     unsetenv("WEIR_FAILPOINTS");
+    unsetenv("WEIR_POWER_LOSS_JOURNAL");
+    if (power_loss && (r.killed || r.crashed)) {
+      if (Status s = SimulatePowerLoss(journal, *NewPosixFileSystem()); !s.ok()) {
+        return fail("power loss simulation failed: " + s.ToString());
+      }
+      ++totals->power_losses;
+    }
     ++totals->cycles;
     if (r.killed) ++totals->kills;
     if (r.crashed) ++totals->failpoint_crashes;
@@ -217,8 +234,10 @@ int main(int argc, char** argv) {
   }
   std::printf(
       "summary: %d cycles in %d scenarios (%d killed at random times, %d crashed at "
-      "failpoints), failures: %d, records lost: %lld, duplicated: %lld\n",
-      totals.cycles, totals.scenarios, totals.kills, totals.failpoint_crashes, totals.failures,
-      static_cast<long long>(totals.lost), static_cast<long long>(totals.duplicated));
+      "failpoints, %d of them followed by a power loss), failures: %d, records lost: %lld, "
+      "duplicated: %lld\n",
+      totals.cycles, totals.scenarios, totals.kills, totals.failpoint_crashes, totals.power_losses,
+      totals.failures, static_cast<long long>(totals.lost),
+      static_cast<long long>(totals.duplicated));
   return totals.failures == 0 ? 0 : 1;
 }

@@ -20,7 +20,8 @@ constexpr size_t kWriteBuffer = 64 * 1024;
 
 class FileSinkOperator final : public StreamOperator {
  public:
-  explicit FileSinkOperator(std::string dir) : dir_(std::move(dir)), fs_(NewPosixFileSystem()) {}
+  explicit FileSinkOperator(std::string dir)
+      : dir_(std::move(dir)), fs_(DefaultLocalFileSystem()) {}
 
   Status Open(OperatorContext& ctx, const std::optional<std::string>& restored, Output&) override {
     prefix_ = "part-" + ctx.operator_uid() + "-" + std::to_string(ctx.subtask()) + "-";
@@ -117,6 +118,9 @@ class FileSinkOperator final : public StreamOperator {
     WEIR_RETURN_IF_ERROR(current_->Sync());
     WEIR_RETURN_IF_ERROR(current_->Close());
     current_.reset();
+    // The part's directory entry too: a checkpoint must never list a part that a power loss
+    // could take away (found by the crash driver's power-loss cycles).
+    WEIR_RETURN_IF_ERROR(fs_->SyncDir(dir_));
     pending_.push_back({current_part_, checkpoint_id});
     return Status::OK();
   }
