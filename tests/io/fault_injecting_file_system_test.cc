@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "io/journaling_file_system.h"
 #include "testing/temp_dir.h"
 
 namespace weir::testing {
@@ -96,3 +97,40 @@ TEST(FaultInjectingFileSystemTest, AtomicPublishSurvivesACrash) {
 
 }  // namespace
 }  // namespace weir::testing
+
+namespace weir {
+namespace {
+
+// The journal of one process, replayed after it is gone, drops what a power loss would have.
+TEST(JournalingFileSystemTest, ReplayedJournalDropsWhatWasNotDurable) {
+  testing::TempDir tmp;
+  auto posix = NewPosixFileSystem();
+  ASSERT_TRUE(posix->CreateDirs(tmp.Sub("d")).ok());
+  {
+    auto journaled = JournalingFileSystem::Open(posix, tmp.Sub("journal"));
+    ASSERT_TRUE(journaled.ok());
+    FileSystem& fs = **journaled;
+    ASSERT_TRUE(fs.PublishAtomically(tmp.Sub("d/_metadata"), "durable").ok());
+    auto f = fs.NewWritableFile(tmp.Sub("d/part"));
+    ASSERT_TRUE(f.ok());
+    ASSERT_TRUE((*f)->Append("synced;").ok());
+    ASSERT_TRUE((*f)->Sync().ok());
+    ASSERT_TRUE(fs.SyncDir(tmp.Sub("d")).ok());
+    ASSERT_TRUE((*f)->Append("not synced").ok());
+    ASSERT_TRUE((*f)->Close().ok());
+    auto g = fs.NewWritableFile(tmp.Sub("d/unlisted"));
+    ASSERT_TRUE(g.ok());
+    ASSERT_TRUE((*g)->Append("x").ok());
+    ASSERT_TRUE((*g)->Sync().ok());
+    ASSERT_TRUE(fs.Rename(tmp.Sub("d/part"), tmp.Sub("d/committed")).ok());
+  }  // the process is gone; only the files and the journal remain
+  ASSERT_TRUE(SimulatePowerLoss(tmp.Sub("journal"), *posix).ok());
+  EXPECT_EQ(*posix->ReadFileToString(tmp.Sub("d/_metadata")), "durable");
+  EXPECT_EQ(*posix->ReadFileToString(tmp.Sub("d/part")), "synced;");
+  EXPECT_FALSE(*posix->Exists(tmp.Sub("d/committed")));
+  EXPECT_FALSE(*posix->Exists(tmp.Sub("d/unlisted")));
+  EXPECT_TRUE(SimulatePowerLoss(tmp.Sub("no-journal"), *posix).IsNotFound());
+}
+
+}  // namespace
+}  // namespace weir
