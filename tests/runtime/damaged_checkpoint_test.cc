@@ -7,6 +7,7 @@
 #include <fstream>
 #include <thread>
 
+#include "aggregate_job.h"
 #include "checkpoint/checkpoint_metadata.h"
 #include "runtime/job_runtime.h"
 #include "splitmix64.h"
@@ -20,50 +21,13 @@
 namespace weir {
 namespace {
 
-struct Event {
-  uint64_t key;
-  uint64_t value;
-};
-
-class CountAndSum final : public KeyedProcessFunction<uint64_t, Event, std::string> {
- public:
-  Status Open(KeyedStateBackend& state, const RuntimeInfo&) override {
-    WEIR_ASSIGN_OR_RETURN(count_, state.GetValueState(ValueStateDescriptor<int64_t>{"count"}));
-    WEIR_ASSIGN_OR_RETURN(sum_, state.GetValueState(ValueStateDescriptor<int64_t>{"sum"}));
-    return Status::OK();
-  }
-  Status ProcessElement(const Event& e, Context&, Collector<std::string>& out) override {
-    WEIR_ASSIGN_OR_RETURN(auto count, count_->Value());
-    WEIR_ASSIGN_OR_RETURN(auto sum, sum_->Value());
-    const int64_t c = count.value_or(0) + 1, s = sum.value_or(0) + static_cast<int64_t>(e.value);
-    WEIR_RETURN_IF_ERROR(count_->Update(c));
-    WEIR_RETURN_IF_ERROR(sum_->Update(s));
-    out.Collect(std::to_string(e.key) + "," + std::to_string(c) + "," + std::to_string(s));
-    return Status::OK();
-  }
-
- private:
-  ValueState<int64_t>* count_ = nullptr;
-  ValueState<int64_t>* sum_ = nullptr;
-};
+using testing::AggregateJob;
+using testing::Event;
 
 constexpr uint64_t kEvents = 16000, kKeys = 150;
 
 JobGraph Job(const std::string& out) {
-  JobBuilder b("damaged");
-  b.AddSource(GeneratorSource<Event>(
-                  kEvents,
-                  [](uint64_t i) {
-                    return Event{examples::KeyOfEvent(i, kKeys), i};
-                  },
-                  10000))
-      .Uid("events")
-      .KeyBy([](const Event& e) { return e.key; })
-      .Process<std::string>(MakeFactory<CountAndSum>(), "aggregate")
-      .Uid("aggregate")
-      .SinkTo(FileSink(out))
-      .Uid("sink");
-  return b.Build();
+  return AggregateJob(kEvents, kKeys, 10000, out, nullptr, nullptr);
 }
 
 Configuration Config(const testing::TempDir& tmp, bool incremental) {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <thread>
 
+#include "aggregate_job.h"
 #include "checkpoint/checkpoint_verifier.h"
 #include "runtime/job_runtime.h"
 #include "splitmix64.h"
@@ -20,32 +21,8 @@
 namespace weir {
 namespace {
 
-struct Event {
-  uint64_t key;
-  uint64_t value;
-};
-
-class CountAndSum final : public KeyedProcessFunction<uint64_t, Event, std::string> {
- public:
-  Status Open(KeyedStateBackend& state, const RuntimeInfo&) override {
-    WEIR_ASSIGN_OR_RETURN(count_, state.GetValueState(ValueStateDescriptor<int64_t>{"count"}));
-    WEIR_ASSIGN_OR_RETURN(sum_, state.GetValueState(ValueStateDescriptor<int64_t>{"sum"}));
-    return Status::OK();
-  }
-  Status ProcessElement(const Event& e, Context&, Collector<std::string>& out) override {
-    WEIR_ASSIGN_OR_RETURN(auto count, count_->Value());
-    WEIR_ASSIGN_OR_RETURN(auto sum, sum_->Value());
-    const int64_t c = count.value_or(0) + 1, s = sum.value_or(0) + static_cast<int64_t>(e.value);
-    WEIR_RETURN_IF_ERROR(count_->Update(c));
-    WEIR_RETURN_IF_ERROR(sum_->Update(s));
-    out.Collect(std::to_string(e.key) + "," + std::to_string(c) + "," + std::to_string(s));
-    return Status::OK();
-  }
-
- private:
-  ValueState<int64_t>* count_ = nullptr;
-  ValueState<int64_t>* sum_ = nullptr;
-};
+using testing::AggregateJob;
+using testing::Event;
 
 class StorageFaultsTest : public ::testing::TestWithParam<bool> {};
 
@@ -53,19 +30,7 @@ TEST_P(StorageFaultsTest, JobRidesOutTransientErrorsAndAnOutage) {
   const bool incremental = GetParam();
   testing::TempDir tmp;
   const uint64_t events = 24000, keys = 200;
-  JobBuilder b("storage-faults");
-  b.AddSource(GeneratorSource<Event>(
-                  events,
-                  [](uint64_t i) {
-                    return Event{examples::KeyOfEvent(i, keys), i};
-                  },
-                  12000))
-      .Uid("events")
-      .KeyBy([](const Event& e) { return e.key; })
-      .Process<std::string>(MakeFactory<CountAndSum>(), "aggregate")
-      .Uid("aggregate")
-      .SinkTo(FileSink(tmp.Sub("out")))
-      .Uid("sink");
+  const JobGraph graph = AggregateJob(events, keys, 12000, tmp.Sub("out"), nullptr, nullptr);
   Configuration c;
   for (const auto& [k, v] : std::vector<std::pair<std::string_view, std::string>>{
            {config::kParallelism, "2"},
@@ -82,7 +47,7 @@ TEST_P(StorageFaultsTest, JobRidesOutTransientErrorsAndAnOutage) {
   // Slow storage throughout, and a few transient failures that retries absorb.
   fs->AddRule({testing::FsOp::kSync, "", 0, -1, true, 3});
   fs->AddRule({testing::FsOp::kCreate, "chk-", 0, 3, true, 0});
-  auto job = JobRuntime::Create(b.Build(), c, fs);
+  auto job = JobRuntime::Create(graph, c, fs);
   ASSERT_TRUE(job.ok()) << job.status().ToString();
   std::atomic<bool> ended{false};
   std::thread outage([&] {
@@ -130,19 +95,7 @@ TEST_P(StorageFaultsTest, JobRidesOutTransientErrorsAndAnOutage) {
 TEST_P(StorageFaultsTest, CompletedCheckpointsSurviveAPowerLoss) {
   const bool incremental = GetParam();
   testing::TempDir tmp;
-  JobBuilder b("power-loss");
-  b.AddSource(GeneratorSource<Event>(
-                  UINT64_MAX / 2,
-                  [](uint64_t i) {
-                    return Event{examples::KeyOfEvent(i, 300), i};
-                  },
-                  20000))
-      .Uid("events")
-      .KeyBy([](const Event& e) { return e.key; })
-      .Process<std::string>(MakeFactory<CountAndSum>(), "aggregate")
-      .Uid("aggregate")
-      .SinkTo(FileSink(tmp.Sub("out")))
-      .Uid("sink");
+  const JobGraph graph = AggregateJob(UINT64_MAX / 2, 300, 20000, tmp.Sub("out"), nullptr, nullptr);
   Configuration c;
   for (const auto& [k, v] : std::vector<std::pair<std::string_view, std::string>>{
            {config::kParallelism, "2"},
@@ -156,7 +109,7 @@ TEST_P(StorageFaultsTest, CompletedCheckpointsSurviveAPowerLoss) {
   auto fs = std::make_shared<testing::FaultInjectingFileSystem>(NewPosixFileSystem());
   std::string job_dir;
   {
-    auto job = JobRuntime::Create(b.Build(), c, fs);
+    auto job = JobRuntime::Create(graph, c, fs);
     ASSERT_TRUE(job.ok());
     job_dir = (*job)->job_dir();
     std::thread stop([&] {
