@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <random>
 
+#include "common/failpoint.h"
 #include "common/log.h"
 #include "snapshot/restore/restore_operation.h"
 #include "snapshot/snapshot_strategy_factory.h"
@@ -43,8 +44,8 @@ std::string TempDirectory() {
 Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Configuration& config,
                                                        std::shared_ptr<FileSystem> fs) {
   std::unique_ptr<JobRuntime> job(new JobRuntime());
-  job->fs_ = fs ? std::move(fs)
-                : NewPosixFileSystem({.owner_only = config.GetBool(config::kOwnerOnly)});
+  job->fs_ =
+      fs ? std::move(fs) : NewPosixFileSystem({.owner_only = config.GetBool(config::kOwnerOnly)});
   job->config_ = config;
   WEIR_ASSIGN_OR_RETURN(job->plan_,
                         PlanExecution(graph, static_cast<int>(config.GetInt(config::kParallelism)),
@@ -432,6 +433,10 @@ JobOutcome JobRuntime::Supervise(Status* failure) {
 }
 
 void JobRuntime::Trigger(int64_t now_ms, bool final) {
+  if (Status s = Failpoints::Instance().Hit("coordinator.trigger"); !s.ok()) {
+    LogWarn("checkpoint trigger skipped: " + s.ToString());
+    return;
+  }
   const CheckpointKind kind =
       incremental_ && !next_is_full_ ? CheckpointKind::kIncremental : CheckpointKind::kFull;
   auto id = coordinator_->StartCheckpoint(kind, task_ids_, UnixMs());

@@ -321,6 +321,7 @@ Status Task::Snapshot(uint64_t id) {
   TaskListener* listener = setup_.listener;
   setup_.async_pool->Submit(
       [listener, id, snapshot = std::move(snapshot), part = std::move(part)]() mutable {
+        const auto async_start = std::chrono::steady_clock::now();
         if (part) {
           auto handle = part->Run();
           if (!handle.ok()) {
@@ -329,6 +330,13 @@ Status Task::Snapshot(uint64_t id) {
           }
           snapshot.backends.push_back(std::move(handle).value());
         }
+        if (Status s = Failpoints::Instance().Hit("task.ack"); !s.ok()) {
+          listener->DeclineCheckpoint(id, snapshot.task_id, s);
+          return;
+        }
+        snapshot.async_duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                         std::chrono::steady_clock::now() - async_start)
+                                         .count();
         listener->AcknowledgeCheckpoint(id, std::move(snapshot));
       });
   return Status::OK();

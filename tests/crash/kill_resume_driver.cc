@@ -32,7 +32,9 @@ using namespace weir;
 using e2e::RunWeir;
 using e2e::WeirOutput;
 
-const std::vector<std::string> kFailpoints = {"task.snapshot",
+const std::vector<std::string> kFailpoints = {"coordinator.trigger",
+                                              "task.ack",
+                                              "task.snapshot",
                                               "incremental.upload",
                                               "incremental.after_uploads",
                                               "checkpoint.before_metadata",
