@@ -3,6 +3,7 @@
 #include <chrono>
 #include <exception>
 
+#include "common/clock.h"
 #include "common/failpoint.h"
 
 namespace weir {
@@ -10,12 +11,6 @@ namespace {
 
 constexpr size_t kSourceBatch = 256;
 constexpr size_t kInputBatch = 256;
-
-int64_t NowUnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 class NullOutput final : public Output {
  public:

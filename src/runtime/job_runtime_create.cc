@@ -1,0 +1,100 @@
+// JobRuntime::Create: everything checked and prepared before a job runs (see job_runtime.h).
+#include <cstdlib>
+#include <random>
+
+#include "common/clock.h"
+#include "runtime/job_runtime.h"
+
+namespace weir {
+namespace {
+
+std::string NewJobId() {
+  std::random_device rd;
+  std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd() ^
+                      static_cast<uint64_t>(NowUnixMs()));
+  static const char* kHex = "0123456789abcdef";
+  std::string id;
+  for (int i = 0; i < 32; ++i) id.push_back(kHex[gen() % 16]);
+  return id;
+}
+
+std::string TempDirectory() {
+  const char* tmp = std::getenv("TMPDIR");
+  return tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+}
+
+}  // namespace
+
+Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Configuration& config,
+                                                       std::shared_ptr<FileSystem> fs) {
+  std::unique_ptr<JobRuntime> job(new JobRuntime());
+  job->fs_ =
+      fs ? std::move(fs) : NewPosixFileSystem({.owner_only = config.GetBool(config::kOwnerOnly)});
+  job->config_ = config;
+  WEIR_ASSIGN_OR_RETURN(job->plan_,
+                        PlanExecution(graph, static_cast<int>(config.GetInt(config::kParallelism)),
+                                      static_cast<int>(config.GetInt(config::kMaxParallelism))));
+  job->graph_ = std::move(graph);
+  job->exactly_once_ = config.GetString(config::kMode) == "EXACTLY_ONCE";
+  job->incremental_ = config.GetBool(config::kIncremental);
+
+  const int64_t interval = config.GetDurationMs(config::kInterval);
+  const std::string checkpoints_dir = config.GetString(config::kCheckpointsDir);
+  const std::string restore_path = config.GetString(config::kSavepointPath);
+  const bool claim = config.GetString(config::kRestoreMode) == "CLAIM";
+  if (interval > 0 && checkpoints_dir.empty() && (restore_path.empty() || !claim)) {
+    return Status::InvalidArgument(std::string(config::kInterval) + " is set but " +
+                                   std::string(config::kCheckpointsDir) +
+                                   " is not: checkpoints need a directory");
+  }
+
+  job->job_id_ = NewJobId();
+  if (!restore_path.empty()) {
+    WEIR_ASSIGN_OR_RETURN(CheckpointPointer pointer,
+                          CheckpointStorage::ResolvePointer(*job->fs_, restore_path));
+    WEIR_ASSIGN_OR_RETURN(CheckpointMetadata metadata,
+                          ReadCheckpointMetadata(*job->fs_, pointer.metadata_path));
+    WEIR_RETURN_IF_ERROR(
+        CheckRestoreCompatibility(job->plan_, job->graph_.name, metadata, pointer.metadata_path));
+    CheckpointStorage restore_storage(job->fs_, pointer.job_dir);
+    if (claim) {
+      WEIR_ASSIGN_OR_RETURN(std::vector<uint64_t> ids,
+                            restore_storage.ListCompletedCheckpointIds());
+      if (!ids.empty() && ids.back() != metadata.checkpoint_id) {
+        return Status::InvalidArgument(
+            "checkpoint " + std::to_string(metadata.checkpoint_id) + " (" + pointer.metadata_path +
+            ") is not the latest of its job directory (chk-" + std::to_string(ids.back()) +
+            " is): resume from the latest, or use --restore-mode no-claim");
+      }
+      job->job_id_ = metadata.job_id;
+      job->storage_.emplace(restore_storage);
+    }
+    job->initial_restore_ = RestorePoint{restore_storage, std::move(metadata), claim};
+    job->next_is_full_ = !claim;
+  }
+  if (!job->storage_ && interval > 0) {
+    job->storage_.emplace(CheckpointStorage::ForJob(job->fs_, checkpoints_dir, job->job_id_));
+  }
+  if (job->storage_) {
+    CoordinatorOptions options{job->job_id_, static_cast<int>(config.GetInt(config::kNumRetained)),
+                               job->plan_.OperatorInfos()};
+    job->coordinator_ = std::make_unique<CheckpointCoordinator>(*job->storage_, options);
+    job->coordinator_->AddListener(job.get());
+  }
+  CheckpointSchedulerOptions sched;
+  sched.interval_ms = interval;
+  sched.min_pause_ms = config.GetDurationMs(config::kMinPause);
+  sched.timeout_ms = std::max<int64_t>(1, config.GetDurationMs(config::kTimeout));
+  sched.max_concurrent = static_cast<int>(config.GetInt(config::kMaxConcurrent));
+  sched.tolerable_failures = static_cast<int>(config.GetInt(config::kTolerableFailures));
+  job->scheduler_ = std::make_unique<CheckpointScheduler>(sched, NowSteadyMs());
+
+  const std::string local = config.GetString(config::kLocalDir);
+  job->local_dir_ = JoinPath(local.empty() ? TempDirectory() : local, "weir-" + job->job_id_);
+  job->io_pool_ =
+      std::make_unique<ThreadPool>(static_cast<int>(config.GetInt(config::kTransferThreads)));
+  job->async_pool_ = std::make_unique<ThreadPool>(2);
+  return job;
+}
+
+}  // namespace weir
