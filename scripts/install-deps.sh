@@ -13,6 +13,7 @@ packages=(
   nlohmann-json3-dev    # --json output of the CLI
   libxxhash-dev         # key-group hash and file checksums (XXH3-64)
   libfmt-dev
+  libnats-dev nats-server   # NATS JetStream connector and the server its tests start
   clang libclang-rt-14-dev   # libFuzzer targets (scripts/fuzz.sh)
 )
 

@@ -9,6 +9,10 @@ const std::vector<BundledJob>& BundledJobs() {
       {"keyed-aggregate",
        "generator of --events over --keys -> per-key count, sum, payload -> file sink",
        &BuildKeyedAggregate},
+      {"nats-aggregate",
+       "JetStream stream --input of key,value -> per-key count, sum -> stream --output, "
+       "exactly once",
+       &BuildNatsAggregate},
   };
   return jobs;
 }

@@ -17,5 +17,6 @@ struct BundledJob {
 const std::vector<BundledJob>& BundledJobs();
 Result<JobGraph> BuildWordCount(const std::vector<std::string>& args);
 Result<JobGraph> BuildKeyedAggregate(const std::vector<std::string>& args);
+Result<JobGraph> BuildNatsAggregate(const std::vector<std::string>& args);
 
 }  // namespace weir::examples

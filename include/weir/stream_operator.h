@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "weir/config.h"
 #include "weir/keyed_state_backend.h"
 #include "weir/status.h"
 
@@ -49,6 +50,8 @@ class OperatorContext {
   virtual int subtask() const = 0;
   virtual int parallelism() const = 0;
   virtual bool checkpointing_enabled() const = 0;
+  // The job's configuration (checkpoint interval, timeouts, …).
+  virtual const Configuration& configuration() const = 0;
   // Keyed operators only (null otherwise).
   virtual KeyedStateBackend* keyed_state() = 0;
   virtual TimerService* timers() = 0;

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/checkpoints_command.h"
+#include "cli/nats_command.h"
 #include "cli/run_command.h"
 
 int main(int argc, char** argv) {
@@ -10,6 +11,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   weir::cli::AddCheckpointsCommand(app, exit_code);
   weir::cli::AddRunCommand(app, exit_code);
+  weir::cli::AddNatsCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -203,6 +203,7 @@ Result<std::unique_ptr<Task>> JobRuntime::BuildTask(int vertex_index, int subtas
   setup.parallelism = vertex.parallelism;
   setup.exactly_once = exactly_once_;
   setup.checkpointing_enabled = scheduler_->periodic() && coordinator_ != nullptr;
+  setup.config = &config_;
   setup.inbox = std::move(own_inbox);
   setup.listener = this;
   setup.async_pool = async_pool_.get();

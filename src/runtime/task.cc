@@ -28,6 +28,7 @@ class Task::Context final : public OperatorContext {
   int subtask() const override { return task_->setup_.subtask; }
   int parallelism() const override { return task_->setup_.parallelism; }
   bool checkpointing_enabled() const override { return task_->setup_.checkpointing_enabled; }
+  const Configuration& configuration() const override { return *task_->setup_.config; }
   KeyedStateBackend* keyed_state() override {
     return keyed_ ? task_->setup_.backend.get() : nullptr;
   }

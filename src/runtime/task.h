@@ -58,7 +58,8 @@ struct TaskSetup {
   int parallelism = 1;
   bool exactly_once = true;
   bool checkpointing_enabled = false;
-  std::vector<TaskOperator> chain;  // head first
+  const Configuration* config = nullptr;  // the job's; outlives the task
+  std::vector<TaskOperator> chain;        // head first
   std::unique_ptr<TaskInbox> inbox;
   std::vector<std::unique_ptr<RecordWriter>> writers;  // one per consumer vertex
   // Keyed head only:

@@ -22,12 +22,14 @@ class Context final : public weir::OperatorContext {
   int subtask() const override { return 0; }
   int parallelism() const override { return 1; }
   bool checkpointing_enabled() const override { return true; }
+  const weir::Configuration& configuration() const override { return config_; }
   weir::KeyedStateBackend* keyed_state() override { return nullptr; }
   weir::TimerService* timers() override { return nullptr; }
   std::string_view current_key() const override { return {}; }
 
  private:
   std::string id_ = "fuzz";
+  weir::Configuration config_;
 };
 
 class Lines final : public weir::Output {

@@ -1,0 +1,96 @@
+// nats-aggregate: keyed-aggregate's computation over a JetStream stream. Reads "key,value" events
+// from stream --input (as `weir nats produce` writes them), keeps per key a count and a sum in
+// keyed state, and publishes "key,count,sum" for every event to stream --output exactly once.
+#include <charconv>
+
+#include "bundled_jobs.h"
+#include "job_args.h"
+#include "weir/nats.h"
+
+namespace weir::examples {
+namespace {
+
+struct Event {
+  uint64_t key = 0;
+  uint64_t value = 0;
+  bool well_formed = false;
+  NatsMessage source;  // kept only when malformed, for the error
+};
+
+bool ParseU64(std::string_view s, uint64_t* out) {
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && end == s.data() + s.size() && !s.empty();
+}
+
+Event Parse(NatsMessage&& m) {
+  Event e;
+  const std::string_view p = m.payload;
+  const size_t comma = p.find(',');
+  e.well_formed = comma != std::string_view::npos && ParseU64(p.substr(0, comma), &e.key) &&
+                  ParseU64(p.substr(comma + 1), &e.value);
+  if (!e.well_formed) e.source = std::move(m);
+  return e;
+}
+
+class Aggregate final : public KeyedProcessFunction<uint64_t, Event, std::string> {
+ public:
+  explicit Aggregate(std::string input) : input_(std::move(input)) {}
+  Status Open(KeyedStateBackend& state, const RuntimeInfo&) override {
+    WEIR_ASSIGN_OR_RETURN(count_, state.GetValueState(ValueStateDescriptor<int64_t>{"count"}));
+    WEIR_ASSIGN_OR_RETURN(sum_, state.GetValueState(ValueStateDescriptor<int64_t>{"sum"}));
+    return Status::OK();
+  }
+  Status ProcessElement(const Event& e, Context&, Collector<std::string>& out) override {
+    if (!e.well_formed) {
+      return Status::InvalidArgument("nats-aggregate: message " +
+                                     std::to_string(e.source.sequence) + " of stream " + input_ +
+                                     " (subject " + e.source.subject + ") is not 'key,value': '" +
+                                     e.source.payload.substr(0, 80) + "'");
+    }
+    WEIR_ASSIGN_OR_RETURN(std::optional<int64_t> count, count_->Value());
+    WEIR_ASSIGN_OR_RETURN(std::optional<int64_t> sum, sum_->Value());
+    const int64_t c = count.value_or(0) + 1;
+    const int64_t s = sum.value_or(0) + static_cast<int64_t>(e.value);
+    WEIR_RETURN_IF_ERROR(count_->Update(c));
+    WEIR_RETURN_IF_ERROR(sum_->Update(s));
+    out.Collect(std::to_string(e.key) + "," + std::to_string(c) + "," + std::to_string(s));
+    return Status::OK();
+  }
+
+ private:
+  std::string input_;
+  ValueState<int64_t>* count_ = nullptr;
+  ValueState<int64_t>* sum_ = nullptr;
+};
+
+}  // namespace
+
+Result<JobGraph> BuildNatsAggregate(const std::vector<std::string>& args) {
+  CLI::App app{"per-key count and sum over a JetStream stream", "nats-aggregate"};
+  NatsSourceOptions in;
+  NatsSinkOptions out;
+  app.add_option("--server", in.server, "NATS server URL")->capture_default_str();
+  app.add_option("--input", in.stream, "stream of key,value events")->required();
+  app.add_option("--output", out.stream, "stream of key,count,sum (created if missing)")
+      ->required();
+  app.add_flag("--bounded", in.bounded, "end at the input's last message when the job starts");
+  app.add_flag(
+      "--at-least-once", [&out](int64_t) { out.delivery = NatsDelivery::kAtLeastOnce; },
+      "publish at once instead of after each checkpoint");
+  WEIR_RETURN_IF_ERROR(ParseJobArgs(app, args));
+  out.server = in.server;
+
+  JobBuilder job("nats-aggregate");
+  job.AddSource(NatsSource(in), "events")
+      .Uid("events")
+      .Map([](const NatsMessage& m) { return Parse(NatsMessage(m)); }, "parse")
+      .KeyBy([](const Event& e) { return e.key; })
+      .Process<std::string>([input = in.stream] { return std::make_unique<Aggregate>(input); },
+                            "aggregate")
+      .Uid("aggregate")
+      .SinkTo(NatsSink(out), "sink")
+      .Uid("sink");
+  return job.Build();
+}
+
+}  // namespace weir::examples

@@ -1,0 +1,62 @@
+// NATS JetStream connectors: a replayable source that reads a stream by subject, and a sink that
+// publishes to a stream exactly once (see docs/nats.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "weir/config.h"
+#include "weir/job.h"
+
+namespace weir {
+
+// One message of a JetStream stream.
+struct NatsMessage {
+  std::string subject;
+  uint64_t sequence = 0;  // the stream sequence
+  std::string payload;
+};
+
+struct NatsSourceOptions {
+  std::string server = "nats://127.0.0.1:4222";
+  std::string stream;
+  // Only subjects this filter covers (empty: all of the stream's subjects).
+  std::string subject_filter;
+  // End at the last message each subject held when the job first started (kept in the
+  // checkpoint, so a restored job ends at the same place); otherwise read on forever.
+  bool bounded = false;
+};
+
+// Reads one stream. Its splits are the stream's configured subjects (those the filter covers, or
+// the filter itself when it covers none of them exactly); the i-th split goes to subtask
+// i mod parallelism and is read in order through an ordered consumer. A split's position is the
+// stream sequence of the last message emitted, kept in the checkpoint; a restored job resumes
+// each split right after it. A lost connection is re-established with backoff and the readers
+// resume from their positions.
+Source<NatsMessage> NatsSource(NatsSourceOptions options);
+
+enum class NatsDelivery { kExactlyOnce, kAtLeastOnce };
+
+struct NatsSinkOptions {
+  std::string server = "nats://127.0.0.1:4222";
+  std::string stream;
+  std::string subject;        // empty: the stream's name
+  bool create_stream = true;  // with the subject and a duplicate window that fits the job
+  NatsDelivery delivery = NatsDelivery::kExactlyOnce;
+  int64_t publish_timeout_ms = 60000;  // retries of one batch before the sink fails
+};
+
+// Publishes each record (a line) as one message. Exactly-once: the records between two
+// checkpoint barriers are kept in the checkpoint and published only once it completed, each
+// with a deterministic Nats-Msg-Id, so that a batch published again after a failure is dropped
+// by the stream's duplicate window; the sink checks at start that the window is long enough
+// (NatsRequiredDuplicateWindowMs). At-least-once: publishes at once and waits for the
+// acknowledgements at each barrier.
+Sink<std::string> NatsSink(NatsSinkOptions options);
+
+// The duplicate window an exactly-once NATS sink needs under `config`: a batch can be published
+// again until the first checkpoint after its publication completes and a restart restored it,
+// so the window must cover checkpoint interval + checkpoint timeout + restart delay.
+int64_t NatsRequiredDuplicateWindowMs(const Configuration& config);
+
+}  // namespace weir

@@ -1,0 +1,136 @@
+#include "cli/nats_command.h"
+
+#include <algorithm>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "connectors/nats/nats_client.h"
+#include "splitmix64.h"
+
+namespace weir::cli {
+namespace {
+
+constexpr size_t kProduceBatch = 8192;
+constexpr int64_t kPublishTimeoutMs = 60000;
+
+struct ProduceArgs {
+  std::string server = "nats://127.0.0.1:4222";
+  std::string stream;
+  int subjects = 1;
+  uint64_t keys = 10000;
+  uint64_t events = 1000000;
+};
+
+int Fail(const Status& s) {
+  std::cerr << "weir: " << s.message() << "\n";
+  return 1;
+}
+
+int RunProduce(const ProduceArgs& a) {
+  const std::string who = "weir nats produce";
+  auto client = nats::NatsClient::Connect(a.server, who);
+  if (!client.ok()) return Fail(client.status());
+  nats::StreamSpec spec{a.stream, {}, 0};
+  for (int p = 0; p < a.subjects; ++p) spec.subjects.push_back(a.stream + "." + std::to_string(p));
+  auto stream = (*client)->EnsureStream(spec);
+  if (!stream.ok()) return Fail(stream.status());
+  for (const auto& s : spec.subjects) {
+    if (std::find(stream->subjects.begin(), stream->subjects.end(), s) == stream->subjects.end()) {
+      return Fail(Status::InvalidArgument(who + ": stream " + a.stream +
+                                          " exists without subject " + s +
+                                          "; use another stream name"));
+    }
+  }
+  // Per subject, one batch at a time; ids "<stream>-<i>" let a repeated run within the stream's
+  // duplicate window add nothing.
+  const int64_t start = NowSteadyMs();
+  std::vector<std::vector<std::string>> payloads(static_cast<size_t>(a.subjects));
+  std::vector<std::vector<std::string>> ids(static_cast<size_t>(a.subjects));
+  auto flush = [&](size_t p) -> Status {
+    if (payloads[p].empty()) return Status::OK();
+    Status s = (*client)->PublishAll(spec.subjects[p], payloads[p], ids[p],
+                                     NowSteadyMs() + kPublishTimeoutMs);
+    payloads[p].clear();
+    ids[p].clear();
+    return s;
+  };
+  for (uint64_t i = 0; i < a.events; ++i) {
+    const size_t p = static_cast<size_t>(i % static_cast<uint64_t>(a.subjects));
+    payloads[p].push_back(std::to_string(examples::KeyOfEvent(i, a.keys)) + "," +
+                          std::to_string(i));
+    ids[p].push_back(a.stream + "-" + std::to_string(i));
+    if (payloads[p].size() >= kProduceBatch) {
+      if (Status s = flush(p); !s.ok()) return Fail(s);
+    }
+  }
+  for (size_t p = 0; p < payloads.size(); ++p) {
+    if (Status s = flush(p); !s.ok()) return Fail(s);
+  }
+  const double secs = static_cast<double>(NowSteadyMs() - start) / 1000.0;
+  std::cerr << "published " << a.events << " events to " << a.stream << " (" << a.subjects
+            << " subjects) in " << secs << " s\n";
+  return 0;
+}
+
+int RunDump(const std::string& server, const std::string& stream_name) {
+  const std::string who = "weir nats dump";
+  auto client = nats::NatsClient::Connect(server, who);
+  if (!client.ok()) return Fail(client.status());
+  auto stream = (*client)->GetStream(stream_name);
+  if (!stream.ok()) return Fail(stream.status());
+  if (stream->last_sequence == 0 || stream->messages == 0) return 0;
+  auto reader = nats::SubjectReader::Open(**client, stream_name, ">", 0);
+  if (!reader.ok()) return Fail(reader.status());
+  std::string out;
+  while (true) {
+    auto m = (*reader)->Next(10000);
+    if (!m.ok()) return Fail(m.status());
+    if (!m->has_value()) {
+      return Fail(Status::IOError(who + ": stream " + stream_name + " sent nothing for 10 s " +
+                                  "before reaching sequence " +
+                                  std::to_string(stream->last_sequence)));
+    }
+    out.append((*m)->payload).push_back('\n');
+    if (out.size() >= (1 << 16)) {
+      std::cout << out;
+      out.clear();
+    }
+    if ((*m)->sequence >= stream->last_sequence) break;
+  }
+  std::cout << out << std::flush;
+  return 0;
+}
+
+}  // namespace
+
+void AddNatsCommand(CLI::App& app, int& exit_code) {
+  auto* nats =
+      app.add_subcommand("nats", "Produce the example events to, or dump, a JetStream stream");
+  nats->require_subcommand(1);
+
+  auto* produce = nats->add_subcommand(
+      "produce", "Publish keyed-aggregate's events i = 0..M-1 to stream S, event i to S.<i mod P>");
+  auto p = std::make_shared<ProduceArgs>();
+  produce->add_option("--server", p->server, "NATS server URL")->capture_default_str();
+  produce->add_option("--stream", p->stream, "Stream name (created if missing)")->required();
+  produce->add_option("--subjects", p->subjects, "Subjects S.0 .. S.<P-1> (P)")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  produce->add_option("--keys", p->keys, "Distinct keys (N)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  produce->add_option("--events", p->events, "Events to publish (M)")->capture_default_str();
+  produce->callback([&exit_code, p] { exit_code = RunProduce(*p); });
+
+  auto* dump = nats->add_subcommand("dump", "Print every message's payload of a stream, in order");
+  auto server = std::make_shared<std::string>("nats://127.0.0.1:4222");
+  auto stream = std::make_shared<std::string>();
+  dump->add_option("--server", *server, "NATS server URL")->capture_default_str();
+  dump->add_option("--stream", *stream, "Stream name")->required();
+  dump->callback([&exit_code, server, stream] { exit_code = RunDump(*server, *stream); });
+}
+
+}  // namespace weir::cli

@@ -1,0 +1,120 @@
+// A thin owner of one NATS connection and its JetStream context (libnats), shared by the NATS
+// source, the NATS sink and `weir nats produce|dump`. It turns libnats' status codes into weir
+// Status values (connection loss and timeouts are retryable) and keeps the few stream calls the
+// connectors need. After the first connection, libnats reconnects by itself, forever; callers see
+// each reconnection in reconnects().
+//
+// Thread-safety: libnats' connection is thread-safe; one NatsClient is used by one subtask.
+#pragma once
+
+#include <nats/nats.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "weir/status.h"
+
+namespace weir::nats {
+
+// What the connectors read of a stream's configuration and state.
+struct StreamView {
+  std::string name;
+  std::vector<std::string> subjects;
+  int64_t duplicate_window_ms = 0;
+  uint64_t last_sequence = 0;
+  uint64_t messages = 0;
+};
+
+struct StreamSpec {
+  std::string name;
+  std::vector<std::string> subjects;
+  int64_t duplicate_window_ms = 0;  // 0: the server's default (2 min)
+};
+
+// One message of a stream, as a reader hands it out.
+struct StreamMessage {
+  std::string subject;
+  uint64_t sequence = 0;
+  std::string payload;
+};
+
+// libnats' status (and JetStream error code) as a Status naming `what`.
+Status ToStatus(natsStatus s, jsErrCode jerr, const std::string& what);
+
+// True when `filter` (a subject that may hold '*' and '>') matches every subject `subject` can
+// stand for.
+bool SubjectCovers(const std::string& filter, const std::string& subject);
+
+class NatsClient {
+ public:
+  // Connects to `url` (retrying a few times); `who` names the caller in errors ("nats source
+  // 'events'").
+  static Result<std::unique_ptr<NatsClient>> Connect(const std::string& url, std::string who);
+  ~NatsClient();
+  NatsClient(const NatsClient&) = delete;
+  NatsClient& operator=(const NatsClient&) = delete;
+
+  const std::string& url() const { return url_; }
+  const std::string& who() const { return who_; }
+  jsCtx* js() { return js_; }
+  uint64_t reconnects() const { return reconnects_.load(); }
+
+  // NotFound when the stream does not exist.
+  Result<StreamView> GetStream(const std::string& stream);
+  // Creates the stream unless it exists (file storage); returns what the server has.
+  Result<StreamView> EnsureStream(const StreamSpec& spec);
+  // Stream sequence of the last message of `subject` in `stream` (0: none).
+  Result<uint64_t> LastSequenceOf(const std::string& stream, const std::string& subject);
+
+  // Publishes payloads[i] to `subject` with message id ids[i] (empty ids: none), waits for every
+  // acknowledgement, and repeats the whole batch with backoff while any is lost or refused for a
+  // retryable reason — duplicates are dropped by the stream through the ids — until
+  // `deadline_ms` (steady clock) has passed.
+  Status PublishAll(const std::string& subject, const std::vector<std::string>& payloads,
+                    const std::vector<std::string>& ids, int64_t deadline_ms);
+
+ private:
+  NatsClient(std::string url, std::string who) : url_(std::move(url)), who_(std::move(who)) {}
+  Status Open();
+  Status PublishRound(const std::string& subject, const std::vector<std::string>& payloads,
+                      const std::vector<std::string>& ids, int64_t wait_ms);
+  static void OnReconnected(natsConnection*, void* closure);
+  static void OnPublishError(jsCtx*, jsPubAckErr* pae, void* closure);
+
+  std::string url_;
+  std::string who_;
+  natsOptions* options_ = nullptr;
+  natsConnection* connection_ = nullptr;
+  jsCtx* js_ = nullptr;
+  std::atomic<uint64_t> reconnects_{0};
+  std::atomic<uint64_t> publish_errors_{0};
+  std::atomic<int> last_publish_error_{0};
+};
+
+// Reads one subject of a stream in order, from just after a stream sequence, through an ordered
+// consumer (server-side flow control; libnats re-creates it on a gap).
+class SubjectReader {
+ public:
+  static Result<std::unique_ptr<SubjectReader>> Open(NatsClient& client, const std::string& stream,
+                                                     const std::string& subject,
+                                                     uint64_t after_sequence);
+  ~SubjectReader();
+  SubjectReader(const SubjectReader&) = delete;
+  SubjectReader& operator=(const SubjectReader&) = delete;
+
+  // The next message, waiting at most `timeout_ms` (0: only what has arrived); nullopt if none.
+  Result<std::optional<StreamMessage>> Next(int64_t timeout_ms);
+
+ private:
+  SubjectReader(NatsClient& client, std::string subject)
+      : client_(client), subject_(std::move(subject)) {}
+  NatsClient& client_;
+  std::string subject_;
+  natsSubscription* subscription_ = nullptr;
+};
+
+}  // namespace weir::nats

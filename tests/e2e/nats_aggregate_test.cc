@@ -1,0 +1,133 @@
+// Across processes, with a real nats-server: `weir nats produce` fills the input stream, then
+// `weir run nats-aggregate --bounded` (parallelism 2, incremental checkpoints every 100 ms) is
+// killed with SIGKILL at random moments and resumed with `-s` each time, or runs through a NATS
+// server restart; `weir nats dump` of the output stream must then hold every key's counts
+// 1..final exactly once, with the sums of a failure-free run.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "common/clock.h"
+#include "connectors/nats/nats_client.h"
+#include "testing/nats_server.h"
+#include "testing/output_oracle.h"
+#include "testing/temp_dir.h"
+#include "weir_process.h"
+
+namespace weir::e2e {
+namespace {
+
+constexpr uint64_t kEvents = 400000;
+constexpr uint64_t kKeys = 2000;
+
+std::string LatestCheckpoint(const std::string& dir) {
+  auto parsed = nlohmann::json::parse(WeirOutput("checkpoints list --json " + dir), nullptr, false);
+  std::string path;
+  uint64_t best = 0;
+  if (!parsed.is_array()) return path;
+  for (const auto& c : parsed) {
+    if (c["id"].get<uint64_t>() >= best) {
+      best = c["id"].get<uint64_t>();
+      path = c["path"].get<std::string>();
+    }
+  }
+  return path;
+}
+
+class NatsAggregateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server_.Start().ok());
+    const ProcessResult produce =
+        RunWeir({"nats", "produce", "--server", server_.url(), "--stream", "EV", "--subjects", "4",
+                 "--keys", std::to_string(kKeys), "--events", std::to_string(kEvents)},
+                -1, tmp_.Sub("produce.txt"));
+    ASSERT_EQ(produce.exit_code, 0) << produce.stderr_text;
+  }
+
+  std::vector<std::string> RunArgs(const std::string& from) const {
+    std::vector<std::string> args = {"run"};
+    if (!from.empty()) args.insert(args.end(), {"-s", from});
+    args.insert(args.end(),
+                {"-D", "execution.checkpointing.interval=100ms", "-D",
+                 "state.checkpoints.dir=" + tmp_.Sub("checkpoints"), "-D",
+                 "state.backend.rocksdb.localdir=" + tmp_.Sub("local"), "-D",
+                 "parallelism.default=2", "-D", "state.backend.incremental=true", "nats-aggregate",
+                 "--server", server_.url(), "--input", "EV", "--output", "OUT", "--bounded"});
+    return args;
+  }
+
+  // The output stream, as `weir nats dump` prints it, checked against a failure-free run.
+  Status CheckOutput() {
+    std::filesystem::create_directories(tmp_.Sub("out"));
+    std::ofstream(tmp_.Sub("out/dump.txt"))
+        << WeirOutput("nats dump --server " + server_.url() + " --stream OUT");
+    return testing::CheckRunningCounts(tmp_.Sub("out"),
+                                       testing::KeyedAggregateTotals(kEvents, kKeys));
+  }
+
+  testing::TempDir tmp_;
+  testing::NatsServer server_{tmp_.Sub("nats-store")};
+};
+
+TEST_F(NatsAggregateTest, OutputIsExactlyOnceAfterEveryKill) {
+  std::mt19937 rng(11);
+  std::string log, latest;
+  int kills = 0;
+  for (int round = 0; round < 4; ++round) {
+    const int kill_after = 300 + static_cast<int>(rng() % 900);
+    log += "weir run " + (latest.empty() ? "" : "-s " + latest + " ") + "... killed after " +
+           std::to_string(kill_after) + " ms\n";
+    const ProcessResult r = RunWeir(RunArgs(latest), kill_after, tmp_.Sub("stderr.txt"));
+    if (r.killed) {
+      ++kills;
+    } else {
+      ASSERT_EQ(r.exit_code, 0) << log << r.stderr_text;
+    }
+    if (const std::string now = LatestCheckpoint(tmp_.Sub("checkpoints")); !now.empty()) {
+      latest = now;
+    }
+  }
+  const ProcessResult last = RunWeir(RunArgs(latest), -1, tmp_.Sub("stderr.txt"));
+  ASSERT_EQ(last.exit_code, 0) << log << last.stderr_text;
+  EXPECT_GE(kills, 2) << log;
+  const Status exact = CheckOutput();
+  EXPECT_TRUE(exact.ok()) << log << exact.message();
+}
+
+TEST_F(NatsAggregateTest, AServerRestartDuringTheRunLosesNothing) {
+  std::thread restart([this] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    server_.Kill();
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    EXPECT_TRUE(server_.Start().ok());
+  });
+  const ProcessResult r = RunWeir(RunArgs(""), -1, tmp_.Sub("stderr.txt"));
+  restart.join();
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find("reconnected"), std::string::npos)
+      << "the job ended before the restart; " << r.stderr_text;
+  const Status exact = CheckOutput();
+  EXPECT_TRUE(exact.ok()) << exact.message();
+}
+
+TEST_F(NatsAggregateTest, MalformedRecordIsOneClearError) {
+  auto client = nats::NatsClient::Connect(server_.url(), "test");
+  ASSERT_TRUE(client.ok());
+  ASSERT_TRUE((*client)->PublishAll("EV.3", {"not-an-event"}, {}, NowSteadyMs() + 10000).ok());
+  std::vector<std::string> args = RunArgs("");
+  args.insert(args.begin() + 1, {"-D", "restart-strategy=none"});
+  const ProcessResult r = RunWeir(args, -1, tmp_.Sub("stderr.txt"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.stderr_text.find("message " + std::to_string(kEvents + 1) +
+                               " of stream EV (subject EV.3) is not 'key,value': 'not-an-event'"),
+            std::string::npos)
+      << r.stderr_text;
+}
+
+}  // namespace
+}  // namespace weir::e2e
