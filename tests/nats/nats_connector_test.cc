@@ -11,6 +11,7 @@
 #include "connectors/nats/nats_client.h"
 #include "testing/nats_server.h"
 #include "testing/temp_dir.h"
+#include "testing/wait.h"
 #include "weir/nats.h"
 
 namespace weir {
@@ -235,13 +236,22 @@ TEST_F(NatsConnectorTest, ExactlyOnceSinkPublishesABatchOnceAfterItsCheckpointCo
   auto sink = NatsSink(options).factory();
   Messages unused;
   ASSERT_TRUE(sink->Open(ctx, std::nullopt, unused).ok());
-  for (int i = 0; i < 100; ++i) ASSERT_TRUE(sink->ProcessRecord(std::to_string(i)).ok());
+  const auto record = [](int i) { return "record-" + std::string(20, 'x') + std::to_string(i); };
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(sink->ProcessRecord(record(i)).ok());
   auto state = sink->SnapshotState(1);
   ASSERT_TRUE(state.ok() && state->has_value());
+  EXPECT_GT((*state)->size(), 100 * 30u);      // the batch is in the checkpoint
   EXPECT_EQ(MessagesIn(*client_, "OUT"), 0u);  // nothing before the checkpoint completes
-  for (int i = 100; i < 150; ++i) ASSERT_TRUE(sink->ProcessRecord(std::to_string(i)).ok());
+  for (int i = 100; i < 150; ++i) ASSERT_TRUE(sink->ProcessRecord(std::string("y")).ok());
   ASSERT_TRUE(sink->NotifyCheckpointComplete(1).ok());
-  EXPECT_EQ(MessagesIn(*client_, "OUT"), 100u);
+  // Published by the sink's publisher thread; once confirmed, later checkpoints no longer hold
+  // the batch, only the 50 records after checkpoint 1.
+  EXPECT_TRUE(testing::WaitFor([&] { return MessagesIn(*client_, "OUT") == 100; }));
+  uint64_t id = 2;
+  EXPECT_TRUE(testing::WaitFor([&] {
+    auto next = sink->SnapshotState(id++);
+    return next.ok() && next->has_value() && (*next)->size() < 50 * 3 + 200;
+  }));
   sink->Close();
   // A failure after the publication: the restored sink publishes checkpoint 1's batch again;
   // the stream drops every copy. Records 100..149 were never checkpointed: not published.

@@ -212,10 +212,21 @@ Status NatsClient::PublishRound(const std::string& subject,
                                    static_cast<int>(payloads[i].size()), &po);
     if (s != NATS_OK) return ToStatus(s, static_cast<jsErrCode>(0), what);
   }
+  // Wait in short steps: acknowledgements in flight when the connection dropped never come, and
+  // a reconnection means the batch is better sent again at once than after the full wait.
+  const uint64_t reconnects_before = reconnects_.load();
+  const int64_t wait_until = NowSteadyMs() + wait_ms;
   jsPubOptions wait;
   jsPubOptions_Init(&wait);
-  wait.MaxWait = wait_ms;
-  natsStatus s = js_PublishAsyncComplete(js_, &wait);
+  wait.MaxWait = 100;
+  natsStatus s = NATS_TIMEOUT;
+  while (true) {
+    s = js_PublishAsyncComplete(js_, &wait);
+    if (s != NATS_TIMEOUT || reconnects_.load() != reconnects_before ||
+        NowSteadyMs() >= wait_until) {
+      break;
+    }
+  }
   if (s != NATS_OK) {
     natsMsgList lost;
     if (js_PublishAsyncGetPendingList(&lost, js_) == NATS_OK) natsMsgList_Destroy(&lost);
@@ -235,12 +246,14 @@ Status NatsClient::PublishRound(const std::string& subject,
 }
 
 Status NatsClient::PublishAll(const std::string& subject, const std::vector<std::string>& payloads,
-                              const std::vector<std::string>& ids, int64_t deadline_ms) {
+                              const std::vector<std::string>& ids, int64_t deadline_ms,
+                              const std::atomic<bool>* cancel) {
   std::mt19937_64 rng(std::random_device{}());
   int64_t backoff_ms = 50;
   for (int attempt = 1;; ++attempt) {
     Status s = PublishRound(subject, payloads, ids, 10000);
-    if (s.ok() || !s.retryable() || NowSteadyMs() >= deadline_ms) return s;
+    const bool cancelled = cancel != nullptr && cancel->load();
+    if (s.ok() || !s.retryable() || cancelled || NowSteadyMs() >= deadline_ms) return s;
     LogWarn(s.message() + "; publishing the batch of " + std::to_string(payloads.size()) +
             " again (attempt " + std::to_string(attempt + 1) + ")");
     const int64_t jitter = static_cast<int64_t>(rng() % static_cast<uint64_t>(backoff_ms));

@@ -73,9 +73,10 @@ class NatsClient {
   // Publishes payloads[i] to `subject` with message id ids[i] (empty ids: none), waits for every
   // acknowledgement, and repeats the whole batch with backoff while any is lost or refused for a
   // retryable reason — duplicates are dropped by the stream through the ids — until
-  // `deadline_ms` (steady clock) has passed.
+  // `deadline_ms` (steady clock) has passed or `*cancel` is set.
   Status PublishAll(const std::string& subject, const std::vector<std::string>& payloads,
-                    const std::vector<std::string>& ids, int64_t deadline_ms);
+                    const std::vector<std::string>& ids, int64_t deadline_ms,
+                    const std::atomic<bool>* cancel = nullptr);
 
  private:
   NatsClient(std::string url, std::string who) : url_(std::move(url)), who_(std::move(who)) {}

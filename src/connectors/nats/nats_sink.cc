@@ -1,20 +1,24 @@
 // The NATS JetStream sink (weir/nats.h). Exactly-once, a batch moves through two states:
 //   open       the records since the last barrier, in memory
 //   pending    closed at checkpoint N's barrier and listed (records and all) in the sink's
-//              operator state of N and of every later checkpoint until published
+//              operator state of N and of every later checkpoint until its publication is
+//              confirmed
 // and is published, with message ids "<job>/<operator>/<subtask>/<attempt>/<N>/<i>", when N
-// completes, or on restore from a checkpoint that lists it. The ids of a batch are fixed when it
+// completes (by the BatchPublisher's thread, while the subtask goes on), or on restore from a
+// checkpoint that lists it. The ids of a batch are fixed when it
 // is closed and stored with it, so publishing it again after a failure repeats them exactly and
 // the stream's duplicate window drops the copies. The attempt (random per Open) keeps ids of new
 // batches distinct from those of an earlier run whose checkpoint ids may be reused after a
 // fallback to an older checkpoint.
 #include <algorithm>
+#include <deque>
 #include <random>
 
 #include "common/clock.h"
 #include "common/coding.h"
 #include "common/log.h"
 #include "common/retry.h"
+#include "connectors/nats/batch_publisher.h"
 #include "connectors/nats/nats_client.h"
 #include "weir/nats.h"
 
@@ -29,11 +33,10 @@ std::string FormatDuration(int64_t ms) {
   return std::to_string(ms / 60000) + "min";
 }
 
-struct Batch {
-  uint64_t checkpoint_id = 0;
-  std::string id_prefix;  // "<job>/<operator>/<subtask>/<attempt>"
-  std::vector<std::string> records;
-};
+using Batch = nats::OutgoingBatch;
+
+// Records per batch when publishing at once (at-least-once, or without checkpoints).
+constexpr size_t kAtOnceBatch = 4096;
 
 class NatsSinkOperator final : public StreamOperator {
  public:
@@ -55,40 +58,73 @@ class NatsSinkOperator final : public StreamOperator {
       WEIR_RETURN_IF_ERROR(Decode(*restored));
       // Every batch of the restored checkpoint belongs to a completed checkpoint; some may have
       // been published before the failure (the stream drops those copies).
-      WEIR_RETURN_IF_ERROR(PublishUpTo(UINT64_MAX));
+      for (const auto& b : pending_) {
+        WEIR_RETURN_IF_ERROR(client_->PublishAll(subject_, b->records, nats::MessageIds(*b),
+                                                 NowSteadyMs() + options_.publish_timeout_ms));
+      }
+      pending_.clear();
     }
+    publisher_ =
+        std::make_unique<nats::BatchPublisher>(*client_, subject_, options_.publish_timeout_ms);
     return Status::OK();
   }
 
   Status ProcessRecord(Record record) override {
     open_.push_back(std::any_cast<std::string>(std::move(record)));
-    if (!exactly_once_ && open_.size() >= 4096) return PublishOpen();
+    if (!exactly_once_ && open_.size() >= kAtOnceBatch) {
+      HandOver(0, "");
+      return publisher_->error();
+    }
     return Status::OK();
   }
 
   Result<std::optional<std::string>> SnapshotState(uint64_t checkpoint_id) override {
     if (!exactly_once_) {
       // At-least-once: everything before the barrier is acknowledged before the barrier goes on.
-      WEIR_RETURN_IF_ERROR(PublishOpen());
+      HandOver(0, "");
+      WEIR_RETURN_IF_ERROR(publisher_->Drain());
       return std::optional<std::string>();
     }
+    WEIR_RETURN_IF_ERROR(publisher_->error());
+    // Batches the publisher confirmed need no longer be in checkpoints.
+    const uint64_t confirmed = publisher_->confirmed_through();
+    while (handed_ > 0 && pending_.front()->checkpoint_id <= confirmed) {
+      pending_.pop_front();
+      --handed_;
+    }
     if (!open_.empty()) {
-      pending_.push_back(Batch{checkpoint_id, id_prefix_, std::move(open_)});
+      auto batch = std::make_shared<Batch>();
+      batch->checkpoint_id = checkpoint_id;
+      batch->id_prefix = id_prefix_;
+      batch->records = std::move(open_);
       open_.clear();
+      pending_.push_back(std::move(batch));
     }
     return std::optional<std::string>(Encode());
   }
 
   Status NotifyCheckpointComplete(uint64_t checkpoint_id) override {
-    return exactly_once_ ? PublishUpTo(checkpoint_id) : Status::OK();
+    if (!exactly_once_) return Status::OK();
+    for (; handed_ < pending_.size() && pending_[handed_]->checkpoint_id <= checkpoint_id;
+         ++handed_) {
+      publisher_->Enqueue(pending_[handed_]);
+    }
+    // After the end of input this is the final checkpoint: the job ends once it is published.
+    return finished_ ? publisher_->Drain() : publisher_->error();
   }
 
   Status Finish() override {
+    finished_ = true;
     // With checkpoints, the final checkpoint's completion publishes the last batch.
-    return exactly_once_ ? Status::OK() : PublishOpen();
+    if (exactly_once_) return Status::OK();
+    HandOver(0, "");
+    return publisher_->Drain();
   }
 
-  void Close() override { client_.reset(); }
+  void Close() override {
+    publisher_.reset();
+    client_.reset();
+  }
 
  private:
   // The stream exists (or is created) and captures our subject, and, exactly-once, keeps message
@@ -118,36 +154,25 @@ class NatsSinkOperator final : public StreamOperator {
     return Status::OK();
   }
 
-  Status PublishOpen() {
-    if (open_.empty()) return Status::OK();
-    WEIR_RETURN_IF_ERROR(
-        client_->PublishAll(subject_, open_, {}, NowSteadyMs() + options_.publish_timeout_ms));
+  // The open records go to the publisher as one batch (published at once, without ids).
+  void HandOver(uint64_t checkpoint_id, std::string id_prefix) {
+    if (open_.empty()) return;
+    auto batch = std::make_shared<Batch>();
+    batch->checkpoint_id = checkpoint_id;
+    batch->id_prefix = std::move(id_prefix);
+    batch->records = std::move(open_);
     open_.clear();
-    return Status::OK();
-  }
-
-  Status PublishUpTo(uint64_t checkpoint_id) {
-    auto it = pending_.begin();
-    for (; it != pending_.end() && it->checkpoint_id <= checkpoint_id; ++it) {
-      std::vector<std::string> ids;
-      ids.reserve(it->records.size());
-      const std::string base = it->id_prefix + "/" + std::to_string(it->checkpoint_id) + "/";
-      for (size_t i = 0; i < it->records.size(); ++i) ids.push_back(base + std::to_string(i));
-      WEIR_RETURN_IF_ERROR(client_->PublishAll(subject_, it->records, ids,
-                                               NowSteadyMs() + options_.publish_timeout_ms));
-    }
-    pending_.erase(pending_.begin(), it);
-    return Status::OK();
+    publisher_->Enqueue(std::move(batch));
   }
 
   std::string Encode() const {
     std::string bytes;
     PutVarint64(&bytes, pending_.size());
-    for (const Batch& b : pending_) {
-      PutVarint64(&bytes, b.checkpoint_id);
-      PutLengthPrefixed(&bytes, b.id_prefix);
-      PutVarint64(&bytes, b.records.size());
-      for (const auto& r : b.records) PutLengthPrefixed(&bytes, r);
+    for (const auto& b : pending_) {
+      PutVarint64(&bytes, b->checkpoint_id);
+      PutLengthPrefixed(&bytes, b->id_prefix);
+      PutVarint64(&bytes, b->records.size());
+      for (const auto& r : b->records) PutLengthPrefixed(&bytes, r);
     }
     return bytes;
   }
@@ -156,16 +181,16 @@ class NatsSinkOperator final : public StreamOperator {
     uint64_t n = 0;
     bool ok = GetVarint64(&in, &n);
     for (uint64_t i = 0; ok && i < n; ++i) {
-      Batch b;
+      auto b = std::make_shared<Batch>();
       std::string_view prefix;
       uint64_t records = 0;
-      ok = GetVarint64(&in, &b.checkpoint_id) && GetLengthPrefixed(&in, &prefix) &&
+      ok = GetVarint64(&in, &b->checkpoint_id) && GetLengthPrefixed(&in, &prefix) &&
            GetVarint64(&in, &records) && records <= in.size();
-      b.id_prefix = prefix;
+      b->id_prefix = prefix;
       for (uint64_t r = 0; ok && r < records; ++r) {
         std::string_view record;
         ok = GetLengthPrefixed(&in, &record);
-        b.records.emplace_back(record);
+        b->records.emplace_back(record);
       }
       pending_.push_back(std::move(b));
     }
@@ -180,9 +205,14 @@ class NatsSinkOperator final : public StreamOperator {
   std::string subject_;
   bool exactly_once_ = true;
   std::string id_prefix_;
+  bool finished_ = false;
   std::unique_ptr<nats::NatsClient> client_;
+  std::unique_ptr<nats::BatchPublisher> publisher_;
   std::vector<std::string> open_;
-  std::vector<Batch> pending_;  // in checkpoint order
+  // Closed batches in checkpoint order; the first handed_ are with the publisher. A batch leaves
+  // when the publisher confirmed it, at the next barrier.
+  std::deque<std::shared_ptr<Batch>> pending_;
+  size_t handed_ = 0;
 };
 
 }  // namespace
