@@ -30,7 +30,7 @@ int Fail(const Status& s) {
 }
 
 int RunProduce(const ProduceArgs& a) {
-  const std::string who = "weir nats produce";
+  const std::string who = "nats produce";
   auto client = nats::NatsClient::Connect(a.server, who);
   if (!client.ok()) return Fail(client.status());
   nats::StreamSpec spec{a.stream, {}, 0};
@@ -76,7 +76,7 @@ int RunProduce(const ProduceArgs& a) {
 }
 
 int RunDump(const std::string& server, const std::string& stream_name) {
-  const std::string who = "weir nats dump";
+  const std::string who = "nats dump";
   auto client = nats::NatsClient::Connect(server, who);
   if (!client.ok()) return Fail(client.status());
   auto stream = (*client)->GetStream(stream_name);

@@ -129,5 +129,18 @@ TEST_F(NatsAggregateTest, MalformedRecordIsOneClearError) {
       << r.stderr_text;
 }
 
+TEST_F(NatsAggregateTest, ToolsNameWhatIsWrong) {
+  const ProcessResult missing = RunWeir(
+      {"nats", "dump", "--server", server_.url(), "--stream", "MISSING"}, -1, tmp_.Sub("e.txt"));
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.stderr_text,
+            "weir: nats dump: stream MISSING does not exist on " + server_.url() + "\n");
+  const ProcessResult keys =
+      RunWeir({"nats", "produce", "--server", server_.url(), "--stream", "X", "--keys", "0"}, -1,
+              tmp_.Sub("e.txt"));
+  EXPECT_NE(keys.exit_code, 0);
+  EXPECT_NE(keys.stderr_text.find("--keys"), std::string::npos) << keys.stderr_text;
+}
+
 }  // namespace
 }  // namespace weir::e2e
