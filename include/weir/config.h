@@ -56,6 +56,14 @@ inline constexpr std::string_view kRestartAttempts = "restart-strategy.fixed-del
 inline constexpr std::string_view kRestartDelay = "restart-strategy.fixed-delay.delay";
 inline constexpr std::string_view kSavepointPath = "execution.savepoint.path";
 inline constexpr std::string_view kRestoreMode = "execution.savepoint-restore-mode";
+inline constexpr std::string_view kS3Endpoint = "s3.endpoint";
+inline constexpr std::string_view kS3Region = "s3.region";
+inline constexpr std::string_view kS3PathStyle = "s3.path-style-access";
+inline constexpr std::string_view kS3AccessKey = "s3.access-key";
+inline constexpr std::string_view kS3SecretKey = "s3.secret-key";
+inline constexpr std::string_view kS3PartSize = "s3.upload.part-size";
+inline constexpr std::string_view kS3MaxConnections = "s3.max-connections";
+inline constexpr std::string_view kS3RequestTimeout = "s3.request-timeout";
 }  // namespace config
 
 // Every key weir accepts.

@@ -13,6 +13,7 @@
 #include "checkpoint/checkpoint_verifier.h"
 #include "common/checksum.h"
 #include "io/file_system.h"
+#include "io/s3/s3_file_system.h"
 
 namespace weir::cli {
 namespace {
@@ -67,8 +68,31 @@ Result<std::vector<ListedCheckpoint>> CollectCheckpoints(FileSystem& fs, const s
   return out;
 }
 
-int RunList(const std::string& dir, bool as_json) {
-  auto fs = NewPosixFileSystem();
+// --config FILE and -D key=value, as `weir run` takes them: they reach S3 storage.
+struct StorageOptions {
+  std::string config_file;
+  std::vector<std::string> assignments;
+};
+
+Result<std::shared_ptr<FileSystem>> OpenStorage(const std::string& path, const StorageOptions& o) {
+  Configuration config;
+  if (!o.config_file.empty()) WEIR_RETURN_IF_ERROR(config.LoadYamlFile(o.config_file));
+  for (const auto& a : o.assignments) WEIR_RETURN_IF_ERROR(config.SetFromAssignment(a));
+  return FileSystemForPath(path, config);
+}
+
+void AddStorageOptions(CLI::App* command, const std::shared_ptr<StorageOptions>& o) {
+  command->add_option("--config", o->config_file, "YAML configuration file (s3.* keys)");
+  command->add_option("-D", o->assignments, "configuration key=value (repeatable)");
+}
+
+#define WEIR_OPEN_STORAGE_OR_FAIL(fs, path, options)        \
+  auto fs##_opened = OpenStorage(path, options);            \
+  if (!fs##_opened.ok()) return Fail(fs##_opened.status()); \
+  std::shared_ptr<FileSystem> fs = std::move(fs##_opened).value()
+
+int RunList(const std::string& dir, bool as_json, const StorageOptions& storage) {
+  WEIR_OPEN_STORAGE_OR_FAIL(fs, dir, storage);
   auto listed = CollectCheckpoints(*fs, dir);
   if (!listed.ok()) return Fail(listed.status());
   if (as_json) {
@@ -131,8 +155,8 @@ json OperatorsJson(const CheckpointMetadata& m) {
   return out;
 }
 
-int RunInspect(const std::string& path, bool as_json) {
-  auto fs = NewPosixFileSystem();
+int RunInspect(const std::string& path, bool as_json, const StorageOptions& storage) {
+  WEIR_OPEN_STORAGE_OR_FAIL(fs, path, storage);
   auto pointer = CheckpointStorage::ResolvePointer(*fs, path);
   if (!pointer.ok()) return Fail(pointer.status());
   auto read = ReadCheckpointMetadata(*fs, pointer->metadata_path);
@@ -249,8 +273,8 @@ Result<std::vector<VerifyReport>> VerifyAll(FileSystem& fs, const std::string& d
   return reports;
 }
 
-int RunVerify(const std::string& dir, bool as_json, bool checksums) {
-  auto fs = NewPosixFileSystem();
+int RunVerify(const std::string& dir, bool as_json, bool checksums, const StorageOptions& storage) {
+  WEIR_OPEN_STORAGE_OR_FAIL(fs, dir, storage);
   auto reports = VerifyAll(*fs, dir, checksums);
   if (!reports.ok()) return Fail(reports.status());
   const int64_t now = NowUnixMs();
@@ -320,10 +344,11 @@ Result<int64_t> ParseDuration(const std::string& text) {
   return std::stoll(text.substr(0, digits)) * scale;
 }
 
-int RunGc(const std::string& dir, const std::string& grace_text, bool do_delete, bool as_json) {
+int RunGc(const std::string& dir, const std::string& grace_text, bool do_delete, bool as_json,
+          const StorageOptions& storage) {
   auto grace = ParseDuration(grace_text);
   if (!grace.ok()) return Fail(grace.status());
-  auto fs = NewPosixFileSystem();
+  WEIR_OPEN_STORAGE_OR_FAIL(fs, dir, storage);
   auto reports = VerifyAll(*fs, dir, /*checksums=*/false);
   if (!reports.ok()) return Fail(reports.status());
   const int64_t now = NowUnixMs();
@@ -374,7 +399,11 @@ void AddCheckpointsCommand(CLI::App& app, int& exit_code) {
   auto list_json = std::make_shared<bool>(false);
   list->add_option("DIR", *list_dir, "state.checkpoints.dir, or one job's directory")->required();
   list->add_flag("--json", *list_json, "Print a JSON array ordered by checkpoint id");
-  list->callback([&exit_code, list_dir, list_json] { exit_code = RunList(*list_dir, *list_json); });
+  auto list_storage = std::make_shared<StorageOptions>();
+  AddStorageOptions(list, list_storage);
+  list->callback([&exit_code, list_dir, list_json, list_storage] {
+    exit_code = RunList(*list_dir, *list_json, *list_storage);
+  });
 
   auto* inspect = checkpoints->add_subcommand(
       "inspect", "Show every file a checkpoint references, per backend and state");
@@ -383,8 +412,10 @@ void AddCheckpointsCommand(CLI::App& app, int& exit_code) {
   inspect->add_option("PATH", *inspect_path, "A _metadata file or its chk-<N> directory")
       ->required();
   inspect->add_flag("--json", *inspect_json, "Print JSON");
-  inspect->callback([&exit_code, inspect_path, inspect_json] {
-    exit_code = RunInspect(*inspect_path, *inspect_json);
+  auto inspect_storage = std::make_shared<StorageOptions>();
+  AddStorageOptions(inspect, inspect_storage);
+  inspect->callback([&exit_code, inspect_path, inspect_json, inspect_storage] {
+    exit_code = RunInspect(*inspect_path, *inspect_json, *inspect_storage);
   });
 
   auto* verify = checkpoints->add_subcommand(
@@ -396,8 +427,10 @@ void AddCheckpointsCommand(CLI::App& app, int& exit_code) {
       ->required();
   verify->add_flag("--json", *verify_json, "Print JSON");
   verify->add_flag("--sizes-only", *verify_sizes_only, "Skip checksums (check presence and size)");
-  verify->callback([&exit_code, verify_dir, verify_json, verify_sizes_only] {
-    exit_code = RunVerify(*verify_dir, *verify_json, !*verify_sizes_only);
+  auto verify_storage = std::make_shared<StorageOptions>();
+  AddStorageOptions(verify, verify_storage);
+  verify->callback([&exit_code, verify_dir, verify_json, verify_sizes_only, verify_storage] {
+    exit_code = RunVerify(*verify_dir, *verify_json, !*verify_sizes_only, *verify_storage);
   });
 
   auto* gc = checkpoints->add_subcommand(
@@ -412,8 +445,10 @@ void AddCheckpointsCommand(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   gc->add_flag("--delete", *gc_delete, "Delete; without it, only list what would go");
   gc->add_flag("--json", *gc_json, "Print JSON");
-  gc->callback([&exit_code, gc_dir, gc_grace, gc_delete, gc_json] {
-    exit_code = RunGc(*gc_dir, *gc_grace, *gc_delete, *gc_json);
+  auto gc_storage = std::make_shared<StorageOptions>();
+  AddStorageOptions(gc, gc_storage);
+  gc->callback([&exit_code, gc_dir, gc_grace, gc_delete, gc_json, gc_storage] {
+    exit_code = RunGc(*gc_dir, *gc_grace, *gc_delete, *gc_json, *gc_storage);
   });
 }
 

@@ -130,6 +130,23 @@ const std::vector<ConfigKey>& KnownConfigKeys() {
       {config::kRestoreMode, ConfigType::kEnum, "CLAIM", 0, 0,
        "CLAIM: the resumed job owns the checkpoint; NO_CLAIM: it never touches it.",
        "CLAIM|NO_CLAIM"},
+      {config::kS3Endpoint, ConfigType::kString, "", 0, 0,
+       "S3 endpoint URL for s3:// paths, e.g. http://127.0.0.1:7480; empty: AWS "
+       "(https://s3.<region>.amazonaws.com)."},
+      {config::kS3Region, ConfigType::kString, "us-east-1", 0, 0,
+       "Region that requests are signed for (AWS Signature V4)."},
+      {config::kS3PathStyle, ConfigType::kBool, "false", 0, 0,
+       "Address buckets as <endpoint>/<bucket> (Ceph RGW, MinIO) instead of <bucket>.<endpoint>."},
+      {config::kS3AccessKey, ConfigType::kString, "", 0, 0,
+       "S3 access key; empty: the AWS_ACCESS_KEY_ID environment variable."},
+      {config::kS3SecretKey, ConfigType::kString, "", 0, 0,
+       "S3 secret key; empty: the AWS_SECRET_ACCESS_KEY environment variable. Never logged."},
+      {config::kS3PartSize, ConfigType::kInt, "16777216", 5 << 20, int64_t{1} << 32,
+       "Bytes per part of a multipart upload; smaller files are one PUT."},
+      {config::kS3MaxConnections, ConfigType::kInt, "16", 1, 1024,
+       "HTTP connections kept open to the S3 endpoint (and requests in flight at most)."},
+      {config::kS3RequestTimeout, ConfigType::kDuration, "2min", 0, 0,
+       "Time limit of one S3 request; a stalled or timed-out request is retried with backoff."},
   };
   return keys;
 }

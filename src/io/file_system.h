@@ -73,9 +73,10 @@ class FileSystem {
 
   Result<bool> Exists(const std::string& path);
   Result<std::string> ReadFileToString(const std::string& path);
-  // The one way to publish a file atomically: write "<path>.tmp-<random>", fsync it, rename it
-  // to `path`, fsync the directory. Readers see either no file or all of `data`.
-  Status PublishAtomically(const std::string& path, std::string_view data);
+  // The one way to publish a file atomically: readers see either no file or all of `data`. By
+  // default: write "<path>.tmp-<random>", fsync it, rename it to `path`, fsync the directory;
+  // object stores override it with one PUT.
+  virtual Status PublishAtomically(const std::string& path, std::string_view data);
 };
 
 struct PosixOptions {

@@ -68,7 +68,7 @@ JobResult JobRuntime::Run() {
       result.outcome = outcome;
       if (storage_ && config_.GetString(config::kRetention) == "DELETE_ON_CANCELLATION") {
         coordinator_->cleaner().WaitIdle();
-        (void)fs_->DeleteRecursively(storage_->job_dir());
+        (void)storage_->fs().DeleteRecursively(storage_->job_dir());
         LogInfo("job cancelled; its checkpoints were deleted (DELETE_ON_CANCELLATION)");
         (void)NewPosixFileSystem()->DeleteRecursively(local_dir_);
         return result;
@@ -112,7 +112,7 @@ Status JobRuntime::DeployOlderCheckpoint(std::optional<RestorePoint>* restore, S
   for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
     if (*it >= failed_id) continue;
     const std::string path = failed.storage.MetadataPath(*it);
-    auto metadata = ReadCheckpointMetadata(*fs_, path);
+    auto metadata = ReadCheckpointMetadata(failed.storage.fs(), path);
     if (!metadata.ok()) {
       LogWarn("fallback: checkpoint " + std::to_string(*it) +
               " is unreadable too: " + metadata.status().ToString());

@@ -3,6 +3,7 @@
 #include <random>
 
 #include "common/clock.h"
+#include "io/s3/s3_file_system.h"
 #include "runtime/job_runtime.h"
 
 namespace weir {
@@ -28,8 +29,19 @@ std::string TempDirectory() {
 Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Configuration& config,
                                                        std::shared_ptr<FileSystem> fs) {
   std::unique_ptr<JobRuntime> job(new JobRuntime());
-  job->fs_ =
-      fs ? std::move(fs) : NewPosixFileSystem({.owner_only = config.GetBool(config::kOwnerOnly)});
+  const std::string checkpoints_dir = config.GetString(config::kCheckpointsDir);
+  const std::string restore_path = config.GetString(config::kSavepointPath);
+  // The checkpoint directory and the checkpoint to restore may be on different storage (local
+  // and S3, say); a file system given by the caller serves both.
+  std::shared_ptr<FileSystem> restore_fs = fs;
+  if (!fs) {
+    WEIR_ASSIGN_OR_RETURN(
+        fs, FileSystemForPath(checkpoints_dir.empty() ? restore_path : checkpoints_dir, config));
+    if (!restore_path.empty()) {
+      WEIR_ASSIGN_OR_RETURN(restore_fs, FileSystemForPath(restore_path, config));
+    }
+  }
+  job->fs_ = std::move(fs);
   job->config_ = config;
   WEIR_ASSIGN_OR_RETURN(job->plan_,
                         PlanExecution(graph, static_cast<int>(config.GetInt(config::kParallelism)),
@@ -39,8 +51,6 @@ Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Con
   job->incremental_ = config.GetBool(config::kIncremental);
 
   const int64_t interval = config.GetDurationMs(config::kInterval);
-  const std::string checkpoints_dir = config.GetString(config::kCheckpointsDir);
-  const std::string restore_path = config.GetString(config::kSavepointPath);
   const bool claim = config.GetString(config::kRestoreMode) == "CLAIM";
   if (interval > 0 && checkpoints_dir.empty() && (restore_path.empty() || !claim)) {
     return Status::InvalidArgument(std::string(config::kInterval) + " is set but " +
@@ -51,12 +61,12 @@ Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Con
   job->job_id_ = NewJobId();
   if (!restore_path.empty()) {
     WEIR_ASSIGN_OR_RETURN(CheckpointPointer pointer,
-                          CheckpointStorage::ResolvePointer(*job->fs_, restore_path));
+                          CheckpointStorage::ResolvePointer(*restore_fs, restore_path));
     WEIR_ASSIGN_OR_RETURN(CheckpointMetadata metadata,
-                          ReadCheckpointMetadata(*job->fs_, pointer.metadata_path));
+                          ReadCheckpointMetadata(*restore_fs, pointer.metadata_path));
     WEIR_RETURN_IF_ERROR(
         CheckRestoreCompatibility(job->plan_, job->graph_.name, metadata, pointer.metadata_path));
-    CheckpointStorage restore_storage(job->fs_, pointer.job_dir);
+    CheckpointStorage restore_storage(restore_fs, pointer.job_dir);
     if (claim) {
       WEIR_ASSIGN_OR_RETURN(std::vector<uint64_t> ids,
                             restore_storage.ListCompletedCheckpointIds());

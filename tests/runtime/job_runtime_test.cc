@@ -74,7 +74,11 @@ TEST_P(ExactlyOnceWithFailuresTest, RestartsFromTheLatestCheckpointAndCommitsEac
   ASSERT_TRUE(job.ok()) << job.status().ToString();
   const JobResult result = (*job)->Run();
   ASSERT_EQ(result.outcome, JobOutcome::kFinished) << result.status.ToString();
-  EXPECT_EQ(result.restarts, 4);
+  // Each of the 4 injected failures fires once. Two may land in the same attempt: a record in
+  // flight in the keyed task can hit its failure while the source chain's failure is already
+  // failing the job (seen under ASan), so 3 restarts are possible, never more than 4.
+  EXPECT_GE(result.restarts, 3);
+  EXPECT_LE(result.restarts, 4);
   ASSERT_TRUE(result.latest_checkpoint.has_value());
   Status exact = testing::CheckRunningCounts(out, testing::KeyedAggregateTotals(events, keys));
   EXPECT_TRUE(exact.ok()) << exact.message();
