@@ -1,42 +1,15 @@
 #include "testing/rgw_server.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <stdlib.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <mutex>
 #include <sstream>
 
 namespace weir::testing {
 namespace {
-
-// A free port P such that P + 1 (the monitor's) is free too.
-int FreePortPair() {
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    int port = 0;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-      port = ntohs(addr.sin_port);
-    }
-    int fd2 = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in next = addr;
-    next.sin_port = htons(static_cast<uint16_t>(port + 1));
-    const bool pair_free = port > 0 && port < 65000 &&
-                           bind(fd2, reinterpret_cast<sockaddr*>(&next), sizeof(next)) == 0;
-    close(fd2);
-    close(fd);
-    if (pair_free) return port;
-  }
-  return 0;
-}
 
 std::string Script() { return std::string(WEIR_SOURCE_DIR) + "/scripts/rgw.sh"; }
 
@@ -44,17 +17,25 @@ std::string Script() { return std::string(WEIR_SOURCE_DIR) + "/scripts/rgw.sh"; 
 
 Status RgwServer::Start() {
   if (started_) return Status::OK();
-  // A gateway already running (scripts/rgw.sh start DIR PORT by hand): quicker test iterations.
-  if (const char* existing = std::getenv("WEIR_TEST_RGW_ENDPOINT")) {
-    endpoint_ = {existing, "weir-test-access", "weir-test-secret-0123456789abcdef", "weir-test"};
-    return Status::OK();
+  // A gateway already running: the one ctest's rgw fixture started (its endpoint file), or one
+  // started by hand for quicker iterations.
+  std::string out;
+  if (const char* file = std::getenv("WEIR_TEST_RGW_ENDPOINT_FILE")) {
+    std::ifstream in(file);
+    if (!std::getline(in, out)) {
+      return Status::IOError(std::string("no gateway endpoint in ") + file +
+                             " (did the rgw_start test fail? see its output)");
+    }
+  } else if (const char* existing = std::getenv("WEIR_TEST_RGW_ENDPOINT")) {
+    out = std::string("endpoint=") + existing +
+          " access_key=weir-test-access secret_key=weir-test-secret-0123456789abcdef "
+          "bucket=weir-test";
   }
+  if (!out.empty()) return Parse(out);
   char tmpl[] = "/tmp/weir-rgw-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) return Status::IOError("cannot create a temp dir for RGW");
   dir_ = tmpl;
-  const int port = FreePortPair();
-  const std::string cmd = Script() + " start " + dir_ + " " + std::to_string(port) + " 2>&1";
-  std::string out;
+  const std::string cmd = Script() + " start " + dir_ + " auto 2>&1";
   if (FILE* p = popen(cmd.c_str(), "r")) {
     char buf[1024];
     size_t n;
@@ -67,7 +48,13 @@ Status RgwServer::Start() {
     }
   }
   started_ = true;
-  std::istringstream words(out.substr(out.rfind("endpoint=")));
+  return Parse(out);
+}
+
+Status RgwServer::Parse(const std::string& out) {
+  const size_t at = out.rfind("endpoint=");
+  if (at == std::string::npos) return Status::IOError("no gateway endpoint in: " + out);
+  std::istringstream words(out.substr(at));
   std::string w;
   while (words >> w) {
     const size_t eq = w.find('=');

@@ -1,7 +1,9 @@
 // A single-node Ceph RADOS Gateway for tests, started with scripts/rgw.sh on 127.0.0.1 (a free
 // port, daemons under a temp dir) and stopped by their PIDs. Starting takes about 13 s, so a test
 // program starts one for all its tests (SharedRgw) and each test uses its own key prefix.
-// WEIR_TEST_RGW_ENDPOINT=http://127.0.0.1:PORT uses a gateway started by hand with rgw.sh.
+// Under ctest the `rgw` fixture starts one gateway for every S3 test and passes its endpoint file
+// in WEIR_TEST_RGW_ENDPOINT_FILE; WEIR_TEST_RGW_ENDPOINT=http://127.0.0.1:PORT uses a gateway
+// started by hand with rgw.sh.
 #pragma once
 
 #include <memory>
@@ -28,6 +30,8 @@ class RgwServer {
 
   Status Start();
   void Stop();
+  // Reads "endpoint=… access_key=… secret_key=… bucket=…".
+  Status Parse(const std::string& line);
   const RgwEndpoint& endpoint() const { return endpoint_; }
   // s3.* settings that reach this gateway.
   Status Configure(Configuration& config) const;

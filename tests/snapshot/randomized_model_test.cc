@@ -1,8 +1,7 @@
 // Thousands of random operations over many keys, namespaces and every state type, with full
 // checkpoints at random points (some with operations racing their asynchronous part), full or
-// incremental. Every
-// checkpoint is then restored into a fresh backend and compared with an in-memory model of the
-// state as of that checkpoint.
+// incremental, on local storage or on S3. Every checkpoint is then restored into a fresh backend
+// and compared with an in-memory model of the state as of that checkpoint.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -14,6 +13,7 @@
 #include "snapshot/incremental_snapshot_strategy.h"
 #include "snapshot/restore/restore_operation.h"
 #include "testing/checkpoint_helpers.h"
+#include "testing/storage_under_test.h"
 #include "testing/temp_dir.h"
 
 namespace weir {
@@ -57,7 +57,8 @@ struct States {
   }
 };
 
-class RandomizedModelTest : public ::testing::TestWithParam<std::tuple<int, bool>> {
+class RandomizedModelTest
+    : public ::testing::TestWithParam<std::tuple<testing::StorageKind, int, bool>> {
  protected:
   static constexpr int kKeys = 150;
   const std::vector<std::string> kNamespaces = {"", "w1", "w2"};
@@ -158,9 +159,13 @@ class RandomizedModelTest : public ::testing::TestWithParam<std::tuple<int, bool
 };
 
 TEST_P(RandomizedModelTest, EveryCheckpointRestoresToTheModel) {
-  const auto [seed, incremental] = GetParam();
+  const auto [kind_of_storage, seed, incremental] = GetParam();
   std::mt19937_64 rng(seed);
-  const auto storage = CheckpointStorage::ForJob(NewPosixFileSystem(), tmp_.Sub("ckpt"), "job");
+  auto under_test = testing::StorageUnderTest::Create(
+      kind_of_storage, ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  ASSERT_TRUE(under_test.ok()) << under_test.status().ToString();
+  const auto storage =
+      CheckpointStorage::ForJob((*under_test)->shared_fs(), (*under_test)->Sub("ckpt"), "job");
   ASSERT_TRUE(storage.Initialize().ok());
   RocksDbBackendOptions options;
   options.backend_id = "op_0";
@@ -217,8 +222,21 @@ TEST_P(RandomizedModelTest, EveryCheckpointRestoresToTheModel) {
   }
 }
 
+// The same test on local storage (snapshot_test) and on S3 against a Ceph RGW (s3_contract_test,
+// compiled with WEIR_CONTRACT_ON_S3).
+#ifdef WEIR_CONTRACT_ON_S3
+constexpr testing::StorageKind kStorage = testing::StorageKind::kS3;
+#else
+constexpr testing::StorageKind kStorage = testing::StorageKind::kLocal;
+#endif
 INSTANTIATE_TEST_SUITE_P(SeedsAndKinds, RandomizedModelTest,
-                         ::testing::Combine(::testing::Values(1, 2, 3, 4), ::testing::Bool()));
+                         ::testing::Combine(::testing::Values(kStorage),
+                                            ::testing::Values(1, 2, 3, 4), ::testing::Bool()),
+                         [](const auto& info) {
+                           return std::string(testing::StorageKindName(std::get<0>(info.param))) +
+                                  "Seed" + std::to_string(std::get<1>(info.param)) +
+                                  (std::get<2>(info.param) ? "Incremental" : "Full");
+                         });
 
 }  // namespace
 }  // namespace weir

@@ -1,0 +1,93 @@
+// The CheckpointStorage contract: the same tests on local storage (storage_test) and on S3
+// against a Ceph RGW (s3_contract_test, compiled with WEIR_CONTRACT_ON_S3).
+#include <gtest/gtest.h>
+
+#include "storage/checkpoint_storage.h"
+#include "testing/storage_under_test.h"
+
+namespace weir {
+namespace {
+
+using testing::StorageKind;
+
+class CheckpointStorageContractTest : public ::testing::TestWithParam<StorageKind> {
+ protected:
+  void SetUp() override {
+    auto s = testing::StorageUnderTest::Create(
+        GetParam(), ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    storage_ = std::move(s).value();
+    fs_ = storage_->shared_fs();
+  }
+  const std::string& root() const { return storage_->root(); }
+
+  std::unique_ptr<testing::StorageUnderTest> storage_;
+  std::shared_ptr<FileSystem> fs_;
+};
+
+TEST_P(CheckpointStorageContractTest, ListsOnlyCheckpointsWithMetadata) {
+  const auto s = CheckpointStorage::ForJob(fs_, root(), "job");
+  ASSERT_TRUE(s.Initialize().ok());
+  ASSERT_TRUE(s.CreateCheckpointDir(3).ok());
+  ASSERT_TRUE(s.PublishMetadata(3, "m3").ok());
+  ASSERT_TRUE(s.CreateCheckpointDir(10).ok());
+  ASSERT_TRUE(s.PublishMetadata(10, "m10").ok());
+  ASSERT_TRUE(s.CreateCheckpointDir(11).ok());  // pending: never completed
+  auto ids = s.ListCompletedCheckpointIds();
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(*ids, (std::vector<uint64_t>{3, 10}));
+}
+
+TEST_P(CheckpointStorageContractTest, ResolvesPointersToCheckpoints) {
+  auto fs = fs_;
+  const auto s = CheckpointStorage::ForJob(fs, root(), "job");
+  ASSERT_TRUE(s.Initialize().ok());
+  ASSERT_TRUE(s.CreateCheckpointDir(4).ok());
+  ASSERT_TRUE(s.PublishMetadata(4, "m").ok());
+  ASSERT_TRUE(s.CreateCheckpointDir(5).ok());
+
+  for (const std::string& p : {s.CheckpointDir(4), s.CheckpointDir(4) + "/", s.MetadataPath(4)}) {
+    auto ptr = CheckpointStorage::ResolvePointer(*fs, p);
+    ASSERT_TRUE(ptr.ok()) << p << ": " << ptr.status().ToString();
+    EXPECT_EQ(ptr->checkpoint_id, 4u);
+    EXPECT_EQ(ptr->job_dir, s.job_dir());
+    EXPECT_EQ(ptr->metadata_path, s.MetadataPath(4));
+  }
+  EXPECT_TRUE(
+      CheckpointStorage::ResolvePointer(*fs, storage_->Sub("missing")).status().IsNotFound());
+  EXPECT_TRUE(CheckpointStorage::ResolvePointer(*fs, s.CheckpointDir(5)).status().IsNotFound());
+  // A directory that is not a checkpoint (with a file in it: on S3 an empty one does not exist).
+  ASSERT_TRUE(fs->PublishAtomically(s.SharedDir() + "/x.sst", "x").ok());
+  EXPECT_EQ(CheckpointStorage::ResolvePointer(*fs, s.SharedDir()).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST_P(CheckpointStorageContractTest, FindsJobDirectories) {
+  auto fs = fs_;
+  for (const char* job : {"b-job", "a-job"}) {
+    const auto s = CheckpointStorage::ForJob(fs, root(), job);
+    ASSERT_TRUE(s.Initialize().ok());
+    // On S3 a directory exists once something is in it: a job directory, once a checkpoint is.
+    ASSERT_TRUE(s.CreateCheckpointDir(1).ok());
+    ASSERT_TRUE(s.PublishMetadata(1, "m").ok());
+  }
+  ASSERT_TRUE(fs->CreateDirs(storage_->Sub("unrelated")).ok());
+  ASSERT_TRUE(fs->PublishAtomically(storage_->Sub("unrelated/file"), "x").ok());
+  auto jobs = CheckpointStorage::FindJobDirs(*fs, root());
+  ASSERT_TRUE(jobs.ok());
+  EXPECT_EQ(*jobs, (std::vector<std::string>{storage_->Sub("a-job"), storage_->Sub("b-job")}));
+  auto one = CheckpointStorage::FindJobDirs(*fs, storage_->Sub("a-job"));
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(*one, (std::vector<std::string>{storage_->Sub("a-job")}));
+  EXPECT_FALSE(CheckpointStorage::FindJobDirs(*fs, storage_->Sub("none")).ok());
+}
+
+#ifdef WEIR_CONTRACT_ON_S3
+INSTANTIATE_TEST_SUITE_P(S3, CheckpointStorageContractTest, ::testing::Values(StorageKind::kS3));
+#else
+INSTANTIATE_TEST_SUITE_P(Local, CheckpointStorageContractTest,
+                         ::testing::Values(StorageKind::kLocal));
+#endif
+
+}  // namespace
+}  // namespace weir
