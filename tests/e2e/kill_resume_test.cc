@@ -18,21 +18,6 @@
 namespace weir::e2e {
 namespace {
 
-std::string LatestCheckpoint(const std::string& dir) {
-  const std::string out = WeirOutput("checkpoints list --json " + dir);
-  auto parsed = nlohmann::json::parse(out, nullptr, false);
-  std::string path;
-  uint64_t best = 0;
-  if (!parsed.is_array()) return path;
-  for (const auto& c : parsed) {
-    if (c["id"].get<uint64_t>() >= best) {
-      best = c["id"].get<uint64_t>();
-      path = c["path"].get<std::string>();
-    }
-  }
-  return path;
-}
-
 struct Scenario {
   std::string job;
   int parallelism;

@@ -24,20 +24,6 @@ namespace {
 constexpr uint64_t kEvents = 400000;
 constexpr uint64_t kKeys = 2000;
 
-std::string LatestCheckpoint(const std::string& dir) {
-  auto parsed = nlohmann::json::parse(WeirOutput("checkpoints list --json " + dir), nullptr, false);
-  std::string path;
-  uint64_t best = 0;
-  if (!parsed.is_array()) return path;
-  for (const auto& c : parsed) {
-    if (c["id"].get<uint64_t>() >= best) {
-      best = c["id"].get<uint64_t>();
-      path = c["path"].get<std::string>();
-    }
-  }
-  return path;
-}
-
 class NatsAggregateTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -87,6 +88,24 @@ inline std::string WeirOutput(const std::string& args) {
     pclose(p);
   }
   return out;
+}
+
+// The `path` of the newest checkpoint `weir checkpoints list --json <options> <dir>` shows; empty
+// if there is none.
+inline std::string LatestCheckpoint(const std::string& dir, const std::string& options = "") {
+  auto parsed = nlohmann::json::parse(
+      WeirOutput("checkpoints list --json " + options + (options.empty() ? "" : " ") + dir),
+      nullptr, false);
+  std::string path;
+  uint64_t best = 0;
+  if (!parsed.is_array()) return path;
+  for (const auto& c : parsed) {
+    if (c["id"].get<uint64_t>() >= best) {
+      best = c["id"].get<uint64_t>();
+      path = c["path"].get<std::string>();
+    }
+  }
+  return path;
 }
 
 }  // namespace weir::e2e

@@ -35,6 +35,10 @@ class S3FileSystemTest : public ::testing::Test {
   }
 
   std::string Path(const std::string& name) const { return root_ + "/" + name; }
+  // The object key of Path(name) (tests run in parallel: each looks only below its own prefix).
+  std::string Key(const std::string& name) const {
+    return root_.substr(root_.find('/', 5) + 1) + "/" + name;
+  }
 
   Status Write(const std::string& path, const std::string& data) {
     WEIR_ASSIGN_OR_RETURN(auto f, fs_->NewWritableFile(path));
@@ -106,7 +110,7 @@ TEST_F(S3FileSystemTest, LargeFileIsAMultipartUploadAndReadsBackInParallelRanges
   ASSERT_TRUE((*f)->ReadAt(data.size() + 5, 10, &past).ok());
   EXPECT_TRUE(past.empty());
   // A completed upload leaves no parts behind.
-  auto uploads = client_->ListMultipartUploads(rgw_->endpoint().bucket, "fs-test/");
+  auto uploads = client_->ListMultipartUploads(rgw_->endpoint().bucket, Key(""));
   ASSERT_TRUE(uploads.ok());
   EXPECT_TRUE(uploads->empty());
 }
@@ -117,7 +121,7 @@ TEST_F(S3FileSystemTest, AnAbandonedUploadIsAbortedAndLeavesNoParts) {
     ASSERT_TRUE(f.ok());
     ASSERT_TRUE((*f)->Append(Bytes(12 << 20, 2)).ok());  // two parts sent
   }                                                      // destroyed without Close
-  auto uploads = client_->ListMultipartUploads(rgw_->endpoint().bucket, "fs-test/");
+  auto uploads = client_->ListMultipartUploads(rgw_->endpoint().bucket, Key(""));
   ASSERT_TRUE(uploads.ok());
   EXPECT_TRUE(uploads->empty());
   EXPECT_FALSE(*fs_->Exists(Path("abandoned.sst")));
