@@ -56,6 +56,7 @@ inline constexpr std::string_view kRestartAttempts = "restart-strategy.fixed-del
 inline constexpr std::string_view kRestartDelay = "restart-strategy.fixed-delay.delay";
 inline constexpr std::string_view kSavepointPath = "execution.savepoint.path";
 inline constexpr std::string_view kRestoreMode = "execution.savepoint-restore-mode";
+inline constexpr std::string_view kStatsHistory = "web.checkpoints.history";
 inline constexpr std::string_view kS3Endpoint = "s3.endpoint";
 inline constexpr std::string_view kS3Region = "s3.region";
 inline constexpr std::string_view kS3PathStyle = "s3.path-style-access";

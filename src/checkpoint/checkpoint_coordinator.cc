@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <tuple>
 
+#include "common/clock.h"
 #include "common/failpoint.h"
 
 namespace weir {
@@ -11,7 +12,8 @@ CheckpointCoordinator::CheckpointCoordinator(CheckpointStorage storage, Coordina
     : storage_(storage),
       options_(std::move(options)),
       store_(options_.num_retained),
-      cleaner_(storage) {}
+      cleaner_(storage),
+      stats_(options_.stats_history) {}
 
 CheckpointCoordinator::~CheckpointCoordinator() { cleaner_.WaitIdle(); }
 
@@ -40,6 +42,7 @@ Result<uint64_t> CheckpointCoordinator::StartCheckpoint(CheckpointKind kind,
     return Status::InvalidArgument("checkpoint " + std::to_string(id) + ": duplicate task ids");
   }
   pending_.emplace(id, std::move(p));
+  stats_.ReportPending(id, kind, trigger_unix_ms, static_cast<int>(task_ids.size()));
   return id;
 }
 
@@ -68,6 +71,10 @@ Result<std::optional<CheckpointMetadata>> CheckpointCoordinator::Acknowledge(
       return Status::InvalidArgument("checkpoint " + std::to_string(checkpoint_id) +
                                      " does not await task " + snapshot.task_id);
     }
+    stats_.ReportAcknowledged(
+        checkpoint_id, SubtaskStatsOf(checkpoint_id, snapshot.task_id, snapshot.backends,
+                                      snapshot.sync_duration_us, snapshot.alignment_duration_us,
+                                      snapshot.async_duration_us, now_unix_ms));
     for (auto& b : snapshot.backends) it->second.acknowledged.push_back(std::move(b));
     for (auto& s : snapshot.operator_states) it->second.operator_states.push_back(std::move(s));
     if (!it->second.awaiting.empty()) return result;
@@ -79,8 +86,10 @@ Result<std::optional<CheckpointMetadata>> CheckpointCoordinator::Acknowledge(
       // No _metadata: the checkpoint never existed and its uploads can go.
       if (!metadata_may_exist) DiscardUploads(checkpoint_id, p.acknowledged);
       aborted.push_back(checkpoint_id);
+      stats_.ReportFailed(checkpoint_id, now_unix_ms, done.status().ToString());
       result = done.status();
     } else {
+      stats_.ReportCompleted(checkpoint_id, now_unix_ms, storage_.MetadataPath(checkpoint_id));
       completed.push_back(checkpoint_id);
       result = std::optional<CheckpointMetadata>(std::move(done).value());
     }
@@ -130,6 +139,8 @@ Result<CheckpointMetadata> CheckpointCoordinator::CompleteLocked(uint64_t id, Pe
   }
   // Pending checkpoints older than this one can no longer become the latest: abort them.
   for (auto it = pending_.begin(); it != pending_.end() && it->first < id;) {
+    stats_.ReportFailed(it->first, now_unix_ms,
+                        "subsumed: checkpoint " + std::to_string(id) + " completed first");
     DiscardUploads(it->first, it->second.acknowledged);
     aborted->push_back(it->first);
     it = pending_.erase(it);
@@ -138,11 +149,11 @@ Result<CheckpointMetadata> CheckpointCoordinator::CompleteLocked(uint64_t id, Pe
 }
 
 bool CheckpointCoordinator::Abort(uint64_t checkpoint_id, const std::string& reason) {
-  (void)reason;  // recorded by checkpoint statistics once they exist
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = pending_.find(checkpoint_id);
     if (it == pending_.end()) return false;
+    stats_.ReportFailed(checkpoint_id, NowUnixMs(), reason);
     DiscardUploads(checkpoint_id, it->second.acknowledged);
     pending_.erase(it);
   }

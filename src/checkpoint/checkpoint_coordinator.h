@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "checkpoint/checkpoint_cleaner.h"
+#include "checkpoint/checkpoint_stats.h"
 #include "checkpoint/completed_checkpoint_store.h"
 
 namespace weir {
@@ -30,6 +31,7 @@ struct CoordinatorOptions {
   std::string job_id;
   int num_retained = 1;
   std::vector<OperatorInfo> operators;  // recorded in every checkpoint's metadata
+  size_t stats_history = 100;           // checkpoints kept in the statistics
 };
 
 // What one task (a subtask, or a chain of subtasks on one thread) acknowledges for checkpoint N.
@@ -37,8 +39,9 @@ struct TaskStateSnapshot {
   std::string task_id;
   std::vector<KeyedStateHandle> backends;
   std::vector<OperatorStateHandle> operator_states;
-  int64_t sync_duration_us = 0;   // the pause of processing for the synchronous part
-  int64_t async_duration_us = 0;  // the asynchronous part (uploads)
+  int64_t sync_duration_us = 0;       // the pause of processing for the synchronous part
+  int64_t alignment_duration_us = 0;  // first barrier received to the last one (aligned)
+  int64_t async_duration_us = 0;      // the asynchronous part (uploads)
 };
 
 // Told about the outcome of every checkpoint (e.g. a backend's snapshot strategy).
@@ -80,6 +83,9 @@ class CheckpointCoordinator {
   void AbortAll(const std::string& reason);
 
   const CheckpointStorage& storage() const { return storage_; }
+  // Every checkpoint this coordinator started, and the restores the runtime reports.
+  CheckpointStatsTracker& stats() { return stats_; }
+  const CheckpointStatsTracker& stats() const { return stats_; }
   std::vector<uint64_t> RetainedIds() const;
   std::optional<CheckpointMetadata> Latest() const;
   std::vector<uint64_t> PendingIds() const;
@@ -107,6 +113,7 @@ class CheckpointCoordinator {
   uint64_t next_id_ = 1;
   std::vector<CheckpointListener*> listeners_;
   CheckpointCleaner cleaner_;
+  CheckpointStatsTracker stats_;
 };
 
 }  // namespace weir

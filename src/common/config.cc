@@ -130,6 +130,8 @@ const std::vector<ConfigKey>& KnownConfigKeys() {
       {config::kRestoreMode, ConfigType::kEnum, "CLAIM", 0, 0,
        "CLAIM: the resumed job owns the checkpoint; NO_CLAIM: it never touches it.",
        "CLAIM|NO_CLAIM"},
+      {config::kStatsHistory, ConfigType::kInt, "100", 1, 100000,
+       "Checkpoints whose statistics a running job keeps (REST API, dashboard)."},
       {config::kS3Endpoint, ConfigType::kString, "", 0, 0,
        "S3 endpoint URL for s3:// paths, e.g. http://127.0.0.1:7480; empty: AWS "
        "(https://s3.<region>.amazonaws.com)."},

@@ -151,6 +151,7 @@ bool JobRuntime::WaitForRestart(int64_t delay_ms) {
 }
 
 Status JobRuntime::Deploy(const std::optional<RestorePoint>& restore) {
+  const int64_t deploy_start = NowSteadyMs();
   if (restore) {
     LogInfo("restoring from checkpoint " + std::to_string(restore->metadata.checkpoint_id) +
             " in " + restore->storage.job_dir());
@@ -179,6 +180,13 @@ Status JobRuntime::Deploy(const std::optional<RestorePoint>& restore) {
       ids.push_back((*task)->task_id());
       tasks.push_back(std::move(task).value());
     }
+  }
+  if (restore && coordinator_) {
+    // Building the tasks restored every backend: that is the restore's duration.
+    coordinator_->stats().ReportRestored(
+        {restore->metadata.checkpoint_id,
+         restore->storage.MetadataPath(restore->metadata.checkpoint_id), NowUnixMs(),
+         NowSteadyMs() - deploy_start});
   }
   {
     std::lock_guard<std::mutex> lock(mu_);

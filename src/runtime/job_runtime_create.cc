@@ -87,7 +87,8 @@ Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Con
   }
   if (job->storage_) {
     CoordinatorOptions options{job->job_id_, static_cast<int>(config.GetInt(config::kNumRetained)),
-                               job->plan_.OperatorInfos()};
+                               job->plan_.OperatorInfos(),
+                               static_cast<size_t>(config.GetInt(config::kStatsHistory))};
     job->coordinator_ = std::make_unique<CheckpointCoordinator>(*job->storage_, options);
     job->coordinator_->AddListener(job.get());
   }

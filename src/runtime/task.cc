@@ -233,13 +233,24 @@ Status Task::HandleElement(int channel, StreamElement& e) {
     case StreamElement::Kind::kRecord:
       return ProcessRecord(e);
     case StreamElement::Kind::kBarrier: {
+      // Alignment time: from the first channel's barrier to the snapshot (all channels there).
+      alignment_start_.try_emplace(e.checkpoint_id, std::chrono::steady_clock::now());
       const auto decision = aligner_->OnBarrier(channel, e.checkpoint_id);
       if (decision.abandoned.has_value()) {
+        alignment_start_.erase(*decision.abandoned);
         setup_.listener->DeclineCheckpoint(
             *decision.abandoned, setup_.task_id,
             Status::Aborted("a newer barrier arrived before every channel delivered this one"));
       }
-      if (decision.snapshot.has_value()) return Snapshot(*decision.snapshot);
+      if (decision.snapshot.has_value()) {
+        if (auto it = alignment_start_.find(*decision.snapshot); it != alignment_start_.end()) {
+          alignment_us_ = std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::steady_clock::now() - it->second)
+                              .count();
+          alignment_start_.erase(it);
+        }
+        return Snapshot(*decision.snapshot);
+      }
       return Status::OK();
     }
     case StreamElement::Kind::kEndOfInput: {
@@ -278,6 +289,7 @@ Status Task::Snapshot(uint64_t id) {
   const auto sync_start = std::chrono::steady_clock::now();
   TaskStateSnapshot snapshot;
   snapshot.task_id = setup_.task_id;
+  snapshot.alignment_duration_us = std::exchange(alignment_us_, 0);
   Status failed = Failpoints::Instance().Hit("task.snapshot");
   for (auto& op : setup_.chain) {
     if (!failed.ok()) break;
@@ -352,6 +364,7 @@ Status Task::HandleMail(const Mail& mail) {
       return Status::OK();
     case Mail::Kind::kCheckpointAborted:
       aligner_->OnAbort(mail.checkpoint_id);
+      alignment_start_.erase(mail.checkpoint_id);
       if (setup_.incremental) setup_.incremental->NotifyCheckpointAborted(mail.checkpoint_id);
       for (auto& op : setup_.chain) {
         if (op.op) op.op->NotifyCheckpointAborted(mail.checkpoint_id);

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -106,6 +107,9 @@ class Task {
   std::vector<std::unique_ptr<Output>> outputs_;  // outputs_[i]: where chain[i] emits
   std::unique_ptr<InternalTimerService> timers_;
   std::unique_ptr<BarrierAligner> aligner_;
+  // First barrier of each checkpoint being aligned; the last alignment's duration.
+  std::map<uint64_t, std::chrono::steady_clock::time_point> alignment_start_;
+  int64_t alignment_us_ = 0;
   std::string current_key_;
   Status chain_error_;  // the first error of a chained operator (Output::Emit cannot return it)
   std::vector<bool> ended_;

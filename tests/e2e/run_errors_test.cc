@@ -45,7 +45,12 @@ class RunErrorsTest : public ::testing::Test {
         if (name.rfind("chk-", 0) == 0) checkpoints_.push_back(chk.path().string());
       }
     }
-    std::sort(checkpoints_.begin(), checkpoints_.end());
+    // By id, not by name: "chk-10" sorts before "chk-9" as a string.
+    const auto id = [](const std::string& path) {
+      return std::stoull(path.substr(path.rfind("chk-") + 4));
+    };
+    std::sort(checkpoints_.begin(), checkpoints_.end(),
+              [&](const std::string& a, const std::string& b) { return id(a) < id(b); });
     ASSERT_FALSE(checkpoints_.empty());
     before_ = Tree(tmp_.Sub("checkpoints"));
   }
