@@ -9,8 +9,10 @@
 #include <thread>
 
 #include "bundled_jobs.h"
+#include "common/log.h"
 #include "io/journaling_file_system.h"
 #include "runtime/job_runtime.h"
+#include "web/rest_server.h"
 #include "weir/config.h"
 
 namespace weir::cli {
@@ -99,6 +101,20 @@ int Run(const RunOptions& o) {
   if (!runtime.ok()) return Fail(runtime.status());
   int received = 0;
   JobRuntime* job = runtime->get();
+  // The REST API, dashboard and metrics: a job that cannot serve them still runs.
+  std::unique_ptr<web::RestServer> rest;
+  if (config->GetBool(config::kRestEnabled)) {
+    rest = std::make_unique<web::RestServer>(*job);
+    const std::string address = config->GetString(config::kRestAddress);
+    if (Status s = rest->Start(address, static_cast<int>(config->GetInt(config::kRestPort)));
+        !s.ok()) {
+      LogWarn(s.message() + "; the job runs without it");
+      rest.reset();
+    } else {
+      LogInfo("dashboard and REST API at http://" + address + ":" + std::to_string(rest->port()) +
+              "/ (job " + job->job_id() + ")");
+    }
+  }
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&signals, &sig);
@@ -110,6 +126,7 @@ int Run(const RunOptions& o) {
   const JobResult result = job->Run();
   pthread_kill(waiter.native_handle(), SIGUSR2);
   waiter.join();
+  if (rest) rest->Stop();
 
   const std::string latest = result.latest_checkpoint.has_value()
                                  ? "; latest checkpoint: " + result.latest_checkpoint_path

@@ -132,6 +132,12 @@ const std::vector<ConfigKey>& KnownConfigKeys() {
        "CLAIM|NO_CLAIM"},
       {config::kStatsHistory, ConfigType::kInt, "100", 1, 100000,
        "Checkpoints whose statistics a running job keeps (REST API, dashboard)."},
+      {config::kRestEnabled, ConfigType::kBool, "true", 0, 0,
+       "Serve the REST API, the dashboard and /metrics while the job runs."},
+      {config::kRestAddress, ConfigType::kString, "127.0.0.1", 0, 0,
+       "Address the REST server binds."},
+      {config::kRestPort, ConfigType::kInt, "8081", 0, 65535,
+       "Port of the REST server; 0 picks a free port (logged)."},
       {config::kS3Endpoint, ConfigType::kString, "", 0, 0,
        "S3 endpoint URL for s3:// paths, e.g. http://127.0.0.1:7480; empty: AWS "
        "(https://s3.<region>.amazonaws.com)."},

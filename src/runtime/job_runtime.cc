@@ -22,8 +22,55 @@ void JobRuntime::Cancel() {
   cv_.notify_all();
 }
 
+const char* JobStateName(JobState s) {
+  switch (s) {
+    case JobState::kCreated:
+      return "CREATED";
+    case JobState::kRunning:
+      return "RUNNING";
+    case JobState::kRestarting:
+      return "RESTARTING";
+    case JobState::kFinished:
+      return "FINISHED";
+    case JobState::kCancelled:
+      return "CANCELED";
+    case JobState::kFailed:
+      return "FAILED";
+  }
+  return "?";
+}
+
+JobStatusView JobRuntime::status() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return status_;
+}
+
+std::optional<CheckpointStatsSnapshot> JobRuntime::checkpoint_stats() const {
+  if (!coordinator_) return std::nullopt;
+  return coordinator_->stats().Snapshot();
+}
+
+std::vector<Task::Metrics> JobRuntime::task_metrics() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Task::Metrics> out;
+  for (const auto& t : tasks_) out.push_back(t->metrics());
+  return out;
+}
+
+void JobRuntime::SetState(JobState state, int restarts) {
+  std::lock_guard<std::mutex> lock(mu_);
+  status_.state = state;
+  status_.restarts = restarts;
+  if (state == JobState::kRunning && status_.start_unix_ms == 0)
+    status_.start_unix_ms = NowUnixMs();
+  if (state == JobState::kFinished || state == JobState::kCancelled || state == JobState::kFailed) {
+    status_.end_unix_ms = NowUnixMs();
+  }
+}
+
 JobResult JobRuntime::Run() {
   JobResult result;
+  SetState(JobState::kRunning, 0);
   const auto fill_latest = [&] {
     if (!coordinator_) return;
     if (auto latest = coordinator_->Latest()) {
@@ -71,6 +118,7 @@ JobResult JobRuntime::Run() {
         (void)storage_->fs().DeleteRecursively(storage_->job_dir());
         LogInfo("job cancelled; its checkpoints were deleted (DELETE_ON_CANCELLATION)");
         (void)NewPosixFileSystem()->DeleteRecursively(local_dir_);
+        SetState(JobState::kCancelled, result.restarts);
         return result;
       }
       break;
@@ -82,6 +130,7 @@ JobResult JobRuntime::Run() {
       break;
     }
     ++result.restarts;
+    SetState(JobState::kRestarting, result.restarts);
     const int64_t delay = config_.GetDurationMs(config::kRestartDelay);
     LogWarn("restarting in " + std::to_string(delay) + " ms (restart " +
             std::to_string(result.restarts) + " of " + std::to_string(attempts) + ")");
@@ -96,8 +145,13 @@ JobResult JobRuntime::Run() {
       }
     }
     scheduler_->Reset(NowSteadyMs());
+    SetState(JobState::kRunning, result.restarts);
   }
   fill_latest();
+  SetState(result.outcome == JobOutcome::kFinished    ? JobState::kFinished
+           : result.outcome == JobOutcome::kCancelled ? JobState::kCancelled
+                                                      : JobState::kFailed,
+           result.restarts);
   // The subtasks' working directories are local whatever the checkpoint storage is.
   (void)NewPosixFileSystem()->DeleteRecursively(local_dir_);
   return result;

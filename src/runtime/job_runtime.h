@@ -36,6 +36,18 @@ namespace weir {
 
 enum class JobOutcome { kFinished, kCancelled, kFailed };
 
+// Where a job is in its life (Flink's names: CREATED, RUNNING, RESTARTING, FINISHED, CANCELED,
+// FAILED).
+enum class JobState { kCreated, kRunning, kRestarting, kFinished, kCancelled, kFailed };
+const char* JobStateName(JobState s);
+
+struct JobStatusView {
+  JobState state = JobState::kCreated;
+  int64_t start_unix_ms = 0;
+  int64_t end_unix_ms = 0;  // 0 while not ended
+  int restarts = 0;
+};
+
 // Figures of one completed checkpoint (issue-7 statistics will extend these).
 struct CompletedCheckpointStats {
   uint64_t checkpoint_id = 0;
@@ -70,6 +82,14 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
   // Empty when the job writes no checkpoints.
   std::string job_dir() const { return storage_ ? storage_->job_dir() : std::string(); }
   const ExecutionPlan& plan() const { return plan_; }
+  const JobGraph& graph() const { return graph_; }
+  const Configuration& config() const { return config_; }
+  // Thread-safe.
+  JobStatusView status() const;
+  // Checkpoint statistics; nullopt when the job takes no checkpoints. Thread-safe.
+  std::optional<CheckpointStatsSnapshot> checkpoint_stats() const;
+  // Every running task's counters (since its last deployment). Thread-safe.
+  std::vector<Task::Metrics> task_metrics() const;
   // Completed checkpoints of this run, oldest first (the last 10000). Thread-safe.
   std::vector<CompletedCheckpointStats> checkpoint_history();
 
@@ -105,6 +125,7 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
   // directory that restores; `restore` then points to it. Returns the last damage otherwise.
   Status DeployOlderCheckpoint(std::optional<RestorePoint>* restore, Status damaged);
   void ReportFailed(uint64_t checkpoint_id);
+  void SetState(JobState state, int restarts);
 
   JobGraph graph_;
   ExecutionPlan plan_;
@@ -124,7 +145,8 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
   uint64_t latest_completed_ = 0;
   std::optional<uint64_t> final_checkpoint_;
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
+  JobStatusView status_;  // guarded by mu_
   std::condition_variable cv_;
   std::vector<std::unique_ptr<Task>> tasks_;  // guarded by mu_ for posting; owned by Run()
   std::vector<std::string> task_ids_;

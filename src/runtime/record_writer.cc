@@ -1,5 +1,7 @@
 #include "runtime/record_writer.h"
 
+#include <chrono>
+
 #include "weir/key_group.h"
 
 namespace weir {
@@ -35,7 +37,14 @@ void RecordWriter::Emit(Record record) {
 
 void RecordWriter::Send(size_t target) {
   if (batches_[target].empty()) return;
+  const auto start = std::chrono::steady_clock::now();
   if (!targets_[target].inbox->Push(targets_[target].channel, &batches_[target])) closed_ = true;
+  // Push returns at once unless the channel is full: its duration is the backpressure.
+  backpressure_ns_.fetch_add(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+          .count(),
+      std::memory_order_relaxed);
+  records_sent_.store(records_out_, std::memory_order_relaxed);
 }
 
 void RecordWriter::Flush() {

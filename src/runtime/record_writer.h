@@ -7,6 +7,7 @@
 // full. The owning task's thread only.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <string>
 #include <vector>
@@ -32,6 +33,10 @@ class RecordWriter final : public Output {
   // A send found the receiver closed (the job is being cancelled).
   bool closed() const { return closed_; }
   uint64_t records_out() const { return records_out_; }
+  // For readers on other threads (metrics): records handed to the channels so far, and the time
+  // spent waiting on full channels (backpressure).
+  uint64_t records_sent() const { return records_sent_.load(std::memory_order_relaxed); }
+  int64_t backpressure_ns() const { return backpressure_ns_.load(std::memory_order_relaxed); }
 
  private:
   void Send(size_t target);
@@ -45,6 +50,8 @@ class RecordWriter final : public Output {
   size_t next_ = 0;
   bool closed_ = false;
   uint64_t records_out_ = 0;
+  std::atomic<uint64_t> records_sent_{0};
+  std::atomic<int64_t> backpressure_ns_{0};
 };
 
 }  // namespace weir

@@ -265,7 +265,22 @@ Status Task::HandleElement(int channel, StreamElement& e) {
   return Status::OK();
 }
 
+Task::Metrics Task::metrics() const {
+  Metrics m{setup_.task_id,
+            setup_.chain.front().uid,
+            setup_.subtask,
+            records_in_.load(std::memory_order_relaxed),
+            0,
+            0};
+  for (const auto& w : setup_.writers) {
+    m.records_out += w->records_sent();
+    m.backpressure_ns += w->backpressure_ns();
+  }
+  return m;
+}
+
 Status Task::ProcessRecord(StreamElement& e) {
+  records_in_.fetch_add(1, std::memory_order_relaxed);
   if (setup_.backend) {
     current_key_ = std::move(e.key);
     WEIR_RETURN_IF_ERROR(setup_.backend->SetCurrentKey(current_key_));

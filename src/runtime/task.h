@@ -83,6 +83,16 @@ class Task {
   TaskInbox& inbox() { return *setup_.inbox; }
   const std::string& task_id() const { return setup_.task_id; }
   bool is_source() const { return setup_.chain.front().source != nullptr; }
+  // Counters since the task started, for metrics; any thread.
+  struct Metrics {
+    std::string task_id;
+    std::string head_uid;
+    int subtask = 0;
+    uint64_t records_in = 0;
+    uint64_t records_out = 0;
+    int64_t backpressure_ns = 0;
+  };
+  Metrics metrics() const;
 
  private:
   class Context;
@@ -110,6 +120,7 @@ class Task {
   // First barrier of each checkpoint being aligned; the last alignment's duration.
   std::map<uint64_t, std::chrono::steady_clock::time_point> alignment_start_;
   int64_t alignment_us_ = 0;
+  std::atomic<uint64_t> records_in_{0};
   std::string current_key_;
   Status chain_error_;  // the first error of a chained operator (Output::Emit cannot return it)
   std::vector<bool> ended_;

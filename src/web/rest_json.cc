@@ -1,0 +1,166 @@
+#include "web/rest_json.h"
+
+#include <algorithm>
+
+namespace weir::web {
+namespace {
+
+using json = nlohmann::json;
+
+const char* KindName(CheckpointKind k) {
+  switch (k) {
+    case CheckpointKind::kFull:
+      return "FULL";
+    case CheckpointKind::kIncremental:
+      return "INCREMENTAL";
+    case CheckpointKind::kSavepoint:
+      return "SAVEPOINT";
+  }
+  return "?";
+}
+
+json CheckpointSummaryJson(const CheckpointStats& c, int64_t now) {
+  return {{"id", c.checkpoint_id},
+          {"status", CheckpointStatusName(c.status)},
+          {"checkpoint_type", KindName(c.kind)},
+          {"is_savepoint", c.kind == CheckpointKind::kSavepoint},
+          {"trigger_timestamp", c.trigger_unix_ms},
+          {"latest_ack_timestamp", c.subtasks.empty() ? 0 : c.subtasks.back().acknowledged_unix_ms},
+          {"end_timestamp", c.end_unix_ms},
+          {"end_to_end_duration", c.duration_ms(now)},
+          {"checkpointed_size", c.checkpointed_bytes},
+          {"state_size", c.full_bytes},
+          {"num_subtasks", c.subtasks_total},
+          {"num_acknowledged_subtasks", c.subtasks.size()},
+          {"external_path", c.metadata_path},
+          {"failure_message", c.failure_reason}};
+}
+
+// min / avg / max of `value` over the completed checkpoints of the history.
+template <typename F>
+json MinAvgMax(const std::vector<CheckpointStats>& history, F value) {
+  int64_t min = 0, max = 0, sum = 0, n = 0;
+  for (const auto& c : history) {
+    if (c.status != CheckpointStatus::kCompleted) continue;
+    const auto v = static_cast<int64_t>(value(c));
+    min = n == 0 ? v : std::min(min, v);
+    max = n == 0 ? v : std::max(max, v);
+    sum += v;
+    ++n;
+  }
+  return {{"min", min}, {"avg", n == 0 ? 0 : sum / n}, {"max", max}};
+}
+
+}  // namespace
+
+json ErrorJson(const std::string& message) { return {{"errors", json::array({message})}}; }
+
+json JobsJson(JobRuntime& job) {
+  return {{"jobs", json::array({{{"id", job.job_id()},
+                                 {"name", job.graph().name},
+                                 {"status", JobStateName(job.status().state)}}})}};
+}
+
+json JobJson(JobRuntime& job, int64_t now) {
+  const JobStatusView st = job.status();
+  const ExecutionPlan& plan = job.plan();
+  json vertices = json::array();
+  for (size_t v = 0; v < plan.vertices.size(); ++v) {
+    const TaskVertex& vertex = plan.vertices[v];
+    json operators = json::array();
+    std::string name;
+    for (int op : vertex.operators) {
+      const OperatorSpec& spec = job.graph().operators[static_cast<size_t>(op)];
+      operators.push_back({{"uid", plan.uids[static_cast<size_t>(op)]}, {"name", spec.name}});
+      name += (name.empty() ? "" : " -> ") + spec.name;
+    }
+    vertices.push_back(
+        {{"id", plan.uids[static_cast<size_t>(vertex.operators.front())]},
+         {"name", name},
+         {"parallelism", vertex.parallelism},
+         {"keyed", vertex.keyed()},
+         {"input",
+          vertex.input_vertex < 0
+              ? json(nullptr)
+              : json(plan.uids[static_cast<size_t>(
+                    plan.vertices[static_cast<size_t>(vertex.input_vertex)].operators.front())])},
+         {"operators", operators}});
+  }
+  return {{"jid", job.job_id()},
+          {"name", job.graph().name},
+          {"state", JobStateName(st.state)},
+          {"start-time", st.start_unix_ms},
+          {"end-time", st.end_unix_ms == 0 ? -1 : st.end_unix_ms},
+          {"duration", (st.end_unix_ms == 0 ? now : st.end_unix_ms) - st.start_unix_ms},
+          {"now", now},
+          {"restarts", st.restarts},
+          {"max-parallelism", plan.max_parallelism},
+          {"checkpoint-dir", job.job_dir()},
+          {"vertices", vertices}};
+}
+
+json CheckpointsJson(const CheckpointStatsSnapshot& s, int64_t now) {
+  json history = json::array();
+  for (const auto& c : s.history) history.push_back(CheckpointSummaryJson(c, now));
+  json latest = {{"completed", nullptr}, {"failed", nullptr}, {"restored", nullptr}};
+  if (s.latest_completed) latest["completed"] = CheckpointSummaryJson(*s.latest_completed, now);
+  if (s.latest_failed) latest["failed"] = CheckpointSummaryJson(*s.latest_failed, now);
+  if (s.latest_restore) {
+    latest["restored"] = {{"id", s.latest_restore->checkpoint_id},
+                          {"external_path", s.latest_restore->metadata_path},
+                          {"restore_timestamp", s.latest_restore->restore_unix_ms},
+                          {"duration", s.latest_restore->duration_ms}};
+  }
+  return {{"counts",
+           {{"restored", s.restored},
+            {"total", s.completed + s.failed + s.in_progress},
+            {"in_progress", s.in_progress},
+            {"completed", s.completed},
+            {"failed", s.failed}}},
+          {"summary",
+           {{"end_to_end_duration",
+             MinAvgMax(s.history, [now](const CheckpointStats& c) { return c.duration_ms(now); })},
+            {"checkpointed_size",
+             MinAvgMax(s.history, [](const CheckpointStats& c) { return c.checkpointed_bytes; })},
+            {"state_size",
+             MinAvgMax(s.history, [](const CheckpointStats& c) { return c.full_bytes; })}}},
+          {"latest", latest},
+          {"history", history}};
+}
+
+json CheckpointDetailJson(const CheckpointStats& c, int64_t now) {
+  json d = CheckpointSummaryJson(c, now);
+  json subtasks = json::array();
+  for (const auto& t : c.subtasks) {
+    subtasks.push_back({{"task", t.task_id},
+                        {"ack_timestamp", t.acknowledged_unix_ms},
+                        {"end_to_end_duration", t.acknowledged_unix_ms - c.trigger_unix_ms},
+                        {"sync_duration_us", t.sync_duration_us},
+                        {"alignment_duration_us", t.alignment_duration_us},
+                        {"async_duration_us", t.async_duration_us},
+                        {"checkpointed_size", t.checkpointed_bytes},
+                        {"state_size", t.full_bytes},
+                        {"files_written", t.files_written},
+                        {"files_reused", t.files_reused}});
+  }
+  d["subtasks"] = subtasks;
+  return d;
+}
+
+json CheckpointConfigJson(const Configuration& config) {
+  const bool retain = config.GetString(config::kRetention) == "RETAIN_ON_CANCELLATION";
+  return {{"mode",
+           config.GetString(config::kMode) == "EXACTLY_ONCE" ? "exactly_once" : "at_least_once"},
+          {"interval", config.GetDurationMs(config::kInterval)},
+          {"timeout", config.GetDurationMs(config::kTimeout)},
+          {"min_pause", config.GetDurationMs(config::kMinPause)},
+          {"max_concurrent", config.GetInt(config::kMaxConcurrent)},
+          {"tolerable_failed_checkpoints", config.GetInt(config::kTolerableFailures)},
+          {"externalization", {{"enabled", true}, {"delete_on_cancellation", !retain}}},
+          {"state_backend", "RocksDbKeyedStateBackend"},
+          {"incremental", config.GetBool(config::kIncremental)},
+          {"num_retained", config.GetInt(config::kNumRetained)},
+          {"checkpoint_storage", config.GetString(config::kCheckpointsDir)}};
+}
+
+}  // namespace weir::web

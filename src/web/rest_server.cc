@@ -1,0 +1,100 @@
+#include "web/rest_server.h"
+
+#include <httplib.h>
+
+#include "common/clock.h"
+#include "web/dashboard.h"
+#include "web/metrics.h"
+#include "web/rest_json.h"
+
+namespace weir::web {
+namespace {
+
+void SendJson(httplib::Response& res, const nlohmann::json& body, int status = 200) {
+  res.status = status;
+  res.set_content(body.dump(), "application/json");
+}
+
+}  // namespace
+
+RestServer::RestServer(JobRuntime& job) : job_(job), server_(std::make_unique<httplib::Server>()) {
+  Routes();
+}
+
+RestServer::~RestServer() { Stop(); }
+
+void RestServer::Routes() {
+  httplib::Server& s = *server_;
+  // Unknown job ids answer 404 on every /jobs/<id>/... route.
+  const auto known = [this](const httplib::Request& req, httplib::Response& res) {
+    if (req.matches[1] == job_.job_id()) return true;
+    SendJson(res, ErrorJson("Job " + std::string(req.matches[1]) + " not found"), 404);
+    return false;
+  };
+  s.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(std::string(DashboardHtml()), "text/html; charset=utf-8");
+  });
+  s.Get("/jobs",
+        [this](const httplib::Request&, httplib::Response& res) { SendJson(res, JobsJson(job_)); });
+  s.Get(R"(/jobs/([^/]+))", [this, known](const httplib::Request& req, httplib::Response& res) {
+    if (known(req, res)) SendJson(res, JobJson(job_, NowUnixMs()));
+  });
+  s.Get(R"(/jobs/([^/]+)/checkpoints)",
+        [this, known](const httplib::Request& req, httplib::Response& res) {
+          if (!known(req, res)) return;
+          SendJson(res, CheckpointsJson(job_.checkpoint_stats().value_or(CheckpointStatsSnapshot{}),
+                                        NowUnixMs()));
+        });
+  s.Get(R"(/jobs/([^/]+)/checkpoints/config)",
+        [this, known](const httplib::Request& req, httplib::Response& res) {
+          if (known(req, res)) SendJson(res, CheckpointConfigJson(job_.config()));
+        });
+  s.Get(R"(/jobs/([^/]+)/checkpoints/details/([0-9]+))",
+        [this, known](const httplib::Request& req, httplib::Response& res) {
+          if (!known(req, res)) return;
+          const std::string n = req.matches[2];
+          const auto stats = job_.checkpoint_stats();
+          std::optional<CheckpointStats> found;
+          if (stats) {
+            for (const auto& c : stats->history) {
+              if (std::to_string(c.checkpoint_id) == n) found = c;
+            }
+          }
+          if (!found) {
+            SendJson(res, ErrorJson("Checkpoint " + n + " not found in the job's history"), 404);
+            return;
+          }
+          SendJson(res, CheckpointDetailJson(*found, NowUnixMs()));
+        });
+  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(PrometheusText(job_, NowUnixMs()), "text/plain; version=0.0.4");
+  });
+  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (res.status == 404 && res.body.empty()) {
+      SendJson(res, ErrorJson("Not found: " + req.path), 404);
+    }
+  });
+}
+
+Status RestServer::Start(const std::string& address, int port) {
+  if (port == 0) {
+    port_ = server_->bind_to_any_port(address);
+    if (port_ <= 0) return Status::IOError("REST API: cannot bind " + address);
+  } else {
+    if (!server_->bind_to_port(address, port)) {
+      return Status::IOError("REST API: cannot bind " + address + ":" + std::to_string(port) +
+                             " (in use? set rest.port, 0 picks a free one)");
+    }
+    port_ = port;
+  }
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  return Status::OK();
+}
+
+void RestServer::Stop() {
+  if (!thread_.joinable()) return;
+  server_->stop();
+  thread_.join();
+}
+
+}  // namespace weir::web

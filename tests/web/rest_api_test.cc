@@ -1,0 +1,210 @@
+// The REST API and /metrics of a running in-process job: every endpoint's schema, values that
+// match what the checkpoints actually wrote (read back from their _metadata), 404s with a JSON
+// error, and the metrics text parsed back.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "aggregate_job.h"
+#include "checkpoint/checkpoint_metadata.h"
+#include "runtime/job_runtime.h"
+#include "testing/temp_dir.h"
+#include "testing/wait.h"
+#include "web/rest_server.h"
+
+namespace weir {
+namespace {
+
+using json = nlohmann::json;
+
+class RestApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Configuration c;
+    ASSERT_TRUE(c.Set(config::kParallelism, "2").ok());
+    ASSERT_TRUE(c.Set(config::kIncremental, "true").ok());
+    ASSERT_TRUE(c.Set(config::kInterval, "100ms").ok());
+    ASSERT_TRUE(c.Set(config::kNumRetained, "1000").ok());
+    ASSERT_TRUE(c.Set(config::kCheckpointsDir, tmp_.Sub("checkpoints")).ok());
+    ASSERT_TRUE(c.Set(config::kLocalDir, tmp_.Sub("local")).ok());
+    auto job = JobRuntime::Create(
+        testing::AggregateJob(40000, 500, 20000, tmp_.Sub("out"), nullptr, nullptr), c);
+    ASSERT_TRUE(job.ok()) << job.status().ToString();
+    job_ = std::move(job).value();
+    server_ = std::make_unique<web::RestServer>(*job_);
+    ASSERT_TRUE(server_->Start("127.0.0.1", 0).ok());
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+    runner_ = std::thread([this] { result_ = job_->Run(); });
+  }
+  void TearDown() override {
+    if (runner_.joinable()) runner_.join();
+    server_->Stop();
+  }
+
+  // GET `path`: (status, parsed body).
+  std::pair<int, json> Get(const std::string& path) {
+    auto res = client_->Get(path);
+    if (!res) return {0, json()};
+    return {res->status, json::parse(res->body, nullptr, false)};
+  }
+
+  testing::TempDir tmp_;
+  std::unique_ptr<JobRuntime> job_;
+  std::unique_ptr<web::RestServer> server_;
+  std::unique_ptr<httplib::Client> client_;
+  std::thread runner_;
+  JobResult result_;
+};
+
+TEST_F(RestApiTest, EndpointsDescribeTheJobAndItsCheckpoints) {
+  const std::string id = job_->job_id();
+  ASSERT_TRUE(testing::WaitFor([&] {
+    auto [status, body] = Get("/jobs/" + id + "/checkpoints");
+    return status == 200 && body["counts"]["completed"].get<int>() >= 3;
+  }));
+
+  auto [jobs_status, jobs] = Get("/jobs");
+  ASSERT_EQ(jobs_status, 200);
+  ASSERT_EQ(jobs["jobs"].size(), 1u);
+  EXPECT_EQ(jobs["jobs"][0]["id"], id);
+  EXPECT_EQ(jobs["jobs"][0]["status"], "RUNNING");
+
+  auto [job_status, job] = Get("/jobs/" + id);
+  ASSERT_EQ(job_status, 200);
+  EXPECT_EQ(job["jid"], id);
+  EXPECT_EQ(job["name"], "test-aggregate");
+  EXPECT_EQ(job["state"], "RUNNING");
+  EXPECT_GT(job["start-time"].get<int64_t>(), 0);
+  ASSERT_EQ(job["vertices"].size(), job_->plan().vertices.size());
+  EXPECT_EQ(job["vertices"][0]["id"], "events");
+  EXPECT_EQ(job["vertices"][0]["parallelism"], 2);
+  EXPECT_EQ(job["vertices"][1]["keyed"], true);
+  EXPECT_EQ(job["vertices"][1]["input"], "events");
+
+  auto [cp_status, cp] = Get("/jobs/" + id + "/checkpoints");
+  ASSERT_EQ(cp_status, 200);
+  for (const char* k : {"restored", "total", "in_progress", "completed", "failed"}) {
+    EXPECT_TRUE(cp["counts"].contains(k)) << k;
+  }
+  for (const char* k : {"end_to_end_duration", "checkpointed_size", "state_size"}) {
+    for (const char* m : {"min", "avg", "max"}) EXPECT_TRUE(cp["summary"][k].contains(m)) << k;
+  }
+  EXPECT_LE(cp["summary"]["state_size"]["min"].get<int64_t>(),
+            cp["summary"]["state_size"]["max"].get<int64_t>());
+  const json latest = cp["latest"]["completed"];
+  ASSERT_TRUE(latest.is_object());
+  ASSERT_FALSE(cp["history"].empty());
+
+  // The latest completed checkpoint's figures are those of its _metadata.
+  const std::string path = latest["external_path"];
+  auto metadata = ReadCheckpointMetadata(*NewPosixFileSystem(), path);
+  ASSERT_TRUE(metadata.ok()) << metadata.status().ToString();
+  EXPECT_EQ(latest["checkpointed_size"].get<uint64_t>(), metadata->CheckpointedBytes());
+  EXPECT_EQ(latest["state_size"].get<uint64_t>(), metadata->FullBytes());
+  EXPECT_EQ(latest["end_to_end_duration"].get<int64_t>(),
+            metadata->completed_unix_ms - metadata->trigger_unix_ms);
+
+  auto [d_status, detail] =
+      Get("/jobs/" + id + "/checkpoints/details/" + std::to_string(latest["id"].get<uint64_t>()));
+  ASSERT_EQ(d_status, 200);
+  EXPECT_EQ(detail["status"], "COMPLETED");
+  ASSERT_EQ(detail["subtasks"].size(), 4u);  // events#0,1 and aggregate#0,1
+  uint64_t written = 0, files = 0;
+  for (const auto& t : detail["subtasks"]) {
+    for (const char* k :
+         {"task", "ack_timestamp", "sync_duration_us", "alignment_duration_us", "async_duration_us",
+          "checkpointed_size", "state_size", "files_written", "files_reused"}) {
+      EXPECT_TRUE(t.contains(k)) << k;
+    }
+    written += t["checkpointed_size"].get<uint64_t>();
+    files += t["files_written"].get<uint64_t>() + t["files_reused"].get<uint64_t>();
+  }
+  EXPECT_EQ(written, metadata->CheckpointedBytes());
+  uint64_t files_in_metadata = 0;
+  for (const auto& b : metadata->backends) files_in_metadata += b.files.size();
+  EXPECT_EQ(files, files_in_metadata);
+
+  auto [c_status, config] = Get("/jobs/" + id + "/checkpoints/config");
+  ASSERT_EQ(c_status, 200);
+  EXPECT_EQ(config["interval"], 100);
+  EXPECT_EQ(config["mode"], "exactly_once");
+  EXPECT_EQ(config["incremental"], true);
+  EXPECT_EQ(config["timeout"], 600000);
+
+  for (const std::string& bad :
+       std::vector<std::string>{"/jobs/nope", "/jobs/nope/checkpoints",
+                                "/jobs/" + id + "/checkpoints/details/99999", "/no/such/path"}) {
+    auto [status, body] = Get(bad);
+    EXPECT_EQ(status, 404) << bad;
+    ASSERT_TRUE(body.is_object()) << bad;
+    ASSERT_TRUE(body["errors"].is_array()) << bad;
+    EXPECT_FALSE(body["errors"][0].get<std::string>().empty()) << bad;
+  }
+
+  runner_.join();
+  EXPECT_EQ(result_.outcome, JobOutcome::kFinished);
+  auto [done_status, done] = Get("/jobs/" + id);
+  EXPECT_EQ(done["state"], "FINISHED");
+  EXPECT_GT(done["end-time"].get<int64_t>(), 0);
+}
+
+// The Prometheus text format, parsed back: HELP and TYPE before each family's samples, every
+// sample "name{labels} value" with the job's labels, and values that agree with the REST API.
+TEST_F(RestApiTest, MetricsParseBackAndAgreeWithTheRestApi) {
+  ASSERT_TRUE(testing::WaitFor([&] { return job_->checkpoint_stats()->completed >= 2; }));
+  auto res = client_->Get("/metrics");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  EXPECT_NE(res->get_header_value("Content-Type").find("text/plain"), std::string::npos);
+  const std::regex sample(R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\} (-?[0-9.e+]+)$)");
+  const std::regex label(R"(([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)\")");
+  std::map<std::string, std::string> types;
+  std::map<std::string, double> values;  // name{operator} -> value
+  std::istringstream lines(res->body);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("# HELP ", 0) == 0) continue;
+    if (line.rfind("# TYPE ", 0) == 0) {
+      std::istringstream t(line.substr(7));
+      std::string name, type;
+      t >> name >> type;
+      EXPECT_TRUE(type == "gauge" || type == "counter") << line;
+      types[name] = type;
+      continue;
+    }
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(line, m, sample)) << line;
+    const std::string name = m[1];
+    EXPECT_TRUE(types.count(name)) << "no TYPE before " << line;
+    if (types[name] == "counter") {
+      EXPECT_EQ(name.substr(name.size() - 6), "_total") << name;
+    }
+    std::map<std::string, std::string> labels;
+    const std::string label_text = m[2];
+    for (auto it = std::sregex_iterator(label_text.begin(), label_text.end(), label);
+         it != std::sregex_iterator(); ++it) {
+      labels[(*it)[1]] = (*it)[2];
+    }
+    EXPECT_EQ(labels["job_id"], job_->job_id()) << line;
+    values[name + (labels.count("operator") ? "{" + labels["operator"] + "}" : "")] =
+        std::stod(m[3]);
+  }
+  EXPECT_GE(values["weir_checkpoints_completed_total"], 2);
+  EXPECT_EQ(values["weir_job_restarts_total"], 0);
+  EXPECT_EQ(values["weir_job_running"], 1);
+  EXPECT_GT(values["weir_last_checkpoint_full_size_bytes"], 0);
+  EXPECT_GT(values["weir_operator_records_out_total{events}"], 0);
+  EXPECT_GT(values["weir_operator_records_in_total{aggregate}"], 0);
+  EXPECT_TRUE(values.count("weir_operator_backpressure_seconds_total{events}"));
+  // Counts only grow: the REST API read afterwards shows at least as many.
+  auto [status, cp] = Get("/jobs/" + job_->job_id() + "/checkpoints");
+  EXPECT_GE(cp["counts"]["completed"].get<double>(), values["weir_checkpoints_completed_total"]);
+}
+
+}  // namespace
+}  // namespace weir
