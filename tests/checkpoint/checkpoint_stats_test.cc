@@ -74,7 +74,8 @@ TEST(CheckpointStatsTest, CoordinatorRecordsWhatTheCheckpointsWrote) {
   ThreadPool pool(2);
   IncrementalSnapshotStrategy strategy(*backend, storage, pool);
   testing::StrategyListener listener(&strategy);
-  CheckpointCoordinator coordinator(storage, CoordinatorOptions{"job", 2, {}});
+  // Every checkpoint retained: their files are read back below (a subsumed one's would go).
+  CheckpointCoordinator coordinator(storage, CoordinatorOptions{"job", 10, {}});
   ASSERT_TRUE(coordinator.Recover().ok());
   coordinator.AddListener(&listener);
   std::vector<CheckpointMetadata> written;
