@@ -17,6 +17,7 @@ packages=(
   libcurl4-openssl-dev libpugixml-dev libssl-dev  # S3 storage: SigV4 by curl, XML, MD5
   ceph-mon ceph-osd radosgw ceph-common # a single-node Ceph RADOS Gateway the S3 tests start
   libcpp-httplib-dev    # the REST API, dashboard and /metrics a running job serves
+  chromium              # headless, for the dashboard's browser test
   clang libclang-rt-14-dev   # libFuzzer targets (scripts/fuzz.sh)
 )
 

@@ -205,6 +205,11 @@ std::optional<CheckpointMetadata> CheckpointCoordinator::Latest() const {
   return latest ? std::optional<CheckpointMetadata>(*latest) : std::nullopt;
 }
 
+std::vector<CheckpointMetadata> CheckpointCoordinator::Retained() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return {store_.checkpoints().begin(), store_.checkpoints().end()};
+}
+
 std::vector<uint64_t> CheckpointCoordinator::PendingIds() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<uint64_t> ids;

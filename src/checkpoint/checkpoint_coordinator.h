@@ -88,6 +88,8 @@ class CheckpointCoordinator {
   const CheckpointStatsTracker& stats() const { return stats_; }
   std::vector<uint64_t> RetainedIds() const;
   std::optional<CheckpointMetadata> Latest() const;
+  // Every retained completed checkpoint, oldest first.
+  std::vector<CheckpointMetadata> Retained() const;
   std::vector<uint64_t> PendingIds() const;
   CheckpointCleaner& cleaner() { return cleaner_; }
 

@@ -50,6 +50,10 @@ std::optional<CheckpointStatsSnapshot> JobRuntime::checkpoint_stats() const {
   return coordinator_->stats().Snapshot();
 }
 
+std::vector<CheckpointMetadata> JobRuntime::retained_checkpoints() const {
+  return coordinator_ ? coordinator_->Retained() : std::vector<CheckpointMetadata>();
+}
+
 std::vector<Task::Metrics> JobRuntime::task_metrics() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<Task::Metrics> out;

@@ -88,6 +88,10 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
   JobStatusView status() const;
   // Checkpoint statistics; nullopt when the job takes no checkpoints. Thread-safe.
   std::optional<CheckpointStatsSnapshot> checkpoint_stats() const;
+  // The retained completed checkpoints (empty without checkpointing) and their storage.
+  // Thread-safe.
+  std::vector<CheckpointMetadata> retained_checkpoints() const;
+  const CheckpointStorage* checkpoint_storage() const { return storage_ ? &*storage_ : nullptr; }
   // Every running task's counters (since its last deployment). Thread-safe.
   std::vector<Task::Metrics> task_metrics() const;
   // Completed checkpoints of this run, oldest first (the last 10000). Thread-safe.

@@ -163,4 +163,73 @@ json CheckpointConfigJson(const Configuration& config) {
           {"checkpoint_storage", config.GetString(config::kCheckpointsDir)}};
 }
 
+json CheckpointStorageJson(JobRuntime& job) {
+  const std::vector<CheckpointMetadata> retained = job.retained_checkpoints();
+  const CheckpointStorage* storage = job.checkpoint_storage();
+  json checkpoints = json::array();
+  for (const auto& m : retained) {
+    uint64_t own = 0, inherited = 0, own_files = 0, inherited_files = 0;
+    for (const auto& b : m.backends) {
+      for (const auto& f : b.files) {
+        if (f.written_by_checkpoint == m.checkpoint_id) {
+          own += f.size;
+          ++own_files;
+        } else {
+          inherited += f.size;
+          ++inherited_files;
+        }
+      }
+    }
+    checkpoints.push_back({{"id", m.checkpoint_id},
+                           {"checkpoint_type", KindName(m.kind)},
+                           {"own_size", own},
+                           {"inherited_size", inherited},
+                           {"own_files", own_files},
+                           {"inherited_files", inherited_files},
+                           {"state_size", m.FullBytes()}});
+  }
+  // The directory as it is: every file under it, referenced or not.
+  uint64_t total = 0, files = 0, shared_files = 0, shared_bytes = 0;
+  std::string error;
+  if (storage != nullptr) {
+    std::vector<std::string> dirs = {storage->job_dir()};
+    while (!dirs.empty() && error.empty()) {
+      const std::string dir = dirs.back();
+      dirs.pop_back();
+      auto entries = storage->fs().ListDir(dir);
+      if (!entries.ok()) {
+        if (entries.status().code() != StatusCode::kNotFound) error = entries.status().message();
+        continue;
+      }
+      for (const auto& e : *entries) {
+        const std::string path = JoinPath(dir, e.name);
+        if (e.is_directory) {
+          dirs.push_back(path);
+          continue;
+        }
+        auto st = storage->fs().Stat(path);
+        if (!st.ok()) continue;  // deleted meanwhile (subsumed)
+        total += st->size;
+        ++files;
+        if (dir == storage->SharedDir()) {
+          shared_bytes += st->size;
+          ++shared_files;
+        }
+      }
+    }
+  }
+  const uint64_t live = retained.empty() ? 0 : retained.back().FullBytes();
+  json out = {
+      {"job_dir", storage ? storage->job_dir() : ""},
+      {"retained", checkpoints},
+      {"shared_files", shared_files},
+      {"shared_size", shared_bytes},
+      {"total_files", files},
+      {"total_size", total},
+      {"live_state_size", live},
+      {"size_ratio", live == 0 ? 0.0 : static_cast<double>(total) / static_cast<double>(live)}};
+  if (!error.empty()) out["listing_error"] = error;
+  return out;
+}
+
 }  // namespace weir::web

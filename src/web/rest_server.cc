@@ -49,6 +49,10 @@ void RestServer::Routes() {
         [this, known](const httplib::Request& req, httplib::Response& res) {
           if (known(req, res)) SendJson(res, CheckpointConfigJson(job_.config()));
         });
+  s.Get(R"(/jobs/([^/]+)/checkpoints/storage)",
+        [this, known](const httplib::Request& req, httplib::Response& res) {
+          if (known(req, res)) SendJson(res, CheckpointStorageJson(job_));
+        });
   s.Get(R"(/jobs/([^/]+)/checkpoints/details/([0-9]+))",
         [this, known](const httplib::Request& req, httplib::Response& res) {
           if (!known(req, res)) return;

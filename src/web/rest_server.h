@@ -6,6 +6,8 @@
 //   GET /jobs/<id>/checkpoints                  counts, summary, latest, history
 //   GET /jobs/<id>/checkpoints/details/<n>      one checkpoint, per subtask
 //   GET /jobs/<id>/checkpoints/config           the checkpointing configuration
+//   GET /jobs/<id>/checkpoints/storage          retained checkpoints' own and inherited bytes,
+//                                               shared/ files, directory size vs live state
 //   GET /metrics                                Prometheus text format (docs/metrics.md)
 // An unknown job, checkpoint or path answers 404 with {"errors": [...]}.
 //

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -151,6 +152,33 @@ TEST_F(RestApiTest, EndpointsDescribeTheJobAndItsCheckpoints) {
   auto [done_status, done] = Get("/jobs/" + id);
   EXPECT_EQ(done["state"], "FINISHED");
   EXPECT_GT(done["end-time"].get<int64_t>(), 0);
+
+  // Storage, once nothing changes any more: what the endpoint lists is what is on disk.
+  auto [s_status, storage] = Get("/jobs/" + id + "/checkpoints/storage");
+  ASSERT_EQ(s_status, 200);
+  ASSERT_FALSE(storage["retained"].empty());
+  for (const auto& r : storage["retained"]) {
+    EXPECT_EQ(r["own_size"].get<uint64_t>() + r["inherited_size"].get<uint64_t>(),
+              r["state_size"].get<uint64_t>())
+        << r.dump();
+  }
+  // Incremental checkpoints inherit files (not necessarily the last: a compaction may have
+  // rewritten everything).
+  EXPECT_TRUE(std::any_of(storage["retained"].begin(), storage["retained"].end(),
+                          [](const json& r) { return r["inherited_files"].get<uint64_t>() > 0; }));
+  uint64_t on_disk = 0, files_on_disk = 0, shared = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(job_->job_dir())) {
+    if (!e.is_regular_file()) continue;
+    on_disk += e.file_size();
+    ++files_on_disk;
+    if (e.path().parent_path().filename() == "shared") ++shared;
+  }
+  EXPECT_EQ(storage["total_size"].get<uint64_t>(), on_disk);
+  EXPECT_EQ(storage["total_files"].get<uint64_t>(), files_on_disk);
+  EXPECT_EQ(storage["shared_files"].get<uint64_t>(), shared);
+  EXPECT_EQ(storage["live_state_size"].get<uint64_t>(),
+            storage["retained"].back()["state_size"].get<uint64_t>());
+  EXPECT_GT(storage["size_ratio"].get<double>(), 0.0);
 }
 
 // The Prometheus text format, parsed back: HELP and TYPE before each family's samples, every
