@@ -3,6 +3,7 @@
 #include <functional>
 #include <set>
 
+#include "common/progress.h"
 #include "snapshot/state_file_verifier.h"
 
 namespace weir {
@@ -32,17 +33,35 @@ Result<VerifyReport> VerifyJobDirectory(const CheckpointStorage& storage, bool v
   FileSystem& fs = storage.fs();
   std::set<std::string> referenced;
   WEIR_ASSIGN_OR_RETURN(auto ids, storage.ListCompletedCheckpointIds());
-  for (uint64_t id : ids) {
-    const std::string metadata_relative =
-        CheckpointStorage::RelativeCheckpointFile(id, kMetadataFileName);
-    referenced.insert(metadata_relative);
-    auto m = ReadCheckpointMetadata(fs, storage.MetadataPath(id));
-    if (!m.ok()) {
-      report.unreadable_metadata.push_back({id, metadata_relative, m.status().message()});
-      continue;
+  // Every readable metadata first: the totals of the progress report.
+  std::vector<std::pair<uint64_t, CheckpointMetadata>> readable;
+  uint64_t total_files = 0, total_bytes = 0;
+  {
+    std::set<std::string> distinct;
+    for (uint64_t id : ids) {
+      const std::string metadata_relative =
+          CheckpointStorage::RelativeCheckpointFile(id, kMetadataFileName);
+      referenced.insert(metadata_relative);
+      auto m = ReadCheckpointMetadata(fs, storage.MetadataPath(id));
+      if (!m.ok()) {
+        report.unreadable_metadata.push_back({id, metadata_relative, m.status().message()});
+        continue;
+      }
+      report.checkpoints.push_back(id);
+      for (const auto& backend : m->backends) {
+        for (const auto& f : backend.files) {
+          if (distinct.insert(f.path).second) {
+            ++total_files;
+            total_bytes += f.size;
+          }
+        }
+      }
+      readable.emplace_back(id, std::move(m).value());
     }
-    report.checkpoints.push_back(id);
-    for (const auto& backend : m->backends) {
+  }
+  Progress progress("verify " + storage.job_dir(), total_files, verify_checksums ? total_bytes : 0);
+  for (const auto& [id, m] : readable) {
+    for (const auto& backend : m.backends) {
       for (const auto& f : backend.files) {
         if (!referenced.insert(f.path).second) continue;  // checked once
         report.referenced_bytes += f.size;
@@ -57,6 +76,7 @@ Result<VerifyReport> VerifyJobDirectory(const CheckpointStorage& storage, bool v
             s = Status::Corruption("size " + std::to_string(st->size) + ", expected " +
                                    std::to_string(f.size));
         }
+        progress.Add(1, verify_checksums ? f.size : 0);
         if (s.IsNotFound())
           report.missing.push_back({id, f.path, s.message()});
         else if (!s.ok())
@@ -64,6 +84,7 @@ Result<VerifyReport> VerifyJobDirectory(const CheckpointStorage& storage, bool v
       }
     }
   }
+  progress.Finish();
 
   WEIR_ASSIGN_OR_RETURN(auto entries, fs.ListDir(storage.job_dir()));
   for (const auto& e : entries) {
@@ -92,6 +113,10 @@ Result<GcResult> CollectOrphans(const CheckpointStorage& storage, const VerifyRe
   }
   GcResult result;
   std::set<std::string> touched_dirs;
+  uint64_t orphan_bytes = 0;
+  for (const auto& orphan : report.orphans) orphan_bytes += orphan.size;
+  Progress progress("gc " + storage.job_dir(), dry_run ? 0 : report.orphans.size(),
+                    dry_run ? 0 : orphan_bytes);
   for (const auto& orphan : report.orphans) {
     if (orphan.modified_unix_ms > now_unix_ms - grace_ms) {
       result.kept_in_grace.push_back(orphan);
@@ -99,6 +124,7 @@ Result<GcResult> CollectOrphans(const CheckpointStorage& storage, const VerifyRe
     }
     result.deleted.push_back(orphan);
     if (dry_run) continue;
+    progress.Add(1, orphan.size);
     const Status s = storage.fs().DeleteFile(*storage.ResolveRelative(orphan.path));
     if (!s.ok() && !s.IsNotFound()) ++result.failures;
     touched_dirs.insert(ParentPath(orphan.path));

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/failpoint.h"
+#include "common/progress.h"
 #include "common/retry.h"
 #include "snapshot/file_transfer.h"
 #include "snapshot/key_group_stream.h"
@@ -89,7 +90,7 @@ Status CheckIncrementalFiles(const KeyedStateHandle& handle) {
 
 // Places each (verified) file in the database directory under its RocksDB name.
 Status FetchIncrementalFiles(const CheckpointStorage& storage, const KeyedStateHandle& handle,
-                             const std::string& db_dir, ThreadPool* pool) {
+                             const std::string& db_dir, ThreadPool* pool, Progress& progress) {
   auto local_fs = NewPosixFileSystem();
   WEIR_RETURN_IF_ERROR(local_fs->CreateDirs(db_dir));
   return ForEachParallel(handle.files.size(), pool, [&](size_t i) -> Status {
@@ -97,6 +98,7 @@ Status FetchIncrementalFiles(const CheckpointStorage& storage, const KeyedStateH
     WEIR_FAILPOINT("restore.fetch");
     WEIR_ASSIGN_OR_RETURN(const std::string from, storage.ResolveRelative(f.path));
     const std::string to = JoinPath(db_dir, f.local_name);
+    progress.Add(1, f.size);
     // RocksDB never modifies an SST, so a hard link is safe; mutable files are copied.
     if (f.role == StateFileRole::kShared && storage.fs().Link(from, to).ok()) return Status::OK();
     auto copied = RetryRetryableResult<WrittenFile>(
@@ -116,8 +118,16 @@ Result<std::unique_ptr<RocksDbKeyedStateBackend>> RestoreKeyedStateBackend(
     RocksDbBackendOptions options, ThreadPool* io_pool) {
   const std::string context = "restore of checkpoint " + std::to_string(checkpoint_id);
   WEIR_RETURN_IF_ERROR(CheckCompatible(handle, options).WithContext(context));
+  // Large state takes a while: every file is read twice, to verify it and to fetch it.
+  uint64_t bytes = 0;
+  for (const auto& f : handle.files) bytes += f.size;
+  Progress progress("restore of " + handle.backend_id + " from checkpoint " +
+                        std::to_string(checkpoint_id) + " (verify + fetch)",
+                    2 * handle.files.size(), 2 * bytes);
   WEIR_RETURN_IF_ERROR(ForEachParallel(handle.files.size(), io_pool, [&](size_t i) {
-    return VerifyStateFile(storage, checkpoint_id, handle.files[i]);
+    Status s = VerifyStateFile(storage, checkpoint_id, handle.files[i]);
+    progress.Add(1, handle.files[i].size);
+    return s;
   }));
 
   const std::string local_dir = options.local_dir;
@@ -132,7 +142,7 @@ Result<std::unique_ptr<RocksDbKeyedStateBackend>> RestoreKeyedStateBackend(
       std::error_code ec;
       std::filesystem::remove_all(local_dir, ec);
       WEIR_RETURN_IF_ERROR(FetchIncrementalFiles(
-          storage, handle, RocksDbKeyedStateBackend::DbDir(local_dir), io_pool));
+          storage, handle, RocksDbKeyedStateBackend::DbDir(local_dir), io_pool, progress));
       WEIR_FAILPOINT("restore.before_open");
       return RocksDbKeyedStateBackend::OpenRestored(std::move(options), handle.states);
     };
@@ -148,6 +158,7 @@ Result<std::unique_ptr<RocksDbKeyedStateBackend>> RestoreKeyedStateBackend(
   if (!opened.ok()) return opened.status().WithContext(context);
   std::unique_ptr<RocksDbKeyedStateBackend> backend = std::move(opened).value();
   Status loaded = LoadFullSnapshot(storage, handle, *backend);
+  progress.Add(handle.files.size(), bytes);
   if (!loaded.ok()) {
     discard(std::move(backend));
     return loaded.WithContext(context);
