@@ -80,6 +80,15 @@ TEST_P(ExactlyOnceWithFailuresTest, RestartsFromTheLatestCheckpointAndCommitsEac
   EXPECT_GE(result.restarts, 3);
   EXPECT_LE(result.restarts, 4);
   ASSERT_TRUE(result.latest_checkpoint.has_value());
+  // Each restart after the first checkpoint restored one; the statistics say which and how long.
+  const auto stats = (*job)->checkpoint_stats();
+  ASSERT_TRUE(stats.has_value());
+  EXPECT_GE(stats->restored, 1u);
+  EXPECT_LE(stats->restored, static_cast<uint64_t>(result.restarts));
+  ASSERT_TRUE(stats->latest_restore.has_value());
+  EXPECT_GT(stats->latest_restore->checkpoint_id, 0u);
+  EXPECT_GE(stats->latest_restore->duration_ms, 0);
+  EXPECT_NE(stats->latest_restore->metadata_path.find("chk-"), std::string::npos);
   Status exact = testing::CheckRunningCounts(out, testing::KeyedAggregateTotals(events, keys));
   EXPECT_TRUE(exact.ok()) << exact.message();
 }
