@@ -270,7 +270,6 @@ Result<S3Response> S3Client::SendOnce(const S3Request& r, const std::string& wha
   // (An empty "Expect:" to skip 100-continue would be signed but not sent: the server would
   // refuse the signature. curl waits at most 1 s for the 100, and servers send it at once.)
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  if (std::getenv("WEIR_S3_VERBOSE")) curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
   curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4.c_str());
   curl_easy_setopt(h, CURLOPT_USERNAME, options_.access_key.c_str());
   curl_easy_setopt(h, CURLOPT_PASSWORD, options_.secret_key.c_str());
