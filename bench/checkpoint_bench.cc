@@ -1,6 +1,6 @@
 // checkpoint_bench: what one checkpoint costs after a change of a given fraction of the keys.
 //
-//   checkpoint_bench [--keys N] [--value-bytes B] [--change-percent P] [--dir D]
+//   checkpoint_bench [--keys N] [--value-bytes B] [--change-percent P] [--dir D] [--json FILE]
 //
 // Builds one state (N keys), takes an incremental checkpoint as the base, changes P% of the keys,
 // then, on that same database and that same change, measures:
@@ -8,6 +8,8 @@
 //   weir full          a full checkpoint of the same state
 //   BackupEngine       RocksDB's own incremental backup (share_table_files) of the same files,
 //                      after a backup of the base
+//   native copy        a RocksDB native checkpoint copied whole to another directory (fsynced):
+//                      what a checkpoint without any incremental logic costs
 // and the disk's sequential write bandwidth with fsync, the physical limit for bytes that must be
 // written: each duration is also shown against bytes / bandwidth. Printed, not asserted.
 #include <rocksdb/db.h>
@@ -18,11 +20,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "checkpoint/checkpoint_coordinator.h"
+#include "snapshot/file_transfer.h"
 #include "snapshot/full_snapshot_strategy.h"
 #include "snapshot/incremental_snapshot_strategy.h"
 #include "testing/checkpoint_helpers.h"
@@ -65,7 +69,8 @@ double DiskBandwidth(const std::string& dir, uint64_t bytes) {
   Check(file.status(), "bandwidth file");
   std::string chunk(4 << 20, 'b');
   const auto start = Clock::now();
-  for (uint64_t done = 0; done < bytes; done += chunk.size()) Check((*file)->Append(chunk), "write");
+  for (uint64_t done = 0; done < bytes; done += chunk.size())
+    Check((*file)->Append(chunk), "write");
   Check((*file)->Sync(), "fsync");
   const double s = Seconds(start);
   Check((*file)->Close(), "close");
@@ -91,7 +96,8 @@ double BackupOf(RocksDbKeyedStateBackend& backend, rocksdb::BackupEngine* engine
   for (const auto& f : families) descriptors.emplace_back(f, rocksdb::ColumnFamilyOptions());
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
-  Check(rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), checkpoint_dir, descriptors, &handles, &db),
+  Check(rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), checkpoint_dir, descriptors, &handles,
+                                     &db),
         "open checkpoint");
   const auto start = Clock::now();
   Check(engine->CreateNewBackup(db), "backup");
@@ -107,15 +113,23 @@ int main(int argc, char** argv) {
   uint64_t keys = 1000000, value_bytes = 100;
   double change_percent = 1.0;
   std::string dir = (fs::temp_directory_path() / "weir-checkpoint-bench").string();
+  std::string json_path;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--keys") keys = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (flag == "--value-bytes") value_bytes = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (flag == "--change-percent") change_percent = std::atof(argv[i + 1]);
-    else if (flag == "--dir") dir = argv[i + 1];
+    if (flag == "--keys")
+      keys = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (flag == "--value-bytes")
+      value_bytes = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (flag == "--change-percent")
+      change_percent = std::atof(argv[i + 1]);
+    else if (flag == "--dir")
+      dir = argv[i + 1];
+    else if (flag == "--json")
+      json_path = argv[i + 1];
     else {
-      std::fprintf(stderr, "usage: checkpoint_bench [--keys N] [--value-bytes B] "
-                           "[--change-percent P] [--dir D]\n");
+      std::fprintf(stderr,
+                   "usage: checkpoint_bench [--keys N] [--value-bytes B] "
+                   "[--change-percent P] [--dir D] [--json FILE]\n");
       return 2;
     }
   }
@@ -168,7 +182,8 @@ int main(int argc, char** argv) {
     const double total = Seconds(start);
     uint64_t files = 0;
     for (const auto& f : handle->files) files += f.written_by_checkpoint == id;
-    figures.push_back({"weir incremental", sync * 1e3, total * 1e3, handle->checkpointed_bytes, files});
+    figures.push_back(
+        {"weir incremental", sync * 1e3, total * 1e3, handle->checkpointed_bytes, files});
     Check(coordinator.Acknowledge(id, *handle, 0).status(), "ack");
   }
   {
@@ -179,7 +194,8 @@ int main(int argc, char** argv) {
     const double sync = Seconds(start);
     auto handle = part->Run();
     Check(handle.status(), "full");
-    figures.push_back({"weir full", sync * 1e3, Seconds(start) * 1e3, handle->checkpointed_bytes, 1});
+    figures.push_back(
+        {"weir full", sync * 1e3, Seconds(start) * 1e3, handle->checkpointed_bytes, 1});
   }
   {
     const uint64_t before_files = std::distance(fs::recursive_directory_iterator(dir + "/backup"),
@@ -191,12 +207,31 @@ int main(int argc, char** argv) {
                        DirBytes(dir + "/backup") - backup_base_bytes, after_files - before_files});
   }
   delete engine;
+  {
+    // A plain copy of a native checkpoint: hard links (sync part), then every file copied.
+    const auto start = Clock::now();
+    Check(backend->CreateNativeCheckpoint(dir + "/native-copy-src").status(), "native checkpoint");
+    const double sync = Seconds(start);
+    auto posix = NewPosixFileSystem();
+    Check(posix->CreateDirs(dir + "/native-copy"), "copy dir");
+    uint64_t bytes = 0, files = 0;
+    for (const auto& e : fs::directory_iterator(dir + "/native-copy-src")) {
+      auto written = CopyFile(*posix, e.path().string(), *posix,
+                              dir + "/native-copy/" + e.path().filename().string());
+      Check(written.status(), "copy");
+      bytes += written->size;
+      ++files;
+    }
+    Check(posix->SyncDir(dir + "/native-copy"), "sync dir");
+    figures.push_back({"native checkpoint copy", sync * 1e3, Seconds(start) * 1e3, bytes, files});
+  }
   const double bandwidth = DiskBandwidth(dir, 512ULL << 20);
 
-  std::printf("checkpoint cost after changing %.2f%% of %llu keys (%llu-byte values); full state "
-              "%.1f MiB\n",
-              change_percent, (unsigned long long)keys, (unsigned long long)value_bytes,
-              static_cast<double>(figures[1].bytes) / (1 << 20));
+  std::printf(
+      "checkpoint cost after changing %.2f%% of %llu keys (%llu-byte values); full state "
+      "%.1f MiB\n",
+      change_percent, (unsigned long long)keys, (unsigned long long)value_bytes,
+      static_cast<double>(figures[1].bytes) / (1 << 20));
   std::printf("disk sequential write with fsync: %.0f MiB/s\n\n", bandwidth / (1 << 20));
   std::printf("%-26s %10s %12s %14s %7s %16s\n", "", "sync ms", "total ms", "bytes written",
               "files", "total / limit");
@@ -206,8 +241,26 @@ int main(int argc, char** argv) {
                 (unsigned long long)f.bytes, (unsigned long long)f.files,
                 limit_ms > 0 ? f.total_ms / limit_ms : 0.0);
   }
-  std::printf("\n(limit = bytes written / disk bandwidth; the BackupEngine row has no sync part: "
-              "RocksDB's backup holds the database for its whole duration)\n");
+  std::printf(
+      "\n(limit = bytes written / disk bandwidth; the BackupEngine row has no sync part: "
+      "RocksDB's backup holds the database for its whole duration)\n");
+  if (!json_path.empty()) {
+    nlohmann::json out = {{"keys", keys},
+                          {"value_bytes", value_bytes},
+                          {"change_percent", change_percent},
+                          {"state_bytes", figures[1].bytes},
+                          {"disk_bandwidth_bytes_per_s", bandwidth},
+                          {"figures", nlohmann::json::array()}};
+    for (const auto& f : figures) {
+      out["figures"].push_back({{"name", f.name},
+                                {"sync_ms", f.sync_ms},
+                                {"total_ms", f.total_ms},
+                                {"bytes", f.bytes},
+                                {"files", f.files},
+                                {"limit_ms", static_cast<double>(f.bytes) / bandwidth * 1e3}});
+    }
+    std::ofstream(json_path) << out.dump(2) << "\n";
+  }
   coordinator.cleaner().WaitIdle();
   backend.reset();
   fs::remove_all(dir);

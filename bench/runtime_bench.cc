@@ -4,11 +4,14 @@
 // end-to-end checkpoint duration (p50, p99). Printed, never asserted.
 //
 //   runtime_bench [--events M] [--keys N] [--payload-bytes B] [--parallelism P]
-//                 [--interval 1s] [--dir D] [--quick]
+//                 [--interval 1s] [--modes off,full,incremental] [--dir D] [--json FILE] [--quick]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -33,6 +36,8 @@ struct Args {
   int parallelism = 2;
   std::string interval = "1s";
   std::string dir = "/tmp/weir-runtime-bench";
+  std::string modes = "off,full,incremental";
+  std::string json;
 };
 
 Args Parse(int argc, char** argv) {
@@ -52,6 +57,10 @@ Args Parse(int argc, char** argv) {
       a.interval = next();
     else if (k == "--dir")
       a.dir = next();
+    else if (k == "--modes")
+      a.modes = next();
+    else if (k == "--json")
+      a.json = next();
     else if (k == "--quick")
       a.events = 400000, a.keys = 50000, a.interval = "200ms";
     else {
@@ -61,6 +70,8 @@ Args Parse(int argc, char** argv) {
   }
   return a;
 }
+
+nlohmann::json g_rows = nlohmann::json::array();
 
 void RunMode(const Args& a, const std::string& mode) {
   namespace fs = std::filesystem;
@@ -111,6 +122,21 @@ void RunMode(const Args& a, const std::string& mode) {
               Percentile(pauses, 0.99), Percentile(durations, 0.5), Percentile(durations, 0.99),
               written / n / 1048576.0, full / n / 1048576.0);
   std::fflush(stdout);
+  g_rows.push_back(
+      {{"mode", mode},
+       {"interval", mode == "off" ? "" : a.interval},
+       {"parallelism", a.parallelism},
+       {"events", a.events},
+       {"keys", a.keys},
+       {"wall_s", seconds},
+       {"events_per_s", static_cast<double>(a.events) / seconds},
+       {"checkpoints", pauses.size()},
+       {"pause_max_ms", pauses.empty() ? 0 : *std::max_element(pauses.begin(), pauses.end())},
+       {"pause_p99_ms", Percentile(pauses, 0.99)},
+       {"duration_p50_ms", Percentile(durations, 0.5)},
+       {"duration_p99_ms", Percentile(durations, 0.99)},
+       {"written_mib_per_checkpoint", written / n / 1048576.0},
+       {"full_mib_per_checkpoint", full / n / 1048576.0}});
   fs::remove_all(a.dir);
 }
 
@@ -127,6 +153,8 @@ int main(int argc, char** argv) {
               "count", "pause max", "pause p99", "dur p50", "dur p99", "MiB written", "MiB full");
   std::printf("%-12s %8s %12s %6s %9s %9s %9s %9s %11s %11s\n", "", "", "", "", "ms", "ms", "ms",
               "ms", "per ckpt", "per ckpt");
-  for (const char* mode : {"off", "full", "incremental"}) RunMode(a, mode);
+  std::stringstream modes(a.modes);
+  for (std::string mode; std::getline(modes, mode, ',');) RunMode(a, mode);
+  if (!a.json.empty()) std::ofstream(a.json) << g_rows.dump(2) << "\n";
   return 0;
 }

@@ -14,7 +14,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <random>
 #include <string>
@@ -49,17 +51,22 @@ void Check(bool ok, const char* what) {
 
 int main(int argc, char** argv) {
   size_t keys = 200000, value_bytes = 100, rounds = 3;
+  std::string json_path;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const size_t v = std::strtoull(argv[i + 1], nullptr, 10);
-    if (flag == "--keys")
+    if (flag == "--json")
+      json_path = argv[i + 1];
+    else if (flag == "--keys")
       keys = v;
     else if (flag == "--value-bytes")
       value_bytes = v;
     else if (flag == "--rounds")
       rounds = v;
     else {
-      std::fprintf(stderr, "usage: state_access_bench [--keys N] [--value-bytes B] [--rounds R]\n");
+      std::fprintf(stderr,
+                   "usage: state_access_bench [--keys N] [--value-bytes B] [--rounds R] "
+                   "[--json FILE]\n");
       return 2;
     }
   }
@@ -89,7 +96,11 @@ int main(int argc, char** argv) {
   rocksdb::WriteOptions no_wal;
   no_wal.disableWAL = true;
 
-  std::vector<double> weir_put, weir_get, raw_put, raw_get;
+  // MapState: keys / 100 keys with 100 entries each; raw: the key and map key side by side.
+  auto map = *backend->GetMapState(weir::MapStateDescriptor<int64_t, std::string>{"m"});
+  const int64_t map_keys = std::max<int64_t>(1, static_cast<int64_t>(keys) / 100);
+  std::vector<double> weir_put, weir_get, raw_put, raw_get, weir_iter, raw_iter, weir_mput,
+      raw_mput, weir_mget, raw_mget, weir_miter, raw_miter;
   for (size_t r = 0; r < rounds; ++r) {
     weir_put.push_back(OpsPerSecond(keys, [&] {
       for (int64_t k : order) {
@@ -117,6 +128,72 @@ int main(int argc, char** argv) {
         Check(raw->Get(rocksdb::ReadOptions(), key, &out).ok(), "raw get");
       }
     }));
+    weir_iter.push_back(OpsPerSecond(keys, [&] {
+      auto all = backend->GetKeys("v", key_serializer);
+      Check(all.ok() && all->size() == keys, "iterate");
+    }));
+    raw_iter.push_back(OpsPerSecond(keys, [&] {
+      std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions()));
+      size_t n = 0;
+      std::string copy;
+      for (it->SeekToFirst(); it->Valid(); it->Next(), ++n) copy.assign(it->key().data(), 8);
+      Check(n >= keys, "raw iterate");
+    }));
+    const auto raw_map_key = [](int64_t k, int64_t m) {
+      std::string key(reinterpret_cast<const char*>(&k), sizeof(k));
+      return key.append(reinterpret_cast<const char*>(&m), sizeof(m));
+    };
+    weir_mput.push_back(OpsPerSecond(map_keys * 100, [&] {
+      for (int64_t k = 0; k < map_keys; ++k) {
+        Check(backend->SetCurrentKey(key_serializer, k).ok(), "set key");
+        for (int64_t m = 0; m < 100; ++m) Check(map->Put(m, value).ok(), "map put");
+      }
+    }));
+    raw_mput.push_back(OpsPerSecond(map_keys * 100, [&] {
+      for (int64_t k = 0; k < map_keys; ++k) {
+        for (int64_t m = 0; m < 100; ++m) {
+          Check(raw->Put(no_wal, "m" + raw_map_key(k, m), value).ok(), "raw map put");
+        }
+      }
+    }));
+    weir_mget.push_back(OpsPerSecond(map_keys * 100, [&] {
+      for (int64_t k = 0; k < map_keys; ++k) {
+        Check(backend->SetCurrentKey(key_serializer, k).ok(), "set key");
+        for (int64_t m = 0; m < 100; ++m) {
+          auto v = map->Get(m);
+          Check(v.ok() && v->has_value(), "map get");
+        }
+      }
+    }));
+    raw_mget.push_back(OpsPerSecond(map_keys * 100, [&] {
+      std::string out;
+      for (int64_t k = 0; k < map_keys; ++k) {
+        for (int64_t m = 0; m < 100; ++m) {
+          Check(raw->Get(rocksdb::ReadOptions(), "m" + raw_map_key(k, m), &out).ok(), "raw get");
+        }
+      }
+    }));
+    weir_miter.push_back(OpsPerSecond(map_keys * 100, [&] {
+      for (int64_t k = 0; k < map_keys; ++k) {
+        Check(backend->SetCurrentKey(key_serializer, k).ok(), "set key");
+        size_t n = 0;
+        Check(map->ForEach([&](const int64_t&, const std::string&) { return ++n > 0; }).ok() &&
+                  n == 100,
+              "map iterate");
+      }
+    }));
+    raw_miter.push_back(OpsPerSecond(map_keys * 100, [&] {
+      std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions()));
+      for (int64_t k = 0; k < map_keys; ++k) {
+        const std::string prefix = "m" + std::string(reinterpret_cast<const char*>(&k), 8);
+        size_t n = 0;
+        std::string copy;
+        for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next(), ++n) {
+          copy.assign(it->value().data(), it->value().size());
+        }
+        Check(n == 100, "raw map iterate");
+      }
+    }));
   }
   delete raw;
   backend.reset();
@@ -124,12 +201,35 @@ int main(int argc, char** argv) {
 
   std::printf("state access, %zu keys, %zu-byte values, median of %zu rounds, one thread\n", keys,
               value_bytes, rounds);
-  std::printf("%-10s %16s %16s %12s\n", "operation", "weir ops/s", "raw RocksDB ops/s",
+  std::printf("%-14s %16s %16s %12s\n", "operation", "weir ops/s", "raw RocksDB ops/s",
               "weir / raw");
   const auto row = [](const char* name, double w, double r) {
-    std::printf("%-10s %16.0f %16.0f %12.2f\n", name, w, r, w / r);
+    std::printf("%-14s %16.0f %16.0f %12.2f\n", name, w, r, w / r);
   };
-  row("put", Median(weir_put), Median(raw_put));
-  row("get", Median(weir_get), Median(raw_get));
+  nlohmann::json rows = nlohmann::json::array();
+  const auto both = [&](const char* name, const std::vector<double>& w,
+                        const std::vector<double>& r) {
+    row(name, Median(w), Median(r));
+    rows.push_back({{"operation", name},
+                    {"weir_ops_per_s", Median(w)},
+                    {"weir_min", *std::min_element(w.begin(), w.end())},
+                    {"weir_max", *std::max_element(w.begin(), w.end())},
+                    {"raw_ops_per_s", Median(r)},
+                    {"ratio", Median(w) / Median(r)}});
+  };
+  both("value put", weir_put, raw_put);
+  both("value get", weir_get, raw_get);
+  both("value iterate", weir_iter, raw_iter);
+  both("map put", weir_mput, raw_mput);
+  both("map get", weir_mget, raw_mget);
+  both("map iterate", weir_miter, raw_miter);
+  if (!json_path.empty()) {
+    std::ofstream(json_path) << nlohmann::json{{"keys", keys},
+                                               {"value_bytes", value_bytes},
+                                               {"rounds", rounds},
+                                               {"rows", rows}}
+                                    .dump(2)
+                             << "\n";
+  }
   return 0;
 }

@@ -18,6 +18,7 @@ packages=(
   ceph-mon ceph-osd radosgw ceph-common # a single-node Ceph RADOS Gateway the S3 tests start
   libcpp-httplib-dev    # the REST API, dashboard and /metrics a running job serves
   chromium              # headless, for the dashboard's browser test
+  python3 gnuplot-nox   # bench/run.sh: the report and its plots
   clang libclang-rt-14-dev   # libFuzzer targets (scripts/fuzz.sh)
 )
 
