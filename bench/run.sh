@@ -17,7 +17,8 @@ quick=0
 "$root/scripts/install-deps.sh"
 build="$root/build-release"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" --target state_access_bench checkpoint_bench runtime_bench >/dev/null
+cmake --build "$build" --target state_access_bench checkpoint_bench runtime_bench \
+  steady_state_bench >/dev/null
 
 out="$root/bench/results/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
@@ -57,6 +58,15 @@ for size in $sizes; do
     done
   done
 done
+
+# Steady state: incremental checkpoints under continuous updates (400k keys x 200 bytes, 10% of
+# the keys updated between checkpoints, 200 checkpoints: the baseline of the benchmark issue).
+echo "steady state"
+if [ $quick = 1 ]; then
+  "$build/bench/steady_state_bench" --quick --dir "$work/ss" --json "$out/steady-state.json" >/dev/null
+else
+  "$build/bench/steady_state_bench" --dir "$work/ss" --json "$out/steady-state.json" >/dev/null
+fi
 
 # Job overhead: keyed-aggregate with checkpointing off and every 10 s, 1 s, 200 ms.
 if [ $quick = 1 ]; then
