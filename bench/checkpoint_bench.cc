@@ -29,6 +29,7 @@
 #include "snapshot/file_transfer.h"
 #include "snapshot/full_snapshot_strategy.h"
 #include "snapshot/incremental_snapshot_strategy.h"
+#include "snapshot/restore/restore_operation.h"
 #include "testing/checkpoint_helpers.h"
 
 namespace {
@@ -173,8 +174,11 @@ int main(int argc, char** argv) {
   for (uint64_t i = 0; i < changed; ++i) put(static_cast<int64_t>(rng() % keys));
 
   std::vector<Figure> figures;
+  KeyedStateHandle incremental_handle, full_handle;
+  uint64_t incremental_id = 0;
   {
     const auto id = *coordinator.StartCheckpoint(CheckpointKind::kIncremental, {"bench_0"}, 0);
+    incremental_id = id;
     const auto start = Clock::now();
     auto part = std::move(incremental.SyncPart(id)).value();
     const double sync = Seconds(start);
@@ -185,6 +189,7 @@ int main(int argc, char** argv) {
     for (const auto& f : handle->files) files += f.written_by_checkpoint == id;
     figures.push_back(
         {"weir incremental", sync * 1e3, total * 1e3, handle->checkpointed_bytes, files});
+    incremental_handle = *handle;
     Check(coordinator.Acknowledge(id, *handle, 0).status(), "ack");
   }
   {
@@ -195,6 +200,7 @@ int main(int argc, char** argv) {
     const double sync = Seconds(start);
     auto handle = part->Run();
     Check(handle.status(), "full");
+    full_handle = *handle;
     figures.push_back(
         {"weir full", sync * 1e3, Seconds(start) * 1e3, handle->checkpointed_bytes, 1});
   }
@@ -206,6 +212,32 @@ int main(int argc, char** argv) {
                                                fs::recursive_directory_iterator());
     figures.push_back({"BackupEngine incremental", 0, s * 1e3,
                        DirBytes(dir + "/backup") - backup_base_bytes, after_files - before_files});
+  }
+  // Recovery: the same state restored from each (a fresh local directory each time).
+  struct Restore {
+    const char* name;
+    double ms;
+  };
+  std::vector<Restore> restores;
+  {
+    RocksDbBackendOptions r = o;
+    r.local_dir = dir + "/restore-incremental";
+    auto start = Clock::now();
+    auto restored =
+        RestoreKeyedStateBackend(inc_storage, incremental_id, incremental_handle, r, &pool);
+    Check(restored.status(), "restore incremental");
+    restores.push_back({"weir incremental", Seconds(start) * 1e3});
+    restored->reset();
+    r.local_dir = dir + "/restore-full";
+    start = Clock::now();
+    restored = RestoreKeyedStateBackend(full_storage, 1, full_handle, r, &pool);
+    Check(restored.status(), "restore full");
+    restores.push_back({"weir full", Seconds(start) * 1e3});
+    restored->reset();
+    start = Clock::now();
+    Check(engine->RestoreDBFromLatestBackup(dir + "/restore-backup", dir + "/restore-backup"),
+          "BackupEngine restore");
+    restores.push_back({"BackupEngine", Seconds(start) * 1e3});
   }
   delete engine;
   {
@@ -245,6 +277,9 @@ int main(int argc, char** argv) {
   std::printf(
       "\n(limit = bytes written / disk bandwidth; the BackupEngine row has no sync part: "
       "RocksDB's backup holds the database for its whole duration)\n");
+  std::printf("\nrestore of the same state from:");
+  for (const auto& r : restores) std::printf("  %s %.1f ms", r.name, r.ms);
+  std::printf("\n");
   if (!json_path.empty()) {
     nlohmann::json out = {{"keys", keys},
                           {"value_bytes", value_bytes},
@@ -260,6 +295,8 @@ int main(int argc, char** argv) {
                                 {"files", f.files},
                                 {"limit_ms", static_cast<double>(f.bytes) / bandwidth * 1e3}});
     }
+    out["restores"] = nlohmann::json::array();
+    for (const auto& r : restores) out["restores"].push_back({{"name", r.name}, {"ms", r.ms}});
     std::ofstream(json_path) << out.dump(2) << "\n";
   }
   coordinator.cleaner().WaitIdle();
