@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <chrono>
+
 #include "common/clock.h"
 #include "web/dashboard.h"
 #include "web/metrics.h"
@@ -92,6 +94,16 @@ Status RestServer::Start(const std::string& address, int port) {
     port_ = port;
   }
   thread_ = std::thread([this] { server_->listen_after_bind(); });
+  // httplib's stop() does nothing before the server runs: a Stop() right after Start() (a job
+  // that fails at once) would leave the thread in accept() forever. Return once it runs.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!server_->is_running() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!server_->is_running()) {
+    return Status::IOError("REST API: the server on port " + std::to_string(port_) +
+                           " did not start");
+  }
   return Status::OK();
 }
 

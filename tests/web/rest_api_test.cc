@@ -234,5 +234,20 @@ TEST_F(RestApiTest, MetricsParseBackAndAgreeWithTheRestApi) {
   EXPECT_GE(cp["counts"]["completed"].get<double>(), values["weir_checkpoints_completed_total"]);
 }
 
+// A job that fails at once stops the server right after it started: Stop() must not hang (httplib
+// ignores a stop that comes before the server runs).
+TEST(RestServerTest, StopRightAfterStartReturns) {
+  testing::TempDir tmp;
+  Configuration c;
+  auto job =
+      JobRuntime::Create(testing::AggregateJob(10, 5, 0, tmp.Sub("out"), nullptr, nullptr), c);
+  ASSERT_TRUE(job.ok());
+  for (int i = 0; i < 50; ++i) {
+    web::RestServer server(**job);
+    ASSERT_TRUE(server.Start("127.0.0.1", 0).ok());
+    server.Stop();
+  }
+}
+
 }  // namespace
 }  // namespace weir
