@@ -1,10 +1,16 @@
 // runtime_bench: keyed-aggregate end to end, in one run: events/s with checkpointing off, with
 // full checkpoints and with incremental checkpoints every --interval; for each the synchronous
 // pause per checkpoint (max and p99 over the tasks' longest pause of each checkpoint) and the
-// end-to-end checkpoint duration (p50, p99). Printed, never asserted.
+// end-to-end checkpoint duration (p50, p99). With --rate R the generator is paced at R events/s
+// and each mode also reports the event latency (creation in the generator to processing by the
+// aggregate, every 16th event: p50, p99, max). With --recovery the program instead builds a
+// state of N keys, ends the job with a final checkpoint (full, then incremental), and times a
+// restore from it as `weir run -s` does: from creating the job to the first record the restored
+// aggregate processes. Printed, never asserted.
 //
 //   runtime_bench [--events M] [--keys N] [--payload-bytes B] [--parallelism P]
-//                 [--interval 1s] [--modes off,full,incremental] [--dir D] [--json FILE] [--quick]
+//                 [--interval 1s] [--modes off,full,incremental] [--rate R] [--recovery]
+//                 [--dir D] [--json FILE] [--quick]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -38,6 +44,8 @@ struct Args {
   std::string dir = "/tmp/weir-runtime-bench";
   std::string modes = "off,full,incremental";
   std::string json;
+  int64_t rate = 0;
+  bool recovery = false;
 };
 
 Args Parse(int argc, char** argv) {
@@ -61,6 +69,10 @@ Args Parse(int argc, char** argv) {
       a.modes = next();
     else if (k == "--json")
       a.json = next();
+    else if (k == "--rate")
+      a.rate = std::stoll(next());
+    else if (k == "--recovery")
+      a.recovery = true;
     else if (k == "--quick")
       a.events = 400000, a.keys = 50000, a.interval = "200ms";
     else {
@@ -91,14 +103,16 @@ void RunMode(const Args& a, const std::string& mode) {
     set(config::kCheckpointsDir, a.dir + "/checkpoints");
     set(config::kIncremental, mode == "incremental" ? "true" : "false");
   }
-  auto graph = examples::BuildKeyedAggregate(
-      {"--events", std::to_string(a.events), "--keys", std::to_string(a.keys), "--payload-bytes",
-       std::to_string(a.payload_bytes), "--output", a.dir + "/out"});
+  auto graph = examples::BuildKeyedAggregate({"--events", std::to_string(a.events), "--keys",
+                                              std::to_string(a.keys), "--payload-bytes",
+                                              std::to_string(a.payload_bytes), "--rate",
+                                              std::to_string(a.rate), "--output", a.dir + "/out"});
   auto job = JobRuntime::Create(std::move(graph).value(), config);
   if (!job.ok()) {
     std::fprintf(stderr, "%s\n", job.status().ToString().c_str());
     std::exit(1);
   }
+  examples::KeyedAggregateProbe::Reset();
   const auto start = std::chrono::steady_clock::now();
   const JobResult result = (*job)->Run();
   const double seconds =
@@ -116,11 +130,14 @@ void RunMode(const Args& a, const std::string& mode) {
     full += static_cast<double>(c.full_bytes);
   }
   const double n = static_cast<double>(std::max<size_t>(1, pauses.size()));
-  std::printf("%-12s %8.2f %12.0f %6zu %9.2f %9.2f %9.0f %9.0f %11.1f %11.1f\n", mode.c_str(),
-              seconds, static_cast<double>(a.events) / seconds, pauses.size(),
+  std::vector<double> latencies = examples::KeyedAggregateProbe::LatenciesUs();
+  for (double& l : latencies) l /= 1000.0;
+  std::printf("%-12s %8.2f %12.0f %6zu %9.2f %9.2f %9.0f %9.0f %11.1f %11.1f %9.2f %9.2f\n",
+              mode.c_str(), seconds, static_cast<double>(a.events) / seconds, pauses.size(),
               pauses.empty() ? 0 : *std::max_element(pauses.begin(), pauses.end()),
               Percentile(pauses, 0.99), Percentile(durations, 0.5), Percentile(durations, 0.99),
-              written / n / 1048576.0, full / n / 1048576.0);
+              written / n / 1048576.0, full / n / 1048576.0, Percentile(latencies, 0.5),
+              Percentile(latencies, 0.99));
   std::fflush(stdout);
   g_rows.push_back(
       {{"mode", mode},
@@ -136,7 +153,100 @@ void RunMode(const Args& a, const std::string& mode) {
        {"duration_p50_ms", Percentile(durations, 0.5)},
        {"duration_p99_ms", Percentile(durations, 0.99)},
        {"written_mib_per_checkpoint", written / n / 1048576.0},
-       {"full_mib_per_checkpoint", full / n / 1048576.0}});
+       {"full_mib_per_checkpoint", full / n / 1048576.0},
+       {"rate", a.rate},
+       {"latency_p50_ms", Percentile(latencies, 0.5)},
+       {"latency_p99_ms", Percentile(latencies, 0.99)},
+       {"latency_max_ms",
+        latencies.empty() ? 0.0 : *std::max_element(latencies.begin(), latencies.end())}});
+  fs::remove_all(a.dir);
+}
+
+// Runs keyed-aggregate over `events` events; restores from `restore_path` when given. Returns
+// the job's checkpoint storage's latest checkpoint directory (when checkpointing) and the time
+// from creating the job to the first processed record.
+struct Ran {
+  std::string latest_checkpoint;
+  double first_record_ms = 0;
+  double restore_ms = 0;
+};
+Ran RunJob(const Args& a, uint64_t events, const std::string& kind, const std::string& job_dir,
+           const std::string& restore_path) {
+  Configuration config;
+  const auto set = [&](std::string_view key, const std::string& value) {
+    if (Status s = config.Set(key, value); !s.ok()) {
+      std::fprintf(stderr, "%s\n", s.ToString().c_str());
+      std::exit(1);
+    }
+  };
+  set(config::kParallelism, std::to_string(a.parallelism));
+  set(config::kLocalDir, job_dir + "/local");
+  set(config::kRestartStrategy, "none");
+  set(config::kInterval, "1h");  // only the final checkpoint at the end of the input
+  set(config::kCheckpointsDir, job_dir + "/checkpoints");
+  set(config::kIncremental, kind == "incremental" ? "true" : "false");
+  if (!restore_path.empty()) set(config::kSavepointPath, restore_path);
+  auto graph = examples::BuildKeyedAggregate(
+      {"--events", std::to_string(events), "--keys", std::to_string(a.keys), "--payload-bytes",
+       std::to_string(a.payload_bytes), "--output", job_dir + "/out"});
+  examples::KeyedAggregateProbe::Reset();
+  const auto start = std::chrono::steady_clock::now();
+  auto job = JobRuntime::Create(std::move(graph).value(), config);
+  if (!job.ok()) {
+    std::fprintf(stderr, "%s\n", job.status().ToString().c_str());
+    std::exit(1);
+  }
+  const JobResult result = (*job)->Run();
+  if (result.outcome != JobOutcome::kFinished) {
+    std::fprintf(stderr, "recovery (%s): job failed: %s\n", kind.c_str(),
+                 result.status.ToString().c_str());
+    std::exit(1);
+  }
+  Ran ran;
+  if (auto first = examples::KeyedAggregateProbe::FirstEvent()) {
+    ran.first_record_ms = std::chrono::duration<double, std::milli>(*first - start).count();
+  }
+  const auto stats = (*job)->checkpoint_stats();
+  if (stats && stats->latest_restore) {
+    ran.restore_ms = static_cast<double>(stats->latest_restore->duration_ms);
+  }
+  const auto retained = (*job)->retained_checkpoints();
+  if (!retained.empty()) {
+    ran.latest_checkpoint =
+        (*job)->checkpoint_storage()->CheckpointDir(retained.back().checkpoint_id);
+  }
+  return ran;
+}
+
+void RunRecovery(const Args& a) {
+  namespace fs = std::filesystem;
+  std::printf("%-12s %12s %14s %16s\n", "checkpoint", "state MiB", "restore ms", "first record ms");
+  for (const std::string kind : {"full", "incremental"}) {
+    fs::remove_all(a.dir);
+    // Every key once (the state's full size), then a restore that processes 100k more events.
+    const Ran built = RunJob(a, a.keys, kind, a.dir + "/build", "");
+    if (built.latest_checkpoint.empty()) {
+      std::fprintf(stderr, "recovery (%s): no checkpoint was retained\n", kind.c_str());
+      std::exit(1);
+    }
+    uint64_t state_bytes = 0;
+    for (const auto& e : fs::recursive_directory_iterator(a.dir + "/build/checkpoints")) {
+      if (e.is_regular_file()) state_bytes += e.file_size();
+    }
+    const Ran restored =
+        RunJob(a, a.keys + 100000, kind, a.dir + "/restore", built.latest_checkpoint);
+    std::printf("%-12s %12.1f %14.0f %16.0f\n", kind.c_str(),
+                static_cast<double>(state_bytes) / 1048576.0, restored.restore_ms,
+                restored.first_record_ms);
+    std::fflush(stdout);
+    g_rows.push_back({{"mode", "recovery"},
+                      {"kind", kind},
+                      {"keys", a.keys},
+                      {"parallelism", a.parallelism},
+                      {"checkpoint_bytes", state_bytes},
+                      {"restore_ms", restored.restore_ms},
+                      {"first_record_ms", restored.first_record_ms}});
+  }
   fs::remove_all(a.dir);
 }
 
@@ -144,15 +254,24 @@ void RunMode(const Args& a, const std::string& mode) {
 
 int main(int argc, char** argv) {
   const Args a = Parse(argc, argv);
+  if (a.recovery) {
+    std::printf("keyed-aggregate recovery: %llu keys, %llu payload bytes per key, parallelism %d\n",
+                static_cast<unsigned long long>(a.keys),
+                static_cast<unsigned long long>(a.payload_bytes), a.parallelism);
+    RunRecovery(a);
+    if (!a.json.empty()) std::ofstream(a.json) << g_rows.dump(2) << "\n";
+    return 0;
+  }
   std::printf(
       "keyed-aggregate: %llu events over %llu keys, %llu payload bytes per key, "
       "parallelism %d, checkpoint interval %s\n",
       static_cast<unsigned long long>(a.events), static_cast<unsigned long long>(a.keys),
       static_cast<unsigned long long>(a.payload_bytes), a.parallelism, a.interval.c_str());
-  std::printf("%-12s %8s %12s %6s %9s %9s %9s %9s %11s %11s\n", "checkpoints", "wall s", "events/s",
-              "count", "pause max", "pause p99", "dur p50", "dur p99", "MiB written", "MiB full");
-  std::printf("%-12s %8s %12s %6s %9s %9s %9s %9s %11s %11s\n", "", "", "", "", "ms", "ms", "ms",
-              "ms", "per ckpt", "per ckpt");
+  std::printf("%-12s %8s %12s %6s %9s %9s %9s %9s %11s %11s %9s %9s\n", "checkpoints", "wall s",
+              "events/s", "count", "pause max", "pause p99", "dur p50", "dur p99", "MiB written",
+              "MiB full", "lat p50", "lat p99");
+  std::printf("%-12s %8s %12s %6s %9s %9s %9s %9s %11s %11s %9s %9s\n", "", "", "", "", "ms", "ms",
+              "ms", "ms", "per ckpt", "per ckpt", "ms", "ms");
   std::stringstream modes(a.modes);
   for (std::string mode; std::getline(modes, mode, ',');) RunMode(a, mode);
   if (!a.json.empty()) std::ofstream(a.json) << g_rows.dump(2) << "\n";

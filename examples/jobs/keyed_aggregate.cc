@@ -2,6 +2,9 @@
 // --keys keys (event i: key i while i < keys, then splitmix64(i) mod keys; value i); per key a
 // count, a sum and a --payload-bytes deterministic payload in keyed state; every event emits
 // "key,count,sum" to an exactly-once file sink.
+#include <atomic>
+#include <mutex>
+
 #include "bundled_jobs.h"
 #include "job_args.h"
 #include "splitmix64.h"
@@ -14,7 +17,32 @@ namespace {
 struct Event {
   uint64_t key;
   uint64_t value;
+  std::chrono::steady_clock::time_point created;
 };
+
+struct Probe {
+  std::mutex mu;
+  std::atomic<bool> has_first_event{false};
+  std::optional<std::chrono::steady_clock::time_point> first_event;
+  std::vector<double> latencies_us;
+};
+Probe& TheProbe() {
+  static Probe probe;
+  return probe;
+}
+
+void Observe(const Event& e) {
+  Probe& p = TheProbe();
+  const bool sample = e.value % 16 == 0;
+  if (!sample && p.has_first_event.load(std::memory_order_relaxed)) return;
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(p.mu);
+  if (!p.first_event) p.first_event = now;
+  p.has_first_event = true;
+  if (sample) {
+    p.latencies_us.push_back(std::chrono::duration<double, std::micro>(now - e.created).count());
+  }
+}
 
 class Aggregate final : public KeyedProcessFunction<uint64_t, Event, std::string> {
  public:
@@ -27,6 +55,7 @@ class Aggregate final : public KeyedProcessFunction<uint64_t, Event, std::string
     return Status::OK();
   }
   Status ProcessElement(const Event& e, Context&, Collector<std::string>& out) override {
+    Observe(e);
     WEIR_ASSIGN_OR_RETURN(std::optional<int64_t> count, count_->Value());
     WEIR_ASSIGN_OR_RETURN(std::optional<int64_t> sum, sum_->Value());
     const int64_t c = count.value_or(0) + 1;
@@ -58,6 +87,23 @@ class Aggregate final : public KeyedProcessFunction<uint64_t, Event, std::string
 
 }  // namespace
 
+void KeyedAggregateProbe::Reset() {
+  std::lock_guard<std::mutex> lock(TheProbe().mu);
+  TheProbe().first_event.reset();
+  TheProbe().has_first_event = false;
+  TheProbe().latencies_us.clear();
+}
+
+std::optional<std::chrono::steady_clock::time_point> KeyedAggregateProbe::FirstEvent() {
+  std::lock_guard<std::mutex> lock(TheProbe().mu);
+  return TheProbe().first_event;
+}
+
+std::vector<double> KeyedAggregateProbe::LatenciesUs() {
+  std::lock_guard<std::mutex> lock(TheProbe().mu);
+  return TheProbe().latencies_us;
+}
+
 Result<JobGraph> BuildKeyedAggregate(const std::vector<std::string>& args) {
   CLI::App app{"per-key count and sum over generated events", "keyed-aggregate"};
   uint64_t events = 1000000, keys = 10000;
@@ -75,7 +121,7 @@ Result<JobGraph> BuildKeyedAggregate(const std::vector<std::string>& args) {
   job.AddSource(GeneratorSource<Event>(
                     events,
                     [keys](uint64_t i) {
-                      return Event{KeyOfEvent(i, keys), i};
+                      return Event{KeyOfEvent(i, keys), i, std::chrono::steady_clock::now()};
                     },
                     rate),
                 "events")

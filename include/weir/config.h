@@ -33,6 +33,12 @@ namespace config {
 inline constexpr std::string_view kIncremental = "state.backend.incremental";
 inline constexpr std::string_view kTransferThreads =
     "state.backend.rocksdb.checkpoint.transfer.thread.num";
+inline constexpr std::string_view kAsyncFlush = "state.backend.rocksdb.checkpoint.async-flush";
+inline constexpr std::string_view kCompactionStyle = "state.backend.rocksdb.compaction.style";
+inline constexpr std::string_view kLevel0Trigger =
+    "state.backend.rocksdb.compaction.level0-file-num-trigger";
+inline constexpr std::string_view kMaxSizeAmplification =
+    "state.backend.rocksdb.compaction.universal.max-size-amplification-percent";
 inline constexpr std::string_view kNumRetained = "state.checkpoints.num-retained";
 inline constexpr std::string_view kCheckpointsDir = "state.checkpoints.dir";
 inline constexpr std::string_view kFallbackToOlder = "state.checkpoints.fallback-to-older";

@@ -305,6 +305,7 @@ Result<std::unique_ptr<Task>> JobRuntime::BuildTask(int vertex_index, int subtas
     options.max_parallelism = plan_.max_parallelism;
     options.key_group_range =
         KeyGroupRange::ForSubtask(plan_.max_parallelism, vertex.parallelism, subtask);
+    options.tuning = RocksDbTuningFromConfig(config_);
     const KeyedStateHandle* handle = nullptr;
     if (restore) {
       for (const auto& b : restore->metadata.backends) {

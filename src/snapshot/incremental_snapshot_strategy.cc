@@ -68,7 +68,7 @@ class IncrementalAsyncPart final : public AsyncSnapshotPart {
     KeyGroupRange range;
     std::vector<StateMetaInfo> states;
     std::string local_checkpoint_dir;
-    std::vector<LocalFile> files;
+    std::unique_ptr<NativeCheckpoint> native;  // its files: known once finished
     SstBaseTracker::Base base;
   };
 
@@ -101,7 +101,10 @@ class IncrementalAsyncPart final : public AsyncSnapshotPart {
   };
 
   Result<KeyedStateHandle> Upload() {
-    const IncrementalUploadPlan plan = PlanIncrementalUpload(p_.files, p_.base.sst_files);
+    WEIR_ASSIGN_OR_RETURN(const std::vector<LocalFile> files, p_.native->Finish());
+    p_.native.reset();  // releases the RocksDB snapshot it held
+    WEIR_FAILPOINT("incremental.after_native_checkpoint");
+    const IncrementalUploadPlan plan = PlanIncrementalUpload(files, p_.base.sst_files);
     const std::string private_dir =
         JoinPath(CheckpointStorage::CheckpointDirName(p_.checkpoint_id), p_.backend_id);
     std::vector<struct Upload> uploads;
@@ -221,12 +224,12 @@ Result<std::unique_ptr<AsyncSnapshotPart>> IncrementalSnapshotStrategy::SyncPart
   auto local_fs = NewPosixFileSystem();
   WEIR_RETURN_IF_ERROR(local_fs->DeleteRecursively(p.local_checkpoint_dir));  // a stale attempt
   WEIR_RETURN_IF_ERROR(local_fs->CreateDirs(ParentPath(p.local_checkpoint_dir)));
-  auto files = backend_.CreateNativeCheckpoint(p.local_checkpoint_dir);
-  if (!files.ok()) {
+  auto native = backend_.BeginNativeCheckpoint(p.local_checkpoint_dir);
+  if (!native.ok()) {
     (void)local_fs->DeleteRecursively(p.local_checkpoint_dir);
-    return files.status();
+    return native.status();
   }
-  p.files = std::move(files).value();
+  p.native = std::move(native).value();
   return std::unique_ptr<AsyncSnapshotPart>(
       new IncrementalAsyncPart(std::move(p), storage_, io_pool_, tracker_));
 }

@@ -15,4 +15,15 @@ std::unique_ptr<SnapshotStrategy> CreateSnapshotStrategy(const Configuration& co
   return std::make_unique<FullSnapshotStrategy>(backend, storage);
 }
 
+RocksDbTuning RocksDbTuningFromConfig(const Configuration& config) {
+  RocksDbTuning t;
+  t.async_flush = config.GetBool(config::kAsyncFlush);
+  t.compaction_style = config.GetString(config::kCompactionStyle) == "UNIVERSAL"
+                           ? RocksDbCompactionStyle::kUniversal
+                           : RocksDbCompactionStyle::kLevel;
+  t.level0_file_num_compaction_trigger = static_cast<int>(config.GetInt(config::kLevel0Trigger));
+  t.max_size_amplification_percent = static_cast<int>(config.GetInt(config::kMaxSizeAmplification));
+  return t;
+}
+
 }  // namespace weir

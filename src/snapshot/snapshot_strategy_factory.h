@@ -1,5 +1,6 @@
 // Chooses a backend's SnapshotStrategy from the configuration: `state.backend.incremental`
-// (default false) picks IncrementalSnapshotStrategy over FullSnapshotStrategy.
+// (default false) picks IncrementalSnapshotStrategy over FullSnapshotStrategy; and the RocksDB
+// tuning that goes with it.
 #pragma once
 
 #include <memory>
@@ -18,5 +19,8 @@ std::unique_ptr<SnapshotStrategy> CreateSnapshotStrategy(const Configuration& co
                                                          RocksDbKeyedStateBackend& backend,
                                                          const CheckpointStorage& storage,
                                                          ThreadPool& io_pool);
+
+// The RocksDB tuning of keyed state from the state.backend.rocksdb.* keys.
+RocksDbTuning RocksDbTuningFromConfig(const Configuration& config);
 
 }  // namespace weir

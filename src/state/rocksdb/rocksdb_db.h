@@ -4,8 +4,12 @@
 
 #include <rocksdb/db.h>
 
+#include <atomic>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "state/rocksdb/rocksdb_keyed_state_backend.h"
 
@@ -16,6 +20,12 @@ struct RocksDbKeyedStateBackend::Db {
   rocksdb::ColumnFamilyOptions cf_options;
   // Column family per state name. Changed only on the backend owner's thread.
   std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> column_families;
+  // Set when a deferred flush lost the race against a later flush (NativeCheckpoint::Finish):
+  // the next native checkpoint flushes in its synchronous part.
+  std::atomic<bool> flush_synchronously_next{false};
+  // Deferred native checkpoints begun and maybe not finished (the next begin finishes them).
+  std::mutex unfinished_mu;
+  std::vector<std::weak_ptr<NativeCheckpoint>> unfinished;
 
   Db() = default;
   Db(const Db&) = delete;
@@ -27,6 +37,12 @@ Status FromRocksDb(const rocksdb::Status& s, const std::string& context);
 
 // Writes never go to the WAL: durability comes from checkpoints.
 const rocksdb::WriteOptions& StateWriteOptions();
+
+// The hard links and copies of a native checkpoint into `dir`; flushes the memtables first
+// when `flush` (else what is in SST files now).
+Status LinkNativeCheckpoint(rocksdb::DB* db, const std::string& dir, bool flush);
+// The files of a local directory, sorted by name.
+Result<std::vector<LocalFile>> ListLocalFiles(const std::string& dir);
 
 // The column family that holds state `state_name` ("default" stays unused, so any state name is
 // allowed).

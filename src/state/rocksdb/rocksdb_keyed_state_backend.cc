@@ -1,7 +1,6 @@
 #include "state/rocksdb/rocksdb_keyed_state_backend.h"
 
 #include <rocksdb/merge_operator.h>
-#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -197,6 +196,19 @@ rocksdb::Options DatabaseOptions(const rocksdb::ColumnFamilyOptions& cf_options)
   return o;
 }
 
+void ApplyTuning(const RocksDbTuning& t, rocksdb::ColumnFamilyOptions* cf) {
+  cf->merge_operator = std::make_shared<ListAppendOperator>();
+  cf->level0_file_num_compaction_trigger = t.level0_file_num_compaction_trigger;
+  // Keep RocksDB's distance between the compaction trigger and the write slowdown / stop.
+  cf->level0_slowdown_writes_trigger = std::max(20, t.level0_file_num_compaction_trigger + 16);
+  cf->level0_stop_writes_trigger = std::max(36, t.level0_file_num_compaction_trigger + 32);
+  if (t.compaction_style == RocksDbCompactionStyle::kUniversal) {
+    cf->compaction_style = rocksdb::kCompactionStyleUniversal;
+    cf->compaction_options_universal.max_size_amplification_percent =
+        static_cast<unsigned>(t.max_size_amplification_percent);
+  }
+}
+
 }  // namespace
 
 Result<std::unique_ptr<RocksDbKeyedStateBackend>> RocksDbKeyedStateBackend::Open(
@@ -208,7 +220,7 @@ Result<std::unique_ptr<RocksDbKeyedStateBackend>> RocksDbKeyedStateBackend::Open
   if (ec) return Status::IOError(options.local_dir + ": cannot create: " + ec.message());
 
   auto db = std::make_shared<Db>();
-  db->cf_options.merge_operator = std::make_shared<ListAppendOperator>();
+  ApplyTuning(options.tuning, &db->cf_options);
   rocksdb::Options db_options = DatabaseOptions(db->cf_options);
   db_options.create_if_missing = true;
   db_options.error_if_exists = true;
@@ -222,7 +234,7 @@ Result<std::unique_ptr<RocksDbKeyedStateBackend>> RocksDbKeyedStateBackend::Open
     RocksDbBackendOptions options, const std::vector<StateMetaInfo>& states) {
   WEIR_RETURN_IF_ERROR(ValidateOptions(options));
   auto db = std::make_shared<Db>();
-  db->cf_options.merge_operator = std::make_shared<ListAppendOperator>();
+  ApplyTuning(options.tuning, &db->cf_options);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
       {rocksdb::kDefaultColumnFamilyName, db->cf_options}};
   for (const auto& s : states) descriptors.emplace_back(ColumnFamilyName(s.name), db->cf_options);
@@ -242,28 +254,6 @@ Result<std::unique_ptr<RocksDbKeyedStateBackend>> RocksDbKeyedStateBackend::Open
         std::make_unique<Table>(backend.get(), s, backend->db_->column_families.at(s.name)));
   }
   return backend;
-}
-
-Result<std::vector<LocalFile>> RocksDbKeyedStateBackend::CreateNativeCheckpoint(
-    const std::string& dir) {
-  rocksdb::Checkpoint* raw = nullptr;
-  WEIR_RETURN_IF_ERROR(
-      FromRocksDb(rocksdb::Checkpoint::Create(db_->db, &raw), "native checkpoint"));
-  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
-  // log_size_for_flush = 0: always flush, since with the WAL off the memtables hold the only
-  // copy of recent writes.
-  WEIR_RETURN_IF_ERROR(FromRocksDb(checkpoint->CreateCheckpoint(dir, /*log_size_for_flush=*/0),
-                                   "native checkpoint into " + dir));
-  std::vector<LocalFile> files;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    if (!entry.is_regular_file()) continue;
-    files.push_back({entry.path().filename().string(), entry.file_size()});
-  }
-  if (ec) return Status::IOError(dir + ": cannot list native checkpoint: " + ec.message());
-  std::sort(files.begin(), files.end(),
-            [](const LocalFile& a, const LocalFile& b) { return a.name < b.name; });
-  return files;
 }
 
 Status RocksDbKeyedStateBackend::SetCurrentKey(std::string_view serialized_key) {

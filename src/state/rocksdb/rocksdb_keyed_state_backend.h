@@ -24,6 +24,21 @@ struct LocalFile {
   uint64_t size = 0;
 };
 
+// How RocksDB is tuned for checkpointing (state.backend.rocksdb.* keys; docs/benchmarks.md has
+// the measurements behind the defaults).
+enum class RocksDbCompactionStyle { kLevel, kUniversal };
+struct RocksDbTuning {
+  // Where an incremental checkpoint flushes the memtables: false = in the synchronous part (the
+  // task pauses for the flush), true = the synchronous part only switches the memtables and the
+  // asynchronous part waits for their flush.
+  bool async_flush = true;
+  RocksDbCompactionStyle compaction_style = RocksDbCompactionStyle::kLevel;
+  // Level: L0 files that start an L0->L1 compaction. Universal: sorted runs that start one.
+  int level0_file_num_compaction_trigger = 4;
+  // Universal only: a full merge starts when the older runs exceed the newest by this percentage.
+  int max_size_amplification_percent = 200;
+};
+
 struct RocksDbBackendOptions {
   // Names this backend's files in checkpoint storage; unique within a job. [A-Za-z0-9._-]+.
   std::string backend_id;
@@ -32,6 +47,19 @@ struct RocksDbBackendOptions {
   int max_parallelism = kDefaultMaxParallelism;
   // Empty (the default) means every key group.
   KeyGroupRange key_group_range;
+  RocksDbTuning tuning;
+};
+
+// A native checkpoint taken in two halves (RocksDbKeyedStateBackend::BeginNativeCheckpoint).
+class NativeCheckpoint {
+ public:
+  virtual ~NativeCheckpoint() = default;
+  // Any thread, once: waits until every write made before the begin is in SST files, then
+  // hard-links the database's files (copies of MANIFEST, CURRENT, OPTIONS) into the directory
+  // given to the begin and lists them. FailedPrecondition when writes made after the begin had
+  // already reached an SST file (a memtable filled and flushed during the wait): that state is
+  // gone, the checkpoint must fail, and the backend's next begin flushes synchronously.
+  virtual Result<std::vector<LocalFile>> Finish() = 0;
 };
 
 class RocksDbKeyedStateBackend final : public KeyedStateBackend {
@@ -66,6 +94,11 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend {
   // (SSTs; copies of MANIFEST, CURRENT, OPTIONS) into `dir`, which must not exist. Costs a
   // flush plus one hard link per file, independent of the state size. Owner's thread only.
   Result<std::vector<LocalFile>> CreateNativeCheckpoint(const std::string& dir);
+  // The synchronous half of a native checkpoint into `dir` (owner's thread). With
+  // tuning.async_flush it only switches the memtables that hold writes (no waiting, no I/O) and
+  // pins the sequence number of the last write; Finish() does the rest. Without it (or after a
+  // failed Finish) it is CreateNativeCheckpoint and Finish() only returns the files.
+  Result<std::unique_ptr<NativeCheckpoint>> BeginNativeCheckpoint(const std::string& dir);
   // Registers states read from a checkpoint before their rows are loaded.
   Status RegisterStates(const std::vector<StateMetaInfo>& states);
   // A loader whose state indexes refer to `states` (all registered already).

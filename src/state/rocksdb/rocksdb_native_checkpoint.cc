@@ -1,0 +1,220 @@
+// Native checkpoints of the RocksDB backend: at once (flush, then hard links), or in two halves
+// so that the flush leaves the synchronous part.
+//
+// Why the two halves are consistent: the owner's thread is the only writer, so at the begin
+// every write up to sequence number S (the latest) is before the barrier and every later one
+// after it. The begin switches each column family's memtable without waiting (writes after it
+// go to a fresh memtable), and holds a RocksDB snapshot at S so that no compaction can hide a
+// later write's sequence number. Finish waits until no column family has an immutable memtable
+// left, then takes the database's files as they are. Compactions in between only rewrite data
+// up to S. Only a later memtable that filled up and was flushed during the wait can bring writes
+// after S into an SST: Finish checks every file's largest sequence number and refuses the
+// checkpoint if one exceeds S.
+#include <rocksdb/utilities/checkpoint.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "state/rocksdb/rocksdb_db.h"
+
+namespace weir {
+
+Status LinkNativeCheckpoint(rocksdb::DB* db, const std::string& dir, bool flush) {
+  rocksdb::Checkpoint* raw = nullptr;
+  WEIR_RETURN_IF_ERROR(FromRocksDb(rocksdb::Checkpoint::Create(db, &raw), "native checkpoint"));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush: 0 always flushes (with the WAL off the memtables hold the only copy of
+  // recent writes); the maximum never does.
+  const uint64_t log_size_for_flush = flush ? 0 : std::numeric_limits<uint64_t>::max();
+  return FromRocksDb(checkpoint->CreateCheckpoint(dir, log_size_for_flush),
+                     "native checkpoint into " + dir);
+}
+
+Result<std::vector<LocalFile>> ListLocalFiles(const std::string& dir) {
+  std::vector<LocalFile> files;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (!entry.is_regular_file()) continue;
+    files.push_back({entry.path().filename().string(), entry.file_size()});
+  }
+  if (ec) return Status::IOError(dir + ": cannot list native checkpoint: " + ec.message());
+  std::sort(files.begin(), files.end(),
+            [](const LocalFile& a, const LocalFile& b) { return a.name < b.name; });
+  return files;
+}
+
+Result<std::vector<LocalFile>> RocksDbKeyedStateBackend::CreateNativeCheckpoint(
+    const std::string& dir) {
+  WEIR_RETURN_IF_ERROR(LinkNativeCheckpoint(db_->db, dir, /*flush=*/true));
+  return ListLocalFiles(dir);
+}
+
+namespace {
+
+// Taken at once in the begin; Finish only lists it.
+class ImmediateNativeCheckpoint final : public NativeCheckpoint {
+ public:
+  explicit ImmediateNativeCheckpoint(std::string dir) : dir_(std::move(dir)) {}
+  Result<std::vector<LocalFile>> Finish() override { return ListLocalFiles(dir_); }
+
+ private:
+  std::string dir_;
+};
+
+class DeferredNativeCheckpoint final : public NativeCheckpoint {
+ public:
+  DeferredNativeCheckpoint(std::shared_ptr<RocksDbKeyedStateBackend::Db> db, std::string dir,
+                           std::vector<rocksdb::ColumnFamilyHandle*> families,
+                           const rocksdb::Snapshot* snapshot)
+      : db_(std::move(db)),
+        dir_(std::move(dir)),
+        families_(std::move(families)),
+        snapshot_(snapshot) {}
+
+  ~DeferredNativeCheckpoint() override { db_->db->ReleaseSnapshot(snapshot_); }
+
+  // Once; later calls return the first call's result.
+  Result<std::vector<LocalFile>> Finish() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!result_) result_ = Capture();
+    return *result_;
+  }
+
+ private:
+  Result<std::vector<LocalFile>> Capture() {
+    WEIR_RETURN_IF_ERROR(WaitForFlushes());
+    std::map<uint64_t, uint64_t> largest_seqno;  // file number -> largest sequence number
+    RecordSeqnos(&largest_seqno);
+    WEIR_RETURN_IF_ERROR(CheckNoLaterWrites(largest_seqno));
+    WEIR_RETURN_IF_ERROR(LinkNativeCheckpoint(db_->db, dir_, /*flush=*/false));
+    RecordSeqnos(&largest_seqno);  // files a compaction created while the links were made
+    WEIR_ASSIGN_OR_RETURN(std::vector<LocalFile> files, ListLocalFiles(dir_));
+    for (const auto& f : files) {
+      if (f.name.size() < 4 || f.name.compare(f.name.size() - 4, 4, ".sst") != 0) continue;
+      if (largest_seqno.count(std::strtoull(f.name.c_str(), nullptr, 10)) == 0) {
+        return Refuse("SST " + f.name + " appeared and disappeared while it was linked");
+      }
+    }
+    WEIR_RETURN_IF_ERROR(CheckNoLaterWrites(largest_seqno, &files));
+    return files;
+  }
+
+  uint64_t barrier_seqno() const { return snapshot_->GetSequenceNumber(); }
+
+  Status WaitForFlushes() {
+    for (;;) {
+      uint64_t pending = 0;
+      for (auto* cf : families_) {
+        uint64_t n = 0;
+        if (db_->db->GetIntProperty(cf, rocksdb::DB::Properties::kNumImmutableMemTable, &n)) {
+          pending += n;
+        }
+      }
+      if (pending == 0) return Status::OK();
+      uint64_t errors = 0;
+      if (db_->db->GetIntProperty(rocksdb::DB::Properties::kBackgroundErrors, &errors) &&
+          errors > 0) {
+        return Status::IOError("native checkpoint into " + dir_ +
+                               ": a background flush failed while the checkpoint waited for it");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+
+  void RecordSeqnos(std::map<uint64_t, uint64_t>* out) const {
+    std::vector<rocksdb::LiveFileMetaData> live;
+    db_->db->GetLiveFilesMetaData(&live);
+    for (const auto& f : live) (*out)[f.file_number] = f.largest_seqno;
+  }
+
+  // Every SST (of `files`, or of the database) holds only writes up to the barrier.
+  Status CheckNoLaterWrites(const std::map<uint64_t, uint64_t>& largest_seqno,
+                            const std::vector<LocalFile>* files = nullptr) {
+    for (const auto& [number, seqno] : largest_seqno) {
+      if (seqno <= barrier_seqno()) continue;
+      if (files != nullptr && std::none_of(files->begin(), files->end(), [&](const LocalFile& f) {
+            return std::strtoull(f.name.c_str(), nullptr, 10) == number;
+          })) {
+        continue;
+      }
+      return Refuse("SST " + std::to_string(number) + " holds writes up to sequence number " +
+                    std::to_string(seqno) + ", after the checkpoint's " +
+                    std::to_string(barrier_seqno()));
+    }
+    return Status::OK();
+  }
+
+  Status Refuse(const std::string& why) {
+    db_->flush_synchronously_next.store(true);
+    return Status::FailedPrecondition(
+        "native checkpoint into " + dir_ + ": writes made after the checkpoint reached an SST " +
+        "file before the deferred flush ended (" + why +
+        "); the next checkpoint of this backend flushes in its synchronous part");
+  }
+
+  std::shared_ptr<RocksDbKeyedStateBackend::Db> db_;
+  std::string dir_;
+  std::vector<rocksdb::ColumnFamilyHandle*> families_;
+  const rocksdb::Snapshot* snapshot_;
+  std::mutex mu_;
+  std::optional<Result<std::vector<LocalFile>>> result_;
+};
+
+// The handle the snapshot strategy holds; the backend keeps a weak reference to finish it first
+// when another checkpoint begins before this one finished.
+class SharedNativeCheckpoint final : public NativeCheckpoint {
+ public:
+  explicit SharedNativeCheckpoint(std::shared_ptr<NativeCheckpoint> c) : c_(std::move(c)) {}
+  Result<std::vector<LocalFile>> Finish() override { return c_->Finish(); }
+
+ private:
+  std::shared_ptr<NativeCheckpoint> c_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<NativeCheckpoint>> RocksDbKeyedStateBackend::BeginNativeCheckpoint(
+    const std::string& dir) {
+  const bool synchronous =
+      !options_.tuning.async_flush || db_->flush_synchronously_next.exchange(false);
+  if (synchronous) {
+    WEIR_RETURN_IF_ERROR(LinkNativeCheckpoint(db_->db, dir, /*flush=*/true));
+    return std::unique_ptr<NativeCheckpoint>(new ImmediateNativeCheckpoint(dir));
+  }
+  // A checkpoint begun earlier and not finished yet must be taken before this begin switches
+  // the memtables again: its flush would otherwise take in writes made after it (only when
+  // checkpoints overlap, max-concurrent-checkpoints > 1).
+  {
+    std::lock_guard<std::mutex> lock(db_->unfinished_mu);
+    for (auto& weak : db_->unfinished) {
+      if (auto earlier = weak.lock()) (void)earlier->Finish();  // its owner sees the result
+    }
+    db_->unfinished.clear();
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> families;
+  for (const auto& [name, cf] : db_->column_families) families.push_back(cf);
+  rocksdb::FlushOptions flush;
+  flush.wait = false;
+  // Never wait in the task's thread: a write that would stall waits instead, as any write would.
+  flush.allow_write_stall = true;
+  if (!families.empty()) {
+    WEIR_RETURN_IF_ERROR(
+        FromRocksDb(db_->db->Flush(flush, families), "switch memtables for a checkpoint"));
+  }
+  const rocksdb::Snapshot* snapshot = db_->db->GetSnapshot();
+  auto deferred =
+      std::make_shared<DeferredNativeCheckpoint>(db_, dir, std::move(families), snapshot);
+  {
+    std::lock_guard<std::mutex> lock(db_->unfinished_mu);
+    db_->unfinished.push_back(deferred);
+  }
+  return std::unique_ptr<NativeCheckpoint>(new SharedNativeCheckpoint(std::move(deferred)));
+}
+
+}  // namespace weir

@@ -1,0 +1,128 @@
+// The two halves of a native checkpoint: what the begin saw is what the checkpoint holds, however
+// the writes after it land; a later flush that wins the race is refused, never taken in.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "state/rocksdb/rocksdb_keyed_state_backend.h"
+#include "testing/temp_dir.h"
+
+namespace weir {
+namespace {
+
+class NativeCheckpointTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<RocksDbKeyedStateBackend> Open(bool async_flush) {
+    RocksDbBackendOptions o;
+    o.backend_id = "op_0";
+    o.local_dir = tmp_.Sub("local-" + std::to_string(++opened_));
+    o.tuning.async_flush = async_flush;
+    return std::move(RocksDbKeyedStateBackend::Open(o)).value();
+  }
+
+  // Opens the checkpoint in `dir` as a restored backend.
+  std::unique_ptr<RocksDbKeyedStateBackend> OpenCheckpoint(const std::string& dir,
+                                                           const RocksDbKeyedStateBackend& from) {
+    RocksDbBackendOptions o;
+    o.backend_id = "op_0";
+    o.local_dir = tmp_.Sub("restored-" + std::to_string(++opened_));
+    std::filesystem::create_directories(o.local_dir);
+    std::filesystem::copy(dir, RocksDbKeyedStateBackend::DbDir(o.local_dir));
+    auto restored = RocksDbKeyedStateBackend::OpenRestored(o, from.RegisteredStates());
+    EXPECT_TRUE(restored.ok()) << restored.status().ToString();
+    return std::move(restored).value();
+  }
+
+  static void Put(RocksDbKeyedStateBackend& b, int64_t key, int64_t value) {
+    ASSERT_TRUE(b.SetCurrentKey(*DefaultSerializer<int64_t>(), key).ok());
+    auto state = b.GetValueState(ValueStateDescriptor<int64_t>{"v"});
+    ASSERT_TRUE(state.ok());
+    ASSERT_TRUE((*state)->Update(value).ok());
+  }
+
+  static std::optional<int64_t> Get(RocksDbKeyedStateBackend& b, int64_t key) {
+    EXPECT_TRUE(b.SetCurrentKey(*DefaultSerializer<int64_t>(), key).ok());
+    auto state = b.GetValueState(ValueStateDescriptor<int64_t>{"v"});
+    EXPECT_TRUE(state.ok());
+    return *(*state)->Value();
+  }
+
+  testing::TempDir tmp_;
+  int opened_ = 0;
+};
+
+TEST_F(NativeCheckpointTest, HoldsExactlyTheWritesBeforeTheBegin) {
+  for (bool async_flush : {true, false}) {
+    SCOPED_TRACE(async_flush ? "async flush" : "sync flush");
+    auto backend = Open(async_flush);
+    for (int64_t k = 0; k < 2000; ++k) Put(*backend, k, k);
+    // Some of the state is in SSTs already, some only in the memtable.
+    ASSERT_TRUE(backend->CreateNativeCheckpoint(tmp_.Sub("warm-" + std::to_string(opened_))).ok());
+    for (int64_t k = 1000; k < 3000; ++k) Put(*backend, k, -k);
+    const std::string dir = tmp_.Sub("chk-" + std::to_string(opened_));
+    auto begun = backend->BeginNativeCheckpoint(dir);
+    ASSERT_TRUE(begun.ok()) << begun.status().ToString();
+    // After the begin: overwrite, add, and fill memtables that the flush may or may not take.
+    for (int64_t k = 0; k < 4000; ++k) Put(*backend, k, 1000000 + k);
+    auto files = (*begun)->Finish();
+    ASSERT_TRUE(files.ok()) << files.status().ToString();
+    EXPECT_FALSE(files->empty());
+
+    auto restored = OpenCheckpoint(dir, *backend);
+    for (int64_t k = 0; k < 4000; ++k) {
+      const std::optional<int64_t> expected =
+          k < 1000 ? std::optional<int64_t>(k)
+                   : (k < 3000 ? std::optional<int64_t>(-k) : std::nullopt);
+      ASSERT_EQ(Get(*restored, k), expected) << "key " << k;
+    }
+    // The live backend kept the later writes.
+    EXPECT_EQ(Get(*backend, 5), 1000005);
+  }
+}
+
+TEST_F(NativeCheckpointTest, ALaterFlushThatWinsTheRaceIsRefusedAndTheNextBeginFlushesAtOnce) {
+  auto backend = Open(/*async_flush=*/true);
+  for (int64_t k = 0; k < 500; ++k) Put(*backend, k, k);
+  auto begun = backend->BeginNativeCheckpoint(tmp_.Sub("chk-1"));
+  ASSERT_TRUE(begun.ok());
+  for (int64_t k = 0; k < 500; ++k) Put(*backend, k, -k);
+  // Writes after the begin reach an SST before Finish looks (here: another flush).
+  ASSERT_TRUE(backend->CreateNativeCheckpoint(tmp_.Sub("other")).ok());
+  auto files = (*begun)->Finish();
+  ASSERT_FALSE(files.ok());
+  EXPECT_EQ(files.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(files.status().message().find("after the checkpoint"), std::string::npos)
+      << files.status().ToString();
+  begun->reset();
+
+  // The next begin takes the checkpoint at once: later writes cannot get in.
+  const std::string dir = tmp_.Sub("chk-2");
+  auto next = backend->BeginNativeCheckpoint(dir);
+  ASSERT_TRUE(next.ok());
+  EXPECT_TRUE(std::filesystem::exists(dir + "/CURRENT"));
+  for (int64_t k = 0; k < 500; ++k) Put(*backend, k, 7);
+  ASSERT_TRUE(backend->CreateNativeCheckpoint(tmp_.Sub("other-2")).ok());
+  ASSERT_TRUE((*next)->Finish().ok());
+  auto restored = OpenCheckpoint(dir, *backend);
+  EXPECT_EQ(Get(*restored, 3), -3);
+
+  // And the one after that defers its flush again.
+  const std::string dir3 = tmp_.Sub("chk-3");
+  auto third = backend->BeginNativeCheckpoint(dir3);
+  ASSERT_TRUE(third.ok());
+  EXPECT_FALSE(std::filesystem::exists(dir3));
+  ASSERT_TRUE((*third)->Finish().ok());
+}
+
+TEST_F(NativeCheckpointTest, ABackendWithoutStateCheckpoints) {
+  auto backend = Open(/*async_flush=*/true);
+  const std::string dir = tmp_.Sub("chk-empty");
+  auto begun = backend->BeginNativeCheckpoint(dir);
+  ASSERT_TRUE(begun.ok());
+  auto files = (*begun)->Finish();
+  ASSERT_TRUE(files.ok()) << files.status().ToString();
+  EXPECT_TRUE(std::filesystem::exists(dir + "/CURRENT"));
+}
+
+}  // namespace
+}  // namespace weir
