@@ -40,33 +40,50 @@ export WEIR_LOG_LEVEL=warn
 
 # Checkpoint cost: state sizes x fractions of keys changed, each repeated. ~118 bytes of state per
 # key (100-byte values).
+# (repeats:size:keys; the 4 GiB state is built twice, not three times, to keep the full run
+# near an hour)
 if [ $quick = 1 ]; then
-  sizes="32:290000 128:1150000"
+  sizes="2:32:290000 2:128:1150000"
   repeats=2
 else
-  sizes="256:2300000 1024:9100000 4096:36400000"
-  repeats=3
+  sizes="3:256:2300000 3:1024:9100000 2:4096:36400000"
+  repeats=2
 fi
 for size in $sizes; do
+  size_repeats=${size%%:*}
+  size=${size#*:}
   mib=${size%%:*}
   keys=${size##*:}
   for change in 0.1 1 10; do
-    for r in $(seq "$repeats"); do
-      echo "checkpoint cost: ${mib} MiB, ${change}% changed, run $r of $repeats"
+    for r in $(seq "$size_repeats"); do
+      echo "checkpoint cost: ${mib} MiB, ${change}% changed, run $r of $size_repeats"
       "$build/bench/checkpoint_bench" --keys "$keys" --change-percent "$change" --dir "$work/cp" \
         --json "$out/checkpoint-${mib}MiB-${change}pct-$r.json" >/dev/null
     done
   done
 done
 
-# Steady state: incremental checkpoints under continuous updates (400k keys x 200 bytes, 10% of
-# the keys updated between checkpoints, 200 checkpoints: the baseline of the benchmark issue).
-echo "steady state"
-if [ $quick = 1 ]; then
-  "$build/bench/steady_state_bench" --quick --dir "$work/ss" --json "$out/steady-state.json" >/dev/null
-else
-  "$build/bench/steady_state_bench" --dir "$work/ss" --json "$out/steady-state.json" >/dev/null
-fi
+# Steady state and the tuning study: incremental checkpoints under continuous updates (400k keys
+# x 200 bytes, 10% of the keys updated between checkpoints, 200 checkpoints: the baseline of the
+# benchmark issue), once per RocksDB tuning. Run 2 (weir's defaults) is also the steady-state
+# scenario.
+study=(
+  "1-flush_in_the_sync_part_(Flink),_L0_trigger_4:--async-flush 0"
+  "2-flush_in_the_async_part_(weir_default):--async-flush 1"
+  "3-async_flush,_L0_trigger_8:--l0-trigger 8"
+  "4-async_flush,_L0_trigger_10:--l0-trigger 10"
+  "5-async_flush,_L0_trigger_12:--l0-trigger 12"
+  "6-async_flush,_universal,_size_amp_100%,_trigger_8:--compaction universal --size-amp 100 --l0-trigger 8"
+  "7-async_flush,_universal,_size_amp_50%,_trigger_8:--compaction universal --size-amp 50 --l0-trigger 8"
+)
+for variant in "${study[@]}"; do
+  name=${variant%%:*}
+  echo "steady state: ${name//_/ }"
+  # shellcheck disable=SC2086
+  "$build/bench/steady_state_bench" $([ $quick = 1 ] && echo --quick) --dir "$work/ss" \
+    --json "$out/study-$name.json" ${variant#*:} >/dev/null
+done
+cp "$out/study-${study[1]%%:*}.json" "$out/steady-state.json"
 
 # Job overhead: keyed-aggregate with checkpointing off and every 10 s, 1 s, 200 ms.
 if [ $quick = 1 ]; then
@@ -81,6 +98,33 @@ for r in $(seq "$repeats"); do
   for interval in 10s 1s 200ms; do
     "$build/bench/runtime_bench" --events $events --keys $keys --interval $interval \
       --modes full,incremental --dir "$work/rt" --json "$out/runtime-$interval-$r.json" >/dev/null
+  done
+done
+
+# Event latency at a fixed rate, checkpointing off and on.
+if [ $quick = 1 ]; then
+  latency_events=400000
+else
+  latency_events=2400000
+fi
+for r in $(seq "$repeats"); do
+  echo "event latency: run $r of $repeats"
+  "$build/bench/runtime_bench" --events $latency_events --keys $keys --rate 80000 \
+    --interval 1s --modes off,full,incremental --dir "$work/rt" \
+    --json "$out/latency-1s-$r.json" >/dev/null
+done
+
+# Recovery: from creating a restored job to its first record, full and incremental.
+if [ $quick = 1 ]; then
+  recovery_keys="200000"
+else
+  recovery_keys="1400000 5600000"
+fi
+for k in $recovery_keys; do
+  for r in $(seq "$repeats"); do
+    echo "recovery: $k keys, run $r of $repeats"
+    "$build/bench/runtime_bench" --recovery --keys "$k" --dir "$work/rec" \
+      --json "$out/recovery-$k-$r.json" >/dev/null
   done
 done
 

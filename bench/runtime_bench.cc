@@ -121,10 +121,11 @@ void RunMode(const Args& a, const std::string& mode) {
     std::fprintf(stderr, "%s: job failed: %s\n", mode.c_str(), result.status.ToString().c_str());
     std::exit(1);
   }
-  std::vector<double> pauses, durations;
+  std::vector<double> pauses, backend_pauses, durations;
   double written = 0, full = 0;
   for (const auto& c : (*job)->checkpoint_history()) {
     pauses.push_back(static_cast<double>(c.max_sync_pause_us) / 1000.0);
+    backend_pauses.push_back(static_cast<double>(c.max_backend_sync_us) / 1000.0);
     durations.push_back(static_cast<double>(c.duration_ms));
     written += static_cast<double>(c.checkpointed_bytes);
     full += static_cast<double>(c.full_bytes);
@@ -150,6 +151,10 @@ void RunMode(const Args& a, const std::string& mode) {
        {"checkpoints", pauses.size()},
        {"pause_max_ms", pauses.empty() ? 0 : *std::max_element(pauses.begin(), pauses.end())},
        {"pause_p99_ms", Percentile(pauses, 0.99)},
+       {"backend_pause_p99_ms", Percentile(backend_pauses, 0.99)},
+       {"backend_pause_max_ms",
+        backend_pauses.empty() ? 0
+                               : *std::max_element(backend_pauses.begin(), backend_pauses.end())},
        {"duration_p50_ms", Percentile(durations, 0.5)},
        {"duration_p99_ms", Percentile(durations, 0.99)},
        {"written_mib_per_checkpoint", written / n / 1048576.0},
@@ -188,7 +193,7 @@ Ran RunJob(const Args& a, uint64_t events, const std::string& kind, const std::s
   if (!restore_path.empty()) set(config::kSavepointPath, restore_path);
   auto graph = examples::BuildKeyedAggregate(
       {"--events", std::to_string(events), "--keys", std::to_string(a.keys), "--payload-bytes",
-       std::to_string(a.payload_bytes), "--output", job_dir + "/out"});
+       std::to_string(a.payload_bytes), "--output", a.dir + "/out"});  // the sink resumes its files
   examples::KeyedAggregateProbe::Reset();
   const auto start = std::chrono::steady_clock::now();
   auto job = JobRuntime::Create(std::move(graph).value(), config);

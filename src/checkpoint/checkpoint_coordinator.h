@@ -39,9 +39,10 @@ struct TaskStateSnapshot {
   std::string task_id;
   std::vector<KeyedStateHandle> backends;
   std::vector<OperatorStateHandle> operator_states;
-  int64_t sync_duration_us = 0;       // the pause of processing for the synchronous part
-  int64_t alignment_duration_us = 0;  // first barrier received to the last one (aligned)
-  int64_t async_duration_us = 0;      // the asynchronous part (uploads)
+  int64_t sync_duration_us = 0;          // the pause of processing for the synchronous part
+  int64_t backend_sync_duration_us = 0;  // of which the keyed state backend's synchronous part
+  int64_t alignment_duration_us = 0;     // first barrier received to the last one (aligned)
+  int64_t async_duration_us = 0;         // the asynchronous part (uploads)
 };
 
 // Told about the outcome of every checkpoint (e.g. a backend's snapshot strategy).

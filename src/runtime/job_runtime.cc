@@ -477,9 +477,10 @@ std::vector<CompletedCheckpointStats> JobRuntime::checkpoint_history() {
 void JobRuntime::AcknowledgeCheckpoint(uint64_t id, TaskStateSnapshot snapshot) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto& [sync, async] = pending_pauses_[id];
-    sync = std::max(sync, snapshot.sync_duration_us);
-    async = std::max(async, snapshot.async_duration_us);
+    Pauses& p = pending_pauses_[id];
+    p.sync = std::max(p.sync, snapshot.sync_duration_us);
+    p.backend_sync = std::max(p.backend_sync, snapshot.backend_sync_duration_us);
+    p.async = std::max(p.async, snapshot.async_duration_us);
   }
   auto done = coordinator_->Acknowledge(id, std::move(snapshot), NowUnixMs());
   if (!done.ok()) {
@@ -501,8 +502,9 @@ void JobRuntime::AcknowledgeCheckpoint(uint64_t id, TaskStateSnapshot snapshot) 
       stats.checkpoint_id = id;
       stats.kind = m.kind;
       stats.duration_ms = m.completed_unix_ms - m.trigger_unix_ms;
-      stats.max_sync_pause_us = pending_pauses_[id].first;
-      stats.max_async_duration_us = pending_pauses_[id].second;
+      stats.max_sync_pause_us = pending_pauses_[id].sync;
+      stats.max_backend_sync_us = pending_pauses_[id].backend_sync;
+      stats.max_async_duration_us = pending_pauses_[id].async;
       stats.checkpointed_bytes = m.CheckpointedBytes();
       stats.full_bytes = m.FullBytes();
       // Older entries belong to checkpoints that can no longer complete.

@@ -54,6 +54,9 @@ struct CompletedCheckpointStats {
   CheckpointKind kind = CheckpointKind::kFull;
   int64_t duration_ms = 0;        // trigger to completion
   int64_t max_sync_pause_us = 0;  // longest synchronous part of any task
+  // Longest synchronous part of any keyed state backend (a part of the task's pause; the rest is
+  // operator state, such as a file sink making its part file durable).
+  int64_t max_backend_sync_us = 0;
   int64_t max_async_duration_us = 0;
   uint64_t checkpointed_bytes = 0;  // written by this checkpoint
   uint64_t full_bytes = 0;          // of the whole state it describes
@@ -159,7 +162,10 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
   std::vector<uint64_t> aborted_events_;
   std::vector<uint64_t> failed_events_;  // declined, or completion failed
   std::optional<Status> failure_;
-  std::map<uint64_t, std::pair<int64_t, int64_t>> pending_pauses_;  // id -> max sync, max async
+  struct Pauses {
+    int64_t sync = 0, backend_sync = 0, async = 0;  // the longest of any task
+  };
+  std::map<uint64_t, Pauses> pending_pauses_;
   std::deque<CompletedCheckpointStats> history_;
   bool cancel_ = false;
 };

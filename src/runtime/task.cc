@@ -326,18 +326,24 @@ Status Task::Snapshot(uint64_t id) {
   }
   std::unique_ptr<AsyncSnapshotPart> part;
   if (failed.ok() && setup_.strategy) {
+    const auto backend_start = std::chrono::steady_clock::now();
     auto sync = setup_.strategy->SyncPart(id);
+    snapshot.backend_sync_duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                            std::chrono::steady_clock::now() - backend_start)
+                                            .count();
     if (sync.ok())
       part = std::move(sync).value();
     else
       failed = sync.status();
   }
-  // The barrier goes on whatever happened here: downstream must not wait for it in vain (a
-  // declined checkpoint is aborted, and the abort releases their alignment).
-  for (auto& w : setup_.writers) w->Broadcast(StreamElement::Barrier(id));
+  // The pause the snapshot costs; forwarding the barrier below can wait for room in a full
+  // channel, which is backpressure, not the checkpoint's cost.
   snapshot.sync_duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
                                   std::chrono::steady_clock::now() - sync_start)
                                   .count();
+  // The barrier goes on whatever happened here: downstream must not wait for it in vain (a
+  // declined checkpoint is aborted, and the abort releases their alignment).
+  for (auto& w : setup_.writers) w->Broadcast(StreamElement::Barrier(id));
   if (!failed.ok()) {
     setup_.listener->DeclineCheckpoint(id, setup_.task_id, failed);
     return Status::OK();

@@ -12,18 +12,21 @@ namespace {
 
 class NativeCheckpointTest : public ::testing::Test {
  protected:
-  std::unique_ptr<RocksDbKeyedStateBackend> Open(bool async_flush) {
+  std::unique_ptr<RocksDbKeyedStateBackend> Open(bool async_flush, RocksDbTuning tuning = {}) {
     RocksDbBackendOptions o;
     o.backend_id = "op_0";
     o.local_dir = tmp_.Sub("local-" + std::to_string(++opened_));
+    o.tuning = tuning;
     o.tuning.async_flush = async_flush;
     return std::move(RocksDbKeyedStateBackend::Open(o)).value();
   }
 
   // Opens the checkpoint in `dir` as a restored backend.
   std::unique_ptr<RocksDbKeyedStateBackend> OpenCheckpoint(const std::string& dir,
-                                                           const RocksDbKeyedStateBackend& from) {
+                                                           const RocksDbKeyedStateBackend& from,
+                                                           RocksDbTuning tuning = {}) {
     RocksDbBackendOptions o;
+    o.tuning = tuning;
     o.backend_id = "op_0";
     o.local_dir = tmp_.Sub("restored-" + std::to_string(++opened_));
     std::filesystem::create_directories(o.local_dir);
@@ -112,6 +115,37 @@ TEST_F(NativeCheckpointTest, ALaterFlushThatWinsTheRaceIsRefusedAndTheNextBeginF
   ASSERT_TRUE(third.ok());
   EXPECT_FALSE(std::filesystem::exists(dir3));
   ASSERT_TRUE((*third)->Finish().ok());
+}
+
+// A user may change the compaction keys between runs: a checkpoint taken under one style
+// restores under the other, with every key.
+TEST_F(NativeCheckpointTest, ACheckpointRestoresUnderTheOtherCompactionStyle) {
+  RocksDbTuning universal;
+  universal.compaction_style = RocksDbCompactionStyle::kUniversal;
+  universal.level0_file_num_compaction_trigger = 2;
+  universal.max_size_amplification_percent = 50;
+  RocksDbTuning level;
+  level.level0_file_num_compaction_trigger = 2;
+  for (const auto& [from, to] : {std::pair{universal, level}, std::pair{level, universal}}) {
+    auto backend = Open(/*async_flush=*/true, from);
+    for (int round = 0; round < 6; ++round) {  // several flushes: compactions run
+      for (int64_t k = 0; k < 3000; ++k) Put(*backend, k, round * 10000 + k);
+      ASSERT_TRUE(backend->CreateNativeCheckpoint(tmp_.Sub("r-" + std::to_string(++opened_))).ok());
+    }
+    ASSERT_TRUE(backend->WaitForBackgroundWork().ok());
+    const std::string dir = tmp_.Sub("chk-" + std::to_string(++opened_));
+    auto begun = backend->BeginNativeCheckpoint(dir);
+    ASSERT_TRUE(begun.ok());
+    ASSERT_TRUE((*begun)->Finish().ok());
+    auto restored = OpenCheckpoint(dir, *backend, to);
+    for (int64_t k = 0; k < 3000; ++k) ASSERT_EQ(Get(*restored, k), 50000 + k) << "key " << k;
+    // The restored backend takes writes and checkpoints under its own style.
+    for (int64_t k = 0; k < 3000; ++k) Put(*restored, k, -k);
+    ASSERT_TRUE(
+        restored->CreateNativeCheckpoint(tmp_.Sub("after-" + std::to_string(opened_))).ok());
+    ASSERT_TRUE(restored->WaitForBackgroundWork().ok());
+    EXPECT_EQ(Get(*restored, 7), -7);
+  }
 }
 
 TEST_F(NativeCheckpointTest, ABackendWithoutStateCheckpoints) {

@@ -55,6 +55,38 @@ Result<std::vector<LocalFile>> RocksDbKeyedStateBackend::CreateNativeCheckpoint(
   return ListLocalFiles(dir);
 }
 
+Status RocksDbKeyedStateBackend::WaitForBackgroundWork() {
+  for (;;) {
+    uint64_t busy = 0;
+    for (const auto* property : {&rocksdb::DB::Properties::kCompactionPending,
+                                 &rocksdb::DB::Properties::kMemTableFlushPending,
+                                 &rocksdb::DB::Properties::kNumRunningCompactions,
+                                 &rocksdb::DB::Properties::kNumRunningFlushes}) {
+      for (const auto& [name, cf] : db_->column_families) {
+        uint64_t n = 0;
+        if (db_->db->GetIntProperty(cf, *property, &n)) busy += n;
+      }
+    }
+    if (busy == 0) return Status::OK();
+    uint64_t errors = 0;
+    if (db_->db->GetIntProperty(rocksdb::DB::Properties::kBackgroundErrors, &errors) && errors) {
+      return Status::IOError("RocksDB in " + options_.local_dir + ": background work failed");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+Status RocksDbKeyedStateBackend::CompactFully() {
+  rocksdb::FlushOptions flush;
+  for (const auto& [name, cf] : db_->column_families) {
+    WEIR_RETURN_IF_ERROR(FromRocksDb(db_->db->Flush(flush, cf), "flush state '" + name + "'"));
+    WEIR_RETURN_IF_ERROR(
+        FromRocksDb(db_->db->CompactRange(rocksdb::CompactRangeOptions(), cf, nullptr, nullptr),
+                    "compact state '" + name + "'"));
+  }
+  return WaitForBackgroundWork();
+}
+
 namespace {
 
 // Taken at once in the begin; Finish only lists it.
