@@ -140,6 +140,9 @@ class DeferredNativeCheckpoint final : public NativeCheckpoint {
   uint64_t barrier_seqno() const { return snapshot_->GetSequenceNumber(); }
 
   Status WaitForFlushes() {
+    // The flush of one interval's writes takes from well under a millisecond to seconds: poll
+    // often at first, then every millisecond.
+    auto pause = std::chrono::microseconds(20);
     for (;;) {
       uint64_t pending = 0;
       for (auto* cf : families_) {
@@ -155,7 +158,8 @@ class DeferredNativeCheckpoint final : public NativeCheckpoint {
         return Status::IOError("native checkpoint into " + dir_ +
                                ": a background flush failed while the checkpoint waited for it");
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      std::this_thread::sleep_for(pause);
+      pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(1));
     }
   }
 
