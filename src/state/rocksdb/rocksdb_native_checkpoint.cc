@@ -78,11 +78,16 @@ Status RocksDbKeyedStateBackend::WaitForBackgroundWork() {
 
 Status RocksDbKeyedStateBackend::CompactFully() {
   rocksdb::FlushOptions flush;
+  // Into the last level: its target size is never exceeded, so no compaction follows (left in
+  // a middle level over its target, the data would be compacted again right after).
+  rocksdb::CompactRangeOptions compact;
+  compact.change_level = true;
+  compact.target_level = db_->cf_options.num_levels - 1;
+  compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
   for (const auto& [name, cf] : db_->column_families) {
     WEIR_RETURN_IF_ERROR(FromRocksDb(db_->db->Flush(flush, cf), "flush state '" + name + "'"));
-    WEIR_RETURN_IF_ERROR(
-        FromRocksDb(db_->db->CompactRange(rocksdb::CompactRangeOptions(), cf, nullptr, nullptr),
-                    "compact state '" + name + "'"));
+    WEIR_RETURN_IF_ERROR(FromRocksDb(db_->db->CompactRange(compact, cf, nullptr, nullptr),
+                                     "compact state '" + name + "'"));
   }
   return WaitForBackgroundWork();
 }
