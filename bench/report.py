@@ -176,6 +176,11 @@ def main():
       f"{machine['cores']} cores, {machine['memory_gib']} GiB RAM, {machine['os']}, "
       f"temp storage {machine['disk']}. Each figure is the median of the repeated runs with "
       "min–max in parentheses. Figures are measured, never asserted.\n")
+    resumed = os.path.join(results, "resumed.json")
+    if os.path.exists(resumed):
+        r = load(resumed)
+        w(f"The run was interrupted and resumed (`bench/run.sh --resume`) on {r['date']} at commit "
+          f"`{r['commit']}`; the steps after the interruption ran with that commit.\n")
     if machine["quick"]:
         w("**This is a `--quick` run: every scenario scaled down; see the full-size run before "
           "drawing conclusions.**\n")

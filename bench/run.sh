@@ -4,7 +4,7 @@
 # (tables: medians with min and max; SVG plots under docs/benchmarks/) with the machine, the date
 # and the commit.
 #
-#   bench/run.sh [--quick]
+#   bench/run.sh [--quick] [--resume bench/results/<time>]
 #
 # --quick scales every scenario down (minutes); the default runs at full size (state of several
 # GiB, about an hour). Figures are printed and reported, never asserted.
@@ -12,7 +12,16 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 quick=0
-[ "${1:-}" = "--quick" ] && quick=1
+resume=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1 ;;
+    # --resume DIR: go on with an interrupted run in DIR, skipping every step whose results exist
+    --resume) resume=$2; shift ;;
+    *) echo "usage: bench/run.sh [--quick] [--resume bench/results/<time>]" >&2; exit 2 ;;
+  esac
+  shift
+done
 
 "$root/scripts/install-deps.sh"
 build="$root/build-release"
@@ -21,11 +30,23 @@ cmake --build "$build" --target state_access_bench checkpoint_bench runtime_benc
   steady_state_bench >/dev/null
 
 out="$root/bench/results/$(date -u +%Y%m%dT%H%M%SZ)"
+[ -n "$resume" ] && out=$(cd "$resume" && pwd)
 mkdir -p "$out"
+if [ -n "$resume" ]; then
+  echo "{\"commit\": \"$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)\", \"date\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"}" \
+    >"$out/resumed.json"
+fi
+# Runs a step unless its result file exists (--resume).
+step() {
+  local result=$1
+  shift
+  [ -n "$resume" ] && [ -s "$result" ] && return 0
+  "$@" >/dev/null
+}
 work=${TMPDIR:-/tmp}/weir-bench
 export WEIR_LOG_LEVEL=warn
 
-{
+[ -n "$resume" ] || {
   echo "{"
   echo "  \"date\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\","
   echo "  \"commit\": \"$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)\","
@@ -57,8 +78,9 @@ for size in $sizes; do
   for change in 0.1 1 10; do
     for r in $(seq "$size_repeats"); do
       echo "checkpoint cost: ${mib} MiB, ${change}% changed, run $r of $size_repeats"
-      "$build/bench/checkpoint_bench" --keys "$keys" --change-percent "$change" --dir "$work/cp" \
-        --json "$out/checkpoint-${mib}MiB-${change}pct-$r.json" >/dev/null
+      step "$out/checkpoint-${mib}MiB-${change}pct-$r.json" \
+        "$build/bench/checkpoint_bench" --keys "$keys" --change-percent "$change" --dir "$work/cp" \
+        --json "$out/checkpoint-${mib}MiB-${change}pct-$r.json"
     done
   done
 done
@@ -80,8 +102,9 @@ for variant in "${study[@]}"; do
   name=${variant%%:*}
   echo "steady state: ${name//_/ }"
   # shellcheck disable=SC2086
-  "$build/bench/steady_state_bench" $([ $quick = 1 ] && echo --quick) --dir "$work/ss" \
-    --json "$out/study-$name.json" ${variant#*:} >/dev/null
+  step "$out/study-$name.json" \
+    "$build/bench/steady_state_bench" $([ $quick = 1 ] && echo --quick) --dir "$work/ss" \
+    --json "$out/study-$name.json" ${variant#*:}
 done
 cp "$out/study-${study[1]%%:*}.json" "$out/steady-state.json"
 
@@ -93,11 +116,12 @@ else
 fi
 for r in $(seq "$repeats"); do
   echo "job overhead: run $r of $repeats"
-  "$build/bench/runtime_bench" --events $events --keys $keys --modes off \
-    --dir "$work/rt" --json "$out/runtime-off-$r.json" >/dev/null
+  step "$out/runtime-off-$r.json" "$build/bench/runtime_bench" --events $events --keys $keys \
+    --modes off --dir "$work/rt" --json "$out/runtime-off-$r.json"
   for interval in 10s 1s 200ms; do
-    "$build/bench/runtime_bench" --events $events --keys $keys --interval $interval \
-      --modes full,incremental --dir "$work/rt" --json "$out/runtime-$interval-$r.json" >/dev/null
+    step "$out/runtime-$interval-$r.json" "$build/bench/runtime_bench" --events $events \
+      --keys $keys --interval $interval --modes full,incremental --dir "$work/rt" \
+      --json "$out/runtime-$interval-$r.json"
   done
 done
 
@@ -109,9 +133,9 @@ else
 fi
 for r in $(seq "$repeats"); do
   echo "event latency: run $r of $repeats"
-  "$build/bench/runtime_bench" --events $latency_events --keys $keys --rate 80000 \
-    --interval 1s --modes off,full,incremental --dir "$work/rt" \
-    --json "$out/latency-1s-$r.json" >/dev/null
+  step "$out/latency-1s-$r.json" "$build/bench/runtime_bench" --events $latency_events \
+    --keys $keys --rate 80000 --interval 1s --modes off,full,incremental --dir "$work/rt" \
+    --json "$out/latency-1s-$r.json"
 done
 
 # Recovery: from creating a restored job to its first record, full and incremental.
@@ -123,15 +147,16 @@ fi
 for k in $recovery_keys; do
   for r in $(seq "$repeats"); do
     echo "recovery: $k keys, run $r of $repeats"
-    "$build/bench/runtime_bench" --recovery --keys "$k" --dir "$work/rec" \
-      --json "$out/recovery-$k-$r.json" >/dev/null
+    step "$out/recovery-$k-$r.json" "$build/bench/runtime_bench" --recovery --keys "$k" \
+      --dir "$work/rec" --json "$out/recovery-$k-$r.json"
   done
 done
 
 # State access through weir against raw RocksDB, one thread.
 echo "state access"
-"$build/bench/state_access_bench" --keys $([ $quick = 1 ] && echo 200000 || echo 2000000) \
-  --rounds $((repeats + 2)) --json "$out/state-access.json" >/dev/null
+step "$out/state-access.json" "$build/bench/state_access_bench" \
+  --keys $([ $quick = 1 ] && echo 200000 || echo 2000000) --rounds $((repeats + 2)) \
+  --json "$out/state-access.json"
 
 rm -rf "$work"
 python3 "$root/bench/report.py" "$out" "$root/docs"

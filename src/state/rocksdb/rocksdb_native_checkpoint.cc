@@ -80,14 +80,24 @@ Status RocksDbKeyedStateBackend::CompactFully() {
   rocksdb::FlushOptions flush;
   // Into the last level: its target size is never exceeded, so no compaction follows (left in
   // a middle level over its target, the data would be compacted again right after).
-  rocksdb::CompactRangeOptions compact;
-  compact.change_level = true;
-  compact.target_level = db_->cf_options.num_levels - 1;
-  compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  rocksdb::CompactRangeOptions to_last_level;
+  to_last_level.change_level = true;
+  to_last_level.target_level = db_->cf_options.num_levels - 1;
+  to_last_level.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
   for (const auto& [name, cf] : db_->column_families) {
     WEIR_RETURN_IF_ERROR(FromRocksDb(db_->db->Flush(flush, cf), "flush state '" + name + "'"));
-    WEIR_RETURN_IF_ERROR(FromRocksDb(db_->db->CompactRange(compact, cf, nullptr, nullptr),
-                                     "compact state '" + name + "'"));
+    rocksdb::Status s = db_->db->CompactRange(to_last_level, cf, nullptr, nullptr);
+    if (s.IsNotSupported()) {
+      // RocksDB refuses the move when the compaction left files in several levels; then the
+      // size-triggered compactions that follow are waited for below.
+      s = db_->db->CompactRange(rocksdb::CompactRangeOptions(), cf, nullptr, nullptr);
+    }
+    WEIR_RETURN_IF_ERROR(FromRocksDb(s, "compact state '" + name + "'"));
+  }
+  // Idle twice, a second apart: a compaction the last one makes necessary is scheduled after it.
+  for (int idle = 0; idle < 2; ++idle) {
+    WEIR_RETURN_IF_ERROR(WaitForBackgroundWork());
+    std::this_thread::sleep_for(std::chrono::seconds(1));
   }
   return WaitForBackgroundWork();
 }
