@@ -255,8 +255,14 @@ Result<std::unique_ptr<NativeCheckpoint>> RocksDbKeyedStateBackend::BeginNativeC
   // Never wait in the task's thread: a write that would stall waits instead, as any write would.
   flush.allow_write_stall = true;
   if (!families.empty()) {
-    WEIR_RETURN_IF_ERROR(
-        FromRocksDb(db_->db->Flush(flush, families), "switch memtables for a checkpoint"));
+    rocksdb::Status s = db_->db->Flush(flush, families);
+    if (s.IsTryAgain()) {
+      // Writes are stopped (too many memtables or L0 files): RocksDB will not switch now. Wait,
+      // as the task's next write would, until the flush no longer stalls writes.
+      flush.allow_write_stall = false;
+      s = db_->db->Flush(flush, families);
+    }
+    WEIR_RETURN_IF_ERROR(FromRocksDb(s, "switch memtables for a checkpoint"));
   }
   const rocksdb::Snapshot* snapshot = db_->db->GetSnapshot();
   auto deferred =
