@@ -179,8 +179,9 @@ def main():
     resumed = os.path.join(results, "resumed.json")
     if os.path.exists(resumed):
         r = load(resumed)
-        w(f"The run was interrupted and resumed (`bench/run.sh --resume`) on {r['date']} at commit "
-          f"`{r['commit']}`; the steps after the interruption ran with that commit.\n")
+        w(f"The run was interrupted and resumed (`bench/run.sh --resume`; last on {r['date']} at "
+          f"commit `{r['commit']}`): the steps that had not run yet ran with the later commits "
+          "(see bench/analysis.md).\n")
     if machine["quick"]:
         w("**This is a `--quick` run: every scenario scaled down; see the full-size run before "
           "drawing conclusions.**\n")

@@ -255,12 +255,13 @@ Result<std::unique_ptr<NativeCheckpoint>> RocksDbKeyedStateBackend::BeginNativeC
   // Never wait in the task's thread: a write that would stall waits instead, as any write would.
   flush.allow_write_stall = true;
   if (!families.empty()) {
-    rocksdb::Status s = db_->db->Flush(flush, families);
+    const rocksdb::Status s = db_->db->Flush(flush, families);
     if (s.IsTryAgain()) {
-      // Writes are stopped (too many memtables or L0 files): RocksDB will not switch now. Wait,
-      // as the task's next write would, until the flush no longer stalls writes.
-      flush.allow_write_stall = false;
-      s = db_->db->Flush(flush, families);
+      // RocksDB has stopped writes (too many memtables or L0 files) and refuses a flush that does
+      // not wait. The task's next write would wait anyway: take this checkpoint at once, with a
+      // flush that waits until writes resume.
+      WEIR_RETURN_IF_ERROR(LinkNativeCheckpoint(db_->db, dir, /*flush=*/true));
+      return std::unique_ptr<NativeCheckpoint>(new ImmediateNativeCheckpoint(dir));
     }
     WEIR_RETURN_IF_ERROR(FromRocksDb(s, "switch memtables for a checkpoint"));
   }
