@@ -187,7 +187,9 @@ class DeferredNativeCheckpoint final : public NativeCheckpoint {
   // Every SST (of `files`, or of the database) holds only writes up to the barrier.
   Status CheckNoLaterWrites(const std::map<uint64_t, uint64_t>& largest_seqno,
                             const std::vector<LocalFile>* files = nullptr) {
-    for (const auto& [number, seqno] : largest_seqno) {
+    for (const auto& entry : largest_seqno) {
+      const uint64_t number = entry.first;  // a plain variable: clang 14 cannot capture a binding
+      const uint64_t seqno = entry.second;
       if (seqno <= barrier_seqno()) continue;
       if (files != nullptr && std::none_of(files->begin(), files->end(), [&](const LocalFile& f) {
             return std::strtoull(f.name.c_str(), nullptr, 10) == number;
