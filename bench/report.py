@@ -46,9 +46,10 @@ def checkpoint_cost(results):
     return table, bandwidths
 
 
-def runtime_rows(results):
+def runtime_rows(results, pattern="runtime-*.json"):
+    """Rows of runtime_bench's job runs grouped by "off" or "<mode> every <interval>"."""
     rows = {}
-    for path in sorted(glob.glob(os.path.join(results, "runtime-*.json"))):
+    for path in sorted(glob.glob(os.path.join(results, pattern))):
         for r in load(path):
             key = "off" if r["mode"] == "off" else f"{r['mode']} every {r['interval']}"
             rows.setdefault(key, []).append(r)
@@ -274,11 +275,7 @@ def main():
         w("")
         w(f"![bytes written per checkpoint by tuning]({plot_study(runs, docs)})\n")
 
-    latency = {}
-    for path in sorted(glob.glob(os.path.join(results, "latency-*.json"))):
-        for r in load(path):
-            key = "off" if r["mode"] == "off" else f"{r['mode']} every {r['interval']}"
-            latency.setdefault(key, []).append(r)
+    latency = runtime_rows(results, "latency-*.json")
     if latency:
         rate = next(iter(latency.values()))[0]["rate"]
         w("## Event latency\n")

@@ -85,23 +85,30 @@ Args Parse(int argc, char** argv) {
 
 nlohmann::json g_rows = nlohmann::json::array();
 
+void SetOrExit(Configuration& config, std::string_view key, const std::string& value) {
+  if (Status s = config.Set(key, value); !s.ok()) {
+    std::fprintf(stderr, "%s\n", s.ToString().c_str());
+    std::exit(1);
+  }
+}
+
+// What every run of the job shares: parallelism, its local directory, no restarts.
+Configuration BaseConfig(const Args& a, const std::string& local_dir) {
+  Configuration config;
+  SetOrExit(config, config::kParallelism, std::to_string(a.parallelism));
+  SetOrExit(config, config::kLocalDir, local_dir);
+  SetOrExit(config, config::kRestartStrategy, "none");
+  return config;
+}
+
 void RunMode(const Args& a, const std::string& mode) {
   namespace fs = std::filesystem;
   fs::remove_all(a.dir);
-  Configuration config;
-  const auto set = [&](std::string_view key, const std::string& value) {
-    if (Status s = config.Set(key, value); !s.ok()) {
-      std::fprintf(stderr, "%s\n", s.ToString().c_str());
-      std::exit(1);
-    }
-  };
-  set(config::kParallelism, std::to_string(a.parallelism));
-  set(config::kLocalDir, a.dir + "/local");
-  set(config::kRestartStrategy, "none");
+  Configuration config = BaseConfig(a, a.dir + "/local");
   if (mode != "off") {
-    set(config::kInterval, a.interval);
-    set(config::kCheckpointsDir, a.dir + "/checkpoints");
-    set(config::kIncremental, mode == "incremental" ? "true" : "false");
+    SetOrExit(config, config::kInterval, a.interval);
+    SetOrExit(config, config::kCheckpointsDir, a.dir + "/checkpoints");
+    SetOrExit(config, config::kIncremental, mode == "incremental" ? "true" : "false");
   }
   auto graph = examples::BuildKeyedAggregate({"--events", std::to_string(a.events), "--keys",
                                               std::to_string(a.keys), "--payload-bytes",
@@ -177,20 +184,11 @@ struct Ran {
 };
 Ran RunJob(const Args& a, uint64_t events, const std::string& kind, const std::string& job_dir,
            const std::string& restore_path) {
-  Configuration config;
-  const auto set = [&](std::string_view key, const std::string& value) {
-    if (Status s = config.Set(key, value); !s.ok()) {
-      std::fprintf(stderr, "%s\n", s.ToString().c_str());
-      std::exit(1);
-    }
-  };
-  set(config::kParallelism, std::to_string(a.parallelism));
-  set(config::kLocalDir, job_dir + "/local");
-  set(config::kRestartStrategy, "none");
-  set(config::kInterval, "1h");  // only the final checkpoint at the end of the input
-  set(config::kCheckpointsDir, job_dir + "/checkpoints");
-  set(config::kIncremental, kind == "incremental" ? "true" : "false");
-  if (!restore_path.empty()) set(config::kSavepointPath, restore_path);
+  Configuration config = BaseConfig(a, job_dir + "/local");
+  SetOrExit(config, config::kInterval, "1h");  // only the final checkpoint at the end of the input
+  SetOrExit(config, config::kCheckpointsDir, job_dir + "/checkpoints");
+  SetOrExit(config, config::kIncremental, kind == "incremental" ? "true" : "false");
+  if (!restore_path.empty()) SetOrExit(config, config::kSavepointPath, restore_path);
   auto graph = examples::BuildKeyedAggregate(
       {"--events", std::to_string(events), "--keys", std::to_string(a.keys), "--payload-bytes",
        std::to_string(a.payload_bytes), "--output", a.dir + "/out"});  // the sink resumes its files
