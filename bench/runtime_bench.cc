@@ -6,23 +6,28 @@
 // aggregate, every 16th event: p50, p99, max). With --recovery the program instead builds a
 // state of N keys, ends the job with a final checkpoint (full, then incremental), and times a
 // restore from it as `weir run -s` does: from creating the job to the first record the restored
-// aggregate processes. Printed, never asserted.
+// aggregate processes. Every job run also reports the CPU seconds its threads used, by thread
+// name (tasks, RocksDB's flushes and compactions, the upload pool). --set key=value (repeatable)
+// sets any configuration key of the job. Printed, never asserted.
 //
 //   runtime_bench [--events M] [--keys N] [--payload-bytes B] [--parallelism P]
 //                 [--interval 1s] [--modes off,full,incremental] [--rate R] [--recovery]
-//                 [--dir D] [--json FILE] [--quick]
+//                 [--set key=value ...] [--dir D] [--json FILE] [--quick]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bundled_jobs.h"
 #include "runtime/job_runtime.h"
+#include "thread_cpu.h"
 
 namespace {
 
@@ -46,6 +51,7 @@ struct Args {
   std::string json;
   int64_t rate = 0;
   bool recovery = false;
+  std::vector<std::pair<std::string, std::string>> settings;  // --set key=value
 };
 
 Args Parse(int argc, char** argv) {
@@ -73,7 +79,15 @@ Args Parse(int argc, char** argv) {
       a.rate = std::stoll(next());
     else if (k == "--recovery")
       a.recovery = true;
-    else if (k == "--quick")
+    else if (k == "--set") {
+      const std::string kv = next();
+      const size_t eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        std::fprintf(stderr, "--set %s: expected key=value\n", kv.c_str());
+        std::exit(2);
+      }
+      a.settings.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+    } else if (k == "--quick")
       a.events = 400000, a.keys = 50000, a.interval = "200ms";
     else {
       std::fprintf(stderr, "unknown argument %s\n", k.c_str());
@@ -98,6 +112,7 @@ Configuration BaseConfig(const Args& a, const std::string& local_dir) {
   SetOrExit(config, config::kParallelism, std::to_string(a.parallelism));
   SetOrExit(config, config::kLocalDir, local_dir);
   SetOrExit(config, config::kRestartStrategy, "none");
+  for (const auto& [key, value] : a.settings) SetOrExit(config, key, value);
   return config;
 }
 
@@ -120,10 +135,13 @@ void RunMode(const Args& a, const std::string& mode) {
     std::exit(1);
   }
   examples::KeyedAggregateProbe::Reset();
+  bench::ThreadCpuSampler cpu;
+  cpu.Start();
   const auto start = std::chrono::steady_clock::now();
   const JobResult result = (*job)->Run();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const std::map<std::string, double> cpu_s = cpu.Stop();
   if (result.outcome != JobOutcome::kFinished) {
     std::fprintf(stderr, "%s: job failed: %s\n", mode.c_str(), result.status.ToString().c_str());
     std::exit(1);
@@ -146,9 +164,25 @@ void RunMode(const Args& a, const std::string& mode) {
               Percentile(pauses, 0.99), Percentile(durations, 0.5), Percentile(durations, 0.99),
               written / n / 1048576.0, full / n / 1048576.0, Percentile(latencies, 0.5),
               Percentile(latencies, 0.99));
+  std::string cpu_line;
+  double cpu_total = 0;
+  for (const auto& [name, used] : cpu_s) {
+    cpu_total += used;
+    char part[64];
+    std::snprintf(part, sizeof(part), " %s %.1f", name.c_str(), used);
+    cpu_line += part;
+  }
+  std::printf("%-12s cpu s: total %.1f of %.1f (%d cores):%s\n", "", cpu_total,
+              seconds * std::thread::hardware_concurrency(), std::thread::hardware_concurrency(),
+              cpu_line.c_str());
   std::fflush(stdout);
+  nlohmann::json settings = nlohmann::json::object();
+  for (const auto& [key, value] : a.settings) settings[key] = value;
   g_rows.push_back(
       {{"mode", mode},
+       {"settings", settings},
+       {"cpu_s", cpu_s},
+       {"cores", std::thread::hardware_concurrency()},
        {"interval", mode == "off" ? "" : a.interval},
        {"parallelism", a.parallelism},
        {"events", a.events},

@@ -10,6 +10,7 @@
 
 #include <any>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -73,6 +74,14 @@ class StreamOperator {
   // store (nullopt: none). Must be short.
   virtual Result<std::optional<std::string>> SnapshotState(uint64_t /*checkpoint_id*/) {
     return std::optional<std::string>();
+  }
+  // The rest of checkpoint N's snapshot, which must be done before N can complete but need not
+  // pause the records (making a file durable, say). Called on the task's thread right after
+  // SnapshotState(N) succeeded; the task runs what it returns on its asynchronous snapshot
+  // thread after forwarding the barrier, and declines N if it fails. The work must not touch
+  // the operator: give it what it needs. Empty (the default): nothing to do.
+  virtual std::function<Status()> TakeAsyncSnapshotWork(uint64_t /*checkpoint_id*/) {
+    return nullptr;
   }
   virtual Status NotifyCheckpointComplete(uint64_t /*checkpoint_id*/) { return Status::OK(); }
   virtual void NotifyCheckpointAborted(uint64_t /*checkpoint_id*/) {}

@@ -1,10 +1,17 @@
 #include "common/thread_pool.h"
 
+#include "common/thread_name.h"
+
 namespace weir {
 
-ThreadPool::ThreadPool(int threads) {
+ThreadPool::ThreadPool(int threads, std::string name) {
   if (threads < 1) threads = 1;
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
+  for (int i = 0; i < threads; ++i) {
+    threads_.emplace_back([this, name] {
+      SetCurrentThreadName(name);
+      Work();
+    });
+  }
 }
 
 ThreadPool::~ThreadPool() {

@@ -1,7 +1,7 @@
 // ThreadPool: a fixed number of threads running submitted tasks in FIFO order. Used as the I/O
 // pool of checkpoint uploads and restores, and for deletions off the critical path.
 // Submit() may be called from any thread. The destructor runs every task already submitted, then
-// joins.
+// joins. Its threads carry `name` (common/thread_name.h).
 #pragma once
 
 #include <condition_variable>
@@ -18,7 +18,7 @@ namespace weir {
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int threads);
+  explicit ThreadPool(int threads, std::string name = "weir-pool");
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;

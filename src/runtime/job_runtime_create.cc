@@ -102,9 +102,9 @@ Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Con
 
   const std::string local = config.GetString(config::kLocalDir);
   job->local_dir_ = JoinPath(local.empty() ? TempDirectory() : local, "weir-" + job->job_id_);
-  job->io_pool_ =
-      std::make_unique<ThreadPool>(static_cast<int>(config.GetInt(config::kTransferThreads)));
-  job->async_pool_ = std::make_unique<ThreadPool>(2);
+  job->io_pool_ = std::make_unique<ThreadPool>(
+      static_cast<int>(config.GetInt(config::kTransferThreads)), "weir-io");
+  job->async_pool_ = std::make_unique<ThreadPool>(2, "weir-async");
   return job;
 }
 

@@ -5,6 +5,7 @@
 
 #include "common/clock.h"
 #include "common/failpoint.h"
+#include "common/thread_name.h"
 
 namespace weir {
 namespace {
@@ -95,7 +96,10 @@ Task::Task(TaskSetup setup) : setup_(std::move(setup)) {
 Task::~Task() { Join(); }
 
 void Task::Start() {
-  thread_ = std::thread([this] { Main(); });
+  thread_ = std::thread([this] {
+    SetCurrentThreadName(TaskThreadName(setup_.task_id));
+    Main();
+  });
 }
 
 void Task::Join() {
@@ -307,6 +311,7 @@ Status Task::Snapshot(uint64_t id) {
   snapshot.task_id = setup_.task_id;
   snapshot.alignment_duration_us = std::exchange(alignment_us_, 0);
   Status failed = Failpoints::Instance().Hit("task.snapshot");
+  std::vector<std::function<Status()>> operator_work;  // the operators' asynchronous parts
   for (auto& op : setup_.chain) {
     if (!failed.ok()) break;
     if (op.source) {
@@ -317,14 +322,18 @@ Status Task::Snapshot(uint64_t id) {
         snapshot.operator_states.push_back({op.uid, setup_.subtask, std::move(state).value()});
     } else {
       auto state = op.op->SnapshotState(id);
-      if (!state.ok())
+      if (!state.ok()) {
         failed = state.status();
-      else if (state->has_value()) {
+        continue;
+      }
+      if (state->has_value()) {
         snapshot.operator_states.push_back({op.uid, setup_.subtask, std::move(**state)});
       }
+      if (auto work = op.op->TakeAsyncSnapshotWork(id)) operator_work.push_back(std::move(work));
     }
   }
   std::unique_ptr<AsyncSnapshotPart> part;
+  if (failed.ok() && setup_.strategy) failed = Failpoints::Instance().Hit("task.backend_snapshot");
   if (failed.ok() && setup_.strategy) {
     const auto backend_start = std::chrono::steady_clock::now();
     auto sync = setup_.strategy->SyncPart(id);
@@ -349,26 +358,32 @@ Status Task::Snapshot(uint64_t id) {
     return Status::OK();
   }
   TaskListener* listener = setup_.listener;
-  setup_.async_pool->Submit(
-      [listener, id, snapshot = std::move(snapshot), part = std::move(part)]() mutable {
-        const auto async_start = std::chrono::steady_clock::now();
-        if (part) {
-          auto handle = part->Run();
-          if (!handle.ok()) {
-            listener->DeclineCheckpoint(id, snapshot.task_id, handle.status());
-            return;
-          }
-          snapshot.backends.push_back(std::move(handle).value());
-        }
-        if (Status s = Failpoints::Instance().Hit("task.ack"); !s.ok()) {
-          listener->DeclineCheckpoint(id, snapshot.task_id, s);
-          return;
-        }
-        snapshot.async_duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                                         std::chrono::steady_clock::now() - async_start)
-                                         .count();
-        listener->AcknowledgeCheckpoint(id, std::move(snapshot));
-      });
+  setup_.async_pool->Submit([listener, id, snapshot = std::move(snapshot), part = std::move(part),
+                             operator_work = std::move(operator_work)]() mutable {
+    const auto async_start = std::chrono::steady_clock::now();
+    for (auto& work : operator_work) {
+      if (Status s = work(); !s.ok()) {
+        listener->DeclineCheckpoint(id, snapshot.task_id, s);
+        return;
+      }
+    }
+    if (part) {
+      auto handle = part->Run();
+      if (!handle.ok()) {
+        listener->DeclineCheckpoint(id, snapshot.task_id, handle.status());
+        return;
+      }
+      snapshot.backends.push_back(std::move(handle).value());
+    }
+    if (Status s = Failpoints::Instance().Hit("task.ack"); !s.ok()) {
+      listener->DeclineCheckpoint(id, snapshot.task_id, s);
+      return;
+    }
+    snapshot.async_duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                     std::chrono::steady_clock::now() - async_start)
+                                     .count();
+    listener->AcknowledgeCheckpoint(id, std::move(snapshot));
+  });
   return Status::OK();
 }
 

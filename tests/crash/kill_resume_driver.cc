@@ -35,6 +35,7 @@ using e2e::WeirOutput;
 const std::vector<std::string> kFailpoints = {"coordinator.trigger",
                                               "task.ack",
                                               "task.snapshot",
+                                              "task.backend_snapshot",
                                               "incremental.upload",
                                               "incremental.after_uploads",
                                               "checkpoint.before_metadata",

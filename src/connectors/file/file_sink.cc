@@ -1,12 +1,17 @@
 // The exactly-once file sink (weir/connectors.h). A part moves through three states:
 //   in progress  .part-<uid>-<subtask>-<n>.inprogress, being written
-//   pending      the same file, closed and fsynced at checkpoint N's barrier; listed in the
-//                sink's operator state of N (and of every later checkpoint until committed)
+//   pending      the same file, closed at checkpoint N's barrier and listed in the sink's
+//                operator state of N (and of every later checkpoint until committed); its fsync
+//                (and its directory's) is the asynchronous part of the sink's snapshot, so N
+//                completes only once the part is durable, without pausing the records for it
 //   committed    renamed to part-<uid>-<subtask>-<n> once N completed, or on restore from a
 //                checkpoint that lists it
 // A restore deletes this subtask's other hidden parts: they hold records after the checkpoint,
 // which the sources replay.
 #include <algorithm>
+#include <atomic>
+#include <memory>
+#include <mutex>
 
 #include "common/coding.h"
 #include "common/failpoint.h"
@@ -17,6 +22,44 @@ namespace weir {
 namespace {
 
 constexpr size_t kWriteBuffer = 64 * 1024;
+
+// A closed part whose bytes may not be durable yet. MakeDurable may run on any thread, several
+// times (checkpoints that list the same part): the first success is remembered.
+class UnsyncedPart {
+ public:
+  UnsyncedPart(std::unique_ptr<WritableFile> file, std::shared_ptr<FileSystem> fs, std::string dir)
+      : file_(std::move(file)), fs_(std::move(fs)), dir_(std::move(dir)) {}
+
+  // The file, then its directory entry: a checkpoint must never list a part that a power loss
+  // could take away (found by the crash driver's power-loss cycles). A failed fsync of the file
+  // is final: after one, the kernel may have dropped the dirty pages and a second fsync would
+  // succeed without them, so every later call fails too (the job restarts from a checkpoint
+  // that does not list this part, and the restore deletes it).
+  Status MakeDurable() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (durable_) return Status::OK();
+    if (!file_failure_.ok()) return file_failure_;
+    if (file_) {
+      Status synced = file_->Sync();
+      if (synced.ok()) synced = file_->Close();
+      if (!synced.ok()) return file_failure_ = synced;
+      file_.reset();
+    }
+    WEIR_RETURN_IF_ERROR(fs_->SyncDir(dir_));
+    durable_ = true;
+    return Status::OK();
+  }
+
+  bool durable() const { return durable_.load(); }
+
+ private:
+  std::mutex mu_;
+  std::unique_ptr<WritableFile> file_;
+  std::shared_ptr<FileSystem> fs_;
+  std::string dir_;
+  std::atomic<bool> durable_{false};
+  Status file_failure_;
+};
 
 class FileSinkOperator final : public StreamOperator {
  public:
@@ -61,7 +104,7 @@ class FileSinkOperator final : public StreamOperator {
   }
 
   Result<std::optional<std::string>> SnapshotState(uint64_t checkpoint_id) override {
-    WEIR_RETURN_IF_ERROR(ClosePart(checkpoint_id));
+    WEIR_RETURN_IF_ERROR(ClosePart(checkpoint_id, /*sync_later=*/true));
     std::string bytes;
     PutVarint64(&bytes, next_part_);
     PutVarint64(&bytes, pending_.size());
@@ -72,13 +115,25 @@ class FileSinkOperator final : public StreamOperator {
     return std::optional<std::string>(std::move(bytes));
   }
 
+  // Makes every pending part durable that is not known to be: the one SnapshotState closed, and
+  // any of an earlier checkpoint whose asynchronous part failed or never ran (it was declined),
+  // since this checkpoint lists them too.
+  std::function<Status()> TakeAsyncSnapshotWork(uint64_t) override {
+    std::erase_if(unsynced_, [](const auto& part) { return part->durable(); });
+    if (unsynced_.empty()) return nullptr;
+    return [parts = unsynced_] {
+      for (const auto& part : parts) WEIR_RETURN_IF_ERROR(part->MakeDurable());
+      return Status::OK();
+    };
+  }
+
   Status NotifyCheckpointComplete(uint64_t checkpoint_id) override {
     return CommitUpTo(checkpoint_id);
   }
 
   Status Finish() override {
     if (checkpointing_) return Status::OK();  // the final checkpoint commits the last part
-    WEIR_RETURN_IF_ERROR(ClosePart(0));
+    WEIR_RETURN_IF_ERROR(ClosePart(0, /*sync_later=*/false));
     return CommitUpTo(UINT64_MAX);
   }
 
@@ -110,17 +165,17 @@ class FileSinkOperator final : public StreamOperator {
     return s;
   }
 
-  // The in-progress part (if any) becomes pending for `checkpoint_id`: durable before the
-  // checkpoint that lists it can complete.
-  Status ClosePart(uint64_t checkpoint_id) {
+  // The in-progress part (if any) becomes pending for `checkpoint_id`, with every record written
+  // to it; made durable here, or with `sync_later` by the snapshot's asynchronous part.
+  Status ClosePart(uint64_t checkpoint_id, bool sync_later) {
     if (!current_) return Status::OK();
     WEIR_RETURN_IF_ERROR(FlushBuffer());
-    WEIR_RETURN_IF_ERROR(current_->Sync());
-    WEIR_RETURN_IF_ERROR(current_->Close());
-    current_.reset();
-    // The part's directory entry too: a checkpoint must never list a part that a power loss
-    // could take away (found by the crash driver's power-loss cycles).
-    WEIR_RETURN_IF_ERROR(fs_->SyncDir(dir_));
+    auto part = std::make_shared<UnsyncedPart>(std::move(current_), fs_, dir_);
+    if (sync_later) {
+      unsynced_.push_back(std::move(part));
+    } else {
+      WEIR_RETURN_IF_ERROR(part->MakeDurable());
+    }
     pending_.push_back({current_part_, checkpoint_id});
     return Status::OK();
   }
@@ -170,6 +225,8 @@ class FileSinkOperator final : public StreamOperator {
   uint64_t next_part_ = 0;
   uint64_t current_part_ = 0;
   std::unique_ptr<WritableFile> current_;
+  // Pending parts not yet known to be durable (the asynchronous parts make them so).
+  std::vector<std::shared_ptr<UnsyncedPart>> unsynced_;
   std::string buffer_;
   std::vector<Pending> pending_;  // in checkpoint order
 };

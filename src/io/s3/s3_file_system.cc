@@ -161,7 +161,8 @@ class S3WritableFile final : public WritableFile {
 class S3FileSystem final : public FileSystem {
  public:
   explicit S3FileSystem(std::shared_ptr<S3Client> client)
-      : client_(std::move(client)), pool_(std::max(4, client_->options().max_connections)) {}
+      : client_(std::move(client)),
+        pool_(std::max(4, client_->options().max_connections), "weir-s3") {}
 
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
     WEIR_ASSIGN_OR_RETURN(auto bk, ParseS3Path(path));
