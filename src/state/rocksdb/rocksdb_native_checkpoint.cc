@@ -210,13 +210,23 @@ Result<std::unique_ptr<NativeCheckpoint>> RocksDbKeyedStateBackend::BeginNativeC
   // Never wait in the task's thread: a write that would stall waits instead, as any write would.
   flush.allow_write_stall = true;
   if (!families.empty()) {
-    const rocksdb::Status s = db_->db->Flush(flush, families);
-    if (s.IsTryAgain()) {
-      // RocksDB has stopped writes (too many memtables or L0 files) and refuses a flush that does
-      // not wait. The task's next write would wait anyway: take this checkpoint at once, with a
-      // flush that waits until writes resume.
-      WEIR_RETURN_IF_ERROR(LinkNativeCheckpoint(db_->db, dir, /*flush=*/true));
-      return std::unique_ptr<NativeCheckpoint>(new ImmediateNativeCheckpoint(dir));
+    rocksdb::Status s = db_->db->Flush(flush, families);
+    // RocksDB refuses a flush that does not wait while it has stopped writes (too many memtables
+    // or L0 files). The task's next write would wait for them to resume anyway, and this thread
+    // is the only writer: wait here until the switch is accepted, then go on without waiting for
+    // the flush. (A flush that waits, instead, would also wait for this checkpoint's own memtable
+    // to be flushed: the task's pause grew to more than a second at full size.)
+    auto pause = std::chrono::microseconds(50);
+    while (s.IsTryAgain()) {
+      uint64_t errors = 0;
+      if (db_->db->GetIntProperty(rocksdb::DB::Properties::kBackgroundErrors, &errors) &&
+          errors > 0) {
+        return Status::IOError("native checkpoint into " + dir +
+                               ": RocksDB stopped writes and a background job failed");
+      }
+      std::this_thread::sleep_for(pause);
+      pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(2));
+      s = db_->db->Flush(flush, families);
     }
     WEIR_RETURN_IF_ERROR(FromRocksDb(s, "switch memtables for a checkpoint"));
   }
