@@ -36,8 +36,8 @@ class CheckpointCleaner {
 
   CheckpointStorage storage_;
   std::atomic<uint64_t> failures_{0};
-  ThreadPool pool_{
-      1, "weir-cleaner"};  // last member: its thread must stop before the rest is destroyed
+  // Last member: its thread must stop before the rest is destroyed.
+  ThreadPool pool_{1, "weir-cleaner"};
 };
 
 }  // namespace weir
