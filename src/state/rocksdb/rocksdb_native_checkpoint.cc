@@ -57,6 +57,12 @@ Result<std::vector<LocalFile>> RocksDbKeyedStateBackend::CreateNativeCheckpoint(
 
 namespace {
 
+// A flush or compaction failed: RocksDB will not make progress on its own.
+bool HasBackgroundErrors(rocksdb::DB* db) {
+  uint64_t errors = 0;
+  return db->GetIntProperty(rocksdb::DB::Properties::kBackgroundErrors, &errors) && errors > 0;
+}
+
 // Taken at once in the begin; Finish only lists it.
 class ImmediateNativeCheckpoint final : public NativeCheckpoint {
  public:
@@ -120,9 +126,7 @@ class DeferredNativeCheckpoint final : public NativeCheckpoint {
         }
       }
       if (pending == 0) return Status::OK();
-      uint64_t errors = 0;
-      if (db_->db->GetIntProperty(rocksdb::DB::Properties::kBackgroundErrors, &errors) &&
-          errors > 0) {
+      if (HasBackgroundErrors(db_->db)) {
         return Status::IOError("native checkpoint into " + dir_ +
                                ": a background flush failed while the checkpoint waited for it");
       }
@@ -218,9 +222,7 @@ Result<std::unique_ptr<NativeCheckpoint>> RocksDbKeyedStateBackend::BeginNativeC
     // to be flushed: the task's pause grew to more than a second at full size.)
     auto pause = std::chrono::microseconds(50);
     while (s.IsTryAgain()) {
-      uint64_t errors = 0;
-      if (db_->db->GetIntProperty(rocksdb::DB::Properties::kBackgroundErrors, &errors) &&
-          errors > 0) {
+      if (HasBackgroundErrors(db_->db)) {
         return Status::IOError("native checkpoint into " + dir +
                                ": RocksDB stopped writes and a background job failed");
       }
