@@ -4,7 +4,8 @@
 
 namespace weir {
 
-CheckpointCleaner::CheckpointCleaner(CheckpointStorage storage) : storage_(std::move(storage)) {}
+CheckpointCleaner::CheckpointCleaner(CheckpointStorage storage)
+    : storage_(std::move(storage)), owned_(storage_.owned()) {}
 
 void CheckpointCleaner::Discard(DiscardPlan plan) {
   if (plan.empty()) return;
@@ -30,20 +31,20 @@ void CheckpointCleaner::DeleteCheckpointDir(uint64_t checkpoint_id, bool metadat
   if (metadata_first) {
     if (!Failpoints::Instance().Hit("cleaner.before_delete_metadata").ok())
       return Delete(Status::Aborted(""));
-    Delete(storage_.fs().DeleteFile(storage_.MetadataPath(checkpoint_id)));
+    Delete(owned_.DeleteFile(
+        CheckpointStorage::RelativeCheckpointFile(checkpoint_id, kMetadataFileName)));
     Delete(storage_.fs().SyncDir(storage_.CheckpointDir(checkpoint_id)));
   }
   if (!Failpoints::Instance().Hit("cleaner.before_delete_checkpoint_dir").ok())
     return Delete(Status::Aborted(""));
-  Delete(storage_.fs().DeleteRecursively(storage_.CheckpointDir(checkpoint_id)));
+  Delete(owned_.DeleteRecursively(CheckpointStorage::CheckpointDirName(checkpoint_id)));
 }
 
 void CheckpointCleaner::DeleteFiles(const std::vector<std::string>& relative_paths) {
   for (const auto& relative : relative_paths) {
     if (!Failpoints::Instance().Hit("cleaner.before_delete_shared").ok())
       return Delete(Status::Aborted(""));
-    auto path = storage_.ResolveRelative(relative);
-    Delete(path.ok() ? storage_.fs().DeleteFile(*path) : path.status());
+    Delete(owned_.DeleteFile(relative));
   }
 }
 

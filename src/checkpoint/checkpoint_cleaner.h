@@ -4,6 +4,8 @@
 // A subsumed checkpoint goes in this order: its _metadata (from then on it no longer exists),
 // then the rest of its chk-N directory, then the shared files it alone referenced. A crash
 // between any two steps leaves only unreferenced files, which `weir checkpoints gc` removes.
+// Every deletion goes through the job directory's OwnedDirectory: a path from a crafted
+// `_metadata` or a link planted in the directory makes a deletion fail, never reach outside.
 // Thread-safe.
 #pragma once
 
@@ -35,6 +37,7 @@ class CheckpointCleaner {
   void DeleteFiles(const std::vector<std::string>& relative_paths);
 
   CheckpointStorage storage_;
+  OwnedDirectory owned_;  // every deletion goes through it
   std::atomic<uint64_t> failures_{0};
   // Last member: its thread must stop before the rest is destroyed.
   ThreadPool pool_{1, "weir-cleaner"};

@@ -17,11 +17,11 @@ CheckpointCoordinator::CheckpointCoordinator(CheckpointStorage storage, Coordina
 
 CheckpointCoordinator::~CheckpointCoordinator() { cleaner_.WaitIdle(); }
 
-Result<RecoveredStore> CheckpointCoordinator::Recover() {
+Result<RecoveredStore> CheckpointCoordinator::Recover(std::optional<uint64_t> newest) {
   WEIR_RETURN_IF_ERROR(storage_.Initialize());
   std::lock_guard<std::mutex> lock(mu_);
   WEIR_ASSIGN_OR_RETURN(RecoveredStore recovered,
-                        RecoverCompletedCheckpointStore(storage_, &store_));
+                        RecoverCompletedCheckpointStore(storage_, &store_, newest));
   next_id_ = std::max(next_id_, recovered.highest_checkpoint_id + 1);
   cleaner_.Discard(recovered.discard);
   return recovered;
@@ -42,6 +42,7 @@ Result<uint64_t> CheckpointCoordinator::StartCheckpoint(CheckpointKind kind,
     return Status::InvalidArgument("checkpoint " + std::to_string(id) + ": duplicate task ids");
   }
   pending_.emplace(id, std::move(p));
+  store_.AddPending(id);
   stats_.ReportPending(id, kind, trigger_unix_ms, static_cast<int>(task_ids.size()));
   return id;
 }
@@ -60,42 +61,56 @@ Result<std::optional<CheckpointMetadata>> CheckpointCoordinator::Acknowledge(
   Result<std::optional<CheckpointMetadata>> result = std::optional<CheckpointMetadata>();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = pending_.find(checkpoint_id);
-    if (it == pending_.end()) {
-      DiscardUploads(checkpoint_id, snapshot.backends);
-      return Status::Aborted("checkpoint " + std::to_string(checkpoint_id) + " is not pending");
-    }
-    if (it->second.awaiting.erase(snapshot.task_id) == 0) {
-      // A duplicate or unexpected acknowledgement of a checkpoint still in flight: its files
-      // may be those of an accepted acknowledgement, so nothing is deleted (gc finds leftovers).
-      return Status::InvalidArgument("checkpoint " + std::to_string(checkpoint_id) +
-                                     " does not await task " + snapshot.task_id);
-    }
-    stats_.ReportAcknowledged(
-        checkpoint_id, SubtaskStatsOf(checkpoint_id, snapshot.task_id, snapshot.backends,
-                                      snapshot.sync_duration_us, snapshot.alignment_duration_us,
-                                      snapshot.async_duration_us, now_unix_ms));
-    for (auto& b : snapshot.backends) it->second.acknowledged.push_back(std::move(b));
-    for (auto& s : snapshot.operator_states) it->second.operator_states.push_back(std::move(s));
-    if (!it->second.awaiting.empty()) return result;
-    Pending p = std::move(it->second);
-    pending_.erase(it);
-    bool metadata_may_exist = false;
-    auto done = CompleteLocked(checkpoint_id, p, now_unix_ms, &aborted, &metadata_may_exist);
-    if (!done.ok()) {
-      // No _metadata: the checkpoint never existed and its uploads can go.
-      if (!metadata_may_exist) DiscardUploads(checkpoint_id, p.acknowledged);
-      aborted.push_back(checkpoint_id);
-      stats_.ReportFailed(checkpoint_id, now_unix_ms, done.status().ToString());
-      result = done.status();
-    } else {
-      stats_.ReportCompleted(checkpoint_id, now_unix_ms, storage_.MetadataPath(checkpoint_id));
-      completed.push_back(checkpoint_id);
-      result = std::optional<CheckpointMetadata>(std::move(done).value());
-    }
+    result =
+        AcknowledgeLocked(checkpoint_id, std::move(snapshot), now_unix_ms, &completed, &aborted);
   }
   NotifyAll(completed, aborted);
   return result;
+}
+
+Result<std::optional<CheckpointMetadata>> CheckpointCoordinator::AcknowledgeLocked(
+    uint64_t checkpoint_id, TaskStateSnapshot snapshot, int64_t now_unix_ms,
+    std::vector<uint64_t>* completed, std::vector<uint64_t>* aborted) {
+  auto it = pending_.find(checkpoint_id);
+  if (it == pending_.end()) {
+    DiscardPendingLocked(checkpoint_id, snapshot.backends);
+    return Status::Aborted("checkpoint " + std::to_string(checkpoint_id) + " is not pending");
+  }
+  if (it->second.awaiting.erase(snapshot.task_id) == 0) {
+    // A duplicate or unexpected acknowledgement of a checkpoint still in flight: its files
+    // may be those of an accepted acknowledgement, so nothing is deleted (gc finds leftovers).
+    return Status::InvalidArgument("checkpoint " + std::to_string(checkpoint_id) +
+                                   " does not await task " + snapshot.task_id);
+  }
+  for (auto& b : snapshot.backends) it->second.acknowledged.push_back(b);
+  if (Status held = store_.HoldForPending(checkpoint_id, snapshot.backends); !held.ok()) {
+    // It builds on files that are gone or going: it can never complete.
+    stats_.ReportFailed(checkpoint_id, now_unix_ms, held.message());
+    DiscardPendingLocked(checkpoint_id, it->second.acknowledged);
+    pending_.erase(it);
+    aborted->push_back(checkpoint_id);
+    return Status::Aborted(held.message());
+  }
+  stats_.ReportAcknowledged(
+      checkpoint_id,
+      SubtaskStatsOf(checkpoint_id, snapshot.task_id, snapshot.backends, snapshot.sync_duration_us,
+                     snapshot.alignment_duration_us, snapshot.async_duration_us, now_unix_ms));
+  for (auto& s : snapshot.operator_states) it->second.operator_states.push_back(std::move(s));
+  if (!it->second.awaiting.empty()) return std::optional<CheckpointMetadata>();
+  Pending p = std::move(it->second);
+  pending_.erase(it);
+  bool metadata_may_exist = false;
+  auto done = CompleteLocked(checkpoint_id, p, now_unix_ms, aborted, &metadata_may_exist);
+  if (!done.ok()) {
+    // No _metadata: the checkpoint never existed and its uploads can go.
+    DiscardPendingLocked(checkpoint_id, p.acknowledged, metadata_may_exist);
+    aborted->push_back(checkpoint_id);
+    stats_.ReportFailed(checkpoint_id, now_unix_ms, done.status().ToString());
+    return done.status();
+  }
+  stats_.ReportCompleted(checkpoint_id, now_unix_ms, storage_.MetadataPath(checkpoint_id));
+  completed->push_back(checkpoint_id);
+  return std::optional<CheckpointMetadata>(std::move(done).value());
 }
 
 Result<CheckpointMetadata> CheckpointCoordinator::CompleteLocked(uint64_t id, Pending pending,
@@ -136,12 +151,15 @@ Result<CheckpointMetadata> CheckpointCoordinator::CompleteLocked(uint64_t id, Pe
     auto plan = store_.Add(m);  // cannot fail: the id is above the latest (checked above)
     (void)Failpoints::Instance().Hit("checkpoint.after_register");
     if (plan.ok()) cleaner_.Discard(std::move(plan).value());
+  } else {
+    // Savepoints are never deleted by weir: nothing they hold is ever released.
+    (void)store_.RemovePending(id, /*keep_references=*/true);
   }
   // Pending checkpoints older than this one can no longer become the latest: abort them.
   for (auto it = pending_.begin(); it != pending_.end() && it->first < id;) {
     stats_.ReportFailed(it->first, now_unix_ms,
                         "subsumed: checkpoint " + std::to_string(id) + " completed first");
-    DiscardUploads(it->first, it->second.acknowledged);
+    DiscardPendingLocked(it->first, it->second.acknowledged);
     aborted->push_back(it->first);
     it = pending_.erase(it);
   }
@@ -154,7 +172,7 @@ bool CheckpointCoordinator::Abort(uint64_t checkpoint_id, const std::string& rea
     auto it = pending_.find(checkpoint_id);
     if (it == pending_.end()) return false;
     stats_.ReportFailed(checkpoint_id, NowUnixMs(), reason);
-    DiscardUploads(checkpoint_id, it->second.acknowledged);
+    DiscardPendingLocked(checkpoint_id, it->second.acknowledged);
     pending_.erase(it);
   }
   NotifyAll({}, {checkpoint_id});
@@ -165,14 +183,19 @@ void CheckpointCoordinator::AbortAll(const std::string& reason) {
   for (uint64_t id : PendingIds()) Abort(id, reason);
 }
 
-void CheckpointCoordinator::DiscardUploads(uint64_t id,
-                                           const std::vector<KeyedStateHandle>& handles) {
+void CheckpointCoordinator::DiscardPendingLocked(uint64_t id,
+                                                 const std::vector<KeyedStateHandle>& handles,
+                                                 bool metadata_may_exist) {
   const auto retained = store_.RetainedIds();
   if (std::find(retained.begin(), retained.end(), id) != retained.end()) return;  // it completed
+  // Its holds go first: a file only it held (of a checkpoint subsumed meanwhile) goes too.
+  DiscardPlan released = store_.RemovePending(id, /*keep_references=*/metadata_may_exist);
+  cleaner_.Discard(std::move(released));
+  if (metadata_may_exist) return;  // keep every file it references
   std::vector<std::string> uploaded;
   for (const auto& h : handles) {
     for (const auto& f : h.files) {
-      // Only what this checkpoint wrote and no retained checkpoint registered.
+      // Only what this checkpoint wrote and no other checkpoint references.
       if (f.written_by_checkpoint == id && !store_.registry().IsReferenced(f.path)) {
         uploaded.push_back(f.path);
       }
@@ -215,6 +238,13 @@ std::vector<uint64_t> CheckpointCoordinator::PendingIds() const {
   std::vector<uint64_t> ids;
   for (const auto& [id, p] : pending_) ids.push_back(id);
   return ids;
+}
+
+std::set<std::string> CheckpointCoordinator::HeldSharedFiles() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::set<std::string> files;
+  for (const auto& [path, holders] : store_.registry().references()) files.insert(path);
+  return files;
 }
 
 }  // namespace weir

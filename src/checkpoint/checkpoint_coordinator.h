@@ -8,6 +8,10 @@
 // checkpoint). Abort of N: listeners are notified and the files N uploaded are deleted — those
 // of acknowledgements that arrive later too. Named failpoints sit between the steps.
 //
+// Each acknowledgement holds the shared files it reuses in the store's registry, so that no
+// checkpoint completing meanwhile deletes them; one that reuses a file already released (its
+// checkpoint was subsumed) aborts its checkpoint (CompletedCheckpointStore::HoldForPending).
+//
 // Triggering on an interval, timeouts and the conversation with running subtasks come with the
 // streaming runtime; this class holds the decisions they will drive. Thread-safe.
 #pragma once
@@ -59,8 +63,9 @@ class CheckpointCoordinator {
   ~CheckpointCoordinator();
 
   // Creates the job directory if needed and rebuilds the store and registry from the completed
-  // checkpoints in it; new checkpoint ids continue after the highest id found.
-  Result<RecoveredStore> Recover();
+  // checkpoints in it, none newer than `newest` when given (the checkpoint the job restored
+  // after newer ones failed to); new checkpoint ids continue after the highest id found.
+  Result<RecoveredStore> Recover(std::optional<uint64_t> newest = std::nullopt);
 
   void AddListener(CheckpointListener* listener);
 
@@ -92,6 +97,9 @@ class CheckpointCoordinator {
   // Every retained completed checkpoint, oldest first.
   std::vector<CheckpointMetadata> Retained() const;
   std::vector<uint64_t> PendingIds() const;
+  // Every shared file some checkpoint references: retained, pending, or subsumed but kept for a
+  // pending checkpoint that may build on it.
+  std::set<std::string> HeldSharedFiles() const;
   CheckpointCleaner& cleaner() { return cleaner_; }
 
  private:
@@ -105,7 +113,15 @@ class CheckpointCoordinator {
   Result<CheckpointMetadata> CompleteLocked(uint64_t id, Pending pending, int64_t now_unix_ms,
                                             std::vector<uint64_t>* aborted,
                                             bool* metadata_may_exist);
-  void DiscardUploads(uint64_t id, const std::vector<KeyedStateHandle>& handles);
+  Result<std::optional<CheckpointMetadata>> AcknowledgeLocked(uint64_t checkpoint_id,
+                                                              TaskStateSnapshot snapshot,
+                                                              int64_t now_unix_ms,
+                                                              std::vector<uint64_t>* completed,
+                                                              std::vector<uint64_t>* aborted);
+  // Pending checkpoint `id` ended without completing: releases what it held and deletes what it
+  // uploaded (only the holds when its `_metadata` may exist: then every file is kept).
+  void DiscardPendingLocked(uint64_t id, const std::vector<KeyedStateHandle>& handles,
+                            bool metadata_may_exist = false);
   void NotifyAll(const std::vector<uint64_t>& completed, const std::vector<uint64_t>& aborted);
 
   CheckpointStorage storage_;

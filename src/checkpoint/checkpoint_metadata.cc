@@ -100,7 +100,7 @@ bool DecodeBackend(BodyDecoder& d, KeyedStateHandle* b, std::string* problem) {
       return false;
     }
     f.role = static_cast<StateFileRole>(role);
-    const Status path_ok = CheckpointStorage::ValidateRelativePath(f.path);
+    const Status path_ok = ValidateRelativePath(f.path);
     if (!path_ok.ok()) {
       *problem = path_ok.message();
       return false;
@@ -108,6 +108,23 @@ bool DecodeBackend(BodyDecoder& d, KeyedStateHandle* b, std::string* problem) {
     b->files.push_back(std::move(f));
   }
   return true;
+}
+
+Status ValidateIdentifiers(const CheckpointMetadata& m) {
+  if (!m.job_id.empty()) WEIR_RETURN_IF_ERROR(ValidateIdentifier("job id", m.job_id));
+  for (const auto& b : m.backends) {
+    WEIR_RETURN_IF_ERROR(ValidateIdentifier("backend id", b.backend_id));
+    for (const auto& f : b.files) {
+      if (!f.local_name.empty()) {
+        WEIR_RETURN_IF_ERROR(ValidateIdentifier("file name", f.local_name));
+      }
+    }
+  }
+  for (const auto& o : m.operators) WEIR_RETURN_IF_ERROR(ValidateIdentifier("operator uid", o.uid));
+  for (const auto& s : m.operator_states) {
+    WEIR_RETURN_IF_ERROR(ValidateIdentifier("operator uid", s.operator_uid));
+  }
+  return Status::OK();
 }
 
 }  // namespace
@@ -229,6 +246,9 @@ Result<CheckpointMetadata> DecodeCheckpointMetadata(std::string_view bytes,
     }
   }
   if (!ok || !d.Done()) return corrupt(problem.empty() ? "malformed body" : problem);
+  // The checksum only proves the bytes are as written, not by whom: every identifier that may
+  // become part of a path is checked against the grammar before anything uses it.
+  if (Status ids = ValidateIdentifiers(m); !ids.ok()) return corrupt(ids.message());
   m.kind = static_cast<CheckpointKind>(kind);
   m.trigger_unix_ms = static_cast<int64_t>(trigger);
   m.completed_unix_ms = static_cast<int64_t>(completed);
@@ -236,7 +256,29 @@ Result<CheckpointMetadata> DecodeCheckpointMetadata(std::string_view bytes,
 }
 
 Result<CheckpointMetadata> ReadCheckpointMetadata(FileSystem& fs, const std::string& path) {
-  WEIR_ASSIGN_OR_RETURN(std::string bytes, fs.ReadFileToString(path));
+  // Looked at before it is read: a link, a FIFO or a huge sparse file is refused, not followed,
+  // waited on or loaded into memory.
+  WEIR_ASSIGN_OR_RETURN(const FileStatus st, fs.Stat(path));
+  if (st.is_symlink || st.is_other || st.is_directory) {
+    return Status::Corruption(path + ": not a regular file (" +
+                              (st.is_symlink ? "a symbolic link"
+                               : st.is_other ? "a FIFO, socket or device"
+                                             : "a directory") +
+                              "); a checkpoint's _metadata is always one");
+  }
+  if (st.size > kMaxMetadataBytes) {
+    return Status::Corruption(path + ": " + std::to_string(st.size) + " bytes, more than the " +
+                              std::to_string(kMaxMetadataBytes >> 20) +
+                              " MiB a checkpoint's _metadata may have");
+  }
+  WEIR_ASSIGN_OR_RETURN(auto file, fs.NewReadableFile(path));
+  if (file->Size() > kMaxMetadataBytes) {
+    return Status::Corruption(path + ": grew beyond " + std::to_string(kMaxMetadataBytes >> 20) +
+                              " MiB while being opened");
+  }
+  std::string bytes;
+  WEIR_RETURN_IF_ERROR(file->ReadAt(0, file->Size(), &bytes));
+  if (bytes.size() != file->Size()) return Status::IOError(path + ": short read");
   return DecodeCheckpointMetadata(bytes, path);
 }
 

@@ -18,6 +18,8 @@ const char* CheckpointKindName(CheckpointKind kind);
 // Version 2 adds the job's operators and the operator state of each subtask; version 1 files
 // (keyed state only) are still read.
 inline constexpr uint32_t kMetadataFormatVersion = 2;
+// The largest `_metadata` weir reads (operator state is inline, so it is more than handles).
+inline constexpr uint64_t kMaxMetadataBytes = uint64_t{256} << 20;
 
 // An operator of the job that took the checkpoint: restore checks the resumed job against these.
 struct OperatorInfo {

@@ -1,26 +1,36 @@
 #include "checkpoint/checkpoint_verifier.h"
 
 #include <functional>
+#include <map>
 #include <set>
 
+#include "checkpoint/job_directory.h"
+#include "common/checksum.h"
 #include "common/progress.h"
 #include "snapshot/state_file_verifier.h"
 
 namespace weir {
 namespace {
 
-// Every regular file below `dir` (relative to the job directory `root`), depth first.
+// Every regular file below `relative` (relative to the job directory `root`), depth first.
+// Links and special files are reported through `foreign`, never followed.
 Status WalkFiles(FileSystem& fs, const std::string& root, const std::string& relative,
-                 const std::function<void(const std::string&, const FileStatus&)>& visit) {
+                 const std::function<void(const std::string&, const FileStatus&)>& visit,
+                 const std::function<void(const std::string&, const char*)>& foreign) {
   WEIR_ASSIGN_OR_RETURN(auto entries, fs.ListDir(JoinPath(root, relative)));
   for (const auto& e : entries) {
     const std::string child = JoinPath(relative, e.name);
-    if (e.is_directory) {
-      WEIR_RETURN_IF_ERROR(WalkFiles(fs, root, child, visit));
-      continue;
-    }
     auto st = fs.Stat(JoinPath(root, child));
-    if (st.ok()) visit(child, *st);
+    if (!st.ok()) continue;  // deleted meanwhile
+    if (st->is_symlink) {
+      foreign(child, "a symbolic link");
+    } else if (st->is_other) {
+      foreign(child, "not a regular file (a FIFO, socket or device)");
+    } else if (st->is_directory) {
+      WEIR_RETURN_IF_ERROR(WalkFiles(fs, root, child, visit, foreign));
+    } else {
+      visit(child, *st);
+    }
   }
   return Status::OK();
 }
@@ -60,10 +70,26 @@ Result<VerifyReport> VerifyJobDirectory(const CheckpointStorage& storage, bool v
     }
   }
   Progress progress("verify " + storage.job_dir(), total_files, verify_checksums ? total_bytes : 0);
+  // Every (checkpoint, file) claim is checked: a file two checkpoints list with different sizes
+  // or checksums is corrupt for one of them, whatever the file holds.
+  std::map<std::string, std::pair<uint64_t, StateFileHandle>> first_claim;
   for (const auto& [id, m] : readable) {
     for (const auto& backend : m.backends) {
       for (const auto& f : backend.files) {
-        if (!referenced.insert(f.path).second) continue;  // checked once
+        auto [claim, first] = first_claim.try_emplace(f.path, id, f);
+        if (!first) {
+          const StateFileHandle& earlier = claim->second.second;
+          if (earlier.size != f.size || earlier.checksum != f.checksum) {
+            report.corrupt.push_back(
+                {id, f.path,
+                 "checkpoint " + std::to_string(id) + ": file " + f.path + " is listed with size " +
+                     std::to_string(f.size) + " and checksum " + FormatChecksum(f.checksum) +
+                     ", but checkpoint " + std::to_string(claim->second.first) + " lists it with " +
+                     std::to_string(earlier.size) + " and " + FormatChecksum(earlier.checksum)});
+          }
+          continue;  // the same claim: the file was checked against it once
+        }
+        referenced.insert(f.path);
         report.referenced_bytes += f.size;
         Status s;
         if (verify_checksums) {
@@ -86,24 +112,33 @@ Result<VerifyReport> VerifyJobDirectory(const CheckpointStorage& storage, bool v
   }
   progress.Finish();
 
-  WEIR_ASSIGN_OR_RETURN(auto entries, fs.ListDir(storage.job_dir()));
-  for (const auto& e : entries) {
-    if (!e.is_directory) continue;
-    const bool owned_by_checkpoints =
-        e.name == kSharedDirName || CheckpointStorage::ParseCheckpointDirName(e.name);
-    WEIR_RETURN_IF_ERROR(WalkFiles(
-        fs, storage.job_dir(), e.name, [&](const std::string& path, const FileStatus& st) {
-          report.total_bytes += st.size;
-          if (owned_by_checkpoints && !referenced.count(path)) {
-            report.orphans.push_back({path, st.size, st.modified_unix_ms});
-          }
-        }));
-  }
+  const auto foreign = [&](const std::string& path, const char* what) {
+    report.foreign.push_back({0, path, path + " is " + what + ": weir never writes one here"});
+  };
+  WEIR_RETURN_IF_ERROR(WalkFiles(
+      fs, storage.job_dir(), "",
+      [&](const std::string& path, const FileStatus& st) {
+        report.total_bytes += st.size;
+        const std::string top = path.substr(0, path.find('/'));
+        const bool owned_by_checkpoints =
+            path.find('/') != std::string::npos &&
+            (top == kSharedDirName || CheckpointStorage::ParseCheckpointDirName(top));
+        if (owned_by_checkpoints && !referenced.count(path)) {
+          report.orphans.push_back({path, st.size, st.modified_unix_ms});
+        }
+      },
+      foreign));
   return report;
 }
 
 Result<GcResult> CollectOrphans(const CheckpointStorage& storage, const VerifyReport& report,
                                 int64_t now_unix_ms, int64_t grace_ms, bool dry_run) {
+  WEIR_ASSIGN_OR_RETURN(bool recognized, RecognizeJobDirectory(storage));
+  if (!recognized) {
+    return Status::FailedPrecondition("refusing to collect garbage in " + storage.job_dir() +
+                                      ": not a weir job directory (no marker, no readable "
+                                      "checkpoint)");
+  }
   if (!report.unreadable_metadata.empty()) {
     const auto& bad = report.unreadable_metadata.front();
     return Status::FailedPrecondition("refusing to collect garbage in " + storage.job_dir() +
@@ -111,6 +146,7 @@ Result<GcResult> CollectOrphans(const CheckpointStorage& storage, const VerifyRe
                                       std::to_string(bad.checkpoint_id) + " is unreadable (" +
                                       bad.message + "), so its files cannot be told from orphans");
   }
+  const OwnedDirectory owned = storage.owned();
   GcResult result;
   std::set<std::string> touched_dirs;
   uint64_t orphan_bytes = 0;
@@ -125,7 +161,7 @@ Result<GcResult> CollectOrphans(const CheckpointStorage& storage, const VerifyRe
     result.deleted.push_back(orphan);
     if (dry_run) continue;
     progress.Add(1, orphan.size);
-    const Status s = storage.fs().DeleteFile(*storage.ResolveRelative(orphan.path));
+    const Status s = owned.DeleteFile(orphan.path);
     if (!s.ok() && !s.IsNotFound()) ++result.failures;
     touched_dirs.insert(ParentPath(orphan.path));
   }
@@ -137,11 +173,7 @@ Result<GcResult> CollectOrphans(const CheckpointStorage& storage, const VerifyRe
       const std::string abs = *storage.ResolveRelative(d);
       auto listing = storage.fs().ListDir(abs);
       if (!listing.ok() || !listing->empty()) break;
-      if (auto has_metadata = storage.fs().Exists(JoinPath(abs, kMetadataFileName));
-          !has_metadata.ok() || *has_metadata) {
-        break;
-      }
-      (void)storage.fs().DeleteRecursively(abs);
+      (void)owned.DeleteIfEmpty(d);
     }
   }
   if (!dry_run) (void)storage.fs().SyncDir(storage.SharedDir());

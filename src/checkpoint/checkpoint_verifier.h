@@ -31,9 +31,13 @@ struct VerifyReport {
   std::vector<FileProblem> missing;
   std::vector<FileProblem> corrupt;
   std::vector<OrphanFile> orphans;
+  // Entries weir never writes: symbolic links, FIFOs, sockets, devices. Never followed or read.
+  std::vector<FileProblem> foreign;
   uint64_t referenced_bytes = 0;  // distinct files the checkpoints reference
   uint64_t total_bytes = 0;       // every file under the job directory
-  bool healthy() const { return unreadable_metadata.empty() && missing.empty() && corrupt.empty(); }
+  bool healthy() const {
+    return unreadable_metadata.empty() && missing.empty() && corrupt.empty() && foreign.empty();
+  }
 };
 
 // `verify_checksums` false checks presence and size only.
@@ -47,9 +51,10 @@ struct GcResult {
 };
 
 // Deletes the orphans of `report` last modified before `now_unix_ms - grace_ms` (all of them
-// listed, none deleted, when `dry_run`), then removes chk-N directories left empty. Refuses
-// (FailedPrecondition) when a checkpoint's metadata is unreadable: its files cannot be told from
-// orphans.
+// listed, none deleted, when `dry_run`), then removes chk-N directories left empty; every deletion
+// through the job directory's OwnedDirectory. Refuses (FailedPrecondition) a directory weir does
+// not recognize as a job directory, and one where a checkpoint's metadata is unreadable: its
+// files cannot be told from orphans.
 Result<GcResult> CollectOrphans(const CheckpointStorage& storage, const VerifyReport& report,
                                 int64_t now_unix_ms, int64_t grace_ms, bool dry_run);
 

@@ -12,13 +12,47 @@ void DiscardPlan::Append(DiscardPlan other) {
 CompletedCheckpointStore::CompletedCheckpointStore(int num_retained)
     : num_retained_(std::max(1, num_retained)) {}
 
+void CompletedCheckpointStore::AddPending(uint64_t id) { pending_.insert(id); }
+
+Status CompletedCheckpointStore::HoldForPending(uint64_t id,
+                                                const std::vector<KeyedStateHandle>& handles) {
+  if (!pending_.count(id)) {
+    return Status::FailedPrecondition("checkpoint " + std::to_string(id) + " is not pending");
+  }
+  std::vector<const std::string*> reused;
+  for (const auto& backend : handles) {
+    for (const auto& f : backend.files) {
+      if (f.role != StateFileRole::kShared || f.written_by_checkpoint == id) continue;
+      if (!registry_.IsReferenced(f.path)) {
+        return Status::FailedPrecondition(
+            "checkpoint " + std::to_string(id) + " reuses " + f.path + " of checkpoint " +
+            std::to_string(f.written_by_checkpoint) +
+            ", which no retained checkpoint references any more (it was subsumed)");
+      }
+      reused.push_back(&f.path);
+    }
+  }
+  for (const std::string* path : reused) registry_.Register(id, *path);
+  return Status::OK();
+}
+
+DiscardPlan CompletedCheckpointStore::RemovePending(uint64_t id, bool keep_references) {
+  DiscardPlan plan;
+  if (pending_.erase(id) == 0) return plan;
+  if (!keep_references) plan.shared_files = registry_.Release(id);
+  plan.Append(ReleaseSubsumed());
+  return plan;
+}
+
 Result<DiscardPlan> CompletedCheckpointStore::Add(CheckpointMetadata m) {
   if (!checkpoints_.empty() && m.checkpoint_id <= checkpoints_.back().checkpoint_id) {
     return Status::FailedPrecondition("checkpoint " + std::to_string(m.checkpoint_id) +
                                       " completed after checkpoint " +
                                       std::to_string(checkpoints_.back().checkpoint_id));
   }
-  // Register first: a file the new checkpoint shares with a subsumed one stays referenced.
+  // Register first: a file the new checkpoint shares with a subsumed one stays referenced. The
+  // references it held while pending become those of a completed checkpoint.
+  pending_.erase(m.checkpoint_id);
   registry_.Register(m);
   checkpoints_.push_back(std::move(m));
   DiscardPlan plan;
@@ -26,10 +60,37 @@ Result<DiscardPlan> CompletedCheckpointStore::Add(CheckpointMetadata m) {
     const uint64_t id = checkpoints_.front().checkpoint_id;
     checkpoints_.pop_front();
     plan.checkpoints.push_back(id);
+    if (!pending_.empty() && *pending_.rbegin() > id) {
+      subsumed_held_until_[id] = *pending_.rbegin();
+    } else {
+      auto released = registry_.Release(id);
+      plan.shared_files.insert(plan.shared_files.end(), released.begin(), released.end());
+    }
+  }
+  plan.Append(ReleaseSubsumed());
+  return plan;
+}
+
+DiscardPlan CompletedCheckpointStore::ReleaseSubsumed() {
+  DiscardPlan plan;
+  for (auto it = subsumed_held_until_.begin(); it != subsumed_held_until_.end();) {
+    const auto [id, until] = *it;
+    const auto next_pending = pending_.upper_bound(id);
+    if (next_pending != pending_.end() && *next_pending <= until) {
+      ++it;
+      continue;
+    }
     auto released = registry_.Release(id);
     plan.shared_files.insert(plan.shared_files.end(), released.begin(), released.end());
+    it = subsumed_held_until_.erase(it);
   }
   return plan;
+}
+
+std::vector<uint64_t> CompletedCheckpointStore::SubsumedStillHeld() const {
+  std::vector<uint64_t> ids;
+  for (const auto& [id, until] : subsumed_held_until_) ids.push_back(id);
+  return ids;
 }
 
 const CheckpointMetadata* CompletedCheckpointStore::Latest() const {
@@ -43,7 +104,8 @@ std::vector<uint64_t> CompletedCheckpointStore::RetainedIds() const {
 }
 
 Result<RecoveredStore> RecoverCompletedCheckpointStore(const CheckpointStorage& storage,
-                                                       CompletedCheckpointStore* store) {
+                                                       CompletedCheckpointStore* store,
+                                                       std::optional<uint64_t> newest) {
   RecoveredStore out;
   WEIR_ASSIGN_OR_RETURN(auto entries, storage.fs().ListDir(storage.job_dir()));
   for (const auto& e : entries) {
@@ -53,6 +115,10 @@ Result<RecoveredStore> RecoverCompletedCheckpointStore(const CheckpointStorage& 
   }
   WEIR_ASSIGN_OR_RETURN(auto ids, storage.ListCompletedCheckpointIds());
   for (uint64_t id : ids) {
+    if (newest && id > *newest) {
+      out.skipped_newer.push_back(id);
+      continue;
+    }
     auto m = ReadCheckpointMetadata(storage.fs(), storage.MetadataPath(id));
     if (!m.ok()) {
       out.unreadable.push_back(m.status());

@@ -5,11 +5,14 @@ namespace weir {
 void SharedStateRegistry::Register(const CheckpointMetadata& m) {
   for (const auto& backend : m.backends) {
     for (const auto& f : backend.files) {
-      if (f.role != StateFileRole::kShared) continue;
-      refs_[f.path].insert(m.checkpoint_id);
-      files_of_[m.checkpoint_id].insert(f.path);
+      if (f.role == StateFileRole::kShared) Register(m.checkpoint_id, f.path);
     }
   }
+}
+
+void SharedStateRegistry::Register(uint64_t checkpoint_id, const std::string& path) {
+  refs_[path].insert(checkpoint_id);
+  files_of_[checkpoint_id].insert(path);
 }
 
 std::vector<std::string> SharedStateRegistry::Release(uint64_t checkpoint_id) {

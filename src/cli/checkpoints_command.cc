@@ -11,6 +11,7 @@
 
 #include "checkpoint/checkpoint_metadata.h"
 #include "checkpoint/checkpoint_verifier.h"
+#include "checkpoint/job_directory.h"
 #include "common/checksum.h"
 #include "io/file_system.h"
 #include "io/s3/s3_file_system.h"
@@ -50,8 +51,15 @@ struct ListedCheckpoint {
   CheckpointMetadata metadata;
 };
 
+// The job directories `dir` holds (or is); what is not one is named on stderr and left alone.
+Result<std::vector<std::string>> RecognizedJobDirs(FileSystem& fs, const std::string& dir) {
+  WEIR_ASSIGN_OR_RETURN(JobDirectories found, FindJobDirectories(fs, dir));
+  for (const auto& ignored : found.ignored) std::cerr << "weir: " << EscapeForLog(ignored) << "\n";
+  return found.jobs;
+}
+
 Result<std::vector<ListedCheckpoint>> CollectCheckpoints(FileSystem& fs, const std::string& dir) {
-  WEIR_ASSIGN_OR_RETURN(auto job_dirs, CheckpointStorage::FindJobDirs(fs, dir));
+  WEIR_ASSIGN_OR_RETURN(auto job_dirs, RecognizedJobDirs(fs, dir));
   std::vector<ListedCheckpoint> out;
   for (const auto& job_dir : job_dirs) {
     const CheckpointStorage storage(std::shared_ptr<FileSystem>(&fs, [](FileSystem*) {}), job_dir);
@@ -86,13 +94,17 @@ void AddStorageOptions(CLI::App* command, const std::shared_ptr<StorageOptions>&
   command->add_option("-D", o->assignments, "configuration key=value (repeatable)");
 }
 
-#define WEIR_OPEN_STORAGE_OR_FAIL(fs, path, options)        \
-  auto fs##_opened = OpenStorage(path, options);            \
-  if (!fs##_opened.ok()) return Fail(fs##_opened.status()); \
+// Opens the storage of `path_in` and declares `path`, its normalized form.
+#define WEIR_OPEN_STORAGE_OR_FAIL(fs, path, path_in, options)           \
+  auto path##_normalized = NormalizeStoragePath(path_in);               \
+  if (!path##_normalized.ok()) return Fail(path##_normalized.status()); \
+  const std::string path = std::move(path##_normalized).value();        \
+  auto fs##_opened = OpenStorage(path, options);                        \
+  if (!fs##_opened.ok()) return Fail(fs##_opened.status());             \
   std::shared_ptr<FileSystem> fs = std::move(fs##_opened).value()
 
-int RunList(const std::string& dir, bool as_json, const StorageOptions& storage) {
-  WEIR_OPEN_STORAGE_OR_FAIL(fs, dir, storage);
+int RunList(const std::string& dir_in, bool as_json, const StorageOptions& storage) {
+  WEIR_OPEN_STORAGE_OR_FAIL(fs, dir, dir_in, storage);
   auto listed = CollectCheckpoints(*fs, dir);
   if (!listed.ok()) return Fail(listed.status());
   if (as_json) {
@@ -155,8 +167,8 @@ json OperatorsJson(const CheckpointMetadata& m) {
   return out;
 }
 
-int RunInspect(const std::string& path, bool as_json, const StorageOptions& storage) {
-  WEIR_OPEN_STORAGE_OR_FAIL(fs, path, storage);
+int RunInspect(const std::string& path_in, bool as_json, const StorageOptions& storage) {
+  WEIR_OPEN_STORAGE_OR_FAIL(fs, path, path_in, storage);
   auto pointer = CheckpointStorage::ResolvePointer(*fs, path);
   if (!pointer.ok()) return Fail(pointer.status());
   auto read = ReadCheckpointMetadata(*fs, pointer->metadata_path);
@@ -260,9 +272,9 @@ int64_t NowUnixMs() {
 
 Result<std::vector<VerifyReport>> VerifyAll(FileSystem& fs, const std::string& dir,
                                             bool checksums) {
-  WEIR_ASSIGN_OR_RETURN(auto job_dirs, CheckpointStorage::FindJobDirs(fs, dir));
+  WEIR_ASSIGN_OR_RETURN(auto job_dirs, RecognizedJobDirs(fs, dir));
   if (job_dirs.empty()) {
-    return Status::NotFound(dir + ": no job directory with checkpoints in it");
+    return Status::NotFound(dir + ": no weir job directory in it");
   }
   std::vector<VerifyReport> reports;
   for (const auto& job_dir : job_dirs) {
@@ -273,14 +285,15 @@ Result<std::vector<VerifyReport>> VerifyAll(FileSystem& fs, const std::string& d
   return reports;
 }
 
-int RunVerify(const std::string& dir, bool as_json, bool checksums, const StorageOptions& storage) {
-  WEIR_OPEN_STORAGE_OR_FAIL(fs, dir, storage);
+int RunVerify(const std::string& dir_in, bool as_json, bool checksums,
+              const StorageOptions& storage) {
+  WEIR_OPEN_STORAGE_OR_FAIL(fs, dir, dir_in, storage);
   auto reports = VerifyAll(*fs, dir, checksums);
   if (!reports.ok()) return Fail(reports.status());
   const int64_t now = NowUnixMs();
   bool healthy = true;
   json checkpoints = json::array(), missing = json::array(), corrupt = json::array(),
-       orphans = json::array(), unreadable = json::array();
+       orphans = json::array(), unreadable = json::array(), foreign = json::array();
   uint64_t referenced = 0, total = 0, orphan_bytes = 0;
   for (const auto& r : *reports) {
     healthy = healthy && r.healthy();
@@ -290,22 +303,19 @@ int RunVerify(const std::string& dir, bool as_json, bool checksums, const Storag
     for (const auto& p : r.missing) missing.push_back(ProblemJson(r.job_dir, p));
     for (const auto& p : r.corrupt) corrupt.push_back(ProblemJson(r.job_dir, p));
     for (const auto& p : r.unreadable_metadata) unreadable.push_back(ProblemJson(r.job_dir, p));
+    for (const auto& p : r.foreign) foreign.push_back(ProblemJson(r.job_dir, p));
     for (const auto& o : r.orphans) {
       orphans.push_back(OrphanJson(r.job_dir, o, now));
       orphan_bytes += o.size;
     }
   }
   if (as_json) {
-    std::cout << json{{"healthy", healthy},
-                      {"checkpoints", checkpoints},
-                      {"missing", missing},
-                      {"corrupt", corrupt},
-                      {"unreadable_metadata", unreadable},
-                      {"orphans", orphans},
-                      {"referenced_bytes", referenced},
-                      {"total_bytes", total}}
-                     .dump(2)
-              << "\n";
+    std::cout
+        << json{{"healthy", healthy}, {"checkpoints", checkpoints},        {"missing", missing},
+                {"corrupt", corrupt}, {"unreadable_metadata", unreadable}, {"orphans", orphans},
+                {"foreign", foreign}, {"referenced_bytes", referenced},    {"total_bytes", total}}
+               .dump(2)
+        << "\n";
   } else {
     for (const auto& r : *reports) {
       std::cout << fmt::format("{}: {} checkpoint(s) verified{}\n", r.job_dir, r.checkpoints.size(),
@@ -313,16 +323,19 @@ int RunVerify(const std::string& dir, bool as_json, bool checksums, const Storag
       for (const auto& p : r.unreadable_metadata) std::cout << "  UNREADABLE " << p.message << "\n";
       for (const auto& p : r.missing) std::cout << "  MISSING    " << p.message << "\n";
       for (const auto& p : r.corrupt) std::cout << "  CORRUPT    " << p.message << "\n";
+      for (const auto& p : r.foreign) {
+        std::cout << "  FOREIGN    " << EscapeForLog(p.message) << "\n";
+      }
       for (const auto& o : r.orphans) {
         std::cout << fmt::format("  ORPHAN     {} ({}, {} s old)\n", o.path, HumanBytes(o.size),
                                  (now - o.modified_unix_ms) / 1000);
       }
     }
     std::cout << fmt::format(
-        "summary: {} checkpoints, {} missing, {} corrupt, {} unreadable metadata, {} orphans "
-        "({}); referenced {}, directory total {}\n",
-        checkpoints.size(), missing.size(), corrupt.size(), unreadable.size(), orphans.size(),
-        HumanBytes(orphan_bytes), HumanBytes(referenced), HumanBytes(total));
+        "summary: {} checkpoints, {} missing, {} corrupt, {} unreadable metadata, {} foreign, "
+        "{} orphans ({}); referenced {}, directory total {}\n",
+        checkpoints.size(), missing.size(), corrupt.size(), unreadable.size(), foreign.size(),
+        orphans.size(), HumanBytes(orphan_bytes), HumanBytes(referenced), HumanBytes(total));
   }
   return healthy ? 0 : 1;
 }
@@ -338,17 +351,19 @@ Result<int64_t> ParseDuration(const std::string& text) {
                         : unit == "h"               ? 3600000
                         : unit == "d"               ? 86400000
                                                     : -1;
-  if (digits == 0 || digits > 12 || scale < 0) {
+  // At most 12 digits and 10^15 ms in all: the grace is subtracted from now without overflow.
+  if (digits == 0 || digits > 12 || scale < 0 ||
+      std::stoll(text.substr(0, digits)) > 1'000'000'000'000'000 / scale) {
     return Status::InvalidArgument("--grace '" + text + "' is not a duration like 90s, 15m or 1h");
   }
   return std::stoll(text.substr(0, digits)) * scale;
 }
 
-int RunGc(const std::string& dir, const std::string& grace_text, bool do_delete, bool as_json,
+int RunGc(const std::string& dir_in, const std::string& grace_text, bool do_delete, bool as_json,
           const StorageOptions& storage) {
   auto grace = ParseDuration(grace_text);
   if (!grace.ok()) return Fail(grace.status());
-  WEIR_OPEN_STORAGE_OR_FAIL(fs, dir, storage);
+  WEIR_OPEN_STORAGE_OR_FAIL(fs, dir, dir_in, storage);
   auto reports = VerifyAll(*fs, dir, /*checksums=*/false);
   if (!reports.ok()) return Fail(reports.status());
   const int64_t now = NowUnixMs();

@@ -20,6 +20,7 @@ namespace {
 
 struct RunOptions {
   std::string restore_path;
+  bool restore_given = false;  // -s was given (even with an empty path)
   std::string config_file;
   std::vector<std::string> assignments;
   std::string restore_mode;
@@ -36,7 +37,13 @@ Result<Configuration> BuildConfiguration(const RunOptions& o) {
   Configuration config;
   if (!o.config_file.empty()) WEIR_RETURN_IF_ERROR(config.LoadYamlFile(o.config_file));
   for (const auto& a : o.assignments) WEIR_RETURN_IF_ERROR(config.SetFromAssignment(a));
-  if (!o.restore_path.empty()) {
+  if (o.restore_given) {
+    // An empty path would silently start fresh: the user meant to resume something.
+    if (o.restore_path.empty()) {
+      return Status::InvalidArgument(
+          "-s: the checkpoint path is empty (give a _metadata file or "
+          "a chk-<N> directory)");
+    }
     WEIR_RETURN_IF_ERROR(config.Set(config::kSavepointPath, o.restore_path));
   }
   if (!o.restore_mode.empty()) {
@@ -151,8 +158,9 @@ int Run(const RunOptions& o) {
 void AddRunCommand(CLI::App& app, int& exit_code) {
   auto options = std::make_shared<RunOptions>();
   CLI::App* run = app.add_subcommand("run", "run a job (a bundled example or a job library)");
-  run->add_option("-s,--fromSavepoint", options->restore_path,
-                  "resume from this checkpoint (its _metadata file or chk-N directory)");
+  CLI::Option* restore =
+      run->add_option("-s,--fromSavepoint", options->restore_path,
+                      "resume from this checkpoint (its _metadata file or chk-N directory)");
   run->add_option("--config", options->config_file, "YAML configuration file");
   run->add_option("-D", options->assignments, "configuration key=value (repeatable)")
       ->take_all()
@@ -164,7 +172,8 @@ void AddRunCommand(CLI::App& app, int& exit_code) {
                   "the job's own arguments")
       ->required();
   run->prefix_command();
-  run->callback([options, &exit_code, run] {
+  run->callback([options, &exit_code, run, restore] {
+    options->restore_given = restore->count() > 0;
     options->job_args = run->remaining();
     exit_code = Run(*options);
   });

@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -28,6 +29,8 @@ bool ParseInt(std::string_view v, int64_t* out) {
   return ec == std::errc() && end == v.data() + v.size() && !v.empty();
 }
 
+constexpr int64_t kMaxDurationMs = 1'000'000'000'000'000;
+
 bool ParseDurationMs(std::string_view v, int64_t* out) {
   size_t digits = 0;
   while (digits < v.size() && std::isdigit(static_cast<unsigned char>(v[digits]))) ++digits;
@@ -41,7 +44,9 @@ bool ParseDurationMs(std::string_view v, int64_t* out) {
     scale = 1000;
   if (unit == "min" || unit == "mins" || unit == "minute" || unit == "minutes") scale = 60000;
   if (unit == "h" || unit == "hour" || unit == "hours") scale = 3600000;
-  if (scale == 0 || n > INT64_MAX / scale) return false;
+  // Refused beyond ~31,000 years: a deadline computed as now + duration (in ms or µs) must
+  // never overflow into the past.
+  if (scale == 0 || n > kMaxDurationMs / scale) return false;
   *out = n * scale;
   return true;
 }
@@ -65,16 +70,32 @@ std::string MatchChoice(std::string_view choices, std::string_view v) {
   return {};
 }
 
-void FlattenYaml(const YAML::Node& node, const std::string& prefix,
-                 std::vector<std::pair<std::string, YAML::Node>>* out) {
+// Bounds of a configuration file: a recursive alias or an alias bomb is an error, not a crash
+// or an endless expansion.
+constexpr int kMaxYamlDepth = 32;
+constexpr size_t kMaxYamlEntries = 10000;
+constexpr size_t kMaxConfigFileBytes = 1 << 20;
+
+Status FlattenYaml(const YAML::Node& node, const std::string& prefix, int depth,
+                   std::vector<std::pair<std::string, YAML::Node>>* out) {
+  if (depth > kMaxYamlDepth) {
+    return Status::InvalidArgument("key '" + prefix.substr(0, 200) + "…' is nested deeper than " +
+                                   std::to_string(kMaxYamlDepth) + " levels (a recursive alias?)");
+  }
   if (node.IsMap()) {
     for (const auto& kv : node) {
       const std::string key = kv.first.as<std::string>();
-      FlattenYaml(kv.second, prefix.empty() ? key : prefix + "." + key, out);
+      WEIR_RETURN_IF_ERROR(
+          FlattenYaml(kv.second, prefix.empty() ? key : prefix + "." + key, depth + 1, out));
     }
   } else {
+    if (out->size() >= kMaxYamlEntries) {
+      return Status::InvalidArgument("more than " + std::to_string(kMaxYamlEntries) +
+                                     " settings (an alias expanding without end?)");
+    }
     out->emplace_back(prefix, node);
   }
+  return Status::OK();
 }
 
 }  // namespace
@@ -104,7 +125,7 @@ const std::vector<ConfigKey>& KnownConfigKeys() {
        "Create checkpoint directories 0700 and files 0600 (false: 0755 / 0644, before umask)."},
       {config::kLocalDir, ConfigType::kString, "", 0, 0,
        "Where subtasks keep their RocksDB working directories; empty: <system "
-       "temp>/weir-<job-id>."},
+       "temp>/weir-<job-id prefix>-<random>, created owner-only for each run."},
       {config::kMaxParallelism, ConfigType::kInt, "128", 1, 32768,
        "Number of key groups: the upper bound of any keyed operator's parallelism."},
       {config::kParallelism, ConfigType::kInt, "1", 1, 1024,
@@ -216,6 +237,19 @@ Status Configuration::SetFromAssignment(std::string_view assignment) {
 }
 
 Status Configuration::LoadYamlFile(const std::string& path) {
+  // A regular file of bounded size: a FIFO or a device would block or never end.
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(status)) {
+    return Status::NotFound("config file " + path + ": cannot be read");
+  }
+  if (!std::filesystem::is_regular_file(status)) {
+    return Status::InvalidArgument("config file " + path + ": not a regular file");
+  }
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec || size > kMaxConfigFileBytes) {
+    return Status::InvalidArgument("config file " + path + ": larger than 1 MiB");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::NotFound("config file " + path + ": cannot be read");
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -233,7 +267,9 @@ Status Configuration::LoadYamlString(std::string_view text, const std::string& s
   if (!root.IsMap()) return Status::InvalidArgument(source + ": not a YAML map");
   std::vector<std::pair<std::string, YAML::Node>> entries;
   try {
-    FlattenYaml(root, "", &entries);
+    if (Status s = FlattenYaml(root, "", 0, &entries); !s.ok()) {
+      return Status::InvalidArgument(source + ": " + s.message());
+    }
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(source + ": " + e.what());
   }

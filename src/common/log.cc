@@ -23,6 +23,22 @@ LogLevel MinLevel() {
 
 }  // namespace
 
+std::string EscapeForLog(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out;
+}
+
 void Log(LogLevel level, std::string_view message) {
   if (level < MinLevel()) return;
   const auto now = std::chrono::system_clock::now();
@@ -35,7 +51,7 @@ void Log(LogLevel level, std::string_view message) {
   std::strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
   static const char* kNames[] = {"INFO ", "WARN ", "ERROR"};
   std::string line = std::string(stamp) + "." + std::to_string(1000 + ms).substr(1) + " " +
-                     kNames[static_cast<int>(level)] + " " + std::string(message) + "\n";
+                     kNames[static_cast<int>(level)] + " " + EscapeForLog(message) + "\n";
   // One write(2) per line, so lines from several threads do not interleave.
   (void)!::write(2, line.data(), line.size());
 }

@@ -1,5 +1,7 @@
 #include "io/file_system.h"
 
+#include <algorithm>
+#include <cctype>
 #include <mutex>
 #include <random>
 
@@ -54,6 +56,32 @@ std::shared_ptr<FileSystem> DefaultLocalFileSystem() {
 void SetDefaultLocalFileSystem(std::shared_ptr<FileSystem> fs) {
   std::lock_guard<std::mutex> lock(default_fs_mu);
   DefaultFs() = std::move(fs);
+}
+
+Result<std::string> NormalizeStoragePath(std::string_view path) {
+  const size_t sep = path.find("://");
+  if (sep == std::string_view::npos) return std::string(path);
+  const std::string_view scheme = path.substr(0, sep);
+  const std::string_view rest = path.substr(sep + 3);
+  // Only a well-formed scheme (RFC 3986) counts: "./a://b" is a local path with a colon in it.
+  const bool is_scheme =
+      !scheme.empty() && std::isalpha(static_cast<unsigned char>(scheme.front())) &&
+      std::all_of(scheme.begin(), scheme.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+      });
+  if (!is_scheme) return std::string(path);
+  std::string lower(scheme);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "file") {
+    if (rest.empty() || rest.front() != '/') {
+      return Status::InvalidArgument("'" + std::string(path) +
+                                     "': a file:// URI needs an absolute path (file:///dir)");
+    }
+    return std::string(rest);
+  }
+  if (lower == "s3" || lower == "s3a" || lower == "s3p") return "s3://" + std::string(rest);
+  return Status::InvalidArgument("'" + std::string(path) + "': the scheme '" + std::string(scheme) +
+                                 "://' is not supported (use a local path, file:// or s3://)");
 }
 
 std::string JoinPath(std::string_view a, std::string_view b) {

@@ -37,6 +37,7 @@ class ReadableFile {
 struct FileStatus {
   bool is_directory = false;
   bool is_symlink = false;  // the path itself is a symbolic link (size etc. are the target's)
+  bool is_other = false;    // neither a regular file nor a directory: a FIFO, socket or device
   uint64_t size = 0;
   int64_t modified_unix_ms = 0;
 };
@@ -68,6 +69,9 @@ class FileSystem {
   virtual Result<std::vector<DirectoryEntry>> ListDir(const std::string& path) = 0;
   // Hard-links `from` to `to` where the file system can; NotSupported otherwise.
   virtual Status Link(const std::string& from, const std::string& to) = 0;
+  // Whether a path can be a symbolic link here (object stores: no). OwnedDirectory checks every
+  // component of a path it deletes where links exist.
+  virtual bool HasSymbolicLinks() const { return true; }
 
   // --- helpers built on the primitives above ---
 
@@ -89,6 +93,12 @@ std::shared_ptr<FileSystem> NewPosixFileSystem(PosixOptions options = {});
 // a test hook (`weir run` with WEIR_POWER_LOSS_JOURNAL) replaced it. Thread-safe.
 std::shared_ptr<FileSystem> DefaultLocalFileSystem();
 void SetDefaultLocalFileSystem(std::shared_ptr<FileSystem> fs);
+
+// A storage path as weir uses it everywhere: a plain local path ("file://" removed: "file:///a"
+// is "/a"), or "s3://bucket/key" (Flink's "s3a://" and "s3p://" become "s3://"). Any other
+// "<scheme>://" is refused with InvalidArgument naming the scheme, never taken as a relative
+// local path.
+Result<std::string> NormalizeStoragePath(std::string_view path);
 
 // Path helpers for '/'-separated paths.
 std::string JoinPath(std::string_view a, std::string_view b);

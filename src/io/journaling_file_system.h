@@ -31,6 +31,7 @@ class JournalingFileSystem final : public FileSystem {
   Status Rename(const std::string& from, const std::string& to) override;
   Status DeleteFile(const std::string& path) override;
   Status DeleteRecursively(const std::string& path) override;
+  bool HasSymbolicLinks() const override { return base_->HasSymbolicLinks(); }
   Status CreateDirs(const std::string& path) override { return base_->CreateDirs(path); }
   Status SyncDir(const std::string& path) override;
   Result<FileStatus> Stat(const std::string& path) override { return base_->Stat(path); }

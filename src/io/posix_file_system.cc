@@ -106,7 +106,8 @@ class PosixFileSystem final : public FileSystem {
   }
 
   Result<std::unique_ptr<ReadableFile>> NewReadableFile(const std::string& path) override {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a FIFO planted where a file should be must not hang the reader.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return ErrnoStatus("open", path, errno);
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
@@ -117,6 +118,10 @@ class PosixFileSystem final : public FileSystem {
     if (S_ISDIR(st.st_mode)) {
       ::close(fd);
       return Status::InvalidArgument(path + ": is a directory, not a file");
+    }
+    if (!S_ISREG(st.st_mode)) {
+      ::close(fd);
+      return Status::InvalidArgument(path + ": is not a regular file (a FIFO, socket or device)");
     }
     return std::unique_ptr<ReadableFile>(
         new PosixReadableFile(path, fd, static_cast<uint64_t>(st.st_size)));
@@ -176,6 +181,7 @@ class PosixFileSystem final : public FileSystem {
     out.is_symlink = S_ISLNK(st.st_mode);
     if (out.is_symlink && ::stat(path.c_str(), &st) != 0) return ErrnoStatus("stat", path, errno);
     out.is_directory = S_ISDIR(st.st_mode);
+    out.is_other = !out.is_directory && !S_ISREG(st.st_mode);
     out.size = static_cast<uint64_t>(st.st_size);
     out.modified_unix_ms =
         static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;

@@ -113,6 +113,15 @@ Status CheckRestoreCompatibility(const ExecutionPlan& plan, const std::string& j
                                    " records no job operators: it was not written by a "
                                    "weir job and cannot be resumed");
   }
+  // Key groups cannot be re-split: a changed max parallelism is refused before any task starts.
+  for (const auto& b : checkpoint.backends) {
+    if (b.max_parallelism != plan.max_parallelism) {
+      return Status::InvalidArgument(
+          what + ": backend " + b.backend_id + " was checkpointed with max parallelism " +
+          std::to_string(b.max_parallelism) + ", the job has " +
+          std::to_string(plan.max_parallelism) + " (pipeline.max-parallelism must stay the same)");
+    }
+  }
   // Operators with state in the checkpoint.
   std::set<std::string> stateful;
   for (const auto& s : checkpoint.operator_states) stateful.insert(s.operator_uid);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "checkpoint/job_directory.h"
 #include "common/clock.h"
 #include "common/failpoint.h"
 #include "common/log.h"
@@ -14,6 +15,14 @@ namespace weir {
 JobRuntime::~JobRuntime() {
   Teardown();
   if (coordinator_) coordinator_->cleaner().WaitIdle();
+  DeleteLocalWorkingDirectory();
+}
+
+void JobRuntime::DeleteLocalWorkingDirectory() {
+  if (!local_dir_owned_) return;
+  if (Status s = local_dir_owned_->DeleteAll(); !s.ok()) {
+    LogWarn("the job's working directory was not deleted: " + s.ToString());
+  }
 }
 
 void JobRuntime::Cancel() {
@@ -102,14 +111,17 @@ JobResult JobRuntime::Run() {
     // claimed job) only once the tasks restored: a checkpoint that cannot be restored leaves
     // every file where it was.
     if (failure.ok() && coordinator_ && !recovered) {
-      failure = RecoverCoordinator();
+      failure = RecoverCoordinator(restore);
       recovered = failure.ok();
     }
     // A checkpoint that cannot be restored (damaged, missing files) fails the same way again:
-    // restarting would only delay the error.
-    const bool unrestorable = !failure.ok() && Unrestorable(failure);
+    // restarting would only delay the error. So does a task failing on such an error.
+    bool unrestorable = !failure.ok() && Unrestorable(failure);
     JobOutcome outcome = JobOutcome::kFailed;
-    if (failure.ok()) outcome = Supervise(&failure);
+    if (failure.ok()) {
+      outcome = Supervise(&failure);
+      unrestorable = outcome == JobOutcome::kFailed && Unrestorable(failure);
+    }
     Teardown();
     if (outcome == JobOutcome::kFinished) {
       result.outcome = outcome;
@@ -119,9 +131,12 @@ JobResult JobRuntime::Run() {
       result.outcome = outcome;
       if (storage_ && config_.GetString(config::kRetention) == "DELETE_ON_CANCELLATION") {
         coordinator_->cleaner().WaitIdle();
-        (void)storage_->fs().DeleteRecursively(storage_->job_dir());
-        LogInfo("job cancelled; its checkpoints were deleted (DELETE_ON_CANCELLATION)");
-        (void)NewPosixFileSystem()->DeleteRecursively(local_dir_);
+        if (Status deleted = DeleteJobDirectory(*storage_); deleted.ok()) {
+          LogInfo("job cancelled; its checkpoints were deleted (DELETE_ON_CANCELLATION)");
+        } else {
+          LogWarn("job cancelled; its checkpoints were not all deleted: " + deleted.ToString());
+        }
+        DeleteLocalWorkingDirectory();
         SetState(JobState::kCancelled, result.restarts);
         return result;
       }
@@ -157,11 +172,24 @@ JobResult JobRuntime::Run() {
                                                       : JobState::kFailed,
            result.restarts);
   // The subtasks' working directories are local whatever the checkpoint storage is.
-  (void)NewPosixFileSystem()->DeleteRecursively(local_dir_);
+  DeleteLocalWorkingDirectory();
   return result;
 }
 
-bool JobRuntime::Unrestorable(const Status& s) { return s.IsCorruption() || s.IsNotFound(); }
+bool JobRuntime::Unrestorable(const Status& s) {
+  // What a restart would meet again: damaged or missing files, input or state that does not fit
+  // the job (a changed max parallelism, a serializer mismatch, a pending part that is gone).
+  switch (s.code()) {
+    case StatusCode::kCorruption:
+    case StatusCode::kNotFound:
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kFailedPrecondition:
+    case StatusCode::kNotSupported:
+      return true;
+    default:
+      return false;
+  }
+}
 
 Status JobRuntime::DeployOlderCheckpoint(std::optional<RestorePoint>* restore, Status damaged) {
   const RestorePoint& failed = **restore;
@@ -193,10 +221,20 @@ Status JobRuntime::DeployOlderCheckpoint(std::optional<RestorePoint>* restore, S
   return damaged;
 }
 
-Status JobRuntime::RecoverCoordinator() {
-  WEIR_ASSIGN_OR_RETURN(RecoveredStore recovered, coordinator_->Recover());
+Status JobRuntime::RecoverCoordinator(const std::optional<RestorePoint>& restored) {
+  // Checkpoints of this directory newer than the one restored failed to restore (the fallback
+  // went past them): they are never registered, so retention cannot subsume the intact one.
+  std::optional<uint64_t> newest;
+  if (restored && restored->owned) newest = restored->metadata.checkpoint_id;
+  WEIR_ASSIGN_OR_RETURN(RecoveredStore recovered, coordinator_->Recover(newest));
   for (const auto& s : recovered.unreadable) {
     LogWarn("skipped an unreadable checkpoint: " + s.ToString());
+  }
+  for (uint64_t id : recovered.skipped_newer) {
+    LogWarn("checkpoint " + std::to_string(id) +
+            " failed to restore: it is kept as it is but not retained (the job builds on "
+            "checkpoint " +
+            std::to_string(*newest) + ")");
   }
   if (auto latest = coordinator_->Latest()) latest_completed_ = latest->checkpoint_id;
   return Status::OK();
@@ -464,8 +502,8 @@ void JobRuntime::OnTaskFinished(const std::string& task_id) {
 
 void JobRuntime::OnTaskFailed(const std::string& task_id, const Status& status) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!failure_.has_value())
-    failure_ = Status::Internal("task " + task_id + ": " + status.ToString());
+  // The code stays the task's own: whether a restart can help depends on it (Unrestorable).
+  if (!failure_.has_value()) failure_ = status.WithContext("task " + task_id);
   cv_.notify_all();
 }
 

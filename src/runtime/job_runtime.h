@@ -126,13 +126,14 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
   void Trigger(int64_t now_ms, bool final);
   void Teardown();
   bool WaitForRestart(int64_t delay_ms);
-  Status RecoverCoordinator();
+  Status RecoverCoordinator(const std::optional<RestorePoint>& restored);
   static bool Unrestorable(const Status& s);
   // state.checkpoints.fallback-to-older: deploys from the newest older checkpoint of the same
   // directory that restores; `restore` then points to it. Returns the last damage otherwise.
   Status DeployOlderCheckpoint(std::optional<RestorePoint>* restore, Status damaged);
   void ReportFailed(uint64_t checkpoint_id);
   void SetState(JobState state, int restarts);
+  void DeleteLocalWorkingDirectory();
 
   JobGraph graph_;
   ExecutionPlan plan_;
@@ -140,6 +141,7 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
   std::shared_ptr<FileSystem> fs_;
   std::string job_id_;
   std::string local_dir_;
+  std::optional<OwnedDirectory> local_dir_owned_;  // local_dir_, created by this job
   std::optional<CheckpointStorage> storage_;
   std::unique_ptr<CheckpointCoordinator> coordinator_;
   std::unique_ptr<CheckpointScheduler> scheduler_;

@@ -29,8 +29,10 @@ std::string TempDirectory() {
 Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Configuration& config,
                                                        std::shared_ptr<FileSystem> fs) {
   std::unique_ptr<JobRuntime> job(new JobRuntime());
-  const std::string checkpoints_dir = config.GetString(config::kCheckpointsDir);
-  const std::string restore_path = config.GetString(config::kSavepointPath);
+  WEIR_ASSIGN_OR_RETURN(const std::string checkpoints_dir,
+                        NormalizeStoragePath(config.GetString(config::kCheckpointsDir)));
+  WEIR_ASSIGN_OR_RETURN(const std::string restore_path,
+                        NormalizeStoragePath(config.GetString(config::kSavepointPath)));
   // The checkpoint directory and the checkpoint to restore may be on different storage (local
   // and S3, say); a file system given by the caller serves both.
   std::shared_ptr<FileSystem> restore_fs = fs;
@@ -100,8 +102,14 @@ Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Con
   sched.tolerable_failures = static_cast<int>(config.GetInt(config::kTolerableFailures));
   job->scheduler_ = std::make_unique<CheckpointScheduler>(sched, NowSteadyMs());
 
+  // A fresh, owner-only directory with a name no one can predict: a path someone else created (or
+  // linked) beforehand is never used, and nothing outside it is ever deleted with it.
   const std::string local = config.GetString(config::kLocalDir);
-  job->local_dir_ = JoinPath(local.empty() ? TempDirectory() : local, "weir-" + job->job_id_);
+  WEIR_ASSIGN_OR_RETURN(OwnedDirectory working, OwnedDirectory::CreateWorkingDirectory(
+                                                    local.empty() ? TempDirectory() : local,
+                                                    "weir-" + job->job_id_.substr(0, 8)));
+  job->local_dir_ = working.root();
+  job->local_dir_owned_.emplace(std::move(working));
   job->io_pool_ = std::make_unique<ThreadPool>(
       static_cast<int>(config.GetInt(config::kTransferThreads)), "weir-io");
   job->async_pool_ = std::make_unique<ThreadPool>(2, "weir-async");

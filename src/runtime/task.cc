@@ -5,6 +5,7 @@
 
 #include "common/clock.h"
 #include "common/failpoint.h"
+#include "common/log.h"
 #include "common/thread_name.h"
 
 namespace weir {
@@ -194,7 +195,7 @@ Status Task::RunOperator() {
     if (taken == TaskInbox::Taken::kTimeout) {
       FlushWriters();  // nothing to read now: let what was produced go
       std::optional<TaskInbox::Clock::time_point> deadline;
-      if (timers_) {
+      if (timers_ && !finished_) {
         if (auto next = timers_->NextTimer()) {
           deadline = TaskInbox::Clock::now() +
                      std::chrono::milliseconds(std::max<int64_t>(0, *next - NowUnixMs()));
@@ -221,7 +222,8 @@ Status Task::RunOperator() {
 }
 
 Status Task::FireTimers() {
-  if (!timers_) return Status::OK();
+  // Quiesced at end of input (FinishChain): output after that would follow the final barrier.
+  if (!timers_ || finished_) return Status::OK();
   auto next = timers_->NextTimer();
   if (!next.has_value() || *next > NowUnixMs()) return Status::OK();
   StreamOperator& head = *setup_.chain.front().op;
@@ -295,6 +297,14 @@ Status Task::ProcessRecord(StreamElement& e) {
 }
 
 Status Task::FinishChain() {
+  // End of input, as Flink does it: processing-time timers that are due fire now; the timer
+  // service is then quiesced, and timers not yet due are dropped (they never fire). So all output
+  // precedes the end of input, and the job's final checkpoint commits every bit of it.
+  WEIR_RETURN_IF_ERROR(FireTimers());
+  if (timers_ && timers_->size() > 0) {
+    LogInfo(setup_.task_id + ": end of input; " + std::to_string(timers_->size()) +
+            " processing-time timer(s) not yet due are dropped");
+  }
   for (auto& op : setup_.chain) {
     if (op.op) WEIR_RETURN_IF_ERROR(op.op->Finish());
     WEIR_RETURN_IF_ERROR(chain_error_);

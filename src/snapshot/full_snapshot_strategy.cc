@@ -26,7 +26,7 @@ class FullAsyncPart final : public AsyncSnapshotPart {
     auto written = RetryRetryableResult<WrittenFile>("full snapshot of backend " + backend_id_,
                                                      [&] { return Write(path); });
     if (!written.ok()) {
-      (void)storage_.fs().DeleteFile(path);  // nothing references a file of a failed snapshot
+      (void)storage_.owned().DeleteFile(relative);  // nothing references a failed snapshot
       return written.status().WithContext("full snapshot of backend " + backend_id_ +
                                           " for checkpoint " + std::to_string(checkpoint_id_));
     }

@@ -5,6 +5,7 @@
 
 #include "common/failpoint.h"
 #include "common/retry.h"
+#include "io/owned_directory.h"
 #include "snapshot/file_transfer.h"
 #include "snapshot/incremental_upload_plan.h"
 
@@ -128,7 +129,7 @@ class IncrementalAsyncPart final : public AsyncSnapshotPart {
         WEIR_ASSIGN_OR_RETURN(const std::string to, storage_.ResolveRelative(u.relative));
         {
           std::lock_guard<std::mutex> lock(mu_);
-          attempted_.push_back(to);
+          attempted_.push_back(u.relative);
         }
         return RetryRetryableResult<WrittenFile>("upload of " + u.relative, [&] {
           return CopyFile(*local_fs_, JoinPath(p_.local_checkpoint_dir, u.local.name),
@@ -176,13 +177,13 @@ class IncrementalAsyncPart final : public AsyncSnapshotPart {
   // leaves orphans that `weir checkpoints gc` finds).
   void DeleteUploaded() {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& path : attempted_) (void)storage_.fs().DeleteFile(path);
+    for (const auto& relative : attempted_) (void)storage_.owned().DeleteFile(relative);
     attempted_.clear();
   }
 
   void RemoveLocalCheckpoint() {
     if (!p_.local_checkpoint_dir.empty()) {
-      (void)local_fs_->DeleteRecursively(p_.local_checkpoint_dir);
+      (void)DeleteLocalDirectory(p_.local_checkpoint_dir);
       p_.local_checkpoint_dir.clear();
     }
   }
@@ -193,7 +194,7 @@ class IncrementalAsyncPart final : public AsyncSnapshotPart {
   std::shared_ptr<SstBaseTracker> tracker_;
   std::shared_ptr<FileSystem> local_fs_;
   std::mutex mu_;
-  std::vector<std::string> attempted_;  // absolute paths of every upload started
+  std::vector<std::string> attempted_;  // relative paths of every upload started
 };
 
 }  // namespace
@@ -222,11 +223,11 @@ Result<std::unique_ptr<AsyncSnapshotPart>> IncrementalSnapshotStrategy::SyncPart
   p.local_checkpoint_dir = LocalCheckpointDir(backend_.local_dir(), checkpoint_id);
   p.base = tracker_->Current();
   auto local_fs = NewPosixFileSystem();
-  WEIR_RETURN_IF_ERROR(local_fs->DeleteRecursively(p.local_checkpoint_dir));  // a stale attempt
+  WEIR_RETURN_IF_ERROR(DeleteLocalDirectory(p.local_checkpoint_dir));  // a stale attempt
   WEIR_RETURN_IF_ERROR(local_fs->CreateDirs(ParentPath(p.local_checkpoint_dir)));
   auto native = backend_.BeginNativeCheckpoint(p.local_checkpoint_dir);
   if (!native.ok()) {
-    (void)local_fs->DeleteRecursively(p.local_checkpoint_dir);
+    (void)DeleteLocalDirectory(p.local_checkpoint_dir);
     return native.status();
   }
   p.native = std::move(native).value();

@@ -22,6 +22,12 @@ Status VerifyStateFile(const CheckpointStorage& storage, uint64_t checkpoint_id,
   const std::string context = "checkpoint " + std::to_string(checkpoint_id) + ": file " + file.path;
   auto path = storage.ResolveRelative(file.path);
   if (!path.ok()) return path.status().WithContext("checkpoint " + std::to_string(checkpoint_id));
+  // A directory on the way that is a link (a `shared/` pointing elsewhere) would make weir read,
+  // and restore hard-link, files from outside the job directory.
+  if (Status inside = storage.owned().CheckNoLinks(file.path); !inside.ok()) {
+    if (inside.IsNotFound()) return Status::NotFound(context + " is missing");
+    return Status::Corruption(context + ": " + inside.message());
+  }
   auto stat = storage.fs().Stat(*path);
   if (!stat.ok()) {
     if (stat.status().IsNotFound()) return Status::NotFound(context + " is missing");

@@ -54,34 +54,35 @@ std::string CheckpointStorage::RelativeCheckpointFile(uint64_t checkpoint_id,
   return JoinPath(CheckpointDirName(checkpoint_id), file_name);
 }
 
-Status CheckpointStorage::ValidateRelativePath(std::string_view relative) {
-  if (relative.empty()) return Status::Corruption("empty file path");
-  if (relative.front() == '/') {
-    return Status::Corruption("file path '" + std::string(relative) +
-                              "' is absolute; paths must be relative to the job directory");
-  }
-  size_t start = 0;
-  while (start <= relative.size()) {
-    const size_t end = std::min(relative.find('/', start), relative.size());
-    const std::string_view part = relative.substr(start, end - start);
-    if (part.empty() || part == "." || part == "..") {
-      return Status::Corruption("file path '" + std::string(relative) +
-                                "' leaves the job directory or is malformed");
-    }
-    start = end + 1;
-  }
-  return Status::OK();
-}
-
 Result<std::string> CheckpointStorage::ResolveRelative(std::string_view relative) const {
   WEIR_RETURN_IF_ERROR(ValidateRelativePath(relative));
   return JoinPath(job_dir_, relative);
 }
 
+std::string CheckpointStorage::MarkerPath() const { return JoinPath(job_dir_, kJobMarkerFileName); }
+
 Status CheckpointStorage::Initialize() const {
   WEIR_RETURN_IF_ERROR(fs_->CreateDirs(SharedDir()));
   WEIR_RETURN_IF_ERROR(fs_->CreateDirs(TaskOwnedDir()));
+  WEIR_ASSIGN_OR_RETURN(bool marked, HasMarker());
+  if (!marked) {
+    WEIR_RETURN_IF_ERROR(RetryRetryable("publish of " + MarkerPath(), [&] {
+      return fs_->PublishAtomically(MarkerPath(), kJobMarkerContent);
+    }));
+  }
   return fs_->SyncDir(job_dir_);
+}
+
+Result<bool> CheckpointStorage::HasMarker() const {
+  auto st = fs_->Stat(MarkerPath());
+  if (!st.ok()) {
+    if (st.status().IsNotFound()) return false;
+    return st.status();
+  }
+  if (st->is_symlink || st->is_directory || st->size != kJobMarkerContent.size()) return false;
+  auto content = fs_->ReadFileToString(MarkerPath());
+  if (!content.ok()) return content.status();
+  return *content == kJobMarkerContent;
 }
 
 Status CheckpointStorage::CreateCheckpointDir(uint64_t checkpoint_id) const {
@@ -142,29 +143,6 @@ Result<CheckpointPointer> CheckpointStorage::ResolvePointer(FileSystem& fs,
   std::string job_dir = ParentPath(chk_dir);
   if (job_dir.empty()) job_dir = ".";
   return CheckpointPointer{job_dir, *id, metadata_path};
-}
-
-Result<std::vector<std::string>> CheckpointStorage::FindJobDirs(FileSystem& fs,
-                                                                const std::string& dir) {
-  auto st = fs.Stat(dir);
-  if (!st.ok()) return st.status().WithContext("checkpoints directory");
-  if (!st->is_directory) return Status::InvalidArgument(dir + ": not a directory");
-  WEIR_ASSIGN_OR_RETURN(auto entries, fs.ListDir(dir));
-  const auto is_job_dir_listing = [](const std::vector<DirectoryEntry>& list) {
-    return std::any_of(list.begin(), list.end(), [](const DirectoryEntry& e) {
-      return e.is_directory && (ParseCheckpointDirName(e.name) || e.name == kSharedDirName);
-    });
-  };
-  if (is_job_dir_listing(entries)) return std::vector<std::string>{dir};
-  std::vector<std::string> jobs;
-  for (const auto& e : entries) {
-    if (!e.is_directory) continue;
-    const std::string sub = JoinPath(dir, e.name);
-    auto sub_entries = fs.ListDir(sub);
-    if (sub_entries.ok() && is_job_dir_listing(*sub_entries)) jobs.push_back(sub);
-  }
-  std::sort(jobs.begin(), jobs.end());
-  return jobs;
 }
 
 }  // namespace weir

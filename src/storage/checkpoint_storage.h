@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "io/file_system.h"
+#include "io/owned_directory.h"
 #include "weir/status.h"
 
 namespace weir {
@@ -27,6 +28,9 @@ namespace weir {
 inline constexpr std::string_view kMetadataFileName = "_metadata";
 inline constexpr std::string_view kSharedDirName = "shared";
 inline constexpr std::string_view kTaskOwnedDirName = "taskowned";
+// Written when weir creates a job directory: what recognizes the directory as weir's.
+inline constexpr std::string_view kJobMarkerFileName = "_weir_job";
+inline constexpr std::string_view kJobMarkerContent = "weir job directory 1\n";
 
 // Where a user-supplied checkpoint path (a `_metadata` file or its chk-N directory) points.
 struct CheckpointPointer {
@@ -42,6 +46,9 @@ class CheckpointStorage {
                                   std::string_view job_id);
 
   FileSystem& fs() const { return *fs_; }
+  // The job directory as the one guarded place for deletions beneath it. Only for a directory
+  // weir created (Initialize) or recognized (checkpoint/job_directory.h).
+  OwnedDirectory owned() const { return OwnedDirectory(fs_, job_dir_); }
   const std::shared_ptr<FileSystem>& shared_fs() const { return fs_; }
   const std::string& job_dir() const { return job_dir_; }
 
@@ -53,16 +60,18 @@ class CheckpointStorage {
   std::string MetadataPath(uint64_t checkpoint_id) const;
   std::string SharedDir() const;
   std::string TaskOwnedDir() const;
+  std::string MarkerPath() const;
   // Path, relative to the job directory, of a private file of checkpoint N.
   static std::string RelativeCheckpointFile(uint64_t checkpoint_id, std::string_view file_name);
 
-  // Absolute path of a relative path from metadata; Corruption if it is empty, absolute, or has
-  // "." / ".." / empty components.
+  // Absolute path of a relative path from metadata; Corruption if it breaks
+  // ValidateRelativePath's grammar (io/owned_directory.h).
   Result<std::string> ResolveRelative(std::string_view relative) const;
-  static Status ValidateRelativePath(std::string_view relative);
 
-  // Creates the job directory with shared/ and taskowned/.
+  // Creates the job directory with shared/, taskowned/ and its marker (kept if present).
   Status Initialize() const;
+  // Whether the job directory holds weir's marker (a regular file with the marker's content).
+  Result<bool> HasMarker() const;
   Status CreateCheckpointDir(uint64_t checkpoint_id) const;
   // Publishes checkpoint N's `_metadata` atomically; after this returns OK, N is complete.
   Status PublishMetadata(uint64_t checkpoint_id, std::string_view bytes) const;
@@ -73,9 +82,6 @@ class CheckpointStorage {
   // Resolves a `_metadata` path or a chk-N directory; NotFound / InvalidArgument with the path
   // named when it is neither.
   static Result<CheckpointPointer> ResolvePointer(FileSystem& fs, const std::string& path);
-  // `dir` is a job directory (holds chk-N dirs) or a checkpoints directory (holds job dirs):
-  // returns the job directories, sorted.
-  static Result<std::vector<std::string>> FindJobDirs(FileSystem& fs, const std::string& dir);
 
  private:
   std::shared_ptr<FileSystem> fs_;

@@ -8,11 +8,24 @@
 
 namespace weir::testing {
 
-TempDir::TempDir() {
+namespace {
+std::string DefaultBase() {
   const char* base = std::getenv("TMPDIR");
-  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/weir-test-XXXXXX";
+  return base && *base ? base : "/tmp";
+}
+}  // namespace
+
+TempDir::TempDir() : TempDir(DefaultBase()) {}
+
+TempDir::TempDir(const std::string& base) {
+  std::string tmpl = base + "/weir-test-XXXXXX";
   if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed: " + tmpl);
   path_ = tmpl;
+}
+
+TempDir TempDir::InMemory() {
+  std::error_code ec;
+  return TempDir(std::filesystem::is_directory("/dev/shm", ec) ? "/dev/shm" : DefaultBase());
 }
 
 TempDir::~TempDir() {

@@ -9,6 +9,9 @@ namespace weir::testing {
 class TempDir {
  public:
   TempDir();
+  // In memory (/dev/shm) where the machine has it: for tests that fsync thousands of times and
+  // test bookkeeping, not durability.
+  static TempDir InMemory();
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
@@ -17,6 +20,7 @@ class TempDir {
   std::string Sub(const std::string& name) const { return path_ + "/" + name; }
 
  private:
+  explicit TempDir(const std::string& base);
   std::string path_;
 };
 

@@ -1,10 +1,12 @@
 #include "web/rest_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <chrono>
 
 #include "common/clock.h"
+#include "common/log.h"
 #include "web/dashboard.h"
 #include "web/metrics.h"
 #include "web/rest_json.h"
@@ -20,6 +22,20 @@ void SendJson(httplib::Response& res, const nlohmann::json& body, int status = 2
 }  // namespace
 
 RestServer::RestServer(JobRuntime& job) : job_(job), server_(std::make_unique<httplib::Server>()) {
+  // No SO_REUSEPORT (httplib's default): a second job given the same port must fail to bind,
+  // not share the port and split the requests. SO_REUSEADDR still lets a restarted job bind a
+  // port whose old connections linger in TIME_WAIT.
+  server_->set_socket_options([](int sock) {
+    int yes = 1;
+    (void)setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
+  // Idle or trickling connections each hold a worker: enough workers that a few dozen of them do
+  // not starve a request, and short timeouts so that each lets go soon.
+  server_->new_task_queue = [] { return new httplib::ThreadPool(kWorkers); };
+  server_->set_read_timeout(std::chrono::seconds(1));
+  server_->set_write_timeout(std::chrono::seconds(1));
+  server_->set_keep_alive_timeout(1);
+  server_->set_keep_alive_max_count(100);
   Routes();
 }
 
@@ -83,6 +99,10 @@ void RestServer::Routes() {
 }
 
 Status RestServer::Start(const std::string& address, int port) {
+  if (address != "127.0.0.1" && address != "localhost" && address != "::1") {
+    LogWarn("REST API bound to " + address +
+            ": reachable from other machines, without authentication (it is read-only)");
+  }
   if (port == 0) {
     port_ = server_->bind_to_any_port(address);
     if (port_ <= 0) return Status::IOError("REST API: cannot bind " + address);

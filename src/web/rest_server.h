@@ -12,7 +12,10 @@
 // An unknown job, checkpoint or path answers 404 with {"errors": [...]}.
 //
 // Lifecycle: Start() binds and serves on its own thread; Stop() (or the destructor) ends it. The
-// job must outlive the server.
+// job must outlive the server. A port another process listens on is refused (never shared);
+// connections are served by kWorkers threads with 1 s read, write and keep-alive timeouts, so
+// idle or trickling clients cannot hold the API for long; a non-loopback address is logged as a
+// warning.
 #pragma once
 
 #include <memory>
@@ -29,6 +32,7 @@ namespace weir::web {
 
 class RestServer {
  public:
+  static constexpr int kWorkers = 64;
   explicit RestServer(JobRuntime& job);
   ~RestServer();
   RestServer(const RestServer&) = delete;

@@ -1,6 +1,11 @@
 #include "checkpoint/checkpoint_metadata.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
 
 #include "common/checksum.h"
 #include "common/coding.h"
@@ -130,6 +135,56 @@ TEST(CheckpointMetadataTest, TrailingBytesInBodyAreCorruption) {
   bytes.replace(12, 8, len);
   PutFixed64(&bytes, Hash64(bytes));
   EXPECT_FALSE(DecodeCheckpointMetadata(bytes, "f").ok());
+}
+
+}  // namespace
+}  // namespace weir
+
+namespace weir {
+namespace {
+
+// The checksum proves nothing about who wrote the bytes: identifiers that may become paths are
+// checked against the grammar.
+TEST(CheckpointMetadataTest, CraftedIdentifiersAreCorruption) {
+  const std::vector<std::function<void(CheckpointMetadata&)>> crafts = {
+      [](CheckpointMetadata& m) { m.job_id = "x/../../somewhere"; },
+      [](CheckpointMetadata& m) { m.backends[0].backend_id = "../op"; },
+      [](CheckpointMetadata& m) { m.backends[1].files[1].local_name = "a/b.sst"; },
+      [](CheckpointMetadata& m) {
+        m.operators.push_back({"uid\nINFO forged", 1});
+      },
+      [](CheckpointMetadata& m) {
+        m.operator_states.push_back({".hidden", 0, ""});
+      },
+  };
+  for (const auto& craft : crafts) {
+    CheckpointMetadata m = Sample();
+    craft(m);
+    auto decoded = DecodeCheckpointMetadata(EncodeCheckpointMetadata(m), "chk-42/_metadata");
+    ASSERT_FALSE(decoded.ok());
+    EXPECT_TRUE(decoded.status().IsCorruption()) << decoded.status().ToString();
+    EXPECT_EQ(decoded.status().message().find('\n'), std::string::npos);
+  }
+}
+
+TEST(CheckpointMetadataTest, ReaderRefusesHugeSparseFilesFifosAndLinks) {
+  testing::TempDir tmp;
+  auto fs = NewPosixFileSystem();
+  const std::string huge = tmp.Sub("huge");
+  { std::ofstream f(huge); }
+  std::filesystem::resize_file(huge, kMaxMetadataBytes + 1);  // sparse: no disk, no memory
+  auto r = ReadCheckpointMetadata(*fs, huge);
+  EXPECT_TRUE(r.status().IsCorruption()) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("MiB"), std::string::npos);
+  const std::string fifo = tmp.Sub("fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  r = ReadCheckpointMetadata(*fs, fifo);  // must not block
+  EXPECT_TRUE(r.status().IsCorruption()) << r.status().ToString();
+  std::ofstream(tmp.Sub("real")) << EncodeCheckpointMetadata(Sample());
+  std::filesystem::create_symlink(tmp.Sub("real"), tmp.Sub("link"));
+  r = ReadCheckpointMetadata(*fs, tmp.Sub("link"));
+  EXPECT_TRUE(r.status().IsCorruption()) << r.status().ToString();
+  EXPECT_TRUE(ReadCheckpointMetadata(*fs, tmp.Sub("real")).ok());
 }
 
 }  // namespace

@@ -77,3 +77,74 @@ TEST(CompletedCheckpointStoreTest, LatestIsAlwaysRetained) {
 
 }  // namespace
 }  // namespace weir
+
+namespace weir {
+namespace {
+
+// A pending checkpoint's acknowledgement of `files`, each written by checkpoint `written_by`.
+std::vector<KeyedStateHandle> Reusing(uint64_t written_by, std::vector<std::string> files) {
+  KeyedStateHandle h;
+  h.backend_id = "op";
+  for (const auto& p : files) h.files.push_back({p, 1, 0, StateFileRole::kShared, p, written_by});
+  return {h};
+}
+
+TEST(PendingReferencesTest, SubsumedCheckpointKeepsItsFilesForCheckpointsInFlight) {
+  CompletedCheckpointStore store(1);
+  store.AddPending(1);
+  ASSERT_TRUE(store.Add(Checkpoint(1, {"shared/a"})).ok());
+  store.AddPending(2);  // started before 1's notification: built on nothing
+  store.AddPending(3);  // built on 1: reuses shared/a
+  auto completed2 = store.Add(Checkpoint(2, {"shared/b"}));
+  ASSERT_TRUE(completed2.ok());
+  EXPECT_EQ(completed2->checkpoints, std::vector<uint64_t>{1});
+  EXPECT_TRUE(completed2->shared_files.empty()) << "3 may still complete with shared/a";
+  ASSERT_TRUE(store.HoldForPending(3, Reusing(1, {"shared/a"})).ok());
+  auto completed3 = store.Add(Checkpoint(3, {"shared/a", "shared/c"}));
+  ASSERT_TRUE(completed3.ok());
+  EXPECT_EQ(completed3->shared_files, std::vector<std::string>{"shared/b"});
+  EXPECT_TRUE(store.registry().IsReferenced("shared/a"));
+  EXPECT_TRUE(store.SubsumedStillHeld().empty());
+}
+
+TEST(PendingReferencesTest, AbortOfTheLastPendingReleasesWhatASubsumedCheckpointKept) {
+  CompletedCheckpointStore store(1);
+  ASSERT_TRUE(store.Add(Checkpoint(1, {"shared/a"})).ok());
+  store.AddPending(2);
+  store.AddPending(3);
+  auto completed2 = store.Add(Checkpoint(2, {"shared/b"}));
+  EXPECT_TRUE(completed2->shared_files.empty());
+  EXPECT_EQ(store.SubsumedStillHeld(), std::vector<uint64_t>{1});
+  DiscardPlan aborted3 = store.RemovePending(3);
+  EXPECT_EQ(aborted3.shared_files, std::vector<std::string>{"shared/a"});
+  EXPECT_TRUE(store.SubsumedStillHeld().empty());
+}
+
+TEST(PendingReferencesTest, AcknowledgementReusingAReleasedFileIsRefused) {
+  CompletedCheckpointStore store(1);
+  ASSERT_TRUE(store.Add(Checkpoint(1, {"shared/a"})).ok());
+  auto plan = store.Add(Checkpoint(2, {"shared/b"}));
+  EXPECT_EQ(plan->shared_files, std::vector<std::string>{"shared/a"});
+  // 3 started after 1 was released, on a task that had not heard of 2 yet.
+  store.AddPending(3);
+  const Status held = store.HoldForPending(3, Reusing(1, {"shared/a"}));
+  EXPECT_EQ(held.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(held.message().find("shared/a"), std::string::npos) << held.message();
+  EXPECT_TRUE(store.RemovePending(3).shared_files.empty());
+}
+
+TEST(PendingReferencesTest, HeldFileOutlivesTheSubsumptionOfItsWriter) {
+  CompletedCheckpointStore store(1);
+  ASSERT_TRUE(store.Add(Checkpoint(1, {"shared/a"})).ok());
+  store.AddPending(3);
+  ASSERT_TRUE(store.HoldForPending(3, Reusing(1, {"shared/a"})).ok());
+  store.AddPending(2);
+  auto completed2 = store.Add(Checkpoint(2, {"shared/b"}));
+  EXPECT_TRUE(completed2->shared_files.empty());
+  EXPECT_TRUE(store.registry().IsReferenced("shared/a"));
+  // 3 is aborted: nothing else needs shared/a.
+  EXPECT_EQ(store.RemovePending(3).shared_files, std::vector<std::string>{"shared/a"});
+}
+
+}  // namespace
+}  // namespace weir

@@ -1,6 +1,7 @@
 #include "weir/config.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <fstream>
@@ -32,7 +33,8 @@ TEST(ConfigurationTest, EveryKeyIsDocumentedWithItsDefault) {
     const std::string row = "| `" + std::string(k.key) + "` | ";
     const size_t at = doc.find(row);
     ASSERT_NE(at, std::string::npos) << k.key << " is not documented";
-    const std::string cell = doc.substr(at + row.size(), doc.find(" |", at + row.size()) - at - row.size());
+    const std::string cell =
+        doc.substr(at + row.size(), doc.find(" |", at + row.size()) - at - row.size());
     if (!k.default_value.empty()) {
       EXPECT_EQ(cell, "`" + std::string(k.default_value) + "`") << k.key;
     }
@@ -43,9 +45,13 @@ TEST(ConfigurationTest, DurationsWithUnits) {
   Configuration c;
   EXPECT_EQ(c.GetDurationMs(config::kInterval), 0);
   EXPECT_EQ(c.GetDurationMs(config::kTimeout), 600000);
-  for (const auto& [text, ms] : std::vector<std::pair<std::string, int64_t>>{
-           {"250", 250}, {"250ms", 250}, {"10s", 10000}, {"10 s", 10000}, {"2min", 120000},
-           {"1h", 3600000}, {"3 seconds", 3000}}) {
+  for (const auto& [text, ms] : std::vector<std::pair<std::string, int64_t>>{{"250", 250},
+                                                                             {"250ms", 250},
+                                                                             {"10s", 10000},
+                                                                             {"10 s", 10000},
+                                                                             {"2min", 120000},
+                                                                             {"1h", 3600000},
+                                                                             {"3 seconds", 3000}}) {
     ASSERT_TRUE(c.Set(config::kInterval, text).ok()) << text;
     EXPECT_EQ(c.GetDurationMs(config::kInterval), ms) << text;
   }
@@ -162,6 +168,39 @@ TEST(ThreadPoolTest, RunsEverythingAndWaitsIdle) {
     for (int i = 0; i < 10; ++i) pool.Submit([&sum] { sum += 1; });
   }  // the destructor runs what was submitted
   EXPECT_EQ(sum.load(), 5060);
+}
+
+}  // namespace
+}  // namespace weir
+
+namespace weir {
+namespace {
+
+TEST(ConfigurationTest, RecursiveAliasesAndDeepNestingAreErrorsNotCrashes) {
+  Configuration c;
+  // A map that contains itself through an alias.
+  Status s = c.LoadYamlString("a: &x\n  b: *x\n", "test");
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+  std::string deep;
+  for (int i = 0; i < 40; ++i) deep += std::string(static_cast<size_t>(i) * 2, ' ') + "k:\n";
+  s = c.LoadYamlString(deep, "test");
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+}
+
+TEST(ConfigurationTest, DurationsThatWouldOverflowAreRefused) {
+  Configuration c;
+  EXPECT_FALSE(c.Set(config::kInterval, "9223372036854775807 ms").ok());
+  EXPECT_FALSE(c.Set(config::kInterval, "9223372036854775807").ok());
+  EXPECT_FALSE(c.Set(config::kTimeout, "100000000000000 h").ok());
+  EXPECT_TRUE(c.Set(config::kInterval, "1000000000 s").ok());
+}
+
+TEST(ConfigurationTest, ConfigFileMustBeARegularFile) {
+  testing::TempDir tmp;
+  ASSERT_EQ(::mkfifo(tmp.Sub("fifo").c_str(), 0644), 0);
+  Configuration c;
+  EXPECT_EQ(c.LoadYamlFile(tmp.Sub("fifo")).code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(c.LoadYamlFile(tmp.Sub("missing")).IsNotFound());
 }
 
 }  // namespace

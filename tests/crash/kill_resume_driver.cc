@@ -107,13 +107,14 @@ bool Scenario(uint64_t seed, int cycles, bool quiet, Totals* totals) {
     expected = testing::KeyedAggregateTotals(events, keys);
   }
   const std::vector<std::string> options = {
-      "-D", "execution.checkpointing.interval=" + std::to_string(50 + rng() % 150) + "ms",
-      "-D", "state.checkpoints.dir=" + tmp.Sub("checkpoints"),
-      "-D", "state.checkpoints.num-retained=" + std::to_string(1 + rng() % 3),
-      "-D", "state.backend.rocksdb.localdir=" + tmp.Sub("local"),
-      "-D", "restart-strategy=none",
-      "-D", "parallelism.default=" + std::to_string(parallelism),
-      "-D", std::string("state.backend.incremental=") + (incremental ? "true" : "false")};
+      "-D", "execution.checkpointing.interval=" + std::to_string(50 + rng() % 150) + "ms", "-D",
+      "state.checkpoints.dir=" + tmp.Sub("checkpoints"), "-D",
+      "state.checkpoints.num-retained=" + std::to_string(1 + rng() % 3),
+      // Checkpoints in flight together: a pending checkpoint must keep what it builds on.
+      "-D", "execution.checkpointing.max-concurrent-checkpoints=" + std::to_string(1 + rng() % 4),
+      "-D", "state.backend.rocksdb.localdir=" + tmp.Sub("local"), "-D", "restart-strategy=none",
+      "-D", "parallelism.default=" + std::to_string(parallelism), "-D",
+      std::string("state.backend.incremental=") + (incremental ? "true" : "false")};
   std::string log;
   std::string latest;
   const auto command = [&](const std::string& failpoints) {

@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // (version 1 input re-encodes as version 2, so compare decoded values).
   for (const auto& b : decoded->backends) {
     for (const auto& f : b.files) {
-      if (!weir::CheckpointStorage::ValidateRelativePath(f.path).ok()) std::abort();
+      if (!weir::ValidateRelativePath(f.path).ok()) std::abort();
     }
   }
   auto again = weir::DecodeCheckpointMetadata(weir::EncodeCheckpointMetadata(*decoded), "again");

@@ -3,6 +3,7 @@
 // an exactly-once file sink; failures can be injected in the map and in the keyed function.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -22,11 +23,19 @@ struct Event {
 };
 
 // Throws once at each of the chosen event values, wherever they are processed first.
+// Throws once at each of `at`: the records with these values or, given `armed`, the n-th record
+// seen once `*armed` is true (so that a test can wait for the state it asserts on, such as a
+// completed checkpoint, instead of assuming how fast the machine is).
 class FailureInjector {
  public:
-  explicit FailureInjector(std::set<uint64_t> at) : pending_(std::move(at)) {}
+  explicit FailureInjector(std::set<uint64_t> at, const std::atomic<bool>* armed = nullptr)
+      : pending_(std::move(at)), armed_(armed) {}
   void MaybeThrow(uint64_t value) {
     std::lock_guard<std::mutex> lock(mu_);
+    if (armed_ != nullptr) {
+      if (!armed_->load()) return;
+      value = ++seen_armed_;
+    }
     if (pending_.erase(value) > 0)
       throw std::runtime_error("injected failure at " + std::to_string(value));
   }
@@ -34,6 +43,8 @@ class FailureInjector {
  private:
   std::mutex mu_;
   std::set<uint64_t> pending_;
+  const std::atomic<bool>* armed_;
+  uint64_t seen_armed_ = 0;
 };
 
 class CountAndSum final : public KeyedProcessFunction<uint64_t, Event, std::string> {

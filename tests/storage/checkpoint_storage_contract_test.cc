@@ -2,6 +2,7 @@
 // against a Ceph RGW (s3_contract_test, compiled with WEIR_CONTRACT_ON_S3).
 #include <gtest/gtest.h>
 
+#include "checkpoint/job_directory.h"
 #include "storage/checkpoint_storage.h"
 #include "testing/storage_under_test.h"
 
@@ -73,13 +74,23 @@ TEST_P(CheckpointStorageContractTest, FindsJobDirectories) {
   }
   ASSERT_TRUE(fs->CreateDirs(storage_->Sub("unrelated")).ok());
   ASSERT_TRUE(fs->PublishAtomically(storage_->Sub("unrelated/file"), "x").ok());
-  auto jobs = CheckpointStorage::FindJobDirs(*fs, root());
+  // Shaped like a job directory, but weir never made it: no marker, no checkpoint that reads.
+  ASSERT_TRUE(fs->CreateDirs(storage_->Sub("lookalike/shared")).ok());
+  ASSERT_TRUE(fs->CreateDirs(storage_->Sub("lookalike/chk-1")).ok());
+  ASSERT_TRUE(fs->PublishAtomically(storage_->Sub("lookalike/shared/data"), "x").ok());
+  ASSERT_TRUE(fs->PublishAtomically(storage_->Sub("lookalike/chk-1/_metadata"), "x").ok());
+  auto jobs = FindJobDirectories(*fs, root());
   ASSERT_TRUE(jobs.ok());
-  EXPECT_EQ(*jobs, (std::vector<std::string>{storage_->Sub("a-job"), storage_->Sub("b-job")}));
-  auto one = CheckpointStorage::FindJobDirs(*fs, storage_->Sub("a-job"));
+  EXPECT_EQ(jobs->jobs, (std::vector<std::string>{storage_->Sub("a-job"), storage_->Sub("b-job")}));
+  ASSERT_EQ(jobs->ignored.size(), 2u);
+  EXPECT_NE(jobs->ignored[0].find("lookalike: not a weir job directory"), std::string::npos);
+  auto one = FindJobDirectories(*fs, storage_->Sub("a-job"));
   ASSERT_TRUE(one.ok());
-  EXPECT_EQ(*one, (std::vector<std::string>{storage_->Sub("a-job")}));
-  EXPECT_FALSE(CheckpointStorage::FindJobDirs(*fs, storage_->Sub("none")).ok());
+  EXPECT_EQ(one->jobs, (std::vector<std::string>{storage_->Sub("a-job")}));
+  auto lookalike = FindJobDirectories(*fs, storage_->Sub("lookalike"));
+  ASSERT_TRUE(lookalike.ok());
+  EXPECT_TRUE(lookalike->jobs.empty());
+  EXPECT_FALSE(FindJobDirectories(*fs, storage_->Sub("none")).ok());
 }
 
 #ifdef WEIR_CONTRACT_ON_S3

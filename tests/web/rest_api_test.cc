@@ -3,6 +3,9 @@
 // error, and the metrics text parsed back.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <map>
@@ -247,6 +250,56 @@ TEST(RestServerTest, StopRightAfterStartReturns) {
     ASSERT_TRUE(server.Start("127.0.0.1", 0).ok());
     server.Stop();
   }
+}
+
+}  // namespace
+}  // namespace weir
+
+namespace weir {
+namespace {
+
+// Two jobs given the same port: the second must not share it (SO_REUSEPORT would split requests).
+TEST(RestServerTest, APortInUseIsRefusedNotShared) {
+  testing::TempDir tmp;
+  Configuration c;
+  auto job =
+      JobRuntime::Create(testing::AggregateJob(10, 5, 0, tmp.Sub("out"), nullptr, nullptr), c);
+  ASSERT_TRUE(job.ok());
+  web::RestServer first(**job);
+  ASSERT_TRUE(first.Start("127.0.0.1", 0).ok());
+  web::RestServer second(**job);
+  const Status s = second.Start("127.0.0.1", first.port());
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("in use"), std::string::npos) << s.message();
+}
+
+// Idle connections (opened, nothing sent) must not starve a real request.
+TEST(RestServerTest, IdleConnectionsDoNotStarveRequests) {
+  testing::TempDir tmp;
+  Configuration c;
+  auto job =
+      JobRuntime::Create(testing::AggregateJob(10, 5, 0, tmp.Sub("out"), nullptr, nullptr), c);
+  ASSERT_TRUE(job.ok());
+  web::RestServer server(**job);
+  ASSERT_TRUE(server.Start("127.0.0.1", 0).ok());
+  std::vector<int> idle;
+  for (int i = 0; i < 50; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(server.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    idle.push_back(fd);
+  }
+  httplib::Client client("127.0.0.1", server.port());
+  // The answer comes while all 50 stay open (a starved request would hit this generous limit).
+  client.set_read_timeout(std::chrono::seconds(5));
+  client.set_connection_timeout(std::chrono::seconds(5));
+  auto res = client.Get("/jobs");
+  ASSERT_TRUE(res) << "no answer with 50 idle connections open";
+  EXPECT_EQ(res->status, 200);
+  for (int fd : idle) ::close(fd);
 }
 
 }  // namespace

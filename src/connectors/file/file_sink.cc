@@ -16,6 +16,7 @@
 #include "common/coding.h"
 #include "common/failpoint.h"
 #include "io/file_system.h"
+#include "io/owned_directory.h"
 #include "weir/connectors.h"
 
 namespace weir {
@@ -82,7 +83,9 @@ class FileSinkOperator final : public StreamOperator {
     for (const auto& e : entries) {
       const std::string hidden_prefix = "." + prefix_;
       if (e.name.rfind(hidden_prefix, 0) == 0) {
-        WEIR_RETURN_IF_ERROR(fs_->DeleteFile(JoinPath(dir_, e.name)));
+        // Only our own hidden parts, by name inside the output directory, never through a link.
+        WEIR_RETURN_IF_ERROR(
+            OwnedDirectory(fs_, dir_, OwnedDirectory::RootLink::kFollow).DeleteFile(e.name));
       } else if (!restored.has_value() && e.name.rfind(prefix_, 0) == 0) {
         next_part_ =
             std::max<uint64_t>(next_part_, std::stoull("0" + e.name.substr(prefix_.size())) + 1);

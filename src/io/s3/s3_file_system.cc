@@ -160,6 +160,7 @@ class S3WritableFile final : public WritableFile {
 
 class S3FileSystem final : public FileSystem {
  public:
+  bool HasSymbolicLinks() const override { return false; }
   explicit S3FileSystem(std::shared_ptr<S3Client> client)
       : client_(std::move(client)),
         pool_(std::max(4, client_->options().max_connections), "weir-s3") {}
@@ -279,8 +280,9 @@ namespace weir {
 
 Result<std::shared_ptr<FileSystem>> FileSystemForPath(const std::string& path,
                                                       const Configuration& config) {
-  if (path.rfind("s3://", 0) == 0) {
-    WEIR_RETURN_IF_ERROR(s3::ParseS3Path(path).status());
+  WEIR_ASSIGN_OR_RETURN(const std::string normalized, NormalizeStoragePath(path));
+  if (normalized.rfind("s3://", 0) == 0) {
+    WEIR_RETURN_IF_ERROR(s3::ParseS3Path(normalized).status());
     WEIR_ASSIGN_OR_RETURN(s3::S3Options options, s3::S3OptionsFromConfig(config));
     return s3::NewS3FileSystem(std::make_shared<s3::S3Client>(std::move(options)));
   }

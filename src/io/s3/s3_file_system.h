@@ -22,8 +22,9 @@ std::shared_ptr<FileSystem> NewS3FileSystem(std::shared_ptr<S3Client> client);
 
 namespace weir {
 
-// The file system for `path`: S3 for "s3://…" (configured by the s3.* keys), POSIX otherwise
-// (state.checkpoints.owner-only applies).
+// The file system for `path` (see NormalizeStoragePath; paths given to it must be normalized):
+// S3 for "s3://…" (configured by the s3.* keys), POSIX otherwise (state.checkpoints.owner-only
+// applies). InvalidArgument for an unsupported scheme.
 Result<std::shared_ptr<FileSystem>> FileSystemForPath(const std::string& path,
                                                       const Configuration& config);
 

@@ -8,6 +8,7 @@
 #include "common/failpoint.h"
 #include "common/progress.h"
 #include "common/retry.h"
+#include "io/owned_directory.h"
 #include "snapshot/file_transfer.h"
 #include "snapshot/key_group_stream.h"
 #include "snapshot/state_file_verifier.h"
@@ -133,14 +134,12 @@ Result<std::unique_ptr<RocksDbKeyedStateBackend>> RestoreKeyedStateBackend(
   const std::string local_dir = options.local_dir;
   const auto discard = [&local_dir](std::unique_ptr<RocksDbKeyedStateBackend> backend) {
     backend.reset();  // close the database before its files go
-    std::error_code ec;
-    std::filesystem::remove_all(local_dir, ec);
+    (void)DeleteLocalDirectory(local_dir);
   };
   if (handle.kind == BackendSnapshotKind::kIncremental) {
     WEIR_RETURN_IF_ERROR(CheckIncrementalFiles(handle).WithContext(context));
     auto open_incremental = [&]() -> Result<std::unique_ptr<RocksDbKeyedStateBackend>> {
-      std::error_code ec;
-      std::filesystem::remove_all(local_dir, ec);
+      WEIR_RETURN_IF_ERROR(DeleteLocalDirectory(local_dir));  // a stale attempt
       WEIR_RETURN_IF_ERROR(FetchIncrementalFiles(
           storage, handle, RocksDbKeyedStateBackend::DbDir(local_dir), io_pool, progress));
       WEIR_FAILPOINT("restore.before_open");

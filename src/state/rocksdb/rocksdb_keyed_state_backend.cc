@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "io/owned_directory.h"
 #include "state/rocksdb/rocksdb_db.h"
 #include "state/row_key.h"
 
@@ -214,8 +215,8 @@ void ApplyTuning(const RocksDbTuning& t, rocksdb::ColumnFamilyOptions* cf) {
 Result<std::unique_ptr<RocksDbKeyedStateBackend>> RocksDbKeyedStateBackend::Open(
     RocksDbBackendOptions options) {
   WEIR_RETURN_IF_ERROR(ValidateOptions(options));
+  WEIR_RETURN_IF_ERROR(DeleteLocalDirectory(options.local_dir));  // a stale attempt
   std::error_code ec;
-  std::filesystem::remove_all(options.local_dir, ec);
   std::filesystem::create_directories(options.local_dir, ec);
   if (ec) return Status::IOError(options.local_dir + ": cannot create: " + ec.message());
 
