@@ -1,25 +1,18 @@
 #include "runtime/execution_plan.h"
 
+#include <cctype>
 #include <map>
 #include <set>
+
+#include "io/owned_directory.h"
 
 namespace weir {
 namespace {
 
-bool ValidUid(const std::string& uid) {
-  if (uid.empty()) return false;
-  for (char c : uid) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
-      return false;
-    }
-  }
-  return true;
-}
-
 std::string DerivedUid(int index, const std::string& name) {
   std::string uid = std::to_string(index) + "-";
   for (char c : name) uid.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '-');
-  return uid;
+  return uid.substr(0, 100);  // within the identifier grammar's 128 with its backend ids
 }
 
 }  // namespace
@@ -53,13 +46,19 @@ Result<ExecutionPlan> PlanExecution(const JobGraph& graph, int default_paralleli
   for (int i = 0; i < n; ++i) {
     const OperatorSpec& op = graph.operators[static_cast<size_t>(i)];
     const std::string uid = op.uid.empty() ? DerivedUid(i, op.name) : op.uid;
-    if (!ValidUid(uid)) return bad("operator uid '" + uid + "' must match [A-Za-z0-9._-]+");
+    // A uid names local directories and checkpoint files (its backends' ids): the identifier
+    // grammar that every reader of a checkpoint checks, for the uid and for its longest backend id.
+    if (Status s = ValidateIdentifier("operator uid", uid); !s.ok()) return bad(s.message());
     if (!seen_uids.insert(uid).second) return bad("two operators have the uid '" + uid + "'");
     if (op.is_source() ? !op.new_source : (!op.new_operator || op.input >= i)) {
       return bad("operator '" + uid + "' is incomplete");
     }
     if (op.keyed() && !op.key_of) return bad("keyed operator '" + uid + "' has no key");
     const int p = op.parallelism > 0 ? op.parallelism : default_parallelism;
+    if (Status s = ValidateIdentifier("backend id", ExecutionPlan::BackendId(uid, p - 1));
+        !s.ok()) {
+      return bad(s.message());
+    }
     if (op.keyed() && p > max_parallelism) {
       return bad("keyed operator '" + uid + "' has parallelism " + std::to_string(p) +
                  ", above pipeline.max-parallelism " + std::to_string(max_parallelism));

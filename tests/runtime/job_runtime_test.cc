@@ -88,17 +88,17 @@ TEST_P(ExactlyOnceWithFailuresTest, RestartsFromTheLatestCheckpointAndCommitsEac
   ended = true;
   arm.join();
   ASSERT_EQ(result.outcome, JobOutcome::kFinished) << result.status.ToString();
-  // Each of the 4 injected failures fires once. Two may land in the same attempt: a record in
-  // flight in the keyed task can hit its failure while the source chain's failure is already
-  // failing the job (seen under ASan), so 3 restarts are possible, never more than 4.
-  EXPECT_GE(result.restarts, 3);
+  // Each of the 4 injected failures fires once, each injector's two in different attempts; one
+  // of each injector may strike in the same attempt (the source chain runs up to a channel's
+  // capacity ahead of the keyed task), so 2 to 4 restarts.
+  EXPECT_GE(result.restarts, 2);
   EXPECT_LE(result.restarts, 4);
   ASSERT_TRUE(result.latest_checkpoint.has_value());
-  // Each restart after the first checkpoint restored one; the statistics say which and how long.
+  // Every failure came after the first checkpoint: every restart restored one; the statistics
+  // say which and how long.
   const auto stats = (*job)->checkpoint_stats();
   ASSERT_TRUE(stats.has_value());
-  EXPECT_GE(stats->restored, 1u);
-  EXPECT_LE(stats->restored, static_cast<uint64_t>(result.restarts));
+  EXPECT_EQ(stats->restored, static_cast<uint64_t>(result.restarts));
   ASSERT_TRUE(stats->latest_restore.has_value());
   EXPECT_GT(stats->latest_restore->checkpoint_id, 0u);
   EXPECT_GE(stats->latest_restore->duration_ms, 0);
