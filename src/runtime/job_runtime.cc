@@ -557,10 +557,17 @@ void JobRuntime::AcknowledgeCheckpoint(uint64_t id, TaskStateSnapshot snapshot) 
 }
 
 void JobRuntime::DeclineCheckpoint(uint64_t id, const std::string& task_id, const Status& reason) {
+  // A checkpoint that was already aborted (expired, subsumed by a newer one, or the job failing
+  // over) often fails in its task because the abort deleted its directory: that is no new
+  // failure, and counting it could fail a job that tolerates none.
+  if (coordinator_ && !coordinator_->Abort(id, reason.ToString())) {
+    LogInfo("checkpoint " + std::to_string(id) + " had already ended when task " + task_id +
+            " gave it up: " + reason.ToString());
+    return;
+  }
   LogWarn("checkpoint " + std::to_string(id) + " declined by task " + task_id + ": " +
           reason.ToString());
   ReportFailed(id);
-  if (coordinator_) coordinator_->Abort(id, reason.ToString());
 }
 
 void JobRuntime::ReportFailed(uint64_t id) {

@@ -50,6 +50,7 @@ const std::vector<std::string> kFailpoints = {"coordinator.trigger",
 
 struct Totals {
   int cycles = 0;
+  int concurrent_cycles = 0;  // with max-concurrent-checkpoints > 1
   int kills = 0;
   int failpoint_crashes = 0;
   int power_losses = 0;
@@ -106,15 +107,17 @@ bool Scenario(uint64_t seed, int cycles, bool quiet, Totals* totals) {
                 "--output",        tmp.Sub("out")};
     expected = testing::KeyedAggregateTotals(events, keys);
   }
+  // Checkpoints in flight together: a pending checkpoint must keep what it builds on.
+  const int max_concurrent = 1 + static_cast<int>(rng() % 4);
   const std::vector<std::string> options = {
-      "-D", "execution.checkpointing.interval=" + std::to_string(50 + rng() % 150) + "ms", "-D",
-      "state.checkpoints.dir=" + tmp.Sub("checkpoints"), "-D",
-      "state.checkpoints.num-retained=" + std::to_string(1 + rng() % 3),
-      // Checkpoints in flight together: a pending checkpoint must keep what it builds on.
-      "-D", "execution.checkpointing.max-concurrent-checkpoints=" + std::to_string(1 + rng() % 4),
-      "-D", "state.backend.rocksdb.localdir=" + tmp.Sub("local"), "-D", "restart-strategy=none",
-      "-D", "parallelism.default=" + std::to_string(parallelism), "-D",
-      std::string("state.backend.incremental=") + (incremental ? "true" : "false")};
+      "-D", "execution.checkpointing.interval=" + std::to_string(50 + rng() % 150) + "ms",
+      "-D", "state.checkpoints.dir=" + tmp.Sub("checkpoints"),
+      "-D", "state.checkpoints.num-retained=" + std::to_string(1 + rng() % 3),
+      "-D", "execution.checkpointing.max-concurrent-checkpoints=" + std::to_string(max_concurrent),
+      "-D", "state.backend.rocksdb.localdir=" + tmp.Sub("local"),
+      "-D", "restart-strategy=none",
+      "-D", "parallelism.default=" + std::to_string(parallelism),
+      "-D", std::string("state.backend.incremental=") + (incremental ? "true" : "false")};
   std::string log;
   std::string latest;
   const auto command = [&](const std::string& failpoints) {
@@ -164,6 +167,7 @@ bool Scenario(uint64_t seed, int cycles, bool quiet, Totals* totals) {
       ++totals->power_losses;
     }
     ++totals->cycles;
+    if (max_concurrent > 1) ++totals->concurrent_cycles;
     if (r.killed) ++totals->kills;
     if (r.crashed) ++totals->failpoint_crashes;
     if (!r.killed && !r.crashed && r.exit_code != 0) {
@@ -195,9 +199,9 @@ bool Scenario(uint64_t seed, int cycles, bool quiet, Totals* totals) {
     return fail("after gc: " + verify.dump());
   }
   if (!quiet) {
-    std::printf("scenario seed %llu: %s P%d %s, %d cycles: ok\n",
+    std::printf("scenario seed %llu: %s P%d %s, max-concurrent %d, %d cycles: ok\n",
                 static_cast<unsigned long long>(seed), wordcount ? "wordcount" : "keyed-aggregate",
-                parallelism, incremental ? "incremental" : "full", cycles);
+                parallelism, incremental ? "incremental" : "full", max_concurrent, cycles);
     std::fflush(stdout);
   }
   return true;
@@ -238,10 +242,10 @@ int main(int argc, char** argv) {
   }
   std::printf(
       "summary: %d cycles in %d scenarios (%d killed at random times, %d crashed at "
-      "failpoints, %d of them followed by a power loss), failures: %d, records lost: %lld, "
-      "duplicated: %lld\n",
+      "failpoints, %d of them followed by a power loss; %d with max-concurrent-checkpoints > 1), "
+      "failures: %d, records lost: %lld, duplicated: %lld\n",
       totals.cycles, totals.scenarios, totals.kills, totals.failpoint_crashes, totals.power_losses,
-      totals.failures, static_cast<long long>(totals.lost),
+      totals.concurrent_cycles, totals.failures, static_cast<long long>(totals.lost),
       static_cast<long long>(totals.duplicated));
   return totals.failures == 0 ? 0 : 1;
 }
