@@ -20,6 +20,10 @@ Status WalkFiles(FileSystem& fs, const std::string& root, const std::string& rel
   WEIR_ASSIGN_OR_RETURN(auto entries, fs.ListDir(JoinPath(root, relative)));
   for (const auto& e : entries) {
     const std::string child = JoinPath(relative, e.name);
+    if (e.is_directory && !fs.HasSymbolicLinks()) {  // an object store: no request per prefix
+      WEIR_RETURN_IF_ERROR(WalkFiles(fs, root, child, visit, foreign));
+      continue;
+    }
     auto st = fs.Stat(JoinPath(root, child));
     if (!st.ok()) continue;  // deleted meanwhile
     if (st->is_symlink) {

@@ -237,50 +237,42 @@ TEST_F(RestApiTest, MetricsParseBackAndAgreeWithTheRestApi) {
   EXPECT_GE(cp["counts"]["completed"].get<double>(), values["weir_checkpoints_completed_total"]);
 }
 
+// A server of a small job that is never run: what the server tests below serve.
+class RestServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto job = JobRuntime::Create(
+        testing::AggregateJob(10, 5, 0, tmp_.Sub("out"), nullptr, nullptr), Configuration());
+    ASSERT_TRUE(job.ok());
+    job_ = std::move(job).value();
+  }
+  testing::TempDir tmp_;
+  std::unique_ptr<JobRuntime> job_;
+};
+
 // A job that fails at once stops the server right after it started: Stop() must not hang (httplib
 // ignores a stop that comes before the server runs).
-TEST(RestServerTest, StopRightAfterStartReturns) {
-  testing::TempDir tmp;
-  Configuration c;
-  auto job =
-      JobRuntime::Create(testing::AggregateJob(10, 5, 0, tmp.Sub("out"), nullptr, nullptr), c);
-  ASSERT_TRUE(job.ok());
+TEST_F(RestServerTest, StopRightAfterStartReturns) {
   for (int i = 0; i < 50; ++i) {
-    web::RestServer server(**job);
+    web::RestServer server(*job_);
     ASSERT_TRUE(server.Start("127.0.0.1", 0).ok());
     server.Stop();
   }
 }
 
-}  // namespace
-}  // namespace weir
-
-namespace weir {
-namespace {
-
 // Two jobs given the same port: the second must not share it (SO_REUSEPORT would split requests).
-TEST(RestServerTest, APortInUseIsRefusedNotShared) {
-  testing::TempDir tmp;
-  Configuration c;
-  auto job =
-      JobRuntime::Create(testing::AggregateJob(10, 5, 0, tmp.Sub("out"), nullptr, nullptr), c);
-  ASSERT_TRUE(job.ok());
-  web::RestServer first(**job);
+TEST_F(RestServerTest, APortInUseIsRefusedNotShared) {
+  web::RestServer first(*job_);
   ASSERT_TRUE(first.Start("127.0.0.1", 0).ok());
-  web::RestServer second(**job);
+  web::RestServer second(*job_);
   const Status s = second.Start("127.0.0.1", first.port());
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("in use"), std::string::npos) << s.message();
 }
 
 // Idle connections (opened, nothing sent) must not starve a real request.
-TEST(RestServerTest, IdleConnectionsDoNotStarveRequests) {
-  testing::TempDir tmp;
-  Configuration c;
-  auto job =
-      JobRuntime::Create(testing::AggregateJob(10, 5, 0, tmp.Sub("out"), nullptr, nullptr), c);
-  ASSERT_TRUE(job.ok());
-  web::RestServer server(**job);
+TEST_F(RestServerTest, IdleConnectionsDoNotStarveRequests) {
+  web::RestServer server(*job_);
   ASSERT_TRUE(server.Start("127.0.0.1", 0).ok());
   std::vector<int> idle;
   for (int i = 0; i < 50; ++i) {
