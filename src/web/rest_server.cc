@@ -25,9 +25,10 @@ RestServer::RestServer(JobRuntime& job) : job_(job), server_(std::make_unique<ht
   // No SO_REUSEPORT (httplib's default): a second job given the same port must fail to bind,
   // not share the port and split the requests. SO_REUSEADDR still lets a restarted job bind a
   // port whose old connections linger in TIME_WAIT.
-  server_->set_socket_options([](int sock) {
+  server_->set_socket_options([this](int sock) {
     int yes = 1;
     (void)setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    listen_socket_ = sock;
   });
   // Idle or trickling connections each hold a worker: enough workers that a few dozen of them do
   // not starve a request, and short timeouts so that each lets go soon.
@@ -113,6 +114,9 @@ Status RestServer::Start(const std::string& address, int port) {
     }
     port_ = port;
   }
+  // Debian's httplib is a compiled library that listens with a backlog of 5: a burst of clients
+  // (or idle ones) would wait out SYN retransmissions. Linux lets a second listen() raise it.
+  if (listen_socket_ >= 0) (void)::listen(listen_socket_, kListenBacklog);
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   // httplib's stop() does nothing before the server runs: a Stop() right after Start() (a job
   // that fails at once) would leave the thread in accept() forever. Return once it runs.

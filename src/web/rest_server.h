@@ -33,6 +33,7 @@ namespace weir::web {
 class RestServer {
  public:
   static constexpr int kWorkers = 64;
+  static constexpr int kListenBacklog = 128;
   explicit RestServer(JobRuntime& job);
   ~RestServer();
   RestServer(const RestServer&) = delete;
@@ -50,6 +51,7 @@ class RestServer {
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;
+  int listen_socket_ = -1;  // httplib's, seen when it is created (to raise its backlog)
 };
 
 }  // namespace weir::web
