@@ -40,6 +40,10 @@ struct StateMetaInfo {
   bool operator==(const StateMetaInfo&) const = default;
 };
 
+// "value state with serializer int64" (and "and key serializer …" for a map state): how errors
+// name a state's kind and serializers.
+std::string DescribeState(const StateMetaInfo& meta);
+
 // The byte-level view of one registered state that typed states are built on; implemented by
 // each backend. Rows belong to (current key, current namespace); a map state has one row per
 // user key, the other kinds one row with an empty user key.

@@ -7,6 +7,7 @@
 #include "common/clock.h"
 #include "common/failpoint.h"
 #include "common/log.h"
+#include "runtime/state_compatibility.h"
 #include "snapshot/restore/restore_operation.h"
 #include "snapshot/snapshot_strategy_factory.h"
 
@@ -204,7 +205,10 @@ Status JobRuntime::DeployOlderCheckpoint(std::optional<RestorePoint>* restore, S
               " is unreadable too: " + metadata.status().ToString());
       continue;
     }
-    if (!CheckRestoreCompatibility(plan_, graph_.name, *metadata, path).ok()) continue;
+    if (!CheckRestoreCompatibility(plan_, graph_.name, *metadata, path).ok() ||
+        !CheckStateCompatibility(graph_, plan_, config_, job_id_, *metadata, path).ok()) {
+      continue;
+    }
     LogWarn("checkpoint " + std::to_string(failed_id) + " cannot be restored (" +
             damaged.message() + "); falling back to checkpoint " + std::to_string(*it) + " (" +
             std::string(config::kFallbackToOlder) + ")");
@@ -529,6 +533,10 @@ void JobRuntime::AcknowledgeCheckpoint(uint64_t id, TaskStateSnapshot snapshot) 
     if (done.status().code() != StatusCode::kAborted) {
       LogWarn("checkpoint " + std::to_string(id) + " failed: " + done.status().ToString());
       ReportFailed(id);
+    } else {
+      // Ended already, or aborted now because it reuses a file retention already released: no
+      // failure of the storage, so not counted against the tolerable failures.
+      LogInfo("checkpoint " + std::to_string(id) + " aborted: " + done.status().message());
     }
     return;
   }

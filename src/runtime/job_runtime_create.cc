@@ -5,6 +5,7 @@
 #include "common/clock.h"
 #include "io/s3/s3_file_system.h"
 #include "runtime/job_runtime.h"
+#include "runtime/state_compatibility.h"
 
 namespace weir {
 namespace {
@@ -68,6 +69,8 @@ Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Con
                           ReadCheckpointMetadata(*restore_fs, pointer.metadata_path));
     WEIR_RETURN_IF_ERROR(
         CheckRestoreCompatibility(job->plan_, job->graph_.name, metadata, pointer.metadata_path));
+    WEIR_RETURN_IF_ERROR(CheckStateCompatibility(job->graph_, job->plan_, config, job->job_id_,
+                                                 metadata, pointer.metadata_path));
     CheckpointStorage restore_storage(restore_fs, pointer.job_dir);
     if (claim) {
       WEIR_ASSIGN_OR_RETURN(std::vector<uint64_t> ids,

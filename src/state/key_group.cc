@@ -51,4 +51,11 @@ const char* StateKindName(StateKind kind) {
   return "unknown";
 }
 
+std::string DescribeState(const StateMetaInfo& meta) {
+  std::string out =
+      std::string(StateKindName(meta.kind)) + " state with serializer " + meta.value_serializer;
+  if (meta.kind == StateKind::kMap) out += " and key serializer " + meta.user_key_serializer;
+  return out;
+}
+
 }  // namespace weir

@@ -26,13 +26,6 @@ class ListAppendOperator final : public rocksdb::AssociativeMergeOperator {
   const char* Name() const override { return "weir.ListAppend"; }
 };
 
-std::string Describe(const StateMetaInfo& m) {
-  std::string out =
-      std::string(StateKindName(m.kind)) + " state with serializer " + m.value_serializer;
-  if (m.kind == StateKind::kMap) out += " and key serializer " + m.user_key_serializer;
-  return out;
-}
-
 bool ValidBackendId(const std::string& id) {
   if (id.empty()) return false;
   for (char c : id) {
@@ -314,8 +307,8 @@ Result<RawKeyedState*> RocksDbKeyedStateBackend::GetOrCreateRawState(const State
     if (t->meta().name != meta.name) continue;
     if (!(t->meta() == meta)) {
       return Status::InvalidArgument("state '" + meta.name + "' is registered as " +
-                                     Describe(t->meta()) + "; it cannot be used as " +
-                                     Describe(meta));
+                                     DescribeState(t->meta()) + "; it cannot be used as " +
+                                     DescribeState(meta));
     }
     return t.get();
   }
