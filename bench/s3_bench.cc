@@ -14,7 +14,7 @@
 
 #include "checkpoint/checkpoint_coordinator.h"
 #include "common/thread_pool.h"
-#include "io/s3/s3_file_system.h"
+#include "io/file_systems.h"
 #include "snapshot/full_snapshot_strategy.h"
 #include "snapshot/incremental_snapshot_strategy.h"
 #include "snapshot/restore/restore_operation.h"

@@ -11,7 +11,7 @@
 # Start to a working endpoint takes about 13 s and 420 MB of memory.
 #
 # The packages come from scripts/install-deps.sh. Nothing listens beyond 127.0.0.1; auth between
-# the daemons is off (they are alone on loopback). See ../shared/notes/ceph-rgw.md.
+# the daemons is off (they are alone on loopback).
 set -euo pipefail
 
 cmd=${1:?start|stop}

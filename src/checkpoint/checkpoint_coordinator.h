@@ -1,5 +1,5 @@
 // CheckpointCoordinator: starts checkpoints, collects each backend's acknowledgement, and
-// completes or aborts them (ARCHITECTURE.md, steps 6 and 7).
+// completes or aborts them (docs/design.md, steps 6 and 7).
 //
 // Completion of N, in order: write chk-N/_metadata atomically (N now exists); add N to the
 // CompletedCheckpointStore (registers its shared files, subsumes checkpoints beyond
@@ -28,6 +28,8 @@
 #include "checkpoint/checkpoint_cleaner.h"
 #include "checkpoint/checkpoint_stats.h"
 #include "checkpoint/completed_checkpoint_store.h"
+#include "snapshot/checkpoint_listener.h"
+#include "snapshot/task_state_snapshot.h"
 
 namespace weir {
 
@@ -36,25 +38,6 @@ struct CoordinatorOptions {
   int num_retained = 1;
   std::vector<OperatorInfo> operators;  // recorded in every checkpoint's metadata
   size_t stats_history = 100;           // checkpoints kept in the statistics
-};
-
-// What one task (a subtask, or a chain of subtasks on one thread) acknowledges for checkpoint N.
-struct TaskStateSnapshot {
-  std::string task_id;
-  std::vector<KeyedStateHandle> backends;
-  std::vector<OperatorStateHandle> operator_states;
-  int64_t sync_duration_us = 0;          // the pause of processing for the synchronous part
-  int64_t backend_sync_duration_us = 0;  // of which the keyed state backend's synchronous part
-  int64_t alignment_duration_us = 0;     // first barrier received to the last one (aligned)
-  int64_t async_duration_us = 0;         // the asynchronous part (uploads)
-};
-
-// Told about the outcome of every checkpoint (e.g. a backend's snapshot strategy).
-class CheckpointListener {
- public:
-  virtual ~CheckpointListener() = default;
-  virtual void NotifyCheckpointComplete(uint64_t checkpoint_id) = 0;
-  virtual void NotifyCheckpointAborted(uint64_t checkpoint_id) = 0;
 };
 
 class CheckpointCoordinator {

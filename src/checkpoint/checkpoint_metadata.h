@@ -28,15 +28,6 @@ struct OperatorInfo {
   bool operator==(const OperatorInfo&) const = default;
 };
 
-// A subtask's non-keyed state (a source's position, a sink's pending files): small, so its bytes
-// live inline in `_metadata`.
-struct OperatorStateHandle {
-  std::string operator_uid;
-  int subtask = 0;
-  std::string bytes;
-  bool operator==(const OperatorStateHandle&) const = default;
-};
-
 struct CheckpointMetadata {
   uint64_t checkpoint_id = 0;
   CheckpointKind kind = CheckpointKind::kFull;

@@ -14,7 +14,7 @@
 #include "checkpoint/job_directory.h"
 #include "common/checksum.h"
 #include "io/file_system.h"
-#include "io/s3/s3_file_system.h"
+#include "io/file_systems.h"
 
 namespace weir::cli {
 namespace {

@@ -363,10 +363,8 @@ Result<std::unique_ptr<Task>> JobRuntime::BuildTask(int vertex_index, int subtas
     }
     if (storage_) {
       setup.strategy = CreateSnapshotStrategy(config_, *setup.backend, *storage_, *io_pool_);
-      setup.incremental = dynamic_cast<IncrementalSnapshotStrategy*>(setup.strategy.get());
-      if (setup.incremental && handle != nullptr && restore->owned &&
-          handle->kind == BackendSnapshotKind::kIncremental) {
-        setup.incremental->SetBaseFromRestore(restore->metadata.checkpoint_id, *handle);
+      if (handle != nullptr) {
+        setup.strategy->RestoredFrom(restore->metadata.checkpoint_id, *handle, restore->owned);
       }
     }
   }

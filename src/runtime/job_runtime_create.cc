@@ -3,7 +3,7 @@
 #include <random>
 
 #include "common/clock.h"
-#include "io/s3/s3_file_system.h"
+#include "io/file_systems.h"
 #include "runtime/job_runtime.h"
 #include "runtime/state_compatibility.h"
 

@@ -402,7 +402,7 @@ Status Task::HandleMail(const Mail& mail) {
     case Mail::Kind::kTriggerCheckpoint:
       return Snapshot(mail.checkpoint_id);
     case Mail::Kind::kCheckpointComplete:
-      if (setup_.incremental) setup_.incremental->NotifyCheckpointComplete(mail.checkpoint_id);
+      if (setup_.strategy) setup_.strategy->NotifyCheckpointComplete(mail.checkpoint_id);
       for (auto& op : setup_.chain) {
         if (op.source)
           WEIR_RETURN_IF_ERROR(op.source->NotifyCheckpointComplete(mail.checkpoint_id));
@@ -412,7 +412,7 @@ Status Task::HandleMail(const Mail& mail) {
     case Mail::Kind::kCheckpointAborted:
       aligner_->OnAbort(mail.checkpoint_id);
       alignment_start_.erase(mail.checkpoint_id);
-      if (setup_.incremental) setup_.incremental->NotifyCheckpointAborted(mail.checkpoint_id);
+      if (setup_.strategy) setup_.strategy->NotifyCheckpointAborted(mail.checkpoint_id);
       for (auto& op : setup_.chain) {
         if (op.op) op.op->NotifyCheckpointAborted(mail.checkpoint_id);
       }

@@ -21,13 +21,12 @@
 #include <thread>
 #include <vector>
 
-#include "checkpoint/checkpoint_coordinator.h"
+#include "snapshot/task_state_snapshot.h"
 #include "common/thread_pool.h"
 #include "runtime/barrier/barrier_aligner.h"
 #include "runtime/internal_timer_service.h"
 #include "runtime/record_writer.h"
 #include "runtime/task_inbox.h"
-#include "snapshot/incremental_snapshot_strategy.h"
 #include "snapshot/snapshot_strategy.h"
 #include "state/rocksdb/rocksdb_keyed_state_backend.h"
 
@@ -66,7 +65,6 @@ struct TaskSetup {
   // Keyed head only:
   std::unique_ptr<RocksDbKeyedStateBackend> backend;
   std::unique_ptr<SnapshotStrategy> strategy;
-  IncrementalSnapshotStrategy* incremental = nullptr;  // strategy, when incremental
   TaskListener* listener = nullptr;
   ThreadPool* async_pool = nullptr;
 };

@@ -21,7 +21,7 @@
 namespace weir {
 
 // Where a sender's batches go: the receiving task's inbox today; a network or log channel when
-// subtasks run in other processes (ARCHITECTURE.md, "Where it goes next").
+// subtasks run in other processes.
 class InputChannels {
  public:
   virtual ~InputChannels() = default;

@@ -235,6 +235,13 @@ Result<std::unique_ptr<AsyncSnapshotPart>> IncrementalSnapshotStrategy::SyncPart
       new IncrementalAsyncPart(std::move(p), storage_, io_pool_, tracker_));
 }
 
+void IncrementalSnapshotStrategy::RestoredFrom(uint64_t checkpoint_id,
+                                               const KeyedStateHandle& restored, bool owned) {
+  if (owned && restored.kind == BackendSnapshotKind::kIncremental) {
+    SetBaseFromRestore(checkpoint_id, restored);
+  }
+}
+
 void IncrementalSnapshotStrategy::SetBaseFromRestore(uint64_t checkpoint_id,
                                                      const KeyedStateHandle& restored) {
   std::map<std::string, StateFileHandle> ssts;

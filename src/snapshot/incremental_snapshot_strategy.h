@@ -9,7 +9,7 @@
 //
 // Base tracking: the SSTs of each snapshot are remembered by checkpoint id. Only
 // NotifyCheckpointComplete(N) makes N the base of the next checkpoint; an aborted, failed or
-// still pending checkpoint is never built on (ARCHITECTURE.md invariant 2).
+// still pending checkpoint is never built on (docs/design.md, invariant 2).
 // Thread-safe: notifications may come from any thread.
 #pragma once
 
@@ -54,8 +54,13 @@ class IncrementalSnapshotStrategy final : public SnapshotStrategy {
 
   Result<std::unique_ptr<AsyncSnapshotPart>> SyncPart(uint64_t checkpoint_id) override;
 
-  void NotifyCheckpointComplete(uint64_t checkpoint_id) { tracker_->Complete(checkpoint_id); }
-  void NotifyCheckpointAborted(uint64_t checkpoint_id) { tracker_->Abort(checkpoint_id); }
+  void NotifyCheckpointComplete(uint64_t checkpoint_id) override {
+    tracker_->Complete(checkpoint_id);
+  }
+  void NotifyCheckpointAborted(uint64_t checkpoint_id) override { tracker_->Abort(checkpoint_id); }
+  // An owned incremental checkpoint becomes the base (claim mode); anything else is never
+  // built on.
+  void RestoredFrom(uint64_t checkpoint_id, const KeyedStateHandle& restored, bool owned) override;
   // After a restore of an incremental checkpoint that this job owns (claim mode).
   void SetBaseFromRestore(uint64_t checkpoint_id, const KeyedStateHandle& restored);
   std::optional<uint64_t> base_checkpoint_id() const { return tracker_->Current().checkpoint_id; }

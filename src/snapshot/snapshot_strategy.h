@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "snapshot/checkpoint_listener.h"
 #include "snapshot/state_handle.h"
 #include "weir/status.h"
 
@@ -21,10 +22,17 @@ class AsyncSnapshotPart {
   virtual Result<KeyedStateHandle> Run() = 0;
 };
 
-class SnapshotStrategy {
+// Also told every checkpoint's outcome (an incremental strategy builds only on a completed one).
+class SnapshotStrategy : public CheckpointListener {
  public:
-  virtual ~SnapshotStrategy() = default;
   virtual Result<std::unique_ptr<AsyncSnapshotPart>> SyncPart(uint64_t checkpoint_id) = 0;
+  void NotifyCheckpointComplete(uint64_t) override {}
+  void NotifyCheckpointAborted(uint64_t) override {}
+  // The backend was restored from `restored` of checkpoint N. `owned`: the job owns that
+  // checkpoint (it resumed its own job directory), so its files may be the base of the next
+  // checkpoint; otherwise they are never referenced.
+  virtual void RestoredFrom(uint64_t /*checkpoint_id*/, const KeyedStateHandle& /*restored*/,
+                            bool /*owned*/) {}
 };
 
 }  // namespace weir

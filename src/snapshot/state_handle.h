@@ -45,4 +45,13 @@ struct KeyedStateHandle {
   bool operator==(const KeyedStateHandle&) const = default;
 };
 
+// A subtask's non-keyed state (a source's position, a sink's pending files): small, so its bytes
+// live inline in `_metadata`.
+struct OperatorStateHandle {
+  std::string operator_uid;
+  int subtask = 0;
+  std::string bytes;
+  bool operator==(const OperatorStateHandle&) const = default;
+};
+
 }  // namespace weir

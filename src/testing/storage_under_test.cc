@@ -2,7 +2,7 @@
 
 #include <random>
 
-#include "io/s3/s3_file_system.h"
+#include "io/file_systems.h"
 #include "testing/rgw_server.h"
 
 namespace weir::testing {

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "io/s3/s3_file_system.h"
+#include "io/file_systems.h"
 #include "testing/output_oracle.h"
 #include "testing/rgw_server.h"
 #include "testing/temp_dir.h"

@@ -274,19 +274,11 @@ std::shared_ptr<FileSystem> NewS3FileSystem(std::shared_ptr<S3Client> client) {
   return std::make_shared<S3FileSystem>(std::move(client));
 }
 
-}  // namespace weir::s3
-
-namespace weir {
-
-Result<std::shared_ptr<FileSystem>> FileSystemForPath(const std::string& path,
-                                                      const Configuration& config) {
-  WEIR_ASSIGN_OR_RETURN(const std::string normalized, NormalizeStoragePath(path));
-  if (normalized.rfind("s3://", 0) == 0) {
-    WEIR_RETURN_IF_ERROR(s3::ParseS3Path(normalized).status());
-    WEIR_ASSIGN_OR_RETURN(s3::S3Options options, s3::S3OptionsFromConfig(config));
-    return s3::NewS3FileSystem(std::make_shared<s3::S3Client>(std::move(options)));
-  }
-  return NewPosixFileSystem({.owner_only = config.GetBool(config::kOwnerOnly)});
+Result<std::shared_ptr<FileSystem>> S3FileSystemFor(const std::string& path,
+                                                    const Configuration& config) {
+  WEIR_RETURN_IF_ERROR(ParseS3Path(path).status());
+  WEIR_ASSIGN_OR_RETURN(S3Options options, S3OptionsFromConfig(config));
+  return NewS3FileSystem(std::make_shared<S3Client>(std::move(options)));
 }
 
-}  // namespace weir
+}  // namespace weir::s3

@@ -18,14 +18,9 @@ namespace weir::s3 {
 
 std::shared_ptr<FileSystem> NewS3FileSystem(std::shared_ptr<S3Client> client);
 
+// The "s3" entry of io/file_systems.h: a file system for the normalized "s3://bucket/…" `path`,
+// configured by the s3.* keys.
+Result<std::shared_ptr<FileSystem>> S3FileSystemFor(const std::string& path,
+                                                    const Configuration& config);
+
 }  // namespace weir::s3
-
-namespace weir {
-
-// The file system for `path` (see NormalizeStoragePath; paths given to it must be normalized):
-// S3 for "s3://…" (configured by the s3.* keys), POSIX otherwise (state.checkpoints.owner-only
-// applies). InvalidArgument for an unsupported scheme.
-Result<std::shared_ptr<FileSystem>> FileSystemForPath(const std::string& path,
-                                                      const Configuration& config);
-
-}  // namespace weir

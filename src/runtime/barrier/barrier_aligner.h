@@ -1,5 +1,5 @@
 // BarrierAligner: decides, for a task with several input channels, when checkpoint N's barrier
-// has arrived from every channel (ARCHITECTURE.md, step 3). Pure bookkeeping, no threads.
+// has arrived from every channel (docs/design.md, step 3). Pure bookkeeping, no threads.
 //
 // Exactly-once: a channel that delivered barrier N is blocked (the task does not read it) until
 // every channel delivered N, so no record after the barrier reaches the snapshot of N.

@@ -7,7 +7,7 @@
 //
 // Every file of the handle is verified (present, size, checksum) before the backend is opened;
 // any damage is reported with the checkpoint id and the file's path. A backend whose key-group
-// range or max parallelism differs from the snapshot's is refused (rescaling comes later). On any
+// range or max parallelism differs from the snapshot's is refused (no rescaling). On any
 // failure nothing is left behind: the half-built backend is closed and its local directory removed.
 #pragma once
 
