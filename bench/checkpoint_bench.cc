@@ -30,8 +30,8 @@
 #include "checkpoint/checkpoint_coordinator.h"
 #include "snapshot/file_transfer.h"
 #include "snapshot/full_snapshot_strategy.h"
-#include "snapshot/incremental_snapshot_strategy.h"
-#include "snapshot/restore/restore_operation.h"
+#include "state/rocksdb/incremental_snapshot_strategy.h"
+#include "state/rocksdb/rocksdb_restore_operation.h"
 #include "testing/checkpoint_helpers.h"
 
 namespace {

@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "checkpoint/checkpoint_coordinator.h"
-#include "snapshot/incremental_snapshot_strategy.h"
+#include "state/rocksdb/incremental_snapshot_strategy.h"
 #include "testing/checkpoint_helpers.h"
 
 namespace {

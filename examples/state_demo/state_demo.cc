@@ -14,7 +14,7 @@
 
 #include "checkpoint/checkpoint_metadata.h"
 #include "snapshot/full_snapshot_strategy.h"
-#include "snapshot/restore/restore_operation.h"
+#include "state/rocksdb/rocksdb_restore_operation.h"
 #include "weir/keyed_state_backend.h"
 
 namespace {

@@ -30,6 +30,7 @@ struct ConfigKey {
 };
 
 namespace config {
+inline constexpr std::string_view kBackendType = "state.backend.type";
 inline constexpr std::string_view kIncremental = "state.backend.incremental";
 inline constexpr std::string_view kTransferThreads =
     "state.backend.rocksdb.checkpoint.transfer.thread.num";

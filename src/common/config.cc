@@ -102,6 +102,10 @@ Status FlattenYaml(const YAML::Node& node, const std::string& prefix, int depth,
 
 const std::vector<ConfigKey>& KnownConfigKeys() {
   static const std::vector<ConfigKey> keys = {
+      {config::kBackendType, ConfigType::kEnum, "rocksdb", 0, 0,
+       "Keyed state backend: rocksdb (embedded RocksDB; full or incremental checkpoints) or "
+       "hashmap (objects in memory; full checkpoints).",
+       "rocksdb|hashmap"},
       {config::kIncremental, ConfigType::kBool, "false", 0, 0,
        "Take incremental checkpoints (upload only new RocksDB files) instead of full ones."},
       {config::kTransferThreads, ConfigType::kInt, "4", 1, 256,

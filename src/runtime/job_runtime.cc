@@ -8,8 +8,7 @@
 #include "common/failpoint.h"
 #include "common/log.h"
 #include "runtime/state_compatibility.h"
-#include "snapshot/restore/restore_operation.h"
-#include "snapshot/snapshot_strategy_factory.h"
+#include "state/state_backends.h"
 
 namespace weir {
 
@@ -341,32 +340,27 @@ Result<std::unique_ptr<Task>> JobRuntime::BuildTask(int vertex_index, int subtas
   }
   if (vertex.keyed()) {
     const std::string& uid = setup.chain.front().uid;
-    RocksDbBackendOptions options;
-    options.backend_id = ExecutionPlan::BackendId(uid, subtask);
-    options.local_dir = JoinPath(local_dir_, options.backend_id);
-    options.max_parallelism = plan_.max_parallelism;
-    options.key_group_range =
+    KeyedStateBackendParameters parameters;
+    parameters.backend_id = ExecutionPlan::BackendId(uid, subtask);
+    parameters.local_dir = JoinPath(local_dir_, parameters.backend_id);
+    parameters.max_parallelism = plan_.max_parallelism;
+    parameters.key_group_range =
         KeyGroupRange::ForSubtask(plan_.max_parallelism, vertex.parallelism, subtask);
-    options.tuning = RocksDbTuningFromConfig(config_);
-    const KeyedStateHandle* handle = nullptr;
+    parameters.config = &config_;
+    parameters.checkpoint_storage = storage_ ? &*storage_ : nullptr;
+    parameters.io_pool = io_pool_.get();
+    std::optional<KeyedStateRestore> from;
     if (restore) {
       for (const auto& b : restore->metadata.backends) {
-        if (b.backend_id == options.backend_id) handle = &b;
+        if (b.backend_id != parameters.backend_id) continue;
+        from.emplace(KeyedStateRestore{
+            &restore->storage, restore->metadata.checkpoint_id, {b}, restore->owned});
       }
     }
-    if (handle != nullptr) {
-      WEIR_ASSIGN_OR_RETURN(
-          setup.backend, RestoreKeyedStateBackend(restore->storage, restore->metadata.checkpoint_id,
-                                                  *handle, options, io_pool_.get()));
-    } else {
-      WEIR_ASSIGN_OR_RETURN(setup.backend, RocksDbKeyedStateBackend::Open(options));
-    }
-    if (storage_) {
-      setup.strategy = CreateSnapshotStrategy(config_, *setup.backend, *storage_, *io_pool_);
-      if (handle != nullptr) {
-        setup.strategy->RestoredFrom(restore->metadata.checkpoint_id, *handle, restore->owned);
-      }
-    }
+    WEIR_ASSIGN_OR_RETURN(
+        setup.backend, CreateKeyedStateBackend(config_.GetString(config::kBackendType), parameters,
+                                               from ? &*from : nullptr));
+    setup.backend_snapshots = storage_.has_value();
   }
   return std::make_unique<Task>(std::move(setup));
 }

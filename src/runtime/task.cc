@@ -343,10 +343,11 @@ Status Task::Snapshot(uint64_t id) {
     }
   }
   std::unique_ptr<AsyncSnapshotPart> part;
-  if (failed.ok() && setup_.strategy) failed = Failpoints::Instance().Hit("task.backend_snapshot");
-  if (failed.ok() && setup_.strategy) {
+  const bool backend_snapshot = setup_.backend && setup_.backend_snapshots;
+  if (failed.ok() && backend_snapshot) failed = Failpoints::Instance().Hit("task.backend_snapshot");
+  if (failed.ok() && backend_snapshot) {
     const auto backend_start = std::chrono::steady_clock::now();
-    auto sync = setup_.strategy->SyncPart(id);
+    auto sync = setup_.backend->Snapshot(id);
     snapshot.backend_sync_duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
                                             std::chrono::steady_clock::now() - backend_start)
                                             .count();
@@ -402,7 +403,7 @@ Status Task::HandleMail(const Mail& mail) {
     case Mail::Kind::kTriggerCheckpoint:
       return Snapshot(mail.checkpoint_id);
     case Mail::Kind::kCheckpointComplete:
-      if (setup_.strategy) setup_.strategy->NotifyCheckpointComplete(mail.checkpoint_id);
+      if (setup_.backend) setup_.backend->NotifyCheckpointComplete(mail.checkpoint_id);
       for (auto& op : setup_.chain) {
         if (op.source)
           WEIR_RETURN_IF_ERROR(op.source->NotifyCheckpointComplete(mail.checkpoint_id));
@@ -412,7 +413,7 @@ Status Task::HandleMail(const Mail& mail) {
     case Mail::Kind::kCheckpointAborted:
       aligner_->OnAbort(mail.checkpoint_id);
       alignment_start_.erase(mail.checkpoint_id);
-      if (setup_.strategy) setup_.strategy->NotifyCheckpointAborted(mail.checkpoint_id);
+      if (setup_.backend) setup_.backend->NotifyCheckpointAborted(mail.checkpoint_id);
       for (auto& op : setup_.chain) {
         if (op.op) op.op->NotifyCheckpointAborted(mail.checkpoint_id);
       }

@@ -21,14 +21,13 @@
 #include <thread>
 #include <vector>
 
-#include "snapshot/task_state_snapshot.h"
 #include "common/thread_pool.h"
 #include "runtime/barrier/barrier_aligner.h"
 #include "runtime/internal_timer_service.h"
 #include "runtime/record_writer.h"
 #include "runtime/task_inbox.h"
-#include "snapshot/snapshot_strategy.h"
-#include "state/rocksdb/rocksdb_keyed_state_backend.h"
+#include "snapshot/checkpointable_keyed_state_backend.h"
+#include "snapshot/task_state_snapshot.h"
 
 namespace weir {
 
@@ -63,8 +62,8 @@ struct TaskSetup {
   std::unique_ptr<TaskInbox> inbox;
   std::vector<std::unique_ptr<RecordWriter>> writers;  // one per consumer vertex
   // Keyed head only:
-  std::unique_ptr<RocksDbKeyedStateBackend> backend;
-  std::unique_ptr<SnapshotStrategy> strategy;
+  std::unique_ptr<CheckpointableKeyedStateBackend> backend;
+  bool backend_snapshots = false;  // the job has checkpoint storage: the backend is snapshotted
   TaskListener* listener = nullptr;
   ThreadPool* async_pool = nullptr;
 };

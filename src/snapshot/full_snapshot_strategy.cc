@@ -40,7 +40,7 @@ class FullAsyncPart final : public AsyncSnapshotPart {
     handle.states = view_->states();
     handle.files.push_back(StateFileHandle{relative, written->size, written->checksum,
                                            StateFileRole::kFullSnapshot, "", checkpoint_id_});
-    view_.reset();  // release the RocksDB snapshot as soon as the bytes are durable
+    view_.reset();  // release the view (a RocksDB snapshot) as soon as the bytes are durable
     return handle;
   }
 

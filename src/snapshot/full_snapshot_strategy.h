@@ -1,13 +1,14 @@
 // FullSnapshotStrategy: each checkpoint writes all of a backend's state as one self-contained
 // key-group stream, chk-<N>/<backend id>.kgs.
 //
-// Sync part: a RocksDB snapshot (constant time). Async part: streams every row visible in that
-// snapshot to the file, fsyncs it and its directory, and returns the handle with size and
-// checksum. Writes that the backend takes after the sync part are not in the file.
+// Sync part: the backend's snapshot view (RocksDB: a snapshot, constant time). Async part:
+// streams every row visible in that snapshot to the file, fsyncs it and its directory, and returns
+// the handle with size and checksum. Writes that the backend takes after the sync part are not in
+// the file.
 #pragma once
 
+#include "snapshot/checkpointable_keyed_state_backend.h"
 #include "snapshot/snapshot_strategy.h"
-#include "state/rocksdb/rocksdb_keyed_state_backend.h"
 #include "storage/checkpoint_storage.h"
 
 namespace weir {
@@ -15,8 +16,8 @@ namespace weir {
 class FullSnapshotStrategy final : public SnapshotStrategy {
  public:
   // Both must outlive the strategy; the async part keeps only what it needs (the snapshot view
-  // holds the database open).
-  FullSnapshotStrategy(RocksDbKeyedStateBackend& backend, const CheckpointStorage& storage)
+  // holds what it reads).
+  FullSnapshotStrategy(CheckpointableKeyedStateBackend& backend, const CheckpointStorage& storage)
       : backend_(backend), storage_(storage) {}
 
   Result<std::unique_ptr<AsyncSnapshotPart>> SyncPart(uint64_t checkpoint_id) override;
@@ -24,7 +25,7 @@ class FullSnapshotStrategy final : public SnapshotStrategy {
   static std::string FileName(const std::string& backend_id) { return backend_id + ".kgs"; }
 
  private:
-  RocksDbKeyedStateBackend& backend_;
+  CheckpointableKeyedStateBackend& backend_;
   const CheckpointStorage& storage_;
 };
 

@@ -1,7 +1,7 @@
 // SnapshotStrategy: how a backend is snapshotted for checkpoint N, in two parts.
 //
 // SyncPart() runs on the subtask's thread while processing is paused, and must be short and
-// independent of the state size (for a full snapshot: take a RocksDB snapshot). It returns the
+// independent of the state size (for a full snapshot: take the backend's snapshot view). It returns the
 // AsyncSnapshotPart, which runs afterwards on an I/O thread while the subtask keeps reading and
 // writing state, persists the bytes and returns the KeyedStateHandle to acknowledge.
 #pragma once

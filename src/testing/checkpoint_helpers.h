@@ -24,7 +24,7 @@ uint64_t FileSize(const std::string& path);
 }  // namespace weir::testing
 
 #include "checkpoint/checkpoint_coordinator.h"
-#include "snapshot/incremental_snapshot_strategy.h"
+#include "state/rocksdb/incremental_snapshot_strategy.h"
 
 namespace weir::testing {
 

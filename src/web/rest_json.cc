@@ -149,6 +149,8 @@ json CheckpointDetailJson(const CheckpointStats& c, int64_t now) {
 
 json CheckpointConfigJson(const Configuration& config) {
   const bool retain = config.GetString(config::kRetention) == "RETAIN_ON_CANCELLATION";
+  // Flink's class names, which its REST clients show.
+  const bool rocksdb = config.GetString(config::kBackendType) == "rocksdb";
   return {{"mode",
            config.GetString(config::kMode) == "EXACTLY_ONCE" ? "exactly_once" : "at_least_once"},
           {"interval", config.GetDurationMs(config::kInterval)},
@@ -157,8 +159,8 @@ json CheckpointConfigJson(const Configuration& config) {
           {"max_concurrent", config.GetInt(config::kMaxConcurrent)},
           {"tolerable_failed_checkpoints", config.GetInt(config::kTolerableFailures)},
           {"externalization", {{"enabled", true}, {"delete_on_cancellation", !retain}}},
-          {"state_backend", "RocksDbKeyedStateBackend"},
-          {"incremental", config.GetBool(config::kIncremental)},
+          {"state_backend", rocksdb ? "EmbeddedRocksDBStateBackend" : "HashMapStateBackend"},
+          {"incremental", rocksdb && config.GetBool(config::kIncremental)},
           {"num_retained", config.GetInt(config::kNumRetained)},
           {"checkpoint_storage", config.GetString(config::kCheckpointsDir)}};
 }

@@ -13,8 +13,8 @@
 #include <set>
 
 #include "checkpoint/checkpoint_coordinator.h"
-#include "snapshot/incremental_snapshot_strategy.h"
-#include "snapshot/incremental_upload_plan.h"
+#include "state/rocksdb/incremental_snapshot_strategy.h"
+#include "state/rocksdb/incremental_upload_plan.h"
 #include "testing/temp_dir.h"
 
 namespace weir {

@@ -7,7 +7,7 @@
 #include <random>
 
 #include "checkpoint/checkpoint_verifier.h"
-#include "snapshot/restore/restore_operation.h"
+#include "state/rocksdb/rocksdb_restore_operation.h"
 #include "testing/checkpoint_helpers.h"
 #include "testing/temp_dir.h"
 

@@ -109,6 +109,8 @@ bool Scenario(uint64_t seed, int cycles, bool quiet, Totals* totals) {
   }
   // Checkpoints in flight together: a pending checkpoint must keep what it builds on.
   const int max_concurrent = 1 + static_cast<int>(rng() % 4);
+  // Full checkpoints run on either backend; incremental ones are RocksDB's.
+  const bool hashmap = !incremental && (seed / 7) % 2 == 0;
   const std::vector<std::string> options = {
       "-D", "execution.checkpointing.interval=" + std::to_string(50 + rng() % 150) + "ms",
       "-D", "state.checkpoints.dir=" + tmp.Sub("checkpoints"),
@@ -117,7 +119,8 @@ bool Scenario(uint64_t seed, int cycles, bool quiet, Totals* totals) {
       "-D", "state.backend.rocksdb.localdir=" + tmp.Sub("local"),
       "-D", "restart-strategy=none",
       "-D", "parallelism.default=" + std::to_string(parallelism),
-      "-D", std::string("state.backend.incremental=") + (incremental ? "true" : "false")};
+      "-D", std::string("state.backend.incremental=") + (incremental ? "true" : "false"),
+      "-D", std::string("state.backend.type=") + (hashmap ? "hashmap" : "rocksdb")};
   std::string log;
   std::string latest;
   const auto command = [&](const std::string& failpoints) {
@@ -201,9 +204,10 @@ bool Scenario(uint64_t seed, int cycles, bool quiet, Totals* totals) {
     return fail("after gc: " + verify.dump());
   }
   if (!quiet) {
-    std::printf("scenario seed %llu: %s P%d %s, max-concurrent %d, %d cycles: ok\n",
+    std::printf("scenario seed %llu: %s P%d %s %s, max-concurrent %d, %d cycles: ok\n",
                 static_cast<unsigned long long>(seed), wordcount ? "wordcount" : "keyed-aggregate",
-                parallelism, incremental ? "incremental" : "full", max_concurrent, cycles);
+                parallelism, hashmap ? "hashmap" : "rocksdb", incremental ? "incremental" : "full",
+                max_concurrent, cycles);
     std::fflush(stdout);
   }
   return true;

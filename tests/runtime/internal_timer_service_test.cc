@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "snapshot/restore/restore_operation.h"
+#include "state/rocksdb/rocksdb_restore_operation.h"
 #include "testing/checkpoint_helpers.h"
 #include "testing/temp_dir.h"
 

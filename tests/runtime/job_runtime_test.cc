@@ -54,12 +54,13 @@ Configuration BaseConfig(const testing::TempDir& tmp, int parallelism, bool incr
 struct Scenario {
   int parallelism;
   bool incremental;
+  const char* backend = "rocksdb";
 };
 
 class ExactlyOnceWithFailuresTest : public ::testing::TestWithParam<Scenario> {};
 
 TEST_P(ExactlyOnceWithFailuresTest, RestartsFromTheLatestCheckpointAndCommitsEachRecordOnce) {
-  const auto [parallelism, incremental] = GetParam();
+  const auto [parallelism, incremental, backend] = GetParam();
   testing::TempDir tmp;
   const uint64_t events = 20000, keys = 300;
   // Failures at random moments, in the source's chain and in the keyed task, all after the first
@@ -72,9 +73,10 @@ TEST_P(ExactlyOnceWithFailuresTest, RestartsFromTheLatestCheckpointAndCommitsEac
   std::atomic<bool> checkpointed{false};
   FailureInjector map_failures(in_map, &checkpointed), keyed_failures(in_keyed, &checkpointed);
   const std::string out = tmp.Sub("out");
+  Configuration config = BaseConfig(tmp, parallelism, incremental);
+  ASSERT_TRUE(config.Set(config::kBackendType, backend).ok());
   auto job = JobRuntime::Create(
-      AggregateJob(events, keys, /*rate=*/15000, out, &map_failures, &keyed_failures),
-      BaseConfig(tmp, parallelism, incremental));
+      AggregateJob(events, keys, /*rate=*/15000, out, &map_failures, &keyed_failures), config);
   ASSERT_TRUE(job.ok()) << job.status().ToString();
   std::atomic<bool> ended{false};
   std::thread arm([&] {
@@ -109,10 +111,12 @@ TEST_P(ExactlyOnceWithFailuresTest, RestartsFromTheLatestCheckpointAndCommitsEac
 
 INSTANTIATE_TEST_SUITE_P(Runtime, ExactlyOnceWithFailuresTest,
                          ::testing::Values(Scenario{1, false}, Scenario{1, true},
-                                           Scenario{4, false}, Scenario{4, true}),
+                                           Scenario{4, false}, Scenario{4, true},
+                                           Scenario{2, false, "hashmap"}),
                          [](const auto& info) {
                            return "P" + std::to_string(info.param.parallelism) +
-                                  (info.param.incremental ? "Incremental" : "Full");
+                                  (info.param.incremental ? "Incremental" : "Full") +
+                                  (std::string(info.param.backend) == "hashmap" ? "Hashmap" : "");
                          });
 
 TEST(JobRuntimeTest, WithoutCheckpointsABoundedJobCommitsAtTheEnd) {

@@ -5,7 +5,7 @@
 
 #include "checkpoint/checkpoint_metadata.h"
 #include "snapshot/full_snapshot_strategy.h"
-#include "snapshot/restore/restore_operation.h"
+#include "state/rocksdb/rocksdb_restore_operation.h"
 #include "testing/checkpoint_helpers.h"
 #include "testing/temp_dir.h"
 

@@ -8,8 +8,8 @@
 #include "checkpoint/checkpoint_verifier.h"
 #include "common/failpoint.h"
 #include "snapshot/full_snapshot_strategy.h"
-#include "snapshot/incremental_snapshot_strategy.h"
-#include "snapshot/restore/restore_operation.h"
+#include "state/rocksdb/incremental_snapshot_strategy.h"
+#include "state/rocksdb/rocksdb_restore_operation.h"
 #include "testing/checkpoint_helpers.h"
 #include "testing/temp_dir.h"
 
@@ -324,7 +324,7 @@ TEST_F(IncrementalTest, SwitchingBetweenFullAndIncremental) {
 }  // namespace
 }  // namespace weir
 
-#include "snapshot/snapshot_strategy_factory.h"
+#include "state/rocksdb/rocksdb_backend_factory.h"
 
 namespace weir {
 namespace {

@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "checkpoint/checkpoint_metadata.h"
-#include "snapshot/restore/restore_operation.h"
+#include "state/rocksdb/rocksdb_restore_operation.h"
 #include "testing/checkpoint_helpers.h"
 #include "testing/temp_dir.h"
 

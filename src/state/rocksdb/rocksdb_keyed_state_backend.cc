@@ -295,6 +295,15 @@ Status RocksDbKeyedStateBackend::ForEachKey(
   return FromRocksDb(it->status(), "state '" + std::string(state_name) + "': iterate keys");
 }
 
+Result<std::unique_ptr<AsyncSnapshotPart>> RocksDbKeyedStateBackend::Snapshot(
+    uint64_t checkpoint_id) {
+  if (!strategy_) {
+    return Status::FailedPrecondition("backend " + options_.backend_id +
+                                      " was made without checkpoint storage");
+  }
+  return strategy_->SyncPart(checkpoint_id);
+}
+
 std::vector<StateMetaInfo> RocksDbKeyedStateBackend::RegisteredStates() const {
   std::vector<StateMetaInfo> out;
   for (const auto& t : tables_) out.push_back(t->meta());

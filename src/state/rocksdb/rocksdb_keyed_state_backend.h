@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "snapshot/checkpointable_keyed_state_backend.h"
 #include "state/state_snapshot_view.h"
 #include "weir/keyed_state_backend.h"
 
@@ -62,7 +63,7 @@ class NativeCheckpoint {
   virtual Result<std::vector<LocalFile>> Finish() = 0;
 };
 
-class RocksDbKeyedStateBackend final : public KeyedStateBackend {
+class RocksDbKeyedStateBackend final : public CheckpointableKeyedStateBackend {
  public:
   // Opens an empty backend (whatever was in options.local_dir is deleted first).
   static Result<std::unique_ptr<RocksDbKeyedStateBackend>> Open(RocksDbBackendOptions options);
@@ -74,7 +75,7 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend {
   static std::string DbDir(const std::string& local_dir) { return local_dir + "/db"; }
   ~RocksDbKeyedStateBackend() override;
 
-  const std::string& backend_id() const { return options_.backend_id; }
+  const std::string& backend_id() const override { return options_.backend_id; }
   const std::string& local_dir() const { return options_.local_dir; }
   const KeyGroupRange& key_group_range() const override { return options_.key_group_range; }
   int max_parallelism() const override { return options_.max_parallelism; }
@@ -86,10 +87,26 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend {
                     const std::function<bool(std::string_view key)>& visit) override;
   std::vector<StateMetaInfo> RegisteredStates() const override;
 
+  // --- the checkpoint contract ---
+
+  // The strategy Snapshot() runs (full or incremental, rocksdb_backend_factory.h picks it); it
+  // refers to this backend and is destroyed before it.
+  void SetSnapshotStrategy(std::unique_ptr<SnapshotStrategy> strategy) {
+    strategy_ = std::move(strategy);
+  }
+  SnapshotStrategy* snapshot_strategy() const { return strategy_.get(); }
+  Result<std::unique_ptr<AsyncSnapshotPart>> Snapshot(uint64_t checkpoint_id) override;
+  void NotifyCheckpointComplete(uint64_t checkpoint_id) override {
+    if (strategy_) strategy_->NotifyCheckpointComplete(checkpoint_id);
+  }
+  void NotifyCheckpointAborted(uint64_t checkpoint_id) override {
+    if (strategy_) strategy_->NotifyCheckpointAborted(checkpoint_id);
+  }
+
   // --- for snapshot strategies and restore operations ---
 
   // Called on the owner's thread; cheap (a RocksDB snapshot), independent of state size.
-  Result<std::unique_ptr<StateSnapshotView>> CreateSnapshotView();
+  Result<std::unique_ptr<StateSnapshotView>> CreateSnapshotView() override;
   // A RocksDB native checkpoint: flushes the memtables and hard-links the database's live files
   // (SSTs; copies of MANIFEST, CURRENT, OPTIONS) into `dir`, which must not exist. Costs a
   // flush plus one hard link per file, independent of the state size. Owner's thread only.
@@ -107,9 +124,10 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend {
   // settled as it gets (benchmarks measure a change against it).
   Status CompactFully();
   // Registers states read from a checkpoint before their rows are loaded.
-  Status RegisterStates(const std::vector<StateMetaInfo>& states);
+  Status RegisterStates(const std::vector<StateMetaInfo>& states) override;
   // A loader whose state indexes refer to `states` (all registered already).
-  Result<std::unique_ptr<StateBulkLoader>> NewBulkLoader(const std::vector<StateMetaInfo>& states);
+  Result<std::unique_ptr<StateBulkLoader>> NewBulkLoader(
+      const std::vector<StateMetaInfo>& states) override;
 
   struct Db;  // the open database and its column families (defined in the .cc)
 
@@ -126,6 +144,7 @@ class RocksDbKeyedStateBackend final : public KeyedStateBackend {
   std::vector<std::unique_ptr<Table>> tables_;
   std::string current_key_prefix_;  // key-group prefix + varint length + key
   int current_key_group_ = -1;
+  std::unique_ptr<SnapshotStrategy> strategy_;  // last: destroyed first, it refers to *this
 };
 
 }  // namespace weir

@@ -1,17 +1,24 @@
-// Chooses a backend's SnapshotStrategy from the configuration: `state.backend.incremental`
-// (default false) picks IncrementalSnapshotStrategy over FullSnapshotStrategy; and the RocksDB
-// tuning that goes with it.
+// The "rocksdb" state backend as the runtime makes it: RocksDbKeyedStateBackend, empty or restored
+// (rocksdb_restore_operation.h), with the snapshot strategy `state.backend.incremental` picks
+// (full by default, IncrementalSnapshotStrategy when true) and the RocksDB tuning of the
+// state.backend.rocksdb.* keys.
 #pragma once
 
 #include <memory>
 
 #include "common/thread_pool.h"
+#include "snapshot/checkpointable_keyed_state_backend.h"
 #include "snapshot/snapshot_strategy.h"
 #include "state/rocksdb/rocksdb_keyed_state_backend.h"
 #include "storage/checkpoint_storage.h"
 #include "weir/config.h"
 
 namespace weir {
+
+// The KeyedStateBackendFactory of "rocksdb". A restored backend whose checkpoint the job owns
+// builds its next incremental checkpoint on the restored files.
+Result<std::unique_ptr<CheckpointableKeyedStateBackend>> CreateRocksDbKeyedStateBackend(
+    const KeyedStateBackendParameters& parameters, const KeyedStateRestore* restore);
 
 // All references must outlive the strategy. `io_pool` is used by incremental checkpoints (size it
 // with state.backend.rocksdb.checkpoint.transfer.thread.num).

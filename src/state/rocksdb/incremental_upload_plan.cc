@@ -1,4 +1,4 @@
-#include "snapshot/incremental_upload_plan.h"
+#include "state/rocksdb/incremental_upload_plan.h"
 
 namespace weir {
 

@@ -1,4 +1,4 @@
-#include "snapshot/incremental_snapshot_strategy.h"
+#include "state/rocksdb/incremental_snapshot_strategy.h"
 
 #include <future>
 #include <random>
@@ -7,7 +7,7 @@
 #include "common/retry.h"
 #include "io/owned_directory.h"
 #include "snapshot/file_transfer.h"
-#include "snapshot/incremental_upload_plan.h"
+#include "state/rocksdb/incremental_upload_plan.h"
 
 namespace weir {
 

@@ -1,0 +1,78 @@
+// CheckpointableKeyedStateBackend: the contract between a keyed state backend and everything that
+// checkpoints or restores it. The runtime, the coordinator and the snapshot code know this
+// contract only; each backend (src/state/rocksdb/, src/state/hashmap/) implements it beside its
+// own snapshot strategies, and is made by the factory registered for its `state.backend.type`
+// (src/state/state_backends.h).
+//
+// Lifecycle: created empty or restored from state handles of a checkpoint (by its factory),
+// used by one thread (the subtask's) for state access and the synchronous part of snapshots;
+// notifications may come from any thread; destroyed when the subtask ends.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/thread_pool.h"
+#include "snapshot/checkpoint_listener.h"
+#include "snapshot/snapshot_strategy.h"
+#include "snapshot/state_handle.h"
+#include "state/state_snapshot_view.h"
+#include "storage/checkpoint_storage.h"
+#include "weir/config.h"
+#include "weir/keyed_state_backend.h"
+
+namespace weir {
+
+class CheckpointableKeyedStateBackend : public KeyedStateBackend, public CheckpointListener {
+ public:
+  // Names this backend's files in checkpoint storage; unique within a job. [A-Za-z0-9._-]+.
+  virtual const std::string& backend_id() const = 0;
+
+  // The synchronous part of checkpoint N (owner's thread, short): returns the asynchronous part,
+  // which persists the state on another thread and yields the handle to acknowledge.
+  // FailedPrecondition when the backend was made without checkpoint storage.
+  virtual Result<std::unique_ptr<AsyncSnapshotPart>> Snapshot(uint64_t checkpoint_id) = 0;
+
+  // All state as of now, in the canonical key-group order, readable from any one thread while
+  // the owner goes on (owner's thread). Full snapshots and savepoints are written from it.
+  virtual Result<std::unique_ptr<StateSnapshotView>> CreateSnapshotView() = 0;
+
+  // Restore of canonical rows (a full snapshot, whichever backend wrote it): registers the
+  // states, then loads their rows through the loader (state indexes refer to `states`).
+  virtual Status RegisterStates(const std::vector<StateMetaInfo>& states) = 0;
+  virtual Result<std::unique_ptr<StateBulkLoader>> NewBulkLoader(
+      const std::vector<StateMetaInfo>& states) = 0;
+
+  void NotifyCheckpointComplete(uint64_t) override {}
+  void NotifyCheckpointAborted(uint64_t) override {}
+};
+
+// What a backend is made with.
+struct KeyedStateBackendParameters {
+  std::string backend_id;
+  std::string local_dir;  // the backend's own working directory (may be unused)
+  int max_parallelism = kDefaultMaxParallelism;
+  KeyGroupRange key_group_range;
+  const Configuration* config = nullptr;                  // the job's; outlives the backend
+  const CheckpointStorage* checkpoint_storage = nullptr;  // null: no checkpoints are taken
+  ThreadPool* io_pool = nullptr;  // transfers of checkpoint files; outlives the backend
+};
+
+// The checkpoint a backend is restored from.
+struct KeyedStateRestore {
+  const CheckpointStorage* storage = nullptr;  // where the checkpoint lies
+  uint64_t checkpoint_id = 0;
+  // The handles whose key groups the backend takes (one today: the same key-group range).
+  std::vector<KeyedStateHandle> handles;
+  // The job owns the checkpoint (it resumed its own job directory): its files may be the base of
+  // the next incremental checkpoint. Otherwise they are never referenced.
+  bool owned = false;
+};
+
+// Makes a backend, empty (`restore` null) or restored.
+using KeyedStateBackendFactory = Result<std::unique_ptr<CheckpointableKeyedStateBackend>> (*)(
+    const KeyedStateBackendParameters& parameters, const KeyedStateRestore* restore);
+
+}  // namespace weir

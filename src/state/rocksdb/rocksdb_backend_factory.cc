@@ -1,0 +1,67 @@
+#include "state/rocksdb/rocksdb_backend_factory.h"
+
+#include "snapshot/full_snapshot_strategy.h"
+#include "state/rocksdb/incremental_snapshot_strategy.h"
+#include "state/rocksdb/rocksdb_restore_operation.h"
+
+namespace weir {
+
+Result<std::unique_ptr<CheckpointableKeyedStateBackend>> CreateRocksDbKeyedStateBackend(
+    const KeyedStateBackendParameters& parameters, const KeyedStateRestore* restore) {
+  Configuration defaults;
+  const Configuration& config = parameters.config != nullptr ? *parameters.config : defaults;
+  RocksDbBackendOptions options;
+  options.backend_id = parameters.backend_id;
+  options.local_dir = parameters.local_dir;
+  options.max_parallelism = parameters.max_parallelism;
+  options.key_group_range = parameters.key_group_range;
+  options.tuning = RocksDbTuningFromConfig(config);
+  const KeyedStateHandle* handle = nullptr;
+  if (restore != nullptr) {
+    if (restore->handles.size() != 1) {
+      return Status::NotSupported("backend " + parameters.backend_id + " would restore from " +
+                                  std::to_string(restore->handles.size()) +
+                                  " state handles; one is supported (no rescaling)");
+    }
+    handle = &restore->handles.front();
+  }
+  std::unique_ptr<RocksDbKeyedStateBackend> backend;
+  if (handle != nullptr) {
+    WEIR_ASSIGN_OR_RETURN(
+        backend, RestoreKeyedStateBackend(*restore->storage, restore->checkpoint_id, *handle,
+                                          options, parameters.io_pool));
+  } else {
+    WEIR_ASSIGN_OR_RETURN(backend, RocksDbKeyedStateBackend::Open(options));
+  }
+  if (parameters.checkpoint_storage != nullptr && parameters.io_pool != nullptr) {
+    backend->SetSnapshotStrategy(CreateSnapshotStrategy(
+        config, *backend, *parameters.checkpoint_storage, *parameters.io_pool));
+    if (handle != nullptr) {
+      backend->snapshot_strategy()->RestoredFrom(restore->checkpoint_id, *handle, restore->owned);
+    }
+  }
+  return std::unique_ptr<CheckpointableKeyedStateBackend>(std::move(backend));
+}
+
+std::unique_ptr<SnapshotStrategy> CreateSnapshotStrategy(const Configuration& config,
+                                                         RocksDbKeyedStateBackend& backend,
+                                                         const CheckpointStorage& storage,
+                                                         ThreadPool& io_pool) {
+  if (config.GetBool(config::kIncremental)) {
+    return std::make_unique<IncrementalSnapshotStrategy>(backend, storage, io_pool);
+  }
+  return std::make_unique<FullSnapshotStrategy>(backend, storage);
+}
+
+RocksDbTuning RocksDbTuningFromConfig(const Configuration& config) {
+  RocksDbTuning t;
+  t.async_flush = config.GetBool(config::kAsyncFlush);
+  t.compaction_style = config.GetString(config::kCompactionStyle) == "UNIVERSAL"
+                           ? RocksDbCompactionStyle::kUniversal
+                           : RocksDbCompactionStyle::kLevel;
+  t.level0_file_num_compaction_trigger = static_cast<int>(config.GetInt(config::kLevel0Trigger));
+  t.max_size_amplification_percent = static_cast<int>(config.GetInt(config::kMaxSizeAmplification));
+  return t;
+}
+
+}  // namespace weir
