@@ -162,10 +162,9 @@ int main(int argc, char** argv) {
   const auto inc_storage = CheckpointStorage::ForJob(NewPosixFileSystem(), dir + "/inc", "job");
   const auto full_storage = CheckpointStorage::ForJob(NewPosixFileSystem(), dir + "/full", "job");
   IncrementalSnapshotStrategy incremental(*backend, inc_storage, pool);
-  testing::StrategyListener listener(&incremental);
   CheckpointCoordinator coordinator(inc_storage, CoordinatorOptions{"job", 1, {}});
   Check(coordinator.Recover().status(), "recover");
-  coordinator.AddListener(&listener);
+  coordinator.AddListener(&incremental);
   Check(testing::TakeCheckpoint(coordinator, {{backend.get(), &incremental}}).status(), "base");
 
   rocksdb::BackupEngine* engine = nullptr;

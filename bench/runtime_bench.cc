@@ -112,6 +112,8 @@ Configuration BaseConfig(const Args& a, const std::string& local_dir) {
   SetOrExit(config, config::kParallelism, std::to_string(a.parallelism));
   SetOrExit(config, config::kLocalDir, local_dir);
   SetOrExit(config, config::kRestartStrategy, "none");
+  // Every checkpoint of the run counts in the figures: keep them all in the statistics.
+  SetOrExit(config, config::kStatsHistory, "100000");
   for (const auto& [key, value] : a.settings) SetOrExit(config, key, value);
   return config;
 }
@@ -148,10 +150,10 @@ void RunMode(const Args& a, const std::string& mode) {
   }
   std::vector<double> pauses, backend_pauses, durations;
   double written = 0, full = 0;
-  for (const auto& c : (*job)->checkpoint_history()) {
-    pauses.push_back(static_cast<double>(c.max_sync_pause_us) / 1000.0);
-    backend_pauses.push_back(static_cast<double>(c.max_backend_sync_us) / 1000.0);
-    durations.push_back(static_cast<double>(c.duration_ms));
+  for (const auto& c : (*job)->completed_checkpoints()) {
+    pauses.push_back(static_cast<double>(c.max_sync_duration_us()) / 1000.0);
+    backend_pauses.push_back(static_cast<double>(c.max_backend_sync_duration_us()) / 1000.0);
+    durations.push_back(static_cast<double>(c.duration_ms(c.end_unix_ms)));
     written += static_cast<double>(c.checkpointed_bytes);
     full += static_cast<double>(c.full_bytes);
   }

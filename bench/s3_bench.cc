@@ -61,10 +61,9 @@ void RunOn(const std::string& name, std::shared_ptr<FileSystem> fs, const std::s
   Check(inc_storage.Initialize(), "init");
   Check(full_storage.Initialize(), "init");
   IncrementalSnapshotStrategy incremental(backend, inc_storage, pool);
-  testing::StrategyListener listener(&incremental);
   CheckpointCoordinator coordinator(inc_storage, CoordinatorOptions{"job", 2, {}});
   Check(coordinator.Recover().status(), "recover");
-  coordinator.AddListener(&listener);
+  coordinator.AddListener(&incremental);
   auto start = Clock::now();
   auto first = testing::TakeCheckpoint(coordinator, {{&backend, &incremental}});
   Check(first.status(), "first incremental");

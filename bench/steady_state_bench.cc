@@ -150,10 +150,9 @@ int main(int argc, char** argv) {
   ThreadPool pool(4);
   const auto storage = CheckpointStorage::ForJob(NewPosixFileSystem(), dir + "/checkpoints", "job");
   IncrementalSnapshotStrategy strategy(*backend, storage, pool);
-  testing::StrategyListener listener(&strategy);
   CheckpointCoordinator coordinator(storage, CoordinatorOptions{"job", retained, {}});
   Check(coordinator.Recover().status(), "recover");
-  coordinator.AddListener(&listener);
+  coordinator.AddListener(&strategy);
   // Every key written once and flushed: the base's files are the live state, compressed, with
   // nothing overwritten in them. Keys and value sizes never change, so neither does that size.
   auto base = testing::TakeCheckpoint(coordinator, {{backend.get(), &strategy}});

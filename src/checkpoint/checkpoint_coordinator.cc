@@ -1,6 +1,7 @@
 #include "checkpoint/checkpoint_coordinator.h"
 
 #include <algorithm>
+#include <future>
 #include <tuple>
 
 #include "common/clock.h"
@@ -8,22 +9,40 @@
 
 namespace weir {
 
-CheckpointCoordinator::CheckpointCoordinator(CheckpointStorage storage, CoordinatorOptions options)
-    : storage_(storage),
-      options_(std::move(options)),
-      store_(options_.num_retained),
-      cleaner_(storage),
-      stats_(options_.stats_history) {}
+CoordinatorComponents DefaultCoordinatorComponents(const CheckpointStorage& storage,
+                                                   const CoordinatorOptions& options) {
+  CoordinatorComponents c;
+  c.store = std::make_unique<CompletedCheckpointStore>(options.num_retained);
+  c.cleaner = std::make_unique<CheckpointCleaner>(storage);
+  c.stats = std::make_shared<CheckpointStatsTracker>(options.stats_history);
+  return c;
+}
 
-CheckpointCoordinator::~CheckpointCoordinator() { cleaner_.WaitIdle(); }
+CheckpointCoordinator::CheckpointCoordinator(CheckpointStorage storage, CoordinatorOptions options,
+                                             CoordinatorComponents components)
+    : storage_(std::move(storage)),
+      options_(std::move(options)),
+      store_(std::move(components.store)),
+      cleaner_(std::move(components.cleaner)),
+      stats_(std::move(components.stats)) {}
+
+CheckpointCoordinator::CheckpointCoordinator(CheckpointStorage storage, CoordinatorOptions options)
+    : CheckpointCoordinator(storage, options, DefaultCoordinatorComponents(storage, options)) {}
+
+CheckpointCoordinator::~CheckpointCoordinator() {
+  io_.WaitIdle();
+  cleaner_->WaitIdle();
+}
 
 Result<RecoveredStore> CheckpointCoordinator::Recover(std::optional<uint64_t> newest) {
   WEIR_RETURN_IF_ERROR(storage_.Initialize());
+  // Storage is read before the lock is taken: readers are answered meanwhile.
+  WEIR_ASSIGN_OR_RETURN(StoredCheckpoints stored, ReadStoredCheckpoints(storage_, newest));
   std::lock_guard<std::mutex> lock(mu_);
   WEIR_ASSIGN_OR_RETURN(RecoveredStore recovered,
-                        RecoverCompletedCheckpointStore(storage_, &store_, newest));
+                        RegisterStoredCheckpoints(std::move(stored), store_.get()));
   next_id_ = std::max(next_id_, recovered.highest_checkpoint_id + 1);
-  cleaner_.Discard(recovered.discard);
+  cleaner_->Discard(recovered.discard);
   return recovered;
 }
 
@@ -42,35 +61,60 @@ Result<uint64_t> CheckpointCoordinator::StartCheckpoint(CheckpointKind kind,
     return Status::InvalidArgument("checkpoint " + std::to_string(id) + ": duplicate task ids");
   }
   pending_.emplace(id, std::move(p));
-  store_.AddPending(id);
-  stats_.ReportPending(id, kind, trigger_unix_ms, static_cast<int>(task_ids.size()));
+  store_->AddPending(id);
+  stats_->ReportPending(id, kind, trigger_unix_ms, static_cast<int>(task_ids.size()));
   return id;
 }
 
-Result<std::optional<CheckpointMetadata>> CheckpointCoordinator::Acknowledge(
-    uint64_t checkpoint_id, KeyedStateHandle handle, int64_t now_unix_ms) {
+CheckpointCoordinator::AckResult CheckpointCoordinator::Acknowledge(uint64_t checkpoint_id,
+                                                                    KeyedStateHandle handle,
+                                                                    int64_t now_unix_ms) {
   TaskStateSnapshot snapshot;
   snapshot.task_id = handle.backend_id;
   snapshot.backends.push_back(std::move(handle));
   return Acknowledge(checkpoint_id, std::move(snapshot), now_unix_ms);
 }
 
-Result<std::optional<CheckpointMetadata>> CheckpointCoordinator::Acknowledge(
-    uint64_t checkpoint_id, TaskStateSnapshot snapshot, int64_t now_unix_ms) {
-  std::vector<uint64_t> completed, aborted;
-  Result<std::optional<CheckpointMetadata>> result = std::optional<CheckpointMetadata>();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    result =
-        AcknowledgeLocked(checkpoint_id, std::move(snapshot), now_unix_ms, &completed, &aborted);
-  }
-  NotifyAll(completed, aborted);
-  return result;
+CheckpointCoordinator::AckResult CheckpointCoordinator::Acknowledge(uint64_t checkpoint_id,
+                                                                    TaskStateSnapshot snapshot,
+                                                                    int64_t now_unix_ms) {
+  std::promise<AckResult> outcome;
+  std::future<AckResult> ready = outcome.get_future();
+  Acknowledge(checkpoint_id, std::move(snapshot), now_unix_ms,
+              [&outcome](AckResult r) { outcome.set_value(std::move(r)); });
+  return ready.get();
 }
 
-Result<std::optional<CheckpointMetadata>> CheckpointCoordinator::AcknowledgeLocked(
-    uint64_t checkpoint_id, TaskStateSnapshot snapshot, int64_t now_unix_ms,
-    std::vector<uint64_t>* completed, std::vector<uint64_t>* aborted) {
+void CheckpointCoordinator::Acknowledge(uint64_t checkpoint_id, TaskStateSnapshot snapshot,
+                                        int64_t now_unix_ms, AckCallback done) {
+  std::vector<uint64_t> aborted;
+  Result<bool> last = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    last = AcknowledgeLocked(checkpoint_id, std::move(snapshot), now_unix_ms, &aborted);
+  }
+  NotifyAll({}, aborted);
+  if (!last.ok()) {
+    done(last.status());
+  } else if (!*last) {
+    done(std::optional<CheckpointMetadata>());
+  } else {
+    io_.Submit([this, checkpoint_id, now_unix_ms, done = std::move(done)]() mutable {
+      Complete(checkpoint_id, now_unix_ms, std::move(done));
+    });
+  }
+}
+
+Result<bool> CheckpointCoordinator::AcknowledgeLocked(uint64_t checkpoint_id,
+                                                      TaskStateSnapshot snapshot,
+                                                      int64_t now_unix_ms,
+                                                      std::vector<uint64_t>* aborted) {
+  if (completing_.count(checkpoint_id) != 0) {
+    // Every awaited task acknowledged already: this one is a duplicate whose files may be those
+    // of an accepted acknowledgement, so nothing is deleted (gc finds leftovers).
+    return Status::InvalidArgument("checkpoint " + std::to_string(checkpoint_id) +
+                                   " is completing and awaits no task");
+  }
   auto it = pending_.find(checkpoint_id);
   if (it == pending_.end()) {
     DiscardPendingLocked(checkpoint_id, snapshot.backends);
@@ -83,40 +127,67 @@ Result<std::optional<CheckpointMetadata>> CheckpointCoordinator::AcknowledgeLock
                                    " does not await task " + snapshot.task_id);
   }
   for (auto& b : snapshot.backends) it->second.acknowledged.push_back(b);
-  if (Status held = store_.HoldForPending(checkpoint_id, snapshot.backends); !held.ok()) {
+  if (Status held = store_->HoldForPending(checkpoint_id, snapshot.backends); !held.ok()) {
     // It builds on files that are gone or going: it can never complete.
-    stats_.ReportFailed(checkpoint_id, now_unix_ms, held.message());
+    stats_->ReportFailed(checkpoint_id, now_unix_ms, held.message());
     DiscardPendingLocked(checkpoint_id, it->second.acknowledged);
     pending_.erase(it);
     aborted->push_back(checkpoint_id);
     return Status::Aborted(held.message());
   }
-  stats_.ReportAcknowledged(
-      checkpoint_id,
-      SubtaskStatsOf(checkpoint_id, snapshot.task_id, snapshot.backends, snapshot.sync_duration_us,
-                     snapshot.alignment_duration_us, snapshot.async_duration_us, now_unix_ms));
+  stats_->ReportAcknowledged(checkpoint_id, SubtaskStatsOf(checkpoint_id, snapshot, now_unix_ms));
   for (auto& s : snapshot.operator_states) it->second.operator_states.push_back(std::move(s));
-  if (!it->second.awaiting.empty()) return std::optional<CheckpointMetadata>();
-  Pending p = std::move(it->second);
+  if (!it->second.awaiting.empty()) return false;
+  completing_.emplace(checkpoint_id, std::move(it->second));
   pending_.erase(it);
-  bool metadata_may_exist = false;
-  auto done = CompleteLocked(checkpoint_id, p, now_unix_ms, aborted, &metadata_may_exist);
-  if (!done.ok()) {
-    // No _metadata: the checkpoint never existed and its uploads can go.
-    DiscardPendingLocked(checkpoint_id, p.acknowledged, metadata_may_exist);
-    aborted->push_back(checkpoint_id);
-    stats_.ReportFailed(checkpoint_id, now_unix_ms, done.status().ToString());
-    return done.status();
-  }
-  stats_.ReportCompleted(checkpoint_id, now_unix_ms, storage_.MetadataPath(checkpoint_id));
-  completed->push_back(checkpoint_id);
-  return std::optional<CheckpointMetadata>(std::move(done).value());
+  return true;
 }
 
-Result<CheckpointMetadata> CheckpointCoordinator::CompleteLocked(uint64_t id, Pending pending,
-                                                                 int64_t now_unix_ms,
-                                                                 std::vector<uint64_t>* aborted,
-                                                                 bool* metadata_may_exist) {
+void CheckpointCoordinator::Complete(uint64_t id, int64_t now_unix_ms, AckCallback done) {
+  std::vector<uint64_t> completed, aborted;
+  AckResult result = std::optional<CheckpointMetadata>();
+  std::optional<CheckpointMetadata> m;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = completing_.find(id);
+    if (const auto* latest = store_->Latest(); latest != nullptr && latest->checkpoint_id >= id) {
+      // A newer checkpoint completed first: this one can no longer become the latest. Like a
+      // pending checkpoint a completion subsumes, it is aborted, not failed.
+      result = Status::Aborted("subsumed: checkpoint " + std::to_string(latest->checkpoint_id) +
+                               " completed first");
+      stats_->ReportFailed(id, now_unix_ms, result.status().ToString());
+      DiscardPendingLocked(id, it->second.acknowledged);
+      aborted.push_back(id);
+      completing_.erase(it);
+    } else {
+      m = MetadataOf(id, it->second, now_unix_ms);
+    }
+  }
+  if (m) {
+    bool metadata_may_exist = false;
+    const Status written = WriteMetadata(*m, &metadata_may_exist);
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = completing_.find(id);
+    if (!written.ok()) {
+      // No _metadata (or one that may exist: then every file is kept): N never existed.
+      DiscardPendingLocked(id, it->second.acknowledged, metadata_may_exist);
+      aborted.push_back(id);
+      stats_->ReportFailed(id, now_unix_ms, written.ToString());
+      result = written;
+    } else {
+      RegisterCompletedLocked(*m, now_unix_ms, &aborted);
+      stats_->ReportCompleted(id, now_unix_ms, storage_.MetadataPath(id));
+      completed.push_back(id);
+      result = std::move(m);
+    }
+    completing_.erase(it);
+  }
+  NotifyAll(completed, aborted);
+  done(std::move(result));
+}
+
+CheckpointMetadata CheckpointCoordinator::MetadataOf(uint64_t id, Pending pending,
+                                                     int64_t now_unix_ms) const {
   CheckpointMetadata m;
   m.checkpoint_id = id;
   m.kind = pending.kind;
@@ -131,39 +202,45 @@ Result<CheckpointMetadata> CheckpointCoordinator::CompleteLocked(uint64_t id, Pe
   std::sort(m.operator_states.begin(), m.operator_states.end(), [](const auto& a, const auto& b) {
     return std::tie(a.operator_uid, a.subtask) < std::tie(b.operator_uid, b.subtask);
   });
-  if (const auto* latest = store_.Latest(); latest != nullptr && latest->checkpoint_id >= id) {
-    return Status::FailedPrecondition("checkpoint " + std::to_string(id) +
-                                      " would complete after checkpoint " +
-                                      std::to_string(latest->checkpoint_id));
-  }
+  return m;
+}
+
+Status CheckpointCoordinator::WriteMetadata(const CheckpointMetadata& m, bool* metadata_may_exist) {
   WEIR_FAILPOINT("checkpoint.before_metadata");
   if (Status written = WriteCheckpointMetadata(storage_, m); !written.ok()) {
     // The rename may have happened before a later step failed: make sure no _metadata is
     // left, or keep every file if that cannot be made sure.
-    const Status undo = storage_.fs().DeleteFile(storage_.MetadataPath(id));
+    const Status undo = storage_.fs().DeleteFile(storage_.MetadataPath(m.checkpoint_id));
     if (!undo.ok() && !undo.IsNotFound()) *metadata_may_exist = true;
     return written;
   }
+  return Status::OK();
+}
+
+void CheckpointCoordinator::RegisterCompletedLocked(const CheckpointMetadata& m,
+                                                    int64_t now_unix_ms,
+                                                    std::vector<uint64_t>* aborted) {
+  const uint64_t id = m.checkpoint_id;
   // From here on checkpoint `id` exists and nothing may fail it; a crash below loses no state
   // and at most leaves unreferenced files for gc.
   (void)Failpoints::Instance().Hit("checkpoint.after_metadata");
   if (m.kind != CheckpointKind::kSavepoint) {
-    auto plan = store_.Add(m);  // cannot fail: the id is above the latest (checked above)
+    // Cannot fail: completions run one at a time and each checks it is above the latest.
+    auto plan = store_->Add(m);
     (void)Failpoints::Instance().Hit("checkpoint.after_register");
-    if (plan.ok()) cleaner_.Discard(std::move(plan).value());
+    if (plan.ok()) cleaner_->Discard(std::move(plan).value());
   } else {
     // Savepoints are never deleted by weir: nothing they hold is ever released.
-    (void)store_.RemovePending(id, /*keep_references=*/true);
+    (void)store_->RemovePending(id, /*keep_references=*/true);
   }
   // Pending checkpoints older than this one can no longer become the latest: abort them.
   for (auto it = pending_.begin(); it != pending_.end() && it->first < id;) {
-    stats_.ReportFailed(it->first, now_unix_ms,
-                        "subsumed: checkpoint " + std::to_string(id) + " completed first");
+    stats_->ReportFailed(it->first, now_unix_ms,
+                         "subsumed: checkpoint " + std::to_string(id) + " completed first");
     DiscardPendingLocked(it->first, it->second.acknowledged);
     aborted->push_back(it->first);
     it = pending_.erase(it);
   }
-  return m;
 }
 
 bool CheckpointCoordinator::Abort(uint64_t checkpoint_id, const std::string& reason) {
@@ -171,7 +248,7 @@ bool CheckpointCoordinator::Abort(uint64_t checkpoint_id, const std::string& rea
     std::lock_guard<std::mutex> lock(mu_);
     auto it = pending_.find(checkpoint_id);
     if (it == pending_.end()) return false;
-    stats_.ReportFailed(checkpoint_id, NowUnixMs(), reason);
+    stats_->ReportFailed(checkpoint_id, NowUnixMs(), reason);
     DiscardPendingLocked(checkpoint_id, it->second.acknowledged);
     pending_.erase(it);
   }
@@ -181,31 +258,35 @@ bool CheckpointCoordinator::Abort(uint64_t checkpoint_id, const std::string& rea
 
 void CheckpointCoordinator::AbortAll(const std::string& reason) {
   for (uint64_t id : PendingIds()) Abort(id, reason);
+  WaitForCompletions();
 }
+
+void CheckpointCoordinator::WaitForCompletions() { io_.WaitIdle(); }
 
 void CheckpointCoordinator::DiscardPendingLocked(uint64_t id,
                                                  const std::vector<KeyedStateHandle>& handles,
                                                  bool metadata_may_exist) {
-  const auto retained = store_.RetainedIds();
+  const auto retained = store_->RetainedIds();
   if (std::find(retained.begin(), retained.end(), id) != retained.end()) return;  // it completed
   // Its holds go first: a file only it held (of a checkpoint subsumed meanwhile) goes too.
-  DiscardPlan released = store_.RemovePending(id, /*keep_references=*/metadata_may_exist);
-  cleaner_.Discard(std::move(released));
+  DiscardPlan released = store_->RemovePending(id, /*keep_references=*/metadata_may_exist);
+  cleaner_->Discard(std::move(released));
   if (metadata_may_exist) return;  // keep every file it references
   std::vector<std::string> uploaded;
   for (const auto& h : handles) {
     for (const auto& f : h.files) {
       // Only what this checkpoint wrote and no other checkpoint references.
-      if (f.written_by_checkpoint == id && !store_.registry().IsReferenced(f.path)) {
+      if (f.written_by_checkpoint == id && !store_->registry().IsReferenced(f.path)) {
         uploaded.push_back(f.path);
       }
     }
   }
-  cleaner_.DiscardAborted(id, std::move(uploaded));
+  cleaner_->DiscardAborted(id, std::move(uploaded));
 }
 
 void CheckpointCoordinator::NotifyAll(const std::vector<uint64_t>& completed,
                                       const std::vector<uint64_t>& aborted) {
+  if (completed.empty() && aborted.empty()) return;
   std::vector<CheckpointListener*> listeners;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -219,18 +300,18 @@ void CheckpointCoordinator::NotifyAll(const std::vector<uint64_t>& completed,
 
 std::vector<uint64_t> CheckpointCoordinator::RetainedIds() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return store_.RetainedIds();
+  return store_->RetainedIds();
 }
 
 std::optional<CheckpointMetadata> CheckpointCoordinator::Latest() const {
   std::lock_guard<std::mutex> lock(mu_);
-  const auto* latest = store_.Latest();
+  const auto* latest = store_->Latest();
   return latest ? std::optional<CheckpointMetadata>(*latest) : std::nullopt;
 }
 
 std::vector<CheckpointMetadata> CheckpointCoordinator::Retained() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return {store_.checkpoints().begin(), store_.checkpoints().end()};
+  return {store_->checkpoints().begin(), store_->checkpoints().end()};
 }
 
 std::vector<uint64_t> CheckpointCoordinator::PendingIds() const {
@@ -243,7 +324,7 @@ std::vector<uint64_t> CheckpointCoordinator::PendingIds() const {
 std::set<std::string> CheckpointCoordinator::HeldSharedFiles() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::set<std::string> files;
-  for (const auto& [path, holders] : store_.registry().references()) files.insert(path);
+  for (const auto& [path, holders] : store_->registry().references()) files.insert(path);
   return files;
 }
 

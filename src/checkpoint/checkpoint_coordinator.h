@@ -8,17 +8,26 @@
 // checkpoint). Abort of N: listeners are notified and the files N uploaded are deleted — those
 // of acknowledgements that arrive later too. Named failpoints sit between the steps.
 //
+// The coordinator never waits on storage while it holds its lock: the last acknowledgement of N
+// hands N's completion to the coordinator's I/O thread, which writes `_metadata` with the lock
+// released and takes it only to update the store. Acknowledgements of other checkpoints, aborts
+// and readers (REST, metrics) are answered meanwhile. Completions run one at a time in the order
+// their checkpoints were fully acknowledged; one that would complete after a newer checkpoint
+// fails before it writes anything. N is "completing" from its last acknowledgement until its
+// completion settles: it is neither pending (an abort no longer reaches it) nor retained yet.
+//
 // Each acknowledgement holds the shared files it reuses in the store's registry, so that no
 // checkpoint completing meanwhile deletes them; one that reuses a file already released (its
 // checkpoint was subsumed) aborts its checkpoint (CompletedCheckpointStore::HoldForPending).
 //
-// Triggering on an interval, timeouts and the conversation with running subtasks come with the
-// streaming runtime; this class holds the decisions they will drive. Thread-safe.
+// The store, the cleaner and the statistics are given to it (CoordinatorComponents). Triggering
+// on an interval and timeouts belong to the runtime's CheckpointScheduler. Thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -28,6 +37,7 @@
 #include "checkpoint/checkpoint_cleaner.h"
 #include "checkpoint/checkpoint_stats.h"
 #include "checkpoint/completed_checkpoint_store.h"
+#include "common/thread_pool.h"
 #include "snapshot/checkpoint_listener.h"
 #include "snapshot/task_state_snapshot.h"
 
@@ -40,8 +50,29 @@ struct CoordinatorOptions {
   size_t stats_history = 100;           // checkpoints kept in the statistics
 };
 
+// What a coordinator works with, built by its creator: the store of completed checkpoints, the
+// cleaner that carries out its deletions, and the statistics (shared: readers such as the REST
+// API may hold them).
+struct CoordinatorComponents {
+  std::unique_ptr<CompletedCheckpointStore> store;
+  std::unique_ptr<CheckpointCleaner> cleaner;
+  std::shared_ptr<CheckpointStatsTracker> stats;
+};
+// The usual components: a store retaining options.num_retained, a cleaner deleting in `storage`,
+// statistics keeping options.stats_history checkpoints.
+CoordinatorComponents DefaultCoordinatorComponents(const CheckpointStorage& storage,
+                                                   const CoordinatorOptions& options);
+
 class CheckpointCoordinator {
  public:
+  // What an acknowledgement led to: the checkpoint's metadata when it completed N, nothing when N
+  // still awaits other tasks, or why the acknowledgement was refused or N failed.
+  using AckResult = Result<std::optional<CheckpointMetadata>>;
+  using AckCallback = std::function<void(AckResult)>;
+
+  CheckpointCoordinator(CheckpointStorage storage, CoordinatorOptions options,
+                        CoordinatorComponents components);
+  // With DefaultCoordinatorComponents(storage, options).
   CheckpointCoordinator(CheckpointStorage storage, CoordinatorOptions options);
   ~CheckpointCoordinator();
 
@@ -55,35 +86,40 @@ class CheckpointCoordinator {
   // Starts checkpoint N (returned), which completes once each of `task_ids` acknowledged.
   Result<uint64_t> StartCheckpoint(CheckpointKind kind, std::vector<std::string> task_ids,
                                    int64_t trigger_unix_ms);
-  // A backend's snapshot for checkpoint N. Returns N's metadata when this acknowledgement
-  // completed N. An acknowledgement for a checkpoint that is no longer pending is discarded (its
-  // uploads are deleted) and answered with Aborted; one from a backend that the pending
-  // checkpoint does not (or no longer) await is refused with InvalidArgument and deletes nothing.
-  Result<std::optional<CheckpointMetadata>> Acknowledge(uint64_t checkpoint_id,
-                                                        TaskStateSnapshot snapshot,
-                                                        int64_t now_unix_ms);
+  // A task's snapshot for checkpoint N. `done` is called once: on the calling thread when N still
+  // awaits other tasks or the acknowledgement is refused, on the I/O thread once N's completion
+  // settled (after the listeners heard of it) when this was N's last acknowledgement.
+  // An acknowledgement for a checkpoint that is no longer pending is discarded (its uploads are
+  // deleted) and answered with Aborted; one from a task that N does not (or no longer) await,
+  // or for a checkpoint that is completing, is refused with InvalidArgument and deletes nothing.
+  void Acknowledge(uint64_t checkpoint_id, TaskStateSnapshot snapshot, int64_t now_unix_ms,
+                   AckCallback done);
+  // The same, waiting for the outcome (the completion's storage writes included).
+  AckResult Acknowledge(uint64_t checkpoint_id, TaskStateSnapshot snapshot, int64_t now_unix_ms);
   // A task that holds one backend and nothing else: its task id is the backend id.
-  Result<std::optional<CheckpointMetadata>> Acknowledge(uint64_t checkpoint_id,
-                                                        KeyedStateHandle handle,
-                                                        int64_t now_unix_ms);
+  AckResult Acknowledge(uint64_t checkpoint_id, KeyedStateHandle handle, int64_t now_unix_ms);
   // Aborts N if it is pending (a no-op otherwise); returns whether it was.
   bool Abort(uint64_t checkpoint_id, const std::string& reason);
-  // Aborts every pending checkpoint (the job's tasks failed or were cancelled).
+  // Aborts every pending checkpoint (the job's tasks failed or were cancelled) and waits until
+  // the completions already under way settled: afterwards Latest() no longer changes on its own.
   void AbortAll(const std::string& reason);
+  // Blocks until every completion handed to the I/O thread so far has settled.
+  void WaitForCompletions();
 
   const CheckpointStorage& storage() const { return storage_; }
   // Every checkpoint this coordinator started, and the restores the runtime reports.
-  CheckpointStatsTracker& stats() { return stats_; }
-  const CheckpointStatsTracker& stats() const { return stats_; }
+  CheckpointStatsTracker& stats() { return *stats_; }
+  const CheckpointStatsTracker& stats() const { return *stats_; }
   std::vector<uint64_t> RetainedIds() const;
   std::optional<CheckpointMetadata> Latest() const;
   // Every retained completed checkpoint, oldest first.
   std::vector<CheckpointMetadata> Retained() const;
+  // Checkpoints that await acknowledgements (completing ones are not pending).
   std::vector<uint64_t> PendingIds() const;
-  // Every shared file some checkpoint references: retained, pending, or subsumed but kept for a
-  // pending checkpoint that may build on it.
+  // Every shared file some checkpoint references: retained, pending, completing, or subsumed but
+  // kept for a pending checkpoint that may build on it.
   std::set<std::string> HeldSharedFiles() const;
-  CheckpointCleaner& cleaner() { return cleaner_; }
+  CheckpointCleaner& cleaner() { return *cleaner_; }
 
  private:
   struct Pending {
@@ -93,14 +129,17 @@ class CheckpointCoordinator {
     std::vector<KeyedStateHandle> acknowledged;
     std::vector<OperatorStateHandle> operator_states;
   };
-  Result<CheckpointMetadata> CompleteLocked(uint64_t id, Pending pending, int64_t now_unix_ms,
-                                            std::vector<uint64_t>* aborted,
-                                            bool* metadata_may_exist);
-  Result<std::optional<CheckpointMetadata>> AcknowledgeLocked(uint64_t checkpoint_id,
-                                                              TaskStateSnapshot snapshot,
-                                                              int64_t now_unix_ms,
-                                                              std::vector<uint64_t>* completed,
-                                                              std::vector<uint64_t>* aborted);
+  // Records the acknowledgement; when it was N's last, moves N to completing and returns true.
+  Result<bool> AcknowledgeLocked(uint64_t checkpoint_id, TaskStateSnapshot snapshot,
+                                 int64_t now_unix_ms, std::vector<uint64_t>* aborted);
+  // On the I/O thread: writes N's _metadata (lock released), then registers N.
+  void Complete(uint64_t id, int64_t now_unix_ms, AckCallback done);
+  CheckpointMetadata MetadataOf(uint64_t id, Pending pending, int64_t now_unix_ms) const;
+  // Writes `m`; on failure, `*metadata_may_exist` tells whether a _metadata may be left.
+  Status WriteMetadata(const CheckpointMetadata& m, bool* metadata_may_exist);
+  // N's _metadata is durable: registers N, aborts pending checkpoints older than N.
+  void RegisterCompletedLocked(const CheckpointMetadata& m, int64_t now_unix_ms,
+                               std::vector<uint64_t>* aborted);
   // Pending checkpoint `id` ended without completing: releases what it held and deletes what it
   // uploaded (only the holds when its `_metadata` may exist: then every file is kept).
   void DiscardPendingLocked(uint64_t id, const std::vector<KeyedStateHandle>& handles,
@@ -109,13 +148,16 @@ class CheckpointCoordinator {
 
   CheckpointStorage storage_;
   CoordinatorOptions options_;
+  std::unique_ptr<CompletedCheckpointStore> store_;  // guarded by mu_
+  std::unique_ptr<CheckpointCleaner> cleaner_;
+  std::shared_ptr<CheckpointStatsTracker> stats_;
   mutable std::mutex mu_;
-  CompletedCheckpointStore store_;
-  std::map<uint64_t, Pending> pending_;
-  uint64_t next_id_ = 1;
+  std::map<uint64_t, Pending> pending_;     // guarded by mu_
+  std::map<uint64_t, Pending> completing_;  // guarded by mu_: fully acknowledged, not settled
+  uint64_t next_id_ = 1;                    // guarded by mu_
   std::vector<CheckpointListener*> listeners_;
-  CheckpointCleaner cleaner_;
-  CheckpointStatsTracker stats_;
+  // Last member: its thread finishes the completions handed to it before the rest goes.
+  ThreadPool io_{1, "weir-ckpt-io"};
 };
 
 }  // namespace weir

@@ -16,17 +16,39 @@ const char* CheckpointStatusName(CheckpointStatus s) {
   return "?";
 }
 
-SubtaskCheckpointStats SubtaskStatsOf(uint64_t checkpoint_id, const std::string& task_id,
-                                      const std::vector<KeyedStateHandle>& backends,
-                                      int64_t sync_us, int64_t alignment_us, int64_t async_us,
+namespace {
+
+template <typename Field>
+int64_t MaxOverSubtasks(const std::vector<SubtaskCheckpointStats>& subtasks, Field field) {
+  int64_t longest = 0;
+  for (const auto& s : subtasks) longest = std::max(longest, s.*field);
+  return longest;
+}
+
+}  // namespace
+
+int64_t CheckpointStats::max_sync_duration_us() const {
+  return MaxOverSubtasks(subtasks, &SubtaskCheckpointStats::sync_duration_us);
+}
+
+int64_t CheckpointStats::max_backend_sync_duration_us() const {
+  return MaxOverSubtasks(subtasks, &SubtaskCheckpointStats::backend_sync_duration_us);
+}
+
+int64_t CheckpointStats::max_async_duration_us() const {
+  return MaxOverSubtasks(subtasks, &SubtaskCheckpointStats::async_duration_us);
+}
+
+SubtaskCheckpointStats SubtaskStatsOf(uint64_t checkpoint_id, const TaskStateSnapshot& snapshot,
                                       int64_t now_unix_ms) {
   SubtaskCheckpointStats s;
-  s.task_id = task_id;
+  s.task_id = snapshot.task_id;
   s.acknowledged_unix_ms = now_unix_ms;
-  s.sync_duration_us = sync_us;
-  s.alignment_duration_us = alignment_us;
-  s.async_duration_us = async_us;
-  for (const auto& b : backends) {
+  s.sync_duration_us = snapshot.sync_duration_us;
+  s.backend_sync_duration_us = snapshot.backend_sync_duration_us;
+  s.alignment_duration_us = snapshot.alignment_duration_us;
+  s.async_duration_us = snapshot.async_duration_us;
+  for (const auto& b : snapshot.backends) {
     s.checkpointed_bytes += b.checkpointed_bytes;
     s.full_bytes += b.full_bytes;
     for (const auto& f : b.files) {

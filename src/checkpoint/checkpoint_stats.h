@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "checkpoint/checkpoint_metadata.h"
+#include "snapshot/task_state_snapshot.h"
 
 namespace weir {
 
@@ -26,6 +27,7 @@ struct SubtaskCheckpointStats {
   std::string task_id;
   int64_t acknowledged_unix_ms = 0;
   int64_t sync_duration_us = 0;
+  int64_t backend_sync_duration_us = 0;  // the keyed state backends' share of the sync pause
   int64_t alignment_duration_us = 0;
   int64_t async_duration_us = 0;
   uint64_t checkpointed_bytes = 0;
@@ -52,6 +54,11 @@ struct CheckpointStats {
   int64_t duration_ms(int64_t now_unix_ms) const {
     return (end_unix_ms > 0 ? end_unix_ms : now_unix_ms) - trigger_unix_ms;
   }
+  // The longest of any subtask: what the slowest one paused processing, its backends' share of
+  // that pause, and its asynchronous part.
+  int64_t max_sync_duration_us() const;
+  int64_t max_backend_sync_duration_us() const;
+  int64_t max_async_duration_us() const;
 };
 
 struct RestoreStats {
@@ -74,9 +81,7 @@ struct CheckpointStatsSnapshot {
 
 // The statistics one acknowledgement carries: durations as measured by the task, sizes and file
 // counts from its state handles (a file is written by checkpoint N when N uploaded it).
-SubtaskCheckpointStats SubtaskStatsOf(uint64_t checkpoint_id, const std::string& task_id,
-                                      const std::vector<KeyedStateHandle>& backends,
-                                      int64_t sync_us, int64_t alignment_us, int64_t async_us,
+SubtaskCheckpointStats SubtaskStatsOf(uint64_t checkpoint_id, const TaskStateSnapshot& snapshot,
                                       int64_t now_unix_ms);
 
 class CheckpointStatsTracker {

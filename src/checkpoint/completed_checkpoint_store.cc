@@ -103,10 +103,9 @@ std::vector<uint64_t> CompletedCheckpointStore::RetainedIds() const {
   return ids;
 }
 
-Result<RecoveredStore> RecoverCompletedCheckpointStore(const CheckpointStorage& storage,
-                                                       CompletedCheckpointStore* store,
-                                                       std::optional<uint64_t> newest) {
-  RecoveredStore out;
+Result<StoredCheckpoints> ReadStoredCheckpoints(const CheckpointStorage& storage,
+                                                std::optional<uint64_t> newest) {
+  StoredCheckpoints out;
   WEIR_ASSIGN_OR_RETURN(auto entries, storage.fs().ListDir(storage.job_dir()));
   for (const auto& e : entries) {
     if (auto id = CheckpointStorage::ParseCheckpointDirName(e.name)) {
@@ -130,10 +129,29 @@ Result<RecoveredStore> RecoverCompletedCheckpointStore(const CheckpointStorage& 
       continue;
     }
     if (m->kind == CheckpointKind::kSavepoint) continue;  // never subsumed by weir
-    WEIR_ASSIGN_OR_RETURN(DiscardPlan plan, store->Add(std::move(m).value()));
+    out.checkpoints.push_back(std::move(m).value());
+  }
+  return out;
+}
+
+Result<RecoveredStore> RegisterStoredCheckpoints(StoredCheckpoints stored,
+                                                 CompletedCheckpointStore* store) {
+  RecoveredStore out;
+  out.unreadable = std::move(stored.unreadable);
+  out.highest_checkpoint_id = stored.highest_checkpoint_id;
+  out.skipped_newer = std::move(stored.skipped_newer);
+  for (auto& m : stored.checkpoints) {
+    WEIR_ASSIGN_OR_RETURN(DiscardPlan plan, store->Add(std::move(m)));
     out.discard.Append(std::move(plan));
   }
   return out;
+}
+
+Result<RecoveredStore> RecoverCompletedCheckpointStore(const CheckpointStorage& storage,
+                                                       CompletedCheckpointStore* store,
+                                                       std::optional<uint64_t> newest) {
+  WEIR_ASSIGN_OR_RETURN(StoredCheckpoints stored, ReadStoredCheckpoints(storage, newest));
+  return RegisterStoredCheckpoints(std::move(stored), store);
 }
 
 }  // namespace weir

@@ -79,17 +79,31 @@ class CompletedCheckpointStore {
   SharedStateRegistry registry_;
 };
 
-// Rebuilds a store from the completed checkpoints in `storage` (after a process restart).
-// Checkpoints whose _metadata cannot be read are skipped and reported; nothing they reference is
-// registered, so nothing is deleted on their account.
+// Rebuilds a store from the completed checkpoints in `storage` (after a process restart), in two
+// steps so that a caller can read storage without holding the lock that guards its store:
+// ReadStoredCheckpoints lists and reads (storage only), RegisterStoredCheckpoints adds what was
+// read (memory only). Checkpoints whose _metadata cannot be read are skipped and reported;
+// nothing they reference is registered, so nothing is deleted on their account. Checkpoints newer
+// than `newest` (when given) are left out: nothing they reference is registered or deleted on
+// their account, and they never subsume older ones.
+struct StoredCheckpoints {
+  std::vector<CheckpointMetadata>
+      checkpoints;                      // readable checkpoints (no savepoints), oldest first
+  std::vector<Status> unreadable;       // one per skipped checkpoint
+  uint64_t highest_checkpoint_id = 0;   // of any chk-N directory, complete or not
+  std::vector<uint64_t> skipped_newer;  // completed, but newer than `newest`
+};
+Result<StoredCheckpoints> ReadStoredCheckpoints(const CheckpointStorage& storage,
+                                                std::optional<uint64_t> newest = std::nullopt);
+
 struct RecoveredStore {
   DiscardPlan discard;                  // checkpoints beyond num_retained, to subsume now
   std::vector<Status> unreadable;       // one per skipped checkpoint
   uint64_t highest_checkpoint_id = 0;   // of any chk-N directory, complete or not
   std::vector<uint64_t> skipped_newer;  // completed, but newer than `newest`: not registered
 };
-// Checkpoints newer than `newest` (when given) are left out: nothing they reference is
-// registered or deleted on their account, and they never subsume older ones.
+Result<RecoveredStore> RegisterStoredCheckpoints(StoredCheckpoints stored,
+                                                 CompletedCheckpointStore* store);
 Result<RecoveredStore> RecoverCompletedCheckpointStore(
     const CheckpointStorage& storage, CompletedCheckpointStore* store,
     std::optional<uint64_t> newest = std::nullopt);

@@ -503,57 +503,39 @@ void JobRuntime::OnTaskFailed(const std::string& task_id, const Status& status) 
   cv_.notify_all();
 }
 
-std::vector<CompletedCheckpointStats> JobRuntime::checkpoint_history() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return {history_.begin(), history_.end()};
+std::vector<CheckpointStats> JobRuntime::completed_checkpoints() const {
+  std::vector<CheckpointStats> completed;
+  if (!coordinator_) return completed;
+  const CheckpointStatsSnapshot stats = coordinator_->stats().Snapshot();
+  for (auto it = stats.history.rbegin(); it != stats.history.rend(); ++it) {
+    if (it->status == CheckpointStatus::kCompleted) completed.push_back(*it);
+  }
+  return completed;
 }
 
 void JobRuntime::AcknowledgeCheckpoint(uint64_t id, TaskStateSnapshot snapshot) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    Pauses& p = pending_pauses_[id];
-    p.sync = std::max(p.sync, snapshot.sync_duration_us);
-    p.backend_sync = std::max(p.backend_sync, snapshot.backend_sync_duration_us);
-    p.async = std::max(p.async, snapshot.async_duration_us);
-  }
-  auto done = coordinator_->Acknowledge(id, std::move(snapshot), NowUnixMs());
-  if (!done.ok()) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      pending_pauses_.erase(id);
-    }
-    if (done.status().code() != StatusCode::kAborted) {
-      LogWarn("checkpoint " + std::to_string(id) + " failed: " + done.status().ToString());
-      ReportFailed(id);
-    } else {
-      // Ended already, or aborted now because it reuses a file retention already released: no
-      // failure of the storage, so not counted against the tolerable failures.
-      LogInfo("checkpoint " + std::to_string(id) + " aborted: " + done.status().message());
-    }
-    return;
-  }
-  if (done->has_value()) {
-    const CheckpointMetadata& m = **done;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      CompletedCheckpointStats stats;
-      stats.checkpoint_id = id;
-      stats.kind = m.kind;
-      stats.duration_ms = m.completed_unix_ms - m.trigger_unix_ms;
-      stats.max_sync_pause_us = pending_pauses_[id].sync;
-      stats.max_backend_sync_us = pending_pauses_[id].backend_sync;
-      stats.max_async_duration_us = pending_pauses_[id].async;
-      stats.checkpointed_bytes = m.CheckpointedBytes();
-      stats.full_bytes = m.FullBytes();
-      // Older entries belong to checkpoints that can no longer complete.
-      pending_pauses_.erase(pending_pauses_.begin(), pending_pauses_.upper_bound(id));
-      history_.push_back(stats);
-      if (history_.size() > 10000) history_.pop_front();
-    }
-    LogInfo("checkpoint " + std::to_string(id) + " complete (" + CheckpointKindName(m.kind) + ", " +
-            std::to_string(m.CheckpointedBytes()) + " of " + std::to_string(m.FullBytes()) +
-            " bytes written, " + std::to_string(m.completed_unix_ms - m.trigger_unix_ms) + " ms)");
-  }
+  // The outcome arrives on this thread, or on the coordinator's I/O thread once the checkpoint's
+  // completion settled (its _metadata written): the task's thread never waits for storage.
+  coordinator_->Acknowledge(
+      id, std::move(snapshot), NowUnixMs(), [this, id](CheckpointCoordinator::AckResult done) {
+        if (!done.ok()) {
+          if (done.status().code() != StatusCode::kAborted) {
+            LogWarn("checkpoint " + std::to_string(id) + " failed: " + done.status().ToString());
+            ReportFailed(id);
+          } else {
+            // Ended already, or aborted now because it reuses a file retention already
+            // released: no failure of the storage, so not counted against the tolerable ones.
+            LogInfo("checkpoint " + std::to_string(id) + " aborted: " + done.status().message());
+          }
+          return;
+        }
+        if (!done->has_value()) return;
+        const CheckpointMetadata& m = **done;
+        LogInfo("checkpoint " + std::to_string(id) + " complete (" + CheckpointKindName(m.kind) +
+                ", " + std::to_string(m.CheckpointedBytes()) + " of " +
+                std::to_string(m.FullBytes()) + " bytes written, " +
+                std::to_string(m.completed_unix_ms - m.trigger_unix_ms) + " ms)");
+      });
 }
 
 void JobRuntime::DeclineCheckpoint(uint64_t id, const std::string& task_id, const Status& reason) {

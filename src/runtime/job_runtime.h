@@ -15,8 +15,6 @@
 #pragma once
 
 #include <condition_variable>
-#include <deque>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -46,20 +44,6 @@ struct JobStatusView {
   int64_t start_unix_ms = 0;
   int64_t end_unix_ms = 0;  // 0 while not ended
   int restarts = 0;
-};
-
-// Figures of one completed checkpoint (issue-7 statistics will extend these).
-struct CompletedCheckpointStats {
-  uint64_t checkpoint_id = 0;
-  CheckpointKind kind = CheckpointKind::kFull;
-  int64_t duration_ms = 0;        // trigger to completion
-  int64_t max_sync_pause_us = 0;  // longest synchronous part of any task
-  // Longest synchronous part of any keyed state backend (a part of the task's pause; the rest is
-  // operator state, such as a file sink making its part file durable).
-  int64_t max_backend_sync_us = 0;
-  int64_t max_async_duration_us = 0;
-  uint64_t checkpointed_bytes = 0;  // written by this checkpoint
-  uint64_t full_bytes = 0;          // of the whole state it describes
 };
 
 struct JobResult {
@@ -97,8 +81,9 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
   const CheckpointStorage* checkpoint_storage() const { return storage_ ? &*storage_ : nullptr; }
   // Every running task's counters (since its last deployment). Thread-safe.
   std::vector<Task::Metrics> task_metrics() const;
-  // Completed checkpoints of this run, oldest first (the last 10000). Thread-safe.
-  std::vector<CompletedCheckpointStats> checkpoint_history();
+  // The completed checkpoints among the statistics' history (web.checkpoints.history), oldest
+  // first. Thread-safe.
+  std::vector<CheckpointStats> completed_checkpoints() const;
 
   // CheckpointListener (called by the coordinator, from any thread)
   void NotifyCheckpointComplete(uint64_t checkpoint_id) override;
@@ -164,11 +149,6 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
   std::vector<uint64_t> aborted_events_;
   std::vector<uint64_t> failed_events_;  // declined, or completion failed
   std::optional<Status> failure_;
-  struct Pauses {
-    int64_t sync = 0, backend_sync = 0, async = 0;  // the longest of any task
-  };
-  std::map<uint64_t, Pauses> pending_pauses_;
-  std::deque<CompletedCheckpointStats> history_;
   bool cancel_ = false;
 };
 

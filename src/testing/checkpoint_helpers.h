@@ -28,18 +28,6 @@ uint64_t FileSize(const std::string& path);
 
 namespace weir::testing {
 
-// Forwards a coordinator's notifications to an incremental strategy (the runtime's subtasks do
-// this in production).
-class StrategyListener final : public CheckpointListener {
- public:
-  explicit StrategyListener(IncrementalSnapshotStrategy* strategy) : strategy_(strategy) {}
-  void NotifyCheckpointComplete(uint64_t id) override { strategy_->NotifyCheckpointComplete(id); }
-  void NotifyCheckpointAborted(uint64_t id) override { strategy_->NotifyCheckpointAborted(id); }
-
- private:
-  IncrementalSnapshotStrategy* strategy_;
-};
-
 struct Participant {
   RocksDbKeyedStateBackend* backend;
   SnapshotStrategy* strategy;

@@ -136,6 +136,7 @@ json CheckpointDetailJson(const CheckpointStats& c, int64_t now) {
                         {"ack_timestamp", t.acknowledged_unix_ms},
                         {"end_to_end_duration", t.acknowledged_unix_ms - c.trigger_unix_ms},
                         {"sync_duration_us", t.sync_duration_us},
+                        {"backend_sync_duration_us", t.backend_sync_duration_us},
                         {"alignment_duration_us", t.alignment_duration_us},
                         {"async_duration_us", t.async_duration_us},
                         {"checkpointed_size", t.checkpointed_bytes},

@@ -73,11 +73,10 @@ TEST(CheckpointStatsTest, CoordinatorRecordsWhatTheCheckpointsWrote) {
   auto ints = DefaultSerializer<int64_t>();
   ThreadPool pool(2);
   IncrementalSnapshotStrategy strategy(*backend, storage, pool);
-  testing::StrategyListener listener(&strategy);
   // Every checkpoint retained: their files are read back below (a subsumed one's would go).
   CheckpointCoordinator coordinator(storage, CoordinatorOptions{"job", 10, {}});
   ASSERT_TRUE(coordinator.Recover().ok());
-  coordinator.AddListener(&listener);
+  coordinator.AddListener(&strategy);
   std::vector<CheckpointMetadata> written;
   for (int round = 0; round < 3; ++round) {
     for (int64_t k = 0; k < 2000; ++k) {

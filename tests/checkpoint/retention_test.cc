@@ -35,7 +35,7 @@ class RetentionTest : public ::testing::TestWithParam<int> {
     auto c = std::make_unique<CheckpointCoordinator>(storage_,
                                                      CoordinatorOptions{"job", num_retained, {}});
     EXPECT_TRUE(c->Recover().ok());
-    c->AddListener(&listener_);
+    c->AddListener(strategy_.get());
     return c;
   }
 
@@ -89,13 +89,11 @@ class RetentionTest : public ::testing::TestWithParam<int> {
   std::unique_ptr<RocksDbKeyedStateBackend> backend_;
   ValueState<std::string>* state_ = nullptr;
   std::unique_ptr<IncrementalSnapshotStrategy> strategy_;
-  testing::StrategyListener listener_{nullptr};
   Model model_;
 };
 
 TEST_P(RetentionTest, LongHistoryConsolidatesItself) {
   const int k = GetParam();
-  listener_ = testing::StrategyListener(strategy_.get());
   auto coordinator = NewCoordinator(k);
   std::mt19937_64 rng(k);
   Update(rng, kKeys);

@@ -156,11 +156,10 @@ class CliIncrementalTest : public ::testing::Test {
     o.local_dir = tmp_.Sub("local");
     backend_ = std::move(RocksDbKeyedStateBackend::Open(o)).value();
     strategy_ = std::make_unique<IncrementalSnapshotStrategy>(*backend_, storage_, pool_);
-    listener_ = std::make_unique<testing::StrategyListener>(strategy_.get());
     coordinator_ =
         std::make_unique<CheckpointCoordinator>(storage_, CoordinatorOptions{"job-b", 2, {}});
     ASSERT_TRUE(coordinator_->Recover().ok());
-    coordinator_->AddListener(listener_.get());
+    coordinator_->AddListener(strategy_.get());
     auto v = *backend_->GetValueState(ValueStateDescriptor<int64_t>{"count"});
     for (int round = 0; round < 3; ++round) {
       for (int i = 0; i < 2000; i += round + 1) {
@@ -189,7 +188,6 @@ class CliIncrementalTest : public ::testing::Test {
       CheckpointStorage::ForJob(NewPosixFileSystem(), tmp_.Sub("checkpoints"), "job-b");
   std::unique_ptr<RocksDbKeyedStateBackend> backend_;
   std::unique_ptr<IncrementalSnapshotStrategy> strategy_;
-  std::unique_ptr<testing::StrategyListener> listener_;
   std::unique_ptr<CheckpointCoordinator> coordinator_;
 };
 

@@ -146,15 +146,13 @@ Status Run(const Args& a) {
   }
 
   std::unique_ptr<SnapshotStrategy> strategy;
-  std::unique_ptr<testing::StrategyListener> listener;
   if (a.full) {
     strategy = std::make_unique<FullSnapshotStrategy>(backend, storage);
   } else {
     auto inc = std::make_unique<IncrementalSnapshotStrategy>(backend, storage, pool);
     if (restored.from)
       inc->SetBaseFromRestore(restored.from->checkpoint_id, restored.from->backends[0]);
-    listener = std::make_unique<testing::StrategyListener>(inc.get());
-    coordinator.AddListener(listener.get());
+    coordinator.AddListener(inc.get());
     strategy = std::move(inc);
   }
   const auto kind = a.full ? CheckpointKind::kFull : CheckpointKind::kIncremental;

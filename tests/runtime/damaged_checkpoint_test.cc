@@ -57,7 +57,7 @@ TEST_P(DamagedCheckpointTest, FailsNamingTheFileOrFallsBackWhenAllowed) {
     ASSERT_TRUE(job.ok());
     std::thread cancel([&] {
       // Three completed checkpoints: the latest, and two older ones to fall back to.
-      testing::WaitFor([&] { return (*job)->checkpoint_history().size() >= 3; });
+      testing::WaitFor([&] { return (*job)->completed_checkpoints().size() >= 3; });
       (*job)->Cancel();
     });
     const JobResult result = (*job)->Run();

@@ -220,7 +220,7 @@ TEST(JobRuntimeTest, DeclinedCheckpointsAreToleratedAndLaterOnesComplete) {
   ASSERT_EQ(result.outcome, JobOutcome::kFinished) << result.status.ToString();
   EXPECT_GT(hits, 3);
   EXPECT_EQ(result.restarts, 0);
-  const auto history = (*job)->checkpoint_history();
+  const auto history = (*job)->completed_checkpoints();
   ASSERT_FALSE(history.empty());
   // One checkpoint was declined: its id is missing from the completed ones.
   std::set<uint64_t> ids;
@@ -284,7 +284,7 @@ TEST(JobRuntimeTest, CancelStopsAnUnboundedJobAndKeepsItsCheckpoints) {
                          BaseConfig(tmp, 2, true));
   ASSERT_TRUE(job.ok());
   std::thread canceller([&] {
-    testing::WaitFor([&] { return !(*job)->checkpoint_history().empty(); });
+    testing::WaitFor([&] { return !(*job)->completed_checkpoints().empty(); });
     (*job)->Cancel();
   });
   const JobResult result = (*job)->Run();
@@ -304,7 +304,7 @@ TEST(JobRuntimeTest, DeleteOnCancellationRemovesTheJobDirectory) {
   const std::string dir = (*job)->job_dir();
   std::thread canceller([&] {
     // Cancel once there is something to delete.
-    testing::WaitFor([&] { return !(*job)->checkpoint_history().empty(); });
+    testing::WaitFor([&] { return !(*job)->completed_checkpoints().empty(); });
     (*job)->Cancel();
   });
   EXPECT_EQ((*job)->Run().outcome, JobOutcome::kCancelled);

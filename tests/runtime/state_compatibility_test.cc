@@ -115,7 +115,7 @@ class StateCompatibilityTest : public ::testing::Test {
                            Config(tmp_));
     ASSERT_TRUE(job.ok()) << job.status().ToString();
     std::thread canceller([&] {
-      testing::WaitFor([&] { return !(*job)->checkpoint_history().empty(); });
+      testing::WaitFor([&] { return !(*job)->completed_checkpoints().empty(); });
       (*job)->Cancel();
     });
     JobResult result = (*job)->Run();

@@ -53,7 +53,7 @@ TEST_P(StorageFaultsTest, JobRidesOutTransientErrorsAndAnOutage) {
   std::thread outage([&] {
     // Once two checkpoints completed, storage goes down (every new file fails for good) until
     // checkpoints have failed on it, then comes back.
-    testing::WaitFor([&] { return ended || (*job)->checkpoint_history().size() >= 2; });
+    testing::WaitFor([&] { return ended || (*job)->completed_checkpoints().size() >= 2; });
     const int before = fs->failures();
     fs->AddRule({testing::FsOp::kCreate, "", 0, -1, false, 0});
     testing::WaitFor([&] { return ended || fs->failures() >= before + 4; });
@@ -67,7 +67,7 @@ TEST_P(StorageFaultsTest, JobRidesOutTransientErrorsAndAnOutage) {
   EXPECT_GT(fs->failures(), 3);
 
   // Checkpoints completed before, and again after, the outage; ids in between failed.
-  const auto history = (*job)->checkpoint_history();
+  const auto history = (*job)->completed_checkpoints();
   ASSERT_GE(history.size(), 2u);
   uint64_t gaps = 0;
   for (size_t i = 1; i < history.size(); ++i) {
@@ -113,7 +113,7 @@ TEST_P(StorageFaultsTest, CompletedCheckpointsSurviveAPowerLoss) {
     ASSERT_TRUE(job.ok());
     job_dir = (*job)->job_dir();
     std::thread stop([&] {
-      testing::WaitFor([&] { return (*job)->checkpoint_history().size() >= 3; });
+      testing::WaitFor([&] { return (*job)->completed_checkpoints().size() >= 3; });
       (*job)->Cancel();
     });
     EXPECT_EQ((*job)->Run().outcome, JobOutcome::kCancelled);

@@ -60,7 +60,7 @@ TEST_P(S3JobTest, FaultsAbortCheckpointsButNotTheJob) {
   ASSERT_TRUE(job.ok()) << job.status().ToString();
   JobResult result;
   std::thread runner([&] { result = (*job)->Run(); });
-  const auto completed = [&] { return (*job)->checkpoint_history().size(); };
+  const auto completed = [&] { return (*job)->completed_checkpoints().size(); };
   EXPECT_TRUE(testing::WaitFor([&] { return completed() >= 2; }));
   faulty = true;
   const size_t before = completed();

@@ -35,11 +35,10 @@ class IncrementalTest : public ::testing::Test {
     return std::move(RocksDbKeyedStateBackend::Open(o)).value();
   }
   std::unique_ptr<CheckpointCoordinator> NewCoordinator(int num_retained) {
-    auto c =
-        std::make_unique<CheckpointCoordinator>(storage_, CoordinatorOptions{"job", num_retained, {}});
+    auto c = std::make_unique<CheckpointCoordinator>(storage_,
+                                                     CoordinatorOptions{"job", num_retained, {}});
     EXPECT_TRUE(c->Recover().ok());
-    listener_ = std::make_unique<testing::StrategyListener>(strategy_.get());
-    c->AddListener(listener_.get());
+    c->AddListener(strategy_.get());
     return c;
   }
   void Put(RocksDbKeyedStateBackend& b, int64_t key, const std::string& value, Model* model) {
@@ -96,7 +95,6 @@ class IncrementalTest : public ::testing::Test {
       CheckpointStorage::ForJob(NewPosixFileSystem(), tmp_.Sub("ckpt"), "job");
   std::unique_ptr<RocksDbKeyedStateBackend> backend_;
   std::unique_ptr<IncrementalSnapshotStrategy> strategy_;
-  std::unique_ptr<testing::StrategyListener> listener_;
   std::unique_ptr<CheckpointCoordinator> coordinator_;
 };
 

@@ -120,9 +120,9 @@ TEST_F(RestApiTest, EndpointsDescribeTheJobAndItsCheckpoints) {
   ASSERT_EQ(detail["subtasks"].size(), 4u);  // events#0,1 and aggregate#0,1
   uint64_t written = 0, files = 0;
   for (const auto& t : detail["subtasks"]) {
-    for (const char* k :
-         {"task", "ack_timestamp", "sync_duration_us", "alignment_duration_us", "async_duration_us",
-          "checkpointed_size", "state_size", "files_written", "files_reused"}) {
+    for (const char* k : {"task", "ack_timestamp", "sync_duration_us", "backend_sync_duration_us",
+                          "alignment_duration_us", "async_duration_us", "checkpointed_size",
+                          "state_size", "files_written", "files_reused"}) {
       EXPECT_TRUE(t.contains(k)) << k;
     }
     written += t["checkpointed_size"].get<uint64_t>();
