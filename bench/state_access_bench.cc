@@ -1,11 +1,13 @@
-// state_access_bench: what the keyed-state layer costs over raw RocksDB.
+// state_access_bench: what the keyed-state layer costs, per state backend, over raw RocksDB.
 //
-//   state_access_bench [--keys N] [--value-bytes B] [--rounds R]
+//   state_access_bench [--keys N] [--value-bytes B] [--rounds R] [--json FILE]
 //
 // On the same keys (int64 0..N-1 in a shuffled order) and values, measures ops/s of
-//   weir:  SetCurrentKey + ValueState<std::string>::Update / ::Value
+//   weir:  SetCurrentKey + ValueState<std::string>::Update / ::Value, and MapState, through
+//          each backend (rocksdb, hashmap) made by its factory as a job makes it
 //   raw:   rocksdb::DB::Put / ::Get on an 8-byte key, same options (WAL off)
-// and prints both with their ratio. Each figure is the median of R rounds. Printed, not asserted.
+// and prints them with the RocksDB backend's ratio to raw RocksDB. Each figure is the median of
+// R rounds. Printed, not asserted.
 #include <rocksdb/db.h>
 
 #include <algorithm>
@@ -22,7 +24,8 @@
 #include <string>
 #include <vector>
 
-#include "state/rocksdb/rocksdb_keyed_state_backend.h"
+#include "state/state_backends.h"
+#include "weir/config.h"
 
 namespace {
 
@@ -78,14 +81,70 @@ int main(int argc, char** argv) {
   std::shuffle(order.begin(), order.end(), std::mt19937_64(42));
   const std::string value(value_bytes, 'v');
 
-  // weir
-  weir::RocksDbBackendOptions options;
-  options.backend_id = "bench";
-  options.local_dir = dir + "/weir";
-  auto backend = std::move(weir::RocksDbKeyedStateBackend::Open(options)).value();
-  auto state = *backend->GetValueState(weir::ValueStateDescriptor<std::string>{"v"});
   const auto key_serializer_ptr = weir::DefaultSerializer<int64_t>();
   const auto& key_serializer = *key_serializer_ptr;
+  const int64_t map_keys = std::max<int64_t>(1, static_cast<int64_t>(keys) / 100);
+  const auto raw_map_key = [](int64_t k, int64_t m) {
+    std::string key(reinterpret_cast<const char*>(&k), sizeof(k));
+    return key.append(reinterpret_cast<const char*>(&m), sizeof(m));
+  };
+
+  // One round of every operation through a weir backend; ops/s per operation.
+  weir::Configuration config;
+  const auto measure_backend = [&](const std::string& type, int round) {
+    weir::KeyedStateBackendParameters p;
+    p.backend_id = "bench_0";
+    p.local_dir = dir + "/" + type + "-" + std::to_string(round);
+    p.config = &config;
+    auto made = weir::CreateKeyedStateBackend(type, p, nullptr);
+    Check(made.ok(), "make backend");
+    auto backend = std::move(made).value();
+    auto state = *backend->GetValueState(weir::ValueStateDescriptor<std::string>{"v"});
+    // MapState: keys / 100 keys with 100 entries each.
+    auto map = *backend->GetMapState(weir::MapStateDescriptor<int64_t, std::string>{"m"});
+    std::vector<double> ops;
+    ops.push_back(OpsPerSecond(keys, [&] {
+      for (int64_t k : order) {
+        Check(backend->SetCurrentKey(key_serializer, k).ok() && state->Update(value).ok(), "put");
+      }
+    }));
+    ops.push_back(OpsPerSecond(keys, [&] {
+      for (int64_t k : order) {
+        Check(backend->SetCurrentKey(key_serializer, k).ok(), "set key");
+        auto v = state->Value();
+        Check(v.ok() && v->has_value(), "get");
+      }
+    }));
+    ops.push_back(OpsPerSecond(keys, [&] {
+      auto all = backend->GetKeys("v", key_serializer);
+      Check(all.ok() && all->size() == keys, "iterate");
+    }));
+    ops.push_back(OpsPerSecond(map_keys * 100, [&] {
+      for (int64_t k = 0; k < map_keys; ++k) {
+        Check(backend->SetCurrentKey(key_serializer, k).ok(), "set key");
+        for (int64_t m = 0; m < 100; ++m) Check(map->Put(m, value).ok(), "map put");
+      }
+    }));
+    ops.push_back(OpsPerSecond(map_keys * 100, [&] {
+      for (int64_t k = 0; k < map_keys; ++k) {
+        Check(backend->SetCurrentKey(key_serializer, k).ok(), "set key");
+        for (int64_t m = 0; m < 100; ++m) {
+          auto v = map->Get(m);
+          Check(v.ok() && v->has_value(), "map get");
+        }
+      }
+    }));
+    ops.push_back(OpsPerSecond(map_keys * 100, [&] {
+      for (int64_t k = 0; k < map_keys; ++k) {
+        Check(backend->SetCurrentKey(key_serializer, k).ok(), "set key");
+        size_t n = 0;
+        Check(map->ForEach([&](const int64_t&, const std::string&) { return ++n > 0; }).ok() &&
+                  n == 100,
+              "map iterate");
+      }
+    }));
+    return ops;
+  };
 
   // raw RocksDB, configured like the backend
   rocksdb::DB* raw = nullptr;
@@ -95,77 +154,37 @@ int main(int argc, char** argv) {
   Check(rocksdb::DB::Open(raw_options, dir + "/raw", &raw).ok(), "open raw RocksDB");
   rocksdb::WriteOptions no_wal;
   no_wal.disableWAL = true;
-
-  // MapState: keys / 100 keys with 100 entries each; raw: the key and map key side by side.
-  auto map = *backend->GetMapState(weir::MapStateDescriptor<int64_t, std::string>{"m"});
-  const int64_t map_keys = std::max<int64_t>(1, static_cast<int64_t>(keys) / 100);
-  std::vector<double> weir_put, weir_get, raw_put, raw_get, weir_iter, raw_iter, weir_mput,
-      raw_mput, weir_mget, raw_mget, weir_miter, raw_miter;
-  for (size_t r = 0; r < rounds; ++r) {
-    weir_put.push_back(OpsPerSecond(keys, [&] {
-      for (int64_t k : order) {
-        Check(backend->SetCurrentKey(key_serializer, k).ok() && state->Update(value).ok(), "put");
-      }
-    }));
-    raw_put.push_back(OpsPerSecond(keys, [&] {
+  const auto measure_raw = [&] {
+    std::vector<double> ops;
+    ops.push_back(OpsPerSecond(keys, [&] {
       std::string key;
       for (int64_t k : order) {
         key.assign(reinterpret_cast<const char*>(&k), sizeof(k));
         Check(raw->Put(no_wal, key, value).ok(), "raw put");
       }
     }));
-    weir_get.push_back(OpsPerSecond(keys, [&] {
-      for (int64_t k : order) {
-        Check(backend->SetCurrentKey(key_serializer, k).ok(), "set key");
-        auto v = state->Value();
-        Check(v.ok() && v->has_value(), "get");
-      }
-    }));
-    raw_get.push_back(OpsPerSecond(keys, [&] {
+    ops.push_back(OpsPerSecond(keys, [&] {
       std::string key, out;
       for (int64_t k : order) {
         key.assign(reinterpret_cast<const char*>(&k), sizeof(k));
         Check(raw->Get(rocksdb::ReadOptions(), key, &out).ok(), "raw get");
       }
     }));
-    weir_iter.push_back(OpsPerSecond(keys, [&] {
-      auto all = backend->GetKeys("v", key_serializer);
-      Check(all.ok() && all->size() == keys, "iterate");
-    }));
-    raw_iter.push_back(OpsPerSecond(keys, [&] {
+    ops.push_back(OpsPerSecond(keys, [&] {
       std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions()));
       size_t n = 0;
       std::string copy;
       for (it->SeekToFirst(); it->Valid(); it->Next(), ++n) copy.assign(it->key().data(), 8);
       Check(n >= keys, "raw iterate");
     }));
-    const auto raw_map_key = [](int64_t k, int64_t m) {
-      std::string key(reinterpret_cast<const char*>(&k), sizeof(k));
-      return key.append(reinterpret_cast<const char*>(&m), sizeof(m));
-    };
-    weir_mput.push_back(OpsPerSecond(map_keys * 100, [&] {
-      for (int64_t k = 0; k < map_keys; ++k) {
-        Check(backend->SetCurrentKey(key_serializer, k).ok(), "set key");
-        for (int64_t m = 0; m < 100; ++m) Check(map->Put(m, value).ok(), "map put");
-      }
-    }));
-    raw_mput.push_back(OpsPerSecond(map_keys * 100, [&] {
+    ops.push_back(OpsPerSecond(map_keys * 100, [&] {
       for (int64_t k = 0; k < map_keys; ++k) {
         for (int64_t m = 0; m < 100; ++m) {
           Check(raw->Put(no_wal, "m" + raw_map_key(k, m), value).ok(), "raw map put");
         }
       }
     }));
-    weir_mget.push_back(OpsPerSecond(map_keys * 100, [&] {
-      for (int64_t k = 0; k < map_keys; ++k) {
-        Check(backend->SetCurrentKey(key_serializer, k).ok(), "set key");
-        for (int64_t m = 0; m < 100; ++m) {
-          auto v = map->Get(m);
-          Check(v.ok() && v->has_value(), "map get");
-        }
-      }
-    }));
-    raw_mget.push_back(OpsPerSecond(map_keys * 100, [&] {
+    ops.push_back(OpsPerSecond(map_keys * 100, [&] {
       std::string out;
       for (int64_t k = 0; k < map_keys; ++k) {
         for (int64_t m = 0; m < 100; ++m) {
@@ -173,16 +192,7 @@ int main(int argc, char** argv) {
         }
       }
     }));
-    weir_miter.push_back(OpsPerSecond(map_keys * 100, [&] {
-      for (int64_t k = 0; k < map_keys; ++k) {
-        Check(backend->SetCurrentKey(key_serializer, k).ok(), "set key");
-        size_t n = 0;
-        Check(map->ForEach([&](const int64_t&, const std::string&) { return ++n > 0; }).ok() &&
-                  n == 100,
-              "map iterate");
-      }
-    }));
-    raw_miter.push_back(OpsPerSecond(map_keys * 100, [&] {
+    ops.push_back(OpsPerSecond(map_keys * 100, [&] {
       std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions()));
       for (int64_t k = 0; k < map_keys; ++k) {
         const std::string prefix = "m" + std::string(reinterpret_cast<const char*>(&k), 8);
@@ -194,35 +204,43 @@ int main(int argc, char** argv) {
         Check(n == 100, "raw map iterate");
       }
     }));
+    return ops;
+  };
+
+  constexpr size_t kOperations = 6;
+  // [operation][round]
+  std::vector<std::vector<double>> rocks(kOperations), hashmap(kOperations), direct(kOperations);
+  for (size_t r = 0; r < rounds; ++r) {
+    const auto add = [](std::vector<std::vector<double>>& to, const std::vector<double>& ops) {
+      for (size_t i = 0; i < kOperations; ++i) to[i].push_back(ops[i]);
+    };
+    add(rocks, measure_backend("rocksdb", static_cast<int>(r)));
+    add(hashmap, measure_backend("hashmap", static_cast<int>(r)));
+    add(direct, measure_raw());
   }
   delete raw;
-  backend.reset();
   std::filesystem::remove_all(dir);
 
   std::printf("state access, %zu keys, %zu-byte values, median of %zu rounds, one thread\n", keys,
               value_bytes, rounds);
-  std::printf("%-14s %16s %16s %12s\n", "operation", "weir ops/s", "raw RocksDB ops/s",
-              "weir / raw");
-  const auto row = [](const char* name, double w, double r) {
-    std::printf("%-14s %16.0f %16.0f %12.2f\n", name, w, r, w / r);
-  };
+  std::printf("%-14s %16s %16s %18s %12s\n", "operation", "rocksdb ops/s", "hashmap ops/s",
+              "raw RocksDB ops/s", "rocksdb / raw");
   nlohmann::json rows = nlohmann::json::array();
-  const auto both = [&](const char* name, const std::vector<double>& w,
-                        const std::vector<double>& r) {
-    row(name, Median(w), Median(r));
-    rows.push_back({{"operation", name},
+  const char* names[kOperations] = {"value put", "value get", "value iterate",
+                                    "map put",   "map get",   "map iterate"};
+  for (size_t i = 0; i < kOperations; ++i) {
+    const auto& w = rocks[i];
+    const double ratio = Median(w) / Median(direct[i]);
+    std::printf("%-14s %16.0f %16.0f %18.0f %12.2f\n", names[i], Median(w), Median(hashmap[i]),
+                Median(direct[i]), ratio);
+    rows.push_back({{"operation", names[i]},
                     {"weir_ops_per_s", Median(w)},
                     {"weir_min", *std::min_element(w.begin(), w.end())},
                     {"weir_max", *std::max_element(w.begin(), w.end())},
-                    {"raw_ops_per_s", Median(r)},
-                    {"ratio", Median(w) / Median(r)}});
-  };
-  both("value put", weir_put, raw_put);
-  both("value get", weir_get, raw_get);
-  both("value iterate", weir_iter, raw_iter);
-  both("map put", weir_mput, raw_mput);
-  both("map get", weir_mget, raw_mget);
-  both("map iterate", weir_miter, raw_miter);
+                    {"hashmap_ops_per_s", Median(hashmap[i])},
+                    {"raw_ops_per_s", Median(direct[i])},
+                    {"ratio", ratio}});
+  }
   if (!json_path.empty()) {
     std::ofstream(json_path) << nlohmann::json{{"keys", keys},
                                                {"value_bytes", value_bytes},

@@ -1,88 +1,260 @@
 // Configuration: weir's settings as key/value pairs, with Flink's key names where they exist.
-// Every key weir knows is declared once (kConfigKeys, listed with its default in
-// docs/configuration.md); setting an unknown key or a value of the wrong type is an
-// InvalidArgument that names the key and the value. A plain value: copy it freely.
+// The options every part of a job shares are declared here (as Flink's core module declares
+// its CheckpointingOptions and RestartStrategyOptions); a module's own options are declared in
+// the module (RocksDB tuning in src/state/rocksdb/, S3 in src/io/s3/, the REST server in
+// src/web/). All of them are listed in one registry (src/config/option_registry.cc), against
+// which Set validates: an unknown key or a value of the wrong type is an InvalidArgument that
+// names the key and the value. docs/configuration.md is rendered from the same registry.
+// A plain value: copy it freely.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "weir/config_option.h"
 #include "weir/status.h"
 
 namespace weir {
 
-// kDuration values are an integer with an optional unit: "500ms", "10 s", "2min", "1h" (no unit:
-// milliseconds); kEnum values are one of `choices` ("A|B|C"), compared ignoring case and with
-// '-' and '_' treated alike, and read back in the spelling of `choices`.
-enum class ConfigType { kBool, kInt, kString, kDuration, kEnum };
-
-struct ConfigKey {
-  std::string_view key;
-  ConfigType type;
-  std::string_view default_value;
-  int64_t min = 0;  // for kInt
-  int64_t max = 0;  // for kInt
-  std::string_view description;
-  std::string_view choices = {};  // for kEnum
-};
+enum class CheckpointingMode { kExactlyOnce, kAtLeastOnce };
+enum class CheckpointRetention { kRetainOnCancellation, kDeleteOnCancellation };
+enum class RestartStrategy { kFixedDelay, kNone };
+enum class RestoreMode { kClaim, kNoClaim };
 
 namespace config {
-inline constexpr std::string_view kBackendType = "state.backend.type";
-inline constexpr std::string_view kIncremental = "state.backend.incremental";
-inline constexpr std::string_view kTransferThreads =
-    "state.backend.rocksdb.checkpoint.transfer.thread.num";
-inline constexpr std::string_view kAsyncFlush = "state.backend.rocksdb.checkpoint.async-flush";
-inline constexpr std::string_view kCompactionStyle = "state.backend.rocksdb.compaction.style";
-inline constexpr std::string_view kLevel0Trigger =
-    "state.backend.rocksdb.compaction.level0-file-num-trigger";
-inline constexpr std::string_view kMaxSizeAmplification =
-    "state.backend.rocksdb.compaction.universal.max-size-amplification-percent";
-inline constexpr std::string_view kNumRetained = "state.checkpoints.num-retained";
-inline constexpr std::string_view kCheckpointsDir = "state.checkpoints.dir";
-inline constexpr std::string_view kFallbackToOlder = "state.checkpoints.fallback-to-older";
-inline constexpr std::string_view kOwnerOnly = "state.checkpoints.owner-only";
-inline constexpr std::string_view kLocalDir = "state.backend.rocksdb.localdir";
-inline constexpr std::string_view kMaxParallelism = "pipeline.max-parallelism";
-inline constexpr std::string_view kParallelism = "parallelism.default";
-inline constexpr std::string_view kChannelCapacity = "pipeline.channel-capacity";
-inline constexpr std::string_view kInterval = "execution.checkpointing.interval";
-inline constexpr std::string_view kMode = "execution.checkpointing.mode";
-inline constexpr std::string_view kMinPause = "execution.checkpointing.min-pause";
-inline constexpr std::string_view kTimeout = "execution.checkpointing.timeout";
-inline constexpr std::string_view kMaxConcurrent =
-    "execution.checkpointing.max-concurrent-checkpoints";
-inline constexpr std::string_view kTolerableFailures =
-    "execution.checkpointing.tolerable-failed-checkpoints";
-inline constexpr std::string_view kRetention =
-    "execution.checkpointing.externalized-checkpoint-retention";
-inline constexpr std::string_view kRestartStrategy = "restart-strategy";
-inline constexpr std::string_view kRestartAttempts = "restart-strategy.fixed-delay.attempts";
-inline constexpr std::string_view kRestartDelay = "restart-strategy.fixed-delay.delay";
-inline constexpr std::string_view kSavepointPath = "execution.savepoint.path";
-inline constexpr std::string_view kRestoreMode = "execution.savepoint-restore-mode";
-inline constexpr std::string_view kStatsHistory = "web.checkpoints.history";
-inline constexpr std::string_view kRestEnabled = "rest.enabled";
-inline constexpr std::string_view kRestAddress = "rest.bind-address";
-inline constexpr std::string_view kRestPort = "rest.port";
-inline constexpr std::string_view kS3Endpoint = "s3.endpoint";
-inline constexpr std::string_view kS3Region = "s3.region";
-inline constexpr std::string_view kS3PathStyle = "s3.path-style-access";
-inline constexpr std::string_view kS3AccessKey = "s3.access-key";
-inline constexpr std::string_view kS3SecretKey = "s3.secret-key";
-inline constexpr std::string_view kS3PartSize = "s3.upload.part-size";
-inline constexpr std::string_view kS3MaxConnections = "s3.max-connections";
-inline constexpr std::string_view kS3RequestTimeout = "s3.request-timeout";
-}  // namespace config
 
-// Every key weir accepts.
-const std::vector<ConfigKey>& KnownConfigKeys();
+// A name rather than an enum: backends register themselves by name (src/state/state_backends.cc),
+// and a job checks the name against them before anything runs.
+inline constexpr ConfigOption<std::string_view> kBackendType{
+    .key = "state.backend.type",
+    .default_value = "rocksdb",
+    .description =
+        "Keyed state backend: `rocksdb` (embedded RocksDB, state may exceed memory; full or "
+        "incremental checkpoints) or `hashmap` (objects in memory, fastest for state that fits; "
+        "always full checkpoints, `state.backend.incremental` is ignored). Full checkpoints of "
+        "either restore into the other.",
+    .flink_key = "state.backend.type"};
+inline constexpr ConfigOption<bool> kIncremental{
+    .key = "state.backend.incremental",
+    .default_value = false,
+    .description =
+        "Take incremental checkpoints (upload only new RocksDB SSTs) instead of full ones; see "
+        "checkpoints.md.",
+    .flink_key = "state.backend.incremental"};
+inline constexpr ConfigOption<int64_t> kTransferThreads{
+    .key = "state.backend.rocksdb.checkpoint.transfer.thread.num",
+    .default_value = 4,
+    .description = "Threads that upload a backend's checkpoint files and fetch them on restore.",
+    .flink_key = "state.backend.rocksdb.checkpoint.transfer.thread.num",
+    .min = 1,
+    .max = 256};
+inline constexpr ConfigOption<std::string_view> kLocalDir{
+    .key = "state.backend.rocksdb.localdir",
+    .default_value = "",
+    .description =
+        "Where subtasks keep their RocksDB working directories: a new owner-only directory "
+        "`<dir>/weir-<job id prefix>-<random>/` per run (never a path that existed before), with "
+        "`<operator uid>_<subtask>` inside, removed when the job ends.",
+    .flink_key = "state.backend.rocksdb.localdir"};
+inline constexpr ConfigOption<int64_t> kNumRetained{
+    .key = "state.checkpoints.num-retained",
+    .default_value = 1,
+    .description =
+        "Completed checkpoints kept; older ones are subsumed and files no retained checkpoint "
+        "needs are deleted.",
+    .flink_key = "state.checkpoints.num-retained",
+    .min = 1,
+    .max = 1000000};
+inline constexpr ConfigOption<std::string_view> kCheckpointsDir{
+    .key = "state.checkpoints.dir",
+    .default_value = "",
+    .description =
+        "Checkpoint storage: a local path or `s3://bucket/prefix` (see the `s3.*` keys); each job "
+        "writes to `<dir>/<job-id>/`; required when checkpointing is on (except when claiming a "
+        "checkpoint, whose directory is used).",
+    .flink_key = "state.checkpoints.dir"};
+inline constexpr ConfigOption<bool> kFallbackToOlder{
+    .key = "state.checkpoints.fallback-to-older",
+    .default_value = false,
+    .description =
+        "When the checkpoint a job restores is damaged (a file missing, truncated or corrupt), "
+        "restore the newest intact older checkpoint of the same job directory instead, and log "
+        "which; off: the job fails naming the damaged file. Needs `num-retained` > 1 to have an "
+        "older checkpoint; output the sink committed after the older checkpoint is written again."};
+inline constexpr ConfigOption<bool> kOwnerOnly{
+    .key = "state.checkpoints.owner-only",
+    .default_value = true,
+    .description =
+        "Checkpoint directories are created `0700` and files `0600`, so only the job's user can "
+        "read its state; `false`: `0755` / `0644` (both before the umask)."};
+inline constexpr ConfigOption<int64_t> kMaxParallelism{
+    .key = "pipeline.max-parallelism",
+    .default_value = 128,
+    .description = "Number of key groups, the upper bound of a keyed operator's parallelism.",
+    .flink_key = "pipeline.max-parallelism",
+    .min = 1,
+    .max = 32768};
+inline constexpr ConfigOption<int64_t> kParallelism{
+    .key = "parallelism.default",
+    .default_value = 1,
+    .description = "Parallelism of operators that do not set their own.",
+    .flink_key = "parallelism.default",
+    .min = 1,
+    .max = 1024};
+inline constexpr ConfigOption<int64_t> kChannelCapacity{
+    .key = "pipeline.channel-capacity",
+    .default_value = 4096,
+    .description =
+        "Records a channel between two subtasks holds before the sender blocks (backpressure).",
+    .min = 16,
+    .max = 1 << 24};
+inline constexpr ConfigOption<std::chrono::milliseconds> kInterval{
+    .key = "execution.checkpointing.interval",
+    .default_value = std::chrono::milliseconds(0),
+    .description =
+        "Time between periodic checkpoints; `0` turns checkpointing off (a bounded job then "
+        "commits its output at the end of input).",
+    .flink_key = "execution.checkpointing.interval"};
+inline constexpr EnumChoice<CheckpointingMode> kCheckpointingModes[] = {
+    {CheckpointingMode::kExactlyOnce, "EXACTLY_ONCE"},
+    {CheckpointingMode::kAtLeastOnce, "AT_LEAST_ONCE"}};
+inline constexpr ConfigOption<CheckpointingMode> kMode{
+    .key = "execution.checkpointing.mode",
+    .default_value = CheckpointingMode::kExactlyOnce,
+    .description =
+        "`EXACTLY_ONCE` aligns the barriers of a subtask's input channels; `AT_LEAST_ONCE` does "
+        "not hold channels back (records after a barrier may be in the snapshot and are then "
+        "replayed twice after a failure).",
+    .flink_key = "execution.checkpointing.mode",
+    .choices = kCheckpointingModes};
+inline constexpr ConfigOption<std::chrono::milliseconds> kMinPause{
+    .key = "execution.checkpointing.min-pause",
+    .default_value = std::chrono::milliseconds(0),
+    .description =
+        "Least time between the end of one checkpoint and the trigger of the next (implies one "
+        "checkpoint at a time).",
+    .flink_key = "execution.checkpointing.min-pause"};
+inline constexpr ConfigOption<std::chrono::milliseconds> kTimeout{
+    .key = "execution.checkpointing.timeout",
+    .default_value = std::chrono::minutes(10),
+    .description = "A checkpoint not complete after this long is aborted and counts as failed.",
+    .flink_key = "execution.checkpointing.timeout"};
+inline constexpr ConfigOption<int64_t> kMaxConcurrent{
+    .key = "execution.checkpointing.max-concurrent-checkpoints",
+    .default_value = 1,
+    .description = "Checkpoints that may be in progress at once.",
+    .flink_key = "execution.checkpointing.max-concurrent-checkpoints",
+    .min = 1,
+    .max = 1000};
+inline constexpr ConfigOption<int64_t> kTolerableFailures{
+    .key = "execution.checkpointing.tolerable-failed-checkpoints",
+    .default_value = 0,
+    .description =
+        "Consecutive failed checkpoints tolerated; one more fails the job (which may then "
+        "restart).",
+    .flink_key = "execution.checkpointing.tolerable-failed-checkpoints",
+    .min = 0,
+    .max = 1000000};
+inline constexpr EnumChoice<CheckpointRetention> kRetentions[] = {
+    {CheckpointRetention::kRetainOnCancellation, "RETAIN_ON_CANCELLATION"},
+    {CheckpointRetention::kDeleteOnCancellation, "DELETE_ON_CANCELLATION"}};
+inline constexpr ConfigOption<CheckpointRetention> kRetention{
+    .key = "execution.checkpointing.externalized-checkpoint-retention",
+    .default_value = CheckpointRetention::kRetainOnCancellation,
+    .description =
+        "When the job is cancelled (SIGINT/SIGTERM): keep its checkpoints, or "
+        "`DELETE_ON_CANCELLATION`: delete what weir keeps in the job directory (`chk-*`, "
+        "`shared/`, `taskowned/`, the marker), and the directory itself only if nothing else is in "
+        "it.",
+    .flink_key = "execution.checkpointing.externalized-checkpoint-retention",
+    .choices = kRetentions};
+inline constexpr EnumChoice<RestartStrategy> kRestartStrategies[] = {
+    {RestartStrategy::kFixedDelay, "fixed-delay"}, {RestartStrategy::kNone, "none"}};
+inline constexpr ConfigOption<RestartStrategy> kRestartStrategy{
+    .key = "restart-strategy",
+    .default_value = RestartStrategy::kFixedDelay,
+    .description =
+        "After a failure: fixed-delay restarts from the latest completed checkpoint; "
+        "none stops.",
+    .flink_key = "restart-strategy",
+    .choices = kRestartStrategies};
+inline constexpr ConfigOption<int64_t> kRestartAttempts{
+    .key = "restart-strategy.fixed-delay.attempts",
+    .default_value = 3,
+    .description = "Restarts allowed before the job fails for good.",
+    .flink_key = "restart-strategy.fixed-delay.attempts",
+    .min = 0,
+    .max = 1000000};
+inline constexpr ConfigOption<std::chrono::milliseconds> kRestartDelay{
+    .key = "restart-strategy.fixed-delay.delay",
+    .default_value = std::chrono::seconds(1),
+    .description = "Wait between a failure and the restart.",
+    .flink_key = "restart-strategy.fixed-delay.delay"};
+inline constexpr ConfigOption<std::string_view> kSavepointPath{
+    .key = "execution.savepoint.path",
+    .default_value = "",
+    .description =
+        "Checkpoint to resume from: its `_metadata` file or `chk-N` directory (`weir run -s`).",
+    .flink_key = "execution.savepoint.path"};
+inline constexpr EnumChoice<RestoreMode> kRestoreModes[] = {{RestoreMode::kClaim, "CLAIM"},
+                                                            {RestoreMode::kNoClaim, "NO_CLAIM"}};
+inline constexpr ConfigOption<RestoreMode> kRestoreMode{
+    .key = "execution.savepoint-restore-mode",
+    .default_value = RestoreMode::kClaim,
+    .description =
+        "`CLAIM`: the resumed job owns the checkpoint (same job id and directory, incremental on "
+        "top of it); `NO_CLAIM`: new job directory, first checkpoint full, the restored files "
+        "never touched (`weir run --restore-mode`).",
+    .flink_key = "execution.savepoint-restore-mode",
+    .choices = kRestoreModes};
+inline constexpr ConfigOption<int64_t> kStatsHistory{
+    .key = "web.checkpoints.history",
+    .default_value = 100,
+    .description =
+        "Checkpoints (completed, failed or in progress) whose statistics a running job keeps for "
+        "its REST API.",
+    .flink_key = "web.checkpoints.history",
+    .min = 1,
+    .max = 100000};
+
+// The options above, for the registry (src/config/option_registry.cc).
+inline std::vector<OptionDescriptor> CoreOptions() {
+  return {Describe(kBackendType),
+          Describe(kIncremental),
+          Describe(kTransferThreads),
+          Describe(kLocalDir),
+          Describe(kNumRetained),
+          Describe(kCheckpointsDir),
+          Describe(kFallbackToOlder),
+          Describe(kOwnerOnly),
+          Describe(kMaxParallelism),
+          Describe(kParallelism),
+          Describe(kChannelCapacity),
+          Describe(kInterval),
+          Describe(kMode),
+          Describe(kMinPause),
+          Describe(kTimeout),
+          Describe(kMaxConcurrent),
+          Describe(kTolerableFailures),
+          Describe(kRetention),
+          Describe(kRestartStrategy),
+          Describe(kRestartAttempts),
+          Describe(kRestartDelay),
+          Describe(kSavepointPath),
+          Describe(kRestoreMode),
+          Describe(kStatsHistory)};
+}
+
+}  // namespace config
 
 class Configuration {
  public:
-  // Validates the key and the value.
+  // Validates the key (weir's, or the Flink key an option mirrors) and the value; stores the
+  // value under weir's key, an enum's in the spelling of its choices.
   Status Set(std::string_view key, std::string_view value);
   // Parses "key=value" (as given to -D).
   Status SetFromAssignment(std::string_view assignment);
@@ -93,16 +265,19 @@ class Configuration {
   Status LoadYamlString(std::string_view text, const std::string& source);
   bool IsSet(std::string_view key) const { return values_.count(key) > 0; }
 
-  bool GetBool(std::string_view key) const;
-  int64_t GetInt(std::string_view key) const;
-  int64_t GetDurationMs(std::string_view key) const;
-  // For kEnum keys: the value in the spelling of the key's choices.
-  std::string GetString(std::string_view key) const;
+  // The option's value: what was set, else its default.
+  template <typename T>
+  OptionValue<T> Get(const ConfigOption<T>& option) const {
+    if (auto it = values_.find(option.key); it != values_.end()) {
+      // Set validated it: parsing again cannot fail.
+      if (auto v = ParseOptionValue(option, it->second); v.ok()) return std::move(v).value();
+    }
+    return OptionValue<T>(option.default_value);
+  }
 
   const std::map<std::string, std::string, std::less<>>& values() const { return values_; }
 
  private:
-  std::string Raw(std::string_view key) const;
   std::map<std::string, std::string, std::less<>> values_;
 };
 

@@ -340,29 +340,11 @@ int RunVerify(const std::string& dir_in, bool as_json, bool checksums,
   return healthy ? 0 : 1;
 }
 
-// "90", "90s", "15m", "2h", "1d" -> milliseconds.
-Result<int64_t> ParseDuration(const std::string& text) {
-  size_t digits = 0;
-  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
-  const std::string unit = text.substr(digits);
-  const int64_t scale = unit.empty() || unit == "s" ? 1000
-                        : unit == "ms"              ? 1
-                        : unit == "m"               ? 60000
-                        : unit == "h"               ? 3600000
-                        : unit == "d"               ? 86400000
-                                                    : -1;
-  // At most 12 digits and 10^15 ms in all: the grace is subtracted from now without overflow.
-  if (digits == 0 || digits > 12 || scale < 0 ||
-      std::stoll(text.substr(0, digits)) > 1'000'000'000'000'000 / scale) {
-    return Status::InvalidArgument("--grace '" + text + "' is not a duration like 90s, 15m or 1h");
-  }
-  return std::stoll(text.substr(0, digits)) * scale;
-}
-
 int RunGc(const std::string& dir_in, const std::string& grace_text, bool do_delete, bool as_json,
           const StorageOptions& storage) {
+  // The grammar of every duration weir reads (Flink's): "90 s", "15 min", "2h", "1 d".
   auto grace = ParseDuration(grace_text);
-  if (!grace.ok()) return Fail(grace.status());
+  if (!grace.ok()) return Fail(Status::InvalidArgument("--grace: " + grace.status().message()));
   WEIR_OPEN_STORAGE_OR_FAIL(fs, dir, dir_in, storage);
   auto reports = VerifyAll(*fs, dir, /*checksums=*/false);
   if (!reports.ok()) return Fail(reports.status());
@@ -371,7 +353,7 @@ int RunGc(const std::string& dir_in, const std::string& grace_text, bool do_dele
   uint64_t failures = 0, bytes = 0;
   for (const auto& r : *reports) {
     const CheckpointStorage storage(fs, r.job_dir);
-    auto gc = CollectOrphans(storage, r, now, *grace, /*dry_run=*/!do_delete);
+    auto gc = CollectOrphans(storage, r, now, grace->count(), /*dry_run=*/!do_delete);
     if (!gc.ok()) return Fail(gc.status());
     failures += gc->failures;
     for (const auto& o : gc->deleted) {
@@ -456,7 +438,7 @@ void AddCheckpointsCommand(CLI::App& app, int& exit_code) {
   auto gc_json = std::make_shared<bool>(false);
   gc->add_option("DIR", *gc_dir, "state.checkpoints.dir, or one job's directory")->required();
   gc->add_option("--grace", *gc_grace,
-                 "Keep orphans modified more recently than this (e.g. 0, 90s, 15m, 1h)")
+                 "Keep orphans modified more recently than this (e.g. 0, 90 s, 15 min, 1 h)")
       ->capture_default_str();
   gc->add_flag("--delete", *gc_delete, "Delete; without it, only list what would go");
   gc->add_flag("--json", *gc_json, "Print JSON");

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/checkpoints_command.h"
+#include "cli/config_command.h"
 #include "cli/nats_command.h"
 #include "cli/run_command.h"
 
@@ -10,6 +11,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   weir::cli::AddCheckpointsCommand(app, exit_code);
+  weir::cli::AddConfigCommand(app, exit_code);
   weir::cli::AddRunCommand(app, exit_code);
   weir::cli::AddNatsCommand(app, exit_code);
   try {

@@ -13,6 +13,7 @@
 #include "io/journaling_file_system.h"
 #include "runtime/job_runtime.h"
 #include "web/rest_server.h"
+#include "web/web_options.h"
 #include "weir/config.h"
 
 namespace weir::cli {
@@ -99,7 +100,7 @@ int Run(const RunOptions& o) {
   std::shared_ptr<FileSystem> fs;
   if (const char* journal = std::getenv("WEIR_POWER_LOSS_JOURNAL"); journal && *journal) {
     auto journaled = JournalingFileSystem::Open(
-        NewPosixFileSystem({.owner_only = config->GetBool(config::kOwnerOnly)}), journal);
+        NewPosixFileSystem({.owner_only = config->Get(config::kOwnerOnly)}), journal);
     if (!journaled.ok()) return Fail(journaled.status());
     fs = *journaled;
     SetDefaultLocalFileSystem(fs);
@@ -110,10 +111,10 @@ int Run(const RunOptions& o) {
   JobRuntime* job = runtime->get();
   // The REST API, dashboard and metrics: a job that cannot serve them still runs.
   std::unique_ptr<web::RestServer> rest;
-  if (config->GetBool(config::kRestEnabled)) {
+  if (config->Get(config::kRestEnabled)) {
     rest = std::make_unique<web::RestServer>(*job);
-    const std::string address = config->GetString(config::kRestAddress);
-    if (Status s = rest->Start(address, static_cast<int>(config->GetInt(config::kRestPort)));
+    const std::string address = config->Get(config::kRestAddress);
+    if (Status s = rest->Start(address, static_cast<int>(config->Get(config::kRestPort)));
         !s.ok()) {
       LogWarn(s.message() + "; the job runs without it");
       rest.reset();

@@ -7,7 +7,7 @@ namespace {
 
 Result<std::shared_ptr<FileSystem>> LocalFileSystemFor(const std::string&,
                                                        const Configuration& config) {
-  return NewPosixFileSystem({.owner_only = config.GetBool(config::kOwnerOnly)});
+  return NewPosixFileSystem({.owner_only = config.Get(config::kOwnerOnly)});
 }
 
 // The scheme of a normalized path: "s3" for "s3://…", "file" for a plain local path.

@@ -99,12 +99,12 @@ JobResult JobRuntime::Run() {
                             : ""));
   std::optional<RestorePoint> restore = initial_restore_;
   bool recovered = false;
-  const bool fixed_delay = config_.GetString(config::kRestartStrategy) == "fixed-delay";
-  const int attempts = static_cast<int>(config_.GetInt(config::kRestartAttempts));
+  const bool fixed_delay = config_.Get(config::kRestartStrategy) == RestartStrategy::kFixedDelay;
+  const int attempts = static_cast<int>(config_.Get(config::kRestartAttempts));
   while (true) {
     Status failure = Deploy(restore);
     if (!failure.ok() && restore && Unrestorable(failure) &&
-        config_.GetBool(config::kFallbackToOlder)) {
+        config_.Get(config::kFallbackToOlder)) {
       failure = DeployOlderCheckpoint(&restore, failure);
     }
     // The job directory is created and recovered (which may subsume older checkpoints of a
@@ -129,7 +129,8 @@ JobResult JobRuntime::Run() {
     }
     if (outcome == JobOutcome::kCancelled) {
       result.outcome = outcome;
-      if (storage_ && config_.GetString(config::kRetention) == "DELETE_ON_CANCELLATION") {
+      if (storage_ &&
+          config_.Get(config::kRetention) == CheckpointRetention::kDeleteOnCancellation) {
         coordinator_->cleaner().WaitIdle();
         if (Status deleted = DeleteJobDirectory(*storage_); deleted.ok()) {
           LogInfo("job cancelled; its checkpoints were deleted (DELETE_ON_CANCELLATION)");
@@ -150,7 +151,7 @@ JobResult JobRuntime::Run() {
     }
     ++result.restarts;
     SetState(JobState::kRestarting, result.restarts);
-    const int64_t delay = config_.GetDurationMs(config::kRestartDelay);
+    const int64_t delay = config_.Get(config::kRestartDelay).count();
     LogWarn("restarting in " + std::to_string(delay) + " ms (restart " +
             std::to_string(result.restarts) + " of " + std::to_string(attempts) + ")");
     if (!WaitForRestart(delay)) {
@@ -258,7 +259,7 @@ Status JobRuntime::Deploy(const std::optional<RestorePoint>& restore) {
   // Every inbox first: a task's writers need the inboxes of its consumers.
   std::vector<std::vector<std::unique_ptr<TaskInbox>>> owned(plan_.vertices.size());
   std::vector<std::vector<TaskInbox*>> inboxes(plan_.vertices.size());
-  const auto capacity = static_cast<size_t>(config_.GetInt(config::kChannelCapacity));
+  const auto capacity = static_cast<size_t>(config_.Get(config::kChannelCapacity));
   for (size_t v = 0; v < plan_.vertices.size(); ++v) {
     const auto& vertex = plan_.vertices[v];
     const int channels = vertex.input_vertex < 0
@@ -357,9 +358,9 @@ Result<std::unique_ptr<Task>> JobRuntime::BuildTask(int vertex_index, int subtas
             &restore->storage, restore->metadata.checkpoint_id, {b}, restore->owned});
       }
     }
-    WEIR_ASSIGN_OR_RETURN(
-        setup.backend, CreateKeyedStateBackend(config_.GetString(config::kBackendType), parameters,
-                                               from ? &*from : nullptr));
+    WEIR_ASSIGN_OR_RETURN(setup.backend,
+                          CreateKeyedStateBackend(config_.Get(config::kBackendType), parameters,
+                                                  from ? &*from : nullptr));
     setup.backend_snapshots = storage_.has_value();
   }
   return std::make_unique<Task>(std::move(setup));
@@ -406,7 +407,7 @@ JobOutcome JobRuntime::Supervise(Status* failure) {
       *failure = Status::Aborted(std::to_string(scheduler_->consecutive_failures()) +
                                  " consecutive checkpoint failures exceed " +
                                  std::string(config::kTolerableFailures) + " (" +
-                                 std::to_string(config_.GetInt(config::kTolerableFailures)) + ")");
+                                 std::to_string(config_.Get(config::kTolerableFailures)) + ")");
       return JobOutcome::kFailed;
     }
     if (done) {

@@ -6,6 +6,7 @@
 #include "io/file_systems.h"
 #include "runtime/job_runtime.h"
 #include "runtime/state_compatibility.h"
+#include "state/state_backends.h"
 
 namespace weir {
 namespace {
@@ -31,9 +32,9 @@ Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Con
                                                        std::shared_ptr<FileSystem> fs) {
   std::unique_ptr<JobRuntime> job(new JobRuntime());
   WEIR_ASSIGN_OR_RETURN(const std::string checkpoints_dir,
-                        NormalizeStoragePath(config.GetString(config::kCheckpointsDir)));
+                        NormalizeStoragePath(config.Get(config::kCheckpointsDir)));
   WEIR_ASSIGN_OR_RETURN(const std::string restore_path,
-                        NormalizeStoragePath(config.GetString(config::kSavepointPath)));
+                        NormalizeStoragePath(config.Get(config::kSavepointPath)));
   // The checkpoint directory and the checkpoint to restore may be on different storage (local
   // and S3, say); a file system given by the caller serves both.
   std::shared_ptr<FileSystem> restore_fs = fs;
@@ -44,17 +45,18 @@ Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Con
       WEIR_ASSIGN_OR_RETURN(restore_fs, FileSystemForPath(restore_path, config));
     }
   }
+  WEIR_RETURN_IF_ERROR(CheckStateBackendType(config.Get(config::kBackendType)));
   job->fs_ = std::move(fs);
   job->config_ = config;
   WEIR_ASSIGN_OR_RETURN(job->plan_,
-                        PlanExecution(graph, static_cast<int>(config.GetInt(config::kParallelism)),
-                                      static_cast<int>(config.GetInt(config::kMaxParallelism))));
+                        PlanExecution(graph, static_cast<int>(config.Get(config::kParallelism)),
+                                      static_cast<int>(config.Get(config::kMaxParallelism))));
   job->graph_ = std::move(graph);
-  job->exactly_once_ = config.GetString(config::kMode) == "EXACTLY_ONCE";
-  job->incremental_ = config.GetBool(config::kIncremental);
+  job->exactly_once_ = config.Get(config::kMode) == CheckpointingMode::kExactlyOnce;
+  job->incremental_ = config.Get(config::kIncremental);
 
-  const int64_t interval = config.GetDurationMs(config::kInterval);
-  const bool claim = config.GetString(config::kRestoreMode) == "CLAIM";
+  const int64_t interval = config.Get(config::kInterval).count();
+  const bool claim = config.Get(config::kRestoreMode) == RestoreMode::kClaim;
   if (interval > 0 && checkpoints_dir.empty() && (restore_path.empty() || !claim)) {
     return Status::InvalidArgument(std::string(config::kInterval) + " is set but " +
                                    std::string(config::kCheckpointsDir) +
@@ -91,30 +93,30 @@ Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Con
     job->storage_.emplace(CheckpointStorage::ForJob(job->fs_, checkpoints_dir, job->job_id_));
   }
   if (job->storage_) {
-    CoordinatorOptions options{job->job_id_, static_cast<int>(config.GetInt(config::kNumRetained)),
+    CoordinatorOptions options{job->job_id_, static_cast<int>(config.Get(config::kNumRetained)),
                                job->plan_.OperatorInfos(),
-                               static_cast<size_t>(config.GetInt(config::kStatsHistory))};
+                               static_cast<size_t>(config.Get(config::kStatsHistory))};
     job->coordinator_ = std::make_unique<CheckpointCoordinator>(*job->storage_, options);
     job->coordinator_->AddListener(job.get());
   }
   CheckpointSchedulerOptions sched;
   sched.interval_ms = interval;
-  sched.min_pause_ms = config.GetDurationMs(config::kMinPause);
-  sched.timeout_ms = std::max<int64_t>(1, config.GetDurationMs(config::kTimeout));
-  sched.max_concurrent = static_cast<int>(config.GetInt(config::kMaxConcurrent));
-  sched.tolerable_failures = static_cast<int>(config.GetInt(config::kTolerableFailures));
+  sched.min_pause_ms = config.Get(config::kMinPause).count();
+  sched.timeout_ms = std::max<int64_t>(1, config.Get(config::kTimeout).count());
+  sched.max_concurrent = static_cast<int>(config.Get(config::kMaxConcurrent));
+  sched.tolerable_failures = static_cast<int>(config.Get(config::kTolerableFailures));
   job->scheduler_ = std::make_unique<CheckpointScheduler>(sched, NowSteadyMs());
 
   // A fresh, owner-only directory with a name no one can predict: a path someone else created (or
   // linked) beforehand is never used, and nothing outside it is ever deleted with it.
-  const std::string local = config.GetString(config::kLocalDir);
+  const std::string local = config.Get(config::kLocalDir);
   WEIR_ASSIGN_OR_RETURN(OwnedDirectory working, OwnedDirectory::CreateWorkingDirectory(
                                                     local.empty() ? TempDirectory() : local,
                                                     "weir-" + job->job_id_.substr(0, 8)));
   job->local_dir_ = working.root();
   job->local_dir_owned_.emplace(std::move(working));
   job->io_pool_ = std::make_unique<ThreadPool>(
-      static_cast<int>(config.GetInt(config::kTransferThreads)), "weir-io");
+      static_cast<int>(config.Get(config::kTransferThreads)), "weir-io");
   job->async_pool_ = std::make_unique<ThreadPool>(2, "weir-async");
   return job;
 }

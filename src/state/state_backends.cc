@@ -2,6 +2,7 @@
 
 #include "state/hashmap/hashmap_keyed_state_backend.h"
 #include "state/rocksdb/rocksdb_backend_factory.h"
+#include "weir/config.h"
 
 namespace weir {
 
@@ -13,16 +14,25 @@ const std::vector<StateBackendType>& RegisteredStateBackends() {
   return types;
 }
 
+Status CheckStateBackendType(std::string_view type) {
+  std::string known;
+  for (const auto& t : RegisteredStateBackends()) {
+    if (type == t.name) return Status::OK();
+    known += std::string(known.empty() ? "" : ", ") + t.name;
+  }
+  return Status::InvalidArgument("configuration key '" + std::string(config::kBackendType) +
+                                 "': unknown state backend type '" + std::string(type) +
+                                 "' (known: " + known + ")");
+}
+
 Result<std::unique_ptr<CheckpointableKeyedStateBackend>> CreateKeyedStateBackend(
     const std::string& type, const KeyedStateBackendParameters& parameters,
     const KeyedStateRestore* restore) {
-  std::string known;
+  WEIR_RETURN_IF_ERROR(CheckStateBackendType(type));
   for (const auto& t : RegisteredStateBackends()) {
     if (type == t.name) return t.factory(parameters, restore);
-    known += std::string(known.empty() ? "" : ", ") + t.name;
   }
-  return Status::InvalidArgument("unknown state backend type '" + type + "' (known: " + known +
-                                 ")");
+  return Status::Internal("unreachable");
 }
 
 }  // namespace weir

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "snapshot/checkpointable_keyed_state_backend.h"
@@ -18,6 +19,10 @@ struct StateBackendType {
 };
 
 const std::vector<StateBackendType>& RegisteredStateBackends();
+
+// OK when `type` names a registered backend; InvalidArgument naming state.backend.type, the
+// value and the known types otherwise.
+Status CheckStateBackendType(std::string_view type);
 
 // Makes a backend of `type` (empty or restored). InvalidArgument for an unknown type.
 Result<std::unique_ptr<CheckpointableKeyedStateBackend>> CreateKeyedStateBackend(

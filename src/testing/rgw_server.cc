@@ -8,6 +8,8 @@
 #include <mutex>
 #include <sstream>
 
+#include "io/s3/s3_options.h"
+
 namespace weir::testing {
 namespace {
 

@@ -149,21 +149,21 @@ json CheckpointDetailJson(const CheckpointStats& c, int64_t now) {
 }
 
 json CheckpointConfigJson(const Configuration& config) {
-  const bool retain = config.GetString(config::kRetention) == "RETAIN_ON_CANCELLATION";
+  const bool retain = config.Get(config::kRetention) == CheckpointRetention::kRetainOnCancellation;
   // Flink's class names, which its REST clients show.
-  const bool rocksdb = config.GetString(config::kBackendType) == "rocksdb";
-  return {{"mode",
-           config.GetString(config::kMode) == "EXACTLY_ONCE" ? "exactly_once" : "at_least_once"},
-          {"interval", config.GetDurationMs(config::kInterval)},
-          {"timeout", config.GetDurationMs(config::kTimeout)},
-          {"min_pause", config.GetDurationMs(config::kMinPause)},
-          {"max_concurrent", config.GetInt(config::kMaxConcurrent)},
-          {"tolerable_failed_checkpoints", config.GetInt(config::kTolerableFailures)},
+  const bool rocksdb = config.Get(config::kBackendType) == "rocksdb";
+  return {{"mode", config.Get(config::kMode) == CheckpointingMode::kExactlyOnce ? "exactly_once"
+                                                                                : "at_least_once"},
+          {"interval", config.Get(config::kInterval).count()},
+          {"timeout", config.Get(config::kTimeout).count()},
+          {"min_pause", config.Get(config::kMinPause).count()},
+          {"max_concurrent", config.Get(config::kMaxConcurrent)},
+          {"tolerable_failed_checkpoints", config.Get(config::kTolerableFailures)},
           {"externalization", {{"enabled", true}, {"delete_on_cancellation", !retain}}},
           {"state_backend", rocksdb ? "EmbeddedRocksDBStateBackend" : "HashMapStateBackend"},
-          {"incremental", rocksdb && config.GetBool(config::kIncremental)},
-          {"num_retained", config.GetInt(config::kNumRetained)},
-          {"checkpoint_storage", config.GetString(config::kCheckpointsDir)}};
+          {"incremental", rocksdb && config.Get(config::kIncremental)},
+          {"num_retained", config.Get(config::kNumRetained)},
+          {"checkpoint_storage", config.Get(config::kCheckpointsDir)}};
 }
 
 json CheckpointStorageJson(JobRuntime& job) {

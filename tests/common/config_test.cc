@@ -5,9 +5,12 @@
 
 #include <atomic>
 #include <fstream>
+#include <set>
 
 #include "common/failpoint.h"
 #include "common/thread_pool.h"
+#include "config/option_registry.h"
+#include "io/s3/s3_options.h"
 #include "testing/temp_dir.h"
 
 namespace weir {
@@ -15,45 +18,73 @@ namespace {
 
 TEST(ConfigurationTest, DefaultsAndValidatedValues) {
   Configuration c;
-  EXPECT_FALSE(c.GetBool(config::kIncremental));
-  EXPECT_EQ(c.GetInt(config::kTransferThreads), 4);
-  EXPECT_EQ(c.GetInt(config::kNumRetained), 1);
+  EXPECT_FALSE(c.Get(config::kIncremental));
+  EXPECT_EQ(c.Get(config::kTransferThreads), 4);
+  EXPECT_EQ(c.Get(config::kNumRetained), 1);
   ASSERT_TRUE(c.Set(config::kIncremental, "true").ok());
   ASSERT_TRUE(c.SetFromAssignment("state.checkpoints.num-retained=3").ok());
-  EXPECT_TRUE(c.GetBool(config::kIncremental));
-  EXPECT_EQ(c.GetInt(config::kNumRetained), 3);
+  EXPECT_TRUE(c.Get(config::kIncremental));
+  EXPECT_EQ(c.Get(config::kNumRetained), 3);
 }
 
-// docs/configuration.md lists every key with its default.
+// docs/configuration.md holds the registry's rendering: every key, its type, its default and
+// the Flink key it mirrors (regenerate with `weir config keys --markdown`).
 TEST(ConfigurationTest, EveryKeyIsDocumentedWithItsDefault) {
   std::ifstream in(std::string(WEIR_SOURCE_DIR) + "/docs/configuration.md");
   const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   ASSERT_FALSE(doc.empty());
-  for (const auto& k : KnownConfigKeys()) {
-    const std::string row = "| `" + std::string(k.key) + "` | ";
-    const size_t at = doc.find(row);
-    ASSERT_NE(at, std::string::npos) << k.key << " is not documented";
-    const std::string cell =
-        doc.substr(at + row.size(), doc.find(" |", at + row.size()) - at - row.size());
-    if (!k.default_value.empty()) {
-      EXPECT_EQ(cell, "`" + std::string(k.default_value) + "`") << k.key;
+  EXPECT_NE(doc.find(RenderOptionsMarkdown()), std::string::npos)
+      << "docs/configuration.md is out of date; its table should read:\n"
+      << RenderOptionsMarkdown();
+  for (const auto& d : AllOptions()) {
+    EXPECT_NE(doc.find("| `" + std::string(d.key) + "` | "), std::string::npos) << d.key;
+  }
+}
+
+// Each key is declared once, each default is a valid value of its option, and a key and the
+// Flink key it mirrors find the same option.
+TEST(ConfigurationTest, TheRegistryIsConsistent) {
+  std::set<std::string_view> keys;
+  for (const auto& d : AllOptions()) {
+    EXPECT_TRUE(keys.insert(d.key).second) << d.key << " is declared twice";
+    EXPECT_FALSE(d.description.empty()) << d.key;
+    if (d.type != "string") {
+      EXPECT_TRUE(d.canonicalize(d.default_text).ok()) << d.key;
+    }
+    EXPECT_EQ(FindOption(d.key), &d);
+    if (!d.flink_key.empty()) {
+      EXPECT_EQ(FindOption(d.flink_key), &d);
     }
   }
 }
 
+// A Flink user's spelling of a key this option mirrors sets the same value.
+TEST(ConfigurationTest, FlinkKeysAreSynonyms) {
+  Configuration c;
+  ASSERT_TRUE(c.Set("s3.path.style.access", "true").ok());
+  EXPECT_TRUE(c.Get(config::kS3PathStyle));
+  EXPECT_TRUE(c.IsSet(config::kS3PathStyle));
+}
+
 TEST(ConfigurationTest, DurationsWithUnits) {
   Configuration c;
-  EXPECT_EQ(c.GetDurationMs(config::kInterval), 0);
-  EXPECT_EQ(c.GetDurationMs(config::kTimeout), 600000);
+  EXPECT_EQ(c.Get(config::kInterval).count(), 0);
+  EXPECT_EQ(c.Get(config::kTimeout).count(), 600000);
   for (const auto& [text, ms] : std::vector<std::pair<std::string, int64_t>>{{"250", 250},
                                                                              {"250ms", 250},
                                                                              {"10s", 10000},
                                                                              {"10 s", 10000},
                                                                              {"2min", 120000},
                                                                              {"1h", 3600000},
-                                                                             {"3 seconds", 3000}}) {
+                                                                             {"3 seconds", 3000},
+                                                                             {"500 ms", 500},
+                                                                             {"1 min", 60000},
+                                                                             {"1m", 60000},
+                                                                             {"2 h", 7200000},
+                                                                             {"1 d", 86400000},
+                                                                             {"10 S", 10000}}) {
     ASSERT_TRUE(c.Set(config::kInterval, text).ok()) << text;
-    EXPECT_EQ(c.GetDurationMs(config::kInterval), ms) << text;
+    EXPECT_EQ(c.Get(config::kInterval).count(), ms) << text;
   }
   for (const char* bad : {"", "fast", "1 fortnight", "-5s", "1.5s"}) {
     Status s = c.Set(config::kInterval, bad);
@@ -64,11 +95,14 @@ TEST(ConfigurationTest, DurationsWithUnits) {
 
 TEST(ConfigurationTest, EnumsAcceptFlinkAndDashedSpellings) {
   Configuration c;
-  EXPECT_EQ(c.GetString(config::kMode), "EXACTLY_ONCE");
+  EXPECT_EQ(c.Get(config::kMode), CheckpointingMode::kExactlyOnce);
   ASSERT_TRUE(c.Set(config::kMode, "at-least-once").ok());
-  EXPECT_EQ(c.GetString(config::kMode), "AT_LEAST_ONCE");
+  EXPECT_EQ(c.Get(config::kMode), CheckpointingMode::kAtLeastOnce);
+  EXPECT_EQ(c.values().at(std::string(config::kMode)),
+            "AT_LEAST_ONCE");  // parsed once, stored canonical
   ASSERT_TRUE(c.Set(config::kRestartStrategy, "NONE").ok());
-  EXPECT_EQ(c.GetString(config::kRestartStrategy), "none");
+  EXPECT_EQ(c.Get(config::kRestartStrategy), RestartStrategy::kNone);
+  EXPECT_EQ(c.values().at(std::string(config::kRestartStrategy)), "none");
   Status s = c.Set(config::kRestoreMode, "steal");
   EXPECT_NE(s.message().find("is not one of CLAIM|NO_CLAIM"), std::string::npos) << s.message();
 }
@@ -83,10 +117,10 @@ TEST(ConfigurationTest, YamlFilesFlatOrNested) {
   }
   Configuration c;
   ASSERT_TRUE(c.LoadYamlFile(path).ok());
-  EXPECT_EQ(c.GetInt(config::kParallelism), 4);
-  EXPECT_EQ(c.GetDurationMs(config::kInterval), 30000);
-  EXPECT_EQ(c.GetString(config::kMode), "AT_LEAST_ONCE");
-  EXPECT_TRUE(c.GetBool(config::kIncremental));
+  EXPECT_EQ(c.Get(config::kParallelism), 4);
+  EXPECT_EQ(c.Get(config::kInterval).count(), 30000);
+  EXPECT_EQ(c.Get(config::kMode), CheckpointingMode::kAtLeastOnce);
+  EXPECT_TRUE(c.Get(config::kIncremental));
 
   std::ofstream(tmp.Sub("unknown.yaml")) << "execution.checkpointing.intervall: 1s\n";
   Status s = c.LoadYamlFile(tmp.Sub("unknown.yaml"));
@@ -115,7 +149,7 @@ TEST(ConfigurationTest, BadKeysAndValuesNameWhatIsWrong) {
   EXPECT_FALSE(c.Set(config::kTransferThreads, "0").ok());
   EXPECT_FALSE(c.Set(config::kTransferThreads, "4x").ok());
   EXPECT_FALSE(c.SetFromAssignment("no-equals-sign").ok());
-  EXPECT_EQ(c.GetInt(config::kTransferThreads), 4) << "a rejected value changes nothing";
+  EXPECT_EQ(c.Get(config::kTransferThreads), 4) << "a rejected value changes nothing";
 }
 
 TEST(FailpointTest, ErrorOnTheNthHitOnly) {
@@ -193,6 +227,32 @@ TEST(ConfigurationTest, DurationsThatWouldOverflowAreRefused) {
   EXPECT_FALSE(c.Set(config::kInterval, "9223372036854775807").ok());
   EXPECT_FALSE(c.Set(config::kTimeout, "100000000000000 h").ok());
   EXPECT_TRUE(c.Set(config::kInterval, "1000000000 s").ok());
+}
+
+// Flink's memory sizes: a number and an optional unit (powers of 1024); no unit is bytes.
+TEST(ConfigurationTest, MemorySizesWithUnits) {
+  Configuration c;
+  EXPECT_EQ(c.Get(config::kS3PartSize).bytes, uint64_t{16} << 20);
+  for (const auto& [text, bytes] :
+       std::vector<std::pair<std::string, uint64_t>>{{"64 mb", uint64_t{64} << 20},
+                                                     {"64mb", uint64_t{64} << 20},
+                                                     {"1 gb", uint64_t{1} << 30},
+                                                     {"6291456", 6291456},
+                                                     {"8192 kb", uint64_t{8} << 20},
+                                                     {"2G", uint64_t{2} << 30}}) {
+    ASSERT_TRUE(c.Set(config::kS3PartSize, text).ok()) << text;
+    EXPECT_EQ(c.Get(config::kS3PartSize).bytes, bytes) << text;
+  }
+  for (const char* bad : {"", "big", "64 zb", "-1 mb", "1.5 gb", "1 mb" /* below 5 mb */}) {
+    Status s = c.Set(config::kS3PartSize, bad);
+    EXPECT_FALSE(s.ok()) << bad;
+    EXPECT_NE(s.message().find("is not a memory size"), std::string::npos) << s.message();
+  }
+  EXPECT_FALSE(ParseMemorySize("9223372036854775807 tb").ok());
+  EXPECT_EQ(FormatMemorySize({uint64_t{16} << 20}), "16 mb");
+  EXPECT_EQ(FormatMemorySize({1000}), "1000 b");
+  EXPECT_EQ(FormatDuration(std::chrono::minutes(10)), "10 min");
+  EXPECT_EQ(FormatDuration(std::chrono::milliseconds(1500)), "1500 ms");
 }
 
 TEST(ConfigurationTest, ConfigFileMustBeARegularFile) {

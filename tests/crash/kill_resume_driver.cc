@@ -1,4 +1,4 @@
-// kill_resume_driver: the long crash test of `weir run` (issue 6). Runs keyed-aggregate and
+// kill_resume_driver: the long crash test of `weir run`. Runs keyed-aggregate and
 // wordcount as a user would, kills each run with SIGKILL at a random moment or makes it crash at
 // a random failpoint (WEIR_FAILPOINTS=name=crash@n), resumes with `weir run -s <latest completed
 // checkpoint>`, repeats, then lets the job finish and checks: the committed output is

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "io/s3/s3_options.h"
 #include "testing/temp_dir.h"
 
 namespace weir {

@@ -1,4 +1,4 @@
-// A damaged latest checkpoint (issue 6, item 5): restore detects it before using any state and
+// A damaged latest checkpoint: restore detects it before using any state and
 // fails naming the file, or, with state.checkpoints.fallback-to-older, restores the newest intact
 // older checkpoint and says so.
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// A running job whose checkpoint storage misbehaves (issue 6, item 4): transient errors are
+// A running job whose checkpoint storage misbehaves: transient errors are
 // retried, a storage outage fails checkpoints (aborted, counted against the tolerance) while the
 // job keeps processing, and checkpoints succeed again once storage recovers. Afterwards every
 // retained checkpoint is intact and nothing an aborted checkpoint wrote is referenced or left.

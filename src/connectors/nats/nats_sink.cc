@@ -222,9 +222,9 @@ Sink<std::string> NatsSink(NatsSinkOptions options) {
 }
 
 int64_t NatsRequiredDuplicateWindowMs(const Configuration& config) {
-  int64_t ms = config.GetDurationMs(config::kInterval) + config.GetDurationMs(config::kTimeout);
-  if (config.GetString(config::kRestartStrategy) == "fixed-delay") {
-    ms += config.GetDurationMs(config::kRestartDelay);
+  int64_t ms = config.Get(config::kInterval).count() + config.Get(config::kTimeout).count();
+  if (config.Get(config::kRestartStrategy) == RestartStrategy::kFixedDelay) {
+    ms += config.Get(config::kRestartDelay).count();
   }
   return ms;
 }

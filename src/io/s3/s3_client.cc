@@ -10,6 +10,8 @@
 #include <ctime>
 #include <pugixml.hpp>
 
+#include "io/s3/s3_options.h"
+
 namespace weir::s3 {
 namespace {
 
@@ -194,11 +196,11 @@ Result<std::pair<std::string, std::string>> ParseS3Path(std::string_view path) {
 
 Result<S3Options> S3OptionsFromConfig(const Configuration& config) {
   S3Options o;
-  o.endpoint = config.GetString(config::kS3Endpoint);
-  o.region = config.GetString(config::kS3Region);
-  o.path_style = config.GetBool(config::kS3PathStyle);
-  o.access_key = config.GetString(config::kS3AccessKey);
-  o.secret_key = config.GetString(config::kS3SecretKey);
+  o.endpoint = config.Get(config::kS3Endpoint);
+  o.region = config.Get(config::kS3Region);
+  o.path_style = config.Get(config::kS3PathStyle);
+  o.access_key = config.Get(config::kS3AccessKey);
+  o.secret_key = config.Get(config::kS3SecretKey);
   if (o.access_key.empty()) {
     if (const char* k = std::getenv("AWS_ACCESS_KEY_ID")) o.access_key = k;
   }
@@ -210,9 +212,9 @@ Result<S3Options> S3OptionsFromConfig(const Configuration& config) {
         "S3 credentials missing: set s3.access-key and s3.secret-key, or AWS_ACCESS_KEY_ID and "
         "AWS_SECRET_ACCESS_KEY");
   }
-  o.part_size = static_cast<uint64_t>(config.GetInt(config::kS3PartSize));
-  o.max_connections = static_cast<int>(config.GetInt(config::kS3MaxConnections));
-  o.request_timeout_ms = config.GetDurationMs(config::kS3RequestTimeout);
+  o.part_size = config.Get(config::kS3PartSize).bytes;
+  o.max_connections = static_cast<int>(config.Get(config::kS3MaxConnections));
+  o.request_timeout_ms = config.Get(config::kS3RequestTimeout).count();
   return o;
 }
 

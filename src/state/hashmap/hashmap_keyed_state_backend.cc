@@ -1,9 +1,9 @@
 #include "state/hashmap/hashmap_keyed_state_backend.h"
 
 #include "common/coding.h"
-#include "io/owned_directory.h"
 #include "snapshot/full_snapshot_strategy.h"
 #include "snapshot/restore/full_restore.h"
+#include "state/backend_checks.h"
 #include "state/row_key.h"
 
 namespace weir {
@@ -210,28 +210,15 @@ HashMapKeyedStateBackend::~HashMapKeyedStateBackend() = default;
 
 Result<std::unique_ptr<HashMapKeyedStateBackend>> HashMapKeyedStateBackend::Create(
     HashMapBackendOptions options) {
-  WEIR_RETURN_IF_ERROR(ValidateMaxParallelism(options.max_parallelism));
-  WEIR_RETURN_IF_ERROR(ValidateIdentifier("backend id", options.backend_id));
-  if (options.key_group_range.empty()) {
-    options.key_group_range = KeyGroupRange::All(options.max_parallelism);
-  }
-  const auto& range = options.key_group_range;
-  if (range.start < 0 || range.end >= options.max_parallelism) {
-    return Status::InvalidArgument("key-group range " + range.ToString() +
-                                   " is outside max parallelism " +
-                                   std::to_string(options.max_parallelism));
-  }
+  WEIR_RETURN_IF_ERROR(ValidateBackendIdentity(options.backend_id, options.max_parallelism,
+                                               &options.key_group_range));
   return std::unique_ptr<HashMapKeyedStateBackend>(
       new HashMapKeyedStateBackend(std::move(options)));
 }
 
 Status HashMapKeyedStateBackend::SetCurrentKey(std::string_view serialized_key) {
-  const int group = AssignToKeyGroup(serialized_key, options_.max_parallelism);
-  if (!options_.key_group_range.Contains(group)) {
-    return Status::InvalidArgument("key belongs to key group " + std::to_string(group) +
-                                   ", outside this backend's range " +
-                                   options_.key_group_range.ToString());
-  }
+  WEIR_ASSIGN_OR_RETURN(const int group, KeyGroupInRange(serialized_key, options_.max_parallelism,
+                                                         options_.key_group_range));
   current_key_group_ = group;
   current_key_prefix_.clear();
   PutLengthPrefixed(&current_key_prefix_, serialized_key);
@@ -278,15 +265,9 @@ std::vector<StateMetaInfo> HashMapKeyedStateBackend::RegisteredStates() const {
 }
 
 Result<RawKeyedState*> HashMapKeyedStateBackend::GetOrCreateRawState(const StateMetaInfo& meta) {
-  if (meta.name.empty()) return Status::InvalidArgument("a state needs a non-empty name");
-  if (Table* t = FindTable(meta.name)) {
-    if (!(t->meta() == meta)) {
-      return Status::InvalidArgument("state '" + meta.name + "' is registered as " +
-                                     DescribeState(t->meta()) + "; it cannot be used as " +
-                                     DescribeState(meta));
-    }
-    return t;
-  }
+  Table* t = FindTable(meta.name);
+  WEIR_RETURN_IF_ERROR(CheckStateRegistration(t ? &t->meta() : nullptr, meta));
+  if (t != nullptr) return t;
   tables_.push_back(std::make_unique<Table>(this, meta));
   return tables_.back().get();
 }

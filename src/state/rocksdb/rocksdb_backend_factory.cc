@@ -47,7 +47,7 @@ std::unique_ptr<SnapshotStrategy> CreateSnapshotStrategy(const Configuration& co
                                                          RocksDbKeyedStateBackend& backend,
                                                          const CheckpointStorage& storage,
                                                          ThreadPool& io_pool) {
-  if (config.GetBool(config::kIncremental)) {
+  if (config.Get(config::kIncremental)) {
     return std::make_unique<IncrementalSnapshotStrategy>(backend, storage, io_pool);
   }
   return std::make_unique<FullSnapshotStrategy>(backend, storage);
@@ -55,12 +55,10 @@ std::unique_ptr<SnapshotStrategy> CreateSnapshotStrategy(const Configuration& co
 
 RocksDbTuning RocksDbTuningFromConfig(const Configuration& config) {
   RocksDbTuning t;
-  t.async_flush = config.GetBool(config::kAsyncFlush);
-  t.compaction_style = config.GetString(config::kCompactionStyle) == "UNIVERSAL"
-                           ? RocksDbCompactionStyle::kUniversal
-                           : RocksDbCompactionStyle::kLevel;
-  t.level0_file_num_compaction_trigger = static_cast<int>(config.GetInt(config::kLevel0Trigger));
-  t.max_size_amplification_percent = static_cast<int>(config.GetInt(config::kMaxSizeAmplification));
+  t.async_flush = config.Get(config::kAsyncFlush);
+  t.compaction_style = config.Get(config::kCompactionStyle);
+  t.level0_file_num_compaction_trigger = static_cast<int>(config.Get(config::kLevel0Trigger));
+  t.max_size_amplification_percent = static_cast<int>(config.Get(config::kMaxSizeAmplification));
   return t;
 }
 

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "io/owned_directory.h"
+#include "state/backend_checks.h"
 #include "state/rocksdb/rocksdb_db.h"
 #include "state/row_key.h"
 
@@ -25,16 +25,6 @@ class ListAppendOperator final : public rocksdb::AssociativeMergeOperator {
   }
   const char* Name() const override { return "weir.ListAppend"; }
 };
-
-bool ValidBackendId(const std::string& id) {
-  if (id.empty()) return false;
-  for (char c : id) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) {
-      return false;
-    }
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -164,20 +154,8 @@ RocksDbKeyedStateBackend::RocksDbKeyedStateBackend(RocksDbBackendOptions options
 RocksDbKeyedStateBackend::~RocksDbKeyedStateBackend() = default;
 
 Status RocksDbKeyedStateBackend::ValidateOptions(RocksDbBackendOptions& options) {
-  WEIR_RETURN_IF_ERROR(ValidateMaxParallelism(options.max_parallelism));
-  if (!ValidBackendId(options.backend_id)) {
-    return Status::InvalidArgument("backend id '" + options.backend_id +
-                                   "' is empty or has characters outside [A-Za-z0-9._-]");
-  }
-  if (options.key_group_range.empty()) {
-    options.key_group_range = KeyGroupRange::All(options.max_parallelism);
-  }
-  const auto& range = options.key_group_range;
-  if (range.start < 0 || range.end >= options.max_parallelism) {
-    return Status::InvalidArgument("key-group range " + range.ToString() +
-                                   " does not fit max parallelism " +
-                                   std::to_string(options.max_parallelism));
-  }
+  WEIR_RETURN_IF_ERROR(ValidateBackendIdentity(options.backend_id, options.max_parallelism,
+                                               &options.key_group_range));
   if (options.local_dir.empty()) return Status::InvalidArgument("backend local_dir is empty");
   return Status::OK();
 }
@@ -251,12 +229,8 @@ Result<std::unique_ptr<RocksDbKeyedStateBackend>> RocksDbKeyedStateBackend::Open
 }
 
 Status RocksDbKeyedStateBackend::SetCurrentKey(std::string_view serialized_key) {
-  const int group = AssignToKeyGroup(serialized_key, options_.max_parallelism);
-  if (!options_.key_group_range.Contains(group)) {
-    return Status::InvalidArgument("key belongs to key group " + std::to_string(group) +
-                                   ", outside this backend's range " +
-                                   options_.key_group_range.ToString());
-  }
+  WEIR_ASSIGN_OR_RETURN(const int group, KeyGroupInRange(serialized_key, options_.max_parallelism,
+                                                         options_.key_group_range));
   current_key_group_ = group;
   current_key_prefix_ =
       EncodeKeyPrefix(group, KeyGroupPrefixBytes(options_.max_parallelism), serialized_key);
@@ -311,14 +285,10 @@ std::vector<StateMetaInfo> RocksDbKeyedStateBackend::RegisteredStates() const {
 }
 
 Result<RawKeyedState*> RocksDbKeyedStateBackend::GetOrCreateRawState(const StateMetaInfo& meta) {
-  if (meta.name.empty()) return Status::InvalidArgument("a state needs a non-empty name");
+  WEIR_RETURN_IF_ERROR(CheckStateRegistration(nullptr, meta));
   for (const auto& t : tables_) {
     if (t->meta().name != meta.name) continue;
-    if (!(t->meta() == meta)) {
-      return Status::InvalidArgument("state '" + meta.name + "' is registered as " +
-                                     DescribeState(t->meta()) + "; it cannot be used as " +
-                                     DescribeState(meta));
-    }
+    WEIR_RETURN_IF_ERROR(CheckStateRegistration(&t->meta(), meta));
     return t.get();
   }
   rocksdb::ColumnFamilyHandle* handle = nullptr;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "snapshot/checkpointable_keyed_state_backend.h"
+#include "state/rocksdb/rocksdb_options.h"
 #include "state/state_snapshot_view.h"
 #include "weir/keyed_state_backend.h"
 
@@ -27,7 +28,6 @@ struct LocalFile {
 
 // How RocksDB is tuned for checkpointing (state.backend.rocksdb.* keys; docs/benchmarks.md has
 // the measurements behind the defaults).
-enum class RocksDbCompactionStyle { kLevel, kUniversal };
 struct RocksDbTuning {
   // Where an incremental checkpoint flushes the memtables: false = in the synchronous part (the
   // task pauses for the flush), true = the synchronous part only switches the memtables and the
