@@ -48,6 +48,9 @@ void ThreadPool::Work() {
       ++running_;
     }
     task();
+    // What the task holds (a snapshot's view of a database, say) goes before the pool may be
+    // seen idle: WaitIdle() promises that nothing submitted is still alive.
+    task = nullptr;
     {
       std::lock_guard<std::mutex> lock(mu_);
       --running_;
