@@ -40,6 +40,10 @@ struct KeyGroupRange {
   bool empty() const { return end < start; }
   int size() const { return empty() ? 0 : end - start + 1; }
   bool Contains(int key_group) const { return key_group >= start && key_group <= end; }
+  // The key groups both hold (empty when none).
+  KeyGroupRange Intersect(const KeyGroupRange& o) const {
+    return {start > o.start ? start : o.start, end < o.end ? end : o.end};
+  }
   bool operator==(const KeyGroupRange&) const = default;
   std::string ToString() const;  // "[0, 127]"
 };

@@ -156,15 +156,16 @@ Result<std::unique_ptr<KeyGroupStreamReader>> KeyGroupStreamReader::Open(
   return r;
 }
 
-Status KeyGroupStreamReader::ForEachRow(const RowVisitor& visit) const {
+Status KeyGroupStreamReader::ForEachRow(const RowVisitor& visit, KeyGroupRange only) const {
   std::string block;
   const int first_group = header_.key_group_range.start;
   for (size_t g = 0; g + 1 < block_offsets_.size(); ++g) {
+    const int group = first_group + static_cast<int>(g);
+    if (!only.empty() && !only.Contains(group)) continue;
     const uint64_t begin = block_offsets_[g], end = block_offsets_[g + 1];
     WEIR_RETURN_IF_ERROR(file_->ReadAt(begin, end - begin, &block));
     if (block.size() != end - begin) return Corrupt("truncated block");
     std::string_view in = block;
-    const int group = first_group + static_cast<int>(g);
     while (true) {
       uint64_t tag = 0;
       if (!GetVarint64(&in, &tag))

@@ -42,8 +42,9 @@ class KeyGroupStreamReader {
 
   using RowVisitor = std::function<Status(size_t state_index, int key_group, std::string_view key,
                                           std::string_view value)>;
-  // Visits every row, key group by key group.
-  Status ForEachRow(const RowVisitor& visit) const;
+  // Visits every row, key group by key group; with `only`, just the rows of its key groups, read
+  // through the index without touching the other groups' blocks (a rescaled restore).
+  Status ForEachRow(const RowVisitor& visit, KeyGroupRange only = {}) const;
 
  private:
   KeyGroupStreamReader() = default;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 #include "common/progress.h"
 #include "common/thread_pool.h"
@@ -15,8 +16,16 @@
 namespace weir {
 
 // InvalidArgument when the handle was written with another max parallelism or holds another
-// key-group range than `range` (an empty range means every key group).
+// key-group range than `range` (an empty range means every key group): for restores that cannot
+// change the range (an incremental RocksDB snapshot).
 Status CheckRestoreRange(const KeyedStateHandle& handle, int max_parallelism, KeyGroupRange range);
+
+// The handles a backend owning `range` restores from, after any change of parallelism: each
+// written with `max_parallelism`, each holding some key group of `range`, no key group held by
+// two of them, and every key group of `range` held by one. InvalidArgument naming the first
+// handle (or key group) that breaks this: restoring would lose or double state.
+Status CheckRestoreHandles(const std::vector<KeyedStateHandle>& handles, int max_parallelism,
+                           KeyGroupRange range);
 
 // Runs `task(i)` for i in [0, n), on the pool when there is one; the first error wins.
 Status ForEachParallel(size_t n, ThreadPool* pool, const std::function<Status(size_t)>& task);
@@ -25,14 +34,19 @@ Status ForEachParallel(size_t n, ThreadPool* pool, const std::function<Status(si
 Status VerifyHandleFiles(const CheckpointStorage& storage, uint64_t checkpoint_id,
                          const KeyedStateHandle& handle, ThreadPool* pool, Progress* progress);
 
-// Loads the one key-group stream of a full snapshot into `backend` (empty, freshly made).
-Status LoadFullSnapshot(const CheckpointStorage& storage, const KeyedStateHandle& handle,
-                        CheckpointableKeyedStateBackend& backend);
+// Loads the key groups of `backend`'s range from the key-group streams of full snapshots into
+// `backend` (empty, freshly made): one stream when the parallelism is unchanged, the overlapping
+// ones of the old subtasks after a rescale. Only the blocks of key groups in range are read. The
+// states are the union of the streams'; a state that two streams describe differently is
+// Corruption.
+Status LoadFullSnapshots(const CheckpointStorage& storage,
+                         const std::vector<KeyedStateHandle>& handles,
+                         CheckpointableKeyedStateBackend& backend);
 
-// The whole restore of a full snapshot into an empty backend: range check, verification, load.
-// Errors name the checkpoint.
-Status RestoreFullSnapshot(const CheckpointStorage& storage, uint64_t checkpoint_id,
-                           const KeyedStateHandle& handle, CheckpointableKeyedStateBackend& backend,
-                           ThreadPool* pool);
+// The whole restore from full snapshots into an empty backend: handle check, verification of
+// every file, load. Errors name the checkpoint.
+Status RestoreFullSnapshots(const CheckpointStorage& storage, uint64_t checkpoint_id,
+                            const std::vector<KeyedStateHandle>& handles,
+                            CheckpointableKeyedStateBackend& backend, ThreadPool* pool);
 
 }  // namespace weir

@@ -315,21 +315,17 @@ Result<std::unique_ptr<CheckpointableKeyedStateBackend>> CreateHashMapKeyedState
                                            parameters.key_group_range}));
   if (restore != nullptr) {
     const std::string context = "restore of checkpoint " + std::to_string(restore->checkpoint_id);
-    if (restore->handles.size() != 1) {
-      return Status::NotSupported(context + ": backend " + parameters.backend_id +
-                                  " would restore from " + std::to_string(restore->handles.size()) +
-                                  " state handles; one is supported (no rescaling)");
+    for (const auto& handle : restore->handles) {
+      if (handle.kind != BackendSnapshotKind::kFull) {
+        return Status::NotSupported(
+            context + ": backend " + handle.backend_id +
+            " holds an incremental RocksDB snapshot, which the hashmap backend cannot read; "
+            "restore it with state.backend.type: rocksdb (the hashmap backend restores full "
+            "checkpoints of either backend)");
+      }
     }
-    const KeyedStateHandle& handle = restore->handles.front();
-    if (handle.kind != BackendSnapshotKind::kFull) {
-      return Status::NotSupported(
-          context + ": backend " + handle.backend_id +
-          " holds an incremental RocksDB snapshot, which the hashmap backend cannot read; "
-          "restore it with state.backend.type: rocksdb (the hashmap backend restores full "
-          "checkpoints of either backend)");
-    }
-    WEIR_RETURN_IF_ERROR(RestoreFullSnapshot(*restore->storage, restore->checkpoint_id, handle,
-                                             *backend, parameters.io_pool));
+    WEIR_RETURN_IF_ERROR(RestoreFullSnapshots(*restore->storage, restore->checkpoint_id,
+                                              restore->handles, *backend, parameters.io_pool));
   }
   if (parameters.checkpoint_storage != nullptr) {
     // Always full: a heap backend has no files to share between checkpoints (Flink's

@@ -16,20 +16,18 @@ Result<std::unique_ptr<CheckpointableKeyedStateBackend>> CreateRocksDbKeyedState
   options.max_parallelism = parameters.max_parallelism;
   options.key_group_range = parameters.key_group_range;
   options.tuning = RocksDbTuningFromConfig(config);
+  // The base of the next incremental checkpoint: the restored handle when it holds exactly this
+  // backend's key groups (the parallelism did not change); after a rescale, nothing.
   const KeyedStateHandle* handle = nullptr;
-  if (restore != nullptr) {
-    if (restore->handles.size() != 1) {
-      return Status::NotSupported("backend " + parameters.backend_id + " would restore from " +
-                                  std::to_string(restore->handles.size()) +
-                                  " state handles; one is supported (no rescaling)");
-    }
+  if (restore != nullptr && restore->handles.size() == 1 &&
+      restore->handles.front().key_group_range == parameters.key_group_range) {
     handle = &restore->handles.front();
   }
   std::unique_ptr<RocksDbKeyedStateBackend> backend;
-  if (handle != nullptr) {
-    WEIR_ASSIGN_OR_RETURN(
-        backend, RestoreKeyedStateBackend(*restore->storage, restore->checkpoint_id, *handle,
-                                          options, parameters.io_pool));
+  if (restore != nullptr) {
+    WEIR_ASSIGN_OR_RETURN(backend,
+                          RestoreKeyedStateBackend(*restore->storage, restore->checkpoint_id,
+                                                   restore->handles, options, parameters.io_pool));
   } else {
     WEIR_ASSIGN_OR_RETURN(backend, RocksDbKeyedStateBackend::Open(options));
   }

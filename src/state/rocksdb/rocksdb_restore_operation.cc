@@ -1,5 +1,6 @@
 #include "state/rocksdb/rocksdb_restore_operation.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <future>
@@ -56,23 +57,54 @@ Status FetchIncrementalFiles(const CheckpointStorage& storage, const KeyedStateH
 Result<std::unique_ptr<RocksDbKeyedStateBackend>> RestoreKeyedStateBackend(
     const CheckpointStorage& storage, uint64_t checkpoint_id, const KeyedStateHandle& handle,
     RocksDbBackendOptions options, ThreadPool* io_pool) {
+  return RestoreKeyedStateBackend(storage, checkpoint_id, std::vector<KeyedStateHandle>{handle},
+                                  std::move(options), io_pool);
+}
+
+Result<std::unique_ptr<RocksDbKeyedStateBackend>> RestoreKeyedStateBackend(
+    const CheckpointStorage& storage, uint64_t checkpoint_id,
+    const std::vector<KeyedStateHandle>& handles, RocksDbBackendOptions options,
+    ThreadPool* io_pool) {
   const std::string context = "restore of checkpoint " + std::to_string(checkpoint_id);
-  WEIR_RETURN_IF_ERROR(CheckRestoreRange(handle, options.max_parallelism, options.key_group_range)
-                           .WithContext(context));
+  const bool incremental = std::any_of(
+      handles.begin(), handles.end(),
+      [](const KeyedStateHandle& h) { return h.kind == BackendSnapshotKind::kIncremental; });
+  if (incremental) {
+    if (handles.size() != 1) {
+      return Status::NotSupported(context + ": backend " + options.backend_id +
+                                  " would restore from " + std::to_string(handles.size()) +
+                                  " incremental RocksDB snapshots; an incremental snapshot "
+                                  "restores only at the parallelism it was taken at (take a full "
+                                  "checkpoint to change the parallelism)");
+    }
+    WEIR_RETURN_IF_ERROR(
+        CheckRestoreRange(handles[0], options.max_parallelism, options.key_group_range)
+            .WithContext(context));
+  } else {
+    WEIR_RETURN_IF_ERROR(
+        CheckRestoreHandles(handles, options.max_parallelism, options.key_group_range)
+            .WithContext(context));
+  }
   // Large state takes a while: every file is read twice, to verify it and to fetch it.
-  uint64_t bytes = 0;
-  for (const auto& f : handle.files) bytes += f.size;
-  Progress progress("restore of " + handle.backend_id + " from checkpoint " +
+  uint64_t bytes = 0, files = 0;
+  for (const auto& h : handles) {
+    files += h.files.size();
+    for (const auto& f : h.files) bytes += f.size;
+  }
+  Progress progress("restore of " + options.backend_id + " from checkpoint " +
                         std::to_string(checkpoint_id) + " (verify + fetch)",
-                    2 * handle.files.size(), 2 * bytes);
-  WEIR_RETURN_IF_ERROR(VerifyHandleFiles(storage, checkpoint_id, handle, io_pool, &progress));
+                    2 * files, 2 * bytes);
+  for (const auto& h : handles) {
+    WEIR_RETURN_IF_ERROR(VerifyHandleFiles(storage, checkpoint_id, h, io_pool, &progress));
+  }
 
   const std::string local_dir = options.local_dir;
   const auto discard = [&local_dir](std::unique_ptr<RocksDbKeyedStateBackend> backend) {
     backend.reset();  // close the database before its files go
     (void)DeleteLocalDirectory(local_dir);
   };
-  if (handle.kind == BackendSnapshotKind::kIncremental) {
+  if (incremental) {
+    const KeyedStateHandle& handle = handles[0];
     WEIR_RETURN_IF_ERROR(CheckIncrementalFiles(handle).WithContext(context));
     auto open_incremental = [&]() -> Result<std::unique_ptr<RocksDbKeyedStateBackend>> {
       WEIR_RETURN_IF_ERROR(DeleteLocalDirectory(local_dir));  // a stale attempt
@@ -92,8 +124,8 @@ Result<std::unique_ptr<RocksDbKeyedStateBackend>> RestoreKeyedStateBackend(
   auto opened = RocksDbKeyedStateBackend::Open(std::move(options));
   if (!opened.ok()) return opened.status().WithContext(context);
   std::unique_ptr<RocksDbKeyedStateBackend> backend = std::move(opened).value();
-  Status loaded = LoadFullSnapshot(storage, handle, *backend);
-  progress.Add(handle.files.size(), bytes);
+  Status loaded = LoadFullSnapshots(storage, handles, *backend);
+  progress.Add(files, bytes);
   if (!loaded.ok()) {
     discard(std::move(backend));
     return loaded.WithContext(context);

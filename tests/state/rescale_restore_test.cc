@@ -1,0 +1,225 @@
+// Full snapshots restore at another parallelism: each new backend owns the key groups Flink's
+// formula gives it and loads them from every old backend's key-group stream that holds some,
+// reading only those groups. A chain of parallelism changes, on either backend (and switching
+// between them), keeps every state kind with its namespaces exactly as a model says.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <tuple>
+
+#include "common/thread_pool.h"
+#include "io/file_system.h"
+#include "snapshot/restore/full_restore.h"
+#include "state/state_backends.h"
+#include "testing/temp_dir.h"
+
+namespace weir {
+namespace {
+
+constexpr int kMaxParallelism = 128;
+
+// What one key holds in every state.
+struct KeyModel {
+  int64_t value = 0;
+  int64_t value_in_window = 0;
+  std::vector<std::string> list;
+  std::map<std::string, int64_t> map;
+  int64_t sum = 0;
+};
+
+class RescaleRestoreTest : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {
+ protected:
+  using Backends = std::vector<std::unique_ptr<CheckpointableKeyedStateBackend>>;
+
+  // `parallelism` backends of `type`, restored from `handles` of checkpoint `id` (none: empty).
+  Backends Make(const std::string& type, int parallelism,
+                const std::vector<KeyedStateHandle>* handles, uint64_t id) {
+    Backends out;
+    for (int i = 0; i < parallelism; ++i) {
+      KeyedStateBackendParameters p;
+      p.backend_id = "op_" + std::to_string(i);
+      p.local_dir = tmp_.Sub("local-" + std::to_string(made_++));
+      p.max_parallelism = kMaxParallelism;
+      p.key_group_range = KeyGroupRange::ForSubtask(kMaxParallelism, parallelism, i);
+      p.config = &config_;
+      p.checkpoint_storage = &storage_;
+      p.io_pool = &pool_;
+      std::optional<KeyedStateRestore> restore;
+      if (handles != nullptr) {
+        // What the runtime gives a new subtask: every old handle overlapping its key groups.
+        std::vector<KeyedStateHandle> overlapping;
+        for (const auto& h : *handles) {
+          if (!h.key_group_range.Intersect(p.key_group_range).empty()) overlapping.push_back(h);
+        }
+        restore.emplace(KeyedStateRestore{&storage_, id, overlapping, false});
+      }
+      auto made = CreateKeyedStateBackend(type, p, restore ? &*restore : nullptr);
+      EXPECT_TRUE(made.ok()) << made.status().ToString();
+      if (!made.ok()) return {};
+      out.push_back(std::move(made).value());
+    }
+    return out;
+  }
+
+  // The backend owning `key` among `backends`.
+  CheckpointableKeyedStateBackend& Owner(Backends& backends, uint64_t key) {
+    std::string bytes;
+    DefaultSerializer<uint64_t>()->Serialize(key, &bytes);
+    const int group = AssignToKeyGroup(bytes, kMaxParallelism);
+    const int subtask =
+        SubtaskForKeyGroup(kMaxParallelism, static_cast<int>(backends.size()), group);
+    auto& b = *backends[static_cast<size_t>(subtask)];
+    EXPECT_TRUE(b.key_group_range().Contains(group));
+    EXPECT_TRUE(b.SetCurrentKey(*DefaultSerializer<uint64_t>(), key).ok());
+    return b;
+  }
+
+  struct States {
+    ValueState<int64_t>* value;
+    ListState<std::string>* list;
+    MapState<std::string, int64_t>* map;
+    ReducingState<int64_t>* sum;
+  };
+  static States Of(KeyedStateBackend& b) {
+    return {*b.GetValueState(ValueStateDescriptor<int64_t>{"value"}),
+            *b.GetListState(ListStateDescriptor<std::string>{"list"}),
+            *b.GetMapState(MapStateDescriptor<std::string, int64_t>{"map"}),
+            *b.GetReducingState(ReducingStateDescriptor<int64_t>{
+                "sum", [](const int64_t& a, const int64_t& c) { return a + c; }})};
+  }
+
+  // Random updates of random keys, in the backends and in the model.
+  void Update(Backends& backends, std::mt19937_64& rng, int writes) {
+    for (int i = 0; i < writes; ++i) {
+      const uint64_t key = rng() % 400;
+      auto& b = Owner(backends, key);
+      States s = Of(b);
+      KeyModel& m = model_[key];
+      const auto x = 1 + static_cast<int64_t>(rng() % 1000);  // never 0: the model's "unset"
+      switch (rng() % 5) {
+        case 0:
+          ASSERT_TRUE(s.value->Update(x).ok());
+          m.value = x;
+          break;
+        case 1:
+          s.value->SetCurrentNamespace("window");
+          ASSERT_TRUE(s.value->Update(x).ok());
+          s.value->SetCurrentNamespace({});
+          m.value_in_window = x;
+          break;
+        case 2:
+          ASSERT_TRUE(s.list->Add(std::to_string(x)).ok());
+          m.list.push_back(std::to_string(x));
+          break;
+        case 3:
+          ASSERT_TRUE(s.map->Put("k" + std::to_string(x % 7), x).ok());
+          m.map["k" + std::to_string(x % 7)] = x;
+          break;
+        default:
+          ASSERT_TRUE(s.sum->Add(x).ok());
+          m.sum += x;
+      }
+    }
+  }
+
+  void ExpectModel(Backends& backends) {
+    size_t keys = 0;
+    for (auto& b : backends) keys += b->GetKeys("list", *DefaultSerializer<uint64_t>())->size();
+    size_t with_list = 0;
+    for (const auto& [key, m] : model_) with_list += m.list.empty() ? 0 : 1;
+    EXPECT_EQ(keys, with_list) << "no key is lost or doubled";
+    for (const auto& [key, m] : model_) {
+      auto& b = Owner(backends, key);
+      States s = Of(b);
+      const auto opt = [](int64_t v) { return v == 0 ? std::nullopt : std::optional<int64_t>(v); };
+      ASSERT_EQ(*s.value->Value(), opt(m.value)) << key;
+      s.value->SetCurrentNamespace("window");
+      ASSERT_EQ(*s.value->Value(), opt(m.value_in_window)) << key;
+      s.value->SetCurrentNamespace({});
+      ASSERT_EQ(*s.list->Get(), m.list) << key;
+      auto entries = *s.map->Entries();
+      const std::map<std::string, int64_t> map(entries.begin(), entries.end());
+      ASSERT_EQ(map, m.map) << key;
+      ASSERT_EQ(*s.sum->Get(), opt(m.sum)) << key;
+    }
+  }
+
+  // Full snapshots of every backend as checkpoint `id`.
+  std::vector<KeyedStateHandle> Checkpoint(Backends& backends, uint64_t id) {
+    std::vector<KeyedStateHandle> handles;
+    for (auto& b : backends) {
+      auto part = b->Snapshot(id);
+      EXPECT_TRUE(part.ok()) << part.status().ToString();
+      auto handle = (*part)->Run();
+      EXPECT_TRUE(handle.ok()) << handle.status().ToString();
+      handles.push_back(*handle);
+    }
+    return handles;
+  }
+
+  testing::TempDir tmp_;
+  Configuration config_;
+  CheckpointStorage storage_ =
+      CheckpointStorage::ForJob(NewPosixFileSystem(), tmp_.Sub("ckpt"), "job");
+  ThreadPool pool_{2};
+  int made_ = 0;
+  std::map<uint64_t, KeyModel> model_;
+};
+
+TEST_P(RescaleRestoreTest, AChainOfParallelismChangesKeepsEveryState) {
+  const auto& [first_type, second_type] = GetParam();
+  std::mt19937_64 rng(7);
+  int parallelism = 2;
+  Backends backends = Make(first_type, parallelism, nullptr, 0);
+  ASSERT_EQ(backends.size(), 2u);
+  uint64_t id = 0;
+  for (int next : {3, 1, 4, 2}) {
+    Update(backends, rng, 3000);
+    const auto handles = Checkpoint(backends, ++id);
+    // Alternate the backend type along the chain (the same type when both are equal).
+    const std::string& type = id % 2 == 1 ? second_type : first_type;
+    backends = Make(type, next, &handles, id);
+    ASSERT_EQ(backends.size(), static_cast<size_t>(next)) << parallelism << " -> " << next;
+    ExpectModel(backends);
+    parallelism = next;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(State, RescaleRestoreTest,
+                         ::testing::Values(std::make_tuple("rocksdb", "rocksdb"),
+                                           std::make_tuple("hashmap", "hashmap"),
+                                           std::make_tuple("rocksdb", "hashmap")),
+                         [](const auto& info) {
+                           return std::get<0>(info.param) + "_" + std::get<1>(info.param);
+                         });
+
+KeyedStateHandle Handle(const std::string& id, int start, int end, int max_parallelism = 128) {
+  KeyedStateHandle h;
+  h.backend_id = id;
+  h.max_parallelism = max_parallelism;
+  h.key_group_range = KeyGroupRange::Of(start, end);
+  return h;
+}
+
+// Restoring must neither lose nor double a key group, nor change max parallelism.
+TEST(CheckRestoreHandlesTest, RefusesGapsOverlapsAndAnotherMaxParallelism) {
+  const KeyGroupRange range = KeyGroupRange::Of(32, 95);
+  EXPECT_TRUE(CheckRestoreHandles({Handle("a", 0, 63), Handle("b", 64, 127)}, 128, range).ok());
+  EXPECT_TRUE(CheckRestoreHandles({Handle("b", 64, 127), Handle("a", 0, 63)}, 128, range).ok());
+  Status gap = CheckRestoreHandles({Handle("a", 0, 63), Handle("b", 70, 127)}, 128, range);
+  EXPECT_EQ(gap.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(gap.message().find("no restored backend holds key group 64"), std::string::npos)
+      << gap.message();
+  Status overlap = CheckRestoreHandles({Handle("a", 0, 70), Handle("b", 64, 127)}, 128, range);
+  EXPECT_NE(overlap.message().find("holds key group 64, which another"), std::string::npos)
+      << overlap.message();
+  Status outside = CheckRestoreHandles({Handle("a", 0, 31), Handle("b", 32, 127)}, 128, range);
+  EXPECT_NE(outside.message().find("none of the restoring backend's"), std::string::npos);
+  Status max_p = CheckRestoreHandles({Handle("a", 0, 255, 256)}, 128, range);
+  EXPECT_NE(max_p.message().find("max parallelism 256"), std::string::npos) << max_p.message();
+  EXPECT_FALSE(CheckRestoreHandles({}, 128, range).ok());
+}
+
+}  // namespace
+}  // namespace weir
