@@ -1,9 +1,13 @@
-// Full snapshots restore at another parallelism: each new backend owns the key groups Flink's
-// formula gives it and loads them from every old backend's key-group stream that holds some,
-// reading only those groups. A chain of parallelism changes, on either backend (and switching
-// between them), keeps every state kind with its namespaces exactly as a model says.
+// Restores at another parallelism: each new backend owns the key groups Flink's formula gives it
+// and restores them from every old backend that holds some: from full snapshots by reading only
+// those groups of each key-group stream; from incremental RocksDB snapshots by building on the
+// database sharing the most groups, dropping the others and importing the rest. A chain of
+// parallelism changes, on either backend (and switching between them and between full and
+// incremental), keeps every state kind with its namespaces exactly as a model says, cleared
+// state included.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <tuple>
@@ -35,6 +39,10 @@ class RescaleRestoreTest : public ::testing::TestWithParam<std::tuple<std::strin
   // `parallelism` backends of `type`, restored from `handles` of checkpoint `id` (none: empty).
   Backends Make(const std::string& type, int parallelism,
                 const std::vector<KeyedStateHandle>* handles, uint64_t id) {
+    // "rocksdb-incremental": RocksDB taking incremental checkpoints.
+    const bool incremental = type == "rocksdb-incremental";
+    EXPECT_TRUE(config_.Set(config::kIncremental, incremental ? "true" : "false").ok());
+    const std::string backend_type = incremental ? "rocksdb" : type;
     Backends out;
     for (int i = 0; i < parallelism; ++i) {
       KeyedStateBackendParameters p;
@@ -52,9 +60,10 @@ class RescaleRestoreTest : public ::testing::TestWithParam<std::tuple<std::strin
         for (const auto& h : *handles) {
           if (!h.key_group_range.Intersect(p.key_group_range).empty()) overlapping.push_back(h);
         }
-        restore.emplace(KeyedStateRestore{&storage_, id, overlapping, false});
+        // Owned (claim): incremental backends build on the files of the database they restored.
+        restore.emplace(KeyedStateRestore{&storage_, id, overlapping, true});
       }
-      auto made = CreateKeyedStateBackend(type, p, restore ? &*restore : nullptr);
+      auto made = CreateKeyedStateBackend(backend_type, p, restore ? &*restore : nullptr);
       EXPECT_TRUE(made.ok()) << made.status().ToString();
       if (!made.ok()) return {};
       out.push_back(std::move(made).value());
@@ -97,7 +106,7 @@ class RescaleRestoreTest : public ::testing::TestWithParam<std::tuple<std::strin
       States s = Of(b);
       KeyModel& m = model_[key];
       const auto x = 1 + static_cast<int64_t>(rng() % 1000);  // never 0: the model's "unset"
-      switch (rng() % 5) {
+      switch (rng() % 7) {
         case 0:
           ASSERT_TRUE(s.value->Update(x).ok());
           m.value = x;
@@ -116,9 +125,20 @@ class RescaleRestoreTest : public ::testing::TestWithParam<std::tuple<std::strin
           ASSERT_TRUE(s.map->Put("k" + std::to_string(x % 7), x).ok());
           m.map["k" + std::to_string(x % 7)] = x;
           break;
-        default:
+        case 4:
           ASSERT_TRUE(s.sum->Add(x).ok());
           m.sum += x;
+          break;
+        case 5:
+          // Cleared state must not come back from a database that held it before a rescale.
+          ASSERT_TRUE(s.value->Clear().ok());
+          ASSERT_TRUE(s.list->Clear().ok());
+          m.value = 0;
+          m.list.clear();
+          break;
+        default:
+          ASSERT_TRUE(s.map->Remove("k" + std::to_string(x % 7)).ok());
+          m.map.erase("k" + std::to_string(x % 7));
       }
     }
   }
@@ -186,13 +206,18 @@ TEST_P(RescaleRestoreTest, AChainOfParallelismChangesKeepsEveryState) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(State, RescaleRestoreTest,
-                         ::testing::Values(std::make_tuple("rocksdb", "rocksdb"),
-                                           std::make_tuple("hashmap", "hashmap"),
-                                           std::make_tuple("rocksdb", "hashmap")),
-                         [](const auto& info) {
-                           return std::get<0>(info.param) + "_" + std::get<1>(info.param);
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    State, RescaleRestoreTest,
+    ::testing::Values(std::make_tuple("rocksdb", "rocksdb"), std::make_tuple("hashmap", "hashmap"),
+                      std::make_tuple("rocksdb", "hashmap"),
+                      std::make_tuple("rocksdb-incremental", "rocksdb-incremental"),
+                      // Incremental handles, then full ones of the same job.
+                      std::make_tuple("rocksdb-incremental", "rocksdb")),
+    [](const auto& info) {
+      std::string name = std::get<0>(info.param) + "_" + std::get<1>(info.param);
+      std::replace(name.begin(), name.end(), '-', '_');
+      return name;
+    });
 
 KeyedStateHandle Handle(const std::string& id, int start, int end, int max_parallelism = 128) {
   KeyedStateHandle h;

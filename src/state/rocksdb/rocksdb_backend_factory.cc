@@ -16,12 +16,13 @@ Result<std::unique_ptr<CheckpointableKeyedStateBackend>> CreateRocksDbKeyedState
   options.max_parallelism = parameters.max_parallelism;
   options.key_group_range = parameters.key_group_range;
   options.tuning = RocksDbTuningFromConfig(config);
-  // The base of the next incremental checkpoint: the restored handle when it holds exactly this
-  // backend's key groups (the parallelism did not change); after a rescale, nothing.
+  // The base of the next incremental checkpoint: the handle whose database was restored. After
+  // a rescale its files this backend still has (those without dropped key groups) are
+  // referenced, the rest uploaded.
   const KeyedStateHandle* handle = nullptr;
-  if (restore != nullptr && restore->handles.size() == 1 &&
-      restore->handles.front().key_group_range == parameters.key_group_range) {
-    handle = &restore->handles.front();
+  if (restore != nullptr) {
+    handle = IncrementalRestoreBase(restore->handles, parameters.key_group_range);
+    if (handle == nullptr && restore->handles.size() == 1) handle = &restore->handles.front();
   }
   std::unique_ptr<RocksDbKeyedStateBackend> backend;
   if (restore != nullptr) {

@@ -228,6 +228,35 @@ Result<std::unique_ptr<RocksDbKeyedStateBackend>> RocksDbKeyedStateBackend::Open
   return backend;
 }
 
+Status RocksDbKeyedStateBackend::DropKeyGroupsOutsideRange(KeyGroupRange held) {
+  const int prefix_bytes = KeyGroupPrefixBytes(options_.max_parallelism);
+  const auto prefix = [&](int group) {
+    std::string p;
+    AppendKeyGroupPrefix(&p, group, prefix_bytes);
+    return p;
+  };
+  const KeyGroupRange& own = options_.key_group_range;
+  // [begin, end) of row keys: every row of a key group starts with its prefix.
+  std::vector<std::pair<std::string, std::string>> drops;
+  if (held.start < own.start) drops.emplace_back(prefix(held.start), prefix(own.start));
+  if (held.end > own.end) drops.emplace_back(prefix(own.end + 1), prefix(held.end + 1));
+  if (drops.empty()) return Status::OK();
+  rocksdb::CompactRangeOptions rewrite;
+  // Files holding dropped rows are rewritten whatever their level, so no SST this backend keeps
+  // (and uploads or references in its next checkpoint) still carries them.
+  rewrite.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (const auto& [name, cf] : db_->column_families) {
+    for (const auto& [begin, end] : drops) {
+      WEIR_RETURN_IF_ERROR(FromRocksDb(db_->db->DeleteRange(StateWriteOptions(), cf, begin, end),
+                                       "drop key groups of state '" + name + "'"));
+      const rocksdb::Slice b(begin), e(end);
+      WEIR_RETURN_IF_ERROR(FromRocksDb(db_->db->CompactRange(rewrite, cf, &b, &e),
+                                       "compact dropped key groups of state '" + name + "'"));
+    }
+  }
+  return Status::OK();
+}
+
 Status RocksDbKeyedStateBackend::SetCurrentKey(std::string_view serialized_key) {
   WEIR_ASSIGN_OR_RETURN(const int group, KeyGroupInRange(serialized_key, options_.max_parallelism,
                                                          options_.key_group_range));

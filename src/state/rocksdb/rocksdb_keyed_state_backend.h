@@ -123,6 +123,10 @@ class RocksDbKeyedStateBackend final : public CheckpointableKeyedStateBackend {
   // Flushes and compacts every state into RocksDB's last level, then waits as above: a state as
   // settled as it gets (benchmarks measure a change against it).
   Status CompactFully();
+  // After a restore from a database that held the key groups `held`, more than this backend owns
+  // (the parallelism changed): deletes the rows of every key group outside its range and compacts
+  // those ranges, so that they are neither read nor carried into its next checkpoints.
+  Status DropKeyGroupsOutsideRange(KeyGroupRange held);
   // Registers states read from a checkpoint before their rows are loaded.
   Status RegisterStates(const std::vector<StateMetaInfo>& states) override;
   // A loader whose state indexes refer to `states` (all registered already).

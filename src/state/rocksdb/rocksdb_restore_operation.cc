@@ -52,7 +52,50 @@ Status FetchIncrementalFiles(const CheckpointStorage& storage, const KeyedStateH
   });
 }
 
+// Brings the rows of `handle`'s key groups that `into` owns into `into`: the handle's database is
+// fetched into `dir`, opened, read through a snapshot view and deleted again.
+Status ImportKeyGroups(const CheckpointStorage& storage, const KeyedStateHandle& handle,
+                       RocksDbKeyedStateBackend& into, RocksDbBackendOptions options,
+                       const std::string& dir, ThreadPool* io_pool, Progress& progress) {
+  WEIR_RETURN_IF_ERROR(DeleteLocalDirectory(dir));
+  WEIR_RETURN_IF_ERROR(FetchIncrementalFiles(storage, handle, RocksDbKeyedStateBackend::DbDir(dir),
+                                             io_pool, progress));
+  options.backend_id = handle.backend_id;
+  options.local_dir = dir;
+  options.key_group_range = handle.key_group_range;
+  Status imported = [&]() -> Status {
+    WEIR_ASSIGN_OR_RETURN(
+        auto source, RocksDbKeyedStateBackend::OpenRestored(std::move(options), handle.states));
+    WEIR_ASSIGN_OR_RETURN(auto view, source->CreateSnapshotView());
+    WEIR_RETURN_IF_ERROR(into.RegisterStates(view->states()));
+    WEIR_ASSIGN_OR_RETURN(auto loader, into.NewBulkLoader(view->states()));
+    auto it = view->NewIterator();
+    for (; it->Valid(); it->Next()) {
+      if (!into.key_group_range().Contains(it->key_group())) continue;
+      WEIR_RETURN_IF_ERROR(loader->Add(it->state_index(), it->key_group(), it->key(), it->value()));
+    }
+    WEIR_RETURN_IF_ERROR(it->status());
+    return loader->Finish();
+  }();
+  const Status removed = DeleteLocalDirectory(dir);  // the source is closed by now
+  WEIR_RETURN_IF_ERROR(imported);
+  return removed;
+}
+
 }  // namespace
+
+const KeyedStateHandle* IncrementalRestoreBase(const std::vector<KeyedStateHandle>& handles,
+                                               KeyGroupRange range) {
+  const KeyedStateHandle* base = nullptr;
+  for (const auto& h : handles) {
+    if (h.kind != BackendSnapshotKind::kIncremental) continue;
+    if (base == nullptr ||
+        h.key_group_range.Intersect(range).size() > base->key_group_range.Intersect(range).size()) {
+      base = &h;
+    }
+  }
+  return base;
+}
 
 Result<std::unique_ptr<RocksDbKeyedStateBackend>> RestoreKeyedStateBackend(
     const CheckpointStorage& storage, uint64_t checkpoint_id, const KeyedStateHandle& handle,
@@ -69,22 +112,9 @@ Result<std::unique_ptr<RocksDbKeyedStateBackend>> RestoreKeyedStateBackend(
   const bool incremental = std::any_of(
       handles.begin(), handles.end(),
       [](const KeyedStateHandle& h) { return h.kind == BackendSnapshotKind::kIncremental; });
-  if (incremental) {
-    if (handles.size() != 1) {
-      return Status::NotSupported(context + ": backend " + options.backend_id +
-                                  " would restore from " + std::to_string(handles.size()) +
-                                  " incremental RocksDB snapshots; an incremental snapshot "
-                                  "restores only at the parallelism it was taken at (take a full "
-                                  "checkpoint to change the parallelism)");
-    }
-    WEIR_RETURN_IF_ERROR(
-        CheckRestoreRange(handles[0], options.max_parallelism, options.key_group_range)
-            .WithContext(context));
-  } else {
-    WEIR_RETURN_IF_ERROR(
-        CheckRestoreHandles(handles, options.max_parallelism, options.key_group_range)
-            .WithContext(context));
-  }
+  WEIR_RETURN_IF_ERROR(
+      CheckRestoreHandles(handles, options.max_parallelism, options.key_group_range)
+          .WithContext(context));
   // Large state takes a while: every file is read twice, to verify it and to fetch it.
   uint64_t bytes = 0, files = 0;
   for (const auto& h : handles) {
@@ -104,14 +134,39 @@ Result<std::unique_ptr<RocksDbKeyedStateBackend>> RestoreKeyedStateBackend(
     (void)DeleteLocalDirectory(local_dir);
   };
   if (incremental) {
-    const KeyedStateHandle& handle = handles[0];
-    WEIR_RETURN_IF_ERROR(CheckIncrementalFiles(handle).WithContext(context));
+    // The database of the handle sharing the most key groups becomes this backend's; the others'
+    // key groups in range are brought in (none when the parallelism did not change).
+    const KeyedStateHandle& base = *IncrementalRestoreBase(handles, options.key_group_range);
+    for (const auto& h : handles) {
+      if (h.kind == BackendSnapshotKind::kIncremental) {
+        WEIR_RETURN_IF_ERROR(CheckIncrementalFiles(h).WithContext(context));
+      }
+    }
+    const RocksDbBackendOptions import_options = options;
     auto open_incremental = [&]() -> Result<std::unique_ptr<RocksDbKeyedStateBackend>> {
       WEIR_RETURN_IF_ERROR(DeleteLocalDirectory(local_dir));  // a stale attempt
       WEIR_RETURN_IF_ERROR(FetchIncrementalFiles(
-          storage, handle, RocksDbKeyedStateBackend::DbDir(local_dir), io_pool, progress));
+          storage, base, RocksDbKeyedStateBackend::DbDir(local_dir), io_pool, progress));
       WEIR_FAILPOINT("restore.before_open");
-      return RocksDbKeyedStateBackend::OpenRestored(std::move(options), handle.states);
+      WEIR_ASSIGN_OR_RETURN(
+          auto backend, RocksDbKeyedStateBackend::OpenRestored(std::move(options), base.states));
+      if (base.key_group_range != backend->key_group_range()) {
+        WEIR_RETURN_IF_ERROR(backend->DropKeyGroupsOutsideRange(base.key_group_range));
+      }
+      std::vector<KeyedStateHandle> full;
+      int imported = 0;
+      for (const auto& h : handles) {
+        if (&h == &base) continue;
+        if (h.kind == BackendSnapshotKind::kFull) {
+          full.push_back(h);
+          continue;
+        }
+        WEIR_RETURN_IF_ERROR(ImportKeyGroups(
+            storage, h, *backend, import_options,
+            JoinPath(local_dir, "import-" + std::to_string(imported++)), io_pool, progress));
+      }
+      if (!full.empty()) WEIR_RETURN_IF_ERROR(LoadFullSnapshots(storage, full, *backend));
+      return backend;
     };
     auto opened = open_incremental();
     if (!opened.ok()) {

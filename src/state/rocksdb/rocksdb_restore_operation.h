@@ -6,10 +6,13 @@
 // in parallel on `io_pool` when given) and RocksDB opens them.
 //
 // Every file of the handle is verified (present, size, checksum) before the backend is opened;
-// any damage is reported with the checkpoint id and the file's path. Full snapshots restore into
-// any key-group range (after a change of parallelism: the key groups of the range, from every
-// handle that holds some); an incremental snapshot only into its own range, one handle. A
-// changed max parallelism is refused. On any failure nothing is left behind: the half-built
+// any damage is reported with the checkpoint id and the file's path. After a change of
+// parallelism a backend restores from every handle that holds some of its key groups: full
+// snapshots by reading only those groups of each key-group stream; incremental ones by opening
+// the database of the handle sharing the most key groups (IncrementalRestoreBase), dropping the
+// key groups outside the range (DeleteRange, then a compaction of those ranges) and bringing in
+// the others' rows of the range through a snapshot view of each. A changed max parallelism is
+// refused. On any failure nothing is left behind: the half-built
 // backend is closed and its local directory removed.
 #pragma once
 
@@ -22,6 +25,11 @@
 #include "storage/checkpoint_storage.h"
 
 namespace weir {
+
+// The incremental handle whose database a backend owning `range` restores and builds on: the one
+// sharing the most key groups with it. nullptr when no handle is incremental.
+const KeyedStateHandle* IncrementalRestoreBase(const std::vector<KeyedStateHandle>& handles,
+                                               KeyGroupRange range);
 
 Result<std::unique_ptr<RocksDbKeyedStateBackend>> RestoreKeyedStateBackend(
     const CheckpointStorage& storage, uint64_t checkpoint_id,
