@@ -515,8 +515,8 @@ std::vector<CheckpointStats> JobRuntime::completed_checkpoints() const {
 }
 
 void JobRuntime::AcknowledgeCheckpoint(uint64_t id, TaskStateSnapshot snapshot) {
-  // The outcome arrives on this thread, or on the coordinator's I/O thread once the checkpoint's
-  // completion settled (its _metadata written): the task's thread never waits for storage.
+  // The outcome arrives on this (async part's) thread, or on the coordinator's I/O thread once
+  // the checkpoint's completion settled (its _metadata written): nothing here waits for it.
   coordinator_->Acknowledge(
       id, std::move(snapshot), NowUnixMs(), [this, id](CheckpointCoordinator::AckResult done) {
         if (!done.ok()) {
