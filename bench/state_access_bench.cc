@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <random>
@@ -75,6 +76,7 @@ int main(int argc, char** argv) {
   }
   const std::string dir = std::filesystem::temp_directory_path() / "weir-state-access-bench";
   std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
 
   std::vector<int64_t> order(keys);
   std::iota(order.begin(), order.end(), 0);
@@ -89,16 +91,21 @@ int main(int argc, char** argv) {
     return key.append(reinterpret_cast<const char*>(&m), sizeof(m));
   };
 
-  // One round of every operation through a weir backend; ops/s per operation.
+  // One round of every operation through a weir backend; ops/s per operation. Each backend lives
+  // through all rounds, as the raw database does: later rounds overwrite.
   weir::Configuration config;
-  const auto measure_backend = [&](const std::string& type, int round) {
-    weir::KeyedStateBackendParameters p;
-    p.backend_id = "bench_0";
-    p.local_dir = dir + "/" + type + "-" + std::to_string(round);
-    p.config = &config;
-    auto made = weir::CreateKeyedStateBackend(type, p, nullptr);
-    Check(made.ok(), "make backend");
-    auto backend = std::move(made).value();
+  std::map<std::string, std::unique_ptr<weir::CheckpointableKeyedStateBackend>> backends;
+  const auto measure_backend = [&](const std::string& type) {
+    auto& backend = backends[type];
+    if (!backend) {
+      weir::KeyedStateBackendParameters p;
+      p.backend_id = "bench_0";
+      p.local_dir = dir + "/" + type;
+      p.config = &config;
+      auto made = weir::CreateKeyedStateBackend(type, p, nullptr);
+      Check(made.ok(), "make backend");
+      backend = std::move(made).value();
+    }
     auto state = *backend->GetValueState(weir::ValueStateDescriptor<std::string>{"v"});
     // MapState: keys / 100 keys with 100 entries each.
     auto map = *backend->GetMapState(weir::MapStateDescriptor<int64_t, std::string>{"m"});
@@ -214,11 +221,12 @@ int main(int argc, char** argv) {
     const auto add = [](std::vector<std::vector<double>>& to, const std::vector<double>& ops) {
       for (size_t i = 0; i < kOperations; ++i) to[i].push_back(ops[i]);
     };
-    add(rocks, measure_backend("rocksdb", static_cast<int>(r)));
-    add(hashmap, measure_backend("hashmap", static_cast<int>(r)));
+    add(rocks, measure_backend("rocksdb"));
+    add(hashmap, measure_backend("hashmap"));
     add(direct, measure_raw());
   }
   delete raw;
+  backends.clear();
   std::filesystem::remove_all(dir);
 
   std::printf("state access, %zu keys, %zu-byte values, median of %zu rounds, one thread\n", keys,
