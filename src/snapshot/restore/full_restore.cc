@@ -8,25 +8,6 @@
 
 namespace weir {
 
-Status CheckRestoreRange(const KeyedStateHandle& handle, int max_parallelism, KeyGroupRange range) {
-  const KeyGroupRange wanted = range.empty() ? KeyGroupRange::All(max_parallelism) : range;
-  if (handle.max_parallelism != max_parallelism) {
-    return Status::InvalidArgument(
-        "backend " + handle.backend_id + " was checkpointed with max parallelism " +
-        std::to_string(handle.max_parallelism) + ", the restoring backend has " +
-        std::to_string(max_parallelism));
-  }
-  if (handle.key_group_range != wanted) {
-    return Status::InvalidArgument("backend " + handle.backend_id + " holds key groups " +
-                                   handle.key_group_range.ToString() +
-                                   " but the restoring backend owns " + wanted.ToString() +
-                                   "; an incremental RocksDB snapshot restores only into the "
-                                   "key groups it was taken of (take a full checkpoint to "
-                                   "change the parallelism)");
-  }
-  return Status::OK();
-}
-
 Status CheckRestoreHandles(const std::vector<KeyedStateHandle>& handles, int max_parallelism,
                            KeyGroupRange range) {
   const KeyGroupRange wanted = range.empty() ? KeyGroupRange::All(max_parallelism) : range;

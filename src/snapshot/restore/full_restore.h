@@ -15,11 +15,6 @@
 
 namespace weir {
 
-// InvalidArgument when the handle was written with another max parallelism or holds another
-// key-group range than `range` (an empty range means every key group): for restores that cannot
-// change the range (an incremental RocksDB snapshot).
-Status CheckRestoreRange(const KeyedStateHandle& handle, int max_parallelism, KeyGroupRange range);
-
 // The handles a backend owning `range` restores from, after any change of parallelism: each
 // written with `max_parallelism`, each holding some key group of `range`, no key group held by
 // two of them, and every key group of `range` held by one. InvalidArgument naming the first
