@@ -211,6 +211,14 @@ inline constexpr ConfigOption<RestoreMode> kRestoreMode{
         "never touched (`weir run --restore-mode`).",
     .flink_key = "execution.savepoint-restore-mode",
     .choices = kRestoreModes};
+inline constexpr ConfigOption<bool> kAllowNonRestoredState{
+    .key = "execution.savepoint.ignore-unclaimed-state",
+    .default_value = false,
+    .description =
+        "Resume from a checkpoint that holds state of operators the job no longer has, without "
+        "that state (`weir run --allow-non-restored-state`, `-n`); otherwise such a restore is "
+        "refused, naming the operators.",
+    .flink_key = "execution.savepoint.ignore-unclaimed-state"};
 inline constexpr ConfigOption<int64_t> kStatsHistory{
     .key = "web.checkpoints.history",
     .default_value = 100,
@@ -246,6 +254,7 @@ inline std::vector<OptionDescriptor> CoreOptions() {
           Describe(kRestartDelay),
           Describe(kSavepointPath),
           Describe(kRestoreMode),
+          Describe(kAllowNonRestoredState),
           Describe(kStatsHistory)};
 }
 

@@ -3,7 +3,8 @@
 // functions into these; connectors implement them directly.
 //
 // Lifecycle of one subtask's operator: Open (with the operator state restored from a checkpoint,
-// if any) -> ProcessRecord / OnTimer ... with SnapshotState at each checkpoint barrier and
+// if any: its lists in OperatorContext::operator_state(), weir/operator_state.h) ->
+// ProcessRecord / OnTimer ... with SnapshotState at each checkpoint barrier and
 // Notify* when a checkpoint completes or is aborted -> Finish at the end of input -> Close.
 // Every call comes from the subtask's own thread.
 #pragma once
@@ -17,6 +18,7 @@
 
 #include "weir/config.h"
 #include "weir/keyed_state_backend.h"
+#include "weir/operator_state.h"
 #include "weir/status.h"
 
 namespace weir {
@@ -58,20 +60,25 @@ class OperatorContext {
   virtual TimerService* timers() = 0;
   // The serialized key of the record or timer being processed (keyed operators only).
   virtual std::string_view current_key() const = 0;
+  // This subtask's operator state (lists redistributed when the parallelism changes).
+  virtual OperatorStateStore& operator_state() = 0;
 };
 
 class StreamOperator {
  public:
   virtual ~StreamOperator() = default;
-  // `restored` is this subtask's operator state from the checkpoint the job resumed from (nullopt
-  // on a fresh start). `ctx` and `out` outlive the operator.
+  // `restored` is the opaque operator state this subtask's SnapshotState returned in the
+  // checkpoint the job resumed from (nullopt on a fresh start or if it returned none). Opaque
+  // state cannot be redistributed: an operator that has it restores only at the parallelism it
+  // ran with; list state (ctx.operator_state()) restores at any. `ctx` and `out` outlive the
+  // operator.
   virtual Status Open(OperatorContext& ctx, const std::optional<std::string>& restored,
                       Output& out) = 0;
   virtual Status ProcessRecord(Record record) = 0;
   // A processing-time timer of the current key fired (keyed operators only).
   virtual Status OnTimer(int64_t /*timestamp_ms*/) { return Status::OK(); }
-  // The synchronous part of checkpoint N, before the barrier goes on: the operator state to
-  // store (nullopt: none). Must be short.
+  // The synchronous part of checkpoint N, before the barrier goes on: opaque operator state to
+  // store (nullopt: none), besides the lists of ctx.operator_state(). Must be short.
   virtual Result<std::optional<std::string>> SnapshotState(uint64_t /*checkpoint_id*/) {
     return std::optional<std::string>();
   }
@@ -98,15 +105,18 @@ struct SourcePoll {
 };
 
 // A replayable source: its position is its operator state, restored on recovery, so that it
-// emits again exactly what followed the checkpoint.
+// emits again exactly what followed the checkpoint. Positions kept in list state
+// (ctx.operator_state()) move to the new subtasks when the parallelism changes.
 class SourceOperator {
  public:
   virtual ~SourceOperator() = default;
+  // `restored`: the opaque state SnapshotState returned, as for StreamOperator::Open.
   virtual Status Open(OperatorContext& ctx, const std::optional<std::string>& restored) = 0;
   // Emits at most `max_records` records.
   virtual Result<SourcePoll> Poll(Output& out, size_t max_records) = 0;
-  // The position after the last record emitted (synchronous part of checkpoint N).
-  virtual Result<std::string> SnapshotState(uint64_t checkpoint_id) = 0;
+  // The position after the last record emitted (synchronous part of checkpoint N): the lists of
+  // ctx.operator_state() updated, and opaque state returned if any.
+  virtual Result<std::optional<std::string>> SnapshotState(uint64_t checkpoint_id) = 0;
   virtual Status NotifyCheckpointComplete(uint64_t /*checkpoint_id*/) { return Status::OK(); }
   virtual void Close() {}
 };

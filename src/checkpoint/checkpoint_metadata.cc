@@ -66,6 +66,51 @@ class BodyDecoder {
   std::string_view in_;
 };
 
+// Version 3: opaque bytes (if any) and named lists. Versions 1 and 2 held opaque bytes only.
+void EncodeOperatorState(const OperatorStateHandle& s, std::string* out) {
+  PutLengthPrefixed(out, s.operator_uid);
+  PutVarint64(out, static_cast<uint64_t>(s.subtask));
+  out->push_back(s.opaque ? 1 : 0);
+  if (s.opaque) PutLengthPrefixed(out, *s.opaque);
+  PutVarint64(out, s.lists.size());
+  for (const auto& list : s.lists) {
+    PutLengthPrefixed(out, list.name);
+    out->push_back(static_cast<char>(list.mode));
+    PutVarint64(out, list.entries.size());
+    for (const auto& e : list.entries) PutLengthPrefixed(out, e);
+  }
+}
+
+bool DecodeOperatorState(BodyDecoder& d, uint32_t version, OperatorStateHandle* s,
+                         std::string* problem) {
+  if (!d.String(&s->operator_uid) || !d.Int(&s->subtask, kUpperBoundMaxParallelism)) return false;
+  if (version < 3) return d.String(&s->opaque.emplace());
+  uint8_t has_opaque = 0;
+  uint64_t lists = 0;
+  if (!d.Byte(&has_opaque) || has_opaque > 1) return false;
+  if (has_opaque == 1 && !d.String(&s->opaque.emplace())) return false;
+  if (!d.Varint(&lists)) return false;
+  for (uint64_t i = 0; i < lists; ++i) {
+    OperatorStateList list;
+    uint8_t mode = 0;
+    uint64_t entries = 0;
+    if (!d.String(&list.name) || !d.Byte(&mode) || mode > 1 || !d.Varint(&entries)) return false;
+    list.mode = static_cast<OperatorStateMode>(mode);
+    for (uint64_t e = 0; e < entries; ++e) {
+      if (!d.String(&list.entries.emplace_back())) return false;
+    }
+    for (const auto& other : s->lists) {
+      if (other.name == list.name) {
+        *problem = "operator " + s->operator_uid + " subtask " + std::to_string(s->subtask) +
+                   " has two operator-state lists named '" + list.name + "'";
+        return false;
+      }
+    }
+    s->lists.push_back(std::move(list));
+  }
+  return true;
+}
+
 bool DecodeBackend(BodyDecoder& d, KeyedStateHandle* b, std::string* problem) {
   uint8_t kind = 0;
   uint64_t states = 0, files = 0;
@@ -174,11 +219,7 @@ std::string EncodeCheckpointMetadata(const CheckpointMetadata& m) {
     PutVarint64(&body, static_cast<uint64_t>(o.parallelism));
   }
   PutVarint64(&body, m.operator_states.size());
-  for (const auto& s : m.operator_states) {
-    PutLengthPrefixed(&body, s.operator_uid);
-    PutVarint64(&body, static_cast<uint64_t>(s.subtask));
-    PutLengthPrefixed(&body, s.bytes);
-  }
+  for (const auto& s : m.operator_states) EncodeOperatorState(s, &body);
 
   std::string out(kMagic);
   PutFixed32(&out, kMetadataFormatVersion);
@@ -206,7 +247,7 @@ Result<CheckpointMetadata> DecodeCheckpointMetadata(std::string_view bytes,
                        ? "truncated: " + std::to_string(bytes.size()) + " bytes"
                        : "length does not match its header");
   }
-  if (version != 1 && version != kMetadataFormatVersion) {
+  if (version < 1 || version > kMetadataFormatVersion) {
     return corrupt("format version " + std::to_string(version) +
                    " is not supported; this weir reads versions 1 to " +
                    std::to_string(kMetadataFormatVersion));
@@ -240,8 +281,7 @@ Result<CheckpointMetadata> DecodeCheckpointMetadata(std::string_view bytes,
     ok = ok && d.Varint(&operator_states);
     for (uint64_t i = 0; ok && i < operator_states; ++i) {
       OperatorStateHandle s;
-      ok = d.String(&s.operator_uid) && d.Int(&s.subtask, kUpperBoundMaxParallelism) &&
-           d.String(&s.bytes);
+      ok = DecodeOperatorState(d, version, &s, &problem);
       m.operator_states.push_back(std::move(s));
     }
   }

@@ -15,9 +15,10 @@ namespace weir {
 enum class CheckpointKind : uint8_t { kFull = 0, kIncremental = 1, kSavepoint = 2 };
 const char* CheckpointKindName(CheckpointKind kind);
 
-// Version 2 adds the job's operators and the operator state of each subtask; version 1 files
-// (keyed state only) are still read.
-inline constexpr uint32_t kMetadataFormatVersion = 2;
+// Version 2 adds the job's operators and the operator state of each subtask (opaque bytes);
+// version 3 stores operator state as opaque bytes and named lists. Versions 1 and 2 are still
+// read (their operator state as opaque bytes).
+inline constexpr uint32_t kMetadataFormatVersion = 3;
 // The largest `_metadata` weir reads (operator state is inline, so it is more than handles).
 inline constexpr uint64_t kMaxMetadataBytes = uint64_t{256} << 20;
 

@@ -152,18 +152,80 @@ json FileJson(const StateFileHandle& f, uint64_t checkpoint_id) {
           {"uploaded", f.written_by_checkpoint == checkpoint_id}};
 }
 
-// The job's operators with the bytes of operator state each subtask stored.
+const char* ModeName(OperatorStateMode mode) {
+  return mode == OperatorStateMode::kUnion ? "union" : "split";
+}
+
+// The key-group ranges of an operator's backends, in order ("[0, 63] [64, 127]").
+std::vector<KeyGroupRange> KeyGroupRangesOf(const CheckpointMetadata& m, const std::string& uid) {
+  std::vector<KeyGroupRange> ranges;
+  for (const auto& b : m.backends) {
+    if (b.backend_id.substr(0, b.backend_id.rfind('_')) == uid) ranges.push_back(b.key_group_range);
+  }
+  std::sort(ranges.begin(), ranges.end(),
+            [](const auto& a, const auto& b) { return a.start < b.start; });
+  return ranges;
+}
+
+// The job's operators: parallelism, key-group ranges (keyed ones) and what each subtask stored
+// as operator state.
 json OperatorsJson(const CheckpointMetadata& m) {
   json out = json::array();
   for (const auto& o : m.operators) {
     json subtasks = json::array();
     for (const auto& s : m.operator_states) {
-      if (s.operator_uid == o.uid) {
-        subtasks.push_back({{"subtask", s.subtask}, {"state_bytes", s.bytes.size()}});
+      if (s.operator_uid != o.uid) continue;
+      json lists = json::array();
+      for (const auto& l : s.lists) {
+        uint64_t bytes = 0;
+        for (const auto& e : l.entries) bytes += e.size();
+        lists.push_back({{"name", l.name},
+                         {"mode", ModeName(l.mode)},
+                         {"entries", l.entries.size()},
+                         {"bytes", bytes}});
+      }
+      json subtask = {{"subtask", s.subtask}, {"state_bytes", s.Bytes()}, {"lists", lists}};
+      if (s.opaque) subtask["opaque_bytes"] = s.opaque->size();
+      subtasks.push_back(std::move(subtask));
+    }
+    json ranges = json::array();
+    for (const auto& r : KeyGroupRangesOf(m, o.uid)) ranges.push_back({r.start, r.end});
+    out.push_back({{"uid", o.uid},
+                   {"parallelism", o.parallelism},
+                   {"key_group_ranges", ranges},
+                   {"operator_state", subtasks}});
+  }
+  return out;
+}
+
+// "2 subtask(s), 120 B: split list 'splits' 128 entries"
+std::string OperatorStateSummary(const CheckpointMetadata& m, const std::string& uid) {
+  size_t subtasks = 0;
+  uint64_t bytes = 0;
+  std::vector<std::pair<std::string, std::pair<OperatorStateMode, size_t>>> lists;
+  bool opaque = false;
+  for (const auto& st : m.operator_states) {
+    if (st.operator_uid != uid) continue;
+    ++subtasks;
+    bytes += st.Bytes();
+    opaque = opaque || st.opaque.has_value();
+    for (const auto& l : st.lists) {
+      auto it = std::find_if(lists.begin(), lists.end(),
+                             [&](const auto& x) { return x.first == l.name; });
+      if (it == lists.end()) {
+        lists.push_back({l.name, {l.mode, l.entries.size()}});
+      } else {
+        it->second.second += l.entries.size();
       }
     }
-    out.push_back({{"uid", o.uid}, {"parallelism", o.parallelism}, {"operator_state", subtasks}});
   }
+  if (subtasks == 0) return "";
+  std::string out =
+      fmt::format("\n                operator state: {} subtask(s), {} B", subtasks, bytes);
+  for (const auto& [name, info] : lists) {
+    out += fmt::format("; {} list '{}' {} entries", ModeName(info.first), name, info.second);
+  }
+  if (opaque) out += "; opaque bytes (restores only at this parallelism)";
   return out;
 }
 
@@ -218,16 +280,11 @@ int RunInspect(const std::string& path_in, bool as_json, const StorageOptions& s
                            HumanBytes(m.FullBytes()), m.FullBytes(),
                            HumanBytes(m.CheckpointedBytes()), m.CheckpointedBytes());
   for (const auto& o : m.operators) {
-    size_t subtasks = 0, bytes = 0;
-    for (const auto& st : m.operator_states) {
-      if (st.operator_uid != o.uid) continue;
-      ++subtasks;
-      bytes += st.bytes.size();
-    }
-    std::cout << fmt::format(
-        "  operator      {:<24} parallelism {:<4}{}\n", o.uid, o.parallelism,
-        subtasks == 0 ? std::string()
-                      : fmt::format("  operator state: {} subtask(s), {} B", subtasks, bytes));
+    std::string ranges;
+    for (const auto& r : KeyGroupRangesOf(m, o.uid)) ranges += " " + r.ToString();
+    std::cout << fmt::format("  operator      {:<24} parallelism {:<4}{}{}\n", o.uid, o.parallelism,
+                             ranges.empty() ? std::string() : "  key groups" + ranges,
+                             OperatorStateSummary(m, o.uid));
   }
   for (const auto& b : m.backends) {
     std::cout << fmt::format("\nbackend {}: key groups {} of {}, {} snapshot\n", b.backend_id,

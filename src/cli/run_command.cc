@@ -25,6 +25,7 @@ struct RunOptions {
   std::string config_file;
   std::vector<std::string> assignments;
   std::string restore_mode;
+  bool allow_non_restored_state = false;
   std::string job;
   std::vector<std::string> job_args;
 };
@@ -52,6 +53,9 @@ Result<Configuration> BuildConfiguration(const RunOptions& o) {
       return Status::InvalidArgument("--restore-mode '" + o.restore_mode +
                                      "' is not claim or no-claim");
     }
+  }
+  if (o.allow_non_restored_state) {
+    WEIR_RETURN_IF_ERROR(config.Set(config::kAllowNonRestoredState, "true"));
   }
   return config;
 }
@@ -168,6 +172,9 @@ void AddRunCommand(CLI::App& app, int& exit_code) {
       ->allow_extra_args(false);
   run->add_option("--restore-mode", options->restore_mode,
                   "claim (default): own the restored checkpoint; no-claim: never touch it");
+  run->add_flag("-n,--allow-non-restored-state,--allowNonRestoredState",
+                options->allow_non_restored_state,
+                "resume without the checkpoint's state of operators the job no longer has");
   run->add_option("job", options->job,
                   "bundled job name (wordcount, keyed-aggregate) or path to a job library, then "
                   "the job's own arguments")

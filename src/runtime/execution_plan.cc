@@ -1,7 +1,6 @@
 #include "runtime/execution_plan.h"
 
 #include <cctype>
-#include <map>
 #include <set>
 
 #include "io/owned_directory.h"
@@ -30,6 +29,10 @@ std::string ExecutionPlan::TaskId(int vertex, int subtask) const {
 
 std::string ExecutionPlan::BackendId(const std::string& uid, int subtask) {
   return uid + "_" + std::to_string(subtask);
+}
+
+std::string ExecutionPlan::OperatorOfBackend(const std::string& backend_id) {
+  return backend_id.substr(0, backend_id.rfind('_'));
 }
 
 Result<ExecutionPlan> PlanExecution(const JobGraph& graph, int default_parallelism,
@@ -66,6 +69,7 @@ Result<ExecutionPlan> PlanExecution(const JobGraph& graph, int default_paralleli
     if (!op.is_source()) ++consumers[static_cast<size_t>(op.input)];
     plan.uids.push_back(uid);
     plan.parallelism.push_back(p);
+    plan.keyed.push_back(op.keyed());
   }
 
   std::vector<int> vertex_of(static_cast<size_t>(n), -1);
@@ -101,55 +105,6 @@ Result<ExecutionPlan> PlanExecution(const JobGraph& graph, int default_paralleli
     plan.vertices.push_back(std::move(v));
   }
   return plan;
-}
-
-Status CheckRestoreCompatibility(const ExecutionPlan& plan, const std::string& job_name,
-                                 const CheckpointMetadata& checkpoint, const std::string& source) {
-  const std::string what =
-      "checkpoint " + std::to_string(checkpoint.checkpoint_id) + " (" + source + ")";
-  if (checkpoint.operators.empty()) {
-    return Status::InvalidArgument(what +
-                                   " records no job operators: it was not written by a "
-                                   "weir job and cannot be resumed");
-  }
-  // Key groups cannot be re-split: a changed max parallelism is refused before any task starts.
-  for (const auto& b : checkpoint.backends) {
-    if (b.max_parallelism != plan.max_parallelism) {
-      return Status::InvalidArgument(
-          what + ": backend " + b.backend_id + " was checkpointed with max parallelism " +
-          std::to_string(b.max_parallelism) + ", the job has " +
-          std::to_string(plan.max_parallelism) + " (pipeline.max-parallelism must stay the same)");
-    }
-  }
-  // Operators with state in the checkpoint.
-  std::set<std::string> stateful;
-  for (const auto& s : checkpoint.operator_states) stateful.insert(s.operator_uid);
-  for (const auto& b : checkpoint.backends) {
-    const size_t cut = b.backend_id.rfind('_');
-    stateful.insert(b.backend_id.substr(0, cut));
-  }
-  std::map<std::string, int> job_parallelism;
-  std::string job_uids;
-  for (size_t i = 0; i < plan.uids.size(); ++i) {
-    job_parallelism[plan.uids[i]] = plan.parallelism[i];
-    job_uids += (job_uids.empty() ? "" : ", ") + plan.uids[i];
-  }
-  for (const auto& op : checkpoint.operators) {
-    if (stateful.count(op.uid) == 0) continue;
-    auto it = job_parallelism.find(op.uid);
-    if (it == job_parallelism.end()) {
-      return Status::InvalidArgument(what + " holds state of operator '" + op.uid +
-                                     "', which job '" + job_name +
-                                     "' does not have (its operators: " + job_uids + ")");
-    }
-    if (it->second != op.parallelism) {
-      return Status::InvalidArgument(
-          what + ": operator '" + op.uid + "' ran with parallelism " +
-          std::to_string(op.parallelism) + ", the job gives it " + std::to_string(it->second) +
-          " (changing a stateful operator's parallelism is not supported yet)");
-    }
-  }
-  return Status::OK();
 }
 
 }  // namespace weir

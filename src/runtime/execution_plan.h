@@ -24,6 +24,7 @@ struct TaskVertex {
 struct ExecutionPlan {
   std::vector<std::string> uids;     // per graph operator
   std::vector<int> parallelism;      // per graph operator
+  std::vector<bool> keyed;           // per graph operator: it has a keyed state backend
   std::vector<TaskVertex> vertices;  // in graph order: inputs come first
   int max_parallelism = 128;
   std::vector<OperatorInfo> OperatorInfos() const;
@@ -31,14 +32,11 @@ struct ExecutionPlan {
   std::string TaskId(int vertex, int subtask) const;
   // "<uid>_<subtask>": names a keyed operator's backend and its files in checkpoint storage.
   static std::string BackendId(const std::string& uid, int subtask);
+  // The uid in a backend id.
+  static std::string OperatorOfBackend(const std::string& backend_id);
 };
 
 Result<ExecutionPlan> PlanExecution(const JobGraph& graph, int default_parallelism,
                                     int max_parallelism);
-
-// Whether a checkpoint (`source` names it in messages) can be restored into `plan`: every
-// operator that has state in the checkpoint must exist in the job with the same parallelism.
-Status CheckRestoreCompatibility(const ExecutionPlan& plan, const std::string& job_name,
-                                 const CheckpointMetadata& checkpoint, const std::string& source);
 
 }  // namespace weir

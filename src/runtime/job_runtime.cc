@@ -205,7 +205,9 @@ Status JobRuntime::DeployOlderCheckpoint(std::optional<RestorePoint>* restore, S
               " is unreadable too: " + metadata.status().ToString());
       continue;
     }
-    if (!CheckRestoreCompatibility(plan_, graph_.name, *metadata, path).ok() ||
+    if (!CheckRestoreCompatibility(plan_, graph_.name, *metadata, path,
+                                   config_.Get(config::kAllowNonRestoredState))
+             .ok() ||
         !CheckStateCompatibility(graph_, plan_, config_, job_id_, *metadata, path).ok()) {
       continue;
     }
@@ -270,11 +272,19 @@ Status JobRuntime::Deploy(const std::optional<RestorePoint>& restore) {
       inboxes[v].push_back(owned[v].back().get());
     }
   }
+  // Which state each subtask restores, whatever parallelism its operator ran with.
+  RestoreAssignment assignment;
+  if (restore) {
+    WEIR_ASSIGN_OR_RETURN(
+        assignment,
+        AssignRestoredState(plan_, restore->metadata,
+                            restore->storage.MetadataPath(restore->metadata.checkpoint_id)));
+  }
   std::vector<std::unique_ptr<Task>> tasks;
   std::vector<std::string> ids;
   for (size_t v = 0; v < plan_.vertices.size(); ++v) {
     for (int s = 0; s < plan_.vertices[v].parallelism; ++s) {
-      auto task = BuildTask(static_cast<int>(v), s, restore, inboxes,
+      auto task = BuildTask(static_cast<int>(v), s, restore, assignment, inboxes,
                             std::move(owned[v][static_cast<size_t>(s)]));
       if (!task.ok()) return task.status();  // built tasks are destroyed unstarted
       ids.push_back((*task)->task_id());
@@ -301,6 +311,7 @@ Status JobRuntime::Deploy(const std::optional<RestorePoint>& restore) {
 
 Result<std::unique_ptr<Task>> JobRuntime::BuildTask(int vertex_index, int subtask,
                                                     const std::optional<RestorePoint>& restore,
+                                                    const RestoreAssignment& assignment,
                                                     std::vector<std::vector<TaskInbox*>>& inboxes,
                                                     std::unique_ptr<TaskInbox> own_inbox) {
   const TaskVertex& vertex = plan_.vertices[static_cast<size_t>(vertex_index)];
@@ -332,10 +343,9 @@ Result<std::unique_ptr<Task>> JobRuntime::BuildTask(int vertex_index, int subtas
       op.source = spec.new_source();
     else
       op.op = spec.new_operator();
-    if (restore) {
-      for (const auto& s : restore->metadata.operator_states) {
-        if (s.operator_uid == op.uid && s.subtask == subtask) op.restored_state = s.bytes;
-      }
+    if (const RestoredOperatorState* restored = assignment.OperatorState(op.uid, subtask)) {
+      op.restored = true;
+      op.restored_state = *restored;
     }
     setup.chain.push_back(std::move(op));
   }
@@ -350,12 +360,14 @@ Result<std::unique_ptr<Task>> JobRuntime::BuildTask(int vertex_index, int subtas
     parameters.config = &config_;
     parameters.checkpoint_storage = storage_ ? &*storage_ : nullptr;
     parameters.io_pool = io_pool_.get();
+    // Every handle sharing key groups with this subtask's range: one at an unchanged
+    // parallelism, several after a rescale.
     std::optional<KeyedStateRestore> from;
     if (restore) {
-      for (const auto& b : restore->metadata.backends) {
-        if (b.backend_id != parameters.backend_id) continue;
-        from.emplace(KeyedStateRestore{
-            &restore->storage, restore->metadata.checkpoint_id, {b}, restore->owned});
+      auto handles = assignment.KeyedHandles(uid, parameters.key_group_range);
+      if (!handles.empty()) {
+        from.emplace(KeyedStateRestore{&restore->storage, restore->metadata.checkpoint_id,
+                                       std::move(handles), restore->owned});
       }
     }
     WEIR_ASSIGN_OR_RETURN(setup.backend,

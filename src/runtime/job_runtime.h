@@ -26,6 +26,7 @@
 #include "checkpoint/checkpoint_scheduler.h"
 #include "common/thread_pool.h"
 #include "runtime/execution_plan.h"
+#include "runtime/restore_assignment.h"
 #include "runtime/task.h"
 #include "weir/config.h"
 #include "weir/job_graph.h"
@@ -105,6 +106,7 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
   Status Deploy(const std::optional<RestorePoint>& restore);
   Result<std::unique_ptr<Task>> BuildTask(int vertex, int subtask,
                                           const std::optional<RestorePoint>& restore,
+                                          const RestoreAssignment& assignment,
                                           std::vector<std::vector<TaskInbox*>>& inboxes,
                                           std::unique_ptr<TaskInbox> own_inbox);
   JobOutcome Supervise(Status* failure);

@@ -69,8 +69,9 @@ Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Con
                           CheckpointStorage::ResolvePointer(*restore_fs, restore_path));
     WEIR_ASSIGN_OR_RETURN(CheckpointMetadata metadata,
                           ReadCheckpointMetadata(*restore_fs, pointer.metadata_path));
-    WEIR_RETURN_IF_ERROR(
-        CheckRestoreCompatibility(job->plan_, job->graph_.name, metadata, pointer.metadata_path));
+    WEIR_RETURN_IF_ERROR(CheckRestoreCompatibility(job->plan_, job->graph_.name, metadata,
+                                                   pointer.metadata_path,
+                                                   config.Get(config::kAllowNonRestoredState)));
     WEIR_RETURN_IF_ERROR(CheckStateCompatibility(job->graph_, job->plan_, config, job->job_id_,
                                                  metadata, pointer.metadata_path));
     CheckpointStorage restore_storage(restore_fs, pointer.job_dir);

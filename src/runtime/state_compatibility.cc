@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "runtime/operator_state_store.h"
 
 namespace weir {
 namespace {
@@ -80,7 +81,12 @@ class ProbeContext final : public OperatorContext {
  public:
   ProbeContext(const std::string& job_id, const std::string& uid, int parallelism,
                const Configuration& config, KeyedStateBackend* backend)
-      : job_id_(job_id), uid_(uid), parallelism_(parallelism), config_(config), backend_(backend) {}
+      : job_id_(job_id),
+        uid_(uid),
+        parallelism_(parallelism),
+        config_(config),
+        backend_(backend),
+        operator_state_(uid, false, {}) {}
   const std::string& job_id() const override { return job_id_; }
   const std::string& operator_uid() const override { return uid_; }
   int subtask() const override { return 0; }
@@ -90,6 +96,7 @@ class ProbeContext final : public OperatorContext {
   KeyedStateBackend* keyed_state() override { return backend_; }
   TimerService* timers() override { return &timers_; }
   std::string_view current_key() const override { return {}; }
+  OperatorStateStore& operator_state() override { return operator_state_; }
 
  private:
   const std::string& job_id_;
@@ -98,6 +105,7 @@ class ProbeContext final : public OperatorContext {
   const Configuration& config_;
   KeyedStateBackend* backend_;
   ProbeTimers timers_;
+  TaskOperatorStateStore operator_state_;  // empty: the probe restores nothing
 };
 
 class DiscardOutput final : public Output {

@@ -23,8 +23,11 @@ class NullOutput final : public Output {
 
 class Task::Context final : public OperatorContext {
  public:
-  Context(Task* task, std::string uid, bool keyed)
-      : task_(task), uid_(std::move(uid)), keyed_(keyed) {}
+  Context(Task* task, const TaskOperator& op, bool keyed)
+      : task_(task),
+        uid_(op.uid),
+        keyed_(keyed),
+        operator_state_(op.uid, op.restored, op.restored_state.lists) {}
   const std::string& job_id() const override { return task_->setup_.job_id; }
   const std::string& operator_uid() const override { return uid_; }
   int subtask() const override { return task_->setup_.subtask; }
@@ -36,11 +39,13 @@ class Task::Context final : public OperatorContext {
   }
   TimerService* timers() override { return keyed_ ? task_->timers_.get() : nullptr; }
   std::string_view current_key() const override { return task_->current_key_; }
+  TaskOperatorStateStore& operator_state() override { return operator_state_; }
 
  private:
   Task* task_;
   std::string uid_;
   bool keyed_;
+  TaskOperatorStateStore operator_state_;
 };
 
 // Hands a record to the next operator of the chain, on the same thread.
@@ -74,7 +79,7 @@ class Task::FanOut final : public Output {
 Task::Task(TaskSetup setup) : setup_(std::move(setup)) {
   const auto& chain = setup_.chain;
   for (size_t i = 0; i < chain.size(); ++i) {
-    contexts_.push_back(std::make_unique<Context>(this, chain[i].uid, i == 0 && setup_.backend));
+    contexts_.push_back(std::make_unique<Context>(this, chain[i], i == 0 && setup_.backend));
   }
   for (size_t i = 0; i + 1 < chain.size(); ++i) {
     outputs_.push_back(std::make_unique<ChainOutput>(this, chain[i + 1].op.get()));
@@ -133,9 +138,9 @@ Status Task::Open() {
   for (size_t i = setup_.chain.size(); i-- > 0;) {
     auto& op = setup_.chain[i];
     if (op.source) {
-      WEIR_RETURN_IF_ERROR(op.source->Open(*contexts_[i], op.restored_state));
+      WEIR_RETURN_IF_ERROR(op.source->Open(*contexts_[i], op.restored_state.opaque));
     } else {
-      WEIR_RETURN_IF_ERROR(op.op->Open(*contexts_[i], op.restored_state, *outputs_[i]));
+      WEIR_RETURN_IF_ERROR(op.op->Open(*contexts_[i], op.restored_state.opaque, *outputs_[i]));
     }
   }
   return Status::OK();
@@ -322,23 +327,19 @@ Status Task::Snapshot(uint64_t id) {
   snapshot.alignment_duration_us = std::exchange(alignment_us_, 0);
   Status failed = Failpoints::Instance().Hit("task.snapshot");
   std::vector<std::function<Status()>> operator_work;  // the operators' asynchronous parts
-  for (auto& op : setup_.chain) {
-    if (!failed.ok()) break;
-    if (op.source) {
-      auto state = op.source->SnapshotState(id);
-      if (!state.ok())
-        failed = state.status();
-      else
-        snapshot.operator_states.push_back({op.uid, setup_.subtask, std::move(state).value()});
-    } else {
-      auto state = op.op->SnapshotState(id);
-      if (!state.ok()) {
-        failed = state.status();
-        continue;
-      }
-      if (state->has_value()) {
-        snapshot.operator_states.push_back({op.uid, setup_.subtask, std::move(**state)});
-      }
+  for (size_t i = 0; i < setup_.chain.size() && failed.ok(); ++i) {
+    auto& op = setup_.chain[i];
+    auto state = op.source ? op.source->SnapshotState(id) : op.op->SnapshotState(id);
+    if (!state.ok()) {
+      failed = state.status();
+      break;
+    }
+    const TaskOperatorStateStore& lists = contexts_[i]->operator_state();
+    if (state->has_value() || !lists.empty()) {
+      snapshot.operator_states.push_back(
+          {op.uid, setup_.subtask, std::move(*state), lists.Lists()});
+    }
+    if (op.op) {
       if (auto work = op.op->TakeAsyncSnapshotWork(id)) operator_work.push_back(std::move(work));
     }
   }

@@ -24,9 +24,11 @@
 #include "common/thread_pool.h"
 #include "runtime/barrier/barrier_aligner.h"
 #include "runtime/internal_timer_service.h"
+#include "runtime/operator_state_store.h"
 #include "runtime/record_writer.h"
 #include "runtime/task_inbox.h"
 #include "snapshot/checkpointable_keyed_state_backend.h"
+#include "snapshot/restore/operator_state_redistribution.h"
 #include "snapshot/task_state_snapshot.h"
 
 namespace weir {
@@ -47,7 +49,9 @@ struct TaskOperator {
   std::string name;
   std::unique_ptr<StreamOperator> op;      // null for the source
   std::unique_ptr<SourceOperator> source;  // the head of a source task
-  std::optional<std::string> restored_state;
+  // What the operator restores: whether the checkpoint held its state, and this subtask's share.
+  bool restored = false;
+  RestoredOperatorState restored_state;
 };
 
 struct TaskSetup {

@@ -64,7 +64,8 @@ struct KeyedStateBackendParameters {
 struct KeyedStateRestore {
   const CheckpointStorage* storage = nullptr;  // where the checkpoint lies
   uint64_t checkpoint_id = 0;
-  // The handles whose key groups the backend takes (one today: the same key-group range).
+  // Every handle sharing key groups with the backend's range: one at an unchanged parallelism,
+  // several after a rescale (the backend takes only the key groups of its own range).
   std::vector<KeyedStateHandle> handles;
   // The job owns the checkpoint (it resumed its own job directory): its files may be the base of
   // the next incremental checkpoint. Otherwise they are never referenced.

@@ -14,4 +14,12 @@ const char* StateFileRoleName(StateFileRole role) {
   return "unknown";
 }
 
+uint64_t OperatorStateHandle::Bytes() const {
+  uint64_t n = opaque ? opaque->size() : 0;
+  for (const auto& list : lists) {
+    for (const auto& e : list.entries) n += e.size();
+  }
+  return n;
+}
+
 }  // namespace weir

@@ -3,10 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "weir/key_group.h"
+#include "weir/operator_state.h"
 #include "weir/state.h"
 
 namespace weir {
@@ -45,12 +47,23 @@ struct KeyedStateHandle {
   bool operator==(const KeyedStateHandle&) const = default;
 };
 
-// A subtask's non-keyed state (a source's position, a sink's pending files): small, so its bytes
-// live inline in `_metadata`.
+// One named list of a subtask's operator state (weir/operator_state.h).
+struct OperatorStateList {
+  std::string name;
+  OperatorStateMode mode = OperatorStateMode::kSplit;
+  std::vector<std::string> entries;
+  bool operator==(const OperatorStateList&) const = default;
+};
+
+// A subtask's non-keyed state (a source's positions, a sink's pending output): small, so it lives
+// inline in `_metadata`. Lists are redistributed when the parallelism changes; opaque bytes
+// (what an operator's SnapshotState returned) restore only at the same parallelism.
 struct OperatorStateHandle {
   std::string operator_uid;
   int subtask = 0;
-  std::string bytes;
+  std::optional<std::string> opaque;
+  std::vector<OperatorStateList> lists;
+  uint64_t Bytes() const;  // of the opaque state and the entries
   bool operator==(const OperatorStateHandle&) const = default;
 };
 

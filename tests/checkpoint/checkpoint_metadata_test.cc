@@ -36,7 +36,12 @@ CheckpointMetadata Sample() {
     m.backends.push_back(h);
   }
   m.operators = {{"source", 2}, {"aggregate", 2}};
-  m.operator_states = {{"source", 0, std::string("\x01\x00pos", 5)}, {"source", 1, ""}};
+  m.operator_states = {{"source", 0, std::string("\x01\x00pos", 5), {}},
+                       {"source",
+                        1,
+                        std::nullopt,
+                        {{"splits", OperatorStateMode::kSplit, {"a", std::string("\0b", 2)}},
+                         {"known", OperatorStateMode::kUnion, {}}}}};
   return m;
 }
 
@@ -66,6 +71,30 @@ TEST(CheckpointMetadataTest, ReadsVersionOne) {
   PutFixed64(&v1, Hash64(v1));
   auto decoded = DecodeCheckpointMetadata(v1, "old/_metadata");
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(*decoded, m);
+}
+
+// A version-2 file: operator state was one opaque string per subtask; it reads as opaque state.
+TEST(CheckpointMetadataTest, ReadsVersionTwoOperatorStateAsOpaque) {
+  CheckpointMetadata m = Sample();
+  m.operator_states.clear();
+  std::string bytes = EncodeCheckpointMetadata(m);
+  // Drop the trailing "no operator states" (one varint 0), append two in version 2's layout.
+  std::string body = bytes.substr(20, bytes.size() - 28 - 1);
+  PutVarint64(&body, 2);
+  for (int subtask = 0; subtask < 2; ++subtask) {
+    PutLengthPrefixed(&body, "source");
+    PutVarint64(&body, static_cast<uint64_t>(subtask));
+    PutLengthPrefixed(&body, "pos" + std::to_string(subtask));
+  }
+  std::string v2 = "WEIRCKPT";
+  PutFixed32(&v2, 2);
+  PutFixed64(&v2, body.size());
+  v2 += body;
+  PutFixed64(&v2, Hash64(v2));
+  auto decoded = DecodeCheckpointMetadata(v2, "old/_metadata");
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  m.operator_states = {{"source", 0, "pos0", {}}, {"source", 1, "pos1", {}}};
   EXPECT_EQ(*decoded, m);
 }
 
@@ -154,7 +183,7 @@ TEST(CheckpointMetadataTest, CraftedIdentifiersAreCorruption) {
         m.operators.push_back({"uid\nINFO forged", 1});
       },
       [](CheckpointMetadata& m) {
-        m.operator_states.push_back({".hidden", 0, ""});
+        m.operator_states.push_back({".hidden", 0, "", {}});
       },
   };
   for (const auto& craft : crafts) {

@@ -2,7 +2,8 @@
 // moments, resumed each time with `weir run -s <latest completed checkpoint>` (found with
 // `weir checkpoints list --json`); the committed output must then be exactly-once and the final
 // counts and sums those of a failure-free run. Full and incremental checkpoints, parallelism 1
-// and 4. Seeded: a failure prints the seed and each command's kill time.
+// and 4, and rescaling: each resume at another parallelism (2 -> 4 -> 1 -> 3 -> 2), after which
+// gc leaves no orphan. Seeded: a failure prints the seed and each command's kill time.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 
@@ -22,7 +23,10 @@ struct Scenario {
   std::string job;
   int parallelism;
   bool incremental;
+  bool rescale = false;  // each run at the next parallelism of kRescaleChain
 };
+
+constexpr int kRescaleChain[] = {2, 4, 1, 3, 2};
 
 class KillResumeTest : public ::testing::TestWithParam<Scenario> {};
 
@@ -53,14 +57,17 @@ TEST_P(KillResumeTest, CommittedOutputIsExactlyOnceAfterEveryKill) {
     job_args = {"--input", tmp.Sub("in"), "--output", tmp.Sub("out")};
     expected = testing::WordCountTotals(lines);
   }
-  const std::vector<std::string> options = {
-      "-D", "execution.checkpointing.interval=100ms",
-      "-D", "state.checkpoints.dir=" + checkpoints,
-      "-D", "state.backend.rocksdb.localdir=" + tmp.Sub("local"),
-      "-D", "parallelism.default=" + std::to_string(sc.parallelism),
-      "-D", std::string("state.backend.incremental=") + (sc.incremental ? "true" : "false")};
-  const unsigned seed =
-      static_cast<unsigned>(sc.parallelism * 31 + sc.incremental * 7 + sc.job.size());
+  const auto options = [&](int run) {
+    const int parallelism = sc.rescale ? kRescaleChain[run] : sc.parallelism;
+    return std::vector<std::string>{
+        "-D", "execution.checkpointing.interval=100ms",
+        "-D", "state.checkpoints.dir=" + checkpoints,
+        "-D", "state.backend.rocksdb.localdir=" + tmp.Sub("local"),
+        "-D", "parallelism.default=" + std::to_string(parallelism),
+        "-D", std::string("state.backend.incremental=") + (sc.incremental ? "true" : "false")};
+  };
+  const unsigned seed = static_cast<unsigned>(sc.parallelism * 31 + sc.incremental * 7 +
+                                              sc.job.size() + sc.rescale * 3);
   std::mt19937 rng(seed);
   std::string log = "seed " + std::to_string(seed) + "\n";
   std::string latest;
@@ -68,12 +75,13 @@ TEST_P(KillResumeTest, CommittedOutputIsExactlyOnceAfterEveryKill) {
   for (int round = 0; round < 4; ++round) {
     std::vector<std::string> args = {"run"};
     if (!latest.empty()) args.insert(args.end(), {"-s", latest});
-    args.insert(args.end(), options.begin(), options.end());
+    const auto run_options = options(round);
+    args.insert(args.end(), run_options.begin(), run_options.end());
     args.push_back(sc.job);
     args.insert(args.end(), job_args.begin(), job_args.end());
     const int kill_after = 300 + static_cast<int>(rng() % 700);
-    log += "weir run " + (latest.empty() ? "" : "-s " + latest + " ") + "... killed after " +
-           std::to_string(kill_after) + " ms\n";
+    log += "weir run " + (latest.empty() ? "" : "-s " + latest + " ") + run_options[7] +
+           " ... killed after " + std::to_string(kill_after) + " ms\n";
     const ProcessResult r = RunWeir(args, kill_after, tmp.Sub("stderr.txt"));
     if (r.killed) ++kills;
     if (!r.killed) {
@@ -84,7 +92,8 @@ TEST_P(KillResumeTest, CommittedOutputIsExactlyOnceAfterEveryKill) {
   }
   std::vector<std::string> args = {"run"};
   if (!latest.empty()) args.insert(args.end(), {"-s", latest});
-  args.insert(args.end(), options.begin(), options.end());
+  const auto final_options = options(4);
+  args.insert(args.end(), final_options.begin(), final_options.end());
   args.push_back(sc.job);
   args.insert(args.end(), job_args.begin(), job_args.end());
   const ProcessResult final_run = RunWeir(args, -1, tmp.Sub("stderr.txt"));
@@ -96,6 +105,16 @@ TEST_P(KillResumeTest, CommittedOutputIsExactlyOnceAfterEveryKill) {
   const ProcessResult verify =
       RunWeir({"checkpoints", "verify", checkpoints}, -1, tmp.Sub("v.txt"));
   EXPECT_EQ(verify.exit_code, 0) << verify.stderr_text;
+  // gc deletes what the kills left unreferenced; then nothing is orphaned and every retained
+  // checkpoint is still intact.
+  const ProcessResult gc = RunWeir({"checkpoints", "gc", checkpoints, "--grace", "0", "--delete"},
+                                   -1, tmp.Sub("gc.txt"));
+  EXPECT_EQ(gc.exit_code, 0) << gc.stderr_text;
+  const auto report =
+      nlohmann::json::parse(WeirOutput("checkpoints verify --json " + checkpoints), nullptr, false);
+  ASSERT_TRUE(report.is_object()) << report.dump();
+  EXPECT_TRUE(report["orphans"].empty()) << report.dump(2);
+  EXPECT_TRUE(report["corrupt"].empty()) << report.dump(2);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -103,10 +122,15 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Scenario{"keyed-aggregate", 1, false}, Scenario{"keyed-aggregate", 1, true},
                       Scenario{"keyed-aggregate", 4, false}, Scenario{"keyed-aggregate", 4, true},
                       Scenario{"wordcount", 1, false}, Scenario{"wordcount", 1, true},
-                      Scenario{"wordcount", 4, false}, Scenario{"wordcount", 4, true}),
+                      Scenario{"wordcount", 4, false}, Scenario{"wordcount", 4, true},
+                      Scenario{"keyed-aggregate", 0, false, true},
+                      Scenario{"keyed-aggregate", 0, true, true},
+                      Scenario{"wordcount", 0, true, true}),
     [](const auto& info) {
       std::string name = info.param.job == "wordcount" ? "WordCount" : "KeyedAggregate";
-      return name + "P" + std::to_string(info.param.parallelism) +
+      return name +
+             (info.param.rescale ? std::string("Rescaled")
+                                 : "P" + std::to_string(info.param.parallelism)) +
              (info.param.incremental ? "Incremental" : "Full");
     });
 

@@ -9,6 +9,8 @@
 
 #include "common/clock.h"
 #include "connectors/nats/nats_client.h"
+#include "runtime/operator_state_store.h"
+#include "snapshot/restore/operator_state_redistribution.h"
 #include "testing/nats_server.h"
 #include "testing/temp_dir.h"
 #include "testing/wait.h"
@@ -19,8 +21,13 @@ namespace {
 
 class FakeContext final : public OperatorContext {
  public:
-  FakeContext(int subtask, int parallelism, bool checkpointing = true)
-      : subtask_(subtask), parallelism_(parallelism), checkpointing_(checkpointing) {
+  // `restored`: the lists this subtask restores (as the runtime hands them out).
+  FakeContext(int subtask, int parallelism, bool checkpointing = true,
+              std::optional<std::vector<OperatorStateList>> restored = std::nullopt)
+      : subtask_(subtask),
+        parallelism_(parallelism),
+        checkpointing_(checkpointing),
+        store_("op", restored.has_value(), restored.value_or(std::vector<OperatorStateList>{})) {
     EXPECT_TRUE(config_.Set(config::kInterval, "1s").ok());
   }
   const std::string& job_id() const override { return job_; }
@@ -32,6 +39,11 @@ class FakeContext final : public OperatorContext {
   KeyedStateBackend* keyed_state() override { return nullptr; }
   TimerService* timers() override { return nullptr; }
   std::string_view current_key() const override { return {}; }
+  TaskOperatorStateStore& operator_state() override { return store_; }
+  // What a checkpoint stores for this subtask, after the operator's SnapshotState.
+  OperatorStateHandle Checkpointed() const {
+    return {uid_, subtask_, std::nullopt, store_.Lists()};
+  }
   Configuration config_;
 
  private:
@@ -40,7 +52,18 @@ class FakeContext final : public OperatorContext {
   int subtask_;
   int parallelism_;
   bool checkpointing_;
+  TaskOperatorStateStore store_;
 };
+
+// What each of `parallelism` subtasks restores from `checkpointed` (the runtime's rule).
+std::vector<RestoredOperatorState> Redistribute(
+    const std::vector<OperatorStateHandle>& checkpointed, int old_parallelism, int parallelism) {
+  std::vector<const OperatorStateHandle*> handles;
+  for (const auto& h : checkpointed) handles.push_back(&h);
+  auto out = RedistributeOperatorState("op", handles, old_parallelism, parallelism);
+  EXPECT_TRUE(out.ok()) << out.status().message();
+  return out.ok() ? *out : std::vector<RestoredOperatorState>();
+}
 
 class Messages final : public Output {
  public:
@@ -84,14 +107,13 @@ class NatsConnectorTest : public ::testing::Test {
     }
   }
 
-  std::unique_ptr<SourceOperator> OpenSource(FakeContext& ctx, bool bounded,
-                                             const std::optional<std::string>& restored) {
+  std::unique_ptr<SourceOperator> OpenSource(FakeContext& ctx, bool bounded) {
     NatsSourceOptions options;
     options.server = server_->url();
     options.stream = "EV";
     options.bounded = bounded;
     auto source = NatsSource(options).factory();
-    Status s = source->Open(ctx, restored);
+    Status s = source->Open(ctx, std::nullopt);
     EXPECT_TRUE(s.ok()) << s.message();
     return source;
   }
@@ -113,7 +135,7 @@ TEST_F(NatsConnectorTest, PositionsSurviveRestoreWithoutGapOrRepeat) {
   std::vector<NatsMessage> committed;
   for (int subtask = 0; subtask < 2; ++subtask) {
     FakeContext ctx(subtask, 2);
-    auto first = OpenSource(ctx, /*bounded=*/true, std::nullopt);
+    auto first = OpenSource(ctx, /*bounded=*/true);
     Messages before;
     PollUntil(*first, before, 400);
     auto state = first->SnapshotState(1);
@@ -123,7 +145,8 @@ TEST_F(NatsConnectorTest, PositionsSurviveRestoreWithoutGapOrRepeat) {
     EXPECT_EQ(lost.all.size(), 300u);
     first->Close();
 
-    auto second = OpenSource(ctx, /*bounded=*/true, *state);
+    FakeContext restored(subtask, 2, true, ctx.Checkpointed().lists);
+    auto second = OpenSource(restored, /*bounded=*/true);
     Messages after;
     bool ended = false;
     PollUntil(*second, after, 10000, &ended);
@@ -153,24 +176,65 @@ TEST_F(NatsConnectorTest, PositionsSurviveRestoreWithoutGapOrRepeat) {
   }
 }
 
+// Restored at another parallelism (2 -> 3 -> 1), every subject's position moves to its new
+// owner: each message is emitted exactly once over the three runs, in order per subject.
+TEST_F(NatsConnectorTest, PositionsMoveToNewSubtasksWhenRescaled) {
+  Produce(0, 3000);
+  std::vector<NatsMessage> committed;
+  std::vector<OperatorStateHandle> checkpoint;
+  int old_parallelism = 0;
+  for (const int parallelism : {2, 3, 1}) {
+    std::vector<RestoredOperatorState> restored;
+    if (old_parallelism > 0) restored = Redistribute(checkpoint, old_parallelism, parallelism);
+    std::vector<OperatorStateHandle> next;
+    for (int subtask = 0; subtask < parallelism; ++subtask) {
+      std::optional<std::vector<OperatorStateList>> lists;
+      if (old_parallelism > 0) lists = restored[static_cast<size_t>(subtask)].lists;
+      FakeContext ctx(subtask, parallelism, true, lists);
+      auto source = OpenSource(ctx, /*bounded=*/true);
+      Messages before;
+      bool ended = false;
+      // The last run reads to the end; the others stop after a checkpoint.
+      PollUntil(*source, before, parallelism == 1 ? 100000 : 300, &ended);
+      ASSERT_TRUE(source->SnapshotState(1).ok());
+      next.push_back(ctx.Checkpointed());
+      Messages lost;  // after the checkpoint: taken back by the failure
+      if (parallelism != 1) PollUntil(*source, lost, 50);
+      source->Close();
+      committed.insert(committed.end(), before.all.begin(), before.all.end());
+    }
+    checkpoint = std::move(next);
+    old_parallelism = parallelism;
+  }
+  std::map<std::string, std::vector<int>> payloads;
+  for (const auto& m : committed) payloads[m.subject].push_back(std::stoi(m.payload));
+  for (int p = 0; p < 3; ++p) {
+    std::vector<int> want;
+    for (int i = p; i < 3000; i += 3) want.push_back(i);
+    EXPECT_EQ(payloads["EV." + std::to_string(p)], want) << "subject EV." << p;
+  }
+}
+
 TEST_F(NatsConnectorTest, BoundedEndIsKeptInTheCheckpoint) {
   Produce(0, 300);
   FakeContext ctx(0, 1);
-  auto first = OpenSource(ctx, /*bounded=*/true, std::nullopt);
+  auto first = OpenSource(ctx, /*bounded=*/true);
   Messages before;
   PollUntil(*first, before, 100);
   auto state = first->SnapshotState(1);
   ASSERT_TRUE(state.ok());
   first->Close();
   Produce(300, 600);  // after the job first started: beyond its end
-  auto second = OpenSource(ctx, /*bounded=*/true, *state);
+  FakeContext restored(0, 1, true, ctx.Checkpointed().lists);
+  auto second = OpenSource(restored, /*bounded=*/true);
   Messages after;
   bool ended = false;
   PollUntil(*second, after, 10000, &ended);
   EXPECT_TRUE(ended);
   EXPECT_EQ(before.all.size() + after.all.size(), 300u);
   // A job started now reads all 600.
-  auto fresh = OpenSource(ctx, /*bounded=*/true, std::nullopt);
+  FakeContext fresh_ctx(0, 1);
+  auto fresh = OpenSource(fresh_ctx, /*bounded=*/true);
   Messages all;
   PollUntil(*fresh, all, 10000, &ended);
   EXPECT_EQ(all.all.size(), 600u);
@@ -179,7 +243,7 @@ TEST_F(NatsConnectorTest, BoundedEndIsKeptInTheCheckpoint) {
 TEST_F(NatsConnectorTest, ReadingResumesAfterAServerRestart) {
   Produce(0, 1500);
   FakeContext ctx(0, 1);
-  auto source = OpenSource(ctx, /*bounded=*/false, std::nullopt);
+  auto source = OpenSource(ctx, /*bounded=*/false);
   Messages out;
   PollUntil(*source, out, 500);
   server_->Kill();
@@ -238,9 +302,9 @@ TEST_F(NatsConnectorTest, ExactlyOnceSinkPublishesABatchOnceAfterItsCheckpointCo
   ASSERT_TRUE(sink->Open(ctx, std::nullopt, unused).ok());
   const auto record = [](int i) { return "record-" + std::string(20, 'x') + std::to_string(i); };
   for (int i = 0; i < 100; ++i) ASSERT_TRUE(sink->ProcessRecord(record(i)).ok());
-  auto state = sink->SnapshotState(1);
-  ASSERT_TRUE(state.ok() && state->has_value());
-  EXPECT_GT((*state)->size(), 100 * 30u);      // the batch is in the checkpoint
+  ASSERT_TRUE(sink->SnapshotState(1).ok());
+  const OperatorStateHandle state = ctx.Checkpointed();
+  EXPECT_GT(state.Bytes(), 100 * 30u);         // the batch is in the checkpoint
   EXPECT_EQ(MessagesIn(*client_, "OUT"), 0u);  // nothing before the checkpoint completes
   for (int i = 100; i < 150; ++i) ASSERT_TRUE(sink->ProcessRecord(std::string("y")).ok());
   ASSERT_TRUE(sink->NotifyCheckpointComplete(1).ok());
@@ -250,17 +314,64 @@ TEST_F(NatsConnectorTest, ExactlyOnceSinkPublishesABatchOnceAfterItsCheckpointCo
   uint64_t id = 2;
   EXPECT_TRUE(testing::WaitFor([&] {
     auto next = sink->SnapshotState(id++);
-    return next.ok() && next->has_value() && (*next)->size() < 50 * 3 + 200;
+    return next.ok() && ctx.Checkpointed().Bytes() < 50 * 3 + 200;
   }));
   sink->Close();
   // A failure after the publication: the restored sink publishes checkpoint 1's batch again;
   // the stream drops every copy. Records 100..149 were never checkpointed: not published.
   for (int restore = 0; restore < 2; ++restore) {
     auto again = NatsSink(options).factory();
-    ASSERT_TRUE(again->Open(ctx, **state, unused).ok());
+    FakeContext restored(0, 1, true, state.lists);
+    ASSERT_TRUE(again->Open(restored, std::nullopt, unused).ok());
     again->Close();
   }
   EXPECT_EQ(MessagesIn(*client_, "OUT"), 100u);
+}
+
+// The pending batches of two subtasks, restored at parallelism 1 (and again, as after a second
+// failure): every batch is published once, under the ids it was closed with.
+TEST_F(NatsConnectorTest, ExactlyOnceSinkBatchesArePublishedOnceWhenRescaled) {
+  NatsSinkOptions options;
+  options.server = server_->url();
+  options.stream = "OUT";
+  Messages unused;
+  std::vector<OperatorStateHandle> checkpoint;
+  for (int subtask = 0; subtask < 2; ++subtask) {
+    FakeContext ctx(subtask, 2);
+    auto sink = NatsSink(options).factory();
+    ASSERT_TRUE(sink->Open(ctx, std::nullopt, unused).ok());
+    for (int i = 0; i < 40; ++i) {
+      ASSERT_TRUE(sink->ProcessRecord(std::to_string(subtask) + "-" + std::to_string(i)).ok());
+    }
+    ASSERT_TRUE(sink->SnapshotState(1).ok());
+    for (int i = 40; i < 60; ++i) ASSERT_TRUE(sink->ProcessRecord(std::string("late")).ok());
+    ASSERT_TRUE(sink->SnapshotState(2).ok());
+    checkpoint.push_back(ctx.Checkpointed());
+    sink->Close();  // fails before checkpoint 2 completes: nothing was published
+  }
+  EXPECT_EQ(MessagesIn(*client_, "OUT"), 0u);
+  // Checkpoint 2 completed; the job restores it at parallelism 1, twice.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto restored = Redistribute(checkpoint, 2, 1);
+    ASSERT_EQ(restored.size(), 1u);
+    FakeContext ctx(0, 1, true, restored[0].lists);
+    auto sink = NatsSink(options).factory();
+    ASSERT_TRUE(sink->Open(ctx, std::nullopt, unused).ok());
+    sink->Close();
+  }
+  EXPECT_EQ(MessagesIn(*client_, "OUT"), 120u);
+  // Restored at parallelism 3, the four batches go to three subtasks: still published once.
+  auto restored = Redistribute(checkpoint, 2, 3);
+  size_t batches = 0;
+  for (int subtask = 0; subtask < 3; ++subtask) {
+    batches += restored[static_cast<size_t>(subtask)].lists.at(0).entries.size();
+    FakeContext ctx(subtask, 3, true, restored[static_cast<size_t>(subtask)].lists);
+    auto sink = NatsSink(options).factory();
+    ASSERT_TRUE(sink->Open(ctx, std::nullopt, unused).ok());
+    sink->Close();
+  }
+  EXPECT_EQ(batches, 4u);
+  EXPECT_EQ(MessagesIn(*client_, "OUT"), 120u);
 }
 
 TEST_F(NatsConnectorTest, ExactlyOnceSinkRefusesAShortDuplicateWindow) {

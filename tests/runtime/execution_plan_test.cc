@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "runtime/restore_assignment.h"
 #include "weir/connectors.h"
 #include "weir/job.h"
 
@@ -65,27 +66,100 @@ TEST(ExecutionPlanTest, RestoreCompatibility) {
   ASSERT_TRUE(plan.ok());
   CheckpointMetadata m;
   m.checkpoint_id = 4;
-  EXPECT_NE(CheckRestoreCompatibility(*plan, "pipeline", m, "x/_metadata")
+  EXPECT_NE(CheckRestoreCompatibility(*plan, "pipeline", m, "x/_metadata", false)
                 .message()
                 .find("records no job operators"),
             std::string::npos);
   m.operators = {{"gen", 2}, {"agg", 2}, {"sink", 2}, {"old-stateless", 3}};
-  m.operator_states = {{"gen", 0, "p"}, {"gen", 1, "p"}};
+  m.operator_states = {{"gen", 0, std::nullopt, {{"splits", OperatorStateMode::kSplit, {"a"}}}},
+                       {"gen", 1, std::nullopt, {{"splits", OperatorStateMode::kSplit, {"b"}}}}};
   KeyedStateHandle h;
   h.backend_id = "agg_1";
   m.backends.push_back(h);
-  EXPECT_TRUE(CheckRestoreCompatibility(*plan, "pipeline", m, "x/_metadata").ok());
-  m.operator_states.push_back({"vanished", 0, "p"});
+  EXPECT_TRUE(CheckRestoreCompatibility(*plan, "pipeline", m, "x/_metadata", false).ok());
+  // State of an operator the job no longer has: refused, naming it, unless allowed.
+  m.operator_states.push_back({"vanished", 0, "p", {}});
   m.operators.push_back({"vanished", 1});
-  Status s = CheckRestoreCompatibility(*plan, "pipeline", m, "x/_metadata");
-  EXPECT_NE(s.message().find("holds state of operator 'vanished'"), std::string::npos)
-      << s.message();
+  Status s = CheckRestoreCompatibility(*plan, "pipeline", m, "x/_metadata", false);
+  EXPECT_NE(s.message().find("operator(s) 'vanished'"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("--allow-non-restored-state"), std::string::npos) << s.message();
+  EXPECT_TRUE(CheckRestoreCompatibility(*plan, "pipeline", m, "x/_metadata", true).ok());
   m.operator_states.pop_back();
   m.operators.pop_back();
+  // Keyed state and list state restore at another parallelism.
+  m.operators[0].parallelism = 3;
   m.operators[1].parallelism = 3;
-  s = CheckRestoreCompatibility(*plan, "pipeline", m, "x/_metadata");
-  EXPECT_NE(s.message().find("operator 'agg' ran with parallelism 3"), std::string::npos)
+  EXPECT_TRUE(CheckRestoreCompatibility(*plan, "pipeline", m, "x/_metadata", false).ok());
+  // Opaque operator state does not.
+  m.operator_states[0].opaque = "pos";
+  s = CheckRestoreCompatibility(*plan, "pipeline", m, "x/_metadata", false);
+  EXPECT_NE(s.message().find("operator 'gen' ran with parallelism 3"), std::string::npos)
       << s.message();
+  EXPECT_NE(s.message().find("opaque operator state"), std::string::npos) << s.message();
+  // Keyed state of an operator that is not keyed in the job.
+  m.operator_states[0].opaque.reset();
+  m.backends[0].backend_id = "gen_0";
+  s = CheckRestoreCompatibility(*plan, "pipeline", m, "x/_metadata", false);
+  EXPECT_NE(s.message().find("the job's operator is not keyed"), std::string::npos) << s.message();
+  // A changed max parallelism is refused, naming both values.
+  m.backends[0].backend_id = "agg_0";
+  m.backends[0].max_parallelism = 64;
+  s = CheckRestoreCompatibility(*plan, "pipeline", m, "x/_metadata", true);
+  EXPECT_NE(s.message().find("max parallelism 64, the job has 128"), std::string::npos)
+      << s.message();
+}
+
+// Which handles each subtask restores after a rescale, and the refusal of handles that do not
+// tile the key groups.
+TEST(ExecutionPlanTest, RestoreAssignmentByKeyGroupRange) {
+  auto plan = PlanExecution(Pipeline(0), 3, 128);
+  ASSERT_TRUE(plan.ok());
+  CheckpointMetadata m;
+  m.checkpoint_id = 9;
+  m.operators = {{"gen", 2}, {"agg", 2}, {"sink", 2}};
+  for (int s = 0; s < 2; ++s) {
+    KeyedStateHandle h;
+    h.backend_id = "agg_" + std::to_string(s);
+    h.key_group_range = KeyGroupRange::ForSubtask(128, 2, s);
+    m.backends.push_back(h);
+    m.operator_states.push_back(
+        {"gen",
+         s,
+         std::nullopt,
+         {{"splits", OperatorStateMode::kSplit, {"g" + std::to_string(s), "h"}},
+          {"seen", OperatorStateMode::kUnion, {"u" + std::to_string(s)}}}});
+  }
+  auto a = AssignRestoredState(*plan, m, "x/_metadata");
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  // 3 subtasks over [0,42] [43,85] [86,127]; the old halves are [0,63] [64,127].
+  const auto ids = [&](int subtask) {
+    std::vector<std::string> out;
+    for (const auto& h : a->KeyedHandles("agg", KeyGroupRange::ForSubtask(128, 3, subtask))) {
+      out.push_back(h.backend_id);
+    }
+    return out;
+  };
+  EXPECT_EQ(ids(0), (std::vector<std::string>{"agg_0"}));
+  EXPECT_EQ(ids(1), (std::vector<std::string>{"agg_0", "agg_1"}));
+  EXPECT_EQ(ids(2), (std::vector<std::string>{"agg_1"}));
+  // Split entries g0 h g1 h over 3 subtasks: 2, 1, 1; the union list whole to each.
+  ASSERT_NE(a->OperatorState("gen", 0), nullptr);
+  EXPECT_EQ(a->OperatorState("gen", 0)->lists[0].entries, (std::vector<std::string>{"g0", "h"}));
+  EXPECT_EQ(a->OperatorState("gen", 1)->lists[0].entries, (std::vector<std::string>{"g1"}));
+  EXPECT_EQ(a->OperatorState("gen", 2)->lists[0].entries, (std::vector<std::string>{"h"}));
+  for (int s = 0; s < 3; ++s) {
+    EXPECT_EQ(a->OperatorState("gen", s)->lists[1].entries, (std::vector<std::string>{"u0", "u1"}));
+  }
+  EXPECT_EQ(a->OperatorState("sink", 0), nullptr);  // no state in the checkpoint
+  // Handles that leave key groups out, or hold one twice, are corrupt.
+  m.backends[1].key_group_range.start = 70;
+  auto gap = AssignRestoredState(*plan, m, "x/_metadata");
+  EXPECT_NE(gap.status().message().find("lacks key groups 64 to 69"), std::string::npos)
+      << gap.status().message();
+  m.backends[1].key_group_range.start = 60;
+  auto twice = AssignRestoredState(*plan, m, "x/_metadata");
+  EXPECT_NE(twice.status().message().find("holds key group 60 twice"), std::string::npos)
+      << twice.status().message();
 }
 
 }  // namespace

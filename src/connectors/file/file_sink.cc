@@ -6,8 +6,10 @@
 //                completes only once the part is durable, without pausing the records for it
 //   committed    renamed to part-<uid>-<subtask>-<n> once N completed, or on restore from a
 //                checkpoint that lists it
-// A restore deletes this subtask's other hidden parts: they hold records after the checkpoint,
-// which the sources replay.
+// The pending parts are a union list of operator state: after a rescale to P subtasks, subtask s
+// commits the pending parts of every old subtask o with o mod P == s (under o's names) and
+// deletes o's other hidden parts: they hold records after the checkpoint, which the sources
+// replay. New parts are named after the subtask that writes them, numbered after its own.
 #include <algorithm>
 #include <atomic>
 #include <memory>
@@ -68,28 +70,43 @@ class FileSinkOperator final : public StreamOperator {
       : dir_(std::move(dir)), fs_(DefaultLocalFileSystem()) {}
 
   Status Open(OperatorContext& ctx, const std::optional<std::string>& restored, Output&) override {
-    prefix_ = "part-" + ctx.operator_uid() + "-" + std::to_string(ctx.subtask()) + "-";
+    uid_ = ctx.operator_uid();
+    subtask_ = static_cast<uint64_t>(ctx.subtask());
+    parallelism_ = static_cast<uint64_t>(ctx.parallelism());
     checkpointing_ = ctx.checkpointing_enabled();
+    WEIR_ASSIGN_OR_RETURN(pending_state_, ctx.operator_state().GetUnionListState(kPendingState));
     WEIR_RETURN_IF_ERROR(fs_->CreateDirs(dir_));
+    // The restored checkpoint completed, so its pending parts are committed now (some may have
+    // been before the failure).
+    std::vector<Pending> restored_pending;
     if (restored.has_value()) {
-      WEIR_RETURN_IF_ERROR(Decode(*restored));
-      // The pending parts of the restored checkpoint: that checkpoint completed, so they are
-      // committed now (some may have been before the failure).
-      WEIR_RETURN_IF_ERROR(CommitUpTo(UINT64_MAX));
+      WEIR_RETURN_IF_ERROR(DecodeLegacy(*restored, &restored_pending));
+    } else {
+      for (const auto& entry : *pending_state_) {
+        WEIR_ASSIGN_OR_RETURN(Pending p, DecodePending(entry));
+        if (AnswersFor(p.subtask)) restored_pending.push_back(p);
+      }
     }
-    // Parts of ours that no checkpoint lists: output after the checkpoint, or of an attempt that
-    // never checkpointed. Committed parts of an earlier run keep their names: continue after them.
+    pending_ = restored_pending;
+    WEIR_RETURN_IF_ERROR(CommitUpTo(UINT64_MAX));
+    // Hidden parts of the subtasks this one answers for that no checkpoint lists: output after
+    // the checkpoint, or of an attempt that never checkpointed. Committed parts keep their
+    // names: this subtask's new parts continue after its own.
     WEIR_ASSIGN_OR_RETURN(auto entries, fs_->ListDir(dir_));
     for (const auto& e : entries) {
-      const std::string hidden_prefix = "." + prefix_;
-      if (e.name.rfind(hidden_prefix, 0) == 0) {
+      const bool hidden = !e.name.empty() && e.name[0] == '.';
+      auto part = ParsePartName(std::string_view(e.name).substr(hidden ? 1 : 0), hidden);
+      if (!part || !AnswersFor(part->subtask)) continue;
+      if (hidden) {
         // Only our own hidden parts, by name inside the output directory, never through a link.
         WEIR_RETURN_IF_ERROR(
             OwnedDirectory(fs_, dir_, OwnedDirectory::RootLink::kFollow).DeleteFile(e.name));
-      } else if (!restored.has_value() && e.name.rfind(prefix_, 0) == 0) {
-        next_part_ =
-            std::max<uint64_t>(next_part_, std::stoull("0" + e.name.substr(prefix_.size())) + 1);
+      } else if (part->subtask == subtask_) {
+        next_part_ = std::max(next_part_, part->part + 1);
       }
+    }
+    for (const Pending& p : restored_pending) {
+      if (p.subtask == subtask_) next_part_ = std::max(next_part_, p.part + 1);
     }
     return fs_->SyncDir(dir_);
   }
@@ -97,7 +114,7 @@ class FileSinkOperator final : public StreamOperator {
   Status ProcessRecord(Record record) override {
     const std::string& line = std::any_cast<const std::string&>(record);
     if (!current_) {
-      WEIR_ASSIGN_OR_RETURN(current_, fs_->NewWritableFile(HiddenPath(next_part_)));
+      WEIR_ASSIGN_OR_RETURN(current_, fs_->NewWritableFile(HiddenPath(subtask_, next_part_)));
       current_part_ = next_part_++;
     }
     buffer_.append(line);
@@ -108,14 +125,15 @@ class FileSinkOperator final : public StreamOperator {
 
   Result<std::optional<std::string>> SnapshotState(uint64_t checkpoint_id) override {
     WEIR_RETURN_IF_ERROR(ClosePart(checkpoint_id, /*sync_later=*/true));
-    std::string bytes;
-    PutVarint64(&bytes, next_part_);
-    PutVarint64(&bytes, pending_.size());
+    pending_state_->clear();
     for (const auto& p : pending_) {
-      PutVarint64(&bytes, p.part);
-      PutVarint64(&bytes, p.checkpoint_id);
+      std::string entry;
+      PutVarint64(&entry, p.subtask);
+      PutVarint64(&entry, p.part);
+      PutVarint64(&entry, p.checkpoint_id);
+      pending_state_->push_back(std::move(entry));
     }
-    return std::optional<std::string>(std::move(bytes));
+    return std::optional<std::string>();
   }
 
   // Makes every pending part durable that is not known to be: the one SnapshotState closed, and
@@ -149,16 +167,62 @@ class FileSinkOperator final : public StreamOperator {
   }
 
  private:
+  static constexpr std::string_view kPendingState = "pending-parts";
+  static constexpr std::string_view kInProgress = ".inprogress";
+
   struct Pending {
+    uint64_t subtask;  // that wrote the part: its name has that subtask's index
     uint64_t part;
     uint64_t checkpoint_id;
   };
+  struct PartName {
+    uint64_t subtask;
+    uint64_t part;
+  };
 
-  std::string HiddenPath(uint64_t part) const {
-    return JoinPath(dir_, "." + prefix_ + std::to_string(part) + ".inprogress");
+  // Subtask s of P answers for the parts of every subtask o with o mod P == s: at an unchanged
+  // parallelism its own, after a rescale also those of old subtasks beyond P.
+  bool AnswersFor(uint64_t subtask) const { return subtask % parallelism_ == subtask_; }
+
+  std::string Name(uint64_t subtask, uint64_t part) const {
+    return "part-" + uid_ + "-" + std::to_string(subtask) + "-" + std::to_string(part);
   }
-  std::string FinalPath(uint64_t part) const {
-    return JoinPath(dir_, prefix_ + std::to_string(part));
+  std::string HiddenPath(uint64_t subtask, uint64_t part) const {
+    return JoinPath(dir_, "." + Name(subtask, part) + std::string(kInProgress));
+  }
+  std::string FinalPath(uint64_t subtask, uint64_t part) const {
+    return JoinPath(dir_, Name(subtask, part));
+  }
+
+  // "part-<uid>-<subtask>-<n>" (hidden: with ".inprogress"), both numbers all digits, so that
+  // the parts of a sink whose uid extends ours ("<uid>-2") never parse as ours.
+  std::optional<PartName> ParsePartName(std::string_view name, bool hidden) const {
+    const std::string prefix = "part-" + uid_ + "-";
+    if (name.substr(0, prefix.size()) != prefix) return std::nullopt;
+    name.remove_prefix(prefix.size());
+    if (hidden) {
+      if (name.size() < kInProgress.size() ||
+          name.substr(name.size() - kInProgress.size()) != kInProgress) {
+        return std::nullopt;
+      }
+      name.remove_suffix(kInProgress.size());
+    }
+    const size_t dash = name.find('-');
+    if (dash == std::string_view::npos) return std::nullopt;
+    auto subtask = ParseDecimal(name.substr(0, dash));
+    auto part = ParseDecimal(name.substr(dash + 1));
+    if (!subtask || !part) return std::nullopt;
+    return PartName{*subtask, *part};
+  }
+
+  static std::optional<uint64_t> ParseDecimal(std::string_view digits) {
+    if (digits.empty() || digits.size() > 18) return std::nullopt;
+    uint64_t v = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') return std::nullopt;
+      v = v * 10 + static_cast<uint64_t>(c - '0');
+    }
+    return v;
   }
 
   Status FlushBuffer() {
@@ -179,7 +243,7 @@ class FileSinkOperator final : public StreamOperator {
     } else {
       WEIR_RETURN_IF_ERROR(part->MakeDurable());
     }
-    pending_.push_back({current_part_, checkpoint_id});
+    pending_.push_back({subtask_, current_part_, checkpoint_id});
     return Status::OK();
   }
 
@@ -188,14 +252,14 @@ class FileSinkOperator final : public StreamOperator {
     bool renamed = false;
     auto it = pending_.begin();
     for (; it != pending_.end() && it->checkpoint_id <= checkpoint_id; ++it) {
-      const std::string hidden = HiddenPath(it->part);
+      const std::string hidden = HiddenPath(it->subtask, it->part);
       WEIR_ASSIGN_OR_RETURN(bool exists, fs_->Exists(hidden));
       if (exists) {
-        WEIR_RETURN_IF_ERROR(fs_->Rename(hidden, FinalPath(it->part)));
+        WEIR_RETURN_IF_ERROR(fs_->Rename(hidden, FinalPath(it->subtask, it->part)));
         renamed = true;
         continue;
       }
-      WEIR_ASSIGN_OR_RETURN(bool committed, fs_->Exists(FinalPath(it->part)));
+      WEIR_ASSIGN_OR_RETURN(bool committed, fs_->Exists(FinalPath(it->subtask, it->part)));
       if (!committed) {
         return Status::NotFound("file sink: pending part " + hidden + " of checkpoint " +
                                 std::to_string(it->checkpoint_id) +
@@ -206,24 +270,40 @@ class FileSinkOperator final : public StreamOperator {
     return renamed ? fs_->SyncDir(dir_) : Status::OK();
   }
 
-  Status Decode(std::string_view in) {
+  Result<Pending> DecodePending(std::string_view in) const {
+    Pending p{};
+    if (!GetVarint64(&in, &p.subtask) || !GetVarint64(&in, &p.part) ||
+        !GetVarint64(&in, &p.checkpoint_id) || !in.empty()) {
+      return Malformed();
+    }
+    return p;
+  }
+
+  // The opaque state of a checkpoint of metadata format 2 (before list state): this subtask's
+  // next part number and pending parts.
+  Status DecodeLegacy(std::string_view in, std::vector<Pending>* out) {
     uint64_t n = 0;
     bool ok = GetVarint64(&in, &next_part_) && GetVarint64(&in, &n);
     for (uint64_t i = 0; ok && i < n; ++i) {
-      Pending p{};
+      Pending p{subtask_, 0, 0};
       ok = GetVarint64(&in, &p.part) && GetVarint64(&in, &p.checkpoint_id);
-      pending_.push_back(p);
+      out->push_back(p);
     }
-    if (!ok || !in.empty()) {
-      return Status::Corruption("file sink writing to " + dir_ +
-                                ": its state in the checkpoint is malformed");
-    }
+    if (!ok || !in.empty()) return Malformed();
     return Status::OK();
+  }
+
+  Status Malformed() const {
+    return Status::Corruption("file sink '" + uid_ + "' writing to " + dir_ +
+                              ": its state in the checkpoint is malformed");
   }
 
   std::string dir_;
   std::shared_ptr<FileSystem> fs_;
-  std::string prefix_;
+  std::string uid_;
+  uint64_t subtask_ = 0;
+  uint64_t parallelism_ = 1;
+  std::vector<std::string>* pending_state_ = nullptr;  // the union list of pending parts
   bool checkpointing_ = false;
   uint64_t next_part_ = 0;
   uint64_t current_part_ = 0;

@@ -1,5 +1,8 @@
 // The file source (weir/connectors.h): lines of a file or of a directory's files; position =
-// (file, byte offset after the last line emitted) for each file of the subtask.
+// (file, byte offset after the last line emitted) for each file of the subtask. The positions are
+// a union list of operator state (as Flink's legacy Kafka consumer keeps its offsets): after a
+// restore, at any parallelism, every subtask knows every file's position and takes the files
+// the assignment gives it.
 #include <algorithm>
 #include <fstream>
 
@@ -18,6 +21,7 @@ class FileSourceOperator final : public SourceOperator {
 
   Status Open(OperatorContext& ctx, const std::optional<std::string>& restored) override {
     uid_ = ctx.operator_uid();
+    WEIR_ASSIGN_OR_RETURN(state_, ctx.operator_state().GetUnionListState(kPositionsState));
     auto fs = NewPosixFileSystem();
     WEIR_ASSIGN_OR_RETURN(FileStatus st, fs->Stat(path_));
     std::vector<std::string> all;
@@ -35,7 +39,16 @@ class FileSourceOperator final : public SourceOperator {
         files_.push_back({all[i], 0});
       }
     }
-    if (restored.has_value()) WEIR_RETURN_IF_ERROR(Restore(*restored, ctx.subtask()));
+    // A checkpoint of metadata format 2 (before list state) holds this subtask's files.
+    if (restored.has_value()) return RestoreLegacy(*restored, ctx.subtask());
+    for (std::string_view entry : *state_) {
+      std::string_view path;
+      uint64_t offset = 0;
+      if (!GetLengthPrefixed(&entry, &path) || !GetVarint64(&entry, &offset) || !entry.empty()) {
+        return Malformed(ctx.subtask());
+      }
+      WEIR_RETURN_IF_ERROR(SetPosition(path, offset, all));
+    }
     return Status::OK();
   }
 
@@ -61,14 +74,15 @@ class FileSourceOperator final : public SourceOperator {
     return SourcePoll{SourcePoll::State::kMoreAvailable, 0};
   }
 
-  Result<std::string> SnapshotState(uint64_t) override {
-    std::string bytes;
-    PutVarint64(&bytes, files_.size());
+  Result<std::optional<std::string>> SnapshotState(uint64_t) override {
+    state_->clear();
     for (const auto& f : files_) {
-      PutLengthPrefixed(&bytes, f.path);
-      PutVarint64(&bytes, f.offset);
+      std::string entry;
+      PutLengthPrefixed(&entry, f.path);
+      PutVarint64(&entry, f.offset);
+      state_->push_back(std::move(entry));
     }
-    return bytes;
+    return std::optional<std::string>();
   }
 
  private:
@@ -77,33 +91,46 @@ class FileSourceOperator final : public SourceOperator {
     uint64_t offset;
   };
 
-  Status Restore(std::string_view in, int subtask) {
-    const auto malformed = [&] {
-      return Status::Corruption("file source '" + uid_ + "' subtask " + std::to_string(subtask) +
-                                ": the position in the checkpoint is malformed");
-    };
-    uint64_t n = 0;
-    if (!GetVarint64(&in, &n)) return malformed();
-    for (uint64_t i = 0; i < n; ++i) {
-      std::string_view path;
-      uint64_t offset = 0;
-      if (!GetLengthPrefixed(&in, &path) || !GetVarint64(&in, &offset)) return malformed();
-      auto it =
-          std::find_if(files_.begin(), files_.end(), [&](const File& f) { return f.path == path; });
-      if (it == files_.end()) {
-        return Status::NotFound("file source '" + uid_ + "': " + std::string(path) +
-                                ", read up to byte " + std::to_string(offset) +
-                                " in the checkpoint, is no longer among its input files");
-      }
-      it->offset = offset;
+  Status Malformed(int subtask) const {
+    return Status::Corruption("file source '" + uid_ + "' subtask " + std::to_string(subtask) +
+                              ": the position in the checkpoint is malformed");
+  }
+
+  // A position of the checkpoint: of one of this subtask's files, or of another subtask's. A
+  // checkpointed file must still be among the input files.
+  Status SetPosition(std::string_view path, uint64_t offset, const std::vector<std::string>& all) {
+    if (std::find(all.begin(), all.end(), path) == all.end()) {
+      return Status::NotFound("file source '" + uid_ + "': " + std::string(path) +
+                              ", read up to byte " + std::to_string(offset) +
+                              " in the checkpoint, is no longer among its input files");
     }
-    if (!in.empty()) return malformed();
+    auto it =
+        std::find_if(files_.begin(), files_.end(), [&](const File& f) { return f.path == path; });
+    if (it != files_.end()) it->offset = offset;
     // Files read to their end are skipped quickly by Poll (getline fails at once).
     return Status::OK();
   }
 
+  Status RestoreLegacy(std::string_view in, int subtask) {
+    uint64_t n = 0;
+    if (!GetVarint64(&in, &n)) return Malformed(subtask);
+    std::vector<std::string> mine;
+    for (const auto& f : files_) mine.push_back(f.path);
+    for (uint64_t i = 0; i < n; ++i) {
+      std::string_view path;
+      uint64_t offset = 0;
+      if (!GetLengthPrefixed(&in, &path) || !GetVarint64(&in, &offset)) return Malformed(subtask);
+      WEIR_RETURN_IF_ERROR(SetPosition(path, offset, mine));
+    }
+    if (!in.empty()) return Malformed(subtask);
+    return Status::OK();
+  }
+
+  static constexpr std::string_view kPositionsState = "file-positions";
+
   std::string path_;
   std::string uid_;
+  std::vector<std::string>* state_ = nullptr;  // the union list of every file's position
   std::vector<File> files_;
   size_t current_ = 0;
   std::ifstream in_;

@@ -9,7 +9,9 @@
 // is closed and stored with it, so publishing it again after a failure repeats them exactly and
 // the stream's duplicate window drops the copies. The attempt (random per Open) keeps ids of new
 // batches distinct from those of an earlier run whose checkpoint ids may be reused after a
-// fallback to an older checkpoint.
+// fallback to an older checkpoint. The pending batches are a split-distributed list of operator
+// state, one entry per batch: restored at another parallelism, each batch is published by
+// exactly one new subtask, under the ids it was closed with.
 #include <algorithm>
 #include <deque>
 #include <random>
@@ -51,19 +53,27 @@ class NatsSinkOperator final : public StreamOperator {
     std::snprintf(attempt, sizeof(attempt), "%016llx", static_cast<unsigned long long>(rng()));
     id_prefix_ = ctx.job_id() + "/" + ctx.operator_uid() + "/" + std::to_string(ctx.subtask()) +
                  "/" + attempt;
+    WEIR_ASSIGN_OR_RETURN(state_, ctx.operator_state().GetListState(kBatchesState));
     WEIR_ASSIGN_OR_RETURN(client_, nats::NatsClient::Connect(options_.server, who_));
     const int64_t needed = NatsRequiredDuplicateWindowMs(ctx.configuration());
     WEIR_RETURN_IF_ERROR(CheckStream(needed));
     if (restored.has_value()) {
-      WEIR_RETURN_IF_ERROR(Decode(*restored));
-      // Every batch of the restored checkpoint belongs to a completed checkpoint; some may have
-      // been published before the failure (the stream drops those copies).
-      for (const auto& b : pending_) {
-        WEIR_RETURN_IF_ERROR(client_->PublishAll(subject_, b->records, nats::MessageIds(*b),
-                                                 NowSteadyMs() + options_.publish_timeout_ms));
+      // A checkpoint of metadata format 2 (before list state): this subtask's batches.
+      WEIR_RETURN_IF_ERROR(DecodeLegacy(*restored));
+    } else {
+      for (std::string_view entry : *state_) {
+        WEIR_RETURN_IF_ERROR(DecodeBatch(&entry));
+        if (!entry.empty()) return Malformed();
       }
-      pending_.clear();
     }
+    // Every batch of the restored checkpoint belongs to a completed checkpoint; some may have
+    // been published before the failure (the stream drops those copies).
+    for (const auto& b : pending_) {
+      WEIR_RETURN_IF_ERROR(client_->PublishAll(subject_, b->records, nats::MessageIds(*b),
+                                               NowSteadyMs() + options_.publish_timeout_ms));
+    }
+    pending_.clear();
+    state_->clear();
     publisher_ =
         std::make_unique<nats::BatchPublisher>(*client_, subject_, options_.publish_timeout_ms);
     return Status::OK();
@@ -100,7 +110,9 @@ class NatsSinkOperator final : public StreamOperator {
       open_.clear();
       pending_.push_back(std::move(batch));
     }
-    return std::optional<std::string>(Encode());
+    state_->clear();
+    for (const auto& b : pending_) state_->push_back(EncodeBatch(*b));
+    return std::optional<std::string>();
   }
 
   Status NotifyCheckpointComplete(uint64_t checkpoint_id) override {
@@ -165,43 +177,49 @@ class NatsSinkOperator final : public StreamOperator {
     publisher_->Enqueue(std::move(batch));
   }
 
-  std::string Encode() const {
+  static std::string EncodeBatch(const Batch& b) {
     std::string bytes;
-    PutVarint64(&bytes, pending_.size());
-    for (const auto& b : pending_) {
-      PutVarint64(&bytes, b->checkpoint_id);
-      PutLengthPrefixed(&bytes, b->id_prefix);
-      PutVarint64(&bytes, b->records.size());
-      for (const auto& r : b->records) PutLengthPrefixed(&bytes, r);
-    }
+    PutVarint64(&bytes, b.checkpoint_id);
+    PutLengthPrefixed(&bytes, b.id_prefix);
+    PutVarint64(&bytes, b.records.size());
+    for (const auto& r : b.records) PutLengthPrefixed(&bytes, r);
     return bytes;
   }
 
-  Status Decode(std::string_view in) {
-    uint64_t n = 0;
-    bool ok = GetVarint64(&in, &n);
-    for (uint64_t i = 0; ok && i < n; ++i) {
-      auto b = std::make_shared<Batch>();
-      std::string_view prefix;
-      uint64_t records = 0;
-      ok = GetVarint64(&in, &b->checkpoint_id) && GetLengthPrefixed(&in, &prefix) &&
-           GetVarint64(&in, &records) && records <= in.size();
-      b->id_prefix = prefix;
-      for (uint64_t r = 0; ok && r < records; ++r) {
-        std::string_view record;
-        ok = GetLengthPrefixed(&in, &record);
-        b->records.emplace_back(record);
-      }
-      pending_.push_back(std::move(b));
+  // One batch off `in`, appended to the pending ones.
+  Status DecodeBatch(std::string_view* in) {
+    auto b = std::make_shared<Batch>();
+    std::string_view prefix;
+    uint64_t records = 0;
+    bool ok = GetVarint64(in, &b->checkpoint_id) && GetLengthPrefixed(in, &prefix) &&
+              GetVarint64(in, &records) && records <= in->size();
+    b->id_prefix = prefix;
+    for (uint64_t r = 0; ok && r < records; ++r) {
+      std::string_view record;
+      ok = GetLengthPrefixed(in, &record);
+      b->records.emplace_back(record);
     }
-    if (!ok || !in.empty()) {
-      return Status::Corruption(who_ + ": its state in the checkpoint is malformed");
-    }
+    if (!ok) return Malformed();
+    pending_.push_back(std::move(b));
     return Status::OK();
   }
 
+  Status DecodeLegacy(std::string_view in) {
+    uint64_t n = 0;
+    if (!GetVarint64(&in, &n)) return Malformed();
+    for (uint64_t i = 0; i < n; ++i) WEIR_RETURN_IF_ERROR(DecodeBatch(&in));
+    return in.empty() ? Status::OK() : Malformed();
+  }
+
+  Status Malformed() const {
+    return Status::Corruption(who_ + ": its state in the checkpoint is malformed");
+  }
+
+  static constexpr std::string_view kBatchesState = "pending-batches";
+
   NatsSinkOptions options_;
   std::string who_;
+  std::vector<std::string>* state_ = nullptr;  // the split-distributed list of pending batches
   std::string subject_;
   bool exactly_once_ = true;
   std::string id_prefix_;

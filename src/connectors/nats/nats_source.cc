@@ -1,7 +1,9 @@
 // The NATS JetStream source (weir/nats.h). Each split (a subject) is read by its own ordered
 // consumer; the position of a split is the stream sequence of the last message emitted from it.
 // A message at or before that position (an ordered consumer re-created by libnats, or by us after
-// a reconnection) is skipped, so a split never emits a message twice and never skips one.
+// a reconnection) is skipped, so a split never emits a message twice and never skips one. The
+// positions are a union list of operator state: after a restore, at any parallelism, every
+// subtask knows every split's position and takes the splits the assignment gives it.
 #include <algorithm>
 #include <limits>
 
@@ -35,6 +37,7 @@ class NatsSourceOperator final : public SourceOperator {
 
   Status Open(OperatorContext& ctx, const std::optional<std::string>& restored) override {
     who_ = "nats source '" + ctx.operator_uid() + "' subtask " + std::to_string(ctx.subtask());
+    WEIR_ASSIGN_OR_RETURN(state_, ctx.operator_state().GetUnionListState(kPositionsState));
     WEIR_ASSIGN_OR_RETURN(client_, nats::NatsClient::Connect(options_.server, who_));
     WEIR_ASSIGN_OR_RETURN(nats::StreamView stream, RetryRetryableResult<nats::StreamView>(
                                                        who_ + ": stream " + options_.stream, [&] {
@@ -46,7 +49,14 @@ class NatsSourceOperator final : public SourceOperator {
       splits_.emplace_back().subject = all[i];
     }
     std::vector<bool> has_end(splits_.size(), false);
-    if (restored.has_value()) WEIR_RETURN_IF_ERROR(Restore(*restored, &has_end));
+    if (restored.has_value()) {
+      // A checkpoint of metadata format 2 (before list state): this subtask's splits.
+      WEIR_RETURN_IF_ERROR(RestoreLegacy(*restored, &has_end));
+    } else {
+      for (std::string_view entry : *state_) {
+        WEIR_RETURN_IF_ERROR(RestorePosition(entry, all, &has_end));
+      }
+    }
     for (size_t i = 0; i < splits_.size(); ++i) {
       Split& split = splits_[i];
       if (!options_.bounded) {
@@ -86,15 +96,16 @@ class NatsSourceOperator final : public SourceOperator {
                       std::max<int64_t>(1, wake_at - NowSteadyMs())};
   }
 
-  Result<std::string> SnapshotState(uint64_t) override {
-    std::string bytes;
-    PutVarint64(&bytes, splits_.size());
+  Result<std::optional<std::string>> SnapshotState(uint64_t) override {
+    state_->clear();
     for (const Split& s : splits_) {
-      PutLengthPrefixed(&bytes, s.subject);
-      PutVarint64(&bytes, s.position);
-      PutVarint64(&bytes, s.end);
+      std::string entry;
+      PutLengthPrefixed(&entry, s.subject);
+      PutVarint64(&entry, s.position);
+      PutVarint64(&entry, s.end);
+      state_->push_back(std::move(entry));
     }
-    return bytes;
+    return std::optional<std::string>();
   }
 
   void Close() override {
@@ -161,39 +172,55 @@ class NatsSourceOperator final : public SourceOperator {
     return Status::OK();
   }
 
-  Status Restore(std::string_view in, std::vector<bool>* has_end) {
-    const auto malformed = [&] {
-      return Status::Corruption(who_ + ": the position in the checkpoint is malformed");
-    };
-    uint64_t n = 0;
-    if (!GetVarint64(&in, &n)) return malformed();
-    for (uint64_t i = 0; i < n; ++i) {
-      std::string_view subject;
-      uint64_t position = 0, end = 0;
-      if (!GetLengthPrefixed(&in, &subject) || !GetVarint64(&in, &position) ||
-          !GetVarint64(&in, &end)) {
-        return malformed();
-      }
-      auto it = std::find_if(splits_.begin(), splits_.end(),
-                             [&](const Split& s) { return s.subject == subject; });
-      if (it == splits_.end()) {
-        return Status::NotFound(who_ + ": subject " + std::string(subject) + ", read up to " +
-                                std::to_string(position) + " in the checkpoint, is no longer " +
-                                "among the splits of this subtask (stream " + options_.stream +
-                                ")");
-      }
-      it->position = position;
-      if (end != kUnbounded) {
-        it->end = end;
-        (*has_end)[static_cast<size_t>(it - splits_.begin())] = true;
-      }
+  Status Malformed() const {
+    return Status::Corruption(who_ + ": the position in the checkpoint is malformed");
+  }
+
+  // Reads one position (subject, position, end) off `in`: of one of this subtask's splits, or of
+  // another subtask's. A checkpointed subject must still be among the stream's splits (`all`).
+  Status ReadPosition(std::string_view* in, const std::vector<std::string>& all,
+                      std::vector<bool>* has_end) {
+    std::string_view subject;
+    uint64_t position = 0, end = 0;
+    if (!GetLengthPrefixed(in, &subject) || !GetVarint64(in, &position) || !GetVarint64(in, &end)) {
+      return Malformed();
     }
-    if (!in.empty()) return malformed();
+    if (std::find(all.begin(), all.end(), subject) == all.end()) {
+      return Status::NotFound(who_ + ": subject " + std::string(subject) + ", read up to " +
+                              std::to_string(position) + " in the checkpoint, is no longer " +
+                              "among the splits of stream " + options_.stream);
+    }
+    auto it = std::find_if(splits_.begin(), splits_.end(),
+                           [&](const Split& s) { return s.subject == subject; });
+    if (it == splits_.end()) return Status::OK();  // another subtask's
+    it->position = position;
+    if (end != kUnbounded) {
+      it->end = end;
+      (*has_end)[static_cast<size_t>(it - splits_.begin())] = true;
+    }
     return Status::OK();
   }
 
+  Status RestorePosition(std::string_view entry, const std::vector<std::string>& all,
+                         std::vector<bool>* has_end) {
+    WEIR_RETURN_IF_ERROR(ReadPosition(&entry, all, has_end));
+    return entry.empty() ? Status::OK() : Malformed();
+  }
+
+  Status RestoreLegacy(std::string_view in, std::vector<bool>* has_end) {
+    std::vector<std::string> mine;
+    for (const Split& s : splits_) mine.push_back(s.subject);
+    uint64_t n = 0;
+    if (!GetVarint64(&in, &n)) return Malformed();
+    for (uint64_t i = 0; i < n; ++i) WEIR_RETURN_IF_ERROR(ReadPosition(&in, mine, has_end));
+    return in.empty() ? Status::OK() : Malformed();
+  }
+
+  static constexpr std::string_view kPositionsState = "subject-positions";
+
   NatsSourceOptions options_;
   std::string who_;
+  std::vector<std::string>* state_ = nullptr;  // the union list of every split's position
   std::unique_ptr<nats::NatsClient> client_;
   std::vector<Split> splits_;
   size_t next_split_ = 0;

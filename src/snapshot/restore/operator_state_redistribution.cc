@@ -1,0 +1,91 @@
+#include "snapshot/restore/operator_state_redistribution.h"
+
+#include <algorithm>
+
+namespace weir {
+namespace {
+
+// The handles by subtask, checked: each subtask at most once and within the old parallelism.
+Result<std::vector<const OperatorStateHandle*>> BySubtask(
+    const std::string& uid, const std::vector<const OperatorStateHandle*>& handles,
+    int old_parallelism) {
+  std::vector<const OperatorStateHandle*> by_subtask(static_cast<size_t>(old_parallelism));
+  for (const OperatorStateHandle* h : handles) {
+    if (h->subtask < 0 || h->subtask >= old_parallelism) {
+      return Status::Corruption("operator '" + uid + "' has operator state of subtask " +
+                                std::to_string(h->subtask) + " but ran with parallelism " +
+                                std::to_string(old_parallelism));
+    }
+    auto& slot = by_subtask[static_cast<size_t>(h->subtask)];
+    if (slot != nullptr) {
+      return Status::Corruption("operator '" + uid + "' has operator state of subtask " +
+                                std::to_string(h->subtask) + " twice");
+    }
+    slot = h;
+  }
+  return by_subtask;
+}
+
+}  // namespace
+
+Result<std::vector<RestoredOperatorState>> RedistributeOperatorState(
+    const std::string& operator_uid, const std::vector<const OperatorStateHandle*>& handles,
+    int old_parallelism, int new_parallelism) {
+  WEIR_ASSIGN_OR_RETURN(auto by_subtask, BySubtask(operator_uid, handles, old_parallelism));
+  std::vector<RestoredOperatorState> out(static_cast<size_t>(new_parallelism));
+  if (old_parallelism == new_parallelism) {
+    for (size_t s = 0; s < by_subtask.size(); ++s) {
+      if (by_subtask[s] == nullptr) continue;
+      out[s].opaque = by_subtask[s]->opaque;
+      out[s].lists = by_subtask[s]->lists;
+    }
+    return out;
+  }
+  // Every list the operator stored, in the order of first appearance, with all its entries.
+  std::vector<OperatorStateList> merged;
+  for (const OperatorStateHandle* h : by_subtask) {
+    if (h == nullptr) continue;
+    if (h->opaque) {
+      return Status::InvalidArgument(
+          "operator '" + operator_uid + "' ran with parallelism " +
+          std::to_string(old_parallelism) +
+          " and keeps opaque operator state (the bytes its "
+          "SnapshotState returns), which cannot be redistributed to parallelism " +
+          std::to_string(new_parallelism) +
+          "; keep its parallelism, or keep its state in "
+          "list state (OperatorContext::operator_state())");
+    }
+    for (const auto& list : h->lists) {
+      auto it = std::find_if(merged.begin(), merged.end(),
+                             [&](const OperatorStateList& m) { return m.name == list.name; });
+      if (it == merged.end()) {
+        merged.push_back({list.name, list.mode, {}});
+        it = merged.end() - 1;
+      } else if (it->mode != list.mode) {
+        return Status::Corruption("operator '" + operator_uid + "' stored operator-state list '" +
+                                  list.name + "' both split-distributed and union");
+      }
+      it->entries.insert(it->entries.end(), list.entries.begin(), list.entries.end());
+    }
+  }
+  const auto p = static_cast<size_t>(new_parallelism);
+  for (const auto& list : merged) {
+    if (list.mode == OperatorStateMode::kUnion) {
+      for (auto& subtask : out) subtask.lists.push_back(list);
+      continue;
+    }
+    const size_t n = list.entries.size();
+    size_t next = 0;
+    for (size_t s = 0; s < p; ++s) {
+      const size_t take = n / p + (s < n % p ? 1 : 0);
+      OperatorStateList chunk{list.name, list.mode, {}};
+      chunk.entries.assign(list.entries.begin() + static_cast<std::ptrdiff_t>(next),
+                           list.entries.begin() + static_cast<std::ptrdiff_t>(next + take));
+      next += take;
+      out[s].lists.push_back(std::move(chunk));
+    }
+  }
+  return out;
+}
+
+}  // namespace weir

@@ -1,0 +1,176 @@
+// Rescaling in the runtime: a job cancelled after a checkpoint and resumed from it at another
+// parallelism, through a chain of changes, commits every record exactly once; keyed state moves
+// by key-group range (full and incremental, both backends), the generator's splits and the file
+// sink's pending parts are redistributed, and timers move with their keys.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "aggregate_job.h"
+#include "runtime/job_runtime.h"
+#include "testing/output_oracle.h"
+#include "testing/temp_dir.h"
+#include "testing/wait.h"
+#include "weir/connectors.h"
+#include "weir/job.h"
+
+namespace weir {
+namespace {
+
+Configuration RescaleConfig(const testing::TempDir& tmp, int parallelism, bool incremental,
+                            const std::string& backend, const std::string& resume_from) {
+  Configuration c;
+  EXPECT_TRUE(c.Set(config::kParallelism, std::to_string(parallelism)).ok());
+  EXPECT_TRUE(c.Set(config::kIncremental, incremental ? "true" : "false").ok());
+  EXPECT_TRUE(c.Set(config::kBackendType, backend).ok());
+  EXPECT_TRUE(c.Set(config::kInterval, "50ms").ok());
+  EXPECT_TRUE(c.Set(config::kCheckpointsDir, tmp.Sub("checkpoints")).ok());
+  EXPECT_TRUE(c.Set(config::kLocalDir, tmp.Sub("local")).ok());
+  if (!resume_from.empty()) {
+    EXPECT_TRUE(c.Set(config::kSavepointPath, resume_from).ok());
+  }
+  return c;
+}
+
+// Runs `job` until `checkpoints` more checkpoints completed, then cancels it; returns the latest
+// checkpoint's _metadata. With checkpoints = 0 it runs to the end.
+std::string RunUntilCheckpoints(JobRuntime& job, size_t checkpoints, JobOutcome* outcome) {
+  std::thread canceller;
+  std::atomic<bool> ended{false};
+  if (checkpoints > 0) {
+    canceller = std::thread([&] {
+      testing::WaitFor([&] { return ended || job.completed_checkpoints().size() >= checkpoints; },
+                       std::chrono::seconds(60));
+      job.Cancel();
+    });
+  }
+  const JobResult result = job.Run();
+  ended = true;
+  if (canceller.joinable()) canceller.join();
+  *outcome = result.outcome;
+  EXPECT_NE(result.outcome, JobOutcome::kFailed) << result.status.ToString();
+  return result.latest_checkpoint_path;
+}
+
+struct Chain {
+  bool incremental;
+  const char* backend;
+};
+
+class RescaleTest : public ::testing::TestWithParam<Chain> {};
+
+// 2 -> 3 -> 1 -> 4: every run but the last is cancelled after a few checkpoints (its output
+// after the latest one is taken back by the restore), the last runs to the end.
+TEST_P(RescaleTest, ChainOfParallelismChangesCommitsEachRecordOnce) {
+  const auto [incremental, backend] = GetParam();
+  testing::TempDir tmp;
+  const uint64_t events = 12000, keys = 200;
+  const std::string out = tmp.Sub("out");
+  std::string resume_from;
+  const std::vector<int> chain = {2, 3, 1, 4};
+  for (size_t run = 0; run < chain.size(); ++run) {
+    const bool last = run + 1 == chain.size();
+    auto job = JobRuntime::Create(
+        testing::AggregateJob(events, keys, /*rate=*/last ? 0 : 8000, out, nullptr, nullptr),
+        RescaleConfig(tmp, chain[run], incremental, backend, resume_from));
+    ASSERT_TRUE(job.ok()) << "run " << run << ": " << job.status().ToString();
+    JobOutcome outcome;
+    resume_from = RunUntilCheckpoints(**job, last ? 0 : 3, &outcome);
+    ASSERT_EQ(outcome, last ? JobOutcome::kFinished : JobOutcome::kCancelled) << "run " << run;
+    ASSERT_FALSE(resume_from.empty()) << "run " << run;
+  }
+  Status exact = testing::CheckRunningCounts(out, testing::KeyedAggregateTotals(events, keys));
+  EXPECT_TRUE(exact.ok()) << exact.message();
+  for (const auto& e : std::filesystem::directory_iterator(out)) {
+    EXPECT_NE(e.path().filename().string().front(), '.')
+        << "in-progress part left after a clean end: " << e.path();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Runtime, RescaleTest,
+                         ::testing::Values(Chain{false, "rocksdb"}, Chain{true, "rocksdb"},
+                                           Chain{false, "hashmap"}),
+                         [](const auto& info) {
+                           return std::string(info.param.incremental ? "Incremental" : "Full") +
+                                  (std::string(info.param.backend) == "hashmap" ? "Hashmap"
+                                                                                : "Rocksdb");
+                         });
+
+// Emits "<key>,1" when the timer set on a key's first event fires, `delay_ms` later.
+class TimerPerKey final : public KeyedProcessFunction<uint64_t, uint64_t, std::string> {
+ public:
+  explicit TimerPerKey(int64_t delay_ms) : delay_ms_(delay_ms) {}
+  Status Open(KeyedStateBackend& state, const RuntimeInfo&) override {
+    WEIR_ASSIGN_OR_RETURN(seen_, state.GetValueState(ValueStateDescriptor<bool>{"seen"}));
+    return Status::OK();
+  }
+  Status ProcessElement(const uint64_t&, Context& ctx, Collector<std::string>&) override {
+    WEIR_ASSIGN_OR_RETURN(auto seen, seen_->Value());
+    if (seen.has_value()) return Status::OK();
+    WEIR_RETURN_IF_ERROR(seen_->Update(true));
+    return ctx.timers().RegisterProcessingTimeTimer(ctx.timers().CurrentProcessingTime() +
+                                                    delay_ms_);
+  }
+  Status OnTimer(int64_t, Context& ctx, Collector<std::string>& out) override {
+    out.Collect(std::to_string(ctx.CurrentKey()) + ",1");
+    return Status::OK();
+  }
+
+ private:
+  int64_t delay_ms_;
+  ValueState<bool>* seen_ = nullptr;
+};
+
+// Timers registered before a checkpoint fire once after a restore at another parallelism, on the
+// subtask that now owns their key.
+TEST(RescaleTimersTest, TimersMoveWithTheirKeys) {
+  testing::TempDir tmp;
+  const std::string out = tmp.Sub("out");
+  // 40 keys in the first 40 events; the input goes on slowly so that the job is still running
+  // when the timers are due (timers not due at the end of input never fire).
+  const auto build = [&] {
+    JobBuilder b("timers");
+    b.AddSource(GeneratorSource<uint64_t>(
+                    500, [](uint64_t i) { return i % 40; }, 125),
+                "events")
+        .Uid("events")
+        .KeyBy([](const uint64_t& k) { return k; })
+        .Process<std::string>([] { return std::make_unique<TimerPerKey>(2500); }, "timers")
+        .Uid("timers")
+        .SinkTo(FileSink(out), "sink")
+        .Uid("sink");
+    return b.Build();
+  };
+  // First run at parallelism 3: cancelled after a checkpoint that holds all 40 timers, long
+  // before they are due.
+  auto first = JobRuntime::Create(build(), RescaleConfig(tmp, 3, true, "rocksdb", ""));
+  ASSERT_TRUE(first.ok());
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));  // 75 events: every key seen
+    const size_t before = (*first)->completed_checkpoints().size();
+    testing::WaitFor([&] { return (*first)->completed_checkpoints().size() > before + 1; });
+    (*first)->Cancel();
+  });
+  const JobResult r1 = (*first)->Run();
+  canceller.join();
+  ASSERT_EQ(r1.outcome, JobOutcome::kCancelled);
+  ASSERT_FALSE(r1.latest_checkpoint_path.empty());
+  // Nothing fired yet.
+  for (const auto& e : std::filesystem::directory_iterator(out)) {
+    EXPECT_EQ(e.path().filename().string().front(), '.') << e.path();
+  }
+  auto second = JobRuntime::Create(
+      build(), RescaleConfig(tmp, 2, true, "rocksdb", r1.latest_checkpoint_path));
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  ASSERT_EQ((*second)->Run().outcome, JobOutcome::kFinished);
+  std::map<std::string, testing::KeyTotals> expected;
+  for (int k = 0; k < 40; ++k) expected[std::to_string(k)].count = 1;
+  Status s = testing::CheckRunningCounts(out, expected);
+  EXPECT_TRUE(s.ok()) << s.message();
+}
+
+}  // namespace
+}  // namespace weir
