@@ -10,6 +10,8 @@
 #include <thread>
 
 #include "aggregate_job.h"
+#include "checkpoint/checkpoint_verifier.h"
+#include "io/file_system.h"
 #include "runtime/job_runtime.h"
 #include "testing/output_oracle.h"
 #include "testing/temp_dir.h"
@@ -98,6 +100,97 @@ INSTANTIATE_TEST_SUITE_P(Runtime, RescaleTest,
                                   (std::string(info.param.backend) == "hashmap" ? "Hashmap"
                                                                                 : "Rocksdb");
                          });
+
+// No-claim: the job rescaled from another job's checkpoint builds its own chain (first
+// checkpoint full), subsumes its own checkpoints, and never touches the restored one: that job
+// directory still verifies, with every file, after the new job ran to its end.
+TEST(RescaleNoClaimTest, TheRestoredCheckpointStaysIntact) {
+  testing::TempDir tmp;
+  const uint64_t events = 8000, keys = 100;
+  const std::string out = tmp.Sub("out");
+  auto first = JobRuntime::Create(testing::AggregateJob(events, keys, 6000, out, nullptr, nullptr),
+                                  RescaleConfig(tmp, 3, true, "rocksdb", ""));
+  ASSERT_TRUE(first.ok());
+  JobOutcome outcome;
+  const std::string from = RunUntilCheckpoints(**first, 3, &outcome);
+  ASSERT_EQ(outcome, JobOutcome::kCancelled);
+  const std::string old_dir = (*first)->job_dir();
+  auto storage = CheckpointStorage(NewPosixFileSystem(), old_dir);
+  auto before = VerifyJobDirectory(storage);
+  ASSERT_TRUE(before.ok() && before->healthy());
+  Configuration c = RescaleConfig(tmp, 2, true, "rocksdb", from);
+  ASSERT_TRUE(c.Set(config::kRestoreMode, "NO_CLAIM").ok());
+  auto second =
+      JobRuntime::Create(testing::AggregateJob(events, keys, 0, out, nullptr, nullptr), c);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  ASSERT_EQ((*second)->Run().outcome, JobOutcome::kFinished);
+  EXPECT_NE((*second)->job_dir(), old_dir);
+  auto after = VerifyJobDirectory(storage);
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(after->healthy());
+  EXPECT_EQ(after->checkpoints, before->checkpoints);
+  Status exact = testing::CheckRunningCounts(out, testing::KeyedAggregateTotals(events, keys));
+  EXPECT_TRUE(exact.ok()) << exact.message();
+}
+
+// A job that no longer has an operator with state in the checkpoint: refused before any task
+// starts, naming the operator; with --allow-non-restored-state it resumes without that state, and
+// the operator that took its place starts empty.
+TEST(RescaleChangedJobTest, StateOfARemovedOperatorNeedsAllowNonRestoredState) {
+  testing::TempDir tmp;
+  const std::string out = tmp.Sub("out");
+  auto first = JobRuntime::Create(testing::AggregateJob(50000, 50, 5000, out, nullptr, nullptr),
+                                  RescaleConfig(tmp, 2, false, "rocksdb", ""));
+  ASSERT_TRUE(first.ok());
+  JobOutcome outcome;
+  const std::string from = RunUntilCheckpoints(**first, 2, &outcome);
+  ASSERT_EQ(outcome, JobOutcome::kCancelled);
+  // The same job with the aggregation and the sink under other uids (new operators).
+  const auto changed = [&] {
+    JobBuilder job("test-aggregate");
+    job.AddSource(
+           GeneratorSource<testing::Event>(50000,
+                                           [](uint64_t i) {
+                                             return testing::Event{examples::KeyOfEvent(i, 50), i};
+                                           }),
+           "events")
+        .Uid("events")
+        .KeyBy([](const testing::Event& e) { return e.key; })
+        .Process<std::string>([] { return std::make_unique<testing::CountAndSum>(nullptr); },
+                              "aggregate-v2")
+        .Uid("aggregate-v2")
+        .SinkTo(FileSink(tmp.Sub("out2")), "sink-v2")
+        .Uid("sink-v2");
+    return job.Build();
+  };
+  auto refused = JobRuntime::Create(changed(), RescaleConfig(tmp, 3, false, "rocksdb", from));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("'aggregate'"), std::string::npos)
+      << refused.status().message();
+  EXPECT_NE(refused.status().message().find("'sink'"), std::string::npos)
+      << refused.status().message();
+  EXPECT_EQ(refused.status().message().find("'check'"), std::string::npos)
+      << "the map had no state: " << refused.status().message();
+  Configuration allowed = RescaleConfig(tmp, 3, false, "rocksdb", from);
+  ASSERT_TRUE(allowed.Set(config::kAllowNonRestoredState, "true").ok());
+  auto resumed = JobRuntime::Create(changed(), allowed);
+  ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
+  ASSERT_EQ((*resumed)->Run().outcome, JobOutcome::kFinished);
+  // The new aggregation started empty: its counts begin at 1 for the events after the
+  // checkpoint, whose position the source kept.
+  std::map<std::string, int64_t> first_count;
+  for (const auto& e : std::filesystem::directory_iterator(tmp.Sub("out2"))) {
+    std::ifstream in(e.path());
+    for (std::string line; std::getline(in, line);) {
+      const std::string key = line.substr(0, line.find(','));
+      const int64_t count = std::stoll(line.substr(line.find(',') + 1));
+      auto [it, inserted] = first_count.emplace(key, count);
+      if (!inserted) it->second = std::min(it->second, count);
+    }
+  }
+  ASSERT_EQ(first_count.size(), 50u);
+  for (const auto& [key, count] : first_count) EXPECT_EQ(count, 1) << key;
+}
 
 // Emits "<key>,1" when the timer set on a key's first event fires, `delay_ms` later.
 class TimerPerKey final : public KeyedProcessFunction<uint64_t, uint64_t, std::string> {
