@@ -16,6 +16,7 @@
 #include "common/thread_pool.h"
 #include "io/file_system.h"
 #include "snapshot/restore/full_restore.h"
+#include "state/rocksdb/rocksdb_options.h"
 #include "state/state_backends.h"
 #include "testing/storage_under_test.h"
 #include "testing/temp_dir.h"
@@ -57,10 +58,14 @@ class RescaleRestoreTest : public ::testing::TestWithParam<std::tuple<std::strin
   // `parallelism` backends of `type`, restored from `handles` of checkpoint `id` (none: empty).
   Backends Make(const std::string& type, int parallelism,
                 const std::vector<KeyedStateHandle>* handles, uint64_t id) {
-    // "rocksdb-incremental": RocksDB taking incremental checkpoints.
-    const bool incremental = type == "rocksdb-incremental";
+    // "rocksdb-incremental": RocksDB taking incremental checkpoints; "-batches": restoring
+    // through write batches instead of ingested SST files.
+    const bool batches = type.ends_with("-batches");
+    const std::string kind = batches ? type.substr(0, type.size() - 8) : type;
+    const bool incremental = kind == "rocksdb-incremental";
     EXPECT_TRUE(config_.Set(config::kIncremental, incremental ? "true" : "false").ok());
-    const std::string backend_type = incremental ? "rocksdb" : type;
+    EXPECT_TRUE(config_.Set(config::kIngestRestore, batches ? "false" : "true").ok());
+    const std::string backend_type = incremental ? "rocksdb" : kind;
     Backends out;
     for (int i = 0; i < parallelism; ++i) {
       KeyedStateBackendParameters p;
@@ -224,6 +229,30 @@ TEST_P(RescaleRestoreTest, AChainOfParallelismChangesKeepsEveryState) {
   }
 }
 
+// The first incremental checkpoint after a rescaled restore carries no dropped row: the files the
+// new backends reference hold about the bytes the old ones did, not each old database whole.
+TEST_P(RescaleRestoreTest, TheFirstCheckpointAfterARescaleCarriesNoDroppedRows) {
+  const auto& [first_type, second_type] = GetParam();
+  if (first_type != "rocksdb-incremental" || second_type != first_type) GTEST_SKIP();
+  std::mt19937_64 rng(11);
+  Backends backends = Make(first_type, 2, nullptr, 0);
+  Update(backends, rng, 20000);
+  const auto before = Checkpoint(backends, 1);
+  backends = Make(first_type, 4, &before, 1);
+  ASSERT_EQ(backends.size(), 4u);
+  const auto after = Checkpoint(backends, 2);
+  // SST bytes (each database's MANIFEST and OPTIONS are a fixed cost per backend).
+  const auto sum = [](const std::vector<KeyedStateHandle>& handles) {
+    uint64_t n = 0;
+    for (const auto& h : handles) {
+      for (const auto& f : h.files) n += f.role == StateFileRole::kShared ? f.size : 0;
+    }
+    return n;
+  };
+  EXPECT_LT(sum(after), sum(before) * 5 / 4) << sum(before) << " SST bytes before the rescale";
+  ExpectModel(backends);
+}
+
 #ifdef WEIR_CONTRACT_ON_S3
 #define WEIR_RESCALE_SUITE S3
 #else
@@ -235,7 +264,9 @@ INSTANTIATE_TEST_SUITE_P(
                       std::make_tuple("rocksdb", "hashmap"),
                       std::make_tuple("rocksdb-incremental", "rocksdb-incremental"),
                       // Incremental handles, then full ones of the same job.
-                      std::make_tuple("rocksdb-incremental", "rocksdb")),
+                      std::make_tuple("rocksdb-incremental", "rocksdb"),
+                      // Restores that write batches instead of ingesting SST files.
+                      std::make_tuple("rocksdb-incremental-batches", "rocksdb-batches")),
     [](const auto& info) {
       std::string name = std::get<0>(info.param) + "_" + std::get<1>(info.param);
       std::replace(name.begin(), name.end(), '-', '_');

@@ -58,6 +58,7 @@ RocksDbTuning RocksDbTuningFromConfig(const Configuration& config) {
   t.compaction_style = config.Get(config::kCompactionStyle);
   t.level0_file_num_compaction_trigger = static_cast<int>(config.Get(config::kLevel0Trigger));
   t.max_size_amplification_percent = static_cast<int>(config.Get(config::kMaxSizeAmplification));
+  t.restore_by_ingestion = config.Get(config::kIngestRestore);
   return t;
 }
 

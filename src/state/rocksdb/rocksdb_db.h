@@ -5,10 +5,12 @@
 #include <rocksdb/db.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "state/rocksdb/rocksdb_keyed_state_backend.h"
@@ -26,6 +28,17 @@ struct RocksDbKeyedStateBackend::Db {
   // Deferred native checkpoints begun and maybe not finished (the next begin finishes them).
   std::mutex unfinished_mu;
   std::vector<std::weak_ptr<NativeCheckpoint>> unfinished;
+
+  // The compaction that rewrites the files a rescaled restore's dropped key groups straddle
+  // (DropKeyGroupsOutsideRange) runs on a thread of its own; every native checkpoint waits for
+  // it first (and retries it if it failed), so no checkpoint carries a dropped row. The database
+  // aborts it when it closes.
+  void StartDropCompaction(std::function<Status()> work);
+  Status WaitForDropCompaction();
+  std::mutex drop_mu;
+  std::function<Status()> drop_work;
+  std::thread drop_thread;
+  Status drop_status;
 
   Db() = default;
   Db(const Db&) = delete;

@@ -1,11 +1,13 @@
 #include "state/rocksdb/rocksdb_keyed_state_backend.h"
 
+#include <rocksdb/convenience.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
 #include <filesystem>
 
+#include "common/thread_name.h"
 #include "state/backend_checks.h"
 #include "state/rocksdb/rocksdb_db.h"
 #include "state/row_key.h"
@@ -29,6 +31,10 @@ class ListAppendOperator final : public rocksdb::AssociativeMergeOperator {
 }  // namespace
 
 RocksDbKeyedStateBackend::Db::~Db() {
+  if (drop_thread.joinable()) {
+    db->DisableManualCompaction();  // ends the background compaction early: the database closes
+    drop_thread.join();
+  }
   for (auto& [name, handle] : column_families) db->DestroyColumnFamilyHandle(handle);
   delete db;
 }
@@ -241,20 +247,56 @@ Status RocksDbKeyedStateBackend::DropKeyGroupsOutsideRange(KeyGroupRange held) {
   if (held.start < own.start) drops.emplace_back(prefix(held.start), prefix(own.start));
   if (held.end > own.end) drops.emplace_back(prefix(own.end + 1), prefix(held.end + 1));
   if (drops.empty()) return Status::OK();
-  rocksdb::CompactRangeOptions rewrite;
-  // Files holding dropped rows are rewritten whatever their level, so no SST this backend keeps
-  // (and uploads or references in its next checkpoint) still carries them.
-  rewrite.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
   for (const auto& [name, cf] : db_->column_families) {
     for (const auto& [begin, end] : drops) {
+      const rocksdb::Slice b(begin), e(end);
+      // Files wholly inside the range go without being read or rewritten (their links in the
+      // local directory only: the checkpoint's files stay); range deletions hide the rest.
+      WEIR_RETURN_IF_ERROR(
+          FromRocksDb(rocksdb::DeleteFilesInRange(db_->db, cf, &b, &e, /*include_end=*/false),
+                      "drop files of key groups of state '" + name + "'"));
       WEIR_RETURN_IF_ERROR(FromRocksDb(db_->db->DeleteRange(StateWriteOptions(), cf, begin, end),
                                        "drop key groups of state '" + name + "'"));
-      const rocksdb::Slice b(begin), e(end);
-      WEIR_RETURN_IF_ERROR(FromRocksDb(db_->db->CompactRange(rewrite, cf, &b, &e),
-                                       "compact dropped key groups of state '" + name + "'"));
     }
   }
+  // The files that straddle a bound (and L0) are rewritten in the background, whatever their
+  // level, so that no SST this backend keeps still carries dropped rows; the restore does not
+  // wait for it, the next native checkpoint does (Db::WaitForDropCompaction).
+  std::vector<std::pair<std::string, rocksdb::ColumnFamilyHandle*>> families(
+      db_->column_families.begin(), db_->column_families.end());
+  rocksdb::DB* db = db_->db;
+  db_->StartDropCompaction([db, families, drops]() -> Status {
+    rocksdb::CompactRangeOptions rewrite;
+    rewrite.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    rewrite.exclusive_manual_compaction = false;  // the job's own flushes and compactions go on
+    for (const auto& [name, cf] : families) {
+      for (const auto& [begin, end] : drops) {
+        const rocksdb::Slice b(begin), e(end);
+        WEIR_RETURN_IF_ERROR(FromRocksDb(db->CompactRange(rewrite, cf, &b, &e),
+                                         "compact dropped key groups of state '" + name + "'"));
+      }
+    }
+    return Status::OK();
+  });
   return Status::OK();
+}
+
+void RocksDbKeyedStateBackend::Db::StartDropCompaction(std::function<Status()> work) {
+  std::lock_guard<std::mutex> lock(drop_mu);
+  drop_work = std::move(work);
+  drop_thread = std::thread([this] {
+    SetCurrentThreadName("weir-drop-compact");
+    drop_status = drop_work();
+  });
+}
+
+Status RocksDbKeyedStateBackend::Db::WaitForDropCompaction() {
+  std::lock_guard<std::mutex> lock(drop_mu);
+  if (drop_thread.joinable()) drop_thread.join();
+  // A failed background compaction is tried again here, by the waiting checkpoint.
+  if (!drop_status.ok() && drop_work) drop_status = drop_work();
+  if (drop_status.ok()) drop_work = nullptr;
+  return drop_status;
 }
 
 Status RocksDbKeyedStateBackend::SetCurrentKey(std::string_view serialized_key) {

@@ -38,6 +38,9 @@ struct RocksDbTuning {
   int level0_file_num_compaction_trigger = 4;
   // Universal only: a full merge starts when the older runs exceed the newest by this percentage.
   int max_size_amplification_percent = 200;
+  // How restores bring rows in (full snapshots, the other databases of a rescaled incremental
+  // restore): true = written into SST files and ingested, false = through write batches.
+  bool restore_by_ingestion = true;
 };
 
 struct RocksDbBackendOptions {
@@ -124,8 +127,9 @@ class RocksDbKeyedStateBackend final : public CheckpointableKeyedStateBackend {
   // settled as it gets (benchmarks measure a change against it).
   Status CompactFully();
   // After a restore from a database that held the key groups `held`, more than this backend owns
-  // (the parallelism changed): deletes the rows of every key group outside its range and compacts
-  // those ranges, so that they are neither read nor carried into its next checkpoints.
+  // (the parallelism changed): deletes the rows of every key group outside its range (whole SST
+  // files inside those ranges at once, the rest by range deletions) and compacts those ranges, so
+  // that they are neither read nor carried into its next checkpoints.
   Status DropKeyGroupsOutsideRange(KeyGroupRange held);
   // Registers states read from a checkpoint before their rows are loaded.
   Status RegisterStates(const std::vector<StateMetaInfo>& states) override;
@@ -148,6 +152,7 @@ class RocksDbKeyedStateBackend final : public CheckpointableKeyedStateBackend {
   std::vector<std::unique_ptr<Table>> tables_;
   std::string current_key_prefix_;  // key-group prefix + varint length + key
   int current_key_group_ = -1;
+  int loaders_ = 0;  // bulk loaders made: each ingests from a directory of its own
   std::unique_ptr<SnapshotStrategy> strategy_;  // last: destroyed first, it refers to *this
 };
 

@@ -51,6 +51,7 @@ Result<std::vector<LocalFile>> ListLocalFiles(const std::string& dir) {
 
 Result<std::vector<LocalFile>> RocksDbKeyedStateBackend::CreateNativeCheckpoint(
     const std::string& dir) {
+  WEIR_RETURN_IF_ERROR(db_->WaitForDropCompaction());
   WEIR_RETURN_IF_ERROR(LinkNativeCheckpoint(db_->db, dir, /*flush=*/true));
   return ListLocalFiles(dir);
 }
@@ -94,6 +95,7 @@ class DeferredNativeCheckpoint final : public NativeCheckpoint {
 
  private:
   Result<std::vector<LocalFile>> Capture() {
+    WEIR_RETURN_IF_ERROR(db_->WaitForDropCompaction());
     WEIR_RETURN_IF_ERROR(WaitForFlushes());
     std::map<uint64_t, uint64_t> largest_seqno;  // file number -> largest sequence number
     RecordSeqnos(&largest_seqno);
@@ -194,6 +196,9 @@ Result<std::unique_ptr<NativeCheckpoint>> RocksDbKeyedStateBackend::BeginNativeC
   const bool synchronous =
       !options_.tuning.async_flush || db_->flush_synchronously_next.exchange(false);
   if (synchronous) {
+    // Only the first checkpoint after a rescaled restore can wait here, while that restore's
+    // background compaction ends.
+    WEIR_RETURN_IF_ERROR(db_->WaitForDropCompaction());
     WEIR_RETURN_IF_ERROR(LinkNativeCheckpoint(db_->db, dir, /*flush=*/true));
     return std::unique_ptr<NativeCheckpoint>(new ImmediateNativeCheckpoint(dir));
   }

@@ -50,11 +50,21 @@ inline constexpr ConfigOption<int64_t> kMaxSizeAmplification{
     .min = 1,
     .max = 100000};
 
+inline constexpr ConfigOption<bool> kIngestRestore{
+    .key = "state.backend.rocksdb.use-ingest-db-restore-mode",
+    .default_value = true,
+    .description =
+        "How a restore writes rows it reads (full snapshots; the other databases of an incremental "
+        "checkpoint restored at another parallelism): `true` = into SST files ingested into the "
+        "database (IngestExternalFile), `false` = through write batches and the memtable. See "
+        "benchmarks.md, \"Rescaling\".",
+    .flink_key = "state.backend.rocksdb.use-ingest-db-restore-mode"};
+
 // The options above, for the registry (src/config/option_registry.cc). Header-only: the
 // registry needs no link dependency on this module.
 inline std::vector<OptionDescriptor> RocksDbOptions() {
   return {Describe(kAsyncFlush), Describe(kCompactionStyle), Describe(kLevel0Trigger),
-          Describe(kMaxSizeAmplification)};
+          Describe(kMaxSizeAmplification), Describe(kIngestRestore)};
 }
 
 }  // namespace config

@@ -53,7 +53,8 @@ Status FetchIncrementalFiles(const CheckpointStorage& storage, const KeyedStateH
 }
 
 // Brings the rows of `handle`'s key groups that `into` owns into `into`: the handle's database is
-// fetched into `dir`, opened, read through a snapshot view and deleted again.
+// fetched into `dir`, opened, read through a snapshot view of just those key groups (seeks, not a
+// scan of the rest) and deleted again.
 Status ImportKeyGroups(const CheckpointStorage& storage, const KeyedStateHandle& handle,
                        RocksDbKeyedStateBackend& into, RocksDbBackendOptions options,
                        const std::string& dir, ThreadPool* io_pool, Progress& progress) {
@@ -62,7 +63,7 @@ Status ImportKeyGroups(const CheckpointStorage& storage, const KeyedStateHandle&
                                              io_pool, progress));
   options.backend_id = handle.backend_id;
   options.local_dir = dir;
-  options.key_group_range = handle.key_group_range;
+  options.key_group_range = handle.key_group_range.Intersect(into.key_group_range());
   Status imported = [&]() -> Status {
     WEIR_ASSIGN_OR_RETURN(
         auto source, RocksDbKeyedStateBackend::OpenRestored(std::move(options), handle.states));

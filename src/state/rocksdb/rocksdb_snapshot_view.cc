@@ -1,7 +1,10 @@
-// The consistent view (a RocksDB snapshot) that full snapshots read, and the bulk loader that
-// restores write through.
+// The consistent view (a RocksDB snapshot) that full snapshots read, and the bulk loaders that
+// restores write through: SST files ingested into the database (the default), or write batches.
+#include <rocksdb/sst_file_writer.h>
 #include <rocksdb/write_batch.h>
 
+#include "io/file_system.h"
+#include "io/owned_directory.h"
 #include "state/rocksdb/rocksdb_db.h"
 #include "state/row_key.h"
 
@@ -154,6 +157,99 @@ class BulkLoader final : public StateBulkLoader {
   std::string row_key_;
 };
 
+// Writes each state's rows into SST files of its own (rocksdb::SstFileWriter, in the order a
+// restore adds them: ascending row keys per state) and ingests every finished file into the
+// database (IngestExternalFile, moving the file): the rows reach the LSM tree's lowest free level
+// without passing through the memtable, the write-ahead path or a compaction. A row that does not
+// follow its state's previous one (restored streams out of order) starts a new file; every file
+// is ingested on its own, so the newest row wins as in a write.
+class IngestingBulkLoader final : public StateBulkLoader {
+ public:
+  static constexpr uint64_t kFileBytes = 64 << 20;
+
+  IngestingBulkLoader(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> cfs,
+                      KeyGroupRange range, int prefix_bytes, std::string dir)
+      : db_(db),
+        cfs_(std::move(cfs)),
+        range_(range),
+        prefix_bytes_(prefix_bytes),
+        dir_(std::move(dir)),
+        files_(cfs_.size()) {}
+  ~IngestingBulkLoader() override {
+    for (auto& f : files_) f.writer.reset();
+    (void)DeleteLocalDirectory(dir_);  // files of a failed load; ingested ones were moved
+  }
+
+  Status Add(size_t state_index, int key_group, std::string_view key,
+             std::string_view value) override {
+    if (state_index >= cfs_.size()) return Status::Corruption("row of an unknown state");
+    if (!range_.Contains(key_group)) {
+      return Status::Corruption("row of key group " + std::to_string(key_group) +
+                                " outside the backend's range " + range_.ToString());
+    }
+    row_key_.clear();
+    AppendKeyGroupPrefix(&row_key_, key_group, prefix_bytes_);
+    row_key_.append(key);
+    File& f = files_[state_index];
+    if (f.writer && (row_key_ <= f.last_key || f.writer->FileSize() >= kFileBytes)) {
+      WEIR_RETURN_IF_ERROR(Ingest(state_index));
+    }
+    if (!f.writer) WEIR_RETURN_IF_ERROR(Start(state_index));
+    WEIR_RETURN_IF_ERROR(
+        FromRocksDb(f.writer->Put(row_key_, rocksdb::Slice(value)), "restore file " + f.path));
+    f.last_key = row_key_;
+    return Status::OK();
+  }
+
+  Status Finish() override {
+    for (size_t i = 0; i < files_.size(); ++i) {
+      if (files_[i].writer) WEIR_RETURN_IF_ERROR(Ingest(i));
+    }
+    return DeleteLocalDirectory(dir_);
+  }
+
+ private:
+  struct File {
+    std::unique_ptr<rocksdb::SstFileWriter> writer;
+    std::string path;
+    std::string last_key;
+  };
+
+  Status Start(size_t state) {
+    if (!dir_created_) {
+      WEIR_RETURN_IF_ERROR(DeleteLocalDirectory(dir_));  // what a failed attempt left
+      WEIR_RETURN_IF_ERROR(NewPosixFileSystem()->CreateDirs(dir_));
+      dir_created_ = true;
+    }
+    File& f = files_[state];
+    f.path = dir_ + "/" + std::to_string(state) + "-" + std::to_string(next_file_++) + ".sst";
+    f.writer = std::make_unique<rocksdb::SstFileWriter>(rocksdb::EnvOptions(),
+                                                        db_->GetOptions(cfs_[state]), cfs_[state]);
+    return FromRocksDb(f.writer->Open(f.path), "restore file " + f.path);
+  }
+
+  Status Ingest(size_t state) {
+    File& f = files_[state];
+    WEIR_RETURN_IF_ERROR(FromRocksDb(f.writer->Finish(), "restore file " + f.path));
+    f.writer.reset();
+    f.last_key.clear();
+    rocksdb::IngestExternalFileOptions options;
+    options.move_files = true;
+    return FromRocksDb(db_->IngestExternalFile(cfs_[state], {f.path}, options),
+                       "ingest of restore file " + f.path);
+  }
+
+  rocksdb::DB* db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
+  KeyGroupRange range_;
+  int prefix_bytes_;
+  std::string dir_;
+  bool dir_created_ = false;
+  uint64_t next_file_ = 0;
+  std::vector<File> files_;  // one being written per state
+  std::string row_key_;
+};
+
 }  // namespace
 
 Result<std::unique_ptr<StateSnapshotView>> RocksDbKeyedStateBackend::CreateSnapshotView() {
@@ -175,9 +271,14 @@ Result<std::unique_ptr<StateBulkLoader>> RocksDbKeyedStateBackend::NewBulkLoader
     }
     cfs.push_back(it->second);
   }
+  const int prefix_bytes = KeyGroupPrefixBytes(options_.max_parallelism);
+  if (options_.tuning.restore_by_ingestion) {
+    return std::unique_ptr<StateBulkLoader>(
+        new IngestingBulkLoader(db_->db, std::move(cfs), options_.key_group_range, prefix_bytes,
+                                options_.local_dir + "/ingest-" + std::to_string(loaders_++)));
+  }
   return std::unique_ptr<StateBulkLoader>(
-      new BulkLoader(db_->db, std::move(cfs), options_.key_group_range,
-                     KeyGroupPrefixBytes(options_.max_parallelism)));
+      new BulkLoader(db_->db, std::move(cfs), options_.key_group_range, prefix_bytes));
 }
 
 }  // namespace weir
