@@ -27,7 +27,7 @@ done
 build="$root/build-release"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" --target state_access_bench checkpoint_bench runtime_bench \
-  steady_state_bench >/dev/null
+  steady_state_bench rescale_bench >/dev/null
 
 out="$root/bench/results/$(date -u +%Y%m%dT%H%M%SZ)"
 [ -n "$resume" ] && out=$(cd "$resume" && pwd)
@@ -150,6 +150,14 @@ for k in $recovery_keys; do
     step "$out/recovery-$k-$r.json" "$build/bench/runtime_bench" --recovery --keys "$k" \
       --dir "$work/rec" --json "$out/recovery-$k-$r.json"
   done
+done
+
+# Rescaling: one checkpoint restored at another parallelism against the same parallelism.
+for r in $(seq "$repeats"); do
+  echo "rescaling: run $r of $repeats"
+  step "$out/rescale-$r.json" "$build/bench/rescale_bench" \
+    --state-mib $([ $quick = 1 ] && echo 128 || echo 1024) --dir "$work/rescale" \
+    --json "$out/rescale-$r.json"
 done
 
 # State access through weir against raw RocksDB, one thread.
