@@ -4,8 +4,9 @@
 // redistributes them by the list's mode:
 //   split  the entries of all old subtasks, in subtask order, are cut into contiguous, even
 //          chunks, one per new subtask (Flink's getListState)
-//   union  every new subtask gets every entry of every old subtask (Flink's getUnionListState)
-// At the same parallelism subtask s gets back exactly what subtask s stored.
+//   union  every new subtask gets every entry of every old subtask (Flink's getUnionListState),
+//          also when the parallelism did not change
+// At the same parallelism subtask s gets back exactly the split lists subtask s stored.
 //
 // An operator reads its lists in Open (restored entries, or empty on a fresh start) and replaces
 // their contents in SnapshotState; the runtime stores the lists as they are after SnapshotState.

@@ -151,6 +151,12 @@ TEST(ExecutionPlanTest, RestoreAssignmentByKeyGroupRange) {
     EXPECT_EQ(a->OperatorState("gen", s)->lists[1].entries, (std::vector<std::string>{"u0", "u1"}));
   }
   EXPECT_EQ(a->OperatorState("sink", 0), nullptr);  // no state in the checkpoint
+  // At the same parallelism split lists stay with their subtask, union lists go to all.
+  auto same = AssignRestoredState(*PlanExecution(Pipeline(0), 2, 128), m, "x/_metadata");
+  ASSERT_TRUE(same.ok()) << same.status().message();
+  EXPECT_EQ(same->OperatorState("gen", 1)->lists[0].entries, (std::vector<std::string>{"g1", "h"}));
+  EXPECT_EQ(same->OperatorState("gen", 1)->lists[1].entries,
+            (std::vector<std::string>{"u0", "u1"}));
   // Handles that leave key groups out, or hold one twice, are corrupt.
   m.backends[1].key_group_range.start = 70;
   auto gap = AssignRestoredState(*plan, m, "x/_metadata");

@@ -192,6 +192,38 @@ TEST(RescaleChangedJobTest, StateOfARemovedOperatorNeedsAllowNonRestoredState) {
   for (const auto& [key, count] : first_count) EXPECT_EQ(count, 1) << key;
 }
 
+// The generator's finished splits keep their positions: a bounded job resumed (at another
+// parallelism) with a larger count emits exactly the events after the old count.
+TEST(RescaleGeneratorTest, AResumedGeneratorWithALargerCountGoesOnWhereItEnded) {
+  testing::TempDir tmp;
+  const std::string out = tmp.Sub("out");
+  const auto build = [&](uint64_t count) {
+    JobBuilder b("numbers");
+    b.AddSource(GeneratorSource<uint64_t>(count, [](uint64_t i) { return i; }), "numbers")
+        .Uid("numbers")
+        .Map([](const uint64_t& i) { return std::to_string(i); }, "text")
+        .Uid("text")
+        .SinkTo(FileSink(out), "sink")
+        .Uid("sink");
+    return b.Build();
+  };
+  auto first = JobRuntime::Create(build(1000), RescaleConfig(tmp, 3, false, "rocksdb", ""));
+  ASSERT_TRUE(first.ok());
+  const JobResult r1 = (*first)->Run();
+  ASSERT_EQ(r1.outcome, JobOutcome::kFinished);
+  auto second = JobRuntime::Create(
+      build(3000), RescaleConfig(tmp, 2, false, "rocksdb", r1.latest_checkpoint_path));
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  ASSERT_EQ((*second)->Run().outcome, JobOutcome::kFinished);
+  std::map<uint64_t, int> seen;
+  for (const auto& e : std::filesystem::directory_iterator(out)) {
+    std::ifstream in(e.path());
+    for (std::string line; std::getline(in, line);) ++seen[std::stoull(line)];
+  }
+  ASSERT_EQ(seen.size(), 3000u);
+  for (const auto& [i, times] : seen) EXPECT_EQ(times, 1) << i;
+}
+
 // Emits "<key>,1" when the timer set on a key's first event fires, `delay_ms` later.
 class TimerPerKey final : public KeyedProcessFunction<uint64_t, uint64_t, std::string> {
  public:

@@ -54,9 +54,14 @@ class GeneratorSourceOperator final : public SourceOperator {
       const uint64_t splits = (kMinSplits + parallelism_ - 1) / parallelism_ * parallelism_;
       for (uint64_t j = subtask; j < splits; j += parallelism_) splits_.push_back({j, splits});
     }
-    // Earliest first, so that the subtask emits its events in increasing order.
+    // Earliest first, so that the subtask emits its events in increasing order. Splits past the
+    // end are kept aside: their positions stay in the checkpoint, so a job resumed with a larger
+    // count goes on with them.
     std::sort(splits_.begin(), splits_.end(),
               [](const Split& a, const Split& b) { return a.next < b.next; });
+    for (const Split& split : splits_) {
+      if (split.next >= count_) done_.push_back(split);
+    }
     std::erase_if(splits_, [&](const Split& s) { return s.next >= count_; });
     start_ = Clock::now();
     return Status::OK();
@@ -82,7 +87,8 @@ class GeneratorSourceOperator final : public SourceOperator {
       out.Emit(make_(split.next));
       ++emitted_;
       if (split.step >= count_ - split.next) {
-        splits_.erase(splits_.begin() + static_cast<std::ptrdiff_t>(cursor_));  // done
+        done_.push_back({split.next + split.step, split.step});
+        splits_.erase(splits_.begin() + static_cast<std::ptrdiff_t>(cursor_));
       } else {
         split.next += split.step;
         ++cursor_;
@@ -94,14 +100,15 @@ class GeneratorSourceOperator final : public SourceOperator {
 
   Result<std::optional<std::string>> SnapshotState(uint64_t) override {
     state_->clear();
-    // In emission order from the cursor on, so that a restore continues the same rotation.
-    for (size_t k = 0; k < splits_.size(); ++k) {
-      const Split& split = splits_[(cursor_ + k) % splits_.size()];
+    const auto store = [&](const Split& split) {
       std::string entry;
       PutFixed64(&entry, split.next);
       PutVarint64(&entry, split.step);
       state_->push_back(std::move(entry));
-    }
+    };
+    // In emission order from the cursor on, so that a restore continues the same rotation.
+    for (size_t k = 0; k < splits_.size(); ++k) store(splits_[(cursor_ + k) % splits_.size()]);
+    for (const Split& split : done_) store(split);
     return std::optional<std::string>();
   }
 
@@ -119,6 +126,7 @@ class GeneratorSourceOperator final : public SourceOperator {
   uint64_t parallelism_ = 1;
   std::vector<std::string>* state_ = nullptr;
   std::vector<Split> splits_;  // not yet done
+  std::vector<Split> done_;    // past the count: kept for the checkpoint
   size_t cursor_ = 0;          // the split that emits next
   uint64_t emitted_ = 0;       // since Open, for the rate limit
   Clock::time_point start_;

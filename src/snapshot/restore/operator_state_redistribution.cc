@@ -33,19 +33,12 @@ Result<std::vector<RestoredOperatorState>> RedistributeOperatorState(
     int old_parallelism, int new_parallelism) {
   WEIR_ASSIGN_OR_RETURN(auto by_subtask, BySubtask(operator_uid, handles, old_parallelism));
   std::vector<RestoredOperatorState> out(static_cast<size_t>(new_parallelism));
-  if (old_parallelism == new_parallelism) {
-    for (size_t s = 0; s < by_subtask.size(); ++s) {
-      if (by_subtask[s] == nullptr) continue;
-      out[s].opaque = by_subtask[s]->opaque;
-      out[s].lists = by_subtask[s]->lists;
-    }
-    return out;
-  }
+  const bool same = old_parallelism == new_parallelism;
   // Every list the operator stored, in the order of first appearance, with all its entries.
   std::vector<OperatorStateList> merged;
   for (const OperatorStateHandle* h : by_subtask) {
     if (h == nullptr) continue;
-    if (h->opaque) {
+    if (h->opaque && !same) {
       return Status::InvalidArgument(
           "operator '" + operator_uid + "' ran with parallelism " +
           std::to_string(old_parallelism) +
@@ -67,6 +60,26 @@ Result<std::vector<RestoredOperatorState>> RedistributeOperatorState(
       }
       it->entries.insert(it->entries.end(), list.entries.begin(), list.entries.end());
     }
+  }
+  if (same) {
+    // Split lists and opaque state stay where they were; union lists go whole to every subtask.
+    for (size_t s = 0; s < by_subtask.size(); ++s) {
+      if (by_subtask[s] != nullptr) out[s].opaque = by_subtask[s]->opaque;
+      for (const auto& list : merged) {
+        if (list.mode == OperatorStateMode::kUnion) {
+          out[s].lists.push_back(list);
+          continue;
+        }
+        OperatorStateList own{list.name, list.mode, {}};
+        if (by_subtask[s] != nullptr) {
+          for (const auto& l : by_subtask[s]->lists) {
+            if (l.name == list.name) own.entries = l.entries;
+          }
+        }
+        out[s].lists.push_back(std::move(own));
+      }
+    }
+    return out;
   }
   const auto p = static_cast<size_t>(new_parallelism);
   for (const auto& list : merged) {

@@ -19,10 +19,11 @@ struct RestoredOperatorState {
 };
 
 // `handles` are one operator's handles in a checkpoint, where it ran at `old_parallelism`; the
-// result has `new_parallelism` elements. At the same parallelism subtask s gets what subtask s
-// stored. Otherwise split lists are concatenated in subtask order and cut into contiguous chunks
-// whose sizes differ by at most one (the first subtasks get the larger ones), union lists go to
-// every subtask whole, and opaque state is refused, naming the operator. Handles that disagree
+// result has `new_parallelism` elements. Union lists go whole to every subtask (also at the same
+// parallelism, as in Flink). At the same parallelism subtask s gets its own split lists and
+// opaque state back. Otherwise split lists are concatenated in subtask order and cut into
+// contiguous chunks whose sizes differ by at most one (the first subtasks get the larger ones),
+// and opaque state is refused, naming the operator. Handles that disagree
 // (a subtask out of range or twice, a list stored as split by one and union by another) are
 // refused as corrupt.
 Result<std::vector<RestoredOperatorState>> RedistributeOperatorState(
