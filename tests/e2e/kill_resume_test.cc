@@ -115,6 +115,25 @@ TEST_P(KillResumeTest, CommittedOutputIsExactlyOnceAfterEveryKill) {
   ASSERT_TRUE(report.is_object()) << report.dump();
   EXPECT_TRUE(report["orphans"].empty()) << report.dump(2);
   EXPECT_TRUE(report["corrupt"].empty()) << report.dump(2);
+  if (!sc.rescale) return;
+  // inspect shows each operator's parallelism, its key-group ranges and its operator state.
+  const auto inspect = nlohmann::json::parse(
+      WeirOutput("checkpoints inspect --json " + LatestCheckpoint(checkpoints)), nullptr, false);
+  ASSERT_TRUE(inspect.is_object()) << inspect.dump();
+  const std::string keyed = sc.job == "wordcount" ? "count" : "aggregate";
+  const std::string source = sc.job == "wordcount" ? "lines" : "events";
+  for (const auto& op : inspect["operators"]) {
+    EXPECT_EQ(op["parallelism"], kRescaleChain[4]) << op.dump();
+    if (op["uid"] == keyed) {
+      EXPECT_EQ(op["key_group_ranges"], nlohmann::json::parse("[[0, 63], [64, 127]]")) << op.dump();
+    }
+    if (op["uid"] == source) {
+      ASSERT_EQ(op["operator_state"].size(), 2u) << op.dump();
+      EXPECT_EQ(op["operator_state"][0]["lists"][0]["mode"],
+                sc.job == "wordcount" ? "union" : "split")
+          << op.dump();
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -31,14 +31,26 @@ constexpr testing::StorageKind kStorage = testing::StorageKind::kS3;
 constexpr testing::StorageKind kStorage = testing::StorageKind::kLocal;
 #endif
 
-// What one key holds in every state.
+// What one key holds in every state (timers are a map state of the same kind: the runtime's
+// rescale test follows them end to end).
 struct KeyModel {
   int64_t value = 0;
   int64_t value_in_window = 0;
   std::vector<std::string> list;
   std::map<std::string, int64_t> map;
   int64_t sum = 0;
+  int64_t count = 0, max = 0;  // the aggregating state: count and maximum of what was added
 };
+
+// The aggregating state: how many values were added and the largest (values are at most 1000),
+// in one accumulator: count * 10000 + max.
+AggregateFunction<int64_t, int64_t, int64_t> CountMaxFunction() {
+  return {[] { return int64_t{0}; },
+          [](int64_t acc, const int64_t& v) {
+            return (acc / 10000 + 1) * 10000 + std::max<int64_t>(acc % 10000, v);
+          },
+          [](const int64_t& acc) { return acc; }};
+}
 
 class RescaleRestoreTest : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {
  protected:
@@ -112,13 +124,16 @@ class RescaleRestoreTest : public ::testing::TestWithParam<std::tuple<std::strin
     ListState<std::string>* list;
     MapState<std::string, int64_t>* map;
     ReducingState<int64_t>* sum;
+    AggregatingState<int64_t, int64_t>* count_max;
   };
   static States Of(KeyedStateBackend& b) {
     return {*b.GetValueState(ValueStateDescriptor<int64_t>{"value"}),
             *b.GetListState(ListStateDescriptor<std::string>{"list"}),
             *b.GetMapState(MapStateDescriptor<std::string, int64_t>{"map"}),
             *b.GetReducingState(ReducingStateDescriptor<int64_t>{
-                "sum", [](const int64_t& a, const int64_t& c) { return a + c; }})};
+                "sum", [](const int64_t& a, const int64_t& c) { return a + c; }}),
+            *b.GetAggregatingState(AggregatingStateDescriptor<int64_t, int64_t, int64_t>{
+                "count-max", CountMaxFunction()})};
   }
 
   // Random updates of random keys, in the backends and in the model.
@@ -129,7 +144,7 @@ class RescaleRestoreTest : public ::testing::TestWithParam<std::tuple<std::strin
       States s = Of(b);
       KeyModel& m = model_[key];
       const auto x = 1 + static_cast<int64_t>(rng() % 1000);  // never 0: the model's "unset"
-      switch (rng() % 7) {
+      switch (rng() % 8) {
         case 0:
           ASSERT_TRUE(s.value->Update(x).ok());
           m.value = x;
@@ -151,6 +166,11 @@ class RescaleRestoreTest : public ::testing::TestWithParam<std::tuple<std::strin
         case 4:
           ASSERT_TRUE(s.sum->Add(x).ok());
           m.sum += x;
+          break;
+        case 7:
+          ASSERT_TRUE(s.count_max->Add(x).ok());
+          ++m.count;
+          m.max = std::max(m.max, x);
           break;
         case 5:
           // Cleared state must not come back from a database that held it before a rescale.
@@ -185,6 +205,7 @@ class RescaleRestoreTest : public ::testing::TestWithParam<std::tuple<std::strin
       const std::map<std::string, int64_t> map(entries.begin(), entries.end());
       ASSERT_EQ(map, m.map) << key;
       ASSERT_EQ(*s.sum->Get(), opt(m.sum)) << key;
+      ASSERT_EQ(*s.count_max->Get(), opt(m.count * 10000 + m.max)) << key;
     }
   }
 
