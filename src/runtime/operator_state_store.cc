@@ -5,10 +5,11 @@
 namespace weir {
 
 TaskOperatorStateStore::TaskOperatorStateStore(std::string operator_uid, bool restored,
-                                               std::vector<OperatorStateList> lists)
-    : operator_uid_(std::move(operator_uid)),
-      restored_(restored),
-      lists_(std::make_move_iterator(lists.begin()), std::make_move_iterator(lists.end())) {}
+                                               std::vector<OperatorStateList> lists,
+                                               bool first_subtask)
+    : operator_uid_(std::move(operator_uid)), restored_(restored), first_subtask_(first_subtask) {
+  for (auto& list : lists) lists_.push_back({std::move(list), false});
+}
 
 Result<std::vector<std::string>*> TaskOperatorStateStore::GetListState(std::string_view name) {
   return Get(name, OperatorStateMode::kSplit);
@@ -21,24 +22,30 @@ Result<std::vector<std::string>*> TaskOperatorStateStore::GetUnionListState(std:
 Result<std::vector<std::string>*> TaskOperatorStateStore::Get(std::string_view name,
                                                               OperatorStateMode mode) {
   auto it = std::find_if(lists_.begin(), lists_.end(),
-                         [&](const OperatorStateList& l) { return l.name == name; });
+                         [&](const List& l) { return l.list.name == name; });
   if (it == lists_.end()) {
-    lists_.push_back({std::string(name), mode, {}});
-    return &lists_.back().entries;
+    lists_.push_back({{std::string(name), mode, {}}, true});
+    return &lists_.back().list.entries;
   }
-  if (it->mode != mode) {
+  if (it->list.mode != mode) {
     const auto mode_name = [](OperatorStateMode m) {
       return m == OperatorStateMode::kUnion ? "a union list" : "a split-distributed list";
     };
     return Status::FailedPrecondition("operator '" + operator_uid_ + "': operator state '" +
-                                      std::string(name) + "' is " + mode_name(it->mode) +
+                                      std::string(name) + "' is " + mode_name(it->list.mode) +
                                       ", asked for as " + mode_name(mode));
   }
-  return &it->entries;
+  it->asked = true;
+  return &it->list.entries;
 }
 
 std::vector<OperatorStateList> TaskOperatorStateStore::Lists() const {
-  return {lists_.begin(), lists_.end()};
+  std::vector<OperatorStateList> out;
+  for (const auto& l : lists_) {
+    if (!l.asked && l.list.mode == OperatorStateMode::kUnion && !first_subtask_) continue;
+    out.push_back(l.list);
+  }
+  return out;
 }
 
 }  // namespace weir

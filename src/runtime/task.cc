@@ -27,7 +27,7 @@ class Task::Context final : public OperatorContext {
       : task_(task),
         uid_(op.uid),
         keyed_(keyed),
-        operator_state_(op.uid, op.restored, op.restored_state.lists) {}
+        operator_state_(op.uid, op.restored, op.restored_state.lists, task->setup_.subtask == 0) {}
   const std::string& job_id() const override { return task_->setup_.job_id; }
   const std::string& operator_uid() const override { return uid_; }
   int subtask() const override { return task_->setup_.subtask; }
