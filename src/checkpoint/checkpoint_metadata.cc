@@ -1,5 +1,7 @@
 #include "checkpoint/checkpoint_metadata.h"
 
+#include <set>
+
 #include "common/checksum.h"
 #include "common/coding.h"
 
@@ -90,6 +92,7 @@ bool DecodeOperatorState(BodyDecoder& d, uint32_t version, OperatorStateHandle* 
   if (!d.Byte(&has_opaque) || has_opaque > 1) return false;
   if (has_opaque == 1 && !d.String(&s->opaque.emplace())) return false;
   if (!d.Varint(&lists)) return false;
+  std::set<std::string> names;  // a crafted file may hold millions of lists: no quadratic check
   for (uint64_t i = 0; i < lists; ++i) {
     OperatorStateList list;
     uint8_t mode = 0;
@@ -99,12 +102,10 @@ bool DecodeOperatorState(BodyDecoder& d, uint32_t version, OperatorStateHandle* 
     for (uint64_t e = 0; e < entries; ++e) {
       if (!d.String(&list.entries.emplace_back())) return false;
     }
-    for (const auto& other : s->lists) {
-      if (other.name == list.name) {
-        *problem = "operator " + s->operator_uid + " subtask " + std::to_string(s->subtask) +
-                   " has two operator-state lists named '" + list.name + "'";
-        return false;
-      }
+    if (!names.insert(list.name).second) {
+      *problem = "operator " + s->operator_uid + " subtask " + std::to_string(s->subtask) +
+                 " has two operator-state lists named '" + list.name + "'";
+      return false;
     }
     s->lists.push_back(std::move(list));
   }

@@ -1,6 +1,7 @@
 #include "runtime/restore_assignment.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 namespace weir {
@@ -14,6 +15,7 @@ std::string Describe(const CheckpointMetadata& checkpoint, const std::string& so
 struct StatefulOperators {
   std::set<std::string> keyed;
   std::set<std::string> operator_state;
+  std::set<std::string> opaque;  // with opaque operator state
 };
 
 StatefulOperators FindStateful(const CheckpointMetadata& checkpoint) {
@@ -21,7 +23,10 @@ StatefulOperators FindStateful(const CheckpointMetadata& checkpoint) {
   for (const auto& b : checkpoint.backends) {
     s.keyed.insert(ExecutionPlan::OperatorOfBackend(b.backend_id));
   }
-  for (const auto& o : checkpoint.operator_states) s.operator_state.insert(o.operator_uid);
+  for (const auto& o : checkpoint.operator_states) {
+    s.operator_state.insert(o.operator_uid);
+    if (o.opaque.has_value()) s.opaque.insert(o.operator_uid);
+  }
   return s;
 }
 
@@ -30,11 +35,17 @@ int IndexOf(const ExecutionPlan& plan, const std::string& uid) {
   return it == plan.uids.end() ? -1 : static_cast<int>(it - plan.uids.begin());
 }
 
-const OperatorInfo* FindOperator(const CheckpointMetadata& checkpoint, const std::string& uid) {
-  for (const auto& o : checkpoint.operators) {
-    if (o.uid == uid) return &o;
-  }
-  return nullptr;
+// The checkpoint's operators by uid (a crafted file may list very many: no linear search each).
+std::map<std::string, const OperatorInfo*> OperatorsByUid(const CheckpointMetadata& checkpoint) {
+  std::map<std::string, const OperatorInfo*> out;
+  for (const auto& o : checkpoint.operators) out.emplace(o.uid, &o);
+  return out;
+}
+
+const OperatorInfo* Find(const std::map<std::string, const OperatorInfo*>& operators,
+                         const std::string& uid) {
+  auto it = operators.find(uid);
+  return it == operators.end() ? nullptr : it->second;
 }
 
 // The handles of one operator must tile its key groups: each key group in exactly one handle.
@@ -110,8 +121,9 @@ Status CheckRestoreCompatibility(const ExecutionPlan& plan, const std::string& j
   std::string job_uids;
   for (const auto& uid : plan.uids) job_uids += (job_uids.empty() ? "" : ", ") + uid;
   std::vector<std::string> unclaimed;  // state the job has no place for
+  const auto operators = OperatorsByUid(checkpoint);
   for (const std::string& uid : all) {
-    const OperatorInfo* info = FindOperator(checkpoint, uid);
+    const OperatorInfo* info = Find(operators, uid);
     if (info == nullptr) {
       return Status::Corruption(what + " holds state of operator '" + uid +
                                 "' but does not record the operator (its parallelism)");
@@ -127,20 +139,20 @@ Status CheckRestoreCompatibility(const ExecutionPlan& plan, const std::string& j
     }
     const int parallelism = plan.parallelism[static_cast<size_t>(index)];
     if (parallelism == info->parallelism) continue;
-    for (const auto& s : checkpoint.operator_states) {
-      if (s.operator_uid == uid && s.opaque.has_value()) {
-        return Status::InvalidArgument(
-            what + ": operator '" + uid + "' ran with parallelism " +
-            std::to_string(info->parallelism) + ", the job gives it " +
-            std::to_string(parallelism) +
-            ", and it keeps opaque operator state (the bytes its SnapshotState returns), which "
-            "cannot be redistributed; keep its parallelism, or keep its state in list state");
-      }
+    if (stateful.opaque.count(uid) != 0) {
+      return Status::InvalidArgument(
+          what + ": operator '" + uid + "' ran with parallelism " +
+          std::to_string(info->parallelism) + ", the job gives it " + std::to_string(parallelism) +
+          ", and it keeps opaque operator state (the bytes its SnapshotState returns), which "
+          "cannot be redistributed; keep its parallelism, or keep its state in list state");
     }
   }
   if (!unclaimed.empty() && !allow_non_restored_state) {
     std::string names;
-    for (const auto& n : unclaimed) names += (names.empty() ? "" : ", ") + n;
+    for (size_t i = 0; i < unclaimed.size() && i < 10; ++i) {
+      names += (names.empty() ? "" : ", ") + unclaimed[i];
+    }
+    if (unclaimed.size() > 10) names += " and " + std::to_string(unclaimed.size() - 10) + " more";
     return Status::InvalidArgument(
         what + " holds state of operator(s) " + names + " that job '" + job_name +
         "' has no place for (its operators: " + job_uids +
@@ -154,9 +166,10 @@ Result<RestoreAssignment> AssignRestoredState(const ExecutionPlan& plan,
                                               const std::string& source) {
   const std::string what = Describe(checkpoint, source);
   RestoreAssignment out;
+  const auto operators = OperatorsByUid(checkpoint);
   for (size_t i = 0; i < plan.uids.size(); ++i) {
     const std::string& uid = plan.uids[i];
-    const OperatorInfo* info = FindOperator(checkpoint, uid);
+    const OperatorInfo* info = Find(operators, uid);
     if (info == nullptr) continue;  // a new operator: it starts empty
     std::vector<const OperatorStateHandle*> handles;
     for (const auto& s : checkpoint.operator_states) {

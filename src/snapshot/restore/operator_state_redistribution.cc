@@ -1,6 +1,7 @@
 #include "snapshot/restore/operator_state_redistribution.h"
 
 #include <algorithm>
+#include <map>
 
 namespace weir {
 namespace {
@@ -36,6 +37,7 @@ Result<std::vector<RestoredOperatorState>> RedistributeOperatorState(
   const bool same = old_parallelism == new_parallelism;
   // Every list the operator stored, in the order of first appearance, with all its entries.
   std::vector<OperatorStateList> merged;
+  std::map<std::string, size_t> index;  // name -> position in merged
   for (const OperatorStateHandle* h : by_subtask) {
     if (h == nullptr) continue;
     if (h->opaque && !same) {
@@ -49,12 +51,10 @@ Result<std::vector<RestoredOperatorState>> RedistributeOperatorState(
           "list state (OperatorContext::operator_state())");
     }
     for (const auto& list : h->lists) {
-      auto it = std::find_if(merged.begin(), merged.end(),
-                             [&](const OperatorStateList& m) { return m.name == list.name; });
-      if (it == merged.end()) {
-        merged.push_back({list.name, list.mode, {}});
-        it = merged.end() - 1;
-      } else if (it->mode != list.mode) {
+      auto [at, added] = index.emplace(list.name, merged.size());
+      if (added) merged.push_back({list.name, list.mode, {}});
+      auto it = merged.begin() + static_cast<std::ptrdiff_t>(at->second);
+      if (it->mode != list.mode) {
         return Status::Corruption("operator '" + operator_uid + "' stored operator-state list '" +
                                   list.name + "' both split-distributed and union");
       }
@@ -70,13 +70,14 @@ Result<std::vector<RestoredOperatorState>> RedistributeOperatorState(
           out[s].lists.push_back(list);
           continue;
         }
-        OperatorStateList own{list.name, list.mode, {}};
-        if (by_subtask[s] != nullptr) {
-          for (const auto& l : by_subtask[s]->lists) {
-            if (l.name == list.name) own.entries = l.entries;
-          }
+        out[s].lists.push_back({list.name, list.mode, {}});
+      }
+      // Its own split lists' entries (a name appears once per subtask).
+      if (by_subtask[s] == nullptr) continue;
+      for (const auto& l : by_subtask[s]->lists) {
+        if (l.mode == OperatorStateMode::kSplit) {
+          out[s].lists[index.at(l.name)].entries = l.entries;
         }
-        out[s].lists.push_back(std::move(own));
       }
     }
     return out;
