@@ -31,8 +31,9 @@ struct RocksDbKeyedStateBackend::Db {
 
   // The compaction that rewrites the files a rescaled restore's dropped key groups straddle
   // (DropKeyGroupsOutsideRange) runs on a thread of its own; every native checkpoint waits for
-  // it first (and retries it if it failed), so no checkpoint carries a dropped row. The database
-  // aborts it when it closes.
+  // it in its synchronous part (and retries it if it failed), so no checkpoint carries a dropped
+  // row or, through a rewritten L0 file, a write made after its barrier. The database aborts it
+  // when it closes.
   void StartDropCompaction(std::function<Status()> work);
   Status WaitForDropCompaction();
   std::mutex drop_mu;

@@ -261,7 +261,7 @@ Status RocksDbKeyedStateBackend::DropKeyGroupsOutsideRange(KeyGroupRange held) {
   }
   // The files that straddle a bound (and L0) are rewritten in the background, whatever their
   // level, so that no SST this backend keeps still carries dropped rows; the restore does not
-  // wait for it, the next native checkpoint does (Db::WaitForDropCompaction).
+  // wait for it, the next native checkpoint's synchronous part does (Db::WaitForDropCompaction).
   std::vector<std::pair<std::string, rocksdb::ColumnFamilyHandle*>> families(
       db_->column_families.begin(), db_->column_families.end());
   rocksdb::DB* db = db_->db;

@@ -95,7 +95,6 @@ class DeferredNativeCheckpoint final : public NativeCheckpoint {
 
  private:
   Result<std::vector<LocalFile>> Capture() {
-    WEIR_RETURN_IF_ERROR(db_->WaitForDropCompaction());
     WEIR_RETURN_IF_ERROR(WaitForFlushes());
     std::map<uint64_t, uint64_t> largest_seqno;  // file number -> largest sequence number
     RecordSeqnos(&largest_seqno);
@@ -193,12 +192,14 @@ class SharedNativeCheckpoint final : public NativeCheckpoint {
 
 Result<std::unique_ptr<NativeCheckpoint>> RocksDbKeyedStateBackend::BeginNativeCheckpoint(
     const std::string& dir) {
+  // The compaction of a rescaled restore's dropped key groups must end before the barrier: it
+  // may rewrite L0 files flushed since the restore, and done after the barrier it would carry
+  // later writes into the checkpoint's files. It usually ended long before the first checkpoint;
+  // if not, this first one pauses the task until it has.
+  WEIR_RETURN_IF_ERROR(db_->WaitForDropCompaction());
   const bool synchronous =
       !options_.tuning.async_flush || db_->flush_synchronously_next.exchange(false);
   if (synchronous) {
-    // Only the first checkpoint after a rescaled restore can wait here, while that restore's
-    // background compaction ends.
-    WEIR_RETURN_IF_ERROR(db_->WaitForDropCompaction());
     WEIR_RETURN_IF_ERROR(LinkNativeCheckpoint(db_->db, dir, /*flush=*/true));
     return std::unique_ptr<NativeCheckpoint>(new ImmediateNativeCheckpoint(dir));
   }
