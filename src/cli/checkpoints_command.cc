@@ -282,8 +282,8 @@ int RunInspect(const std::string& path_in, bool as_json, const StorageOptions& s
   for (const auto& o : m.operators) {
     std::string ranges;
     for (const auto& r : KeyGroupRangesOf(m, o.uid)) ranges += " " + r.ToString();
-    std::cout << fmt::format("  operator      {:<24} parallelism {:<4}{}{}\n", o.uid, o.parallelism,
-                             ranges.empty() ? std::string() : "  key groups" + ranges,
+    std::cout << fmt::format("  operator      {:<24} parallelism {}{}{}\n", o.uid, o.parallelism,
+                             ranges.empty() ? std::string() : ", key groups" + ranges,
                              OperatorStateSummary(m, o.uid));
   }
   for (const auto& b : m.backends) {
