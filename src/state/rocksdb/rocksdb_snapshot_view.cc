@@ -116,6 +116,21 @@ class RocksDbSnapshotView final : public StateSnapshotView {
   int prefix_bytes_;
 };
 
+// The RocksDB key of a row a restore loads, after checking that its state and key group are the
+// loader's.
+Status RowKeyOfLoadedRow(size_t state_index, size_t states, int key_group, KeyGroupRange range,
+                         int prefix_bytes, std::string_view key, std::string* row_key) {
+  if (state_index >= states) return Status::Corruption("row of an unknown state");
+  if (!range.Contains(key_group)) {
+    return Status::Corruption("row of key group " + std::to_string(key_group) +
+                              " outside the backend's range " + range.ToString());
+  }
+  row_key->clear();
+  AppendKeyGroupPrefix(row_key, key_group, prefix_bytes);
+  row_key->append(key);
+  return Status::OK();
+}
+
 class BulkLoader final : public StateBulkLoader {
  public:
   static constexpr size_t kBatchBytes = 4 << 20;
@@ -126,14 +141,8 @@ class BulkLoader final : public StateBulkLoader {
 
   Status Add(size_t state_index, int key_group, std::string_view key,
              std::string_view value) override {
-    if (state_index >= cfs_.size()) return Status::Corruption("row of an unknown state");
-    if (!range_.Contains(key_group)) {
-      return Status::Corruption("row of key group " + std::to_string(key_group) +
-                                " outside the backend's range " + range_.ToString());
-    }
-    row_key_.clear();
-    AppendKeyGroupPrefix(&row_key_, key_group, prefix_bytes_);
-    row_key_.append(key);
+    WEIR_RETURN_IF_ERROR(RowKeyOfLoadedRow(state_index, cfs_.size(), key_group, range_,
+                                           prefix_bytes_, key, &row_key_));
     WEIR_RETURN_IF_ERROR(FromRocksDb(batch_.Put(cfs_[state_index], row_key_, rocksdb::Slice(value)),
                                      "restore batch"));
     return batch_.GetDataSize() >= kBatchBytes ? Flush() : Status::OK();
@@ -182,14 +191,8 @@ class IngestingBulkLoader final : public StateBulkLoader {
 
   Status Add(size_t state_index, int key_group, std::string_view key,
              std::string_view value) override {
-    if (state_index >= cfs_.size()) return Status::Corruption("row of an unknown state");
-    if (!range_.Contains(key_group)) {
-      return Status::Corruption("row of key group " + std::to_string(key_group) +
-                                " outside the backend's range " + range_.ToString());
-    }
-    row_key_.clear();
-    AppendKeyGroupPrefix(&row_key_, key_group, prefix_bytes_);
-    row_key_.append(key);
+    WEIR_RETURN_IF_ERROR(RowKeyOfLoadedRow(state_index, cfs_.size(), key_group, range_,
+                                           prefix_bytes_, key, &row_key_));
     File& f = files_[state_index];
     if (f.writer && (row_key_ <= f.last_key || f.writer->FileSize() >= kFileBytes)) {
       WEIR_RETURN_IF_ERROR(Ingest(state_index));
