@@ -15,6 +15,7 @@
 #include "common/checksum.h"
 #include "io/file_system.h"
 #include "io/file_systems.h"
+#include "runtime/execution_plan.h"
 
 namespace weir::cli {
 namespace {
@@ -160,7 +161,7 @@ const char* ModeName(OperatorStateMode mode) {
 std::vector<KeyGroupRange> KeyGroupRangesOf(const CheckpointMetadata& m, const std::string& uid) {
   std::vector<KeyGroupRange> ranges;
   for (const auto& b : m.backends) {
-    if (b.backend_id.substr(0, b.backend_id.rfind('_')) == uid) ranges.push_back(b.key_group_range);
+    if (ExecutionPlan::OperatorOfBackend(b.backend_id) == uid) ranges.push_back(b.key_group_range);
   }
   std::sort(ranges.begin(), ranges.end(),
             [](const auto& a, const auto& b) { return a.start < b.start; });
