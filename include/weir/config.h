@@ -77,6 +77,14 @@ inline constexpr ConfigOption<std::string_view> kCheckpointsDir{
         "writes to `<dir>/<job-id>/`; required when checkpointing is on (except when claiming a "
         "checkpoint, whose directory is used).",
     .flink_key = "state.checkpoints.dir"};
+inline constexpr ConfigOption<std::string_view> kSavepointsDir{
+    .key = "state.savepoints.dir",
+    .default_value = "",
+    .description =
+        "Default target of savepoints (a local path or `s3://bucket/prefix`): each goes to a new "
+        "directory `<dir>/savepoint-<short job id>-<random>/` (docs/savepoints.md). Flink 2's "
+        "`execution.checkpointing.savepoint-dir` is accepted too.",
+    .flink_key = "execution.checkpointing.savepoint-dir"};
 inline constexpr ConfigOption<bool> kFallbackToOlder{
     .key = "state.checkpoints.fallback-to-older",
     .default_value = false,
@@ -198,7 +206,8 @@ inline constexpr ConfigOption<std::string_view> kSavepointPath{
     .key = "execution.savepoint.path",
     .default_value = "",
     .description =
-        "Checkpoint to resume from: its `_metadata` file or `chk-N` directory (`weir run -s`).",
+        "Checkpoint or savepoint to resume from: its `_metadata` file, its `chk-N` directory or "
+        "the savepoint's directory (`weir run -s`).",
     .flink_key = "execution.savepoint.path"};
 inline constexpr EnumChoice<RestoreMode> kRestoreModes[] = {{RestoreMode::kClaim, "CLAIM"},
                                                             {RestoreMode::kNoClaim, "NO_CLAIM"}};
@@ -208,7 +217,8 @@ inline constexpr ConfigOption<RestoreMode> kRestoreMode{
     .description =
         "`CLAIM`: the resumed job owns the checkpoint (same job id and directory, incremental on "
         "top of it); `NO_CLAIM`: new job directory, first checkpoint full, the restored files "
-        "never touched (`weir run --restore-mode`).",
+        "never touched (`weir run --restore-mode`). A savepoint is never claimed: a job resumed "
+        "from one has a new job directory; only its first checkpoint's type follows the mode.",
     .flink_key = "execution.savepoint-restore-mode",
     .choices = kRestoreModes};
 inline constexpr ConfigOption<bool> kAllowNonRestoredState{
@@ -237,6 +247,7 @@ inline std::vector<OptionDescriptor> CoreOptions() {
           Describe(kLocalDir),
           Describe(kNumRetained),
           Describe(kCheckpointsDir),
+          Describe(kSavepointsDir),
           Describe(kFallbackToOlder),
           Describe(kOwnerOnly),
           Describe(kMaxParallelism),

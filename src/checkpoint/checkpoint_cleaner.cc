@@ -23,6 +23,16 @@ void CheckpointCleaner::DiscardAborted(uint64_t checkpoint_id,
   });
 }
 
+void CheckpointCleaner::DiscardAbortedSavepoint(
+    std::shared_ptr<const CheckpointStorage> savepoint) {
+  pool_.Submit([this, savepoint = std::move(savepoint)] {
+    const OwnedDirectory owned(savepoint->shared_fs(), savepoint->job_dir());
+    auto completed = savepoint->fs().Exists(savepoint->MetadataPath(0));
+    if (!completed.ok() || *completed) return Delete(Status::Aborted(""));
+    Delete(owned.DeleteAll());
+  });
+}
+
 void CheckpointCleaner::Delete(const Status& s) {
   if (!s.ok() && !s.IsNotFound()) failures_.fetch_add(1);
 }

@@ -26,6 +26,9 @@ class CheckpointCleaner {
   void Discard(DiscardPlan plan);
   // An aborted checkpoint: the files it uploaded (relative paths) and its chk-N directory.
   void DiscardAborted(uint64_t checkpoint_id, std::vector<std::string> uploaded_files);
+  // An aborted savepoint: its directory, which weir created for it, with everything in it; kept
+  // if it holds a `_metadata` (a savepoint that exists is the user's, never deleted).
+  void DiscardAbortedSavepoint(std::shared_ptr<const CheckpointStorage> savepoint);
   // Blocks until everything scheduled so far is done.
   void WaitIdle() { pool_.WaitIdle(); }
   // Deletions that failed (the files stay behind as orphans for gc).

@@ -51,17 +51,24 @@ void CheckpointCoordinator::AddListener(CheckpointListener* listener) {
   listeners_.push_back(listener);
 }
 
-Result<uint64_t> CheckpointCoordinator::StartCheckpoint(CheckpointKind kind,
-                                                        std::vector<std::string> task_ids,
-                                                        int64_t trigger_unix_ms) {
+Result<uint64_t> CheckpointCoordinator::StartCheckpoint(
+    CheckpointKind kind, std::vector<std::string> task_ids, int64_t trigger_unix_ms,
+    std::shared_ptr<const CheckpointStorage> savepoint) {
+  if (IsSavepoint(kind) != (savepoint != nullptr) || (savepoint && !savepoint->is_savepoint())) {
+    return Status::InvalidArgument("a savepoint, and only a savepoint, has a savepoint directory");
+  }
   std::lock_guard<std::mutex> lock(mu_);
   const uint64_t id = next_id_++;
-  Pending p{kind, trigger_unix_ms, {task_ids.begin(), task_ids.end()}, {}, {}};
+  Pending p{kind, trigger_unix_ms, {task_ids.begin(), task_ids.end()}, {}, {}, savepoint};
   if (p.awaiting.size() != task_ids.size()) {
     return Status::InvalidArgument("checkpoint " + std::to_string(id) + ": duplicate task ids");
   }
   pending_.emplace(id, std::move(p));
-  store_->AddPending(id);
+  if (savepoint) {
+    savepoints_.emplace(id, std::move(savepoint));
+  } else {
+    store_->AddPending(id);
+  }
   stats_->ReportPending(id, kind, trigger_unix_ms, static_cast<int>(task_ids.size()));
   return id;
 }
@@ -127,7 +134,10 @@ Result<bool> CheckpointCoordinator::AcknowledgeLocked(uint64_t checkpoint_id,
                                    " does not await task " + snapshot.task_id);
   }
   for (auto& b : snapshot.backends) it->second.acknowledged.push_back(b);
-  if (Status held = store_->HoldForPending(checkpoint_id, snapshot.backends); !held.ok()) {
+  // A savepoint's files are its own, in its directory: it holds nothing of the job's.
+  Status held = it->second.savepoint ? Status::OK()
+                                     : store_->HoldForPending(checkpoint_id, snapshot.backends);
+  if (!held.ok()) {
     // It builds on files that are gone or going: it can never complete.
     stats_->ReportFailed(checkpoint_id, now_unix_ms, held.message());
     DiscardPendingLocked(checkpoint_id, it->second.acknowledged);
@@ -150,7 +160,8 @@ void CheckpointCoordinator::Complete(uint64_t id, int64_t now_unix_ms, AckCallba
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = completing_.find(id);
-    if (const auto* latest = store_->Latest(); latest != nullptr && latest->checkpoint_id >= id) {
+    const auto* latest = it->second.savepoint ? nullptr : store_->Latest();
+    if (latest != nullptr && latest->checkpoint_id >= id) {
       // A newer checkpoint completed first: this one can no longer become the latest. Like a
       // pending checkpoint a completion subsumes, it is aborted, not failed.
       result = Status::Aborted("subsumed: checkpoint " + std::to_string(latest->checkpoint_id) +
@@ -165,7 +176,13 @@ void CheckpointCoordinator::Complete(uint64_t id, int64_t now_unix_ms, AckCallba
   }
   if (m) {
     bool metadata_may_exist = false;
-    const Status written = WriteMetadata(*m, &metadata_may_exist);
+    std::shared_ptr<const CheckpointStorage> savepoint;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      savepoint = completing_.find(id)->second.savepoint;
+    }
+    const Status written =
+        WriteMetadata(savepoint ? *savepoint : storage_, *m, &metadata_may_exist);
     std::lock_guard<std::mutex> lock(mu_);
     auto it = completing_.find(id);
     if (!written.ok()) {
@@ -176,7 +193,8 @@ void CheckpointCoordinator::Complete(uint64_t id, int64_t now_unix_ms, AckCallba
       result = written;
     } else {
       RegisterCompletedLocked(*m, now_unix_ms, &aborted);
-      stats_->ReportCompleted(id, now_unix_ms, storage_.MetadataPath(id));
+      stats_->ReportCompleted(id, now_unix_ms, StorageOf(it->second).MetadataPath(id));
+      if (savepoint) savepoints_.erase(id);  // the user's from now on
       completed.push_back(id);
       result = std::move(m);
     }
@@ -205,12 +223,13 @@ CheckpointMetadata CheckpointCoordinator::MetadataOf(uint64_t id, Pending pendin
   return m;
 }
 
-Status CheckpointCoordinator::WriteMetadata(const CheckpointMetadata& m, bool* metadata_may_exist) {
+Status CheckpointCoordinator::WriteMetadata(const CheckpointStorage& to,
+                                            const CheckpointMetadata& m, bool* metadata_may_exist) {
   WEIR_FAILPOINT("checkpoint.before_metadata");
-  if (Status written = WriteCheckpointMetadata(storage_, m); !written.ok()) {
+  if (Status written = WriteCheckpointMetadata(to, m); !written.ok()) {
     // The rename may have happened before a later step failed: make sure no _metadata is
     // left, or keep every file if that cannot be made sure.
-    const Status undo = storage_.fs().DeleteFile(storage_.MetadataPath(m.checkpoint_id));
+    const Status undo = to.fs().DeleteFile(to.MetadataPath(m.checkpoint_id));
     if (!undo.ok() && !undo.IsNotFound()) *metadata_may_exist = true;
     return written;
   }
@@ -224,17 +243,18 @@ void CheckpointCoordinator::RegisterCompletedLocked(const CheckpointMetadata& m,
   // From here on checkpoint `id` exists and nothing may fail it; a crash below loses no state
   // and at most leaves unreferenced files for gc.
   (void)Failpoints::Instance().Hit("checkpoint.after_metadata");
-  if (m.kind != CheckpointKind::kSavepoint) {
-    // Cannot fail: completions run one at a time and each checks it is above the latest.
-    auto plan = store_->Add(m);
-    (void)Failpoints::Instance().Hit("checkpoint.after_register");
-    if (plan.ok()) cleaner_->Discard(std::move(plan).value());
-  } else {
-    // Savepoints are never deleted by weir: nothing they hold is ever released.
-    (void)store_->RemovePending(id, /*keep_references=*/true);
-  }
+  if (IsSavepoint(m.kind)) return;  // the user's: no part of the job's history
+  // Cannot fail: completions run one at a time and each checks it is above the latest.
+  auto plan = store_->Add(m);
+  (void)Failpoints::Instance().Hit("checkpoint.after_register");
+  if (plan.ok()) cleaner_->Discard(std::move(plan).value());
   // Pending checkpoints older than this one can no longer become the latest: abort them.
+  // Savepoints are not part of that history: they go on.
   for (auto it = pending_.begin(); it != pending_.end() && it->first < id;) {
+    if (it->second.savepoint) {
+      ++it;
+      continue;
+    }
     stats_->ReportFailed(it->first, now_unix_ms,
                          "subsumed: checkpoint " + std::to_string(id) + " completed first");
     DiscardPendingLocked(it->first, it->second.acknowledged);
@@ -266,6 +286,12 @@ void CheckpointCoordinator::WaitForCompletions() { io_.WaitIdle(); }
 void CheckpointCoordinator::DiscardPendingLocked(uint64_t id,
                                                  const std::vector<KeyedStateHandle>& handles,
                                                  bool metadata_may_exist) {
+  if (auto sp = savepoints_.find(id); sp != savepoints_.end()) {
+    // Every file of a savepoint is in its directory, weir's until its _metadata exists. Kept
+    // for a late acknowledgement (its files are written by then), which deletes it again.
+    if (!metadata_may_exist) cleaner_->DiscardAbortedSavepoint(sp->second);
+    return;
+  }
   const auto retained = store_->RetainedIds();
   if (std::find(retained.begin(), retained.end(), id) != retained.end()) return;  // it completed
   // Its holds go first: a file only it held (of a checkpoint subsumed meanwhile) goes too.

@@ -84,8 +84,12 @@ class CheckpointCoordinator {
   void AddListener(CheckpointListener* listener);
 
   // Starts checkpoint N (returned), which completes once each of `task_ids` acknowledged.
+  // A savepoint (`kind` a savepoint kind) is written to `savepoint`, a savepoint directory: its
+  // `_metadata` goes there, it is never added to the store, never subsumes or is subsumed by a
+  // checkpoint, and its directory is deleted if it is aborted (docs/savepoints.md).
   Result<uint64_t> StartCheckpoint(CheckpointKind kind, std::vector<std::string> task_ids,
-                                   int64_t trigger_unix_ms);
+                                   int64_t trigger_unix_ms,
+                                   std::shared_ptr<const CheckpointStorage> savepoint = nullptr);
   // A task's snapshot for checkpoint N. `done` is called once: on the calling thread when N still
   // awaits other tasks or the acknowledgement is refused, on the I/O thread once N's completion
   // settled (after the listeners heard of it) when this was N's last acknowledgement.
@@ -128,15 +132,22 @@ class CheckpointCoordinator {
     std::set<std::string> awaiting;
     std::vector<KeyedStateHandle> acknowledged;
     std::vector<OperatorStateHandle> operator_states;
+    std::shared_ptr<const CheckpointStorage> savepoint;  // a savepoint's directory
   };
+  // Where checkpoint `id`'s files and `_metadata` go.
+  const CheckpointStorage& StorageOf(const Pending& p) const {
+    return p.savepoint ? *p.savepoint : storage_;
+  }
   // Records the acknowledgement; when it was N's last, moves N to completing and returns true.
   Result<bool> AcknowledgeLocked(uint64_t checkpoint_id, TaskStateSnapshot snapshot,
                                  int64_t now_unix_ms, std::vector<uint64_t>* aborted);
   // On the I/O thread: writes N's _metadata (lock released), then registers N.
   void Complete(uint64_t id, int64_t now_unix_ms, AckCallback done);
   CheckpointMetadata MetadataOf(uint64_t id, Pending pending, int64_t now_unix_ms) const;
-  // Writes `m`; on failure, `*metadata_may_exist` tells whether a _metadata may be left.
-  Status WriteMetadata(const CheckpointMetadata& m, bool* metadata_may_exist);
+  // Writes `m` into `to`; on failure, `*metadata_may_exist` tells whether a _metadata may be
+  // left.
+  Status WriteMetadata(const CheckpointStorage& to, const CheckpointMetadata& m,
+                       bool* metadata_may_exist);
   // N's _metadata is durable: registers N, aborts pending checkpoints older than N.
   void RegisterCompletedLocked(const CheckpointMetadata& m, int64_t now_unix_ms,
                                std::vector<uint64_t>* aborted);
@@ -154,7 +165,10 @@ class CheckpointCoordinator {
   mutable std::mutex mu_;
   std::map<uint64_t, Pending> pending_;     // guarded by mu_
   std::map<uint64_t, Pending> completing_;  // guarded by mu_: fully acknowledged, not settled
-  uint64_t next_id_ = 1;                    // guarded by mu_
+  // Every savepoint started, by id (guarded by mu_): a late acknowledgement of an aborted one
+  // deletes its directory, never a path of the job directory.
+  std::map<uint64_t, std::shared_ptr<const CheckpointStorage>> savepoints_;
+  uint64_t next_id_ = 1;  // guarded by mu_
   std::vector<CheckpointListener*> listeners_;
   // Last member: its thread finishes the completions handed to it before the rest goes.
   ThreadPool io_{1, "weir-ckpt-io"};

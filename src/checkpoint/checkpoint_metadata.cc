@@ -181,8 +181,10 @@ const char* CheckpointKindName(CheckpointKind kind) {
       return "full";
     case CheckpointKind::kIncremental:
       return "incremental";
-    case CheckpointKind::kSavepoint:
-      return "savepoint";
+    case CheckpointKind::kCanonicalSavepoint:
+      return "canonical savepoint";
+    case CheckpointKind::kNativeSavepoint:
+      return "native savepoint";
   }
   return "unknown";
 }
@@ -263,7 +265,7 @@ Result<CheckpointMetadata> DecodeCheckpointMetadata(std::string_view bytes,
   uint8_t kind = 0;
   uint64_t trigger = 0, completed = 0, backends = 0;
   std::string problem;
-  bool ok = d.Varint(&m.checkpoint_id) && d.Byte(&kind) && kind <= 2 && d.Varint(&trigger) &&
+  bool ok = d.Varint(&m.checkpoint_id) && d.Byte(&kind) && kind <= 3 && d.Varint(&trigger) &&
             d.Varint(&completed) && d.String(&m.job_id) && d.Varint(&backends);
   for (uint64_t i = 0; ok && i < backends; ++i) {
     KeyedStateHandle b;
@@ -291,6 +293,18 @@ Result<CheckpointMetadata> DecodeCheckpointMetadata(std::string_view bytes,
   // become part of a path is checked against the grammar before anything uses it.
   if (Status ids = ValidateIdentifiers(m); !ids.ok()) return corrupt(ids.message());
   m.kind = static_cast<CheckpointKind>(kind);
+  if (IsSavepoint(m.kind)) {
+    // Self-contained: a savepoint references no shared file, only what it wrote itself.
+    for (const auto& b : m.backends) {
+      for (const auto& f : b.files) {
+        if (f.role == StateFileRole::kShared || f.written_by_checkpoint != m.checkpoint_id) {
+          return corrupt("savepoint file " + f.path +
+                         " is not the savepoint's own (a savepoint references nothing outside "
+                         "its directory)");
+        }
+      }
+    }
+  }
   m.trigger_unix_ms = static_cast<int64_t>(trigger);
   m.completed_unix_ms = static_cast<int64_t>(completed);
   return m;

@@ -12,8 +12,18 @@
 
 namespace weir {
 
-enum class CheckpointKind : uint8_t { kFull = 0, kIncremental = 1, kSavepoint = 2 };
+// A savepoint is a snapshot the user asked for, in its own directory (docs/savepoints.md): in the
+// canonical format (key-group streams any backend restores) or the backend's native one.
+enum class CheckpointKind : uint8_t {
+  kFull = 0,
+  kIncremental = 1,
+  kCanonicalSavepoint = 2,
+  kNativeSavepoint = 3,
+};
 const char* CheckpointKindName(CheckpointKind kind);
+inline bool IsSavepoint(CheckpointKind kind) {
+  return kind == CheckpointKind::kCanonicalSavepoint || kind == CheckpointKind::kNativeSavepoint;
+}
 
 // Version 2 adds the job's operators and the operator state of each subtask (opaque bytes);
 // version 3 stores operator state as opaque bytes and named lists. Versions 1 and 2 are still

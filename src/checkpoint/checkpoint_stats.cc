@@ -104,7 +104,7 @@ void CheckpointStatsTracker::ReportCompleted(uint64_t id, int64_t end_unix_ms,
   c->end_unix_ms = end_unix_ms;
   c->metadata_path = std::move(metadata_path);
   ++completed_;
-  latest_completed_ = *c;
+  (IsSavepoint(c->kind) ? latest_savepoint_ : latest_completed_) = *c;
 }
 
 void CheckpointStatsTracker::ReportFailed(uint64_t id, int64_t end_unix_ms, std::string reason) {
@@ -135,6 +135,7 @@ CheckpointStatsSnapshot CheckpointStatsTracker::Snapshot() const {
     s.history.push_back(*it);
   }
   s.latest_completed = latest_completed_;
+  s.latest_savepoint = latest_savepoint_;
   s.latest_failed = latest_failed_;
   s.latest_restore = latest_restore_;
   return s;

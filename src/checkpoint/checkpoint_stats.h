@@ -66,6 +66,7 @@ struct RestoreStats {
   std::string metadata_path;
   int64_t restore_unix_ms = 0;
   int64_t duration_ms = 0;
+  bool is_savepoint = false;
 };
 
 struct CheckpointStatsSnapshot {
@@ -73,8 +74,9 @@ struct CheckpointStatsSnapshot {
   uint64_t failed = 0;
   uint64_t in_progress = 0;
   uint64_t restored = 0;
-  std::vector<CheckpointStats> history;  // newest first
-  std::optional<CheckpointStats> latest_completed;
+  std::vector<CheckpointStats> history;             // newest first
+  std::optional<CheckpointStats> latest_completed;  // the latest completed checkpoint
+  std::optional<CheckpointStats> latest_savepoint;  // the latest completed savepoint
   std::optional<CheckpointStats> latest_failed;
   std::optional<RestoreStats> latest_restore;
 };
@@ -110,6 +112,7 @@ class CheckpointStatsTracker {
   uint64_t failed_ = 0;
   uint64_t restored_ = 0;
   std::optional<CheckpointStats> latest_completed_;
+  std::optional<CheckpointStats> latest_savepoint_;
   std::optional<CheckpointStats> latest_failed_;
   std::optional<RestoreStats> latest_restore_;
 };

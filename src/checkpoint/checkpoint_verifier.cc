@@ -44,23 +44,27 @@ Status WalkFiles(FileSystem& fs, const std::string& root, const std::string& rel
 Result<VerifyReport> VerifyJobDirectory(const CheckpointStorage& storage, bool verify_checksums) {
   VerifyReport report;
   report.job_dir = storage.job_dir();
+  report.savepoint = storage.is_savepoint();
   FileSystem& fs = storage.fs();
   std::set<std::string> referenced;
-  WEIR_ASSIGN_OR_RETURN(auto ids, storage.ListCompletedCheckpointIds());
+  std::vector<uint64_t> ids = {0};  // a savepoint's one; its id is in its _metadata
+  if (!storage.is_savepoint()) {
+    WEIR_ASSIGN_OR_RETURN(ids, storage.ListCompletedCheckpointIds());
+  }
   // Every readable metadata first: the totals of the progress report.
   std::vector<std::pair<uint64_t, CheckpointMetadata>> readable;
   uint64_t total_files = 0, total_bytes = 0;
   {
     std::set<std::string> distinct;
     for (uint64_t id : ids) {
-      const std::string metadata_relative =
-          CheckpointStorage::RelativeCheckpointFile(id, kMetadataFileName);
+      const std::string metadata_relative = storage.RelativePrivateFile(id, kMetadataFileName);
       referenced.insert(metadata_relative);
       auto m = ReadCheckpointMetadata(fs, storage.MetadataPath(id));
       if (!m.ok()) {
         report.unreadable_metadata.push_back({id, metadata_relative, m.status().message()});
         continue;
       }
+      id = m->checkpoint_id;
       report.checkpoints.push_back(id);
       for (const auto& backend : m->backends) {
         for (const auto& f : backend.files) {
@@ -125,8 +129,10 @@ Result<VerifyReport> VerifyJobDirectory(const CheckpointStorage& storage, bool v
         report.total_bytes += st.size;
         const std::string top = path.substr(0, path.find('/'));
         const bool owned_by_checkpoints =
-            path.find('/') != std::string::npos &&
-            (top == kSharedDirName || CheckpointStorage::ParseCheckpointDirName(top));
+            storage.is_savepoint()
+                ? true
+                : path.find('/') != std::string::npos &&
+                      (top == kSharedDirName || CheckpointStorage::ParseCheckpointDirName(top));
         if (owned_by_checkpoints && !referenced.count(path)) {
           report.orphans.push_back({path, st.size, st.modified_unix_ms});
         }

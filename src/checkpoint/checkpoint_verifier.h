@@ -25,7 +25,8 @@ struct OrphanFile {
 };
 
 struct VerifyReport {
-  std::string job_dir;
+  std::string job_dir;  // or the savepoint's directory
+  bool savepoint = false;
   std::vector<uint64_t> checkpoints;  // completed checkpoints whose metadata reads
   std::vector<FileProblem> unreadable_metadata;
   std::vector<FileProblem> missing;
@@ -40,7 +41,9 @@ struct VerifyReport {
   }
 };
 
-// `verify_checksums` false checks presence and size only.
+// `verify_checksums` false checks presence and size only. A savepoint's storage
+// (Layout::kSavepoint) is verified the same way: its one savepoint, and as orphans the files in
+// its directory it does not reference (weir never deletes them: gc refuses a savepoint).
 Result<VerifyReport> VerifyJobDirectory(const CheckpointStorage& storage,
                                         bool verify_checksums = true);
 

@@ -128,7 +128,7 @@ Result<StoredCheckpoints> ReadStoredCheckpoints(const CheckpointStorage& storage
                                                   std::to_string(m->checkpoint_id)));
       continue;
     }
-    if (m->kind == CheckpointKind::kSavepoint) continue;  // never subsumed by weir
+    if (IsSavepoint(m->kind)) continue;  // never subsumed by weir
     out.checkpoints.push_back(std::move(m).value());
   }
   return out;

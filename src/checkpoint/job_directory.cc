@@ -20,6 +20,17 @@ Result<bool> RecognizeJobDirectory(const CheckpointStorage& storage) {
   return false;
 }
 
+Result<bool> RecognizeSavepointDirectory(FileSystem& fs, const std::string& dir) {
+  auto st = fs.Stat(dir);
+  if (!st.ok()) return st.status();
+  if (st->is_symlink || !st->is_directory) return false;
+  const std::string metadata = JoinPath(dir, kMetadataFileName);
+  WEIR_ASSIGN_OR_RETURN(bool exists, fs.Exists(metadata));
+  if (!exists) return false;
+  auto m = ReadCheckpointMetadata(fs, metadata);
+  return m.ok() && IsSavepoint(m->kind);
+}
+
 Status DeleteJobDirectory(const CheckpointStorage& storage) {
   WEIR_ASSIGN_OR_RETURN(bool recognized, RecognizeJobDirectory(storage));
   if (!recognized) {
@@ -56,6 +67,11 @@ Result<JobDirectories> FindJobDirectories(FileSystem& fs, const std::string& dir
     out.jobs.push_back(dir);
     return out;
   }
+  WEIR_ASSIGN_OR_RETURN(bool is_savepoint, RecognizeSavepointDirectory(fs, dir));
+  if (is_savepoint) {
+    out.savepoints.push_back(dir);
+    return out;
+  }
   WEIR_ASSIGN_OR_RETURN(auto entries, fs.ListDir(dir));
   for (const auto& e : entries) {
     const std::string sub = JoinPath(dir, e.name);
@@ -68,12 +84,17 @@ Result<JobDirectories> FindJobDirectories(FileSystem& fs, const std::string& dir
     auto recognized = RecognizeJobDirectory(CheckpointStorage(shared_fs, sub));
     if (recognized.ok() && *recognized) {
       out.jobs.push_back(sub);
+    } else if (auto savepoint = RecognizeSavepointDirectory(fs, sub);
+               savepoint.ok() && *savepoint) {
+      out.savepoints.push_back(sub);
     } else {
-      out.ignored.push_back(sub + ": not a weir job directory (no marker, no readable checkpoint)" +
-                            ", left alone");
+      out.ignored.push_back(sub +
+                            ": not a weir job or savepoint directory (no marker, no readable "
+                            "checkpoint or savepoint), left alone");
     }
   }
   std::sort(out.jobs.begin(), out.jobs.end());
+  std::sort(out.savepoints.begin(), out.savepoints.end());
   std::sort(out.ignored.begin(), out.ignored.end());
   return out;
 }

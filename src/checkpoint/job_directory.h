@@ -15,8 +15,13 @@ namespace weir {
 // recognized. Not recognized: OK(false).
 Result<bool> RecognizeJobDirectory(const CheckpointStorage& storage);
 
+// A savepoint directory: a directory (not a link) whose `_metadata` decodes as a savepoint's.
+// Not one: OK(false).
+Result<bool> RecognizeSavepointDirectory(FileSystem& fs, const std::string& dir);
+
 struct JobDirectories {
-  std::vector<std::string> jobs;  // recognized job directories, sorted
+  std::vector<std::string> jobs;        // recognized job directories, sorted
+  std::vector<std::string> savepoints;  // recognized savepoint directories, sorted
   // What was looked at and left alone, each with the reason ("<path>: not a job directory …").
   std::vector<std::string> ignored;
 };
@@ -27,9 +32,9 @@ struct JobDirectories {
 // (FailedPrecondition) a directory it does not recognize.
 Status DeleteJobDirectory(const CheckpointStorage& storage);
 
-// `dir` is a job directory, or a checkpoints directory holding job directories: returns the job
-// directories it recognizes. NotFound / InvalidArgument when `dir` is neither a directory nor
-// readable.
+// `dir` is a job directory or a savepoint directory, or a directory holding job or savepoint
+// directories: returns those it recognizes. NotFound / InvalidArgument when `dir` is neither a
+// directory nor readable.
 Result<JobDirectories> FindJobDirectories(FileSystem& fs, const std::string& dir);
 
 }  // namespace weir

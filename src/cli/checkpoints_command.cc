@@ -52,17 +52,36 @@ struct ListedCheckpoint {
   CheckpointMetadata metadata;
 };
 
-// The job directories `dir` holds (or is); what is not one is named on stderr and left alone.
-Result<std::vector<std::string>> RecognizedJobDirs(FileSystem& fs, const std::string& dir) {
+// The job (and, when asked, savepoint) directories `dir` holds or is, each as its storage; what
+// is neither is named on stderr and left alone.
+Result<std::vector<CheckpointStorage>> RecognizedDirs(FileSystem& fs, const std::string& dir,
+                                                      bool savepoints) {
   WEIR_ASSIGN_OR_RETURN(JobDirectories found, FindJobDirectories(fs, dir));
   for (const auto& ignored : found.ignored) std::cerr << "weir: " << EscapeForLog(ignored) << "\n";
-  return found.jobs;
+  const auto shared_fs = std::shared_ptr<FileSystem>(&fs, [](FileSystem*) {});
+  std::vector<CheckpointStorage> out;
+  for (const auto& job : found.jobs) out.emplace_back(shared_fs, job);
+  for (const auto& savepoint : found.savepoints) {
+    if (savepoints) {
+      out.push_back(CheckpointStorage::ForSavepoint(shared_fs, savepoint));
+    } else {
+      std::cerr << "weir: " << EscapeForLog(savepoint)
+                << ": a savepoint, left alone (savepoints are the user's)\n";
+    }
+  }
+  return out;
 }
 
 Result<std::vector<ListedCheckpoint>> CollectCheckpoints(FileSystem& fs, const std::string& dir) {
-  WEIR_ASSIGN_OR_RETURN(auto job_dirs, RecognizedJobDirs(fs, dir));
+  WEIR_ASSIGN_OR_RETURN(JobDirectories found, FindJobDirectories(fs, dir));
+  for (const auto& ignored : found.ignored) std::cerr << "weir: " << EscapeForLog(ignored) << "\n";
   std::vector<ListedCheckpoint> out;
-  for (const auto& job_dir : job_dirs) {
+  for (const auto& savepoint : found.savepoints) {
+    const std::string path = JoinPath(savepoint, kMetadataFileName);
+    WEIR_ASSIGN_OR_RETURN(auto metadata, ReadCheckpointMetadata(fs, path));
+    out.push_back({path, std::move(metadata)});
+  }
+  for (const auto& job_dir : found.jobs) {
     const CheckpointStorage storage(std::shared_ptr<FileSystem>(&fs, [](FileSystem*) {}), job_dir);
     WEIR_ASSIGN_OR_RETURN(auto ids, storage.ListCompletedCheckpointIds());
     for (uint64_t id : ids) {
@@ -115,6 +134,7 @@ int RunList(const std::string& dir_in, bool as_json, const StorageOptions& stora
       rows.push_back({{"id", m.checkpoint_id},
                       {"job_id", m.job_id},
                       {"kind", CheckpointKindName(m.kind)},
+                      {"savepoint", IsSavepoint(m.kind)},
                       {"path", c.metadata_path},
                       {"triggered_at", Iso8601(m.trigger_unix_ms)},
                       {"completed_at", Iso8601(m.completed_unix_ms)},
@@ -125,11 +145,11 @@ int RunList(const std::string& dir_in, bool as_json, const StorageOptions& stora
     std::cout << rows.dump(2) << "\n";
     return 0;
   }
-  std::cout << fmt::format("{:>6}  {:<11}  {:<24}  {:>10}  {:>12}  {:>5}  {}\n", "ID", "KIND",
+  std::cout << fmt::format("{:>6}  {:<19}  {:<24}  {:>10}  {:>12}  {:>5}  {}\n", "ID", "KIND",
                            "COMPLETED", "FULL", "CHECKPOINTED", "FILES", "PATH");
   for (const auto& c : *listed) {
     const auto& m = c.metadata;
-    std::cout << fmt::format("{:>6}  {:<11}  {:<24}  {:>10}  {:>12}  {:>5}  {}\n", m.checkpoint_id,
+    std::cout << fmt::format("{:>6}  {:<19}  {:<24}  {:>10}  {:>12}  {:>5}  {}\n", m.checkpoint_id,
                              CheckpointKindName(m.kind), Iso8601(m.completed_unix_ms),
                              HumanBytes(m.FullBytes()), HumanBytes(m.CheckpointedBytes()),
                              m.FileCount(), c.metadata_path);
@@ -237,7 +257,13 @@ int RunInspect(const std::string& path_in, bool as_json, const StorageOptions& s
   auto read = ReadCheckpointMetadata(*fs, pointer->metadata_path);
   if (!read.ok()) return Fail(read.status());
   const CheckpointMetadata& m = *read;
-  if (m.checkpoint_id != pointer->checkpoint_id) {
+  if (pointer->savepoint != IsSavepoint(m.kind)) {
+    return Fail(
+        Status::Corruption(pointer->metadata_path + ": holds " + CheckpointKindName(m.kind) + " " +
+                           std::to_string(m.checkpoint_id) + " in a " +
+                           (pointer->savepoint ? "savepoint" : "checkpoint") + " directory"));
+  }
+  if (!pointer->savepoint && m.checkpoint_id != pointer->checkpoint_id) {
     return Fail(Status::Corruption(pointer->metadata_path + ": holds checkpoint " +
                                    std::to_string(m.checkpoint_id) + " but lies in " +
                                    CheckpointStorage::CheckpointDirName(pointer->checkpoint_id)));
@@ -260,6 +286,7 @@ int RunInspect(const std::string& path_in, bool as_json, const StorageOptions& s
     json out = {{"id", m.checkpoint_id},
                 {"job_id", m.job_id},
                 {"kind", CheckpointKindName(m.kind)},
+                {"savepoint", IsSavepoint(m.kind)},
                 {"path", pointer->metadata_path},
                 {"job_dir", pointer->job_dir},
                 {"triggered_at", Iso8601(m.trigger_unix_ms)},
@@ -272,8 +299,12 @@ int RunInspect(const std::string& path_in, bool as_json, const StorageOptions& s
     std::cout << out.dump(2) << "\n";
     return 0;
   }
-  std::cout << fmt::format("checkpoint {} ({}) of job {}\n", m.checkpoint_id,
+  std::cout << fmt::format("{} {} ({}) of job {}\n",
+                           IsSavepoint(m.kind) ? "savepoint" : "checkpoint", m.checkpoint_id,
                            CheckpointKindName(m.kind), m.job_id);
+  if (IsSavepoint(m.kind)) {
+    std::cout << "  self-contained: every file is in its directory; weir never deletes it\n";
+  }
   std::cout << fmt::format("  metadata:     {}\n", pointer->metadata_path);
   std::cout << fmt::format("  triggered:    {}\n  completed:    {}\n", Iso8601(m.trigger_unix_ms),
                            Iso8601(m.completed_unix_ms));
@@ -328,15 +359,16 @@ int64_t NowUnixMs() {
       .count();
 }
 
-Result<std::vector<VerifyReport>> VerifyAll(FileSystem& fs, const std::string& dir,
-                                            bool checksums) {
-  WEIR_ASSIGN_OR_RETURN(auto job_dirs, RecognizedJobDirs(fs, dir));
-  if (job_dirs.empty()) {
-    return Status::NotFound(dir + ": no weir job directory in it");
+// Savepoints are verified too, unless for gc: it never touches one.
+Result<std::vector<VerifyReport>> VerifyAll(FileSystem& fs, const std::string& dir, bool checksums,
+                                            bool savepoints) {
+  WEIR_ASSIGN_OR_RETURN(auto dirs, RecognizedDirs(fs, dir, savepoints));
+  if (dirs.empty()) {
+    return Status::NotFound(dir + ": no weir job directory" +
+                            (savepoints ? std::string(" or savepoint") : std::string()) + " in it");
   }
   std::vector<VerifyReport> reports;
-  for (const auto& job_dir : job_dirs) {
-    const CheckpointStorage storage(std::shared_ptr<FileSystem>(&fs, [](FileSystem*) {}), job_dir);
+  for (const auto& storage : dirs) {
     WEIR_ASSIGN_OR_RETURN(auto report, VerifyJobDirectory(storage, checksums));
     reports.push_back(std::move(report));
   }
@@ -346,7 +378,7 @@ Result<std::vector<VerifyReport>> VerifyAll(FileSystem& fs, const std::string& d
 int RunVerify(const std::string& dir_in, bool as_json, bool checksums,
               const StorageOptions& storage) {
   WEIR_OPEN_STORAGE_OR_FAIL(fs, dir, dir_in, storage);
-  auto reports = VerifyAll(*fs, dir, checksums);
+  auto reports = VerifyAll(*fs, dir, checksums, /*savepoints=*/true);
   if (!reports.ok()) return Fail(reports.status());
   const int64_t now = NowUnixMs();
   bool healthy = true;
@@ -376,7 +408,8 @@ int RunVerify(const std::string& dir_in, bool as_json, bool checksums,
         << "\n";
   } else {
     for (const auto& r : *reports) {
-      std::cout << fmt::format("{}: {} checkpoint(s) verified{}\n", r.job_dir, r.checkpoints.size(),
+      std::cout << fmt::format("{}: {} {} verified{}\n", r.job_dir, r.checkpoints.size(),
+                               r.savepoint ? "savepoint" : "checkpoint(s)",
                                checksums ? " (size and checksum of every file)" : " (sizes only)");
       for (const auto& p : r.unreadable_metadata) std::cout << "  UNREADABLE " << p.message << "\n";
       for (const auto& p : r.missing) std::cout << "  MISSING    " << p.message << "\n";
@@ -404,7 +437,7 @@ int RunGc(const std::string& dir_in, const std::string& grace_text, bool do_dele
   auto grace = ParseDuration(grace_text);
   if (!grace.ok()) return Fail(Status::InvalidArgument("--grace: " + grace.status().message()));
   WEIR_OPEN_STORAGE_OR_FAIL(fs, dir, dir_in, storage);
-  auto reports = VerifyAll(*fs, dir, /*checksums=*/false);
+  auto reports = VerifyAll(*fs, dir, /*checksums=*/false, /*savepoints=*/false);
   if (!reports.ok()) return Fail(reports.status());
   const int64_t now = NowUnixMs();
   json deleted = json::array(), kept = json::array();
@@ -449,10 +482,13 @@ void AddCheckpointsCommand(CLI::App& app, int& exit_code) {
   checkpoints->require_subcommand(1);
 
   auto* list = checkpoints->add_subcommand(
-      "list", "One row per completed checkpoint of a checkpoints directory or a job directory");
+      "list", "One row per completed checkpoint or savepoint of a directory");
   auto list_dir = std::make_shared<std::string>();
   auto list_json = std::make_shared<bool>(false);
-  list->add_option("DIR", *list_dir, "state.checkpoints.dir, or one job's directory")->required();
+  list->add_option("DIR", *list_dir,
+                   "state.checkpoints.dir, one job's directory, a savepoint, or a directory of "
+                   "savepoints")
+      ->required();
   list->add_flag("--json", *list_json, "Print a JSON array ordered by checkpoint id");
   auto list_storage = std::make_shared<StorageOptions>();
   AddStorageOptions(list, list_storage);
@@ -464,7 +500,9 @@ void AddCheckpointsCommand(CLI::App& app, int& exit_code) {
       "inspect", "Show every file a checkpoint references, per backend and state");
   auto inspect_path = std::make_shared<std::string>();
   auto inspect_json = std::make_shared<bool>(false);
-  inspect->add_option("PATH", *inspect_path, "A _metadata file or its chk-<N> directory")
+  inspect
+      ->add_option("PATH", *inspect_path,
+                   "A _metadata file, its chk-<N> directory or a savepoint's directory")
       ->required();
   inspect->add_flag("--json", *inspect_json, "Print JSON");
   auto inspect_storage = std::make_shared<StorageOptions>();
@@ -474,11 +512,14 @@ void AddCheckpointsCommand(CLI::App& app, int& exit_code) {
   });
 
   auto* verify = checkpoints->add_subcommand(
-      "verify", "Check every completed checkpoint's files and find orphaned files");
+      "verify", "Check every completed checkpoint's and savepoint's files and find orphaned files");
   auto verify_dir = std::make_shared<std::string>();
   auto verify_json = std::make_shared<bool>(false);
   auto verify_sizes_only = std::make_shared<bool>(false);
-  verify->add_option("DIR", *verify_dir, "state.checkpoints.dir, or one job's directory")
+  verify
+      ->add_option("DIR", *verify_dir,
+                   "state.checkpoints.dir, one job's directory, a savepoint, or a directory of "
+                   "savepoints")
       ->required();
   verify->add_flag("--json", *verify_json, "Print JSON");
   verify->add_flag("--sizes-only", *verify_sizes_only, "Skip checksums (check presence and size)");

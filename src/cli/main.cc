@@ -3,6 +3,7 @@
 
 #include "cli/checkpoints_command.h"
 #include "cli/config_command.h"
+#include "cli/control_command.h"
 #include "cli/nats_command.h"
 #include "cli/run_command.h"
 
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
   weir::cli::AddConfigCommand(app, exit_code);
   weir::cli::AddRunCommand(app, exit_code);
   weir::cli::AddNatsCommand(app, exit_code);
+  weir::cli::AddControlCommands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "io/journaling_file_system.h"
 #include "runtime/job_runtime.h"
+#include "web/rest_control.h"
 #include "web/rest_server.h"
 #include "web/web_options.h"
 #include "weir/config.h"
@@ -109,6 +110,13 @@ int Run(const RunOptions& o) {
     fs = *journaled;
     SetDefaultLocalFileSystem(fs);
   }
+  // Who may act on the job over REST: a misconfiguration stops here, before anything runs.
+  web::RestControlOptions control;
+  if (config->Get(config::kRestEnabled)) {
+    auto c = web::RestControlFromConfig(*config, config->Get(config::kRestAddress));
+    if (!c.ok()) return Fail(c.status());
+    control = std::move(c).value();
+  }
   auto runtime = JobRuntime::Create(std::move(graph).value(), *config, fs);
   if (!runtime.ok()) return Fail(runtime.status());
   int received = 0;
@@ -116,7 +124,7 @@ int Run(const RunOptions& o) {
   // The REST API, dashboard and metrics: a job that cannot serve them still runs.
   std::unique_ptr<web::RestServer> rest;
   if (config->Get(config::kRestEnabled)) {
-    rest = std::make_unique<web::RestServer>(*job);
+    rest = std::make_unique<web::RestServer>(*job, control);
     const std::string address = config->Get(config::kRestAddress);
     if (Status s = rest->Start(address, static_cast<int>(config->Get(config::kRestPort)));
         !s.ok()) {
@@ -138,6 +146,11 @@ int Run(const RunOptions& o) {
   const JobResult result = job->Run();
   pthread_kill(waiter.native_handle(), SIGUSR2);
   waiter.join();
+  // A client that stopped the job with a savepoint learns its path from the REST API: serve it
+  // a little longer, until the client had its answer.
+  if (rest && !result.stop_request.empty()) {
+    rest->WaitForSettledRequestServed(result.stop_request, 2000);
+  }
   if (rest) rest->Stop();
 
   const std::string latest = result.latest_checkpoint.has_value()
@@ -145,10 +158,17 @@ int Run(const RunOptions& o) {
                                  : "";
   switch (result.outcome) {
     case JobOutcome::kFinished:
+      if (!result.savepoint_path.empty()) {
+        std::cout << "job " << job->job_id() << " stopped with savepoint " << result.savepoint_path
+                  << "\n";
+        return 0;
+      }
       std::cout << "job " << job->job_id() << " finished" << latest << "\n";
       return 0;
     case JobOutcome::kCancelled:
-      std::cout << "job " << job->job_id() << " cancelled" << latest << "\n";
+      std::cout << "job " << job->job_id() << " cancelled" << latest
+                << (result.savepoint_path.empty() ? "" : "; savepoint: " + result.savepoint_path)
+                << "\n";
       return received == SIGTERM ? 143 : 130;
     case JobOutcome::kFailed:
       std::cerr << "weir run: job " << job->job_id() << " failed: " << result.status.message()
@@ -165,7 +185,8 @@ void AddRunCommand(CLI::App& app, int& exit_code) {
   CLI::App* run = app.add_subcommand("run", "run a job (a bundled example or a job library)");
   CLI::Option* restore =
       run->add_option("-s,--fromSavepoint", options->restore_path,
-                      "resume from this checkpoint (its _metadata file or chk-N directory)");
+                      "resume from this checkpoint or savepoint (its _metadata file, its chk-N "
+                      "directory or the savepoint's directory)");
   run->add_option("--config", options->config_file, "YAML configuration file");
   run->add_option("-D", options->assignments, "configuration key=value (repeatable)")
       ->take_all()

@@ -123,6 +123,9 @@ JobResult JobRuntime::Run() {
       unrestorable = outcome == JobOutcome::kFailed && Unrestorable(failure);
     }
     Teardown();
+    FailOpenRequests(outcome == JobOutcome::kFailed      ? "the job failed: " + failure.ToString()
+                     : outcome == JobOutcome::kCancelled ? "the job was cancelled"
+                                                         : "the job finished");
     if (outcome == JobOutcome::kFinished) {
       result.outcome = outcome;
       break;
@@ -138,6 +141,12 @@ JobResult JobRuntime::Run() {
           LogWarn("job cancelled; its checkpoints were not all deleted: " + deleted.ToString());
         }
         DeleteLocalWorkingDirectory();
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          // Elsewhere: a savepoint is never deleted with the job directory.
+          result.savepoint_path = stopped_with_;
+          result.stop_request = stopped_by_;
+        }
         SetState(JobState::kCancelled, result.restarts);
         return result;
       }
@@ -168,6 +177,11 @@ JobResult JobRuntime::Run() {
     SetState(JobState::kRunning, result.restarts);
   }
   fill_latest();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    result.savepoint_path = stopped_with_;
+    result.stop_request = stopped_by_;
+  }
   SetState(result.outcome == JobOutcome::kFinished    ? JobState::kFinished
            : result.outcome == JobOutcome::kCancelled ? JobState::kCancelled
                                                       : JobState::kFailed,
@@ -195,6 +209,7 @@ bool JobRuntime::Unrestorable(const Status& s) {
 Status JobRuntime::DeployOlderCheckpoint(std::optional<RestorePoint>* restore, Status damaged) {
   const RestorePoint& failed = **restore;
   const uint64_t failed_id = failed.metadata.checkpoint_id;
+  if (failed.storage.is_savepoint()) return damaged;  // a savepoint has no older checkpoints
   WEIR_ASSIGN_OR_RETURN(std::vector<uint64_t> ids, failed.storage.ListCompletedCheckpointIds());
   for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
     if (*it >= failed_id) continue;
@@ -296,7 +311,7 @@ Status JobRuntime::Deploy(const std::optional<RestorePoint>& restore) {
     coordinator_->stats().ReportRestored(
         {restore->metadata.checkpoint_id,
          restore->storage.MetadataPath(restore->metadata.checkpoint_id), NowUnixMs(),
-         NowSteadyMs() - deploy_start});
+         NowSteadyMs() - deploy_start, IsSavepoint(restore->metadata.kind)});
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -389,7 +404,7 @@ JobOutcome JobRuntime::Supervise(Status* failure) {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(1, wake - now)), [&] {
         return cancel_ || failure_.has_value() || !completed_events_.empty() ||
-               !aborted_events_.empty() || !failed_events_.empty() ||
+               !aborted_events_.empty() || !failed_events_.empty() || !queued_.empty() ||
                (finished_tasks_.size() == tasks_.size() && !final_checkpoint_.has_value());
       });
       if (cancel_) return JobOutcome::kCancelled;
@@ -405,16 +420,24 @@ JobOutcome JobRuntime::Supervise(Status* failure) {
     const int64_t t = NowSteadyMs();
     bool done = false;
     for (uint64_t id : completed) {
+      if (final_checkpoint_.has_value() && id >= *final_checkpoint_) done = true;
+      // A savepoint is no part of the job's history: no base, no subsumption.
+      if (const auto stats = coordinator_->stats().Find(id); stats && IsSavepoint(stats->kind)) {
+        continue;
+      }
       scheduler_->OnCompleted(id, t);
       latest_completed_ = std::max(latest_completed_, id);
       next_is_full_ = false;
-      if (final_checkpoint_.has_value() && id >= *final_checkpoint_) done = true;
     }
-    for (uint64_t id : failed) scheduler_->OnFailed(id);
+    // Snapshots a request started count against no tolerance: the request reports the failure.
+    for (uint64_t id : failed) {
+      if (!IsRequested(id)) scheduler_->OnFailed(id);
+    }
     for (uint64_t id : aborted) {
       scheduler_->OnAborted(id, t);
       if (final_checkpoint_ == id) final_checkpoint_.reset();
     }
+    if (auto stopped = HandleControl(t, all_finished, completed, aborted)) return *stopped;
     if (scheduler_->FailuresExceedTolerance()) {
       *failure = Status::Aborted(std::to_string(scheduler_->consecutive_failures()) +
                                  " consecutive checkpoint failures exceed " +
@@ -439,7 +462,7 @@ JobOutcome JobRuntime::Supervise(Status* failure) {
         return JobOutcome::kFinished;
       }
       if (!final_checkpoint_.has_value()) Trigger(t, /*final=*/true);
-    } else if (coordinator_ && scheduler_->ShouldTrigger(t)) {
+    } else if (coordinator_ && scheduler_->ShouldTrigger(t) && !StopSnapshotPending()) {
       Trigger(t, /*final=*/false);
     }
   }
@@ -450,19 +473,38 @@ void JobRuntime::Trigger(int64_t now_ms, bool final) {
     LogWarn("checkpoint trigger skipped: " + s.ToString());
     return;
   }
-  const CheckpointKind kind =
-      incremental_ && !next_is_full_ ? CheckpointKind::kIncremental : CheckpointKind::kFull;
-  auto id = coordinator_->StartCheckpoint(kind, task_ids_, NowUnixMs());
-  if (!id.ok()) {
-    LogError("cannot start a checkpoint: " + id.status().ToString());
-    return;
+  // The final snapshot of a job stopping after a drain is its savepoint.
+  CheckpointOptions options;
+  std::string request;
+  if (final) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_for_ && requests_.at(*stopping_for_).savepoint_request.then ==
+                             SavepointRequest::Then::kStopAndDrain) {
+      request = *stopping_for_;
+    }
   }
+  if (!request.empty()) {
+    Result<CheckpointOptions> savepoint = [&] {
+      std::lock_guard<std::mutex> lock(mu_);
+      return SavepointOptionsFor(requests_.at(request));
+    }();
+    if (!savepoint.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      FailRequestLocked(request, savepoint.status().ToString());
+      request.clear();
+    } else {
+      options = std::move(savepoint).value();
+    }
+  }
+  auto id = StartSnapshot(now_ms, std::move(options), request);
+  if (!id) return;
   scheduler_->OnTriggered(*id, now_ms);
   if (final) final_checkpoint_ = *id;
+}
+
+bool JobRuntime::StopSnapshotPending() const {
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto& task : tasks_) {
-    if (task->is_source()) task->inbox().Post({Mail::Kind::kTriggerCheckpoint, *id});
-  }
+  return stop_snapshot_.has_value();
 }
 
 void JobRuntime::Teardown() {
@@ -491,7 +533,10 @@ void JobRuntime::Teardown() {
 
 void JobRuntime::NotifyCheckpointComplete(uint64_t id) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto& task : tasks_) task->inbox().Post({Mail::Kind::kCheckpointComplete, id});
+  // An intermediate savepoint commits nothing: the job may roll back to a checkpoint before it.
+  if (intermediate_savepoints_.count(id) == 0) {
+    for (auto& task : tasks_) task->inbox().Post({Mail::Kind::kCheckpointComplete, id});
+  }
   completed_events_.push_back(id);
   cv_.notify_all();
 }

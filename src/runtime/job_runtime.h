@@ -15,6 +15,8 @@
 #pragma once
 
 #include <condition_variable>
+#include <list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -52,7 +54,32 @@ struct JobResult {
   Status status;  // why it failed
   std::optional<uint64_t> latest_checkpoint;
   std::string latest_checkpoint_path;  // its _metadata
+  std::string savepoint_path;          // the directory of the savepoint the job stopped with
+  std::string stop_request;            // the request that stopped it
   int restarts = 0;
+};
+
+// Job control (the REST API and the CLI act through it; docs/savepoints.md).
+struct SavepointRequest {
+  std::string target_directory;  // the savepoint goes to a new directory in it; empty:
+                                 // state.savepoints.dir
+  SavepointFormat format = SavepointFormat::kCanonical;
+  // What the job does after it: go on; stop (sources stop, the savepoint is every operator's
+  // last snapshot, sinks commit, the job finishes); stop after draining (sources end their input
+  // first, so operators finish); or be cancelled.
+  enum class Then : uint8_t { kContinue, kStop, kStopAndDrain, kCancel };
+  Then then = Then::kContinue;
+};
+// A manual checkpoint: CONFIGURED takes the job's kind; FULL references no earlier file, also
+// in an incremental job (the checkpoints after it build on it); INCREMENTAL builds on the latest.
+enum class CheckpointRequestType : uint8_t { kConfigured, kFull, kIncremental };
+struct ControlRequestStatus {
+  enum class State : uint8_t { kInProgress, kCompleted, kFailed };
+  State state = State::kInProgress;
+  bool savepoint = false;
+  std::optional<uint64_t> checkpoint_id;  // once triggered
+  std::string location;  // completed: a savepoint's directory, a checkpoint's _metadata
+  std::string failure;   // failed: why
 };
 
 class JobRuntime final : public CheckpointListener, public TaskListener {
@@ -65,6 +92,15 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
 
   JobResult Run();
   void Cancel();
+
+  // Job control, from any thread. Each returns the request's id (32 hex digits) once the
+  // request is accepted; the supervising thread carries it out. Refused at once (nothing
+  // started) with FailedPrecondition when the job is not running, takes no checkpoints, or
+  // is already stopping, and with InvalidArgument for a target that cannot be used.
+  Result<std::string> TriggerSavepoint(SavepointRequest request);
+  Result<std::string> TriggerCheckpoint(CheckpointRequestType type);
+  // Nullopt for an unknown request id. Thread-safe.
+  std::optional<ControlRequestStatus> RequestStatus(const std::string& request_id) const;
 
   const std::string& job_id() const { return job_id_; }
   // Empty when the job writes no checkpoints.
@@ -109,8 +145,42 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
                                           const RestoreAssignment& assignment,
                                           std::vector<std::vector<TaskInbox*>>& inboxes,
                                           std::unique_ptr<TaskInbox> own_inbox);
+  // Where a request's savepoint directories go: a new one per attempt.
+  struct SavepointParent {
+    std::shared_ptr<FileSystem> fs;
+    std::string dir;  // normalized
+  };
+  // A control request and how it went.
+  struct ControlRequest {
+    bool savepoint = false;
+    SavepointRequest savepoint_request;
+    SavepointParent parent;
+    CheckpointRequestType checkpoint_type = CheckpointRequestType::kConfigured;
+    ControlRequestStatus status;
+    int64_t triggered_steady_ms = 0;
+    std::shared_ptr<const CheckpointOptions> attempt;  // the latest snapshot started for it
+  };
   JobOutcome Supervise(Status* failure);
+  // Periodic and final checkpoints (the final one a savepoint when a drain asked for it).
   void Trigger(int64_t now_ms, bool final);
+  // Starts snapshot `options` for `request` (empty: a periodic or final checkpoint).
+  std::optional<uint64_t> StartSnapshot(int64_t now_ms, CheckpointOptions options,
+                                        const std::string& request);
+  // On the supervising thread: triggers queued requests, expires manual ones past the timeout,
+  // and settles those whose snapshot ended. Returns an outcome when the job ends by a stop.
+  std::optional<JobOutcome> HandleControl(int64_t now_ms, bool all_finished,
+                                          const std::vector<uint64_t>& completed,
+                                          const std::vector<uint64_t>& aborted);
+  void FailRequestLocked(const std::string& request, const std::string& why);
+  // Every request still in progress failed (the job's tasks stopped otherwise).
+  void FailOpenRequests(const std::string& why);
+  Status AcceptsControlLocked() const;
+  std::string AddRequestLocked(ControlRequest request);
+  Result<SavepointParent> SavepointParentOf(const std::string& dir) const;
+  Result<CheckpointOptions> SavepointOptionsFor(const ControlRequest& request) const;
+  // Whether checkpoint N was started by a request (so the periodic scheduler does not count it).
+  bool IsRequested(uint64_t checkpoint_id) const;
+  bool StopSnapshotPending() const;
   void Teardown();
   bool WaitForRestart(int64_t delay_ms);
   Status RecoverCoordinator(const std::optional<RestorePoint>& restored);
@@ -135,6 +205,7 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
   std::optional<RestorePoint> initial_restore_;
   std::unique_ptr<ThreadPool> io_pool_;
   std::unique_ptr<ThreadPool> async_pool_;
+  bool fs_given_ = false;  // the caller's file system serves savepoints too
   bool exactly_once_ = true;
   bool incremental_ = false;
   bool next_is_full_ = false;  // no-claim: the first checkpoint must not build on the restored one
@@ -152,6 +223,20 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
   std::vector<uint64_t> failed_events_;  // declined, or completion failed
   std::optional<Status> failure_;
   bool cancel_ = false;
+  // Job control, guarded by mu_: requests by id, those not yet triggered, the request of each
+  // manual snapshot, intermediate savepoints (whose completion tasks are not told: a savepoint
+  // commits no output unless the job stops with it, Flink's rule since 1.15), and the request
+  // the job is stopping for.
+  std::map<std::string, ControlRequest> requests_;
+  std::list<std::string> request_order_;  // oldest first
+  std::vector<std::string> queued_;
+  std::map<uint64_t, std::string> request_of_;
+  std::set<uint64_t> requested_;  // every snapshot a request started (not the drain's final one)
+  std::set<uint64_t> intermediate_savepoints_;
+  std::optional<std::string> stopping_for_;
+  std::optional<uint64_t> stop_snapshot_;  // the terminating savepoint under way
+  std::string stopped_with_;               // the savepoint the job stopped with
+  std::string stopped_by_;                 // and the request
 };
 
 }  // namespace weir

@@ -38,6 +38,7 @@ Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Con
   // The checkpoint directory and the checkpoint to restore may be on different storage (local
   // and S3, say); a file system given by the caller serves both.
   std::shared_ptr<FileSystem> restore_fs = fs;
+  job->fs_given_ = fs != nullptr;
   if (!fs) {
     WEIR_ASSIGN_OR_RETURN(
         fs, FileSystemForPath(checkpoints_dir.empty() ? restore_path : checkpoints_dir, config));
@@ -57,37 +58,53 @@ Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Con
 
   const int64_t interval = config.Get(config::kInterval).count();
   const bool claim = config.Get(config::kRestoreMode) == RestoreMode::kClaim;
-  if (interval > 0 && checkpoints_dir.empty() && (restore_path.empty() || !claim)) {
+  std::optional<CheckpointPointer> pointer;
+  if (!restore_path.empty()) {
+    WEIR_ASSIGN_OR_RETURN(pointer, CheckpointStorage::ResolvePointer(*restore_fs, restore_path));
+  }
+  // Claiming a checkpoint resumes in its job directory; a savepoint is never claimed.
+  const bool claims_directory = pointer && claim && !pointer->savepoint;
+  if (interval > 0 && checkpoints_dir.empty() && !claims_directory) {
     return Status::InvalidArgument(std::string(config::kInterval) + " is set but " +
                                    std::string(config::kCheckpointsDir) +
                                    " is not: checkpoints need a directory");
   }
 
   job->job_id_ = NewJobId();
-  if (!restore_path.empty()) {
-    WEIR_ASSIGN_OR_RETURN(CheckpointPointer pointer,
-                          CheckpointStorage::ResolvePointer(*restore_fs, restore_path));
+  if (pointer) {
     WEIR_ASSIGN_OR_RETURN(CheckpointMetadata metadata,
-                          ReadCheckpointMetadata(*restore_fs, pointer.metadata_path));
+                          ReadCheckpointMetadata(*restore_fs, pointer->metadata_path));
+    if (pointer->savepoint != IsSavepoint(metadata.kind)) {
+      return Status::InvalidArgument(
+          pointer->metadata_path + ": holds " + CheckpointKindName(metadata.kind) + " " +
+          std::to_string(metadata.checkpoint_id) +
+          (pointer->savepoint
+               ? ", not a savepoint: a checkpoint is restored from its chk-<N> directory "
+                 "inside its job directory"
+               : ", which is not a checkpoint of this job directory: a savepoint is restored "
+                 "from its own directory"));
+    }
     WEIR_RETURN_IF_ERROR(CheckRestoreCompatibility(job->plan_, job->graph_.name, metadata,
-                                                   pointer.metadata_path,
+                                                   pointer->metadata_path,
                                                    config.Get(config::kAllowNonRestoredState)));
     WEIR_RETURN_IF_ERROR(CheckStateCompatibility(job->graph_, job->plan_, config, job->job_id_,
-                                                 metadata, pointer.metadata_path));
-    CheckpointStorage restore_storage(restore_fs, pointer.job_dir);
-    if (claim) {
+                                                 metadata, pointer->metadata_path));
+    const CheckpointStorage restore_storage = CheckpointStorage::ForPointer(restore_fs, *pointer);
+    if (claims_directory) {
       WEIR_ASSIGN_OR_RETURN(std::vector<uint64_t> ids,
                             restore_storage.ListCompletedCheckpointIds());
       if (!ids.empty() && ids.back() != metadata.checkpoint_id) {
         return Status::InvalidArgument(
-            "checkpoint " + std::to_string(metadata.checkpoint_id) + " (" + pointer.metadata_path +
+            "checkpoint " + std::to_string(metadata.checkpoint_id) + " (" + pointer->metadata_path +
             ") is not the latest of its job directory (chk-" + std::to_string(ids.back()) +
             " is): resume from the latest, or use --restore-mode no-claim");
       }
       job->job_id_ = metadata.job_id;
       job->storage_.emplace(restore_storage);
     }
-    job->initial_restore_ = RestorePoint{restore_storage, std::move(metadata), claim};
+    // A savepoint's files are the user's: never built on (its directory may go at any time).
+    // Claim mode only lets the first checkpoint after it be incremental in name (it has no base).
+    job->initial_restore_ = RestorePoint{restore_storage, std::move(metadata), claims_directory};
     job->next_is_full_ = !claim;
   }
   if (!job->storage_ && interval > 0) {

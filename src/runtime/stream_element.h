@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
+#include "snapshot/checkpoint_options.h"
 #include "weir/stream_operator.h"
 
 namespace weir {
@@ -16,11 +18,21 @@ struct StreamElement {
   std::string key;             // serialized key, on channels into a keyed operator
   uint64_t checkpoint_id = 0;  // kBarrier
 
-  static StreamElement Barrier(uint64_t id) {
+  // A barrier carries what its snapshot is (Flink's CheckpointOptions) in the slot a record's
+  // value takes, so records pay nothing for it.
+  static StreamElement Barrier(uint64_t id, std::shared_ptr<const CheckpointOptions> options) {
     StreamElement e;
     e.kind = Kind::kBarrier;
     e.checkpoint_id = id;
+    e.value = std::move(options);
     return e;
+  }
+  // A barrier's options; a checkpoint's when it carries none.
+  std::shared_ptr<const CheckpointOptions> barrier_options() const {
+    const auto* options = std::any_cast<std::shared_ptr<const CheckpointOptions>>(&value);
+    if (options != nullptr && *options) return *options;
+    static const auto kCheckpoint = std::make_shared<const CheckpointOptions>();
+    return kCheckpoint;
   }
   static StreamElement EndOfInput() {
     StreamElement e;

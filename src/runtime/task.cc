@@ -171,7 +171,7 @@ Status Task::RunSource() {
       continue;
     }
     std::optional<TaskInbox::Clock::time_point> wait_until;
-    if (!finished_) {
+    if (!finished_ && !suspended_for_) {
       WEIR_ASSIGN_OR_RETURN(SourcePoll poll, source.Poll(*outputs_[0], kSourceBatch));
       WEIR_RETURN_IF_ERROR(chain_error_);
       if (poll.state == SourcePoll::State::kEndOfInput) {
@@ -227,8 +227,9 @@ Status Task::RunOperator() {
 }
 
 Status Task::FireTimers() {
-  // Quiesced at end of input (FinishChain): output after that would follow the final barrier.
-  if (!timers_ || finished_) return Status::OK();
+  // Quiesced at end of input (FinishChain): output after that would follow the final barrier;
+  // so after a stop-with-savepoint's barrier.
+  if (!timers_ || finished_ || suspended_for_) return Status::OK();
   auto next = timers_->NextTimer();
   if (!next.has_value() || *next > NowUnixMs()) return Status::OK();
   StreamOperator& head = *setup_.chain.front().op;
@@ -260,7 +261,7 @@ Status Task::HandleElement(int channel, StreamElement& e) {
                               .count();
           alignment_start_.erase(it);
         }
-        return Snapshot(*decision.snapshot);
+        return Snapshot(*decision.snapshot, e.barrier_options());
       }
       return Status::OK();
     }
@@ -320,7 +321,9 @@ Status Task::FinishChain() {
   return Status::OK();
 }
 
-Status Task::Snapshot(uint64_t id) {
+Status Task::Snapshot(uint64_t id, std::shared_ptr<const CheckpointOptions> options) {
+  if (!options) options = std::make_shared<const CheckpointOptions>();
+  if (options->terminate) suspended_for_ = id;
   const auto sync_start = std::chrono::steady_clock::now();
   TaskStateSnapshot snapshot;
   snapshot.task_id = setup_.task_id;
@@ -348,7 +351,7 @@ Status Task::Snapshot(uint64_t id) {
   if (failed.ok() && backend_snapshot) failed = Failpoints::Instance().Hit("task.backend_snapshot");
   if (failed.ok() && backend_snapshot) {
     const auto backend_start = std::chrono::steady_clock::now();
-    auto sync = setup_.backend->Snapshot(id);
+    auto sync = setup_.backend->Snapshot(id, *options);
     snapshot.backend_sync_duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
                                             std::chrono::steady_clock::now() - backend_start)
                                             .count();
@@ -364,7 +367,7 @@ Status Task::Snapshot(uint64_t id) {
                                   .count();
   // The barrier goes on whatever happened here: downstream must not wait for it in vain (a
   // declined checkpoint is aborted, and the abort releases their alignment).
-  for (auto& w : setup_.writers) w->Broadcast(StreamElement::Barrier(id));
+  for (auto& w : setup_.writers) w->Broadcast(StreamElement::Barrier(id, options));
   if (!failed.ok()) {
     setup_.listener->DeclineCheckpoint(id, setup_.task_id, failed);
     return Status::OK();
@@ -402,7 +405,7 @@ Status Task::Snapshot(uint64_t id) {
 Status Task::HandleMail(const Mail& mail) {
   switch (mail.kind) {
     case Mail::Kind::kTriggerCheckpoint:
-      return Snapshot(mail.checkpoint_id);
+      return Snapshot(mail.checkpoint_id, mail.options);
     case Mail::Kind::kCheckpointComplete:
       if (setup_.backend) setup_.backend->NotifyCheckpointComplete(mail.checkpoint_id);
       for (auto& op : setup_.chain) {
@@ -412,12 +415,18 @@ Status Task::HandleMail(const Mail& mail) {
       }
       return Status::OK();
     case Mail::Kind::kCheckpointAborted:
+      if (suspended_for_ == mail.checkpoint_id) suspended_for_.reset();  // the job goes on
       aligner_->OnAbort(mail.checkpoint_id);
       alignment_start_.erase(mail.checkpoint_id);
       if (setup_.backend) setup_.backend->NotifyCheckpointAborted(mail.checkpoint_id);
       for (auto& op : setup_.chain) {
         if (op.op) op.op->NotifyCheckpointAborted(mail.checkpoint_id);
       }
+      return Status::OK();
+    case Mail::Kind::kEndInput:
+      // Stop-with-savepoint --drain: a source ends its input as if exhausted; the job then
+      // finishes and its final snapshot is the savepoint.
+      if (is_source() && !finished_) return FinishChain();
       return Status::OK();
     case Mail::Kind::kStop:
       FlushWriters();

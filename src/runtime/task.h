@@ -107,7 +107,7 @@ class Task {
   Status HandleMail(const Mail& mail);
   Status HandleElement(int channel, StreamElement& element);
   Status ProcessRecord(StreamElement& element);
-  Status Snapshot(uint64_t checkpoint_id);
+  Status Snapshot(uint64_t checkpoint_id, std::shared_ptr<const CheckpointOptions> options);
   Status FinishChain();
   Status FireTimers();
   void FlushWriters();
@@ -128,6 +128,9 @@ class Task {
   int ended_count_ = 0;
   bool finished_ = false;
   bool stop_ = false;
+  // A stop-with-savepoint's snapshot was taken: the source polls nothing and timers do not fire
+  // (nothing may follow its barrier) until the job stops, or resume if that savepoint aborts.
+  std::optional<uint64_t> suspended_for_;
   std::thread thread_;
 };
 

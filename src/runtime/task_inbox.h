@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -31,9 +32,14 @@ class InputChannels {
 };
 
 struct Mail {
-  enum class Kind { kTriggerCheckpoint, kCheckpointComplete, kCheckpointAborted, kStop };
+  // kEndInput: a source ends its input now (stop-with-savepoint --drain).
+  enum class Kind { kTriggerCheckpoint, kCheckpointComplete, kCheckpointAborted, kEndInput, kStop };
+  Mail() = default;
+  Mail(Kind k, uint64_t id, std::shared_ptr<const CheckpointOptions> o = nullptr)
+      : kind(k), checkpoint_id(id), options(std::move(o)) {}
   Kind kind = Kind::kStop;
   uint64_t checkpoint_id = 0;
+  std::shared_ptr<const CheckpointOptions> options;  // kTriggerCheckpoint; null: a checkpoint
 };
 
 class TaskInbox final : public InputChannels {

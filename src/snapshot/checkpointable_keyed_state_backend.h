@@ -30,10 +30,18 @@ class CheckpointableKeyedStateBackend : public KeyedStateBackend, public Checkpo
   // Names this backend's files in checkpoint storage; unique within a job. [A-Za-z0-9._-]+.
   virtual const std::string& backend_id() const = 0;
 
-  // The synchronous part of checkpoint N (owner's thread, short): returns the asynchronous part,
-  // which persists the state on another thread and yields the handle to acknowledge.
-  // FailedPrecondition when the backend was made without checkpoint storage.
-  virtual Result<std::unique_ptr<AsyncSnapshotPart>> Snapshot(uint64_t checkpoint_id) = 0;
+  // The synchronous part of snapshot N (owner's thread, short): returns the asynchronous part,
+  // which persists the state on another thread and yields the handle to acknowledge. `options`
+  // say what N is (checkpoint_options.h): a savepoint goes to options.target only, in the
+  // canonical format (key-group streams) or the backend's native one (a backend without one
+  // writes the canonical format), and is never the base of a later checkpoint; a full checkpoint
+  // references no file of an earlier one. FailedPrecondition when the backend was made without
+  // checkpoint storage.
+  virtual Result<std::unique_ptr<AsyncSnapshotPart>> Snapshot(uint64_t checkpoint_id,
+                                                              const CheckpointOptions& options) = 0;
+  Result<std::unique_ptr<AsyncSnapshotPart>> Snapshot(uint64_t checkpoint_id) {
+    return Snapshot(checkpoint_id, CheckpointOptions::Checkpoint());
+  }
 
   // All state as of now, in the canonical key-group order, readable from any one thread while
   // the owner goes on (owner's thread). Full snapshots and savepoints are written from it.

@@ -19,8 +19,8 @@ class FullAsyncPart final : public AsyncSnapshotPart {
         range_(range) {}
 
   Result<KeyedStateHandle> Run() override {
-    const std::string relative = CheckpointStorage::RelativeCheckpointFile(
-        checkpoint_id_, FullSnapshotStrategy::FileName(backend_id_));
+    const std::string relative =
+        storage_.RelativePrivateFile(checkpoint_id_, FullSnapshotStrategy::FileName(backend_id_));
     WEIR_ASSIGN_OR_RETURN(const std::string path, storage_.ResolveRelative(relative));
     // The snapshot view can be read again, so a transient storage error rewrites the file.
     auto written = RetryRetryableResult<WrittenFile>("full snapshot of backend " + backend_id_,
@@ -66,10 +66,14 @@ class FullAsyncPart final : public AsyncSnapshotPart {
 
 }  // namespace
 
-Result<std::unique_ptr<AsyncSnapshotPart>> FullSnapshotStrategy::SyncPart(uint64_t checkpoint_id) {
+Result<std::unique_ptr<AsyncSnapshotPart>> FullSnapshotStrategy::SyncPart(
+    uint64_t checkpoint_id, const CheckpointOptions& options) {
+  // Every savepoint this strategy writes is canonical: a full snapshot is that format.
+  const CheckpointStorage& to =
+      options.is_savepoint() && options.target ? *options.target : storage_;
   WEIR_ASSIGN_OR_RETURN(auto view, backend_.CreateSnapshotView());
   return std::unique_ptr<AsyncSnapshotPart>(
-      new FullAsyncPart(std::move(view), storage_, checkpoint_id, backend_.backend_id(),
+      new FullAsyncPart(std::move(view), to, checkpoint_id, backend_.backend_id(),
                         backend_.max_parallelism(), backend_.key_group_range()));
 }
 

@@ -1,5 +1,6 @@
 // FullSnapshotStrategy: each checkpoint writes all of a backend's state as one self-contained
-// key-group stream, chk-<N>/<backend id>.kgs.
+// key-group stream, chk-<N>/<backend id>.kgs; a savepoint writes the same stream (the canonical
+// format) as <backend id>.kgs in its savepoint directory.
 //
 // Sync part: the backend's snapshot view (RocksDB: a snapshot, constant time). Async part:
 // streams every row visible in that snapshot to the file, fsyncs it and its directory, and returns
@@ -20,7 +21,9 @@ class FullSnapshotStrategy final : public SnapshotStrategy {
   FullSnapshotStrategy(CheckpointableKeyedStateBackend& backend, const CheckpointStorage& storage)
       : backend_(backend), storage_(storage) {}
 
-  Result<std::unique_ptr<AsyncSnapshotPart>> SyncPart(uint64_t checkpoint_id) override;
+  using SnapshotStrategy::SyncPart;
+  Result<std::unique_ptr<AsyncSnapshotPart>> SyncPart(uint64_t checkpoint_id,
+                                                      const CheckpointOptions& options) override;
 
   static std::string FileName(const std::string& backend_id) { return backend_id + ".kgs"; }
 

@@ -1,5 +1,7 @@
 #include "snapshot/state_handle.h"
 
+#include "snapshot/checkpoint_options.h"
+
 namespace weir {
 
 const char* StateFileRoleName(StateFileRole role) {
@@ -20,6 +22,10 @@ uint64_t OperatorStateHandle::Bytes() const {
     for (const auto& e : list.entries) n += e.size();
   }
   return n;
+}
+
+const char* SavepointFormatName(SavepointFormat format) {
+  return format == SavepointFormat::kNative ? "NATIVE" : "CANONICAL";
 }
 
 }  // namespace weir

@@ -7,9 +7,21 @@
 
 namespace weir {
 
-CheckpointStorage::CheckpointStorage(std::shared_ptr<FileSystem> fs, std::string job_dir)
-    : fs_(std::move(fs)), job_dir_(std::move(job_dir)) {
+CheckpointStorage::CheckpointStorage(std::shared_ptr<FileSystem> fs, std::string job_dir,
+                                     Layout layout)
+    : fs_(std::move(fs)), job_dir_(std::move(job_dir)), layout_(layout) {
   while (job_dir_.size() > 1 && job_dir_.back() == '/') job_dir_.pop_back();
+}
+
+CheckpointStorage CheckpointStorage::ForSavepoint(std::shared_ptr<FileSystem> fs,
+                                                  std::string_view savepoint_dir) {
+  return CheckpointStorage(std::move(fs), std::string(savepoint_dir), Layout::kSavepoint);
+}
+
+CheckpointStorage CheckpointStorage::ForPointer(std::shared_ptr<FileSystem> fs,
+                                                const CheckpointPointer& pointer) {
+  return CheckpointStorage(std::move(fs), pointer.job_dir,
+                           pointer.savepoint ? Layout::kSavepoint : Layout::kJob);
 }
 
 CheckpointStorage CheckpointStorage::ForJob(std::shared_ptr<FileSystem> fs,
@@ -36,6 +48,7 @@ std::optional<uint64_t> CheckpointStorage::ParseCheckpointDirName(std::string_vi
 }
 
 std::string CheckpointStorage::CheckpointDir(uint64_t checkpoint_id) const {
+  if (is_savepoint()) return job_dir_;
   return JoinPath(job_dir_, CheckpointDirName(checkpoint_id));
 }
 
@@ -54,6 +67,12 @@ std::string CheckpointStorage::RelativeCheckpointFile(uint64_t checkpoint_id,
   return JoinPath(CheckpointDirName(checkpoint_id), file_name);
 }
 
+std::string CheckpointStorage::RelativePrivateFile(uint64_t checkpoint_id,
+                                                   std::string_view file_name) const {
+  if (is_savepoint()) return std::string(file_name);
+  return RelativeCheckpointFile(checkpoint_id, file_name);
+}
+
 Result<std::string> CheckpointStorage::ResolveRelative(std::string_view relative) const {
   WEIR_RETURN_IF_ERROR(ValidateRelativePath(relative));
   return JoinPath(job_dir_, relative);
@@ -62,6 +81,9 @@ Result<std::string> CheckpointStorage::ResolveRelative(std::string_view relative
 std::string CheckpointStorage::MarkerPath() const { return JoinPath(job_dir_, kJobMarkerFileName); }
 
 Status CheckpointStorage::Initialize() const {
+  if (is_savepoint()) {
+    return Status::InvalidArgument(job_dir_ + " is a savepoint, not a job directory");
+  }
   WEIR_RETURN_IF_ERROR(fs_->CreateDirs(SharedDir()));
   WEIR_RETURN_IF_ERROR(fs_->CreateDirs(TaskOwnedDir()));
   WEIR_ASSIGN_OR_RETURN(bool marked, HasMarker());
@@ -87,6 +109,11 @@ Result<bool> CheckpointStorage::HasMarker() const {
 
 Status CheckpointStorage::CreateCheckpointDir(uint64_t checkpoint_id) const {
   WEIR_RETURN_IF_ERROR(fs_->CreateDirs(CheckpointDir(checkpoint_id)));
+  // A savepoint's directory is the root: its entry lives in the parent.
+  if (is_savepoint()) {
+    const std::string parent = ParentPath(job_dir_);
+    return parent.empty() ? Status::OK() : fs_->SyncDir(parent);
+  }
   return fs_->SyncDir(job_dir_);
 }
 
@@ -97,6 +124,9 @@ Status CheckpointStorage::PublishMetadata(uint64_t checkpoint_id, std::string_vi
 }
 
 Result<std::vector<uint64_t>> CheckpointStorage::ListCompletedCheckpointIds() const {
+  if (is_savepoint()) {
+    return Status::InvalidArgument(job_dir_ + " is a savepoint, not a job directory");
+  }
   WEIR_ASSIGN_OR_RETURN(auto entries, fs_->ListDir(job_dir_));
   std::vector<uint64_t> ids;
   for (const auto& e : entries) {
@@ -111,38 +141,40 @@ Result<std::vector<uint64_t>> CheckpointStorage::ListCompletedCheckpointIds() co
 
 Result<CheckpointPointer> CheckpointStorage::ResolvePointer(FileSystem& fs,
                                                             const std::string& path) {
+  const auto not_one = [&] {
+    return Status::InvalidArgument(path +
+                                   ": not a checkpoint or savepoint (expected a '_metadata' "
+                                   "file, a chk-<N> directory or a savepoint directory)");
+  };
   auto st = fs.Stat(path);
   if (!st.ok()) {
     if (st.status().IsNotFound()) {
-      return Status::NotFound(path + ": no such checkpoint (the path does not exist)");
+      return Status::NotFound(path + ": no such checkpoint or savepoint (the path does not exist)");
     }
     return st.status();
   }
-  std::string chk_dir = path;
+  std::string dir = path;
   std::string metadata_path = JoinPath(path, kMetadataFileName);
   if (!st->is_directory) {
-    if (BaseName(path) != kMetadataFileName) {
-      return Status::InvalidArgument(path +
-                                     ": not a checkpoint (expected a '_metadata' file "
-                                     "or a chk-<N> directory)");
-    }
-    chk_dir = ParentPath(path);
+    if (BaseName(path) != kMetadataFileName) return not_one();
+    dir = ParentPath(path);
+    if (dir.empty()) dir = ".";
     metadata_path = path;
   }
-  const auto id = ParseCheckpointDirName(BaseName(chk_dir));
-  if (!id) {
-    return Status::InvalidArgument(path +
-                                   ": not a checkpoint (expected a '_metadata' file "
-                                   "or a chk-<N> directory)");
-  }
   WEIR_ASSIGN_OR_RETURN(bool has_metadata, fs.Exists(metadata_path));
+  const auto id = ParseCheckpointDirName(BaseName(dir));
+  if (!id) {
+    // Any other directory with a `_metadata` is a savepoint: its name is the user's to choose.
+    if (!has_metadata) return not_one();
+    return CheckpointPointer{dir, 0, metadata_path, /*savepoint=*/true};
+  }
   if (!has_metadata) {
-    return Status::NotFound(chk_dir + ": checkpoint " + std::to_string(*id) +
+    return Status::NotFound(dir + ": checkpoint " + std::to_string(*id) +
                             " has no _metadata (it never completed)");
   }
-  std::string job_dir = ParentPath(chk_dir);
+  std::string job_dir = ParentPath(dir);
   if (job_dir.empty()) job_dir = ".";
-  return CheckpointPointer{job_dir, *id, metadata_path};
+  return CheckpointPointer{job_dir, *id, metadata_path, /*savepoint=*/false};
 }
 
 }  // namespace weir

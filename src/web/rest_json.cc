@@ -13,27 +13,33 @@ const char* KindName(CheckpointKind k) {
       return "FULL";
     case CheckpointKind::kIncremental:
       return "INCREMENTAL";
-    case CheckpointKind::kSavepoint:
+    case CheckpointKind::kCanonicalSavepoint:
+    case CheckpointKind::kNativeSavepoint:
       return "SAVEPOINT";
   }
   return "?";
 }
 
 json CheckpointSummaryJson(const CheckpointStats& c, int64_t now) {
-  return {{"id", c.checkpoint_id},
-          {"status", CheckpointStatusName(c.status)},
-          {"checkpoint_type", KindName(c.kind)},
-          {"is_savepoint", c.kind == CheckpointKind::kSavepoint},
-          {"trigger_timestamp", c.trigger_unix_ms},
-          {"latest_ack_timestamp", c.subtasks.empty() ? 0 : c.subtasks.back().acknowledged_unix_ms},
-          {"end_timestamp", c.end_unix_ms},
-          {"end_to_end_duration", c.duration_ms(now)},
-          {"checkpointed_size", c.checkpointed_bytes},
-          {"state_size", c.full_bytes},
-          {"num_subtasks", c.subtasks_total},
-          {"num_acknowledged_subtasks", c.subtasks.size()},
-          {"external_path", c.metadata_path},
-          {"failure_message", c.failure_reason}};
+  json j = {
+      {"id", c.checkpoint_id},
+      {"status", CheckpointStatusName(c.status)},
+      {"checkpoint_type", KindName(c.kind)},
+      {"is_savepoint", IsSavepoint(c.kind)},
+      {"trigger_timestamp", c.trigger_unix_ms},
+      {"latest_ack_timestamp", c.subtasks.empty() ? 0 : c.subtasks.back().acknowledged_unix_ms},
+      {"end_timestamp", c.end_unix_ms},
+      {"end_to_end_duration", c.duration_ms(now)},
+      {"checkpointed_size", c.checkpointed_bytes},
+      {"state_size", c.full_bytes},
+      {"num_subtasks", c.subtasks_total},
+      {"num_acknowledged_subtasks", c.subtasks.size()},
+      {"external_path", c.metadata_path},
+      {"failure_message", c.failure_reason}};
+  if (IsSavepoint(c.kind)) {
+    j["savepointFormat"] = c.kind == CheckpointKind::kNativeSavepoint ? "NATIVE" : "CANONICAL";
+  }
+  return j;
 }
 
 // min / avg / max of `value` over the completed checkpoints of the history.
@@ -102,12 +108,15 @@ json JobJson(JobRuntime& job, int64_t now) {
 json CheckpointsJson(const CheckpointStatsSnapshot& s, int64_t now) {
   json history = json::array();
   for (const auto& c : s.history) history.push_back(CheckpointSummaryJson(c, now));
-  json latest = {{"completed", nullptr}, {"failed", nullptr}, {"restored", nullptr}};
+  json latest = {
+      {"completed", nullptr}, {"savepoint", nullptr}, {"failed", nullptr}, {"restored", nullptr}};
   if (s.latest_completed) latest["completed"] = CheckpointSummaryJson(*s.latest_completed, now);
+  if (s.latest_savepoint) latest["savepoint"] = CheckpointSummaryJson(*s.latest_savepoint, now);
   if (s.latest_failed) latest["failed"] = CheckpointSummaryJson(*s.latest_failed, now);
   if (s.latest_restore) {
     latest["restored"] = {{"id", s.latest_restore->checkpoint_id},
                           {"external_path", s.latest_restore->metadata_path},
+                          {"is_savepoint", s.latest_restore->is_savepoint},
                           {"restore_timestamp", s.latest_restore->restore_unix_ms},
                           {"duration", s.latest_restore->duration_ms}};
   }

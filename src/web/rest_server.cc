@@ -4,11 +4,14 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <set>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/log.h"
 #include "web/dashboard.h"
 #include "web/metrics.h"
+#include "web/rest_job_control.h"
 #include "web/rest_json.h"
 
 namespace weir::web {
@@ -21,7 +24,11 @@ void SendJson(httplib::Response& res, const nlohmann::json& body, int status = 2
 
 }  // namespace
 
-RestServer::RestServer(JobRuntime& job) : job_(job), server_(std::make_unique<httplib::Server>()) {
+RestServer::RestServer(JobRuntime& job, RestControlOptions control)
+    : job_(job), control_(std::move(control)), server_(std::make_unique<httplib::Server>()) {
+  if (!control_.enabled && control_.disabled_reason.empty()) {
+    control_.disabled_reason = "this REST server is read-only";
+  }
   // No SO_REUSEPORT (httplib's default): a second job given the same port must fail to bind,
   // not share the port and split the requests. SO_REUSEADDR still lets a restarted job bind a
   // port whose old connections linger in TIME_WAIT.
@@ -92,6 +99,42 @@ void RestServer::Routes() {
   s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(PrometheusText(job_, NowUnixMs()), "text/plain; version=0.0.4");
   });
+  AddJobControlRoutes(s, job_, control_, settled_served_);
+  // Every other method on a known path: 405 with the methods it serves.
+  struct Route {
+    const char* pattern;
+    std::set<std::string> methods;
+  };
+  const std::vector<Route> routes = {
+      {"/", {"GET"}},
+      {"/jobs", {"GET"}},
+      {R"(/jobs/([^/]+))", {"GET", "PATCH"}},
+      {R"(/jobs/([^/]+)/checkpoints)", {"GET", "POST"}},
+      {R"(/jobs/([^/]+)/checkpoints/config)", {"GET"}},
+      {R"(/jobs/([^/]+)/checkpoints/storage)", {"GET"}},
+      {R"(/jobs/([^/]+)/checkpoints/details/([0-9]+))", {"GET"}},
+      {R"(/jobs/([^/]+)/checkpoints/([0-9a-f]{32}))", {"GET"}},
+      {R"(/jobs/([^/]+)/savepoints)", {"POST"}},
+      {R"(/jobs/([^/]+)/savepoints/([0-9a-f]{32}))", {"GET"}},
+      {R"(/jobs/([^/]+)/stop)", {"POST"}},
+      {"/metrics", {"GET"}},
+  };
+  for (const Route& route : routes) {
+    std::string allow;
+    for (const auto& m : route.methods) allow += (allow.empty() ? "" : ", ") + m;
+    const auto refuse = [allow](const httplib::Request& req, httplib::Response& res) {
+      res.set_header("Allow", allow);
+      SendJson(res,
+               ErrorJson("method " + req.method + " is not allowed on " + req.path +
+                         " (allowed: " + allow + ")"),
+               405);
+    };
+    if (!route.methods.count("GET")) s.Get(route.pattern, refuse);
+    if (!route.methods.count("POST")) s.Post(route.pattern, refuse);
+    if (!route.methods.count("PATCH")) s.Patch(route.pattern, refuse);
+    s.Put(route.pattern, refuse);
+    s.Delete(route.pattern, refuse);
+  }
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.status == 404 && res.body.empty()) {
       SendJson(res, ErrorJson("Not found: " + req.path), 404);
@@ -100,9 +143,9 @@ void RestServer::Routes() {
 }
 
 Status RestServer::Start(const std::string& address, int port) {
-  if (address != "127.0.0.1" && address != "localhost" && address != "::1") {
-    LogWarn("REST API bound to " + address +
-            ": reachable from other machines, without authentication (it is read-only)");
+  if (!IsLoopbackAddress(address)) {
+    LogWarn("REST API bound to " + address + ": reachable from other machines; job control is " +
+            (!control_.enabled ? "off" : "on, for requests with the bearer token"));
   }
   if (port == 0) {
     port_ = server_->bind_to_any_port(address);
@@ -129,6 +172,10 @@ Status RestServer::Start(const std::string& address, int port) {
                            " did not start");
   }
   return Status::OK();
+}
+
+void RestServer::WaitForSettledRequestServed(const std::string& request, int64_t timeout_ms) {
+  if (thread_.joinable()) (void)settled_served_->WaitFor(request, timeout_ms);
 }
 
 void RestServer::Stop() {

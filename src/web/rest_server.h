@@ -1,5 +1,5 @@
 // RestServer: the REST API, the dashboard and the Prometheus metrics a running job serves over
-// HTTP (cpp-httplib), read-only:
+// HTTP (cpp-httplib). Reading:
 //   GET /                                       the dashboard (web/dashboard.html, no build step)
 //   GET /jobs                                   the job
 //   GET /jobs/<id>                              its state, operators and parallelism
@@ -9,7 +9,9 @@
 //   GET /jobs/<id>/checkpoints/storage          retained checkpoints' own and inherited bytes,
 //                                               shared/ files, directory size vs live state
 //   GET /metrics                                Prometheus text format (docs/metrics.md)
-// An unknown job, checkpoint or path answers 404 with {"errors": [...]}.
+// Job control (web/rest_job_control.h: savepoints, stop, manual checkpoints, cancel), only as
+// its RestControlOptions allow. An unknown job, checkpoint or path answers 404 with
+// {"errors": [...]}; a method a known path does not serve, 405 with its Allow header.
 //
 // Lifecycle: Start() binds and serves on its own thread; Stop() (or the destructor) ends it. The
 // job must outlive the server. A port another process listens on is refused (never shared);
@@ -18,11 +20,14 @@
 // warning.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "runtime/job_runtime.h"
+#include "web/rest_control.h"
+#include "web/rest_job_control.h"
 
 namespace httplib {
 class Server;
@@ -34,7 +39,8 @@ class RestServer {
  public:
   static constexpr int kWorkers = 64;
   static constexpr int kListenBacklog = 128;
-  explicit RestServer(JobRuntime& job);
+  // Without control options the API is read-only (every control request answers 403).
+  explicit RestServer(JobRuntime& job, RestControlOptions control = {});
   ~RestServer();
   RestServer(const RestServer&) = delete;
   RestServer& operator=(const RestServer&) = delete;
@@ -43,11 +49,17 @@ class RestServer {
   Status Start(const std::string& address, int port);
   void Stop();
   int port() const { return port_; }
+  // After the job stopped with a savepoint: serves on until a client was told that `request`
+  // settled (the one that stopped it learns the savepoint's path), at most `timeout_ms`.
+  void WaitForSettledRequestServed(const std::string& request, int64_t timeout_ms);
 
  private:
   void Routes();
 
   JobRuntime& job_;
+  RestControlOptions control_;
+  std::shared_ptr<SettledRequestsServed> settled_served_ =
+      std::make_shared<SettledRequestsServed>();
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;

@@ -187,7 +187,8 @@ TEST_F(HostileDirectoriesTest, ForeignFoldersShapedLikeJobDirectoriesAreLeftAlon
   }
   const auto list = Weir({"checkpoints", "list", tmp_.Sub("jobs")});
   EXPECT_EQ(list.exit_code, 0) << list.stderr_text;
-  EXPECT_NE(list.stderr_text.find("not-weir: not a weir job directory"), std::string::npos)
+  EXPECT_NE(list.stderr_text.find("not-weir: not a weir job or savepoint directory"),
+            std::string::npos)
       << list.stderr_text;
   RunEveryCheckpointsCommand(tmp_.Sub("jobs"));
   RunEveryCheckpointsCommand(foreign);

@@ -61,7 +61,7 @@ TEST(TaskInboxTest, CloseReleasesBlockedSendersAndTheTask) {
 TEST(TaskInboxTest, MailComesFirstAndTakingStopsAfterABarrier) {
   TaskInbox inbox(2, 100);
   auto batch = Records(2);
-  batch.push_back(StreamElement::Barrier(3));
+  batch.push_back(StreamElement::Barrier(3, nullptr));
   auto tail = Records(2);
   for (auto& e : tail) batch.push_back(std::move(e));
   ASSERT_TRUE(inbox.Push(0, &batch));

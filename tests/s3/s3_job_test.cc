@@ -10,8 +10,10 @@
 #include <thread>
 
 #include "aggregate_job.h"
+#include "checkpoint/checkpoint_metadata.h"
 #include "io/s3/s3_file_system.h"
 #include "runtime/job_runtime.h"
+#include "snapshot/file_transfer.h"
 #include "testing/output_oracle.h"
 #include "testing/rgw_server.h"
 #include "testing/temp_dir.h"
@@ -89,6 +91,89 @@ TEST_P(S3JobTest, FaultsAbortCheckpointsButNotTheJob) {
 INSTANTIATE_TEST_SUITE_P(Faults, S3JobTest, ::testing::Values(503L, 500L), [](const auto& info) {
   return info.param == 503 ? std::string("Throttling") : std::string("ServerErrors");
 });
+
+// Every file below `from` copied below `to` (an object store has no directories to make).
+Status CopyTree(FileSystem& fs, const std::string& from, const std::string& to) {
+  WEIR_ASSIGN_OR_RETURN(auto entries, fs.ListDir(from));
+  for (const auto& e : entries) {
+    if (e.is_directory) {
+      WEIR_RETURN_IF_ERROR(CopyTree(fs, JoinPath(from, e.name), JoinPath(to, e.name)));
+    } else {
+      WEIR_RETURN_IF_ERROR(CopyFile(fs, JoinPath(from, e.name), fs, JoinPath(to, e.name)).status());
+    }
+  }
+  return Status::OK();
+}
+
+class S3SavepointTest : public ::testing::TestWithParam<SavepointFormat> {};
+
+// A job stopped with a savepoint on S3; the savepoint copied to another prefix and the original
+// and the job's checkpoints deleted; the job resumed from the copy ends exactly once.
+TEST_P(S3SavepointTest, StopCopyAndResumeOnS3) {
+  const SavepointFormat format = GetParam();
+  std::string error;
+  testing::RgwServer* rgw = testing::SharedRgw(&error);
+  ASSERT_NE(rgw, nullptr) << error;
+  testing::TempDir tmp;
+  Configuration config;
+  ASSERT_TRUE(rgw->Configure(config).ok());
+  auto options = s3::S3OptionsFromConfig(config);
+  ASSERT_TRUE(options.ok());
+  auto fs = s3::NewS3FileSystem(std::make_shared<s3::S3Client>(*options));
+  const std::string root = "s3://" + rgw->endpoint().bucket + "/savepoint-test-" +
+                           std::string(SavepointFormatName(format)) + "-" +
+                           std::to_string(std::random_device{}() % 1000000);
+  ASSERT_TRUE(config.Set(config::kCheckpointsDir, root + "/checkpoints").ok());
+  ASSERT_TRUE(config.Set(config::kSavepointsDir, root + "/savepoints").ok());
+  ASSERT_TRUE(config.Set(config::kInterval, "200ms").ok());
+  ASSERT_TRUE(config.Set(config::kIncremental, "true").ok());
+  ASSERT_TRUE(config.Set(config::kParallelism, "2").ok());
+  ASSERT_TRUE(config.Set(config::kLocalDir, tmp.Sub("local")).ok());
+  const uint64_t events = 40000, keys = 300;
+  std::string location;
+  {
+    auto job = JobRuntime::Create(
+        testing::AggregateJob(events, keys, 10000, tmp.Sub("out"), nullptr, nullptr), config, fs);
+    ASSERT_TRUE(job.ok()) << job.status().ToString();
+    JobResult result;
+    std::thread runner([&] { result = (*job)->Run(); });
+    EXPECT_TRUE(testing::WaitFor([&] { return (*job)->completed_checkpoints().size() >= 1; }));
+    auto request = (*job)->TriggerSavepoint({"", format, SavepointRequest::Then::kStop});
+    ASSERT_TRUE(request.ok()) << request.status().ToString();
+    runner.join();
+    ASSERT_EQ(result.outcome, JobOutcome::kFinished) << result.status.ToString();
+    location = result.savepoint_path;
+    ASSERT_EQ(location.rfind(root + "/savepoints/savepoint-", 0), 0u) << location;
+  }
+  auto metadata = ReadCheckpointMetadata(*fs, location + "/_metadata");
+  ASSERT_TRUE(metadata.ok()) << metadata.status().ToString();
+  EXPECT_EQ(metadata->kind, format == SavepointFormat::kNative
+                                ? CheckpointKind::kNativeSavepoint
+                                : CheckpointKind::kCanonicalSavepoint);
+  const std::string copy = root + "/moved/my-savepoint";
+  ASSERT_TRUE(CopyTree(*fs, location, copy).ok());
+  ASSERT_TRUE(fs->DeleteRecursively(location).ok());
+  ASSERT_TRUE(fs->DeleteRecursively(root + "/checkpoints").ok());
+  ASSERT_TRUE(config.Set(config::kSavepointPath, copy).ok());
+  ASSERT_TRUE(config.Set(config::kParallelism, "3").ok());
+  auto resumed = JobRuntime::Create(
+      testing::AggregateJob(events, keys, 0, tmp.Sub("out"), nullptr, nullptr), config, fs);
+  ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
+  const JobResult result = (*resumed)->Run();
+  ASSERT_EQ(result.outcome, JobOutcome::kFinished) << result.status.ToString();
+  Status exact =
+      testing::CheckRunningCounts(tmp.Sub("out"), testing::KeyedAggregateTotals(events, keys));
+  EXPECT_TRUE(exact.ok()) << exact.message();
+  EXPECT_TRUE(ReadCheckpointMetadata(*fs, copy + "/_metadata").ok());
+  ASSERT_TRUE(fs->DeleteRecursively(root).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, S3SavepointTest,
+                         ::testing::Values(SavepointFormat::kCanonical, SavepointFormat::kNative),
+                         [](const auto& info) {
+                           return std::string(info.param == SavepointFormat::kNative ? "Native"
+                                                                                     : "Canonical");
+                         });
 
 }  // namespace
 }  // namespace weir

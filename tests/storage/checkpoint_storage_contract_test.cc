@@ -2,6 +2,7 @@
 // against a Ceph RGW (s3_contract_test, compiled with WEIR_CONTRACT_ON_S3).
 #include <gtest/gtest.h>
 
+#include "checkpoint/checkpoint_metadata.h"
 #include "checkpoint/job_directory.h"
 #include "storage/checkpoint_storage.h"
 #include "testing/storage_under_test.h"
@@ -83,7 +84,8 @@ TEST_P(CheckpointStorageContractTest, FindsJobDirectories) {
   ASSERT_TRUE(jobs.ok());
   EXPECT_EQ(jobs->jobs, (std::vector<std::string>{storage_->Sub("a-job"), storage_->Sub("b-job")}));
   ASSERT_EQ(jobs->ignored.size(), 2u);
-  EXPECT_NE(jobs->ignored[0].find("lookalike: not a weir job directory"), std::string::npos);
+  EXPECT_NE(jobs->ignored[0].find("lookalike: not a weir job or savepoint directory"),
+            std::string::npos);
   auto one = FindJobDirectories(*fs, storage_->Sub("a-job"));
   ASSERT_TRUE(one.ok());
   EXPECT_EQ(one->jobs, (std::vector<std::string>{storage_->Sub("a-job")}));
@@ -91,6 +93,54 @@ TEST_P(CheckpointStorageContractTest, FindsJobDirectories) {
   ASSERT_TRUE(lookalike.ok());
   EXPECT_TRUE(lookalike->jobs.empty());
   EXPECT_FALSE(FindJobDirectories(*fs, storage_->Sub("none")).ok());
+}
+
+// A savepoint is a directory of any name holding its own _metadata: resolved from the directory
+// or the file, found beside job directories, its files at paths relative to itself.
+TEST_P(CheckpointStorageContractTest, ResolvesAndFindsSavepoints) {
+  auto fs = fs_;
+  const auto job = CheckpointStorage::ForJob(fs, root(), "job");
+  ASSERT_TRUE(job.Initialize().ok());
+  ASSERT_TRUE(job.CreateCheckpointDir(1).ok());
+  CheckpointMetadata checkpoint;
+  checkpoint.checkpoint_id = 1;
+  checkpoint.job_id = "job";
+  ASSERT_TRUE(job.PublishMetadata(1, EncodeCheckpointMetadata(checkpoint)).ok());
+  const auto sp = CheckpointStorage::ForSavepoint(fs, storage_->Sub("my savepoint"));
+  EXPECT_TRUE(sp.is_savepoint());
+  EXPECT_EQ(sp.MetadataPath(7), storage_->Sub("my savepoint/_metadata"));
+  EXPECT_EQ(sp.RelativePrivateFile(7, "op_0.kgs"), "op_0.kgs");
+  EXPECT_EQ(job.RelativePrivateFile(7, "op_0.kgs"), "chk-7/op_0.kgs");
+  EXPECT_FALSE(sp.Initialize().ok());
+  ASSERT_TRUE(sp.CreateCheckpointDir(7).ok());
+  CheckpointMetadata savepoint;
+  savepoint.checkpoint_id = 7;
+  savepoint.kind = CheckpointKind::kNativeSavepoint;
+  savepoint.job_id = "job";
+  ASSERT_TRUE(sp.PublishMetadata(7, EncodeCheckpointMetadata(savepoint)).ok());
+  for (const std::string& p : {sp.job_dir(), sp.MetadataPath(7)}) {
+    auto ptr = CheckpointStorage::ResolvePointer(*fs, p);
+    ASSERT_TRUE(ptr.ok()) << p << ": " << ptr.status().ToString();
+    EXPECT_TRUE(ptr->savepoint);
+    EXPECT_EQ(ptr->job_dir, sp.job_dir());
+    EXPECT_EQ(ptr->metadata_path, sp.MetadataPath(7));
+    EXPECT_TRUE(CheckpointStorage::ForPointer(fs, *ptr).is_savepoint());
+  }
+  auto found = FindJobDirectories(*fs, root());
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->jobs, (std::vector<std::string>{job.job_dir()}));
+  EXPECT_EQ(found->savepoints, (std::vector<std::string>{sp.job_dir()}));
+  auto alone = FindJobDirectories(*fs, sp.job_dir());
+  ASSERT_TRUE(alone.ok());
+  EXPECT_EQ(alone->savepoints, (std::vector<std::string>{sp.job_dir()}));
+  EXPECT_TRUE(alone->jobs.empty());
+  // A checkpoint's _metadata copied into a directory of its own is no savepoint.
+  const auto fake = CheckpointStorage::ForSavepoint(fs, storage_->Sub("fake"));
+  ASSERT_TRUE(fake.CreateCheckpointDir(1).ok());
+  ASSERT_TRUE(fake.PublishMetadata(1, EncodeCheckpointMetadata(checkpoint)).ok());
+  auto not_one = RecognizeSavepointDirectory(*fs, fake.job_dir());
+  ASSERT_TRUE(not_one.ok());
+  EXPECT_FALSE(*not_one);
 }
 
 #ifdef WEIR_CONTRACT_ON_S3

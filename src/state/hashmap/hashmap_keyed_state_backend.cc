@@ -273,12 +273,13 @@ Result<RawKeyedState*> HashMapKeyedStateBackend::GetOrCreateRawState(const State
 }
 
 Result<std::unique_ptr<AsyncSnapshotPart>> HashMapKeyedStateBackend::Snapshot(
-    uint64_t checkpoint_id) {
+    uint64_t checkpoint_id, const CheckpointOptions& options) {
   if (!strategy_) {
     return Status::FailedPrecondition("backend " + options_.backend_id +
                                       " was made without checkpoint storage");
   }
-  return strategy_->SyncPart(checkpoint_id);
+  // The canonical format is this backend's native one: every savepoint is written in it.
+  return strategy_->SyncPart(checkpoint_id, options);
 }
 
 Result<std::unique_ptr<StateSnapshotView>> HashMapKeyedStateBackend::CreateSnapshotView() {
@@ -319,9 +320,10 @@ Result<std::unique_ptr<CheckpointableKeyedStateBackend>> CreateHashMapKeyedState
       if (handle.kind != BackendSnapshotKind::kFull) {
         return Status::NotSupported(
             context + ": backend " + handle.backend_id +
-            " holds an incremental RocksDB snapshot, which the hashmap backend cannot read; "
-            "restore it with state.backend.type: rocksdb (the hashmap backend restores full "
-            "checkpoints of either backend)");
+            " holds RocksDB's own files (an incremental checkpoint or a native savepoint), "
+            "which the hashmap backend cannot read; restore it with state.backend.type: "
+            "rocksdb (the hashmap backend restores full checkpoints and canonical savepoints "
+            "of either backend)");
       }
     }
     WEIR_RETURN_IF_ERROR(RestoreFullSnapshots(*restore->storage, restore->checkpoint_id,

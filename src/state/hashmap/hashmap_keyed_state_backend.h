@@ -48,7 +48,9 @@ class HashMapKeyedStateBackend final : public CheckpointableKeyedStateBackend {
   void SetSnapshotStrategy(std::unique_ptr<SnapshotStrategy> strategy) {
     strategy_ = std::move(strategy);
   }
-  Result<std::unique_ptr<AsyncSnapshotPart>> Snapshot(uint64_t checkpoint_id) override;
+  using CheckpointableKeyedStateBackend::Snapshot;
+  Result<std::unique_ptr<AsyncSnapshotPart>> Snapshot(uint64_t checkpoint_id,
+                                                      const CheckpointOptions& options) override;
   Result<std::unique_ptr<StateSnapshotView>> CreateSnapshotView() override;
   Status RegisterStates(const std::vector<StateMetaInfo>& states) override;
   Result<std::unique_ptr<StateBulkLoader>> NewBulkLoader(

@@ -71,6 +71,8 @@ class IncrementalAsyncPart final : public AsyncSnapshotPart {
     std::string local_checkpoint_dir;
     std::unique_ptr<NativeCheckpoint> native;  // its files: known once finished
     SstBaseTracker::Base base;
+    // A native savepoint: every file is its own, in its directory; it is never a base.
+    bool savepoint = false;
   };
 
   IncrementalAsyncPart(Params p, CheckpointStorage storage, ThreadPool& io_pool,
@@ -106,10 +108,13 @@ class IncrementalAsyncPart final : public AsyncSnapshotPart {
     p_.native.reset();  // releases the RocksDB snapshot it held
     WEIR_FAILPOINT("incremental.after_native_checkpoint");
     const IncrementalUploadPlan plan = PlanIncrementalUpload(files, p_.base.sst_files);
-    const std::string private_dir =
-        JoinPath(CheckpointStorage::CheckpointDirName(p_.checkpoint_id), p_.backend_id);
+    const std::string private_dir = storage_.RelativePrivateFile(p_.checkpoint_id, p_.backend_id);
     std::vector<struct Upload> uploads;
     for (const auto& f : plan.new_shared) {
+      if (p_.savepoint) {
+        uploads.push_back({f, JoinPath(private_dir, f.name), StateFileRole::kPrivate});
+        continue;
+      }
       uploads.push_back({f,
                          JoinPath(kSharedDirName, p_.backend_id + "-" + FileNumber(f.name) + "-" +
                                                       RandomSuffix() + ".sst"),
@@ -118,7 +123,7 @@ class IncrementalAsyncPart final : public AsyncSnapshotPart {
     for (const auto& f : plan.private_files) {
       uploads.push_back({f, JoinPath(private_dir, f.name), StateFileRole::kPrivate});
     }
-    WEIR_RETURN_IF_ERROR(storage_.fs().CreateDirs(storage_.SharedDir()));
+    if (!p_.savepoint) WEIR_RETURN_IF_ERROR(storage_.fs().CreateDirs(storage_.SharedDir()));
     WEIR_ASSIGN_OR_RETURN(const std::string private_abs, storage_.ResolveRelative(private_dir));
     WEIR_RETURN_IF_ERROR(storage_.fs().CreateDirs(private_abs));
 
@@ -145,7 +150,7 @@ class IncrementalAsyncPart final : public AsyncSnapshotPart {
       if (r.ok()) written[i] = *r;
     }
     WEIR_RETURN_IF_ERROR(first_error);
-    WEIR_RETURN_IF_ERROR(storage_.fs().SyncDir(storage_.SharedDir()));
+    if (!p_.savepoint) WEIR_RETURN_IF_ERROR(storage_.fs().SyncDir(storage_.SharedDir()));
     WEIR_RETURN_IF_ERROR(storage_.fs().SyncDir(private_abs));
     WEIR_RETURN_IF_ERROR(storage_.fs().SyncDir(storage_.CheckpointDir(p_.checkpoint_id)));
     WEIR_FAILPOINT("incremental.after_uploads");
@@ -169,7 +174,7 @@ class IncrementalAsyncPart final : public AsyncSnapshotPart {
       h.files.push_back(std::move(f));
     }
     for (const auto& f : h.files) h.full_bytes += f.size;
-    tracker_->Record(p_.checkpoint_id, std::move(ssts));
+    if (!p_.savepoint) tracker_->Record(p_.checkpoint_id, std::move(ssts));
     return h;
   }
 
@@ -213,15 +218,21 @@ std::string IncrementalSnapshotStrategy::LocalCheckpointDir(const std::string& l
 }
 
 Result<std::unique_ptr<AsyncSnapshotPart>> IncrementalSnapshotStrategy::SyncPart(
-    uint64_t checkpoint_id) {
+    uint64_t checkpoint_id, const CheckpointOptions& options) {
+  if (options.is_savepoint() && !options.target) {
+    return Status::InvalidArgument("savepoint " + std::to_string(checkpoint_id) +
+                                   " has no target directory");
+  }
   IncrementalAsyncPart::Params p;
+  p.savepoint = options.is_savepoint();
   p.checkpoint_id = checkpoint_id;
   p.backend_id = backend_.backend_id();
   p.max_parallelism = backend_.max_parallelism();
   p.range = backend_.key_group_range();
   p.states = backend_.RegisteredStates();
   p.local_checkpoint_dir = LocalCheckpointDir(backend_.local_dir(), checkpoint_id);
-  p.base = tracker_->Current();
+  // A full checkpoint and a savepoint reference nothing earlier: every file is uploaded.
+  if (options.may_reuse_files()) p.base = tracker_->Current();
   auto local_fs = NewPosixFileSystem();
   WEIR_RETURN_IF_ERROR(DeleteLocalDirectory(p.local_checkpoint_dir));  // a stale attempt
   WEIR_RETURN_IF_ERROR(local_fs->CreateDirs(ParentPath(p.local_checkpoint_dir)));
@@ -231,8 +242,9 @@ Result<std::unique_ptr<AsyncSnapshotPart>> IncrementalSnapshotStrategy::SyncPart
     return native.status();
   }
   p.native = std::move(native).value();
+  const CheckpointStorage& to = p.savepoint ? *options.target : storage_;
   return std::unique_ptr<AsyncSnapshotPart>(
-      new IncrementalAsyncPart(std::move(p), storage_, io_pool_, tracker_));
+      new IncrementalAsyncPart(std::move(p), to, io_pool_, tracker_));
 }
 
 void IncrementalSnapshotStrategy::RestoredFrom(uint64_t checkpoint_id,

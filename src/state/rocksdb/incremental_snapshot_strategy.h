@@ -9,7 +9,9 @@
 //
 // Base tracking: the SSTs of each snapshot are remembered by checkpoint id. Only
 // NotifyCheckpointComplete(N) makes N the base of the next checkpoint; an aborted, failed or
-// still pending checkpoint is never built on (docs/design.md, invariant 2).
+// still pending checkpoint is never built on (docs/design.md, invariant 2). A full checkpoint
+// uploads every SST (it has no base) and becomes a base like any other; a native savepoint
+// uploads every file into its own directory (<backend id>/<RocksDB name>) and is never a base.
 // Thread-safe: notifications may come from any thread.
 #pragma once
 
@@ -52,7 +54,9 @@ class IncrementalSnapshotStrategy final : public SnapshotStrategy {
   IncrementalSnapshotStrategy(RocksDbKeyedStateBackend& backend, const CheckpointStorage& storage,
                               ThreadPool& io_pool);
 
-  Result<std::unique_ptr<AsyncSnapshotPart>> SyncPart(uint64_t checkpoint_id) override;
+  using SnapshotStrategy::SyncPart;
+  Result<std::unique_ptr<AsyncSnapshotPart>> SyncPart(uint64_t checkpoint_id,
+                                                      const CheckpointOptions& options) override;
 
   void NotifyCheckpointComplete(uint64_t checkpoint_id) override {
     tracker_->Complete(checkpoint_id);

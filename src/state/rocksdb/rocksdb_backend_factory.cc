@@ -33,8 +33,11 @@ Result<std::unique_ptr<CheckpointableKeyedStateBackend>> CreateRocksDbKeyedState
     WEIR_ASSIGN_OR_RETURN(backend, RocksDbKeyedStateBackend::Open(options));
   }
   if (parameters.checkpoint_storage != nullptr && parameters.io_pool != nullptr) {
-    backend->SetSnapshotStrategy(CreateSnapshotStrategy(
-        config, *backend, *parameters.checkpoint_storage, *parameters.io_pool));
+    backend->SetSnapshotStrategy(
+        CreateSnapshotStrategy(config, *backend, *parameters.checkpoint_storage,
+                               *parameters.io_pool),
+        std::make_unique<IncrementalSnapshotStrategy>(*backend, *parameters.checkpoint_storage,
+                                                      *parameters.io_pool));
     if (handle != nullptr) {
       backend->snapshot_strategy()->RestoredFrom(restore->checkpoint_id, *handle, restore->owned);
     }

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "common/thread_name.h"
+#include "snapshot/full_snapshot_strategy.h"
 #include "state/backend_checks.h"
 #include "state/rocksdb/rocksdb_db.h"
 #include "state/row_key.h"
@@ -341,12 +342,23 @@ Status RocksDbKeyedStateBackend::ForEachKey(
 }
 
 Result<std::unique_ptr<AsyncSnapshotPart>> RocksDbKeyedStateBackend::Snapshot(
-    uint64_t checkpoint_id) {
+    uint64_t checkpoint_id, const CheckpointOptions& options) {
   if (!strategy_) {
     return Status::FailedPrecondition("backend " + options_.backend_id +
                                       " was made without checkpoint storage");
   }
-  return strategy_->SyncPart(checkpoint_id);
+  if (options.is_savepoint()) {
+    if (!options.target) {
+      return Status::InvalidArgument("savepoint " + std::to_string(checkpoint_id) +
+                                     " has no target directory");
+    }
+    if (options.format == SavepointFormat::kNative && native_savepoints_) {
+      return native_savepoints_->SyncPart(checkpoint_id, options);
+    }
+    // The async part keeps what it needs: the strategy may go at once.
+    return FullSnapshotStrategy(*this, *options.target).SyncPart(checkpoint_id, options);
+  }
+  return strategy_->SyncPart(checkpoint_id, options);
 }
 
 std::vector<StateMetaInfo> RocksDbKeyedStateBackend::RegisteredStates() const {

@@ -92,13 +92,19 @@ class RocksDbKeyedStateBackend final : public CheckpointableKeyedStateBackend {
 
   // --- the checkpoint contract ---
 
-  // The strategy Snapshot() runs (full or incremental, rocksdb_backend_factory.h picks it); it
-  // refers to this backend and is destroyed before it.
-  void SetSnapshotStrategy(std::unique_ptr<SnapshotStrategy> strategy) {
+  // The strategy Snapshot() runs for checkpoints (full or incremental,
+  // rocksdb_backend_factory.h picks it) and the one for native savepoints (RocksDB's files, an
+  // IncrementalSnapshotStrategy of its own: no savepoint is ever a base); canonical savepoints
+  // are full snapshots. They refer to this backend and are destroyed before it.
+  void SetSnapshotStrategy(std::unique_ptr<SnapshotStrategy> strategy,
+                           std::unique_ptr<SnapshotStrategy> native_savepoints = nullptr) {
     strategy_ = std::move(strategy);
+    native_savepoints_ = std::move(native_savepoints);
   }
   SnapshotStrategy* snapshot_strategy() const { return strategy_.get(); }
-  Result<std::unique_ptr<AsyncSnapshotPart>> Snapshot(uint64_t checkpoint_id) override;
+  using CheckpointableKeyedStateBackend::Snapshot;
+  Result<std::unique_ptr<AsyncSnapshotPart>> Snapshot(uint64_t checkpoint_id,
+                                                      const CheckpointOptions& options) override;
   void NotifyCheckpointComplete(uint64_t checkpoint_id) override {
     if (strategy_) strategy_->NotifyCheckpointComplete(checkpoint_id);
   }
@@ -153,7 +159,9 @@ class RocksDbKeyedStateBackend final : public CheckpointableKeyedStateBackend {
   std::string current_key_prefix_;  // key-group prefix + varint length + key
   int current_key_group_ = -1;
   int loaders_ = 0;  // bulk loaders made: each ingests from a directory of its own
-  std::unique_ptr<SnapshotStrategy> strategy_;  // last: destroyed first, it refers to *this
+  // Last: destroyed first, they refer to *this.
+  std::unique_ptr<SnapshotStrategy> native_savepoints_;
+  std::unique_ptr<SnapshotStrategy> strategy_;
 };
 
 }  // namespace weir

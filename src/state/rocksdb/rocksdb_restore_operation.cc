@@ -40,8 +40,10 @@ Status FetchIncrementalFiles(const CheckpointStorage& storage, const KeyedStateH
     WEIR_ASSIGN_OR_RETURN(const std::string from, storage.ResolveRelative(f.path));
     const std::string to = JoinPath(db_dir, f.local_name);
     progress.Add(1, f.size);
-    // RocksDB never modifies an SST, so a hard link is safe; mutable files are copied.
-    if (f.role == StateFileRole::kShared && storage.fs().Link(from, to).ok()) return Status::OK();
+    // RocksDB never modifies an SST (a checkpoint's shared one or a native savepoint's), so a
+    // hard link is safe; mutable files are copied.
+    const bool sst = f.local_name.size() > 4 && f.local_name.ends_with(".sst");
+    if (sst && storage.fs().Link(from, to).ok()) return Status::OK();
     auto copied = RetryRetryableResult<WrittenFile>(
         "fetch of " + f.path, [&] { return CopyFile(storage.fs(), from, *local_fs, to); });
     if (!copied.ok()) return copied.status().WithContext("fetch " + f.path);
