@@ -282,6 +282,44 @@ def main():
               f"{statistics.median(r['vs_same'] for r in rs):.2f}x |")
         w("")
 
+    savepoint_take, savepoint_restore = {}, {}
+    savepoint_meta = None
+    for path in sorted(glob.glob(os.path.join(results, "savepoint-*.json"))):
+        data = load(path)
+        savepoint_meta = data
+        for t in data["take"]:
+            savepoint_take.setdefault(t["snapshot"], []).append(t)
+        for t in data["restore"]:
+            savepoint_restore.setdefault(t["snapshot"], []).append(t)
+    if savepoint_take:
+        w("## Savepoints\n")
+        w(f"{savepoint_meta['parallelism']} RocksDB backends holding "
+          f"{savepoint_meta['state_mib']} MiB of incompressible values in all, fully compacted "
+          "(`bench/savepoint_bench`). *Take*: every backend's synchronous part, then the "
+          "asynchronous parts in parallel, until the last one wrote its files; *restore*: the "
+          "backends rebuilt one after another as the runtime does, until all are open (a "
+          "savepoint is never owned, a checkpoint is claimed). The first incremental checkpoint "
+          "uploads every SST, the next one only what 1% of the keys changed; a full checkpoint in "
+          "an incremental job (`weir checkpoint --full`) uploads every SST again. Medians over "
+          "the repeats.\n")
+        disk = [load(p)["disk_mib_per_s"]
+                for p in sorted(glob.glob(os.path.join(results, "savepoint-*.json")))]
+        w(f"Disk sequential write with fsync (the limit), measured in the same runs: "
+          f"{fmt(disk)} MiB/s.\n")
+        w("| take | ms | MiB written | MiB/s |")
+        w("|---|---:|---:|---:|")
+        for name, ts in savepoint_take.items():
+            ms = [t["ms"] for t in ts]
+            written = statistics.median(t["mib"] for t in ts)
+            w(f"| {name} | {fmt(ms)} | {written:,.1f} | "
+              f"{written / (statistics.median(ms) / 1e3):,.1f} |")
+        w("")
+        w("| restore | ms |")
+        w("|---|---:|")
+        for name, ts in savepoint_restore.items():
+            w(f"| {name} | {fmt([t['ms'] for t in ts])} |")
+        w("")
+
     runs = study_runs(results)
     if runs:
         w("## Tuning study: what brings the bytes written and the pause down\n")

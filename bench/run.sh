@@ -27,7 +27,7 @@ done
 build="$root/build-release"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" --target state_access_bench checkpoint_bench runtime_bench \
-  steady_state_bench rescale_bench >/dev/null
+  steady_state_bench rescale_bench savepoint_bench >/dev/null
 
 out="$root/bench/results/$(date -u +%Y%m%dT%H%M%SZ)"
 [ -n "$resume" ] && out=$(cd "$resume" && pwd)
@@ -158,6 +158,14 @@ for r in $(seq "$repeats"); do
   step "$out/rescale-$r.json" "$build/bench/rescale_bench" \
     --state-mib $([ $quick = 1 ] && echo 128 || echo 1024) --dir "$work/rescale" \
     --json "$out/rescale-$r.json"
+done
+
+# Savepoints: taking and restoring each format beside full and incremental checkpoints.
+for r in $(seq "$repeats"); do
+  echo "savepoints: run $r of $repeats"
+  step "$out/savepoint-$r.json" "$build/bench/savepoint_bench" \
+    --state-mib $([ $quick = 1 ] && echo 128 || echo 1024) --dir "$work/savepoint" \
+    --json "$out/savepoint-$r.json"
 done
 
 # State access through weir against raw RocksDB, one thread.

@@ -9,7 +9,12 @@
 // with the bytes written and the resulting MiB/s. Then each is restored (P new backends, made one
 // after another as the runtime builds its tasks) and the time until all are open measured:
 // savepoints not owned (what `weir run -s <savepoint>` does), checkpoints claimed. The canonical
-// savepoint is also restored into the hashmap backend. Printed, not asserted.
+// savepoint is also restored into the hashmap backend. The limit beside them: the disk's
+// sequential write bandwidth with fsync, writing as many bytes as the state holds. Printed, not
+// asserted.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -55,6 +60,30 @@ uint64_t Mix(uint64_t x) {
 }
 
 using Backends = std::vector<std::unique_ptr<CheckpointableKeyedStateBackend>>;
+
+// Seconds to write `bytes` (8 MiB writes) to a new file in `dir` and fsync it.
+double DiskWriteSeconds(const std::string& dir, uint64_t bytes) {
+  fs::create_directories(dir);
+  const std::string path = dir + "/disk-limit";
+  std::string chunk(8 << 20, '\0');
+  for (size_t i = 0; i + 8 <= chunk.size(); i += 8) {
+    const uint64_t r = Mix(i);
+    std::memcpy(chunk.data() + i, &r, 8);
+  }
+  const auto start = Clock::now();
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) Check(Status::IOError("cannot create " + path), "disk limit");
+  for (uint64_t written = 0; written < bytes; written += chunk.size()) {
+    if (::write(fd, chunk.data(), chunk.size()) != static_cast<ssize_t>(chunk.size())) {
+      Check(Status::IOError("short write to " + path), "disk limit");
+    }
+  }
+  if (::fsync(fd) != 0) Check(Status::IOError("fsync of " + path), "disk limit");
+  ::close(fd);
+  const double s = Seconds(start);
+  fs::remove(path);
+  return s;
+}
 
 struct Taken {
   std::vector<KeyedStateHandle> handles;
@@ -207,6 +236,10 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  const double disk_s = DiskWriteSeconds(dir + "-disk", state_mib << 20);
+  fs::remove_all(dir + "-disk");
+  std::printf("limit   %-34s %9.0f ms %9.1f MiB %8.1f MiB/s\n", "disk write + fsync", 1e3 * disk_s,
+              static_cast<double>(state_mib), state_mib / disk_s);
   Bench bench(dir, state_mib << 20, value_bytes, parallelism);
   Backends live = bench.Make("rocksdb", true, nullptr, nullptr, 0, false);
   bench.Write(live, 1.0, 0);
@@ -258,6 +291,7 @@ int main(int argc, char** argv) {
     std::ofstream(json_path) << nlohmann::json{{"state_mib", state_mib},
                                                {"value_bytes", value_bytes},
                                                {"parallelism", parallelism},
+                                               {"disk_mib_per_s", state_mib / disk_s},
                                                {"take", take},
                                                {"restore", restore}}
                                     .dump(2)

@@ -31,13 +31,20 @@ class BackgroundJob {
                 const std::string& log_name = "run.log")
       : log_(tmp.Sub(log_name)) {
     std::vector<std::string> args = {
-        WeirBinary(), "run",
-        "-D",         "parallelism.default=2",
-        "-D",         "execution.checkpointing.interval=200ms",
-        "-D",         "state.backend.incremental=true",
-        "-D",         "state.checkpoints.dir=" + tmp.Sub("checkpoints"),
-        "-D",         "state.savepoints.dir=" + tmp.Sub("savepoints"),
-        "-D",         "rest.port=0"};
+        WeirBinary(),
+        "run",
+        "-D",
+        "parallelism.default=2",
+        "-D",
+        "execution.checkpointing.interval=200ms",
+        "-D",
+        "state.backend.incremental=true",
+        "-D",
+        "state.checkpoints.dir=" + tmp.Sub("checkpoints"),
+        "-D",  // Flink 2's name of state.savepoints.dir.
+        "execution.checkpointing.savepoint-dir=" + tmp.Sub("savepoints"),
+        "-D",
+        "rest.port=0"};
     args.insert(args.end(), extra.begin(), extra.end());
     for (const char* a : {"keyed-aggregate", "--events"}) args.push_back(a);
     args.push_back(std::to_string(kEvents));

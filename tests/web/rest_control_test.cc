@@ -200,7 +200,7 @@ TEST_F(RestControlTest, ControlOffAnswers403) {
   EXPECT_FALSE(off->enabled);
   Start(*off);
   for (const std::string& path : {"/jobs/" + id_ + "/savepoints", "/jobs/" + id_ + "/stop",
-                                 "/jobs/" + id_ + "/checkpoints"}) {
+                                  "/jobs/" + id_ + "/checkpoints"}) {
     auto a = Post(path, "{}");
     EXPECT_EQ(a.status, 403) << path;
     ASSERT_TRUE(a.body["errors"].is_array());
