@@ -1,6 +1,7 @@
 // JobRuntime's job control: savepoints, stop-with-savepoint, manual checkpoints (job_runtime.h).
 // Requests are accepted on the caller's thread and carried out by the supervising thread, which
 // alone triggers snapshots and ends the job.
+#include <filesystem>
 #include <random>
 
 #include "common/clock.h"
@@ -22,6 +23,15 @@ std::string RandomHex(size_t n) {
 // Settled requests kept for status queries.
 constexpr size_t kSettledRequestsKept = 1000;
 
+// A local path as the file system sees it (relative spellings, `..` and links resolved), so that
+// two spellings of one directory compare equal; object store paths as they are.
+std::string Resolved(const std::string& path) {
+  if (path.find("://") != std::string::npos) return path;
+  std::error_code ec;
+  const std::filesystem::path resolved = std::filesystem::weakly_canonical(path, ec);
+  return ec ? path : resolved.string();
+}
+
 }  // namespace
 
 Result<JobRuntime::SavepointParent> JobRuntime::SavepointParentOf(const std::string& dir) const {
@@ -34,8 +44,9 @@ Result<JobRuntime::SavepointParent> JobRuntime::SavepointParentOf(const std::str
   while (parent.size() > 1 && parent.back() == '/') parent.pop_back();
   // A savepoint in the job directory would be taken for an orphan by gc and deleted with a
   // cancelled job's directory: weir never deletes a savepoint, so it never writes one there.
-  const std::string& job_dir = storage_->job_dir();
-  if (parent == job_dir || parent.starts_with(job_dir + "/")) {
+  const std::string job_dir = Resolved(storage_->job_dir());
+  const std::string resolved = Resolved(parent);
+  if (resolved == job_dir || resolved.starts_with(job_dir + "/")) {
     return Status::InvalidArgument("savepoint target " + parent +
                                    " is inside the job's checkpoint directory " + job_dir +
                                    ": savepoints are the user's and go elsewhere");

@@ -349,6 +349,16 @@ TEST(SavepointOwnershipTest, SavepointsOutliveRetentionAndGc) {
       run.job().TriggerSavepoint({run.job().job_dir() + "/mine", SavepointFormat::kCanonical,
                                   SavepointRequest::Then::kContinue});
   EXPECT_EQ(inside.status().code(), StatusCode::kInvalidArgument);
+  // However it is spelled.
+  const fs::path job_dir = run.job().job_dir();
+  auto spelled =
+      run.job().TriggerSavepoint({(job_dir / ".." / job_dir.filename() / "shared").string(),
+                                  SavepointFormat::kCanonical, SavepointRequest::Then::kContinue});
+  EXPECT_EQ(spelled.status().code(), StatusCode::kInvalidArgument);
+  fs::create_directory_symlink(job_dir, tmp.Sub("link-to-job"));
+  auto linked = run.job().TriggerSavepoint(
+      {tmp.Sub("link-to-job"), SavepointFormat::kCanonical, SavepointRequest::Then::kContinue});
+  EXPECT_EQ(linked.status().code(), StatusCode::kInvalidArgument);
   const size_t before = run.job().completed_checkpoints().size();
   run.WaitForCheckpoints(before + 4);  // the savepoints' ids are long subsumed
   run.job().Cancel();
