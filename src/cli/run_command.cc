@@ -196,9 +196,11 @@ void AddRunCommand(CLI::App& app, int& exit_code) {
   run->add_flag("-n,--allow-non-restored-state,--allowNonRestoredState",
                 options->allow_non_restored_state,
                 "resume without the checkpoint's state of operators the job no longer has");
+  std::string bundled;
+  for (const auto& b : examples::BundledJobs()) bundled += (bundled.empty() ? "" : ", ") + b.name;
   run->add_option("job", options->job,
-                  "bundled job name (wordcount, keyed-aggregate) or path to a job library, then "
-                  "the job's own arguments")
+                  "a bundled job (" + bundled +
+                      ") or the path to a job library, then the job's own arguments")
       ->required();
   run->prefix_command();
   run->callback([options, &exit_code, run, restore] {

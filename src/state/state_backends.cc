@@ -25,6 +25,8 @@ Status CheckStateBackendType(std::string_view type) {
                                  "' (known: " + known + ")");
 }
 
+std::string StateBackendLibraries() { return "RocksDB " + RocksDbLibraryVersion(); }
+
 Result<std::unique_ptr<CheckpointableKeyedStateBackend>> CreateKeyedStateBackend(
     const std::string& type, const KeyedStateBackendParameters& parameters,
     const KeyedStateRestore* restore) {

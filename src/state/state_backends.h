@@ -24,6 +24,9 @@ const std::vector<StateBackendType>& RegisteredStateBackends();
 // value and the known types otherwise.
 Status CheckStateBackendType(std::string_view type);
 
+// The libraries the backends store state with and their versions ("RocksDB 7.8.3").
+std::string StateBackendLibraries();
+
 // Makes a backend of `type` (empty or restored). InvalidArgument for an unknown type.
 Result<std::unique_ptr<CheckpointableKeyedStateBackend>> CreateKeyedStateBackend(
     const std::string& type, const KeyedStateBackendParameters& parameters,

@@ -281,3 +281,40 @@ TEST_F(CliIncrementalTest, GcRefusesWhenMetadataIsUnreadableAndBadGraceIsAnError
 
 }  // namespace
 }  // namespace weir
+
+namespace weir {
+namespace {
+
+// The command line's own conventions: --version, unknown commands named, exit code 2 for usage
+// errors, every bundled job listed.
+TEST(CliConventionsTest, VersionUsageErrorsAndHelp) {
+  testing::TempDir tmp;
+  const CliRun version = Weir("--version", tmp);
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_EQ(version.out.rfind("weir ", 0), 0u) << version.out;
+  EXPECT_NE(version.out.find("(commit "), std::string::npos) << version.out;
+  EXPECT_NE(version.out.find("RocksDB 7."), std::string::npos) << version.out;
+
+  const CliRun bogus = Weir("bogus", tmp);
+  EXPECT_EQ(bogus.exit_code, 2);
+  EXPECT_NE(bogus.err.find("unknown command 'bogus'"), std::string::npos) << bogus.err;
+  EXPECT_NE(bogus.err.find("savepoint"), std::string::npos) << bogus.err;
+  EXPECT_EQ(Weir("", tmp).exit_code, 2);
+  EXPECT_EQ(Weir("run", tmp).exit_code, 2);
+  EXPECT_EQ(Weir("checkpoints list", tmp).exit_code, 2);
+  EXPECT_EQ(Weir("savepoint --type", tmp).exit_code, 2);
+  // A command that runs and fails is 1.
+  EXPECT_EQ(Weir("checkpoints list " + tmp.Sub("missing"), tmp).exit_code, 1);
+
+  const CliRun help = Weir("--help", tmp);
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("Exit codes"), std::string::npos) << help.out;
+  const CliRun run_help = Weir("run --help", tmp);
+  EXPECT_EQ(run_help.exit_code, 0);
+  for (const char* job : {"wordcount", "keyed-aggregate", "nats-aggregate"}) {
+    EXPECT_NE(run_help.out.find(job), std::string::npos) << job << "\n" << run_help.out;
+  }
+}
+
+}  // namespace
+}  // namespace weir

@@ -1,5 +1,7 @@
 #include "state/rocksdb/rocksdb_backend_factory.h"
 
+#include <rocksdb/version.h>
+
 #include "snapshot/full_snapshot_strategy.h"
 #include "state/rocksdb/incremental_snapshot_strategy.h"
 #include "state/rocksdb/rocksdb_restore_operation.h"
@@ -53,6 +55,11 @@ std::unique_ptr<SnapshotStrategy> CreateSnapshotStrategy(const Configuration& co
     return std::make_unique<IncrementalSnapshotStrategy>(backend, storage, io_pool);
   }
   return std::make_unique<FullSnapshotStrategy>(backend, storage);
+}
+
+std::string RocksDbLibraryVersion() {
+  return std::to_string(ROCKSDB_MAJOR) + "." + std::to_string(ROCKSDB_MINOR) + "." +
+         std::to_string(ROCKSDB_PATCH);
 }
 
 RocksDbTuning RocksDbTuningFromConfig(const Configuration& config) {

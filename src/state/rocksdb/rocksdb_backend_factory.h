@@ -30,4 +30,7 @@ std::unique_ptr<SnapshotStrategy> CreateSnapshotStrategy(const Configuration& co
 // The RocksDB tuning of keyed state from the state.backend.rocksdb.* keys.
 RocksDbTuning RocksDbTuningFromConfig(const Configuration& config);
 
+// The version of the RocksDB library weir runs on ("7.8.3").
+std::string RocksDbLibraryVersion();
+
 }  // namespace weir
