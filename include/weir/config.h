@@ -44,7 +44,8 @@ inline constexpr ConfigOption<bool> kIncremental{
     .description =
         "Take incremental checkpoints (upload only new RocksDB SSTs) instead of full ones; see "
         "checkpoints.md.",
-    .flink_key = "state.backend.incremental"};
+    .flink_key = "state.backend.incremental",
+    .flink2_key = "execution.checkpointing.incremental"};
 inline constexpr ConfigOption<int64_t> kTransferThreads{
     .key = "state.backend.rocksdb.checkpoint.transfer.thread.num",
     .default_value = 4,
@@ -67,6 +68,7 @@ inline constexpr ConfigOption<int64_t> kNumRetained{
         "Completed checkpoints kept; older ones are subsumed and files no retained checkpoint "
         "needs are deleted.",
     .flink_key = "state.checkpoints.num-retained",
+    .flink2_key = "execution.checkpointing.num-retained",
     .min = 1,
     .max = 1000000};
 inline constexpr ConfigOption<std::string_view> kCheckpointsDir{
@@ -76,7 +78,8 @@ inline constexpr ConfigOption<std::string_view> kCheckpointsDir{
         "Checkpoint storage: a local path or `s3://bucket/prefix` (see the `s3.*` keys); each job "
         "writes to `<dir>/<job-id>/`; required when checkpointing is on (except when claiming a "
         "checkpoint, whose directory is used).",
-    .flink_key = "state.checkpoints.dir"};
+    .flink_key = "state.checkpoints.dir",
+    .flink2_key = "execution.checkpointing.dir"};
 inline constexpr ConfigOption<std::string_view> kSavepointsDir{
     .key = "state.savepoints.dir",
     .default_value = "",
@@ -84,7 +87,8 @@ inline constexpr ConfigOption<std::string_view> kSavepointsDir{
         "Default target of savepoints (a local path or `s3://bucket/prefix`): each goes to a new "
         "directory `<dir>/savepoint-<short job id>-<random>/` (docs/savepoints.md). Flink 2's "
         "`execution.checkpointing.savepoint-dir` is accepted too.",
-    .flink_key = "execution.checkpointing.savepoint-dir"};
+    .flink_key = "state.savepoints.dir",
+    .flink2_key = "execution.checkpointing.savepoint-dir"};
 inline constexpr ConfigOption<bool> kFallbackToOlder{
     .key = "state.checkpoints.fallback-to-older",
     .default_value = false,
@@ -139,6 +143,15 @@ inline constexpr ConfigOption<CheckpointingMode> kMode{
         "replayed twice after a failure).",
     .flink_key = "execution.checkpointing.mode",
     .choices = kCheckpointingModes};
+inline constexpr ConfigOption<bool> kUnaligned{
+    .key = "execution.checkpointing.unaligned",
+    .default_value = false,
+    .description =
+        "Flink's unaligned checkpoints. weir's barriers are always aligned (exactly-once) or not "
+        "waited for (`execution.checkpointing.mode: AT_LEAST_ONCE`): `false` is accepted, `true` "
+        "is refused.",
+    .flink_key = "execution.checkpointing.unaligned",
+    .flink2_key = "execution.checkpointing.unaligned.enabled"};
 inline constexpr ConfigOption<std::chrono::milliseconds> kMinPause{
     .key = "execution.checkpointing.min-pause",
     .default_value = std::chrono::milliseconds(0),
@@ -189,6 +202,7 @@ inline constexpr ConfigOption<RestartStrategy> kRestartStrategy{
         "After a failure: fixed-delay restarts from the latest completed checkpoint; "
         "none stops.",
     .flink_key = "restart-strategy",
+    .flink2_key = "restart-strategy.type",
     .choices = kRestartStrategies};
 inline constexpr ConfigOption<int64_t> kRestartAttempts{
     .key = "restart-strategy.fixed-delay.attempts",
@@ -208,7 +222,8 @@ inline constexpr ConfigOption<std::string_view> kSavepointPath{
     .description =
         "Checkpoint or savepoint to resume from: its `_metadata` file, its `chk-N` directory or "
         "the savepoint's directory (`weir run -s`).",
-    .flink_key = "execution.savepoint.path"};
+    .flink_key = "execution.savepoint.path",
+    .flink2_key = "execution.state-recovery.path"};
 inline constexpr EnumChoice<RestoreMode> kRestoreModes[] = {{RestoreMode::kClaim, "CLAIM"},
                                                             {RestoreMode::kNoClaim, "NO_CLAIM"}};
 inline constexpr ConfigOption<RestoreMode> kRestoreMode{
@@ -220,6 +235,7 @@ inline constexpr ConfigOption<RestoreMode> kRestoreMode{
         "never touched (`weir run --restore-mode`). A savepoint is never claimed: a job resumed "
         "from one has a new job directory; only its first checkpoint's type follows the mode.",
     .flink_key = "execution.savepoint-restore-mode",
+    .flink2_key = "execution.state-recovery.claim-mode",
     .choices = kRestoreModes};
 inline constexpr ConfigOption<bool> kAllowNonRestoredState{
     .key = "execution.savepoint.ignore-unclaimed-state",
@@ -228,7 +244,8 @@ inline constexpr ConfigOption<bool> kAllowNonRestoredState{
         "Resume from a checkpoint that holds state of operators the job no longer has, without "
         "that state (`weir run --allow-non-restored-state`, `-n`); otherwise such a restore is "
         "refused, naming the operators.",
-    .flink_key = "execution.savepoint.ignore-unclaimed-state"};
+    .flink_key = "execution.savepoint.ignore-unclaimed-state",
+    .flink2_key = "execution.state-recovery.ignore-unclaimed-state"};
 inline constexpr ConfigOption<int64_t> kStatsHistory{
     .key = "web.checkpoints.history",
     .default_value = 100,
@@ -241,31 +258,19 @@ inline constexpr ConfigOption<int64_t> kStatsHistory{
 
 // The options above, for the registry (src/config/option_registry.cc).
 inline std::vector<OptionDescriptor> CoreOptions() {
-  return {Describe(kBackendType),
-          Describe(kIncremental),
-          Describe(kTransferThreads),
-          Describe(kLocalDir),
-          Describe(kNumRetained),
-          Describe(kCheckpointsDir),
-          Describe(kSavepointsDir),
-          Describe(kFallbackToOlder),
-          Describe(kOwnerOnly),
-          Describe(kMaxParallelism),
-          Describe(kParallelism),
-          Describe(kChannelCapacity),
-          Describe(kInterval),
-          Describe(kMode),
-          Describe(kMinPause),
-          Describe(kTimeout),
-          Describe(kMaxConcurrent),
-          Describe(kTolerableFailures),
-          Describe(kRetention),
-          Describe(kRestartStrategy),
-          Describe(kRestartAttempts),
-          Describe(kRestartDelay),
-          Describe(kSavepointPath),
-          Describe(kRestoreMode),
-          Describe(kAllowNonRestoredState),
+  return {Describe(kBackendType),       Describe(kIncremental),
+          Describe(kTransferThreads),   Describe(kLocalDir),
+          Describe(kNumRetained),       Describe(kCheckpointsDir),
+          Describe(kSavepointsDir),     Describe(kFallbackToOlder),
+          Describe(kOwnerOnly),         Describe(kMaxParallelism),
+          Describe(kParallelism),       Describe(kChannelCapacity),
+          Describe(kInterval),          Describe(kMode),
+          Describe(kUnaligned),         Describe(kMinPause),
+          Describe(kTimeout),           Describe(kMaxConcurrent),
+          Describe(kTolerableFailures), Describe(kRetention),
+          Describe(kRestartStrategy),   Describe(kRestartAttempts),
+          Describe(kRestartDelay),      Describe(kSavepointPath),
+          Describe(kRestoreMode),       Describe(kAllowNonRestoredState),
           Describe(kStatsHistory)};
 }
 
@@ -273,8 +278,10 @@ inline std::vector<OptionDescriptor> CoreOptions() {
 
 class Configuration {
  public:
-  // Validates the key (weir's, or the Flink key an option mirrors) and the value; stores the
-  // value under weir's key, an enum's in the spelling of its choices.
+  // Validates the key (weir's, or the Flink 1.x or 2.x key an option mirrors) and the value;
+  // stores the value under weir's key, an enum's in the spelling of its choices. A Flink key weir
+  // has no use for is accepted and listed in ignored_flink_keys(); any other unknown key is an
+  // error naming it, with the closest known key when one is near.
   Status Set(std::string_view key, std::string_view value);
   // Parses "key=value" (as given to -D).
   Status SetFromAssignment(std::string_view assignment);
@@ -296,9 +303,13 @@ class Configuration {
   }
 
   const std::map<std::string, std::string, std::less<>>& values() const { return values_; }
+  // Flink keys that were set and that weir has no use for (cluster and deployment settings), in
+  // the order first set; Set accepts them so that a Flink configuration file loads.
+  const std::vector<std::string>& ignored_flink_keys() const { return ignored_; }
 
  private:
   std::map<std::string, std::string, std::less<>> values_;
+  std::vector<std::string> ignored_;
 };
 
 }  // namespace weir

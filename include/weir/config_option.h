@@ -47,6 +47,8 @@ struct ConfigOption {
   // The Flink option this one mirrors (accepted as a synonym when it is spelled differently);
   // empty for an option of weir's own.
   std::string_view flink_key = {};
+  // Its name in Flink 2.x when Flink renamed it (accepted as a synonym too).
+  std::string_view flink2_key = {};
   int64_t min = 0;  // int: smallest value; memory size: fewest bytes
   int64_t max = 0;  // int: largest value; memory size: most bytes (0: no bound)
   std::span<const EnumChoice<T>> choices = {};  // enum options
@@ -129,6 +131,7 @@ std::string_view ChoiceName(const ConfigOption<E>& option, E value) {
 struct OptionDescriptor {
   std::string_view key;
   std::string_view flink_key;
+  std::string_view flink2_key;
   std::string_view type;  // bool, int, string, duration, memory, enum
   std::string default_text;
   std::string_view description;
@@ -143,6 +146,7 @@ OptionDescriptor Describe(const ConfigOption<T>& option) {
   OptionDescriptor d;
   d.key = option.key;
   d.flink_key = option.flink_key;
+  d.flink2_key = option.flink2_key;
   d.description = option.description;
   d.canonicalize = [&option](std::string_view text) -> Result<std::string> {
     WEIR_ASSIGN_OR_RETURN(auto value, ParseOptionValue(option, text));

@@ -117,6 +117,9 @@ int Run(const RunOptions& o) {
     if (!c.ok()) return Fail(c.status());
     control = std::move(c).value();
   }
+  for (const auto& key : config->ignored_flink_keys()) {
+    LogWarn("configuration key '" + key + "' is Flink's and has no effect in weir; ignored");
+  }
   auto runtime = JobRuntime::Create(std::move(graph).value(), *config, fs);
   if (!runtime.ok()) return Fail(runtime.status());
   int received = 0;

@@ -1,5 +1,6 @@
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -43,7 +44,17 @@ Status FlattenYaml(const YAML::Node& node, const std::string& prefix, int depth,
 Status Configuration::Set(std::string_view key, std::string_view value) {
   const OptionDescriptor* option = FindOption(key);
   if (option == nullptr) {
-    return Status::InvalidArgument("unknown configuration key '" + std::string(key) + "'");
+    if (IsFlinkKeyWeirIgnores(key)) {
+      // A Flink configuration file loads as it is: weir reports what it leaves unused.
+      if (std::find(ignored_.begin(), ignored_.end(), key) == ignored_.end()) {
+        ignored_.emplace_back(key);
+      }
+      return Status::OK();
+    }
+    const std::string suggestion = SuggestKey(key);
+    return Status::InvalidArgument(
+        "unknown configuration key '" + std::string(key) + "'" +
+        (suggestion.empty() ? std::string() : " (did you mean '" + suggestion + "'?)"));
   }
   // Parsed once here: an enum is stored in the spelling of its choices, under weir's key (a
   // Flink key an option mirrors is a synonym).

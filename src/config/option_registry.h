@@ -14,8 +14,14 @@ namespace weir {
 
 // In the order docs/configuration.md lists them: core, then module by module.
 const std::vector<OptionDescriptor>& AllOptions();
-// By weir's key or by the Flink key the option mirrors; nullptr when neither.
+// By weir's key or by the Flink key (1.x or 2.x) the option mirrors; nullptr when neither.
 const OptionDescriptor* FindOption(std::string_view key);
+// Whether `key` is one of Flink's that weir has no use for (cluster, deployment and runtime
+// settings of a Flink cluster: `jobmanager.*`, `taskmanager.*`, `high-availability.*`, …): a
+// Flink configuration file with them loads, each reported once.
+bool IsFlinkKeyWeirIgnores(std::string_view key);
+// The registered key closest to an unknown `key` (a few edits away), or empty.
+std::string SuggestKey(std::string_view key);
 // The table of docs/configuration.md: key, type, default, Flink key, meaning (with the allowed
 // values).
 std::string RenderOptionsMarkdown();

@@ -47,6 +47,12 @@ Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Con
     }
   }
   WEIR_RETURN_IF_ERROR(CheckStateBackendType(config.Get(config::kBackendType)));
+  if (config.Get(config::kUnaligned)) {
+    return Status::InvalidArgument(
+        std::string(config::kUnaligned.key) +
+        ": true is not supported: weir's checkpoints are aligned (exactly-once), or not waited "
+        "for at all with execution.checkpointing.mode: AT_LEAST_ONCE");
+  }
   job->fs_ = std::move(fs);
   job->config_ = config;
   WEIR_ASSIGN_OR_RETURN(job->plan_,

@@ -67,6 +67,59 @@ TEST(ConfigurationTest, FlinkKeysAreSynonyms) {
   EXPECT_TRUE(c.IsSet(config::kS3PathStyle));
 }
 
+// Flink 2.x renamed checkpointing and recovery keys: the new names set the same options.
+TEST(ConfigurationTest, Flink2NamesAreSynonyms) {
+  Configuration c;
+  ASSERT_TRUE(c.Set("execution.checkpointing.incremental", "TRUE").ok());
+  ASSERT_TRUE(c.Set("execution.checkpointing.dir", "/ck").ok());
+  ASSERT_TRUE(c.Set("execution.checkpointing.num-retained", "3").ok());
+  ASSERT_TRUE(c.Set("execution.checkpointing.savepoint-dir", "/sp").ok());
+  ASSERT_TRUE(c.Set("execution.state-recovery.path", "/ck/j/chk-1").ok());
+  ASSERT_TRUE(c.Set("execution.state-recovery.claim-mode", "no_claim").ok());
+  ASSERT_TRUE(c.Set("execution.state-recovery.ignore-unclaimed-state", "True").ok());
+  ASSERT_TRUE(c.Set("restart-strategy.type", "none").ok());
+  ASSERT_TRUE(c.Set("execution.checkpointing.unaligned.enabled", "false").ok());
+  EXPECT_TRUE(c.Get(config::kIncremental));
+  EXPECT_EQ(c.Get(config::kCheckpointsDir), "/ck");
+  EXPECT_EQ(c.Get(config::kNumRetained), 3);
+  EXPECT_EQ(c.Get(config::kSavepointsDir), "/sp");
+  EXPECT_EQ(c.Get(config::kSavepointPath), "/ck/j/chk-1");
+  EXPECT_EQ(c.Get(config::kRestoreMode), RestoreMode::kNoClaim);
+  EXPECT_TRUE(c.Get(config::kAllowNonRestoredState));
+  EXPECT_EQ(c.Get(config::kRestartStrategy), RestartStrategy::kNone);
+  EXPECT_FALSE(c.Get(config::kUnaligned));
+  // The 1.x names too.
+  ASSERT_TRUE(c.Set("state.savepoints.dir", "/sp1").ok());
+  EXPECT_EQ(c.Get(config::kSavepointsDir), "/sp1");
+}
+
+// A Flink configuration file loads as it is: the cluster keys weir has no use for are accepted
+// and listed once each; an unknown key is an error with the nearest known key.
+TEST(ConfigurationTest, FlinkClusterKeysAreIgnoredAndTyposSuggested) {
+  Configuration c;
+  const std::string yaml =
+      "jobmanager:\n  rpc.address: localhost\n  bind-host: 0.0.0.0\n"
+      "taskmanager.numberOfTaskSlots: 4\ntaskmanager:\n  bind-host: 0.0.0.0\n"
+      "high-availability.type: NONE\nrest.address: localhost\n"
+      "parallelism.default: 2\nexecution.checkpointing.interval: 10S\n"
+      "execution.checkpointing.dir: /ck\n";
+  ASSERT_TRUE(c.LoadYamlString(yaml, "flink-conf").ok());
+  EXPECT_EQ(c.Get(config::kParallelism), 2);
+  EXPECT_EQ(c.Get(config::kInterval), std::chrono::seconds(10));
+  EXPECT_EQ(c.ignored_flink_keys(),
+            (std::vector<std::string>{"jobmanager.rpc.address", "jobmanager.bind-host",
+                                      "taskmanager.numberOfTaskSlots", "taskmanager.bind-host",
+                                      "high-availability.type", "rest.address"}));
+  ASSERT_TRUE(c.Set("jobmanager.bind-host", "127.0.0.1").ok());
+  EXPECT_EQ(c.ignored_flink_keys().size(), 6u) << "each key once";
+  Status typo = c.Set("state.checkpoint.dir", "/x");
+  EXPECT_NE(typo.message().find("did you mean 'state.checkpoints.dir'"), std::string::npos)
+      << typo.message();
+  Status far = c.Set("completely.unrelated", "1");
+  EXPECT_FALSE(far.ok());
+  EXPECT_EQ(far.message().find("did you mean"), std::string::npos) << far.message();
+}
+
 TEST(ConfigurationTest, DurationsWithUnits) {
   Configuration c;
   EXPECT_EQ(c.Get(config::kInterval).count(), 0);
