@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "common/thread_pool.h"
 #include "io/file_system.h"
 #include "state/rocksdb/rocksdb_keyed_state_backend.h"
@@ -30,28 +31,13 @@
 namespace {
 
 using namespace weir;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::Seconds;
 namespace fs = std::filesystem;
 
 constexpr int kMaxParallelism = 128;
 
-double Seconds(Clock::time_point since) {
-  return std::chrono::duration<double>(Clock::now() - since).count();
-}
-
-void Check(const Status& s, const std::string& what) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "rescale_bench: %s: %s\n", what.c_str(), s.ToString().c_str());
-    std::exit(1);
-  }
-}
-
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
+void Check(const Status& s, const std::string& what) { bench::Check("rescale_bench", s, what); }
 
 using Backends = std::vector<std::unique_ptr<CheckpointableKeyedStateBackend>>;
 
@@ -114,11 +100,7 @@ class Bench {
       const int group = AssignToKeyGroup(bytes, kMaxParallelism);
       const auto owner =
           static_cast<size_t>(SubtaskForKeyGroup(kMaxParallelism, parallelism, group));
-      // Values that do not compress away: the state's bytes are what the disk must move.
-      for (size_t i = 0; i + 8 <= value.size(); i += 8) {
-        const uint64_t r = Mix(k * 131 + i);
-        std::memcpy(value.data() + i, &r, 8);
-      }
+      bench::FillIncompressible(value, k * 131);
       Check(backends[owner]->SetCurrentKey(bytes), "set key");
       Check(states[owner]->Update(value), "put");
     }
@@ -212,10 +194,9 @@ int main(int argc, char** argv) {
           if (new_p == old_p && is_incremental && !ingest) continue;
           const double ms = 1e3 * bench.Restore(new_p, is_incremental, ingest, handles, id);
           if (new_p == old_p && ingest) same_ms = ms;
-          const std::string to =
-              std::to_string(new_p) + (new_p == old_p && is_incremental ? ""
-                                       : ingest                         ? " ingest"
-                                                                        : " batches");
+          const std::string to = std::to_string(new_p) + (new_p == old_p && is_incremental ? ""
+                                                          : ingest ? " ingest"
+                                                                   : " batches");
           std::printf("%-12s %-6d %-12s %10.1f %9.2fx\n", kind, old_p, to.c_str(), ms,
                       same_ms > 0 ? ms / same_ms : 0.0);
           std::fflush(stdout);

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "common/thread_pool.h"
 #include "io/file_system.h"
 #include "snapshot/checkpoint_options.h"
@@ -36,28 +37,13 @@
 namespace {
 
 using namespace weir;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::Seconds;
 namespace fs = std::filesystem;
 
 constexpr int kMaxParallelism = 128;
 
-double Seconds(Clock::time_point since) {
-  return std::chrono::duration<double>(Clock::now() - since).count();
-}
-
-void Check(const Status& s, const std::string& what) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "savepoint_bench: %s: %s\n", what.c_str(), s.ToString().c_str());
-    std::exit(1);
-  }
-}
-
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
+void Check(const Status& s, const std::string& what) { bench::Check("savepoint_bench", s, what); }
 
 using Backends = std::vector<std::unique_ptr<CheckpointableKeyedStateBackend>>;
 
@@ -66,10 +52,7 @@ double DiskWriteSeconds(const std::string& dir, uint64_t bytes) {
   fs::create_directories(dir);
   const std::string path = dir + "/disk-limit";
   std::string chunk(8 << 20, '\0');
-  for (size_t i = 0; i + 8 <= chunk.size(); i += 8) {
-    const uint64_t r = Mix(i);
-    std::memcpy(chunk.data() + i, &r, 8);
-  }
+  bench::FillIncompressible(chunk, 0);
   const auto start = Clock::now();
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   if (fd < 0) Check(Status::IOError("cannot create " + path), "disk limit");
@@ -142,10 +125,7 @@ class Bench {
       const int group = AssignToKeyGroup(bytes, kMaxParallelism);
       const auto owner =
           static_cast<size_t>(SubtaskForKeyGroup(kMaxParallelism, parallelism_, group));
-      for (size_t i = 0; i + 8 <= value.size(); i += 8) {
-        const uint64_t r = Mix(k * 131 + i + round * 7919);
-        std::memcpy(value.data() + i, &r, 8);
-      }
+      bench::FillIncompressible(value, k * 131 + round * 7919);
       Check(backends[owner]->SetCurrentKey(bytes), "set key");
       Check(states[owner]->Update(value), "put");
     }
