@@ -156,7 +156,7 @@ void JobRuntime::FailOpenRequests(const std::string& why) {
   stop_snapshot_.reset();
 }
 
-Result<CheckpointOptions> JobRuntime::SavepointOptionsFor(const ControlRequest& r) const {
+CheckpointOptions JobRuntime::SavepointOptionsFor(const ControlRequest& r) const {
   // A new directory for every attempt: an aborted attempt's directory is being deleted.
   auto target = std::make_shared<const CheckpointStorage>(CheckpointStorage::ForSavepoint(
       r.parent.fs,
@@ -166,9 +166,8 @@ Result<CheckpointOptions> JobRuntime::SavepointOptionsFor(const ControlRequest& 
   return CheckpointOptions::Savepoint(r.savepoint_request.format, std::move(target), terminate);
 }
 
-std::optional<uint64_t> JobRuntime::StartSnapshot(int64_t now_ms, CheckpointOptions options,
+std::optional<uint64_t> JobRuntime::StartSnapshot(CheckpointOptions options,
                                                   const std::string& request) {
-  (void)now_ms;
   // The first checkpoint after a restore without claim references nothing restored.
   if (options.type == CheckpointOptions::Type::kCheckpoint && (next_is_full_ || !incremental_)) {
     options.type = CheckpointOptions::Type::kFullCheckpoint;
@@ -259,7 +258,7 @@ std::optional<JobOutcome> JobRuntime::HandleControl(int64_t now_ms, bool all_fin
     const int64_t timeout = config_.Get(config::kTimeout).count();
     for (const auto& [id, request] : request_of_) {
       if (final_checkpoint_ == id) continue;  // the scheduler expires it
-      if (NowSteadyMs() - requests_.at(request).triggered_steady_ms > timeout) {
+      if (now_ms - requests_.at(request).triggered_steady_ms > timeout) {
         expired.push_back(id);
       }
     }
@@ -295,17 +294,11 @@ std::optional<JobOutcome> JobRuntime::HandleControl(int64_t now_ms, bool all_fin
     }
     CheckpointOptions options;
     if (r.savepoint) {
-      auto sp = SavepointOptionsFor(r);
-      if (!sp.ok()) {
-        std::lock_guard<std::mutex> lock(mu_);
-        FailRequestLocked(request, sp.status().ToString());
-        continue;
-      }
-      options = std::move(sp).value();
+      options = SavepointOptionsFor(r);
     } else if (r.checkpoint_type == CheckpointRequestType::kFull) {
       options = CheckpointOptions::FullCheckpoint();
     }
-    (void)StartSnapshot(now_ms, std::move(options), request);
+    (void)StartSnapshot(std::move(options), request);
   }
   return std::nullopt;
 }

@@ -484,19 +484,10 @@ void JobRuntime::Trigger(int64_t now_ms, bool final) {
     }
   }
   if (!request.empty()) {
-    Result<CheckpointOptions> savepoint = [&] {
-      std::lock_guard<std::mutex> lock(mu_);
-      return SavepointOptionsFor(requests_.at(request));
-    }();
-    if (!savepoint.ok()) {
-      std::lock_guard<std::mutex> lock(mu_);
-      FailRequestLocked(request, savepoint.status().ToString());
-      request.clear();
-    } else {
-      options = std::move(savepoint).value();
-    }
+    std::lock_guard<std::mutex> lock(mu_);
+    options = SavepointOptionsFor(requests_.at(request));
   }
-  auto id = StartSnapshot(now_ms, std::move(options), request);
+  auto id = StartSnapshot(std::move(options), request);
   if (!id) return;
   scheduler_->OnTriggered(*id, now_ms);
   if (final) final_checkpoint_ = *id;

@@ -164,8 +164,7 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
   // Periodic and final checkpoints (the final one a savepoint when a drain asked for it).
   void Trigger(int64_t now_ms, bool final);
   // Starts snapshot `options` for `request` (empty: a periodic or final checkpoint).
-  std::optional<uint64_t> StartSnapshot(int64_t now_ms, CheckpointOptions options,
-                                        const std::string& request);
+  std::optional<uint64_t> StartSnapshot(CheckpointOptions options, const std::string& request);
   // On the supervising thread: triggers queued requests, expires manual ones past the timeout,
   // and settles those whose snapshot ended. Returns an outcome when the job ends by a stop.
   std::optional<JobOutcome> HandleControl(int64_t now_ms, bool all_finished,
@@ -177,7 +176,8 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
   Status AcceptsControlLocked() const;
   std::string AddRequestLocked(ControlRequest request);
   Result<SavepointParent> SavepointParentOf(const std::string& dir) const;
-  Result<CheckpointOptions> SavepointOptionsFor(const ControlRequest& request) const;
+  // A savepoint attempt of `request`, in a new directory of its own.
+  CheckpointOptions SavepointOptionsFor(const ControlRequest& request) const;
   // Whether checkpoint N was started by a request (so the periodic scheduler does not count it).
   bool IsRequested(uint64_t checkpoint_id) const;
   bool StopSnapshotPending() const;
