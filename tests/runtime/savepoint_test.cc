@@ -292,12 +292,18 @@ TEST(ManualCheckpointTest, FullCheckpointInTheMiddleOfAnIncrementalRun) {
   ASSERT_EQ(s.state, ControlRequestStatus::State::kCompleted) << s.failure;
   ASSERT_TRUE(s.checkpoint_id.has_value());
   const uint64_t full_id = *s.checkpoint_id;
-  run.WaitForCheckpoints(run.job().completed_checkpoints().size() + 2);
+  // Checkpoints triggered once the full one completed: every id above the newest started by now.
+  const uint64_t started = run.job().checkpoint_stats()->history.front().checkpoint_id;
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        const auto done = run.job().completed_checkpoints();
+        return !done.empty() && done.back().checkpoint_id > started;
+      },
+      std::chrono::seconds(60)));
   run.job().Cancel();
   run.Join();
   const auto retained = run.job().retained_checkpoints();
   bool saw_full = false, saw_incremental_after = false;
-  std::set<std::string> full_files;
   for (const auto& m : retained) {
     if (m.checkpoint_id == full_id) {
       saw_full = true;
@@ -306,7 +312,6 @@ TEST(ManualCheckpointTest, FullCheckpointInTheMiddleOfAnIncrementalRun) {
         EXPECT_EQ(b.kind, BackendSnapshotKind::kIncremental);  // RocksDB's files, all new
         for (const auto& f : b.files) {
           EXPECT_EQ(f.written_by_checkpoint, full_id) << f.path;
-          full_files.insert(f.path);
         }
       }
     } else if (m.checkpoint_id > full_id) {
@@ -316,16 +321,21 @@ TEST(ManualCheckpointTest, FullCheckpointInTheMiddleOfAnIncrementalRun) {
   }
   EXPECT_TRUE(saw_full);
   EXPECT_TRUE(saw_incremental_after);
-  // A checkpoint triggered after the full one completed builds on it (one triggered while it was
-  // pending builds on the one before).
-  size_t reused = 0;
+  // A checkpoint triggered after the full one completed builds on it: it references nothing
+  // older (one triggered while it was pending builds on the one before). Whether it reuses the
+  // full one's files depends on RocksDB's compactions meanwhile, so that is not asserted.
+  bool saw_built_on = false;
   for (const auto& m : retained) {
-    if (m.checkpoint_id <= full_id) continue;
+    if (m.checkpoint_id <= started) continue;
+    saw_built_on = true;
     for (const auto& b : m.backends) {
-      for (const auto& f : b.files) reused += full_files.count(f.path);
+      for (const auto& f : b.files) {
+        EXPECT_GE(f.written_by_checkpoint, full_id)
+            << "checkpoint " << m.checkpoint_id << " references " << f.path;
+      }
     }
   }
-  EXPECT_GT(reused, 0u) << "no checkpoint after " << full_id << " built on it";
+  EXPECT_TRUE(saw_built_on);
 }
 
 // Savepoints are the user's: retention and gc of the job directory never touch them, and a
