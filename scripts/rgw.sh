@@ -7,6 +7,9 @@
 #                                     secret_key=… bucket=weir-test"; PORT "auto" (the default)
 #                                     takes the first free pair from 17480 on
 #   scripts/rgw.sh stop DIR           stops every daemon of DIR by its PID
+#   scripts/rgw.sh session-token DIR  temporary credentials of user "weir" from the gateway's STS
+#                                     (GetSessionToken): prints "access_key=… secret_key=…
+#                                     session_token=…"
 #
 # Start to a working endpoint takes about 13 s and 420 MB of memory.
 #
@@ -34,6 +37,15 @@ stop() {
 
 if [ "$cmd" = stop ]; then
   stop
+  exit 0
+fi
+if [ "$cmd" = session-token ]; then
+  read -r endpoint access secret _ <"$dir/endpoint"
+  answer=$(curl -s --aws-sigv4 "aws:amz:us-east-1:sts" --user "${access#*=}:${secret#*=}" \
+    -X POST "${endpoint#*=}/" -d "Action=GetSessionToken&Version=2011-06-15&DurationSeconds=3600")
+  field() { sed -n "s|.*<$1>\([^<]*\)</$1>.*|\1|p" <<<"$answer"; }
+  [ -n "$(field SessionToken)" ] || { echo "rgw.sh: GetSessionToken answered: $answer" >&2; exit 1; }
+  echo "access_key=$(field AccessKeyId) secret_key=$(field SecretAccessKey) session_token=$(field SessionToken)"
   exit 0
 fi
 [ "$cmd" = start ] || { echo "usage: rgw.sh start|stop DIR [PORT]" >&2; exit 2; }
@@ -81,6 +93,9 @@ osd max object namespace len = 64
 rgw frontends = beast endpoint=127.0.0.1:$port tcp_nodelay=1
 ms mon client mode = crc secure
 rgw data = $dir/rgw
+# STS (GetSessionToken) for tests of temporary credentials; the key encrypts session tokens.
+rgw sts key = weir-sts-key-016
+rgw s3 auth use sts = true
 EOF
 ceph-authtool --create-keyring "$dir/keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
 monmaptool --create --add a "127.0.0.1:$mon_port" --fsid "$fsid" "$dir/monmap" >/dev/null
@@ -105,6 +120,15 @@ done
 curl -s -o /dev/null "http://127.0.0.1:$port/" || { echo "rgw.sh: radosgw did not answer on port $port; logs in $dir/log" >&2; stop; exit 1; }
 radosgw-admin -c "$conf" user create --uid weir --display-name weir \
   --access-key "$access_key" --secret "$secret_key" >>"$log" 2>&1
+# Let the user ask STS for temporary credentials (session-token below): a user policy allowing
+# sts:GetSessionToken, put through the gateway's IAM API (which needs the user-policy cap).
+radosgw-admin -c "$conf" caps add --uid weir --caps "user-policy=*" >>"$log" 2>&1
+policy='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:GetSessionToken"],"Resource":"*"}]}'
+code=$(curl -s -o "$dir/log/policy.xml" -w "%{http_code}" --aws-sigv4 "aws:amz:us-east-1:iam" \
+  --user "$access_key:$secret_key" -X POST "http://127.0.0.1:$port/" \
+  --data-urlencode "Action=PutUserPolicy" --data-urlencode "PolicyName=weir-sts" \
+  --data-urlencode "UserName=weir" --data-urlencode "PolicyDocument=$policy")
+[ "$code" = 200 ] || { echo "rgw.sh: PutUserPolicy answered $code" >&2; stop; exit 1; }
 # The bucket, through S3 itself (curl signs SigV4).
 code=$(curl -s -o "$dir/log/bucket.xml" -w "%{http_code}" --aws-sigv4 "aws:amz:us-east-1:s3" \
   --user "$access_key:$secret_key" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \

@@ -36,8 +36,8 @@ inline constexpr ConfigOption<std::string_view> kBackendType{
         "Keyed state backend: `rocksdb` (embedded RocksDB, state may exceed memory; full or "
         "incremental checkpoints) or `hashmap` (objects in memory, fastest for state that fits; "
         "always full checkpoints, `state.backend.incremental` is ignored). Full checkpoints of "
-        "either restore into the other.",
-    .flink_key = "state.backend.type"};
+        "either restore into the other. Flink 1.x's older `state.backend` is accepted too.",
+    .flink_key = "state.backend"};
 inline constexpr ConfigOption<bool> kIncremental{
     .key = "state.backend.incremental",
     .default_value = false,
@@ -228,12 +228,13 @@ inline constexpr EnumChoice<RestoreMode> kRestoreModes[] = {{RestoreMode::kClaim
                                                             {RestoreMode::kNoClaim, "NO_CLAIM"}};
 inline constexpr ConfigOption<RestoreMode> kRestoreMode{
     .key = "execution.savepoint-restore-mode",
-    .default_value = RestoreMode::kClaim,
+    .default_value = RestoreMode::kNoClaim,
     .description =
-        "`CLAIM`: the resumed job owns the checkpoint (same job id and directory, incremental on "
-        "top of it); `NO_CLAIM`: new job directory, first checkpoint full, the restored files "
-        "never touched (`weir run --restore-mode`). A savepoint is never claimed: a job resumed "
-        "from one has a new job directory; only its first checkpoint's type follows the mode.",
+        "`NO_CLAIM` (Flink 2's default): new job id and directory, first checkpoint full, the "
+        "restored files never touched; `CLAIM`: the resumed job owns the checkpoint (same job id "
+        "and directory, incremental on top of it) (`weir run --restore-mode`). A savepoint is "
+        "never claimed: a job resumed from one has a new job directory; only its first "
+        "checkpoint's type follows the mode.",
     .flink_key = "execution.savepoint-restore-mode",
     .flink2_key = "execution.state-recovery.claim-mode",
     .choices = kRestoreModes};

@@ -24,7 +24,8 @@ CheckpointCoordinator::CheckpointCoordinator(CheckpointStorage storage, Coordina
       options_(std::move(options)),
       store_(std::move(components.store)),
       cleaner_(std::move(components.cleaner)),
-      stats_(std::move(components.stats)) {}
+      stats_(std::move(components.stats)),
+      next_id_(std::max<uint64_t>(1, options_.first_checkpoint_id)) {}
 
 CheckpointCoordinator::CheckpointCoordinator(CheckpointStorage storage, CoordinatorOptions options)
     : CheckpointCoordinator(storage, options, DefaultCoordinatorComponents(storage, options)) {}

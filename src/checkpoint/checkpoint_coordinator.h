@@ -48,6 +48,9 @@ struct CoordinatorOptions {
   int num_retained = 1;
   std::vector<OperatorInfo> operators;  // recorded in every checkpoint's metadata
   size_t stats_history = 100;           // checkpoints kept in the statistics
+  // The id of the first checkpoint (Flink's rule: a job resumed from checkpoint or savepoint N
+  // numbers its checkpoints from N + 1 even in a new job directory); Recover may raise it.
+  uint64_t first_checkpoint_id = 1;
 };
 
 // What a coordinator works with, built by its creator: the store of completed checkpoints, the
@@ -168,7 +171,7 @@ class CheckpointCoordinator {
   // Every savepoint started, by id (guarded by mu_): a late acknowledgement of an aborted one
   // deletes its directory, never a path of the job directory.
   std::map<uint64_t, std::shared_ptr<const CheckpointStorage>> savepoints_;
-  uint64_t next_id_ = 1;  // guarded by mu_
+  uint64_t next_id_;  // guarded by mu_
   std::vector<CheckpointListener*> listeners_;
   // Last member: its thread finishes the completions handed to it before the rest goes.
   ThreadPool io_{1, "weir-ckpt-io"};

@@ -48,6 +48,7 @@ SubtaskCheckpointStats SubtaskStatsOf(uint64_t checkpoint_id, const TaskStateSna
   s.backend_sync_duration_us = snapshot.backend_sync_duration_us;
   s.alignment_duration_us = snapshot.alignment_duration_us;
   s.async_duration_us = snapshot.async_duration_us;
+  s.barrier_unix_ms = snapshot.barrier_unix_ms;
   for (const auto& b : snapshot.backends) {
     s.checkpointed_bytes += b.checkpointed_bytes;
     s.full_bytes += b.full_bytes;

@@ -30,6 +30,7 @@ struct SubtaskCheckpointStats {
   int64_t backend_sync_duration_us = 0;  // the keyed state backends' share of the sync pause
   int64_t alignment_duration_us = 0;
   int64_t async_duration_us = 0;
+  int64_t barrier_unix_ms = 0;  // the first barrier's arrival (a source: the trigger's)
   uint64_t checkpointed_bytes = 0;
   uint64_t full_bytes = 0;
   uint64_t files_written = 0;

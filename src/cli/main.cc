@@ -8,7 +8,7 @@
 #include "cli/control_command.h"
 #include "cli/nats_command.h"
 #include "cli/run_command.h"
-#include "cli/version.h"
+#include "common/version.h"
 #include "state/state_backends.h"
 
 namespace {
@@ -17,8 +17,8 @@ namespace {
 constexpr int kUsageError = 2;
 
 std::string VersionText() {
-  return std::string("weir ") + weir::cli::kWeirVersion + " (commit " + weir::cli::kWeirCommit +
-         "), " + weir::StateBackendLibraries();
+  return std::string("weir ") + weir::kWeirVersion + " (commit " + weir::kWeirCommit + "), " +
+         weir::StateBackendLibraries();
 }
 
 }  // namespace

@@ -75,7 +75,29 @@ int RunProduce(const ProduceArgs& a) {
   return 0;
 }
 
-int RunDump(const std::string& server, const std::string& stream_name) {
+struct DumpArgs {
+  std::string server = "nats://127.0.0.1:4222";
+  std::string stream;
+  bool subjects = false;
+  bool headers = false;
+};
+
+// One line of `nats dump`: [subject TAB] [headers TAB] payload.
+void AppendDumpLine(const DumpArgs& a, const nats::StreamMessage& m, std::string* out) {
+  if (a.subjects) out->append(m.subject).push_back('\t');
+  if (a.headers) {
+    std::string h;
+    for (const auto& [name, value] : m.headers) {
+      h += (h.empty() ? "" : " ") + name + ":" + value;
+    }
+    out->append(h.empty() ? "-" : h).push_back('\t');
+  }
+  out->append(m.payload).push_back('\n');
+}
+
+int RunDump(const DumpArgs& a) {
+  const std::string& server = a.server;
+  const std::string& stream_name = a.stream;
   const std::string who = "nats dump";
   auto client = nats::NatsClient::Connect(server, who);
   if (!client.ok()) return Fail(client.status());
@@ -84,6 +106,7 @@ int RunDump(const std::string& server, const std::string& stream_name) {
   if (stream->last_sequence == 0 || stream->messages == 0) return 0;
   auto reader = nats::SubjectReader::Open(**client, stream_name, ">", 0);
   if (!reader.ok()) return Fail(reader.status());
+  (*reader)->ReadHeaders(a.headers);
   std::string out;
   while (true) {
     auto m = (*reader)->Next(10000);
@@ -93,7 +116,7 @@ int RunDump(const std::string& server, const std::string& stream_name) {
                                   "before reaching sequence " +
                                   std::to_string(stream->last_sequence)));
     }
-    out.append((*m)->payload).push_back('\n');
+    AppendDumpLine(a, **m, &out);
     if (out.size() >= (1 << 16)) {
       std::cout << out;
       out.clear();
@@ -125,12 +148,17 @@ void AddNatsCommand(CLI::App& app, int& exit_code) {
   produce->add_option("--events", p->events, "Events to publish (M)")->capture_default_str();
   produce->callback([&exit_code, p] { exit_code = RunProduce(*p); });
 
-  auto* dump = nats->add_subcommand("dump", "Print every message's payload of a stream, in order");
-  auto server = std::make_shared<std::string>("nats://127.0.0.1:4222");
-  auto stream = std::make_shared<std::string>();
-  dump->add_option("--server", *server, "NATS server URL")->capture_default_str();
-  dump->add_option("--stream", *stream, "Stream name")->required();
-  dump->callback([&exit_code, server, stream] { exit_code = RunDump(*server, *stream); });
+  auto* dump = nats->add_subcommand("dump",
+                                    "Print every message of a stream in order, one line each: "
+                                    "[subject TAB] [headers TAB] payload");
+  auto d = std::make_shared<DumpArgs>();
+  dump->add_option("--server", d->server, "NATS server URL")->capture_default_str();
+  dump->add_option("--stream", d->stream, "Stream name")->required();
+  dump->add_flag("--subjects", d->subjects, "Start each line with the message's subject");
+  dump->add_flag("--headers", d->headers,
+                 "Then its headers as 'Name:value' separated by spaces ('-' if none), e.g. the "
+                 "message id Nats-Msg-Id the exactly-once sink deduplicates with");
+  dump->callback([&exit_code, d] { exit_code = RunDump(*d); });
 }
 
 }  // namespace weir::cli

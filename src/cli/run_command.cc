@@ -194,8 +194,8 @@ void AddRunCommand(CLI::App& app, int& exit_code) {
   run->add_option("-D", options->assignments, "configuration key=value (repeatable)")
       ->take_all()
       ->allow_extra_args(false);
-  run->add_option("--restore-mode", options->restore_mode,
-                  "claim (default): own the restored checkpoint; no-claim: never touch it");
+  run->add_option("--restore-mode,--restoreMode,--claimMode", options->restore_mode,
+                  "no-claim (default): never touch the restored checkpoint; claim: own it");
   run->add_flag("-n,--allow-non-restored-state,--allowNonRestoredState",
                 options->allow_non_restored_state,
                 "resume without the checkpoint's state of operators the job no longer has");

@@ -35,6 +35,13 @@ struct Unit {
   int64_t scale;
 };
 
+// Flink's sub-millisecond units: weir keeps durations in milliseconds and truncates, as Flink's
+// Duration.toMillis() does (1500 µs is 1 ms).
+constexpr Unit kSubMillisecondUnits[] = {
+    {{"µs", "micro", "micros", "microsecond", "microseconds"}, 1000},
+    {{"ns", "nano", "nanos", "nanosecond", "nanoseconds"}, 1'000'000},
+};
+
 constexpr Unit kDurationUnits[] = {
     {{"ms", "milli", "millis", "millisecond", "milliseconds"}, 1},
     {{"s", "sec", "secs", "second", "seconds"}, 1000},
@@ -88,6 +95,11 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
                                    "' is not a duration such as 500 ms, 10 s, 1 min, 2 h or 1 d");
   };
   if (!SplitNumberAndUnit(text, &n, &unit)) return bad();
+  if (!unit.empty()) {
+    if (const int64_t per_ms = ScaleOf(kSubMillisecondUnits, unit); per_ms != 0) {
+      return std::chrono::milliseconds(n / per_ms);
+    }
+  }
   const int64_t scale = ScaleOf(kDurationUnits, unit);
   if (scale == 0 || n > kMaxDurationMs / scale) return bad();
   return std::chrono::milliseconds(n * scale);

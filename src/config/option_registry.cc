@@ -38,6 +38,7 @@ bool IsFlinkKeyWeirIgnores(std::string_view key) {
       "jobmanager.",
       "taskmanager.",
       "high-availability",
+      "zookeeper.",
       "blob.",
       "akka.",
       "pekko.",

@@ -54,6 +54,11 @@ JobStatusView JobRuntime::status() const {
   return status_;
 }
 
+std::vector<JobException> JobRuntime::exceptions() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return {exceptions_.begin(), exceptions_.end()};
+}
+
 std::optional<CheckpointStatsSnapshot> JobRuntime::checkpoint_stats() const {
   if (!coordinator_) return std::nullopt;
   return coordinator_->stats().Snapshot();
@@ -123,6 +128,11 @@ JobResult JobRuntime::Run() {
       unrestorable = outcome == JobOutcome::kFailed && Unrestorable(failure);
     }
     Teardown();
+    std::string failed_task;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      failed_task = std::exchange(failed_task_, "");
+    }
     FailOpenRequests(outcome == JobOutcome::kFailed      ? "the job failed: " + failure.ToString()
                      : outcome == JobOutcome::kCancelled ? "the job was cancelled"
                                                          : "the job finished");
@@ -153,6 +163,11 @@ JobResult JobRuntime::Run() {
       break;
     }
     LogError("job failed: " + failure.ToString());
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      exceptions_.push_front({NowUnixMs(), failed_task, failure.ToString()});
+      if (exceptions_.size() > kExceptionHistory) exceptions_.pop_back();
+    }
     if (!fixed_delay || result.restarts >= attempts || unrestorable) {
       result.outcome = JobOutcome::kFailed;
       result.status = failure;
@@ -548,7 +563,10 @@ void JobRuntime::OnTaskFinished(const std::string& task_id) {
 void JobRuntime::OnTaskFailed(const std::string& task_id, const Status& status) {
   std::lock_guard<std::mutex> lock(mu_);
   // The code stays the task's own: whether a restart can help depends on it (Unrestorable).
-  if (!failure_.has_value()) failure_ = status.WithContext("task " + task_id);
+  if (!failure_.has_value()) {
+    failure_ = status.WithContext("task " + task_id);
+    failed_task_ = task_id;
+  }
   cv_.notify_all();
 }
 

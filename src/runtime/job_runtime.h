@@ -15,6 +15,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <deque>
 #include <list>
 #include <map>
 #include <memory>
@@ -47,6 +48,13 @@ struct JobStatusView {
   int64_t start_unix_ms = 0;
   int64_t end_unix_ms = 0;  // 0 while not ended
   int restarts = 0;
+};
+
+// A failure of the job (each one restarted it or ended it), for Flink's exception history.
+struct JobException {
+  int64_t unix_ms = 0;
+  std::string task_id;  // the task that failed first; empty: the job itself (deploy, checkpoints)
+  std::string message;
 };
 
 struct JobResult {
@@ -112,6 +120,10 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
   JobStatusView status() const;
   // Checkpoint statistics; nullopt when the job takes no checkpoints. Thread-safe.
   std::optional<CheckpointStatsSnapshot> checkpoint_stats() const;
+  // The job's failures, newest first (at most kExceptionHistory: Flink's default
+  // web.exception-history-size). Thread-safe.
+  static constexpr size_t kExceptionHistory = 16;
+  std::vector<JobException> exceptions() const;
   // The retained completed checkpoints (empty without checkpointing) and their storage.
   // Thread-safe.
   std::vector<CheckpointMetadata> retained_checkpoints() const;
@@ -222,6 +234,8 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
   std::vector<uint64_t> aborted_events_;
   std::vector<uint64_t> failed_events_;  // declined, or completion failed
   std::optional<Status> failure_;
+  std::string failed_task_;              // guarded by mu_: the task of failure_
+  std::deque<JobException> exceptions_;  // guarded by mu_: newest first
   bool cancel_ = false;
   // Job control, guarded by mu_: requests by id, those not yet triggered, the request of each
   // manual snapshot, intermediate savepoints (whose completion tasks are not told: a savepoint

@@ -120,6 +120,9 @@ Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Con
     CoordinatorOptions options{job->job_id_, static_cast<int>(config.Get(config::kNumRetained)),
                                job->plan_.OperatorInfos(),
                                static_cast<size_t>(config.Get(config::kStatsHistory))};
+    if (job->initial_restore_) {
+      options.first_checkpoint_id = job->initial_restore_->metadata.checkpoint_id + 1;
+    }
     job->coordinator_ = std::make_unique<CheckpointCoordinator>(*job->storage_, options);
     job->coordinator_->AddListener(job.get());
   }

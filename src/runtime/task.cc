@@ -246,7 +246,8 @@ Status Task::HandleElement(int channel, StreamElement& e) {
       return ProcessRecord(e);
     case StreamElement::Kind::kBarrier: {
       // Alignment time: from the first channel's barrier to the snapshot (all channels there).
-      alignment_start_.try_emplace(e.checkpoint_id, std::chrono::steady_clock::now());
+      alignment_start_.try_emplace(e.checkpoint_id,
+                                   FirstBarrier{std::chrono::steady_clock::now(), NowUnixMs()});
       const auto decision = aligner_->OnBarrier(channel, e.checkpoint_id);
       if (decision.abandoned.has_value()) {
         alignment_start_.erase(*decision.abandoned);
@@ -257,8 +258,9 @@ Status Task::HandleElement(int channel, StreamElement& e) {
       if (decision.snapshot.has_value()) {
         if (auto it = alignment_start_.find(*decision.snapshot); it != alignment_start_.end()) {
           alignment_us_ = std::chrono::duration_cast<std::chrono::microseconds>(
-                              std::chrono::steady_clock::now() - it->second)
+                              std::chrono::steady_clock::now() - it->second.steady)
                               .count();
+          barrier_unix_ms_ = it->second.unix_ms;
           alignment_start_.erase(it);
         }
         return Snapshot(*decision.snapshot, e.barrier_options());
@@ -328,6 +330,9 @@ Status Task::Snapshot(uint64_t id, std::shared_ptr<const CheckpointOptions> opti
   TaskStateSnapshot snapshot;
   snapshot.task_id = setup_.task_id;
   snapshot.alignment_duration_us = std::exchange(alignment_us_, 0);
+  // A source has no barrier to wait for: its checkpoint starts when the trigger reaches it.
+  snapshot.barrier_unix_ms = std::exchange(barrier_unix_ms_, 0);
+  if (snapshot.barrier_unix_ms == 0) snapshot.barrier_unix_ms = NowUnixMs();
   Status failed = Failpoints::Instance().Hit("task.snapshot");
   std::vector<std::function<Status()>> operator_work;  // the operators' asynchronous parts
   for (size_t i = 0; i < setup_.chain.size() && failed.ok(); ++i) {

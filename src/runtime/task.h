@@ -118,9 +118,15 @@ class Task {
   std::vector<std::unique_ptr<Output>> outputs_;  // outputs_[i]: where chain[i] emits
   std::unique_ptr<InternalTimerService> timers_;
   std::unique_ptr<BarrierAligner> aligner_;
-  // First barrier of each checkpoint being aligned; the last alignment's duration.
-  std::map<uint64_t, std::chrono::steady_clock::time_point> alignment_start_;
+  // First barrier of each checkpoint being aligned (steady clock for the alignment's duration,
+  // wall clock for the start delay); the last alignment's duration and first barrier.
+  struct FirstBarrier {
+    std::chrono::steady_clock::time_point steady;
+    int64_t unix_ms = 0;
+  };
+  std::map<uint64_t, FirstBarrier> alignment_start_;
   int64_t alignment_us_ = 0;
+  int64_t barrier_unix_ms_ = 0;
   std::atomic<uint64_t> records_in_{0};
   std::string current_key_;
   Status chain_error_;  // the first error of a chained operator (Output::Emit cannot return it)

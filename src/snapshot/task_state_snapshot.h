@@ -19,6 +19,8 @@ struct TaskStateSnapshot {
   int64_t backend_sync_duration_us = 0;  // of which the keyed state backend's synchronous part
   int64_t alignment_duration_us = 0;     // first barrier received to the last one (aligned)
   int64_t async_duration_us = 0;         // the asynchronous part (uploads)
+  // When the checkpoint reached the task: its first barrier, or a source's trigger (wall clock).
+  int64_t barrier_unix_ms = 0;
 };
 
 }  // namespace weir

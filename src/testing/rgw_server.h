@@ -37,6 +37,9 @@ class RgwServer {
   Status Configure(Configuration& config) const;
   // "-D key=value" arguments for the weir binary.
   std::vector<std::string> WeirOptions() const;
+  // Temporary credentials from the gateway's STS (GetSessionToken, `rgw.sh session-token`):
+  // access and secret key in an RgwEndpoint, the token in `*session_token`.
+  Result<RgwEndpoint> SessionCredentials(std::string* session_token) const;
 
  private:
   std::string dir_;

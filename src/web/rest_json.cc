@@ -1,246 +1,314 @@
+// The job-level documents of the REST API in Flink's rest_v1 shapes: DashboardConfiguration,
+// ClusterOverviewWithVersion, JobIdsWithStatusOverview, MultipleJobsDetails, JobDetailsInfo,
+// JobVertexDetailsInfo, JobExceptionsInfoWithHistory. One weir process runs one job: it answers
+// as a Flink cluster with one task manager holding every subtask.
 #include "web/rest_json.h"
 
-#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <ctime>
+
+#include "common/checksum.h"
+#include "common/version.h"
 
 namespace weir::web {
 namespace {
 
 using json = nlohmann::json;
 
-const char* KindName(CheckpointKind k) {
-  switch (k) {
-    case CheckpointKind::kFull:
-      return "FULL";
-    case CheckpointKind::kIncremental:
-      return "INCREMENTAL";
-    case CheckpointKind::kCanonicalSavepoint:
-    case CheckpointKind::kNativeSavepoint:
-      return "SAVEPOINT";
+// Flink's ExecutionState of the job's subtasks, from the job's state.
+const char* SubtaskState(JobState s) {
+  switch (s) {
+    case JobState::kRunning:
+      return "RUNNING";
+    case JobState::kFinished:
+      return "FINISHED";
+    case JobState::kCancelled:
+      return "CANCELED";
+    case JobState::kFailed:
+      return "FAILED";
+    case JobState::kCreated:
+    case JobState::kRestarting:
+      return "CREATED";
   }
-  return "?";
+  return "CREATED";
 }
 
-json CheckpointSummaryJson(const CheckpointStats& c, int64_t now) {
-  json j = {
-      {"id", c.checkpoint_id},
-      {"status", CheckpointStatusName(c.status)},
-      {"checkpoint_type", KindName(c.kind)},
-      {"is_savepoint", IsSavepoint(c.kind)},
-      {"trigger_timestamp", c.trigger_unix_ms},
-      {"latest_ack_timestamp", c.subtasks.empty() ? 0 : c.subtasks.back().acknowledged_unix_ms},
-      {"end_timestamp", c.end_unix_ms},
-      {"end_to_end_duration", c.duration_ms(now)},
-      {"checkpointed_size", c.checkpointed_bytes},
-      {"state_size", c.full_bytes},
-      {"num_subtasks", c.subtasks_total},
-      {"num_acknowledged_subtasks", c.subtasks.size()},
-      {"external_path", c.metadata_path},
-      {"failure_message", c.failure_reason}};
-  if (IsSavepoint(c.kind)) {
-    j["savepointFormat"] = c.kind == CheckpointKind::kNativeSavepoint ? "NATIVE" : "CANONICAL";
+// Counts of subtasks per ExecutionState, every state present (Flink's "tasks" / status-counts).
+json StateCounts(JobState job_state, int subtasks) {
+  json counts = json::object();
+  for (const char* s : {"CREATED", "SCHEDULED", "DEPLOYING", "RUNNING", "FINISHED", "CANCELING",
+                        "CANCELED", "FAILED", "RECONCILING", "INITIALIZING"}) {
+    counts[s] = 0;
   }
-  return j;
+  counts[SubtaskState(job_state)] = subtasks;
+  return counts;
 }
 
-// min / avg / max of `value` over the completed checkpoints of the history.
-template <typename F>
-json MinAvgMax(const std::vector<CheckpointStats>& history, F value) {
-  int64_t min = 0, max = 0, sum = 0, n = 0;
-  for (const auto& c : history) {
-    if (c.status != CheckpointStatus::kCompleted) continue;
-    const auto v = static_cast<int64_t>(value(c));
-    min = n == 0 ? v : std::min(min, v);
-    max = n == 0 ? v : std::max(max, v);
-    sum += v;
-    ++n;
+// The same counts as /jobs/overview spells them: lower-case states and a total.
+json OverviewTaskCounts(JobState job_state, int subtasks) {
+  json counts = {{"total", subtasks}};
+  const json by_state = StateCounts(job_state, subtasks);
+  for (const auto& [state, n] : by_state.items()) {
+    std::string name = state;
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    counts[name] = n;
   }
-  return {{"min", min}, {"avg", n == 0 ? 0 : sum / n}, {"max", max}};
+  return counts;
+}
+
+int TotalSubtasks(const ExecutionPlan& plan) {
+  int n = 0;
+  for (const auto& v : plan.vertices) n += v.parallelism;
+  return n;
+}
+
+std::string VertexName(const JobGraph& graph, const TaskVertex& vertex) {
+  std::string name;
+  for (int op : vertex.operators) {
+    name += (name.empty() ? "" : " -> ") + graph.operators[static_cast<size_t>(op)].name;
+  }
+  return name;
+}
+
+// IOMetricsInfo of a vertex: records summed over its running subtasks (bytes are not counted).
+json VertexMetrics(const std::vector<Task::Metrics>& metrics, const std::string& head_uid) {
+  uint64_t in = 0, out = 0;
+  int64_t backpressure_ns = 0;
+  for (const auto& m : metrics) {
+    if (m.head_uid != head_uid) continue;
+    in += m.records_in;
+    out += m.records_out;
+    backpressure_ns += m.backpressure_ns;
+  }
+  return {{"read-bytes", 0},
+          {"read-bytes-complete", false},
+          {"write-bytes", 0},
+          {"write-bytes-complete", false},
+          {"read-records", in},
+          {"read-records-complete", true},
+          {"write-records", out},
+          {"write-records-complete", true},
+          {"accumulated-backpressured-time", backpressure_ns / 1000000}};
+}
+
+int64_t EndTime(const JobStatusView& st) { return st.end_unix_ms == 0 ? -1 : st.end_unix_ms; }
+int64_t Duration(const JobStatusView& st, int64_t now) {
+  if (st.start_unix_ms == 0) return 0;
+  return (st.end_unix_ms == 0 ? now : st.end_unix_ms) - st.start_unix_ms;
 }
 
 }  // namespace
 
+std::string VertexId(const ExecutionPlan& plan, size_t vertex) {
+  const std::string& uid = plan.uids[static_cast<size_t>(plan.vertices[vertex].operators.front())];
+  char hex[33];
+  std::snprintf(hex, sizeof(hex), "%016llx%016llx",
+                static_cast<unsigned long long>(Hash64("weir-vertex:" + uid)),
+                static_cast<unsigned long long>(Hash64(uid)));
+  return hex;
+}
+
+int FindVertex(const ExecutionPlan& plan, const std::string& vertex_id) {
+  for (size_t v = 0; v < plan.vertices.size(); ++v) {
+    if (VertexId(plan, v) == vertex_id ||
+        plan.uids[static_cast<size_t>(plan.vertices[v].operators.front())] == vertex_id) {
+      return static_cast<int>(v);
+    }
+  }
+  return -1;
+}
+
 json ErrorJson(const std::string& message) { return {{"errors", json::array({message})}}; }
+
+json DashboardConfigJson(int64_t now) {
+  const std::time_t t = static_cast<std::time_t>(now / 1000);
+  std::tm local{};
+  localtime_r(&t, &local);
+  return {{"refresh-interval", 3000},
+          {"timezone-name", local.tm_zone ? local.tm_zone : "UTC"},
+          {"timezone-offset", local.tm_gmtoff * 1000},
+          {"flink-version", kWeirVersion},
+          {"flink-revision", kWeirCommit},
+          {"features",
+           {{"web-submit", false},
+            {"web-cancel", true},
+            {"web-rescale", false},
+            {"web-history", false}}},
+          // weir's addition: what answers
+          {"weir-version", kWeirVersion}};
+}
+
+json OverviewJson(JobRuntime& job) {
+  const JobState state = job.status().state;
+  const int slots = TotalSubtasks(job.plan());
+  const bool running =
+      state == JobState::kRunning || state == JobState::kRestarting || state == JobState::kCreated;
+  return {{"taskmanagers", 1},
+          {"slots-total", slots},
+          {"slots-available", running ? 0 : slots},
+          {"jobs-running", running ? 1 : 0},
+          {"jobs-finished", state == JobState::kFinished ? 1 : 0},
+          {"jobs-cancelled", state == JobState::kCancelled ? 1 : 0},
+          {"jobs-failed", state == JobState::kFailed ? 1 : 0},
+          {"flink-version", kWeirVersion},
+          {"flink-commit", kWeirCommit}};
+}
 
 json JobsJson(JobRuntime& job) {
   return {{"jobs", json::array({{{"id", job.job_id()},
-                                 {"name", job.graph().name},
-                                 {"status", JobStateName(job.status().state)}}})}};
+                                 {"status", JobStateName(job.status().state)},
+                                 {"name", job.graph().name}}})}};  // name: weir's addition
+}
+
+json JobsOverviewJson(JobRuntime& job, int64_t now) {
+  const JobStatusView st = job.status();
+  const int subtasks = TotalSubtasks(job.plan());
+  return {{"jobs",
+           json::array({{{"jid", job.job_id()},
+                         {"name", job.graph().name},
+                         {"state", JobStateName(st.state)},
+                         {"start-time", st.start_unix_ms},
+                         {"end-time", EndTime(st)},
+                         {"duration", Duration(st, now)},
+                         {"last-modification", st.end_unix_ms ? st.end_unix_ms : st.start_unix_ms},
+                         {"tasks", OverviewTaskCounts(st.state, subtasks)}}})}};
 }
 
 json JobJson(JobRuntime& job, int64_t now) {
   const JobStatusView st = job.status();
   const ExecutionPlan& plan = job.plan();
+  const std::vector<Task::Metrics> metrics = job.task_metrics();
   json vertices = json::array();
   for (size_t v = 0; v < plan.vertices.size(); ++v) {
     const TaskVertex& vertex = plan.vertices[v];
+    const std::string& head = plan.uids[static_cast<size_t>(vertex.operators.front())];
     json operators = json::array();
-    std::string name;
     for (int op : vertex.operators) {
       const OperatorSpec& spec = job.graph().operators[static_cast<size_t>(op)];
       operators.push_back({{"uid", plan.uids[static_cast<size_t>(op)]}, {"name", spec.name}});
-      name += (name.empty() ? "" : " -> ") + spec.name;
     }
     vertices.push_back(
-        {{"id", plan.uids[static_cast<size_t>(vertex.operators.front())]},
-         {"name", name},
+        {{"id", VertexId(plan, v)},
+         {"name", VertexName(job.graph(), vertex)},
+         {"maxParallelism", plan.max_parallelism},
          {"parallelism", vertex.parallelism},
+         {"status", SubtaskState(st.state)},
+         {"start-time", st.start_unix_ms},
+         {"end-time", EndTime(st)},
+         {"duration", Duration(st, now)},
+         {"tasks", StateCounts(st.state, vertex.parallelism)},
+         {"metrics", VertexMetrics(metrics, head)},
+         // weir's additions
+         {"uid", head},
          {"keyed", vertex.keyed()},
-         {"input",
-          vertex.input_vertex < 0
-              ? json(nullptr)
-              : json(plan.uids[static_cast<size_t>(
-                    plan.vertices[static_cast<size_t>(vertex.input_vertex)].operators.front())])},
+         {"input", vertex.input_vertex < 0
+                       ? json(nullptr)
+                       : json(VertexId(plan, static_cast<size_t>(vertex.input_vertex)))},
          {"operators", operators}});
   }
+  // The plan Flink's UI draws: one node per vertex, inputs with their ship strategy.
+  json nodes = json::array();
+  for (size_t v = 0; v < plan.vertices.size(); ++v) {
+    const TaskVertex& vertex = plan.vertices[v];
+    json inputs = json::array();
+    if (vertex.input_vertex >= 0) {
+      inputs.push_back({{"num", 0},
+                        {"id", VertexId(plan, static_cast<size_t>(vertex.input_vertex))},
+                        {"ship_strategy", vertex.keyed() ? "HASH" : "REBALANCE"},
+                        {"exchange", "pipelined_bounded"}});
+    }
+    nodes.push_back({{"id", VertexId(plan, v)},
+                     {"parallelism", vertex.parallelism},
+                     {"operator", ""},
+                     {"operator_strategy", ""},
+                     {"description", VertexName(job.graph(), vertex)},
+                     {"inputs", inputs},
+                     {"optimizer_properties", json::object()}});
+  }
+  json timestamps = json::object();
+  for (const char* s : {"INITIALIZING", "CREATED", "RUNNING", "FAILING", "FAILED", "CANCELLING",
+                        "CANCELED", "FINISHED", "RESTARTING", "SUSPENDED", "RECONCILING"}) {
+    timestamps[s] = 0;
+  }
+  timestamps["CREATED"] = st.start_unix_ms;
+  timestamps["RUNNING"] = st.start_unix_ms;
+  if (st.end_unix_ms != 0) timestamps[JobStateName(st.state)] = st.end_unix_ms;
   return {{"jid", job.job_id()},
           {"name", job.graph().name},
+          {"isStoppable", false},
           {"state", JobStateName(st.state)},
+          {"job-type", "STREAMING"},
           {"start-time", st.start_unix_ms},
-          {"end-time", st.end_unix_ms == 0 ? -1 : st.end_unix_ms},
-          {"duration", (st.end_unix_ms == 0 ? now : st.end_unix_ms) - st.start_unix_ms},
+          {"end-time", EndTime(st)},
+          {"duration", Duration(st, now)},
+          {"maxParallelism", plan.max_parallelism},
           {"now", now},
+          {"timestamps", timestamps},
+          {"vertices", vertices},
+          {"status-counts", StateCounts(st.state, TotalSubtasks(plan))},
+          {"plan",
+           {{"jid", job.job_id()},
+            {"name", job.graph().name},
+            {"type", "STREAMING"},
+            {"nodes", nodes}}},
+          // weir's additions
           {"restarts", st.restarts},
-          {"max-parallelism", plan.max_parallelism},
-          {"checkpoint-dir", job.job_dir()},
-          {"vertices", vertices}};
+          {"checkpoint-dir", job.job_dir()}};
 }
 
-json CheckpointsJson(const CheckpointStatsSnapshot& s, int64_t now) {
-  json history = json::array();
-  for (const auto& c : s.history) history.push_back(CheckpointSummaryJson(c, now));
-  json latest = {
-      {"completed", nullptr}, {"savepoint", nullptr}, {"failed", nullptr}, {"restored", nullptr}};
-  if (s.latest_completed) latest["completed"] = CheckpointSummaryJson(*s.latest_completed, now);
-  if (s.latest_savepoint) latest["savepoint"] = CheckpointSummaryJson(*s.latest_savepoint, now);
-  if (s.latest_failed) latest["failed"] = CheckpointSummaryJson(*s.latest_failed, now);
-  if (s.latest_restore) {
-    latest["restored"] = {{"id", s.latest_restore->checkpoint_id},
-                          {"external_path", s.latest_restore->metadata_path},
-                          {"is_savepoint", s.latest_restore->is_savepoint},
-                          {"restore_timestamp", s.latest_restore->restore_unix_ms},
-                          {"duration", s.latest_restore->duration_ms}};
-  }
-  return {{"counts",
-           {{"restored", s.restored},
-            {"total", s.completed + s.failed + s.in_progress},
-            {"in_progress", s.in_progress},
-            {"completed", s.completed},
-            {"failed", s.failed}}},
-          {"summary",
-           {{"end_to_end_duration",
-             MinAvgMax(s.history, [now](const CheckpointStats& c) { return c.duration_ms(now); })},
-            {"checkpointed_size",
-             MinAvgMax(s.history, [](const CheckpointStats& c) { return c.checkpointed_bytes; })},
-            {"state_size",
-             MinAvgMax(s.history, [](const CheckpointStats& c) { return c.full_bytes; })}}},
-          {"latest", latest},
-          {"history", history}};
-}
-
-json CheckpointDetailJson(const CheckpointStats& c, int64_t now) {
-  json d = CheckpointSummaryJson(c, now);
+json VertexJson(JobRuntime& job, size_t vertex, int64_t now) {
+  const JobStatusView st = job.status();
+  const ExecutionPlan& plan = job.plan();
+  const TaskVertex& v = plan.vertices[vertex];
+  const std::vector<Task::Metrics> metrics = job.task_metrics();
+  const std::string& head = plan.uids[static_cast<size_t>(v.operators.front())];
   json subtasks = json::array();
-  for (const auto& t : c.subtasks) {
-    subtasks.push_back({{"task", t.task_id},
-                        {"ack_timestamp", t.acknowledged_unix_ms},
-                        {"end_to_end_duration", t.acknowledged_unix_ms - c.trigger_unix_ms},
-                        {"sync_duration_us", t.sync_duration_us},
-                        {"backend_sync_duration_us", t.backend_sync_duration_us},
-                        {"alignment_duration_us", t.alignment_duration_us},
-                        {"async_duration_us", t.async_duration_us},
-                        {"checkpointed_size", t.checkpointed_bytes},
-                        {"state_size", t.full_bytes},
-                        {"files_written", t.files_written},
-                        {"files_reused", t.files_reused}});
+  for (int s = 0; s < v.parallelism; ++s) {
+    json m = VertexMetrics({}, head);
+    for (const auto& t : metrics) {
+      if (t.head_uid == head && t.subtask == s) m = VertexMetrics({t}, head);
+    }
+    subtasks.push_back({{"subtask", s},
+                        {"status", SubtaskState(st.state)},
+                        {"attempt", st.restarts},
+                        {"endpoint", "localhost"},
+                        {"start-time", st.start_unix_ms},
+                        {"end-time", EndTime(st)},
+                        {"duration", Duration(st, now)},
+                        {"metrics", m},
+                        {"taskmanager-id", "weir"},
+                        {"start_time", st.start_unix_ms},
+                        {"task", plan.TaskId(static_cast<int>(vertex), s)}});  // weir's
   }
-  d["subtasks"] = subtasks;
-  return d;
+  return {{"id", VertexId(plan, vertex)},
+          {"name", VertexName(job.graph(), v)},
+          {"parallelism", v.parallelism},
+          {"maxParallelism", plan.max_parallelism},
+          {"now", now},
+          {"subtasks", subtasks},
+          {"uid", head}};  // weir's addition
 }
 
-json CheckpointConfigJson(const Configuration& config) {
-  const bool retain = config.Get(config::kRetention) == CheckpointRetention::kRetainOnCancellation;
-  // Flink's class names, which its REST clients show.
-  const bool rocksdb = config.Get(config::kBackendType) == "rocksdb";
-  return {{"mode", config.Get(config::kMode) == CheckpointingMode::kExactlyOnce ? "exactly_once"
-                                                                                : "at_least_once"},
-          {"interval", config.Get(config::kInterval).count()},
-          {"timeout", config.Get(config::kTimeout).count()},
-          {"min_pause", config.Get(config::kMinPause).count()},
-          {"max_concurrent", config.Get(config::kMaxConcurrent)},
-          {"tolerable_failed_checkpoints", config.Get(config::kTolerableFailures)},
-          {"externalization", {{"enabled", true}, {"delete_on_cancellation", !retain}}},
-          {"state_backend", rocksdb ? "EmbeddedRocksDBStateBackend" : "HashMapStateBackend"},
-          {"incremental", rocksdb && config.Get(config::kIncremental)},
-          {"num_retained", config.Get(config::kNumRetained)},
-          {"checkpoint_storage", config.Get(config::kCheckpointsDir)}};
-}
-
-json CheckpointStorageJson(JobRuntime& job) {
-  const std::vector<CheckpointMetadata> retained = job.retained_checkpoints();
-  const CheckpointStorage* storage = job.checkpoint_storage();
-  json checkpoints = json::array();
-  for (const auto& m : retained) {
-    uint64_t own = 0, inherited = 0, own_files = 0, inherited_files = 0;
-    for (const auto& b : m.backends) {
-      for (const auto& f : b.files) {
-        if (f.written_by_checkpoint == m.checkpoint_id) {
-          own += f.size;
-          ++own_files;
-        } else {
-          inherited += f.size;
-          ++inherited_files;
-        }
-      }
-    }
-    checkpoints.push_back({{"id", m.checkpoint_id},
-                           {"checkpoint_type", KindName(m.kind)},
-                           {"own_size", own},
-                           {"inherited_size", inherited},
-                           {"own_files", own_files},
-                           {"inherited_files", inherited_files},
-                           {"state_size", m.FullBytes()}});
+json ExceptionsJson(JobRuntime& job) {
+  const std::vector<JobException> exceptions = job.exceptions();
+  json entries = json::array();
+  for (const auto& e : exceptions) {
+    entries.push_back({{"exceptionName", "weir.JobFailure"},
+                       {"stacktrace", e.message},
+                       {"timestamp", e.unix_ms},
+                       {"taskName", e.task_id.empty() ? json(nullptr) : json(e.task_id)},
+                       {"endpoint", e.task_id.empty() ? json(nullptr) : json("localhost")},
+                       {"taskManagerId", e.task_id.empty() ? json(nullptr) : json("weir")},
+                       {"failureLabels", json::object()},
+                       {"concurrentExceptions", json::array()}});
   }
-  // The directory as it is: every file under it, referenced or not.
-  uint64_t total = 0, files = 0, shared_files = 0, shared_bytes = 0;
-  std::string error;
-  if (storage != nullptr) {
-    std::vector<std::string> dirs = {storage->job_dir()};
-    while (!dirs.empty() && error.empty()) {
-      const std::string dir = dirs.back();
-      dirs.pop_back();
-      auto entries = storage->fs().ListDir(dir);
-      if (!entries.ok()) {
-        if (entries.status().code() != StatusCode::kNotFound) error = entries.status().message();
-        continue;
-      }
-      for (const auto& e : *entries) {
-        const std::string path = JoinPath(dir, e.name);
-        if (e.is_directory) {
-          dirs.push_back(path);
-          continue;
-        }
-        auto st = storage->fs().Stat(path);
-        if (!st.ok()) continue;  // deleted meanwhile (subsumed)
-        total += st->size;
-        ++files;
-        if (dir == storage->SharedDir()) {
-          shared_bytes += st->size;
-          ++shared_files;
-        }
-      }
-    }
-  }
-  const uint64_t live = retained.empty() ? 0 : retained.back().FullBytes();
-  json out = {
-      {"job_dir", storage ? storage->job_dir() : ""},
-      {"retained", checkpoints},
-      {"shared_files", shared_files},
-      {"shared_size", shared_bytes},
-      {"total_files", files},
-      {"total_size", total},
-      {"live_state_size", live},
-      {"size_ratio", live == 0 ? 0.0 : static_cast<double>(total) / static_cast<double>(live)}};
-  if (!error.empty()) out["listing_error"] = error;
+  json out = {{"exceptionHistory", {{"entries", entries}, {"truncated", false}}}};
+  // Flink 1.x's deprecated fields, still read by older clients.
+  out["root-exception"] = exceptions.empty() ? json(nullptr) : json(exceptions.front().message);
+  out["timestamp"] = exceptions.empty() ? json(nullptr) : json(exceptions.front().unix_ms);
+  out["all-exceptions"] = json::array();
+  out["truncated"] = false;
   return out;
 }
 

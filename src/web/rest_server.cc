@@ -60,16 +60,38 @@ void RestServer::Routes() {
   s.Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(std::string(DashboardHtml()), "text/html; charset=utf-8");
   });
+  s.Get("/config", [](const httplib::Request&, httplib::Response& res) {
+    SendJson(res, DashboardConfigJson(NowUnixMs()));
+  });
+  s.Get("/overview", [this](const httplib::Request&, httplib::Response& res) {
+    SendJson(res, OverviewJson(job_));
+  });
   s.Get("/jobs",
         [this](const httplib::Request&, httplib::Response& res) { SendJson(res, JobsJson(job_)); });
+  // Before /jobs/<id>: "overview" is no job id.
+  s.Get("/jobs/overview", [this](const httplib::Request&, httplib::Response& res) {
+    SendJson(res, JobsOverviewJson(job_, NowUnixMs()));
+  });
   s.Get(R"(/jobs/([^/]+))", [this, known](const httplib::Request& req, httplib::Response& res) {
     if (known(req, res)) SendJson(res, JobJson(job_, NowUnixMs()));
   });
-  s.Get(R"(/jobs/([^/]+)/checkpoints)",
+  s.Get(R"(/jobs/([^/]+)/exceptions)",
+        [this, known](const httplib::Request& req, httplib::Response& res) {
+          if (known(req, res)) SendJson(res, ExceptionsJson(job_));
+        });
+  s.Get(R"(/jobs/([^/]+)/vertices/([^/]+))",
         [this, known](const httplib::Request& req, httplib::Response& res) {
           if (!known(req, res)) return;
-          SendJson(res, CheckpointsJson(job_.checkpoint_stats().value_or(CheckpointStatsSnapshot{}),
-                                        NowUnixMs()));
+          const int v = FindVertex(job_.plan(), req.matches[2]);
+          if (v < 0) {
+            SendJson(res, ErrorJson("Vertex " + std::string(req.matches[2]) + " not found"), 404);
+            return;
+          }
+          SendJson(res, VertexJson(job_, static_cast<size_t>(v), NowUnixMs()));
+        });
+  s.Get(R"(/jobs/([^/]+)/checkpoints)",
+        [this, known](const httplib::Request& req, httplib::Response& res) {
+          if (known(req, res)) SendJson(res, CheckpointsJson(job_, NowUnixMs()));
         });
   s.Get(R"(/jobs/([^/]+)/checkpoints/config)",
         [this, known](const httplib::Request& req, httplib::Response& res) {
@@ -82,19 +104,22 @@ void RestServer::Routes() {
   s.Get(R"(/jobs/([^/]+)/checkpoints/details/([0-9]+))",
         [this, known](const httplib::Request& req, httplib::Response& res) {
           if (!known(req, res)) return;
-          const std::string n = req.matches[2];
-          const auto stats = job_.checkpoint_stats();
-          std::optional<CheckpointStats> found;
-          if (stats) {
-            for (const auto& c : stats->history) {
-              if (std::to_string(c.checkpoint_id) == n) found = c;
-            }
+          if (auto found = FindCheckpoint(req, res)) {
+            SendJson(res, CheckpointDetailJson(job_, *found, NowUnixMs()));
           }
-          if (!found) {
-            SendJson(res, ErrorJson("Checkpoint " + n + " not found in the job's history"), 404);
+        });
+  s.Get(R"(/jobs/([^/]+)/checkpoints/details/([0-9]+)/subtasks/([^/]+))",
+        [this, known](const httplib::Request& req, httplib::Response& res) {
+          if (!known(req, res)) return;
+          auto found = FindCheckpoint(req, res);
+          if (!found) return;
+          const int v = FindVertex(job_.plan(), req.matches[3]);
+          if (v < 0) {
+            SendJson(res, ErrorJson("Vertex " + std::string(req.matches[3]) + " not found"), 404);
             return;
           }
-          SendJson(res, CheckpointDetailJson(*found, NowUnixMs()));
+          SendJson(res,
+                   TaskCheckpointDetailJson(job_, *found, static_cast<size_t>(v), NowUnixMs()));
         });
   s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(PrometheusText(job_, NowUnixMs()), "text/plain; version=0.0.4");
@@ -107,12 +132,18 @@ void RestServer::Routes() {
   };
   const std::vector<Route> routes = {
       {"/", {"GET"}},
+      {"/config", {"GET"}},
+      {"/overview", {"GET"}},
       {"/jobs", {"GET"}},
+      {"/jobs/overview", {"GET"}},
       {R"(/jobs/([^/]+))", {"GET", "PATCH"}},
+      {R"(/jobs/([^/]+)/exceptions)", {"GET"}},
+      {R"(/jobs/([^/]+)/vertices/([^/]+))", {"GET"}},
       {R"(/jobs/([^/]+)/checkpoints)", {"GET", "POST"}},
       {R"(/jobs/([^/]+)/checkpoints/config)", {"GET"}},
       {R"(/jobs/([^/]+)/checkpoints/storage)", {"GET"}},
       {R"(/jobs/([^/]+)/checkpoints/details/([0-9]+))", {"GET"}},
+      {R"(/jobs/([^/]+)/checkpoints/details/([0-9]+)/subtasks/([^/]+))", {"GET"}},
       {R"(/jobs/([^/]+)/checkpoints/([0-9a-f]{32}))", {"GET"}},
       {R"(/jobs/([^/]+)/savepoints)", {"POST"}},
       {R"(/jobs/([^/]+)/savepoints/([0-9a-f]{32}))", {"GET"}},
@@ -140,6 +171,18 @@ void RestServer::Routes() {
       SendJson(res, ErrorJson("Not found: " + req.path), 404);
     }
   });
+}
+
+std::optional<CheckpointStats> RestServer::FindCheckpoint(const httplib::Request& req,
+                                                          httplib::Response& res) {
+  const std::string n = req.matches[2];
+  if (const auto stats = job_.checkpoint_stats()) {
+    for (const auto& c : stats->history) {
+      if (std::to_string(c.checkpoint_id) == n) return c;
+    }
+  }
+  SendJson(res, ErrorJson("Checkpoint " + n + " not found in the job's history"), 404);
+  return std::nullopt;
 }
 
 Status RestServer::Start(const std::string& address, int port) {

@@ -1,10 +1,14 @@
 // RestServer: the REST API, the dashboard and the Prometheus metrics a running job serves over
-// HTTP (cpp-httplib). Reading:
+// HTTP (cpp-httplib). Reading, in Flink's rest_v1 shapes (web/rest_json.h):
 //   GET /                                       the dashboard (web/dashboard.html, no build step)
-//   GET /jobs                                   the job
-//   GET /jobs/<id>                              its state, operators and parallelism
+//   GET /config, /overview                      the dashboard's settings, the "cluster"
+//   GET /jobs, /jobs/overview                   the job
+//   GET /jobs/<id>                              its state, vertices, parallelism and plan
+//   GET /jobs/<id>/vertices/<vid>               one vertex's subtasks
+//   GET /jobs/<id>/exceptions                   the failures that restarted or ended it
 //   GET /jobs/<id>/checkpoints                  counts, summary, latest, history
-//   GET /jobs/<id>/checkpoints/details/<n>      one checkpoint, per subtask
+//   GET /jobs/<id>/checkpoints/details/<n>      one checkpoint, per vertex (and per subtask)
+//   GET …/checkpoints/details/<n>/subtasks/<vid> one vertex's subtasks in that checkpoint
 //   GET /jobs/<id>/checkpoints/config           the checkpointing configuration
 //   GET /jobs/<id>/checkpoints/storage          retained checkpoints' own and inherited bytes,
 //                                               shared/ files, directory size vs live state
@@ -22,6 +26,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -31,7 +36,9 @@
 
 namespace httplib {
 class Server;
-}
+struct Request;
+struct Response;
+}  // namespace httplib
 
 namespace weir::web {
 
@@ -55,6 +62,10 @@ class RestServer {
 
  private:
   void Routes();
+  // The checkpoint numbered by the request's second match, from the statistics' history;
+  // answers 404 and returns nullopt when it is not there.
+  std::optional<CheckpointStats> FindCheckpoint(const httplib::Request& req,
+                                                httplib::Response& res);
 
   JobRuntime& job_;
   RestControlOptions control_;

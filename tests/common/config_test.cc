@@ -124,19 +124,12 @@ TEST(ConfigurationTest, DurationsWithUnits) {
   Configuration c;
   EXPECT_EQ(c.Get(config::kInterval).count(), 0);
   EXPECT_EQ(c.Get(config::kTimeout).count(), 600000);
-  for (const auto& [text, ms] : std::vector<std::pair<std::string, int64_t>>{{"250", 250},
-                                                                             {"250ms", 250},
-                                                                             {"10s", 10000},
-                                                                             {"10 s", 10000},
-                                                                             {"2min", 120000},
-                                                                             {"1h", 3600000},
-                                                                             {"3 seconds", 3000},
-                                                                             {"500 ms", 500},
-                                                                             {"1 min", 60000},
-                                                                             {"1m", 60000},
-                                                                             {"2 h", 7200000},
-                                                                             {"1 d", 86400000},
-                                                                             {"10 S", 10000}}) {
+  for (const auto& [text, ms] : std::vector<std::pair<std::string, int64_t>>{
+           {"250", 250},     {"250ms", 250},       {"10s", 10000},        {"10 s", 10000},
+           {"2min", 120000}, {"1h", 3600000},      {"3 seconds", 3000},   {"500 ms", 500},
+           {"1 min", 60000}, {"1m", 60000},        {"2 h", 7200000},      {"1 d", 86400000},
+           {"10 S", 10000},  {"2days", 172800000}, {"3 HOURS", 10800000}, {"1 MINUTES", 60000},
+           {"1500 µs", 1},   {"2000 micros", 2},   {"3000000 ns", 3},     {"999999 nanos", 0}}) {
     ASSERT_TRUE(c.Set(config::kInterval, text).ok()) << text;
     EXPECT_EQ(c.Get(config::kInterval).count(), ms) << text;
   }

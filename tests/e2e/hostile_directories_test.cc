@@ -116,9 +116,9 @@ TEST_F(HostileDirectoriesTest, CraftedJobIdNeverBecomesAPath) {
   const std::string job = MakeJob("jobs");
   const uint64_t latest = Checkpoints(job).back();
   Craft(job, latest, [&](CheckpointMetadata& m) { m.job_id = "x/../../outside"; });
-  const auto r = Weir({"run", "-s", job + "/chk-" + std::to_string(latest), "-D",
-                       "execution.checkpointing.interval=50ms", "keyed-aggregate", "--events",
-                       "40000", "--keys", "300", "--output", tmp_.Sub("out2")});
+  const auto r = Weir({"run", "-s", job + "/chk-" + std::to_string(latest), "--restore-mode",
+                       "claim", "-D", "execution.checkpointing.interval=50ms", "keyed-aggregate",
+                       "--events", "40000", "--keys", "300", "--output", tmp_.Sub("out2")});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.stderr_text.find("job id"), std::string::npos) << r.stderr_text;
   RunEveryCheckpointsCommand(tmp_.Sub("jobs"));
@@ -144,11 +144,26 @@ TEST_F(HostileDirectoriesTest, CraftedFilePathsAndLinksInsideSharedAreNeverFollo
   EXPECT_EQ(verify.exit_code, 1) << "links in a job directory are not healthy";
   RunEveryCheckpointsCommand(tmp_.Sub("jobs"));
   // Claim the latest and run on: retention subsumes the crafted checkpoint.
-  const auto r =
-      Weir({"run", "-s", job + "/chk-" + std::to_string(ids.back()), "-D",
-            "execution.checkpointing.interval=50ms", "-D", "state.checkpoints.num-retained=1", "-D",
-            "state.backend.incremental=true", "keyed-aggregate", "--events", "40000", "--keys",
-            "300", "--rate", "30000", "--output", tmp_.Sub("jobs-out")});
+  const auto r = Weir({"run",
+                       "-s",
+                       job + "/chk-" + std::to_string(ids.back()),
+                       "--restore-mode",
+                       "claim",
+                       "-D",
+                       "execution.checkpointing.interval=50ms",
+                       "-D",
+                       "state.checkpoints.num-retained=1",
+                       "-D",
+                       "state.backend.incremental=true",
+                       "keyed-aggregate",
+                       "--events",
+                       "40000",
+                       "--keys",
+                       "300",
+                       "--rate",
+                       "30000",
+                       "--output",
+                       tmp_.Sub("jobs-out")});
   EXPECT_EQ(r.exit_code, 0) << r.stderr_text;
   ExpectCanariesSurvive();
 }
@@ -223,12 +238,27 @@ TEST_F(HostileDirectoriesTest, FallbackNeverLosesTheIntactCheckpoint) {
   // Killed before it completes a checkpoint of its own (the interval is an hour): retention
   // must not have subsumed the intact checkpoint on account of the damaged one.
   const uint64_t intact = ids[ids.size() - 2];
-  const auto r = RunWeir(
-      {"run", "-s", job + "/chk-" + std::to_string(ids.back()), "-D",
-       "state.checkpoints.fallback-to-older=true", "-D", "state.checkpoints.num-retained=1", "-D",
-       "execution.checkpointing.interval=1h", "keyed-aggregate", "--events", "1000000000000",
-       "--keys", "300", "--rate", "1000", "--output", tmp_.Sub("jobs-out")},
-      3000, tmp_.Sub("stderr.txt"));
+  const auto r = RunWeir({"run",
+                          "-s",
+                          job + "/chk-" + std::to_string(ids.back()),
+                          "--restore-mode",
+                          "claim",
+                          "-D",
+                          "state.checkpoints.fallback-to-older=true",
+                          "-D",
+                          "state.checkpoints.num-retained=1",
+                          "-D",
+                          "execution.checkpointing.interval=1h",
+                          "keyed-aggregate",
+                          "--events",
+                          "1000000000000",
+                          "--keys",
+                          "300",
+                          "--rate",
+                          "1000",
+                          "--output",
+                          tmp_.Sub("jobs-out")},
+                         3000, tmp_.Sub("stderr.txt"));
   EXPECT_TRUE(r.killed) << r.stderr_text;
   EXPECT_NE(r.stderr_text.find("falling back to checkpoint " + std::to_string(intact)),
             std::string::npos)
@@ -264,6 +294,8 @@ TEST_F(HostileDirectoriesTest, DeleteOnCancellationDeletesOnlyWhatWeirOwns) {
       "run",
       "-s",
       job + "/chk-" + std::to_string(latest),
+      "--restore-mode",
+      "claim",
       "-D",
       "execution.checkpointing.externalized-checkpoint-retention=DELETE_ON_CANCELLATION",
       "-D",

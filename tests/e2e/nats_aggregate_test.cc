@@ -9,6 +9,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "common/clock.h"
@@ -50,10 +52,32 @@ class NatsAggregateTest : public ::testing::Test {
   // The output stream, as `weir nats dump` prints it, checked against a failure-free run.
   Status CheckOutput() {
     std::filesystem::create_directories(tmp_.Sub("out"));
-    std::ofstream(tmp_.Sub("out/dump.txt"))
-        << WeirOutput("nats dump --server " + server_.url() + " --stream OUT");
-    return testing::CheckRunningCounts(tmp_.Sub("out"),
-                                       testing::KeyedAggregateTotals(kEvents, kKeys));
+    const std::string dump = WeirOutput("nats dump --server " + server_.url() + " --stream OUT");
+    std::ofstream(tmp_.Sub("out/dump.txt")) << dump;
+    WEIR_RETURN_IF_ERROR(testing::CheckRunningCounts(
+        tmp_.Sub("out"), testing::KeyedAggregateTotals(kEvents, kKeys)));
+    // The same messages with their subjects and headers: every one carries a message id (the
+    // sink's deduplication), each id once.
+    std::istringstream plain(dump);
+    std::istringstream full(
+        WeirOutput("nats dump --subjects --headers --server " + server_.url() + " --stream OUT"));
+    std::set<std::string> ids;
+    std::string payload, line;
+    while (std::getline(plain, payload)) {
+      if (!std::getline(full, line)) return Status::Internal("--headers printed fewer lines");
+      const size_t tab1 = line.find('\t'), tab2 = line.find('\t', tab1 + 1);
+      if (tab2 == std::string::npos || line.substr(0, tab1) != "OUT" ||
+          line.substr(tab2 + 1) != payload) {
+        return Status::Internal("unexpected dump line '" + line + "' for payload " + payload);
+      }
+      const std::string headers = line.substr(tab1 + 1, tab2 - tab1 - 1);
+      const size_t id_at = headers.find("Nats-Msg-Id:");
+      if (id_at == std::string::npos) return Status::Internal("no message id in " + line);
+      const std::string id = headers.substr(id_at, headers.find(' ', id_at) - id_at);
+      if (!ids.insert(id).second) return Status::Internal("message id twice: " + id);
+    }
+    if (std::getline(full, line)) return Status::Internal("--headers printed more lines");
+    return Status::OK();
   }
 
   testing::TempDir tmp_;

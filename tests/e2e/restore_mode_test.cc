@@ -64,8 +64,8 @@ TEST(RestoreModeTest, ClaimContinuesTheJobAndNoClaimLeavesItUntouched) {
   fs::copy(tmp.Sub("out"), tmp.Sub("out-claim"), fs::copy_options::recursive);
   const auto before = Tree(job_dir);
 
-  const auto no_claim =
-      run({"-s", latest, "--restore-mode", "no-claim"}, tmp.Sub("out-no-claim"), -1);
+  // No-claim is the default (Flink 2's): no --restore-mode.
+  const auto no_claim = run({"-s", latest}, tmp.Sub("out-no-claim"), -1);
   ASSERT_EQ(no_claim.exit_code, 0) << no_claim.stderr_text;
   EXPECT_EQ(Tree(job_dir), before) << "no-claim changed the restored job's directory";
   std::string new_job;
@@ -81,11 +81,13 @@ TEST(RestoreModeTest, ClaimContinuesTheJobAndNoClaimLeavesItUntouched) {
   }
   ASSERT_FALSE(new_job.empty()) << "no-claim should write to a new job directory";
   EXPECT_EQ(first_new_kind, "full");
+  // Numbered on from the restored checkpoint, as Flink does.
+  EXPECT_EQ(first_new_id, restored_id + 1);
   Status exact = testing::CheckRunningCounts(tmp.Sub("out-no-claim"),
                                              testing::KeyedAggregateTotals(events, keys));
   EXPECT_TRUE(exact.ok()) << exact.message();
 
-  const auto claim = run({"-s", latest}, tmp.Sub("out-claim"), -1);
+  const auto claim = run({"-s", latest, "--restore-mode", "CLAIM"}, tmp.Sub("out-claim"), -1);
   ASSERT_EQ(claim.exit_code, 0) << claim.stderr_text;
   std::set<std::string> jobs;
   uint64_t first_after = UINT64_MAX;

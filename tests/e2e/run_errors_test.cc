@@ -104,8 +104,8 @@ TEST_F(RunErrorsTest, CheckpointOfAJobWithOtherOperators) {
 
 TEST_F(RunErrorsTest, ClaimingACheckpointThatIsNotTheLatest) {
   ASSERT_GE(checkpoints_.size(), 2u);
-  ExpectOneErrorLine({"run", "-s", checkpoints_.front(), "wordcount", "--input",
-                      tmp_.Sub("words.txt"), "--output", tmp_.Sub("out")},
+  ExpectOneErrorLine({"run", "-s", checkpoints_.front(), "--restore-mode", "claim", "wordcount",
+                      "--input", tmp_.Sub("words.txt"), "--output", tmp_.Sub("out")},
                      {"is not the latest", "no-claim"});
 }
 

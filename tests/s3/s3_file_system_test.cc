@@ -6,7 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <random>
+#include <regex>
 
 #include "testing/rgw_server.h"
 
@@ -194,10 +198,123 @@ TEST_F(S3FileSystemTest, AWrongSecretIsAClearErrorThatDoesNotShowIt) {
   ASSERT_TRUE((*w)->Append("x").ok());
   Status s = (*w)->Close();
   EXPECT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("HTTP 403"), std::string::npos) << s.message();
+  // The S3 error code follows the status (RGW says AccessDenied, AWS SignatureDoesNotMatch).
+  const std::regex coded("HTTP 403 (AccessDenied|SignatureDoesNotMatch|InvalidAccessKeyId)");
+  EXPECT_TRUE(std::regex_search(s.message(), coded)) << s.message();
+  EXPECT_NE(s.message().find("(request id "), std::string::npos) << s.message();
   EXPECT_NE(s.message().find(Path("x")), std::string::npos) << s.message();
   EXPECT_EQ(s.message().find("not-the-secret"), std::string::npos) << s.message();
   EXPECT_EQ(s.message().find(rgw_->endpoint().secret_key), std::string::npos);
+
+  // A HEAD answer has no body: the error code still shows (a one-byte GET learns it).
+  auto head = wrong->Stat(Path("x"));
+  ASSERT_FALSE(head.ok());
+  EXPECT_TRUE(std::regex_search(head.status().message(), coded)) << head.status().message();
+}
+
+// The AWS chain (io/s3/aws_config.h) against the gateway: a client built as weir builds one, from
+// a configuration and an environment, with a HOME of the test's own.
+class S3CredentialChainTest : public S3FileSystemTest {
+ protected:
+  void SetUp() override {
+    S3FileSystemTest::SetUp();
+    char tmpl[] = "/tmp/weir-aws-home-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    home_ = tmpl;
+    std::filesystem::create_directories(home_ + "/.aws");
+    env_["HOME"] = home_;
+  }
+  void TearDown() override { std::filesystem::remove_all(home_); }
+
+  s3::EnvLookup Env() const {
+    return [this](const char* name) -> const char* {
+      auto it = env_.find(name);
+      return it == env_.end() ? nullptr : it->second.c_str();
+    };
+  }
+  void WriteAws(const std::string& name, const std::string& text) {
+    std::ofstream(home_ + "/.aws/" + name) << text;
+  }
+  // Writes, lists and reads back a file through a client of the chain.
+  Status RoundTrip(const Configuration& config, const std::string& name) {
+    WEIR_ASSIGN_OR_RETURN(s3::S3Options o, s3::S3OptionsFromConfig(config, Env()));
+    o.retry.initial_backoff_ms = 5;
+    auto fs = s3::NewS3FileSystem(std::make_shared<s3::S3Client>(o));
+    WEIR_ASSIGN_OR_RETURN(auto f, fs->NewWritableFile(Path(name)));
+    WEIR_RETURN_IF_ERROR(f->Append("through the chain"));
+    WEIR_RETURN_IF_ERROR(f->Close());
+    WEIR_ASSIGN_OR_RETURN(FileStatus st, fs->Stat(Path(name)));
+    if (st.size != 17) return Status::Internal("size " + std::to_string(st.size));
+    return Status::OK();
+  }
+
+  std::string home_;
+  std::map<std::string, std::string> env_;
+};
+
+TEST_F(S3CredentialChainTest, AProfileOfTheSharedFilesNeedsNoS3Key) {
+  const auto& gw = rgw_->endpoint();
+  WriteAws("credentials",
+           "[default]\naws_access_key_id = not-this-one\n"
+           "aws_secret_access_key = nor-this\n\n[rgw]\naws_access_key_id = " +
+               gw.access_key + "\naws_secret_access_key = " + gw.secret_key + "\n");
+  WriteAws("config", "[profile rgw]\nregion = us-east-1\nendpoint_url = " + gw.endpoint +
+                         "\ns3 =\n    addressing_style = path\n");
+  env_["AWS_PROFILE"] = "rgw";
+  Status s = RoundTrip(Configuration{}, "profile");
+  EXPECT_TRUE(s.ok()) << s.message();
+
+  // The default profile's keys are wrong: without AWS_PROFILE the gateway refuses them, by code.
+  env_.erase("AWS_PROFILE");
+  Configuration config;
+  ASSERT_TRUE(config.Set("s3.endpoint", gw.endpoint).ok());
+  ASSERT_TRUE(config.Set("s3.path.style.access", "TRUE").ok());
+  s = RoundTrip(config, "default-profile");
+  ASSERT_FALSE(s.ok());
+  EXPECT_TRUE(std::regex_search(
+      s.message(), std::regex("HTTP 403 (AccessDenied|SignatureDoesNotMatch|InvalidAccessKeyId)")))
+      << s.message();
+  EXPECT_EQ(s.message().find("nor-this"), std::string::npos) << s.message();
+}
+
+TEST_F(S3CredentialChainTest, TheEnvironmentNeedsNoS3KeyEither) {
+  const auto& gw = rgw_->endpoint();
+  env_["AWS_ACCESS_KEY_ID"] = gw.access_key;
+  env_["AWS_SECRET_ACCESS_KEY"] = gw.secret_key;
+  env_["AWS_ENDPOINT_URL"] = gw.endpoint;
+  env_["AWS_REGION"] = "us-east-1";
+  Configuration config;
+  ASSERT_TRUE(config.Set("s3.path.style.access", "true").ok());
+  Status s = RoundTrip(config, "environment");
+  EXPECT_TRUE(s.ok()) << s.message();
+}
+
+TEST_F(S3CredentialChainTest, ASessionTokenFromStsIsSentAndNeverShown) {
+  std::string token;
+  auto temporary = rgw_->SessionCredentials(&token);
+  ASSERT_TRUE(temporary.ok()) << temporary.status().message();
+  env_["AWS_ACCESS_KEY_ID"] = temporary->access_key;
+  env_["AWS_SECRET_ACCESS_KEY"] = temporary->secret_key;
+  env_["AWS_SESSION_TOKEN"] = token;
+  Configuration config;
+  ASSERT_TRUE(config.Set("s3.endpoint", temporary->endpoint).ok());
+  ASSERT_TRUE(config.Set("s3.path-style-access", "true").ok());
+  Status s = RoundTrip(config, "session");
+  EXPECT_TRUE(s.ok()) << s.message();
+
+  // The same temporary keys without their token are refused: the token is what was sent.
+  env_.erase("AWS_SESSION_TOKEN");
+  s = RoundTrip(config, "session-without-token");
+  EXPECT_FALSE(s.ok());
+
+  // A wrong secret with the token: refused, and neither the token nor a secret is in the error.
+  env_["AWS_SESSION_TOKEN"] = token;
+  env_["AWS_SECRET_ACCESS_KEY"] = "wrong-temporary-secret";
+  s = RoundTrip(config, "session-wrong-secret");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("HTTP 403"), std::string::npos) << s.message();
+  EXPECT_EQ(s.message().find(token), std::string::npos);
+  EXPECT_EQ(s.message().find("wrong-temporary-secret"), std::string::npos);
 }
 
 }  // namespace

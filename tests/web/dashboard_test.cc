@@ -108,6 +108,24 @@ TEST(DashboardTest, HeadlessChromiumDrawsTheLiveJob) {
   EXPECT_EQ(Count(dom, std::regex("<td>(events|aggregate)#[01]</td>")), 4u) << dom;
   EXPECT_EQ(Count(dom, std::regex("<tr class=\"straggler\">")), 1u);
   EXPECT_NE(dom.find("<div id=\"error\"></div>"), std::string::npos) << "the page shows an error";
+  // The details sit above the history (reachable without scrolling past it); each subtask's
+  // start delay is shown beside its alignment, sync and async parts.
+  EXPECT_LT(dom.find("id=\"detail-section\""), dom.find("id=\"history\"")) << dom;
+  EXPECT_NE(dom.find("<th>start delay ms</th>"), std::string::npos);
+  // The summary (min ... max of durations and sizes) and the checkpointing configuration.
+  for (const char* row :
+       {"end to end", "sync pause (slowest)", "async part (slowest)", "written", "full state"}) {
+    EXPECT_NE(dom.find("<tr><td>" + std::string(row) + "</td>"), std::string::npos) << row;
+  }
+  EXPECT_NE(dom.find("<dt>mode</dt><dd>exactly_once</dd>"), std::string::npos) << dom;
+  EXPECT_NE(dom.find("<dt>incremental</dt><dd>yes</dd>"), std::string::npos);
+  // Charts have labelled axes: values with their unit and the time of checkpoints.
+  ASSERT_TRUE(std::regex_search(dom, m, std::regex("id=\"chart-duration\"[^>]*>(.*?)</svg>")))
+      << dom;
+  const std::string chart = m[1];
+  EXPECT_TRUE(std::regex_search(chart, std::regex("<text[^>]*>[0-9.]+ (ms|s)</text>"))) << chart;
+  EXPECT_TRUE(std::regex_search(chart, std::regex("<text[^>]*>[0-9]{1,2}:[0-9]{2}:[0-9]{2}")))
+      << chart;
 
   // A screenshot for the README (docs/dashboard.png is a committed copy).
   const std::string png = std::string(WEIR_BINARY_DIR) + "/dashboard.png";

@@ -85,10 +85,12 @@ TEST_F(RestApiTest, EndpointsDescribeTheJobAndItsCheckpoints) {
   EXPECT_EQ(job["state"], "RUNNING");
   EXPECT_GT(job["start-time"].get<int64_t>(), 0);
   ASSERT_EQ(job["vertices"].size(), job_->plan().vertices.size());
-  EXPECT_EQ(job["vertices"][0]["id"], "events");
+  EXPECT_EQ(job["vertices"][0]["uid"], "events");
+  EXPECT_TRUE(
+      std::regex_match(job["vertices"][0]["id"].get<std::string>(), std::regex("[0-9a-f]{32}")));
   EXPECT_EQ(job["vertices"][0]["parallelism"], 2);
   EXPECT_EQ(job["vertices"][1]["keyed"], true);
-  EXPECT_EQ(job["vertices"][1]["input"], "events");
+  EXPECT_EQ(job["vertices"][1]["input"], job["vertices"][0]["id"]);
 
   auto [cp_status, cp] = Get("/jobs/" + id + "/checkpoints");
   ASSERT_EQ(cp_status, 200);

@@ -123,7 +123,8 @@ TEST_F(RestControlTest, SavepointCheckpointAndStopInFlinksShapes) {
   const uint64_t full_id = full.body["operation"]["checkpointId"];
   auto detail = Get("/jobs/" + id_ + "/checkpoints/details/" + std::to_string(full_id));
   ASSERT_EQ(detail.status, 200);
-  EXPECT_EQ(detail.body["checkpoint_type"], "FULL");
+  EXPECT_EQ(detail.body["checkpoint_type"], "CHECKPOINT");
+  EXPECT_EQ(detail.body["kind"], "FULL");
   EXPECT_FALSE(detail.body["is_savepoint"].get<bool>());
   // A savepoint request id is no checkpoint request id, and an unknown one is 404.
   EXPECT_EQ(Get("/jobs/" + id_ + "/checkpoints/" + request).status, 404);

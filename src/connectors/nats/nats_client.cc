@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <random>
 #include <thread>
 
@@ -316,6 +317,20 @@ Result<std::optional<StreamMessage>> SubjectReader::Next(int64_t timeout_ms) {
   out.subject = natsMsg_GetSubject(msg);
   out.sequence = meta->Sequence.Stream;
   out.payload.assign(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg)));
+  if (read_headers_) {
+    const char** keys = nullptr;
+    int count = 0;
+    if (natsMsgHeader_Keys(msg, &keys, &count) == NATS_OK) {
+      for (int k = 0; k < count; ++k) {
+        const char** values = nullptr;
+        int n = 0;
+        if (natsMsgHeader_Values(msg, keys[k], &values, &n) != NATS_OK) continue;
+        for (int v = 0; v < n; ++v) out.headers.emplace_back(keys[k], values[v]);
+        free(values);
+      }
+      free(keys);
+    }
+  }
   jsMsgMetaData_Destroy(meta);
   natsMsg_Destroy(msg);
   return std::optional<StreamMessage>(std::move(out));

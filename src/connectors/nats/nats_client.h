@@ -40,6 +40,9 @@ struct StreamMessage {
   std::string subject;
   uint64_t sequence = 0;
   std::string payload;
+  // (name, value) of every header, in the message's order; filled only by a reader asked to
+  // (SubjectReader::ReadHeaders): the sources do not pay for them.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 // libnats' status (and JetStream error code) as a Status naming `what`.
@@ -109,6 +112,8 @@ class SubjectReader {
 
   // The next message, waiting at most `timeout_ms` (0: only what has arrived); nullopt if none.
   Result<std::optional<StreamMessage>> Next(int64_t timeout_ms);
+  // Whether Next() fills StreamMessage::headers (off by default).
+  void ReadHeaders(bool on) { read_headers_ = on; }
 
  private:
   SubjectReader(NatsClient& client, std::string subject)
@@ -116,6 +121,7 @@ class SubjectReader {
   NatsClient& client_;
   std::string subject_;
   natsSubscription* subscription_ = nullptr;
+  bool read_headers_ = false;
 };
 
 }  // namespace weir::nats

@@ -112,15 +112,20 @@ size_t ReadBody(char* buffer, size_t size, size_t n, void* in) {
   return k;
 }
 
-// The S3 error code and message of an error body, if it is one.
+// The S3 error code and message of an error body, if it is one, and the request's id (what
+// the storage's operators ask for).
 std::string ErrorText(const S3Response& r) {
   pugi::xml_document doc;
   std::string text = "HTTP " + std::to_string(r.status);
-  if (doc.load_buffer(r.body.data(), r.body.size())) {
+  std::string request_id;
+  if (auto it = r.headers.find("x-amz-request-id"); it != r.headers.end()) request_id = it->second;
+  if (!r.body.empty() && doc.load_buffer(r.body.data(), r.body.size())) {
     const auto err = doc.child("Error");
     if (const char* code = err.child_value("Code"); *code) text += " " + std::string(code);
     if (const char* msg = err.child_value("Message"); *msg) text += ": " + std::string(msg);
+    if (const char* id = err.child_value("RequestId"); *id && request_id.empty()) request_id = id;
   }
+  if (!request_id.empty()) text += " (request id " + request_id + ")";
   return text;
 }
 
@@ -194,24 +199,15 @@ Result<std::pair<std::string, std::string>> ParseS3Path(std::string_view path) {
   return std::make_pair(std::move(bucket), std::move(key));
 }
 
-Result<S3Options> S3OptionsFromConfig(const Configuration& config) {
+Result<S3Options> S3OptionsFromConfig(const Configuration& config, const EnvLookup& env) {
+  WEIR_ASSIGN_OR_RETURN(AwsSettings aws, ResolveAwsSettings(config, env));
   S3Options o;
-  o.endpoint = config.Get(config::kS3Endpoint);
-  o.region = config.Get(config::kS3Region);
-  o.path_style = config.Get(config::kS3PathStyle);
-  o.access_key = config.Get(config::kS3AccessKey);
-  o.secret_key = config.Get(config::kS3SecretKey);
-  if (o.access_key.empty()) {
-    if (const char* k = std::getenv("AWS_ACCESS_KEY_ID")) o.access_key = k;
-  }
-  if (o.secret_key.empty()) {
-    if (const char* k = std::getenv("AWS_SECRET_ACCESS_KEY")) o.secret_key = k;
-  }
-  if (o.access_key.empty() || o.secret_key.empty()) {
-    return Status::InvalidArgument(
-        "S3 credentials missing: set s3.access-key and s3.secret-key, or AWS_ACCESS_KEY_ID and "
-        "AWS_SECRET_ACCESS_KEY");
-  }
+  o.endpoint = std::move(aws.endpoint);
+  o.region = std::move(aws.region);
+  o.path_style = aws.path_style;
+  o.access_key = std::move(aws.access_key);
+  o.secret_key = std::move(aws.secret_key);
+  o.session_token = std::move(aws.session_token);
   o.part_size = config.Get(config::kS3PartSize).bytes;
   o.max_connections = static_cast<int>(config.Get(config::kS3MaxConnections));
   o.request_timeout_ms = config.Get(config::kS3RequestTimeout).count();
@@ -268,6 +264,9 @@ Result<S3Response> S3Client::SendOnce(const S3Request& r, const std::string& wha
   S3Response resp;
   UploadSource upload{r.body, 0};
   curl_slist* headers = curl_slist_append(nullptr, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+  // Temporary credentials: the token is a header curl signs with the others (SigV4).
+  const std::string token_header = "x-amz-security-token: " + options_.session_token;
+  if (!options_.session_token.empty()) headers = curl_slist_append(headers, token_header.c_str());
   for (const auto& hdr : r.headers) headers = curl_slist_append(headers, hdr.c_str());
   // (An empty "Expect:" to skip 100-continue would be signed but not sent: the server would
   // refuse the signature. curl waits at most 1 s for the 100, and servers send it at once.)
@@ -369,7 +368,19 @@ Status S3Client::GetRange(const std::string& bucket, const std::string& key, uin
 
 Result<ListedObject> S3Client::HeadObject(const std::string& bucket, const std::string& key) {
   S3Request r = MakeRequest("HEAD", bucket, key);
-  WEIR_ASSIGN_OR_RETURN(S3Response resp, Send(r, "HEAD s3://" + bucket + "/" + key));
+  const std::string what = "HEAD s3://" + bucket + "/" + key;
+  Result<S3Response> head = Send(r, what);
+  if (!head.ok() && head.status().code() == StatusCode::kInvalidArgument) {
+    // A HEAD answer has no body, so no S3 error code: a one-byte GET of the object says why
+    // (SignatureDoesNotMatch, AccessDenied, ...).
+    S3Request get = MakeRequest("GET", bucket, key);
+    get.range = {{0, 0}};
+    Result<S3Response> probe = Send(get, what);
+    if (!probe.ok() && probe.status().code() == StatusCode::kInvalidArgument) {
+      return probe.status();
+    }
+  }
+  WEIR_ASSIGN_OR_RETURN(S3Response resp, std::move(head));
   ListedObject o{key, 0, 0};
   if (auto it = resp.headers.find("content-length"); it != resp.headers.end()) {
     o.size = std::stoull(it->second);

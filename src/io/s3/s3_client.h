@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/retry.h"
+#include "io/s3/aws_config.h"
 #include "weir/config.h"
 #include "weir/status.h"
 
@@ -30,15 +31,17 @@ struct S3Options {
   bool path_style = false;  // endpoint/bucket/key instead of bucket.endpoint/key
   std::string access_key;
   std::string secret_key;
+  std::string session_token;      // temporary credentials: sent as x-amz-security-token
   uint64_t part_size = 16 << 20;  // multipart upload part size; objects below it: one PUT
   int max_connections = 16;
   int64_t request_timeout_ms = 120000;
   RetryOptions retry{.max_attempts = 6, .initial_backoff_ms = 100, .max_backoff_ms = 5000};
 };
 
-// The s3.* keys of `config` (credentials falling back to AWS_ACCESS_KEY_ID /
-// AWS_SECRET_ACCESS_KEY).
-Result<S3Options> S3OptionsFromConfig(const Configuration& config);
+// The s3.* keys of `config`, completed by the AWS chain (io/s3/aws_config.h: environment, shared
+// credentials and config files with profiles).
+Result<S3Options> S3OptionsFromConfig(const Configuration& config,
+                                      const EnvLookup& env = ProcessEnvironment());
 
 struct S3Request {
   std::string method = "GET";  // GET, PUT, POST, DELETE, HEAD

@@ -14,29 +14,36 @@ inline constexpr ConfigOption<std::string_view> kS3Endpoint{
     .default_value = "",
     .description =
         "S3 endpoint URL for `s3://` paths, e.g. `http://127.0.0.1:7480` for a Ceph RGW; none: "
-        "AWS, `https://s3.<region>.amazonaws.com`.",
+        "`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, the AWS profile's `endpoint_url`, else AWS "
+        "(`https://s3.<region>.amazonaws.com`).",
     .flink_key = "s3.endpoint"};
 inline constexpr ConfigOption<std::string_view> kS3Region{
     .key = "s3.region",
     .default_value = "us-east-1",
-    .description = "Region that requests are signed for (AWS Signature V4)."};
+    .description =
+        "Region that requests are signed for (AWS Signature V4); unset: `AWS_REGION`, "
+        "`AWS_DEFAULT_REGION`, the AWS profile's `region`, else this default."};
 inline constexpr ConfigOption<bool> kS3PathStyle{
     .key = "s3.path-style-access",
     .default_value = false,
     .description =
         "Address buckets as `<endpoint>/<bucket>/<key>` (Ceph RGW, MinIO) instead of "
-        "`<bucket>.<endpoint>/<key>`.",
+        "`<bucket>.<endpoint>/<key>`; unset: the AWS profile's `s3 = addressing_style = path`.",
     .flink_key = "s3.path.style.access"};
 inline constexpr ConfigOption<std::string_view> kS3AccessKey{
     .key = "s3.access-key",
     .default_value = "",
-    .description = "S3 access key; none: the `AWS_ACCESS_KEY_ID` environment variable.",
+    .description =
+        "S3 access key (with `s3.secret-key`); none: the AWS chain: `AWS_ACCESS_KEY_ID`, "
+        "`AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, else the profile (`AWS_PROFILE`, else "
+        "`default`) of `~/.aws/credentials` and `~/.aws/config` (docs/s3.md).",
     .flink_key = "s3.access-key"};
 inline constexpr ConfigOption<std::string_view> kS3SecretKey{
     .key = "s3.secret-key",
     .default_value = "",
     .description =
-        "S3 secret key; none: `AWS_SECRET_ACCESS_KEY`. Never written to logs, errors or `inspect`.",
+        "S3 secret key; none: the AWS chain (see `s3.access-key`). Never written to logs, errors "
+        "or `inspect`.",
     .flink_key = "s3.secret-key"};
 inline constexpr ConfigOption<MemorySize> kS3PartSize{
     .key = "s3.upload.part-size",
