@@ -91,6 +91,18 @@ TEST_F(AwsConfigTest, AwsProfileSelectsCredentialsRegionEndpointAndAddressing) {
   EXPECT_TRUE(s->path_style);
 }
 
+TEST_F(AwsConfigTest, AwsDefaultProfileIsTheOlderNameAndAwsProfileWins) {
+  Write("credentials", kCredentials);
+  env_["AWS_DEFAULT_PROFILE"] = "ceph";
+  auto s = Resolve();
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s->access_key, "CEPHKEY");
+  env_["AWS_PROFILE"] = "default";
+  s = Resolve();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->access_key, "DEFAULTKEY");
+}
+
 TEST_F(AwsConfigTest, CredentialsInTheConfigFileCount) {
   Write("config", "[profile only-config]\naws_access_key_id = K\naws_secret_access_key = S\n");
   env_["AWS_PROFILE"] = "only-config";

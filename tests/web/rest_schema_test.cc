@@ -254,6 +254,19 @@ TEST_F(RestSchemaTest, EveryEndpointAnswersAsFlinksDescriptionSays) {
       [&] { return Get("/jobs/" + id + "/savepoints/" + request)["status"]["id"] == "COMPLETED"; },
       std::chrono::seconds(60)));
 
+  // A manual checkpoint (Flink's POST /jobs/<id>/checkpoints) and the status of its request.
+  auto manual = client_->Post("/jobs/" + id + "/checkpoints", "{}", "application/json");
+  ASSERT_TRUE(manual);
+  ASSERT_EQ(manual->status, 202) << manual->body;
+  const std::string manual_request = json::parse(manual->body)["request-id"];
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        return Get("/jobs/" + id + "/checkpoints/" + manual_request)["status"]["id"] == "COMPLETED";
+      },
+      std::chrono::seconds(60)));
+  ExpectConforms("/jobs/" + id + "/checkpoints/" + manual_request,
+                 "/jobs/{jobid}/checkpoints/{triggerid}");
+
   ExpectConforms("/config", "/config");
   ExpectConforms("/overview", "/overview");
   ExpectConforms("/jobs", "/jobs");

@@ -140,7 +140,9 @@ Result<AwsIniFile> ParseAwsIni(std::string_view text, const std::string& source)
 
 Result<AwsSettings> ResolveAwsSettings(const Configuration& config, const EnvLookup& env) {
   AwsSettings out;
-  const std::string explicit_profile = Lookup(env, "AWS_PROFILE");
+  // AWS_DEFAULT_PROFILE: the older name the AWS CLI still reads.
+  std::string explicit_profile = Lookup(env, "AWS_PROFILE");
+  if (explicit_profile.empty()) explicit_profile = Lookup(env, "AWS_DEFAULT_PROFILE");
   const std::string profile = explicit_profile.empty() ? "default" : explicit_profile;
   WEIR_ASSIGN_OR_RETURN(const SharedFile credentials,
                         LoadSharedFile(env, "AWS_SHARED_CREDENTIALS_FILE", "credentials"));

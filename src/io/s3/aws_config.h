@@ -5,7 +5,8 @@
 //                AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN) > the profile's entry in the shared
 //                credentials file (AWS_SHARED_CREDENTIALS_FILE, default ~/.aws/credentials) > the
 //                profile's entry in the shared config file (AWS_CONFIG_FILE, default
-//                ~/.aws/config). The profile is AWS_PROFILE, else "default".
+//                ~/.aws/config). The profile is AWS_PROFILE, else AWS_DEFAULT_PROFILE, else
+//                "default".
 //   region:      s3.region > AWS_REGION > AWS_DEFAULT_REGION > the profile's `region` > us-east-1.
 //   endpoint:    s3.endpoint > AWS_ENDPOINT_URL_S3 > AWS_ENDPOINT_URL > the profile's
 //                `endpoint_url` > AWS itself.
