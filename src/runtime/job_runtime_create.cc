@@ -70,7 +70,13 @@ Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Con
   }
   // Claiming a checkpoint resumes in its job directory; a savepoint is never claimed.
   const bool claims_directory = pointer && claim && !pointer->savepoint;
-  if (interval > 0 && checkpoints_dir.empty() && !claims_directory) {
+  // Without state.checkpoints.dir, a job resumed from a checkpoint keeps its checkpoints where that
+  // one's job kept them: its own job directory beside the restored one.
+  std::string checkpoints_root = checkpoints_dir;
+  if (checkpoints_root.empty() && pointer && !pointer->savepoint) {
+    checkpoints_root = ParentPath(CheckpointStorage::ForPointer(restore_fs, *pointer).job_dir());
+  }
+  if (interval > 0 && checkpoints_root.empty() && !claims_directory) {
     return Status::InvalidArgument(std::string(config::kInterval) + " is set but " +
                                    std::string(config::kCheckpointsDir) +
                                    " is not: checkpoints need a directory");
@@ -114,7 +120,7 @@ Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Con
     job->next_is_full_ = !claim;
   }
   if (!job->storage_ && interval > 0) {
-    job->storage_.emplace(CheckpointStorage::ForJob(job->fs_, checkpoints_dir, job->job_id_));
+    job->storage_.emplace(CheckpointStorage::ForJob(job->fs_, checkpoints_root, job->job_id_));
   }
   if (job->storage_) {
     CoordinatorOptions options{job->job_id_, static_cast<int>(config.Get(config::kNumRetained)),

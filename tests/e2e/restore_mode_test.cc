@@ -62,6 +62,7 @@ TEST(RestoreModeTest, ClaimContinuesTheJobAndNoClaimLeavesItUntouched) {
   // Each resumed run gets its own copy of the output so far (with its pending parts).
   fs::copy(tmp.Sub("out"), tmp.Sub("out-no-claim"), fs::copy_options::recursive);
   fs::copy(tmp.Sub("out"), tmp.Sub("out-claim"), fs::copy_options::recursive);
+  fs::copy(tmp.Sub("out"), tmp.Sub("out-beside"), fs::copy_options::recursive);
   const auto before = Tree(job_dir);
 
   // No-claim is the default (Flink 2's): no --restore-mode.
@@ -107,6 +108,18 @@ TEST(RestoreModeTest, ClaimContinuesTheJobAndNoClaimLeavesItUntouched) {
   exact = testing::CheckRunningCounts(tmp.Sub("out-claim"),
                                       testing::KeyedAggregateTotals(events, keys));
   EXPECT_TRUE(exact.ok()) << exact.message();
+
+  // Without state.checkpoints.dir, the resumed job's checkpoints go beside the restored job's
+  // directory (a new job directory there).
+  const auto beside = RunWeir(
+      {"run", "-s", latest, "-D", "execution.checkpointing.interval=100ms", "-D",
+       "parallelism.default=2", "-D", "state.backend.incremental=true", "keyed-aggregate",
+       "--events", "60000", "--keys", "500", "--rate", "20000", "--output", tmp.Sub("out-beside")},
+      -1, tmp.Sub("stderr.txt"));
+  ASSERT_EQ(beside.exit_code, 0) << beside.stderr_text;
+  std::set<std::string> after;
+  for (const auto& c : List(tmp.Sub("checkpoints"))) after.insert(c["job_id"].get<std::string>());
+  EXPECT_EQ(after.size(), 3u) << "a third job directory beside the other two";
 }
 
 }  // namespace
