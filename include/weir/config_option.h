@@ -65,6 +65,10 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
 Result<MemorySize> ParseMemorySize(std::string_view text);
 Result<bool> ParseBool(std::string_view text);
 Result<int64_t> ParseInt(std::string_view text);
+// A fraction strictly between 0 and 1 ("0.5", ".1"): the one kind of real number options take.
+Result<double> ParseFraction(std::string_view text);
+// Its shortest round-tripping spelling ("0.5").
+std::string FormatFraction(double f);
 // Canonical spellings: the largest unit that divides the value ("10 min", "1 s", "0 ms";
 // "16 mb", "512 b").
 std::string FormatDuration(std::chrono::milliseconds d);
@@ -92,6 +96,10 @@ Result<OptionValue<T>> ParseOptionValue(const ConfigOption<T>& option, std::stri
     return *i;
   } else if constexpr (std::is_same_v<T, std::string_view>) {
     return std::string(text);
+  } else if constexpr (std::is_same_v<T, double>) {
+    auto f = ParseFraction(text);
+    if (!f.ok()) return bad("a fraction between 0 and 1 (exclusive), such as 0.5");
+    return *f;
   } else if constexpr (std::is_same_v<T, std::chrono::milliseconds>) {
     auto d = ParseDuration(text);
     if (!d.ok()) return bad("a duration such as 500 ms, 10 s, 1 min, 2 h or 1 d");
@@ -107,7 +115,7 @@ Result<OptionValue<T>> ParseOptionValue(const ConfigOption<T>& option, std::stri
     return *m;
   } else {
     static_assert(std::is_enum_v<T>,
-                  "options are bool, int64_t, string_view, durations, "
+                  "options are bool, int64_t, fractions (double), string_view, durations, "
                   "memory sizes or enums");
     std::string names;
     for (const auto& c : option.choices) {
@@ -132,7 +140,7 @@ struct OptionDescriptor {
   std::string_view key;
   std::string_view flink_key;
   std::string_view flink2_key;
-  std::string_view type;  // bool, int, string, duration, memory, enum
+  std::string_view type;  // bool, int, fraction, string, duration, memory, enum
   std::string default_text;
   std::string_view description;
   std::string allowed;  // "1..1024", "rocksdb, hashmap"; empty: any value of the type
@@ -167,6 +175,10 @@ OptionDescriptor Describe(const ConfigOption<T>& option) {
   } else if constexpr (std::is_same_v<T, std::string_view>) {
     d.type = "string";
     d.default_text = std::string(option.default_value);
+  } else if constexpr (std::is_same_v<T, double>) {
+    d.type = "fraction";
+    d.default_text = FormatFraction(option.default_value);
+    d.allowed = "between 0 and 1, exclusive";
   } else if constexpr (std::is_same_v<T, std::chrono::milliseconds>) {
     d.type = "duration";
     d.default_text = FormatDuration(option.default_value);

@@ -80,6 +80,22 @@ Result<int64_t> ParseInt(std::string_view text) {
   return v;
 }
 
+Result<double> ParseFraction(std::string_view text) {
+  double v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !(v > 0.0) ||
+      !(v < 1.0)) {
+    return Status::InvalidArgument("'" + std::string(text) + "' is not a fraction between 0 and 1");
+  }
+  return v;
+}
+
+std::string FormatFraction(double f) {
+  char buf[32];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), f);
+  return ec == std::errc() ? std::string(buf, end) : std::to_string(f);
+}
+
 Result<bool> ParseBool(std::string_view text) {
   const std::string v = Lower(text);
   if (v == "true") return true;

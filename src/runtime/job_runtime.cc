@@ -383,6 +383,7 @@ Result<std::unique_ptr<Task>> JobRuntime::BuildTask(int vertex_index, int subtas
     const std::string& uid = setup.chain.front().uid;
     KeyedStateBackendParameters parameters;
     parameters.backend_id = ExecutionPlan::BackendId(uid, subtask);
+    parameters.slot = subtask;
     parameters.local_dir = JoinPath(local_dir_, parameters.backend_id);
     parameters.max_parallelism = plan_.max_parallelism;
     parameters.key_group_range =

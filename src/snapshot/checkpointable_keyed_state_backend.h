@@ -66,6 +66,9 @@ struct KeyedStateBackendParameters {
   const Configuration* config = nullptr;                  // the job's; outlives the backend
   const CheckpointStorage* checkpoint_storage = nullptr;  // null: no checkpoints are taken
   ThreadPool* io_pool = nullptr;  // transfers of checkpoint files; outlives the backend
+  // The subtask's index: backends of one slot (subtask i of every operator) may share resources
+  // (state.backend.rocksdb.memory.fixed-per-slot).
+  int slot = 0;
 };
 
 // The checkpoint a backend is restored from.

@@ -5,6 +5,7 @@
 #include "snapshot/full_snapshot_strategy.h"
 #include "state/rocksdb/incremental_snapshot_strategy.h"
 #include "state/rocksdb/rocksdb_restore_operation.h"
+#include "state/rocksdb/rocksdb_shared_memory.h"
 
 namespace weir {
 
@@ -18,6 +19,9 @@ Result<std::unique_ptr<CheckpointableKeyedStateBackend>> CreateRocksDbKeyedState
   options.max_parallelism = parameters.max_parallelism;
   options.key_group_range = parameters.key_group_range;
   options.tuning = RocksDbTuningFromConfig(config);
+  if (auto budget = RocksDbMemoryBudgetFromConfig(config, parameters.slot)) {
+    options.tuning.memory = RocksDbSharedMemory::For(*budget);
+  }
   // The base of the next incremental checkpoint: the handle whose database was restored. After
   // a rescale its files this backend still has (those without dropped key groups) are
   // referenced, the rest uploaded.

@@ -2,6 +2,7 @@
 
 #include <rocksdb/convenience.h>
 #include <rocksdb/merge_operator.h>
+#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "snapshot/full_snapshot_strategy.h"
 #include "state/backend_checks.h"
 #include "state/rocksdb/rocksdb_db.h"
+#include "state/rocksdb/rocksdb_shared_memory.h"
 #include "state/row_key.h"
 
 namespace weir {
@@ -169,9 +171,11 @@ Status RocksDbKeyedStateBackend::ValidateOptions(RocksDbBackendOptions& options)
 
 namespace {
 
-rocksdb::Options DatabaseOptions(const rocksdb::ColumnFamilyOptions& cf_options) {
+rocksdb::Options DatabaseOptions(const rocksdb::ColumnFamilyOptions& cf_options,
+                                 const RocksDbTuning& t) {
   rocksdb::Options o(rocksdb::DBOptions(), cf_options);
   o.max_background_jobs = 2;
+  if (t.memory) o.write_buffer_manager = t.memory->write_buffer_manager();
   return o;
 }
 
@@ -181,6 +185,14 @@ void ApplyTuning(const RocksDbTuning& t, rocksdb::ColumnFamilyOptions* cf) {
   // Keep RocksDB's distance between the compaction trigger and the write slowdown / stop.
   cf->level0_slowdown_writes_trigger = std::max(20, t.level0_file_num_compaction_trigger + 16);
   cf->level0_stop_writes_trigger = std::max(36, t.level0_file_num_compaction_trigger + 32);
+  if (t.memory) {
+    rocksdb::BlockBasedTableOptions table;
+    t.memory->ConfigureTable(&table);
+    cf->table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    // Every non-empty memtable holds at least one arena block; RocksDB's default (1/8 of a 64 MB
+    // write buffer) times the column families of the process would exceed any small budget.
+    cf->arena_block_size = t.memory->arena_block_size();
+  }
   if (t.compaction_style == RocksDbCompactionStyle::kUniversal) {
     cf->compaction_style = rocksdb::kCompactionStyleUniversal;
     cf->compaction_options_universal.max_size_amplification_percent =
@@ -200,7 +212,7 @@ Result<std::unique_ptr<RocksDbKeyedStateBackend>> RocksDbKeyedStateBackend::Open
 
   auto db = std::make_shared<Db>();
   ApplyTuning(options.tuning, &db->cf_options);
-  rocksdb::Options db_options = DatabaseOptions(db->cf_options);
+  rocksdb::Options db_options = DatabaseOptions(db->cf_options, options.tuning);
   db_options.create_if_missing = true;
   db_options.error_if_exists = true;
   WEIR_RETURN_IF_ERROR(FromRocksDb(rocksdb::DB::Open(db_options, DbDir(options.local_dir), &db->db),
@@ -219,8 +231,8 @@ Result<std::unique_ptr<RocksDbKeyedStateBackend>> RocksDbKeyedStateBackend::Open
   for (const auto& s : states) descriptors.emplace_back(ColumnFamilyName(s.name), db->cf_options);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   WEIR_RETURN_IF_ERROR(
-      FromRocksDb(rocksdb::DB::Open(DatabaseOptions(db->cf_options), DbDir(options.local_dir),
-                                    descriptors, &handles, &db->db),
+      FromRocksDb(rocksdb::DB::Open(DatabaseOptions(db->cf_options, options.tuning),
+                                    DbDir(options.local_dir), descriptors, &handles, &db->db),
                   "open restored RocksDB in " + options.local_dir));
   db->db->DestroyColumnFamilyHandle(handles[0]);  // the default column family holds no state
   for (size_t i = 0; i < states.size(); ++i) {

@@ -20,6 +20,8 @@
 
 namespace weir {
 
+class RocksDbSharedMemory;
+
 // A file in a local directory (a native checkpoint, or a database being restored).
 struct LocalFile {
   std::string name;
@@ -41,6 +43,9 @@ struct RocksDbTuning {
   // How restores bring rows in (full snapshots, the other databases of a rescaled incremental
   // restore): true = written into SST files and ingested, false = through write batches.
   bool restore_by_ingestion = true;
+  // The memory budget shared with other backends (state.backend.rocksdb.memory.managed); null:
+  // RocksDB's own cache and write buffers per column family.
+  std::shared_ptr<RocksDbSharedMemory> memory;
 };
 
 struct RocksDbBackendOptions {
@@ -70,6 +75,10 @@ class RocksDbKeyedStateBackend final : public CheckpointableKeyedStateBackend {
  public:
   // Opens an empty backend (whatever was in options.local_dir is deleted first).
   static Result<std::unique_ptr<RocksDbKeyedStateBackend>> Open(RocksDbBackendOptions options);
+  // The memory budget this backend shares with others; null when unmanaged.
+  const std::shared_ptr<RocksDbSharedMemory>& shared_memory() const {
+    return options_.tuning.memory;
+  }
   // Opens the database that a restore placed in <options.local_dir>/db (the files of a native
   // checkpoint); `states` are the states it holds, one column family each.
   static Result<std::unique_ptr<RocksDbKeyedStateBackend>> OpenRestored(

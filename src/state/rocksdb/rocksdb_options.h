@@ -60,11 +60,60 @@ inline constexpr ConfigOption<bool> kIngestRestore{
         "benchmarks.md, \"Rescaling\".",
     .flink_key = "state.backend.rocksdb.use-ingest-db-restore-mode"};
 
+// RocksDB's memory in one budget (state/rocksdb/rocksdb_shared_memory.h, Flink's managed memory).
+inline constexpr ConfigOption<bool> kRocksDbManagedMemory{
+    .key = "state.backend.rocksdb.memory.managed",
+    .default_value = true,
+    .description =
+        "Every RocksDB backend of the process reads through one block cache and writes into "
+        "memtables counted against it (one write-buffer manager), so RocksDB's memory stays "
+        "within `taskmanager.memory.managed.size` whatever the number of states and subtasks; "
+        "`false`: each column family has RocksDB's own cache and write buffers (memory grows "
+        "with states × subtasks).",
+    .flink_key = "state.backend.rocksdb.memory.managed"};
+inline constexpr ConfigOption<MemorySize> kManagedMemorySize{
+    .key = "taskmanager.memory.managed.size",
+    .default_value = MemorySize{0},
+    .description =
+        "The process's memory budget for RocksDB (block cache, index and filter blocks, "
+        "memtables) when `state.backend.rocksdb.memory.managed` is on; 0: a tenth of the "
+        "machine's physical memory, at least 128 mb.",
+    .flink_key = "taskmanager.memory.managed.size"};
+inline constexpr ConfigOption<MemorySize> kRocksDbFixedPerSlot{
+    .key = "state.backend.rocksdb.memory.fixed-per-slot",
+    .default_value = MemorySize{0},
+    .description =
+        "A budget per slot instead of the process's: the backends of subtask i of every operator "
+        "(slot i) share one cache and write-buffer manager of this size; 0: unset.",
+    .flink_key = "state.backend.rocksdb.memory.fixed-per-slot"};
+inline constexpr ConfigOption<double> kRocksDbWriteBufferRatio{
+    .key = "state.backend.rocksdb.memory.write-buffer-ratio",
+    .default_value = 0.5,
+    .description =
+        "Share of the budget memtables may take (the write-buffer manager is sized 2/3 of it, as "
+        "RocksDB lets memtables grow to 1.5× that); the block cache gets the rest.",
+    .flink_key = "state.backend.rocksdb.memory.write-buffer-ratio"};
+inline constexpr ConfigOption<double> kRocksDbHighPrioPoolRatio{
+    .key = "state.backend.rocksdb.memory.high-prio-pool-ratio",
+    .default_value = 0.1,
+    .description =
+        "Share of the block cache reserved for index and filter blocks (cached with high "
+        "priority, so data blocks cannot evict them).",
+    .flink_key = "state.backend.rocksdb.memory.high-prio-pool-ratio"};
+
 // The options above, for the registry (src/config/option_registry.cc). Header-only: the
 // registry needs no link dependency on this module.
 inline std::vector<OptionDescriptor> RocksDbOptions() {
-  return {Describe(kAsyncFlush), Describe(kCompactionStyle), Describe(kLevel0Trigger),
-          Describe(kMaxSizeAmplification), Describe(kIngestRestore)};
+  return {Describe(kAsyncFlush),
+          Describe(kCompactionStyle),
+          Describe(kLevel0Trigger),
+          Describe(kMaxSizeAmplification),
+          Describe(kIngestRestore),
+          Describe(kRocksDbManagedMemory),
+          Describe(kManagedMemorySize),
+          Describe(kRocksDbFixedPerSlot),
+          Describe(kRocksDbWriteBufferRatio),
+          Describe(kRocksDbHighPrioPoolRatio)};
 }
 
 }  // namespace config

@@ -1,0 +1,79 @@
+// RocksDB's memory in a fixed budget (Flink's managed memory for RocksDB): one LRU block cache
+// and one WriteBufferManager that charges every memtable to that cache, shared by all backends
+// and column families opened with the same budget. So RocksDB's memory no longer grows with
+// states × subtasks: blocks, index and filter blocks and memtables all live in one budget, and
+// memtables are flushed when their share fills up.
+//
+// The budget is split as Flink splits it: with write-buffer ratio r, the write-buffer manager
+// may hold 2r/3 of the budget (RocksDB lets memtables grow to 1.5× that before it stalls
+// nothing, so up to r of the budget) and the cache is sized (3 − r)/3 of it, memtables included.
+// Index and filter blocks are cached with high priority (`high_prio_pool_ratio` of the cache is
+// reserved for them), so data blocks cannot push them out.
+//
+// Budgets are shared by value: backends asking for an equal budget get the same resources while
+// any of them is open (RocksDbSharedMemory::For); a budget per slot (fixed-per-slot) is keyed by
+// the slot too.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "weir/config.h"
+#include "weir/status.h"
+
+namespace rocksdb {
+class Cache;
+class WriteBufferManager;
+struct BlockBasedTableOptions;
+}  // namespace rocksdb
+
+namespace weir {
+
+struct RocksDbMemoryBudget {
+  uint64_t bytes = 0;  // the whole budget: block cache and memtables
+  double write_buffer_ratio = 0.5;
+  double high_prio_pool_ratio = 0.1;
+  int slot = -1;  // the slot a fixed-per-slot budget belongs to; -1: the process's budget
+  bool operator==(const RocksDbMemoryBudget&) const = default;
+};
+
+class RocksDbSharedMemory {
+ public:
+  // The resources of `budget`, created on first use and shared until the last holder lets go.
+  static std::shared_ptr<RocksDbSharedMemory> For(const RocksDbMemoryBudget& budget);
+  ~RocksDbSharedMemory();
+
+  const RocksDbMemoryBudget& budget() const { return budget_; }
+  const std::shared_ptr<rocksdb::Cache>& cache() const { return cache_; }
+  const std::shared_ptr<rocksdb::WriteBufferManager>& write_buffer_manager() const {
+    return write_buffer_manager_;
+  }
+  uint64_t cache_capacity() const;
+  uint64_t write_buffer_capacity() const;
+  // The memtables' allocation unit: 1/64 of the write-buffer manager's size, between 64 KiB and
+  // RocksDB's default 8 MiB, so that the many memtables of many states each holding one block
+  // stay a small part of the budget.
+  uint64_t arena_block_size() const;
+  // Block cache and memtable memory in use now (the memtables are charged to the cache).
+  uint64_t usage() const;
+  // Table options reading through the shared cache, index and filter blocks in it with high
+  // priority.
+  void ConfigureTable(rocksdb::BlockBasedTableOptions* table) const;
+
+ private:
+  explicit RocksDbSharedMemory(const RocksDbMemoryBudget& budget);
+  RocksDbMemoryBudget budget_;
+  std::shared_ptr<rocksdb::Cache> cache_;
+  std::shared_ptr<rocksdb::WriteBufferManager> write_buffer_manager_;
+};
+
+// The budget `config` asks a backend of `slot` for: none (nullopt) when
+// state.backend.rocksdb.memory.managed is false; fixed-per-slot when set (a budget per slot);
+// else the process's (taskmanager.memory.managed.size, default DefaultManagedMemoryBytes()).
+std::optional<RocksDbMemoryBudget> RocksDbMemoryBudgetFromConfig(const Configuration& config,
+                                                                 int slot);
+// The default process budget: a tenth of the machine's physical memory, at least 128 mb.
+uint64_t DefaultManagedMemoryBytes();
+
+}  // namespace weir
