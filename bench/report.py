@@ -453,6 +453,26 @@ def main():
           f"{r['weir_max']:,.0f}) | {hashmap} | {r['raw_ops_per_s']:,.0f} | {r['ratio']:.2f} |")
     w("")
 
+    memory = [load(os.path.join(results, f"memory-{m}.json")) for m in ("true", "false")
+              if os.path.exists(os.path.join(results, f"memory-{m}.json"))]
+    if memory:
+        m0 = memory[0]
+        w("## Memory budget\n")
+        w(f"`memory_bench`: {m0['states']} states × {m0['subtasks']} subtasks (one RocksDB backend "
+          f"each, one thread each) × {m0['keys']:,} keys, {m0['value_bytes']}-byte values, every "
+          "row written then as many random reads and updates; budget "
+          f"`taskmanager.memory.managed.size` = {mib(m0['budget_bytes']):.0f} MiB. *Above "
+          "baseline* = peak RSS (VmHWM) minus the RSS before the backends opened.\n")
+        w("| managed memory | peak RSS MiB | above baseline MiB | / budget | shared cache peak MiB "
+          "| rows/s |")
+        w("|---|---:|---:|---:|---:|---:|")
+        for m in memory:
+            above = m["peak_rss"] - m["baseline_rss"]
+            cache = f"{mib(m['shared_cache_peak']):.1f}" if m["managed"] == "true" else "—"
+            w(f"| {m['managed']} | {mib(m['peak_rss']):.1f} | {mib(above):.1f} | "
+              f"{above / m['budget_bytes']:.2f} | {cache} | {m['rows_per_second']:,.0f} |")
+        w("")
+
     w("## Goals\n")
     w("| goal | measured | met |")
     w("|---|---|---|")

@@ -27,7 +27,7 @@ done
 build="$root/build-release"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" --target state_access_bench checkpoint_bench runtime_bench \
-  steady_state_bench rescale_bench savepoint_bench >/dev/null
+  steady_state_bench rescale_bench savepoint_bench memory_bench >/dev/null
 
 out="$root/bench/results/$(date -u +%Y%m%dT%H%M%SZ)"
 [ -n "$resume" ] && out=$(cd "$resume" && pwd)
@@ -173,6 +173,14 @@ echo "state access"
 step "$out/state-access.json" "$build/bench/state_access_bench" \
   --keys $([ $quick = 1 ] && echo 200000 || echo 2000000) --rounds $((repeats + 2)) \
   --json "$out/state-access.json"
+
+# Peak RSS against RocksDB's memory budget: 20 states x 4 subtasks, managed memory on and off.
+echo "memory budget"
+for managed in true false; do
+  step "$out/memory-$managed.json" "$build/bench/memory_bench" --states 20 --subtasks 4 \
+    --keys $([ $quick = 1 ] && echo 20000 || echo 200000) --budget-mb 256 --managed $managed \
+    --json "$out/memory-$managed.json"
+done
 
 rm -rf "$work"
 python3 "$root/bench/report.py" "$out" "$root/docs"

@@ -189,8 +189,7 @@ void ApplyTuning(const RocksDbTuning& t, rocksdb::ColumnFamilyOptions* cf) {
     rocksdb::BlockBasedTableOptions table;
     t.memory->ConfigureTable(&table);
     cf->table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-    // Every non-empty memtable holds at least one arena block; RocksDB's default (1/8 of a 64 MB
-    // write buffer) times the column families of the process would exceed any small budget.
+    // Every non-empty memtable holds at least one arena block (see arena_block_size()).
     cf->arena_block_size = t.memory->arena_block_size();
   }
   if (t.compaction_style == RocksDbCompactionStyle::kUniversal) {

@@ -59,7 +59,7 @@ uint64_t RocksDbSharedMemory::write_buffer_capacity() const {
 }
 uint64_t RocksDbSharedMemory::usage() const { return cache_->GetUsage(); }
 uint64_t RocksDbSharedMemory::arena_block_size() const {
-  return std::clamp<uint64_t>(write_buffer_capacity() / 64, uint64_t{64} << 10, uint64_t{8} << 20);
+  return std::clamp<uint64_t>(write_buffer_capacity() / 256, uint64_t{32} << 10, uint64_t{8} << 20);
 }
 
 void RocksDbSharedMemory::ConfigureTable(rocksdb::BlockBasedTableOptions* table) const {

@@ -51,9 +51,10 @@ class RocksDbSharedMemory {
   }
   uint64_t cache_capacity() const;
   uint64_t write_buffer_capacity() const;
-  // The memtables' allocation unit: 1/64 of the write-buffer manager's size, between 64 KiB and
-  // RocksDB's default 8 MiB, so that the many memtables of many states each holding one block
-  // stay a small part of the budget.
+  // The memtables' allocation unit: 1/256 of the write-buffer manager's size, between 32 KiB and
+  // RocksDB's default 8 MiB. Every non-empty memtable holds at least one block, so 80 states ×
+  // subtasks hold at least 80 blocks: with 1/256 that floor stays under a third of the memtables'
+  // share (RocksDB's default, 1/8 of a 64 MiB write buffer each, would exceed small budgets).
   uint64_t arena_block_size() const;
   // Block cache and memtable memory in use now (the memtables are charged to the cache).
   uint64_t usage() const;
