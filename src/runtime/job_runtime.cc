@@ -68,6 +68,10 @@ std::vector<CheckpointMetadata> JobRuntime::retained_checkpoints() const {
   return coordinator_ ? coordinator_->Retained() : std::vector<CheckpointMetadata>();
 }
 
+std::vector<uint64_t> JobRuntime::retained_checkpoint_ids() const {
+  return coordinator_ ? coordinator_->RetainedIds() : std::vector<uint64_t>();
+}
+
 std::vector<Task::Metrics> JobRuntime::task_metrics() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<Task::Metrics> out;

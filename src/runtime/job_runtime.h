@@ -127,6 +127,8 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
   // The retained completed checkpoints (empty without checkpointing) and their storage.
   // Thread-safe.
   std::vector<CheckpointMetadata> retained_checkpoints() const;
+  // Just their ids (no metadata copied).
+  std::vector<uint64_t> retained_checkpoint_ids() const;
   const CheckpointStorage* checkpoint_storage() const { return storage_ ? &*storage_ : nullptr; }
   // Every running task's counters (since its last deployment). Thread-safe.
   std::vector<Task::Metrics> task_metrics() const;

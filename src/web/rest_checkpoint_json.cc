@@ -165,9 +165,8 @@ json CheckpointStatisticsJson(const ExecutionPlan& plan, const CheckpointStats& 
 }
 
 std::set<uint64_t> RetainedIds(JobRuntime& job) {
-  std::set<uint64_t> ids;
-  for (const auto& m : job.retained_checkpoints()) ids.insert(m.checkpoint_id);
-  return ids;
+  const std::vector<uint64_t> ids = job.retained_checkpoint_ids();
+  return {ids.begin(), ids.end()};
 }
 
 // One subtask's figures: Flink's CompletedSubtaskCheckpointStatistics fields (ms) and weir's.

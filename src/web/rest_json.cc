@@ -111,8 +111,9 @@ std::string VertexId(const ExecutionPlan& plan, size_t vertex) {
 
 int FindVertex(const ExecutionPlan& plan, const std::string& vertex_id) {
   for (size_t v = 0; v < plan.vertices.size(); ++v) {
-    if (VertexId(plan, v) == vertex_id ||
-        plan.uids[static_cast<size_t>(plan.vertices[v].operators.front())] == vertex_id) {
+    // The uid first: task ids name it, and comparing it needs no hashing.
+    if (plan.uids[static_cast<size_t>(plan.vertices[v].operators.front())] == vertex_id ||
+        VertexId(plan, v) == vertex_id) {
       return static_cast<int>(v);
     }
   }
