@@ -19,6 +19,7 @@
 #include "weir/key_group.h"
 #include "weir/serializer.h"
 #include "weir/state.h"
+#include "weir/state_ttl.h"
 #include "weir/status.h"
 
 namespace weir {
@@ -70,27 +71,29 @@ class KeyedStateBackend {
   template <typename T>
   Result<ValueState<T>*> GetValueState(const ValueStateDescriptor<T>& d) {
     return GetTyped<ValueState<T>>(
-        {d.name, StateKind::kValue, d.serializer->Identity(), ""},
+        {d.name, StateKind::kValue, d.serializer->Identity(), "", d.ttl.enabled()}, d.ttl,
         [&](RawKeyedState* raw) { return std::make_unique<ValueState<T>>(raw, d.serializer); });
   }
   template <typename T>
   Result<ListState<T>*> GetListState(const ListStateDescriptor<T>& d) {
     return GetTyped<ListState<T>>(
-        {d.name, StateKind::kList, d.serializer->Identity(), ""},
+        {d.name, StateKind::kList, d.serializer->Identity(), "", d.ttl.enabled()}, d.ttl,
         [&](RawKeyedState* raw) { return std::make_unique<ListState<T>>(raw, d.serializer); });
   }
   template <typename K, typename V>
   Result<MapState<K, V>*> GetMapState(const MapStateDescriptor<K, V>& d) {
-    return GetTyped<MapState<K, V>>(
-        {d.name, StateKind::kMap, d.value_serializer->Identity(), d.key_serializer->Identity()},
-        [&](RawKeyedState* raw) {
-          return std::make_unique<MapState<K, V>>(raw, d.key_serializer, d.value_serializer);
-        });
+    return GetTyped<MapState<K, V>>({d.name, StateKind::kMap, d.value_serializer->Identity(),
+                                     d.key_serializer->Identity(), d.ttl.enabled()},
+                                    d.ttl, [&](RawKeyedState* raw) {
+                                      return std::make_unique<MapState<K, V>>(raw, d.key_serializer,
+                                                                              d.value_serializer);
+                                    });
   }
   template <typename T>
   Result<ReducingState<T>*> GetReducingState(const ReducingStateDescriptor<T>& d) {
     return GetTyped<ReducingState<T>>(
-        {d.name, StateKind::kReducing, d.serializer->Identity(), ""}, [&](RawKeyedState* raw) {
+        {d.name, StateKind::kReducing, d.serializer->Identity(), "", d.ttl.enabled()}, d.ttl,
+        [&](RawKeyedState* raw) {
           return std::make_unique<ReducingState<T>>(raw, d.reduce, d.serializer);
         });
   }
@@ -98,28 +101,54 @@ class KeyedStateBackend {
   Result<AggregatingState<IN, OUT>*> GetAggregatingState(
       const AggregatingStateDescriptor<IN, ACC, OUT>& d) {
     return GetTyped<AggregatingState<IN, OUT>>(
-        {d.name, StateKind::kAggregating, d.accumulator_serializer->Identity(), ""},
-        [&](RawKeyedState* raw) {
+        {d.name, StateKind::kAggregating, d.accumulator_serializer->Identity(), "",
+         d.ttl.enabled()},
+        d.ttl, [&](RawKeyedState* raw) {
           return std::make_unique<AggregatingStateImpl<IN, ACC, OUT>>(raw, d.function,
                                                                       d.accumulator_serializer);
         });
+  }
+
+  // The clock state TTL is measured with (state_ttl.h); the system clock unless set. Set it
+  // before the first state with a TTL is requested.
+  void SetTtlTimeProvider(std::shared_ptr<const TtlTimeProvider> provider);
+  const std::shared_ptr<const TtlTimeProvider>& ttl_time_provider() const { return ttl_clock_; }
+  // The TTL of each state requested with one so far, by state name.
+  const std::map<std::string, StateTtlConfig, std::less<>>& ttl_configs() const {
+    return ttl_configs_;
   }
 
  protected:
   // Finds or creates the raw table of a state; an error if a state of that name exists with
   // another kind or other serializers.
   virtual Result<RawKeyedState*> GetOrCreateRawState(const StateMetaInfo& meta) = 0;
+  // Called once per state, when it is first requested with a TTL (after GetOrCreateRawState):
+  // where a backend cleans expired values up in the background (RocksDB's compaction filter).
+  virtual Status OnTtlStateRegistered(const StateMetaInfo& /*meta*/,
+                                      const StateTtlConfig& /*ttl*/) {
+    return Status::OK();
+  }
 
  private:
+  // The raw state seen through the TTL's timestamps (owned by this backend).
+  Result<RawKeyedState*> WrapWithTtl(RawKeyedState* raw, const StateTtlConfig& ttl);
+
   template <typename S, typename Make>
-  Result<S*> GetTyped(const StateMetaInfo& meta, Make make) {
+  Result<S*> GetTyped(const StateMetaInfo& meta, const StateTtlConfig& ttl, Make make) {
     auto it = typed_states_.find(meta.name);
     if (it == typed_states_.end()) {
       WEIR_ASSIGN_OR_RETURN(RawKeyedState * raw, GetOrCreateRawState(meta));
+      if (ttl.enabled()) {
+        WEIR_ASSIGN_OR_RETURN(raw, WrapWithTtl(raw, ttl));
+      }
       it = typed_states_.emplace(meta.name, make(raw)).first;
     } else if (!(it->second->meta() == meta)) {
       WEIR_ASSIGN_OR_RETURN(RawKeyedState * raw, GetOrCreateRawState(meta));  // reports the clash
       (void)raw;
+    } else if (ttl.enabled() && !(ttl_configs_.at(meta.name) == ttl)) {
+      return Status::InvalidArgument("state '" + meta.name + "' was already requested with " +
+                                     DescribeTtl(ttl_configs_.at(meta.name)) +
+                                     "; it cannot be requested with " + DescribeTtl(ttl));
     }
     auto* typed = dynamic_cast<S*>(it->second.get());
     if (typed == nullptr) {
@@ -129,6 +158,9 @@ class KeyedStateBackend {
     return typed;
   }
   std::map<std::string, std::unique_ptr<StateBase>, std::less<>> typed_states_;
+  std::shared_ptr<const TtlTimeProvider> ttl_clock_ = DefaultTtlTimeProvider();
+  std::map<std::string, StateTtlConfig, std::less<>> ttl_configs_;
+  std::vector<std::unique_ptr<RawKeyedState>> ttl_states_;  // the views WrapWithTtl made
 };
 
 }  // namespace weir

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "weir/serializer.h"
+#include "weir/state_ttl.h"
 #include "weir/status.h"
 
 namespace weir {
@@ -37,6 +38,8 @@ struct StateMetaInfo {
   StateKind kind = StateKind::kValue;
   std::string value_serializer;     // identity of the value (or accumulator) serializer
   std::string user_key_serializer;  // identity of the map key serializer; empty unless kMap
+  // Values carry a last-access timestamp (the state was registered with a TTL, state_ttl.h).
+  bool ttl = false;
   bool operator==(const StateMetaInfo&) const = default;
 };
 
@@ -94,23 +97,31 @@ class StateBase {
 // ---------------------------------------------------------------------------------------------
 // Descriptors
 
+// Every descriptor may carry a time-to-live (`ttl`, off by default; Flink's
+// StateDescriptor.enableTimeToLive): see state_ttl.h.
+
 template <typename T>
 struct ValueStateDescriptor {
   std::string name;
   SerializerPtr<T> serializer = DefaultSerializer<T>();
+  StateTtlConfig ttl = {};
 };
 
+// With a TTL each element expires on its own (the time it was added).
 template <typename T>
 struct ListStateDescriptor {
   std::string name;
   SerializerPtr<T> serializer = DefaultSerializer<T>();
+  StateTtlConfig ttl = {};
 };
 
+// With a TTL each entry expires on its own.
 template <typename K, typename V>
 struct MapStateDescriptor {
   std::string name;
   SerializerPtr<K> key_serializer = DefaultSerializer<K>();
   SerializerPtr<V> value_serializer = DefaultSerializer<V>();
+  StateTtlConfig ttl = {};
 };
 
 template <typename T>
@@ -118,6 +129,7 @@ struct ReducingStateDescriptor {
   std::string name;
   std::function<T(const T& accumulated, const T& value)> reduce;
   SerializerPtr<T> serializer = DefaultSerializer<T>();
+  StateTtlConfig ttl = {};
 };
 
 // How an AggregatingState folds inputs IN into an accumulator ACC and reads OUT from it.
@@ -133,7 +145,40 @@ struct AggregatingStateDescriptor {
   std::string name;
   AggregateFunction<IN, ACC, OUT> function;
   SerializerPtr<ACC> accumulator_serializer = DefaultSerializer<ACC>();
+  StateTtlConfig ttl = {};
 };
+
+// ---------------------------------------------------------------------------------------------
+// The row of a list state: each element as varint length + bytes, so adding is appending.
+namespace list_row {
+
+inline void AppendElement(std::string* out, std::string_view element) {
+  uint64_t n = element.size();
+  while (n >= 0x80) {
+    out->push_back(static_cast<char>((n & 0x7f) | 0x80));
+    n >>= 7;
+  }
+  out->push_back(static_cast<char>(n));
+  out->append(element);
+}
+
+// Takes the next element off the front of `in`; false if the framing is malformed.
+inline bool ReadElement(std::string_view* in, std::string_view* element) {
+  uint64_t n = 0;
+  for (int shift = 0;; shift += 7) {
+    if (in->empty() || shift > 63) return false;
+    const auto byte = static_cast<unsigned char>(in->front());
+    in->remove_prefix(1);
+    n |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) break;
+  }
+  if (n > in->size()) return false;
+  *element = in->substr(0, n);
+  in->remove_prefix(n);
+  return true;
+}
+
+}  // namespace list_row
 
 // ---------------------------------------------------------------------------------------------
 // States
@@ -160,7 +205,7 @@ class ValueState final : public StateBase {
   SerializerPtr<T> s_;
 };
 
-// A list is stored as one row: each element as varint length + bytes, so Add is an append.
+// A list is stored as one row (list_row), so Add is an append.
 template <typename T>
 class ListState final : public StateBase {
  public:
@@ -174,7 +219,7 @@ class ListState final : public StateBase {
     std::string_view in = *bytes;
     while (!in.empty()) {
       std::string_view element;
-      if (!ReadElement(&in, &element)) {
+      if (!list_row::ReadElement(&in, &element)) {
         return Status::Corruption("state '" + meta().name + "': malformed list element framing");
       }
       WEIR_ASSIGN_OR_RETURN(T v, Decode(*s_, element, meta()));
@@ -200,29 +245,9 @@ class ListState final : public StateBase {
     for (const T& v : values) {
       element.clear();
       s_->Serialize(v, &element);
-      uint64_t n = element.size();
-      while (n >= 0x80) {
-        out.push_back(static_cast<char>((n & 0x7f) | 0x80));
-        n >>= 7;
-      }
-      out.push_back(static_cast<char>(n));
-      out.append(element);
+      list_row::AppendElement(&out, element);
     }
     return out;
-  }
-  static bool ReadElement(std::string_view* in, std::string_view* element) {
-    uint64_t n = 0;
-    for (int shift = 0;; shift += 7) {
-      if (in->empty() || shift > 63) return false;
-      const auto byte = static_cast<unsigned char>(in->front());
-      in->remove_prefix(1);
-      n |= static_cast<uint64_t>(byte & 0x7f) << shift;
-      if ((byte & 0x80) == 0) break;
-    }
-    if (n > in->size()) return false;
-    *element = in->substr(0, n);
-    in->remove_prefix(n);
-    return true;
   }
   SerializerPtr<T> s_;
 };

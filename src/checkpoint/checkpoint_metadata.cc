@@ -4,6 +4,7 @@
 
 #include "common/checksum.h"
 #include "common/coding.h"
+#include "state/state_meta_coding.h"
 
 namespace weir {
 namespace {
@@ -23,7 +24,7 @@ void EncodeBackend(const KeyedStateHandle& b, std::string* out) {
   PutVarint64(out, b.states.size());
   for (const auto& s : b.states) {
     PutLengthPrefixed(out, s.name);
-    out->push_back(static_cast<char>(s.kind));
+    out->push_back(static_cast<char>(EncodeStateKindByte(s)));
     PutLengthPrefixed(out, s.value_serializer);
     PutLengthPrefixed(out, s.user_key_serializer);
   }
@@ -130,11 +131,10 @@ bool DecodeBackend(BodyDecoder& d, KeyedStateHandle* b, std::string* problem) {
   for (uint64_t i = 0; i < states; ++i) {
     StateMetaInfo s;
     uint8_t state_kind = 0;
-    if (!d.String(&s.name) || !d.Byte(&state_kind) || state_kind < 1 || state_kind > 5 ||
+    if (!d.String(&s.name) || !d.Byte(&state_kind) || !DecodeStateKindByte(state_kind, &s) ||
         !d.String(&s.value_serializer) || !d.String(&s.user_key_serializer)) {
       return false;
     }
-    s.kind = static_cast<StateKind>(state_kind);
     b->states.push_back(std::move(s));
   }
   if (!d.Varint(&files)) return false;

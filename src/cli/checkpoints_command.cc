@@ -160,6 +160,7 @@ int RunList(const std::string& dir_in, bool as_json, const StorageOptions& stora
 json StateJson(const StateMetaInfo& s) {
   json j = {{"name", s.name}, {"kind", StateKindName(s.kind)}, {"serializer", s.value_serializer}};
   if (s.kind == StateKind::kMap) j["key_serializer"] = s.user_key_serializer;
+  j["ttl"] = s.ttl;
   return j;
 }
 
@@ -323,9 +324,10 @@ int RunInspect(const std::string& path_in, bool as_json, const StorageOptions& s
                              b.key_group_range.ToString(), b.max_parallelism,
                              b.kind == BackendSnapshotKind::kFull ? "full" : "incremental");
     for (const auto& s : b.states) {
-      std::cout << fmt::format("  state {:<20} {:<12} serializer {}{}\n", s.name,
+      std::cout << fmt::format("  state {:<20} {:<12} serializer {}{}{}\n", s.name,
                                StateKindName(s.kind), s.value_serializer,
-                               s.kind == StateKind::kMap ? ", key " + s.user_key_serializer : "");
+                               s.kind == StateKind::kMap ? ", key " + s.user_key_serializer : "",
+                               s.ttl ? ", time-to-live" : "");
     }
     for (const auto& f : b.files) {
       const std::string origin =

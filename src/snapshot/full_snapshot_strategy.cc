@@ -2,6 +2,7 @@
 
 #include "common/retry.h"
 #include "snapshot/key_group_stream.h"
+#include "state/ttl_snapshot_view.h"
 
 namespace weir {
 namespace {
@@ -72,6 +73,9 @@ Result<std::unique_ptr<AsyncSnapshotPart>> FullSnapshotStrategy::SyncPart(
   const CheckpointStorage& to =
       options.is_savepoint() && options.target ? *options.target : storage_;
   WEIR_ASSIGN_OR_RETURN(auto view, backend_.CreateSnapshotView());
+  // Expired values as of the synchronous part stay out of the file.
+  view = WithoutExpiredState(std::move(view), backend_.ttl_configs(),
+                             backend_.ttl_time_provider()->CurrentTimestamp());
   return std::unique_ptr<AsyncSnapshotPart>(
       new FullAsyncPart(std::move(view), to, checkpoint_id, backend_.backend_id(),
                         backend_.max_parallelism(), backend_.key_group_range()));

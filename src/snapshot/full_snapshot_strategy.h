@@ -2,7 +2,8 @@
 // key-group stream, chk-<N>/<backend id>.kgs; a savepoint writes the same stream (the canonical
 // format) as <backend id>.kgs in its savepoint directory.
 //
-// Sync part: the backend's snapshot view (RocksDB: a snapshot, constant time). Async part:
+// Sync part: the backend's snapshot view (RocksDB: a snapshot, constant time), without the
+// values of TTL states that have expired by then (state/ttl_snapshot_view.h). Async part:
 // streams every row visible in that snapshot to the file, fsyncs it and its directory, and returns
 // the handle with size and checksum. Writes that the backend takes after the sync part are not in
 // the file.

@@ -2,6 +2,7 @@
 
 #include "common/checksum.h"
 #include "common/coding.h"
+#include "state/state_meta_coding.h"
 
 namespace weir {
 namespace {
@@ -38,7 +39,7 @@ void EncodeStates(const std::vector<StateMetaInfo>& states, std::string* out) {
   PutVarint64(out, states.size());
   for (const auto& s : states) {
     PutLengthPrefixed(out, s.name);
-    out->push_back(static_cast<char>(s.kind));
+    out->push_back(static_cast<char>(EncodeStateKindByte(s)));
     PutLengthPrefixed(out, s.value_serializer);
     PutLengthPrefixed(out, s.user_key_serializer);
   }
@@ -131,11 +132,14 @@ Result<std::unique_ptr<KeyGroupStreamReader>> KeyGroupStreamReader::Open(
     if (!GetLengthPrefixed(&in, &name) || in.empty()) return r->Corrupt("malformed state list");
     const auto kind = static_cast<uint8_t>(in.front());
     in.remove_prefix(1);
-    if (kind < 1 || kind > 5 || !GetLengthPrefixed(&in, &vs) || !GetLengthPrefixed(&in, &ks)) {
+    if (!DecodeStateKindByte(kind, &s) || !GetLengthPrefixed(&in, &vs) ||
+        !GetLengthPrefixed(&in, &ks)) {
       return r->Corrupt("malformed state list");
     }
-    h.states.push_back(
-        {std::string(name), static_cast<StateKind>(kind), std::string(vs), std::string(ks)});
+    s.name = name;
+    s.value_serializer = vs;
+    s.user_key_serializer = ks;
+    h.states.push_back(std::move(s));
   }
 
   const uint64_t groups = static_cast<uint64_t>(h.key_group_range.size());

@@ -55,6 +55,7 @@ std::string DescribeState(const StateMetaInfo& meta) {
   std::string out =
       std::string(StateKindName(meta.kind)) + " state with serializer " + meta.value_serializer;
   if (meta.kind == StateKind::kMap) out += " and key serializer " + meta.user_key_serializer;
+  if (meta.ttl) out += ", with a time-to-live";
   return out;
 }
 

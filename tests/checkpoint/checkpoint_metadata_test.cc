@@ -30,7 +30,8 @@ CheckpointMetadata Sample() {
     h.checkpointed_bytes = 100 + b;
     h.full_bytes = 1000 + b;
     h.states = {{"count", StateKind::kValue, "i64", ""},
-                {"m", StateKind::kMap, "string", "user:Point/v1"}};
+                {"m", StateKind::kMap, "string", "user:Point/v1"},
+                {"seen", StateKind::kList, "i64", "", /*ttl=*/true}};
     h.files = {{"chk-42/op.kgs", 1000, 0xdeadbeefcafef00dULL, StateFileRole::kFullSnapshot, "", 42},
                {"shared/op-000012-ab12.sst", 77, 1, StateFileRole::kShared, "000012.sst", 40}};
     m.backends.push_back(h);

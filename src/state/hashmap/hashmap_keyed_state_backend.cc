@@ -1,10 +1,13 @@
 #include "state/hashmap/hashmap_keyed_state_backend.h"
 
+#include <optional>
+
 #include "common/coding.h"
 #include "snapshot/full_snapshot_strategy.h"
 #include "snapshot/restore/full_restore.h"
 #include "state/backend_checks.h"
 #include "state/row_key.h"
+#include "state/ttl_value.h"
 
 namespace weir {
 namespace {
@@ -34,6 +37,7 @@ class HashMapKeyedStateBackend::Table final : public RawKeyedState {
 
   Result<std::optional<std::string>> Get(std::string_view user_key) override {
     WEIR_RETURN_IF_ERROR(CheckKey());
+    CleanUpExpired();
     const Rows* rows = Read(backend_->current_key_group_);
     if (rows == nullptr) return std::optional<std::string>();
     auto it = rows->find(RowKey(user_key));
@@ -42,11 +46,13 @@ class HashMapKeyedStateBackend::Table final : public RawKeyedState {
   }
   Status Put(std::string_view user_key, std::string_view value) override {
     WEIR_RETURN_IF_ERROR(CheckKey());
+    CleanUpExpired();
     Mutable(backend_->current_key_group_)[RowKey(user_key)].assign(value);
     return Status::OK();
   }
   Status Append(std::string_view operand) override {
     WEIR_RETURN_IF_ERROR(CheckKey());
+    CleanUpExpired();
     Mutable(backend_->current_key_group_)[RowKey({})].append(operand);
     return Status::OK();
   }
@@ -99,7 +105,52 @@ class HashMapKeyedStateBackend::Table final : public RawKeyedState {
   // Every key group's table as of now (shared with the backend until it writes them).
   std::vector<std::shared_ptr<const Rows>> Pin() const { return {groups_.begin(), groups_.end()}; }
 
+  // From now on each read or write of this state first looks at a few more rows for expired
+  // values (Flink's incremental cleanup of heap state).
+  void EnableTtlCleanup(TtlRowFilter filter, std::shared_ptr<const TtlTimeProvider> clock) {
+    ttl_filter_ = filter;
+    ttl_clock_ = std::move(clock);
+  }
+
  private:
+  // Rows looked at per access: Flink's default for heap state (cleanupIncrementally(5, false)).
+  static constexpr int kRowsCheckedPerAccess = 5;
+
+  // Walks the state's rows round-robin from where the last access stopped, removing values that
+  // have expired, so that rows no one reads again do not stay in memory forever.
+  void CleanUpExpired() {
+    if (!ttl_filter_) return;
+    const int64_t now = ttl_clock_->CurrentTimestamp();
+    int checked = 0;
+    std::string kept;
+    // Each round looks at a row or moves past a key group; a full round of key groups without
+    // a row ends it (an empty state).
+    for (size_t groups_without_rows = 0;
+         checked < kRowsCheckedPerAccess && groups_without_rows <= groups_.size();) {
+      const Rows* rows = groups_[cleanup_group_].get();
+      auto it = rows == nullptr ? Rows::const_iterator() : rows->upper_bound(cleanup_after_);
+      if (rows == nullptr || it == rows->end()) {
+        cleanup_group_ = (cleanup_group_ + 1) % groups_.size();
+        cleanup_after_.clear();
+        ++groups_without_rows;
+        continue;
+      }
+      groups_without_rows = 0;
+      ++checked;
+      cleanup_after_ = it->first;
+      const TtlRowDecision decision = FilterExpired(*ttl_filter_, it->second, now, &kept);
+      if (decision == TtlRowDecision::kKeep) continue;
+      // A table a snapshot pins is copied by the change, not changed under the snapshot.
+      Rows& writable =
+          Mutable(static_cast<int>(cleanup_group_) + backend_->options_.key_group_range.start);
+      if (decision == TtlRowDecision::kDrop) {
+        writable.erase(cleanup_after_);
+      } else {
+        writable[cleanup_after_] = kept;
+      }
+    }
+  }
+
   size_t Index(int key_group) const {
     return static_cast<size_t>(key_group - backend_->options_.key_group_range.start);
   }
@@ -121,6 +172,11 @@ class HashMapKeyedStateBackend::Table final : public RawKeyedState {
   StateMetaInfo meta_;
   std::string namespace_;  // varint length + serialized namespace
   std::vector<std::shared_ptr<Rows>> groups_;
+  // Incremental cleanup of expired values (set when the state is requested with a TTL).
+  std::optional<TtlRowFilter> ttl_filter_;
+  std::shared_ptr<const TtlTimeProvider> ttl_clock_;
+  size_t cleanup_group_ = 0;   // index into groups_
+  std::string cleanup_after_;  // the last row looked at in that group (empty: none yet)
 };
 
 // The rows of every state as pinned by CreateSnapshotView, in the canonical order: key group by
@@ -291,6 +347,15 @@ Result<std::unique_ptr<StateSnapshotView>> HashMapKeyedStateBackend::CreateSnaps
   }
   return std::unique_ptr<StateSnapshotView>(
       new View(std::move(states), std::move(rows), options_.key_group_range));
+}
+
+Status HashMapKeyedStateBackend::OnTtlStateRegistered(const StateMetaInfo& meta,
+                                                      const StateTtlConfig& ttl) {
+  Table* t = FindTable(meta.name);
+  if (t == nullptr) return Status::Internal("state '" + meta.name + "' has no table");
+  t->EnableTtlCleanup(TtlRowFilter{meta.kind == StateKind::kList, ttl.ttl.count()},
+                      ttl_time_provider());
+  return Status::OK();
 }
 
 Status HashMapKeyedStateBackend::RegisterStates(const std::vector<StateMetaInfo>& states) {

@@ -58,6 +58,9 @@ class HashMapKeyedStateBackend final : public CheckpointableKeyedStateBackend {
 
  protected:
   Result<RawKeyedState*> GetOrCreateRawState(const StateMetaInfo& meta) override;
+  // Starts the state's incremental cleanup: each access looks at a few more rows for expired
+  // values.
+  Status OnTtlStateRegistered(const StateMetaInfo& meta, const StateTtlConfig& ttl) override;
 
  private:
   class Table;

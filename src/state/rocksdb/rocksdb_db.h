@@ -14,12 +14,16 @@
 #include <vector>
 
 #include "state/rocksdb/rocksdb_keyed_state_backend.h"
+#include "state/rocksdb/rocksdb_ttl_compaction_filter.h"
 
 namespace weir {
 
 struct RocksDbKeyedStateBackend::Db {
   rocksdb::DB* db = nullptr;
   rocksdb::ColumnFamilyOptions cf_options;
+  // Every column family's compaction filter; filters the states registered with a TTL.
+  std::shared_ptr<TtlCompactionFilterFactory> ttl_filters =
+      std::make_shared<TtlCompactionFilterFactory>();
   // Column family per state name. Changed only on the backend owner's thread.
   std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> column_families;
   // Set when a deferred flush lost the race against a later flush (NativeCheckpoint::Finish):

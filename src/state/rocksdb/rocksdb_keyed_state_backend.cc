@@ -179,8 +179,10 @@ rocksdb::Options DatabaseOptions(const rocksdb::ColumnFamilyOptions& cf_options,
   return o;
 }
 
-void ApplyTuning(const RocksDbTuning& t, rocksdb::ColumnFamilyOptions* cf) {
+void ApplyTuning(const RocksDbTuning& t, RocksDbKeyedStateBackend::Db* db) {
+  rocksdb::ColumnFamilyOptions* cf = &db->cf_options;
   cf->merge_operator = std::make_shared<ListAppendOperator>();
+  cf->compaction_filter_factory = db->ttl_filters;
   cf->level0_file_num_compaction_trigger = t.level0_file_num_compaction_trigger;
   // Keep RocksDB's distance between the compaction trigger and the write slowdown / stop.
   cf->level0_slowdown_writes_trigger = std::max(20, t.level0_file_num_compaction_trigger + 16);
@@ -210,7 +212,7 @@ Result<std::unique_ptr<RocksDbKeyedStateBackend>> RocksDbKeyedStateBackend::Open
   if (ec) return Status::IOError(options.local_dir + ": cannot create: " + ec.message());
 
   auto db = std::make_shared<Db>();
-  ApplyTuning(options.tuning, &db->cf_options);
+  ApplyTuning(options.tuning, db.get());
   rocksdb::Options db_options = DatabaseOptions(db->cf_options, options.tuning);
   db_options.create_if_missing = true;
   db_options.error_if_exists = true;
@@ -224,7 +226,7 @@ Result<std::unique_ptr<RocksDbKeyedStateBackend>> RocksDbKeyedStateBackend::Open
     RocksDbBackendOptions options, const std::vector<StateMetaInfo>& states) {
   WEIR_RETURN_IF_ERROR(ValidateOptions(options));
   auto db = std::make_shared<Db>();
-  ApplyTuning(options.tuning, &db->cf_options);
+  ApplyTuning(options.tuning, db.get());
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
       {rocksdb::kDefaultColumnFamilyName, db->cf_options}};
   for (const auto& s : states) descriptors.emplace_back(ColumnFamilyName(s.name), db->cf_options);
@@ -392,6 +394,18 @@ Result<RawKeyedState*> RocksDbKeyedStateBackend::GetOrCreateRawState(const State
   db_->column_families.emplace(meta.name, handle);
   tables_.push_back(std::make_unique<Table>(this, meta, handle));
   return tables_.back().get();
+}
+
+Status RocksDbKeyedStateBackend::OnTtlStateRegistered(const StateMetaInfo& meta,
+                                                      const StateTtlConfig& ttl) {
+  auto cf = db_->column_families.find(meta.name);
+  if (cf == db_->column_families.end()) {
+    return Status::Internal("state '" + meta.name + "' has no column family");
+  }
+  db_->ttl_filters->Register(cf->second->GetID(),
+                             TtlRowFilter{meta.kind == StateKind::kList, ttl.ttl.count()},
+                             ttl.compaction_filter_query_time_after_entries, ttl_time_provider());
+  return Status::OK();
 }
 
 Status RocksDbKeyedStateBackend::RegisterStates(const std::vector<StateMetaInfo>& states) {

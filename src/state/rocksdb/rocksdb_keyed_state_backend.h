@@ -156,6 +156,8 @@ class RocksDbKeyedStateBackend final : public CheckpointableKeyedStateBackend {
 
  protected:
   Result<RawKeyedState*> GetOrCreateRawState(const StateMetaInfo& meta) override;
+  // Installs the state's compaction filter (rocksdb_ttl_compaction_filter.h).
+  Status OnTtlStateRegistered(const StateMetaInfo& meta, const StateTtlConfig& ttl) override;
 
  private:
   class Table;
