@@ -8,8 +8,9 @@
 // Each subtask writes every key of every state once (incompressible V-byte values), then
 // updates and reads K × S random rows. Prints the budget, the process's RSS before the backends
 // opened (its baseline: binary, heap, threads), the peak RSS (VmHWM) and the peak above the
-// baseline against the budget, the shared cache's peak usage, and rows/s. The full size
-// is --states 20 --subtasks 4 --keys 2000000; the default is a tenth of the keys.
+// baseline against the budget, the shared cache's peak usage, and rows/s. A job with 2M keys
+// over 4 subtasks and 20 states is --states 20 --subtasks 4 --keys 500000 (bench/run.sh's full
+// size).
 #include <algorithm>
 #include <atomic>
 #include <cstdio>

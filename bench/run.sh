@@ -125,6 +125,31 @@ for r in $(seq "$repeats"); do
   done
 done
 
+# Hot path: keyed-aggregate against RocksDB's own db_bench doing just its state work (a random
+# read-modify-write per event) in the same shape: keys, events (2 threads = 2 subtasks, each doing
+# half), value size (count + sum + 100-byte payload), lz4, no WAL.
+if [ $quick = 1 ]; then
+  hot_events=600000 hot_keys=60000
+else
+  hot_events=3000000 hot_keys=300000
+fi
+for r in $(seq "$repeats"); do
+  echo "hot path: run $r of $repeats"
+  [ -n "$resume" ] && [ -s "$out/dbbench-$r.txt" ] || {
+    rm -rf "$work/dbbench"
+    db_bench --benchmarks=fillrandom,updaterandom --num=$hot_keys \
+      --writes=$((hot_events / 2)) --threads=2 --key_size=16 --value_size=116 --disable_wal=1 \
+      --compression_type=lz4 --db="$work/dbbench" >"$out/dbbench-$r.txt.tmp" 2>&1
+    mv "$out/dbbench-$r.txt.tmp" "$out/dbbench-$r.txt"
+  }
+  step "$out/hotpath-$r.json" "$build/bench/runtime_bench" --events $hot_events \
+    --keys $hot_keys --modes off,incremental --interval 1s --dir "$work/hot" \
+    --json "$out/hotpath-$r.json"
+  step "$out/hothash-$r.json" "$build/bench/runtime_bench" --events $hot_events \
+    --keys $hot_keys --modes off,incremental --interval 1s --dir "$work/hot" \
+    --set state.backend.rocksdb.memtable=HASH_SKIPLIST --json "$out/hothash-$r.json"
+done
+
 # Event latency at a fixed rate, checkpointing off and on.
 if [ $quick = 1 ]; then
   latency_events=400000
@@ -174,11 +199,12 @@ step "$out/state-access.json" "$build/bench/state_access_bench" \
   --keys $([ $quick = 1 ] && echo 200000 || echo 2000000) --rounds $((repeats + 2)) \
   --json "$out/state-access.json"
 
-# Peak RSS against RocksDB's memory budget: 20 states x 4 subtasks, managed memory on and off.
+# Peak RSS against RocksDB's memory budget: 20 states x 4 subtasks x 2M keys (500,000 per
+# subtask; a tenth with --quick), managed memory on and off.
 echo "memory budget"
 for managed in true false; do
   step "$out/memory-$managed.json" "$build/bench/memory_bench" --states 20 --subtasks 4 \
-    --keys $([ $quick = 1 ] && echo 20000 || echo 200000) --budget-mb 256 --managed $managed \
+    --keys $([ $quick = 1 ] && echo 50000 || echo 500000) --budget-mb 256 --managed $managed \
     --json "$out/memory-$managed.json"
 done
 

@@ -26,6 +26,10 @@ class BackendMaker {
   Result<std::unique_ptr<CheckpointableKeyedStateBackend>> Make(const std::string& type,
                                                                 const std::string& id,
                                                                 const KeyedStateRestore* restore) {
+    // "rocksdb_hash": RocksDB with the hash memtable and its prefix extractor.
+    if (type == "rocksdb_hash") {
+      EXPECT_TRUE(config_.Set("state.backend.rocksdb.memtable", "HASH_SKIPLIST").ok());
+    }
     KeyedStateBackendParameters p;
     p.backend_id = id;
     p.local_dir = tmp_.Sub("local-" + std::to_string(made_++));  // each its own
@@ -34,7 +38,7 @@ class BackendMaker {
     p.config = &config_;
     p.checkpoint_storage = &storage_;
     p.io_pool = &pool_;
-    return CreateKeyedStateBackend(type, p, restore);
+    return CreateKeyedStateBackend(type == "rocksdb_hash" ? "rocksdb" : type, p, restore);
   }
 
   testing::TempDir tmp_;
@@ -109,7 +113,7 @@ TEST_P(BackendContractTest, AFullSnapshotRestoresIntoEitherBackend) {
 }
 
 INSTANTIATE_TEST_SUITE_P(State, BackendContractTest,
-                         ::testing::Combine(::testing::Values("rocksdb", "hashmap"),
+                         ::testing::Combine(::testing::Values("rocksdb", "hashmap", "rocksdb_hash"),
                                             ::testing::Values("rocksdb", "hashmap")),
                          [](const auto& info) {
                            return std::get<0>(info.param) + "_to_" + std::get<1>(info.param);
@@ -317,7 +321,8 @@ TEST_P(StateBackendTest, RestoredStatesAreRegistered) {
   EXPECT_EQ(names, (std::set<std::string>{"m", "v"}));
 }
 
-INSTANTIATE_TEST_SUITE_P(State, StateBackendTest, ::testing::Values("rocksdb", "hashmap"),
+INSTANTIATE_TEST_SUITE_P(State, StateBackendTest,
+                         ::testing::Values("rocksdb", "hashmap", "rocksdb_hash"),
                          [](const auto& info) { return info.param; });
 
 TEST(StateBackendsTest, AnUnknownTypeIsRefusedNamingTheKnownOnes) {

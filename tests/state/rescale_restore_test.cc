@@ -71,12 +71,15 @@ class RescaleRestoreTest : public ::testing::TestWithParam<std::tuple<std::strin
   Backends Make(const std::string& type, int parallelism,
                 const std::vector<KeyedStateHandle>* handles, uint64_t id) {
     // "rocksdb-incremental": RocksDB taking incremental checkpoints; "-batches": restoring
-    // through write batches instead of ingested SST files.
-    const bool batches = type.ends_with("-batches");
-    const std::string kind = batches ? type.substr(0, type.size() - 8) : type;
+    // through write batches instead of ingested SST files; "-hash": with the hash memtable.
+    const bool hash = type.ends_with("-hash");
+    const std::string unhashed = hash ? type.substr(0, type.size() - 5) : type;
+    const bool batches = unhashed.ends_with("-batches");
+    const std::string kind = batches ? unhashed.substr(0, unhashed.size() - 8) : unhashed;
     const bool incremental = kind == "rocksdb-incremental";
     EXPECT_TRUE(config_.Set(config::kIncremental, incremental ? "true" : "false").ok());
     EXPECT_TRUE(config_.Set(config::kIngestRestore, batches ? "false" : "true").ok());
+    EXPECT_TRUE(config_.Set(config::kMemtable, hash ? "HASH_SKIPLIST" : "SKIPLIST").ok());
     const std::string backend_type = incremental ? "rocksdb" : kind;
     Backends out;
     for (int i = 0; i < parallelism; ++i) {
@@ -288,7 +291,9 @@ INSTANTIATE_TEST_SUITE_P(
                       // Incremental handles, then full ones of the same job.
                       std::make_tuple("rocksdb-incremental", "rocksdb"),
                       // Restores that write batches instead of ingesting SST files.
-                      std::make_tuple("rocksdb-incremental-batches", "rocksdb-batches")),
+                      std::make_tuple("rocksdb-incremental-batches", "rocksdb-batches"),
+                      // The hash memtable and its prefix extractor.
+                      std::make_tuple("rocksdb-incremental-hash", "rocksdb-incremental-hash")),
     [](const auto& info) {
       std::string name = std::get<0>(info.param) + "_" + std::get<1>(info.param);
       std::replace(name.begin(), name.end(), '-', '_');

@@ -73,6 +73,7 @@ RocksDbTuning RocksDbTuningFromConfig(const Configuration& config) {
   t.level0_file_num_compaction_trigger = static_cast<int>(config.Get(config::kLevel0Trigger));
   t.max_size_amplification_percent = static_cast<int>(config.Get(config::kMaxSizeAmplification));
   t.restore_by_ingestion = config.Get(config::kIngestRestore);
+  t.memtable = config.Get(config::kMemtable);
   return t;
 }
 

@@ -1,6 +1,7 @@
 #include "state/rocksdb/rocksdb_keyed_state_backend.h"
 
 #include <rocksdb/convenience.h>
+#include <rocksdb/memtablerep.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -12,6 +13,7 @@
 #include "snapshot/full_snapshot_strategy.h"
 #include "state/backend_checks.h"
 #include "state/rocksdb/rocksdb_db.h"
+#include "state/rocksdb/rocksdb_row_prefix.h"
 #include "state/rocksdb/rocksdb_shared_memory.h"
 #include "state/row_key.h"
 
@@ -171,18 +173,38 @@ Status RocksDbKeyedStateBackend::ValidateOptions(RocksDbBackendOptions& options)
 
 namespace {
 
+// Buckets of the hash memtable. Their heads (8 bytes each) are allocated with every memtable,
+// even an empty one, and count against the write buffers: at most 128 KiB, and within a memory
+// budget an eighth of a memtable's first arena block (which scales with the budget), so many
+// column families stay within it. A 64 MiB memtable of keyed-aggregate holds some 400,000 row
+// versions: a few dozen per bucket, a search of a skip list that short stays in a few cache lines.
+size_t HashMemtableBuckets(const RocksDbTuning& t) {
+  constexpr size_t kMax = 16384, kMin = 1024;
+  if (!t.memory) return kMax;
+  return std::clamp<size_t>(t.memory->arena_block_size() / 8 / 8, kMin, kMax);
+}
+
 rocksdb::Options DatabaseOptions(const rocksdb::ColumnFamilyOptions& cf_options,
                                  const RocksDbTuning& t) {
   rocksdb::Options o(rocksdb::DBOptions(), cf_options);
   o.max_background_jobs = 2;
   if (t.memory) o.write_buffer_manager = t.memory->write_buffer_manager();
+  // Only the skip list takes concurrent inserts; one thread writes a backend anyway.
+  o.allow_concurrent_memtable_write = t.memtable == RocksDbMemtable::kSkipList;
   return o;
 }
 
-void ApplyTuning(const RocksDbTuning& t, RocksDbKeyedStateBackend::Db* db) {
+void ApplyTuning(const RocksDbBackendOptions& options, RocksDbKeyedStateBackend::Db* db) {
+  const RocksDbTuning& t = options.tuning;
   rocksdb::ColumnFamilyOptions* cf = &db->cf_options;
   cf->merge_operator = std::make_shared<ListAppendOperator>();
   cf->compaction_filter_factory = db->ttl_filters;
+  if (t.memtable == RocksDbMemtable::kHashSkipList) {
+    // Iterators that cross (key, namespace) prefixes set total_order_seek (ForEachKey, snapshot
+    // views); a state's own rows share one prefix.
+    cf->prefix_extractor = NewRowKeyPrefixExtractor(KeyGroupPrefixBytes(options.max_parallelism));
+    cf->memtable_factory.reset(rocksdb::NewHashSkipListRepFactory(HashMemtableBuckets(t)));
+  }
   cf->level0_file_num_compaction_trigger = t.level0_file_num_compaction_trigger;
   // Keep RocksDB's distance between the compaction trigger and the write slowdown / stop.
   cf->level0_slowdown_writes_trigger = std::max(20, t.level0_file_num_compaction_trigger + 16);
@@ -212,7 +234,7 @@ Result<std::unique_ptr<RocksDbKeyedStateBackend>> RocksDbKeyedStateBackend::Open
   if (ec) return Status::IOError(options.local_dir + ": cannot create: " + ec.message());
 
   auto db = std::make_shared<Db>();
-  ApplyTuning(options.tuning, db.get());
+  ApplyTuning(options, db.get());
   rocksdb::Options db_options = DatabaseOptions(db->cf_options, options.tuning);
   db_options.create_if_missing = true;
   db_options.error_if_exists = true;
@@ -226,7 +248,7 @@ Result<std::unique_ptr<RocksDbKeyedStateBackend>> RocksDbKeyedStateBackend::Open
     RocksDbBackendOptions options, const std::vector<StateMetaInfo>& states) {
   WEIR_RETURN_IF_ERROR(ValidateOptions(options));
   auto db = std::make_shared<Db>();
-  ApplyTuning(options.tuning, db.get());
+  ApplyTuning(options, db.get());
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
       {rocksdb::kDefaultColumnFamilyName, db->cf_options}};
   for (const auto& s : states) descriptors.emplace_back(ColumnFamilyName(s.name), db->cf_options);
@@ -336,6 +358,7 @@ Status RocksDbKeyedStateBackend::ForEachKey(
   upper = PrefixSuccessor(upper);
   const rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions ro;
+  ro.total_order_seek = true;  // across keys: past the prefix extractor's (key, namespace)
   if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(db_->db->NewIterator(ro, cf->second));
   std::string last_key;

@@ -43,6 +43,7 @@ struct RocksDbTuning {
   // How restores bring rows in (full snapshots, the other databases of a rescaled incremental
   // restore): true = written into SST files and ingested, false = through write batches.
   bool restore_by_ingestion = true;
+  RocksDbMemtable memtable = RocksDbMemtable::kSkipList;  // state.backend.rocksdb.memtable
   // The memory budget shared with other backends (state.backend.rocksdb.memory.managed); null:
   // RocksDB's own cache and write buffers per column family.
   std::shared_ptr<RocksDbSharedMemory> memory;

@@ -10,6 +10,7 @@
 namespace weir {
 
 enum class RocksDbCompactionStyle { kLevel, kUniversal };
+enum class RocksDbMemtable { kHashSkipList, kSkipList };
 
 namespace config {
 
@@ -60,6 +61,20 @@ inline constexpr ConfigOption<bool> kIngestRestore{
         "benchmarks.md, \"Rescaling\".",
     .flink_key = "state.backend.rocksdb.use-ingest-db-restore-mode"};
 
+inline constexpr EnumChoice<RocksDbMemtable> kMemtables[] = {
+    {RocksDbMemtable::kHashSkipList, "HASH_SKIPLIST"}, {RocksDbMemtable::kSkipList, "SKIPLIST"}};
+inline constexpr ConfigOption<RocksDbMemtable> kMemtable{
+    .key = "state.backend.rocksdb.memtable",
+    .default_value = RocksDbMemtable::kSkipList,
+    .description =
+        "RocksDB memtable of keyed state: `SKIPLIST` = RocksDB's default, one skip list per "
+        "memtable, whose search dominates the CPU of a read-modify-write loop; `HASH_SKIPLIST` = "
+        "rows hashed by (key group, key, namespace) into buckets of short skip lists (a prefix "
+        "extractor on the row key): a state access costs a hash and a short search, but a flush "
+        "sorts the memtable, so flushes cost more and checkpoints take longer. See "
+        "benchmarks.md, \"Hot path\", for what each costs.",
+    .choices = kMemtables};
+
 // RocksDB's memory in one budget (state/rocksdb/rocksdb_shared_memory.h, Flink's managed memory).
 inline constexpr ConfigOption<bool> kRocksDbManagedMemory{
     .key = "state.backend.rocksdb.memory.managed",
@@ -109,6 +124,7 @@ inline std::vector<OptionDescriptor> RocksDbOptions() {
           Describe(kLevel0Trigger),
           Describe(kMaxSizeAmplification),
           Describe(kIngestRestore),
+          Describe(kMemtable),
           Describe(kRocksDbManagedMemory),
           Describe(kManagedMemorySize),
           Describe(kRocksDbFixedPerSlot),

@@ -24,7 +24,8 @@ class SnapshotIterator final : public KeyGroupRowIterator {
     upper_slice_ = rocksdb::Slice(upper_);
     rocksdb::ReadOptions ro;
     ro.snapshot = snapshot;
-    ro.fill_cache = false;  // a snapshot scan must not evict the job's working set
+    ro.fill_cache = false;       // a snapshot scan must not evict the job's working set
+    ro.total_order_seek = true;  // every row, across the prefix extractor's prefixes
     if (!upper_.empty()) ro.iterate_upper_bound = &upper_slice_;
     for (auto* cf : cfs) {
       iterators_.emplace_back(db->NewIterator(ro, cf));
