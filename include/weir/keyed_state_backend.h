@@ -130,6 +130,8 @@ class KeyedStateBackend {
   }
 
  private:
+  // InvalidArgument naming the state unless `ttl` is positive and sound.
+  static Status CheckTtl(const std::string& state, const StateTtlConfig& ttl);
   // The raw state seen through the TTL's timestamps (owned by this backend).
   Result<RawKeyedState*> WrapWithTtl(RawKeyedState* raw, const StateTtlConfig& ttl);
 
@@ -137,6 +139,7 @@ class KeyedStateBackend {
   Result<S*> GetTyped(const StateMetaInfo& meta, const StateTtlConfig& ttl, Make make) {
     auto it = typed_states_.find(meta.name);
     if (it == typed_states_.end()) {
+      if (ttl.enabled()) WEIR_RETURN_IF_ERROR(CheckTtl(meta.name, ttl));
       WEIR_ASSIGN_OR_RETURN(RawKeyedState * raw, GetOrCreateRawState(meta));
       if (ttl.enabled()) {
         WEIR_ASSIGN_OR_RETURN(raw, WrapWithTtl(raw, ttl));

@@ -100,8 +100,9 @@ class TtlRawKeyedState final : public RawKeyedState {
     const int64_t now = Now();
     std::string out, stamped;
     for (std::string_view element; !row.empty();) {
-      if (!list_row::ReadElement(&row, &element))
+      if (!list_row::ReadElement(&row, &element)) {
         return Malformed("malformed list element framing");
+      }
       stamped.clear();
       AppendTtlValue(&stamped, now, element);
       list_row::AppendElement(&out, stamped);
@@ -212,13 +213,21 @@ void KeyedStateBackend::SetTtlTimeProvider(std::shared_ptr<const TtlTimeProvider
   ttl_clock_ = provider ? std::move(provider) : DefaultTtlTimeProvider();
 }
 
+Status KeyedStateBackend::CheckTtl(const std::string& state, const StateTtlConfig& ttl) {
+  if (ttl.ttl.count() < 0) {
+    return Status::InvalidArgument("state '" + state + "': a time-to-live must be positive, not " +
+                                   std::to_string(ttl.ttl.count()) + " ms");
+  }
+  if (ttl.compaction_filter_query_time_after_entries < 1) {
+    return Status::InvalidArgument(
+        "state '" + state + "': compaction_filter_query_time_after_entries must be at least 1, " +
+        "not " + std::to_string(ttl.compaction_filter_query_time_after_entries));
+  }
+  return Status::OK();
+}
+
 Result<RawKeyedState*> KeyedStateBackend::WrapWithTtl(RawKeyedState* raw,
                                                       const StateTtlConfig& ttl) {
-  if (ttl.ttl.count() < 0 || ttl.compaction_filter_query_time_after_entries < 1) {
-    return Status::InvalidArgument(
-        "state '" + raw->meta().name + "': invalid " + DescribeTtl(ttl) + " (query time after " +
-        std::to_string(ttl.compaction_filter_query_time_after_entries) + " entries)");
-  }
   WEIR_RETURN_IF_ERROR(OnTtlStateRegistered(raw->meta(), ttl));
   ttl_configs_.emplace(raw->meta().name, ttl);
   ttl_states_.push_back(std::make_unique<TtlRawKeyedState>(raw, ttl, ttl_clock_));

@@ -265,13 +265,19 @@ TEST(JobRuntimeTest, ASlowSinkBackpressuresTheSource) {
   auto job = JobRuntime::Create(b.Build(), c);
   ASSERT_TRUE(job.ok());
   std::thread runner([&] { (*job)->Run(); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  const uint64_t after_300ms = generated.load();
+  // The pipeline fills, then the source stops: wait until it has generated nothing for 200 ms
+  // (on a loaded machine filling takes a while), then it must stay stopped.
+  uint64_t settled = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  do {
+    settled = generated.load();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  } while (generated.load() != settled && std::chrono::steady_clock::now() < deadline);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   // Channel (16 + one batch of 64), the batch the keyed task took (256), the writer's batch (64)
   // and the source's poll (256): about 650 at most, however long the sink stalls.
   EXPECT_LE(generated.load(), 1000u);
-  EXPECT_EQ(generated.load(), after_300ms) << "the source kept generating";
+  EXPECT_EQ(generated.load(), settled) << "the source kept generating";
   (*job)->Cancel();
   release = true;
   runner.join();

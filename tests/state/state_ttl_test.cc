@@ -301,6 +301,13 @@ TEST_P(StateTtlTest, ConflictingOrInvalidTtlsAreRefused) {
       backend_->GetValueState(ValueStateDescriptor<int64_t>{.name = "n", .ttl = Ttl(-5)});
   ASSERT_FALSE(negative.ok());
   EXPECT_EQ(negative.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(negative.status().message().find("state 'n': a time-to-live must be positive"),
+            std::string::npos)
+      << negative.status().ToString();
+  // Refused before anything was registered: the state can be requested again, rightly.
+  EXPECT_TRUE(
+      backend_->GetValueState(ValueStateDescriptor<int64_t>{.name = "n", .ttl = Ttl(5)}).ok());
+  EXPECT_EQ(backend_->RegisteredStates().size(), 2u);
 }
 
 // Rows no one reads again still go: RocksDB's compactions drop them (its compaction filter), the
