@@ -1,6 +1,7 @@
 // state_access_bench: what the keyed-state layer costs, per state backend, over raw RocksDB.
 //
-//   state_access_bench [--keys N] [--value-bytes B] [--rounds R] [--json FILE]
+//   state_access_bench [--keys N] [--value-bytes B] [--rounds R] [--set key=value ...]
+//                      [--json FILE]
 //
 // On the same keys (int64 0..N-1 in a shuffled order) and values, measures ops/s of
 //   weir:  SetCurrentKey + ValueState<std::string>::Update / ::Value, and MapState, through
@@ -56,6 +57,7 @@ void Check(bool ok, const char* what) {
 int main(int argc, char** argv) {
   size_t keys = 200000, value_bytes = 100, rounds = 3;
   std::string json_path;
+  weir::Configuration config;  // of the weir backends (--set)
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const size_t v = std::strtoull(argv[i + 1], nullptr, 10);
@@ -67,10 +69,20 @@ int main(int argc, char** argv) {
       value_bytes = v;
     else if (flag == "--rounds")
       rounds = v;
-    else {
+    else if (flag == "--set") {
+      const std::string kv = argv[i + 1];
+      const size_t eq = kv.find('=');
+      const weir::Status set = eq == std::string::npos
+                                   ? weir::Status::InvalidArgument("expected key=value")
+                                   : config.Set(kv.substr(0, eq), kv.substr(eq + 1));
+      if (!set.ok()) {
+        std::fprintf(stderr, "--set %s: %s\n", kv.c_str(), set.ToString().c_str());
+        return 2;
+      }
+    } else {
       std::fprintf(stderr,
                    "usage: state_access_bench [--keys N] [--value-bytes B] [--rounds R] "
-                   "[--json FILE]\n");
+                   "[--set key=value ...] [--json FILE]\n");
       return 2;
     }
   }
@@ -93,7 +105,6 @@ int main(int argc, char** argv) {
 
   // One round of every operation through a weir backend; ops/s per operation. Each backend lives
   // through all rounds, as the raw database does: later rounds overwrite.
-  weir::Configuration config;
   std::map<std::string, std::unique_ptr<weir::CheckpointableKeyedStateBackend>> backends;
   const auto measure_backend = [&](const std::string& type) {
     auto& backend = backends[type];

@@ -80,28 +80,26 @@ class RocksDbKeyedStateBackend::Table final : public RawKeyedState {
   Result<std::optional<std::string>> Get(std::string_view user_key) override {
     WEIR_ASSIGN_OR_RETURN(std::string key, RowKey(user_key));
     std::string value;
-    const auto s = db()->Get(rocksdb::ReadOptions(), cf_, key, &value);
+    static const rocksdb::ReadOptions read_options;
+    const auto s = db()->Get(read_options, cf_, key, &value);
     if (s.IsNotFound()) return std::optional<std::string>();
-    WEIR_RETURN_IF_ERROR(FromRocksDb(s, "state '" + meta_.name + "': get"));
+    WEIR_RETURN_IF_ERROR(Check(s, "get"));
     return std::optional<std::string>(std::move(value));
   }
 
   Status Put(std::string_view user_key, std::string_view value) override {
     WEIR_ASSIGN_OR_RETURN(std::string key, RowKey(user_key));
-    return FromRocksDb(db()->Put(StateWriteOptions(), cf_, key, rocksdb::Slice(value)),
-                       "state '" + meta_.name + "': put");
+    return Check(db()->Put(StateWriteOptions(), cf_, key, rocksdb::Slice(value)), "put");
   }
 
   Status Append(std::string_view operand) override {
     WEIR_ASSIGN_OR_RETURN(std::string key, RowKey({}));
-    return FromRocksDb(db()->Merge(StateWriteOptions(), cf_, key, rocksdb::Slice(operand)),
-                       "state '" + meta_.name + "': append");
+    return Check(db()->Merge(StateWriteOptions(), cf_, key, rocksdb::Slice(operand)), "append");
   }
 
   Status Delete(std::string_view user_key) override {
     WEIR_ASSIGN_OR_RETURN(std::string key, RowKey(user_key));
-    return FromRocksDb(db()->Delete(StateWriteOptions(), cf_, key),
-                       "state '" + meta_.name + "': delete");
+    return Check(db()->Delete(StateWriteOptions(), cf_, key), "delete");
   }
 
   Status Clear() override {
@@ -126,6 +124,12 @@ class RocksDbKeyedStateBackend::Table final : public RawKeyedState {
 
  private:
   rocksdb::DB* db() const { return backend_->db_->db; }
+
+  // The context of an error is built only for an error: state accesses are the hot path.
+  Status Check(const rocksdb::Status& s, const char* operation) const {
+    if (s.ok()) return Status::OK();
+    return FromRocksDb(s, "state '" + meta_.name + "': " + operation);
+  }
 
   Result<std::string> RowKey(std::string_view user_key) const {
     if (backend_->current_key_group_ < 0) {
