@@ -71,7 +71,8 @@ inline constexpr ConfigOption<RocksDbMemtable> kMemtable{
         "memtable, whose search dominates the CPU of a read-modify-write loop; `HASH_SKIPLIST` = "
         "rows hashed by (key group, key, namespace) into buckets of short skip lists (a prefix "
         "extractor on the row key): a state access costs a hash and a short search, but a flush "
-        "sorts the memtable, so flushes cost more and checkpoints take longer. See "
+        "sorts the memtable, so flushes cost more and checkpoints take longer, and so does "
+        "listing a state's keys (`GetKeys`, the timer service's start). See "
         "benchmarks.md, \"Hot path\", for what each costs.",
     .choices = kMemtables};
 
