@@ -1,4 +1,5 @@
-// Helpers the state benchmarks share: wall time, failing loudly, and incompressible values.
+// Helpers the state benchmarks share: wall time, failing loudly, incompressible values, and the
+// --set key=value argument.
 #pragma once
 
 #include <chrono>
@@ -6,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "splitmix64.h"
 #include "weir/status.h"
@@ -33,6 +35,18 @@ inline void FillIncompressible(std::string& value, uint64_t seed) {
     const uint64_t r = examples::SplitMix64(seed + i);
     std::memcpy(value.data() + i, &r, 8);
   }
+}
+
+// The key and value of a `--set key=value` argument; exits the benchmark `program` when it has
+// no key or no '='.
+inline std::pair<std::string, std::string> ParseSetting(const char* program,
+                                                        const std::string& kv) {
+  const size_t eq = kv.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    std::fprintf(stderr, "%s: --set %s: expected key=value\n", program, kv.c_str());
+    std::exit(2);
+  }
+  return {kv.substr(0, eq), kv.substr(eq + 1)};
 }
 
 }  // namespace weir::bench

@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "bundled_jobs.h"
 #include "runtime/job_runtime.h"
 #include "thread_cpu.h"
@@ -79,15 +80,9 @@ Args Parse(int argc, char** argv) {
       a.rate = std::stoll(next());
     else if (k == "--recovery")
       a.recovery = true;
-    else if (k == "--set") {
-      const std::string kv = next();
-      const size_t eq = kv.find('=');
-      if (eq == std::string::npos || eq == 0) {
-        std::fprintf(stderr, "--set %s: expected key=value\n", kv.c_str());
-        std::exit(2);
-      }
-      a.settings.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
-    } else if (k == "--quick")
+    else if (k == "--set")
+      a.settings.push_back(bench::ParseSetting("runtime_bench", next()));
+    else if (k == "--quick")
       a.events = 400000, a.keys = 50000, a.interval = "200ms";
     else {
       std::fprintf(stderr, "unknown argument %s\n", k.c_str());

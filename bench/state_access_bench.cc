@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "state/state_backends.h"
 #include "weir/config.h"
 
@@ -70,15 +71,8 @@ int main(int argc, char** argv) {
     else if (flag == "--rounds")
       rounds = v;
     else if (flag == "--set") {
-      const std::string kv = argv[i + 1];
-      const size_t eq = kv.find('=');
-      const weir::Status set = eq == std::string::npos
-                                   ? weir::Status::InvalidArgument("expected key=value")
-                                   : config.Set(kv.substr(0, eq), kv.substr(eq + 1));
-      if (!set.ok()) {
-        std::fprintf(stderr, "--set %s: %s\n", kv.c_str(), set.ToString().c_str());
-        return 2;
-      }
+      const auto [key, value] = weir::bench::ParseSetting("state_access_bench", argv[i + 1]);
+      weir::bench::Check("state_access_bench", config.Set(key, value), "--set " + key);
     } else {
       std::fprintf(stderr,
                    "usage: state_access_bench [--keys N] [--value-bytes B] [--rounds R] "

@@ -12,42 +12,12 @@
 #include <thread>
 #include <tuple>
 
-#include "common/thread_pool.h"
-#include "io/file_system.h"
-#include "state/state_backends.h"
-#include "testing/temp_dir.h"
+#include "testing/backend_maker.h"
 
 namespace weir {
 namespace {
 
-// Makes backends of any registered type over one checkpoint storage.
-class BackendMaker {
- protected:
-  Result<std::unique_ptr<CheckpointableKeyedStateBackend>> Make(const std::string& type,
-                                                                const std::string& id,
-                                                                const KeyedStateRestore* restore) {
-    // "rocksdb_hash": RocksDB with the hash memtable and its prefix extractor.
-    if (type == "rocksdb_hash") {
-      EXPECT_TRUE(config_.Set("state.backend.rocksdb.memtable", "HASH_SKIPLIST").ok());
-    }
-    KeyedStateBackendParameters p;
-    p.backend_id = id;
-    p.local_dir = tmp_.Sub("local-" + std::to_string(made_++));  // each its own
-    p.max_parallelism = 128;
-    p.key_group_range = KeyGroupRange::Of(0, 127);
-    p.config = &config_;
-    p.checkpoint_storage = &storage_;
-    p.io_pool = &pool_;
-    return CreateKeyedStateBackend(type == "rocksdb_hash" ? "rocksdb" : type, p, restore);
-  }
-
-  testing::TempDir tmp_;
-  Configuration config_;
-  CheckpointStorage storage_ =
-      CheckpointStorage::ForJob(NewPosixFileSystem(), tmp_.Sub("ckpt"), "job");
-  ThreadPool pool_{2};
-  int made_ = 0;
-};
+using testing::BackendMaker;
 
 class BackendContractTest : public BackendMaker,
                             public ::testing::TestWithParam<std::tuple<std::string, std::string>> {

@@ -5,10 +5,8 @@
 
 #include <chrono>
 
-#include "common/thread_pool.h"
-#include "io/file_system.h"
 #include "state/rocksdb/rocksdb_keyed_state_backend.h"
-#include "state/state_backends.h"
+#include "testing/backend_maker.h"
 #include "testing/temp_dir.h"
 
 namespace weir {
@@ -26,22 +24,15 @@ StateTtlConfig Ttl(int64_t ms, UpdateType update = UpdateType::kOnCreateAndWrite
   return c;
 }
 
-class StateTtlTest : public ::testing::TestWithParam<std::string> {
+class StateTtlTest : public testing::BackendMaker, public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override { backend_ = Make(GetParam(), "op_0", nullptr); }
 
+  // A backend on the test's clock (null after a failure, reported).
   std::unique_ptr<CheckpointableKeyedStateBackend> Make(const std::string& type,
                                                         const std::string& id,
                                                         const KeyedStateRestore* restore) {
-    KeyedStateBackendParameters p;
-    p.backend_id = id;
-    p.local_dir = tmp_.Sub("local-" + std::to_string(made_++));
-    p.max_parallelism = 128;
-    p.key_group_range = KeyGroupRange::Of(0, 127);
-    p.config = &config_;
-    p.checkpoint_storage = &storage_;
-    p.io_pool = &pool_;
-    auto made = CreateKeyedStateBackend(type, p, restore);
+    auto made = BackendMaker::Make(type, id, restore);
     EXPECT_TRUE(made.ok()) << made.status().ToString();
     if (!made.ok()) return nullptr;
     (*made)->SetTtlTimeProvider(clock_);
@@ -68,12 +59,6 @@ class StateTtlTest : public ::testing::TestWithParam<std::string> {
     return part->Run();
   }
 
-  testing::TempDir tmp_;
-  Configuration config_;
-  CheckpointStorage storage_ =
-      CheckpointStorage::ForJob(NewPosixFileSystem(), tmp_.Sub("ckpt"), "job");
-  ThreadPool pool_{2};
-  int made_ = 0;
   std::shared_ptr<ManualTtlTimeProvider> clock_ =
       std::make_shared<ManualTtlTimeProvider>(1'000'000);
   std::unique_ptr<CheckpointableKeyedStateBackend> backend_;
