@@ -47,11 +47,14 @@ Result<JobGraph> BuildWordCount(const std::vector<std::string>& args) {
   CLI::App app{"count words", "wordcount"};
   std::string input, output;
   app.add_option("--input", input, "a text file or a directory of them")->required();
+  int64_t rate = 0;
   app.add_option("--output", output, "directory of the committed output")->required();
+  app.add_option("--rate", rate, "lines per second over all source subtasks; 0: unbounded")
+      ->check(CLI::NonNegativeNumber);
   WEIR_RETURN_IF_ERROR(ParseJobArgs(app, args));
 
   JobBuilder job("wordcount");
-  job.AddSource(FileSource(input), "lines")
+  job.AddSource(FileSource(input, rate), "lines")
       .Uid("lines")
       .FlatMap<std::string>(&SplitWords, "split")
       .Uid("split")

@@ -15,7 +15,8 @@ namespace weir {
 // the checkpoint, as a union list of operator state, so that a restored job reads on from exactly
 // there, at any parallelism (files found since the checkpoint are read from their start).
 // Bounded: ends after the last line of its files as they were when the subtask opened them.
-Source<std::string> FileSource(std::string path);
+// `lines_per_sec` limits all subtasks together (0 = unbounded), as the generator's rate does.
+Source<std::string> FileSource(std::string path, int64_t lines_per_sec = 0);
 
 // Exactly-once file sink: records (lines) go to hidden in-progress part files in `dir`; at each
 // checkpoint barrier the current part becomes pending, and pending parts are committed (renamed

@@ -15,13 +15,22 @@ namespace weir::testing {
 
 class BackendMaker {
  protected:
-  // `type` is a state.backend.type, or "rocksdb_hash": RocksDB with the hash memtable and its
-  // prefix extractor (for every backend made afterwards). Max parallelism 128, every key group.
+  // `type` is a state.backend.type, or a RocksDB variant (its settings hold for every backend
+  // made afterwards): "rocksdb_hash" = the hash memtable and its prefix extractor;
+  // "rocksdb_small_cache" = incremental checkpoints through a write-back cache of 64 kb, so rows
+  // are evicted and written back all the time; "rocksdb_no_cache" = no write-back cache. Max
+  // parallelism 128, every key group.
   Result<std::unique_ptr<CheckpointableKeyedStateBackend>> Make(const std::string& type,
                                                                 const std::string& id,
                                                                 const KeyedStateRestore* restore) {
     if (type == "rocksdb_hash") {
       WEIR_RETURN_IF_ERROR(config_.Set("state.backend.rocksdb.memtable", "HASH_SKIPLIST"));
+    } else if (type == "rocksdb_small_cache") {
+      WEIR_RETURN_IF_ERROR(config_.Set("state.backend.incremental", "true"));
+      WEIR_RETURN_IF_ERROR(config_.Set("state.backend.rocksdb.memory.managed", "false"));
+      WEIR_RETURN_IF_ERROR(config_.Set("state.backend.rocksdb.write-back-cache.size", "64 kb"));
+    } else if (type == "rocksdb_no_cache") {
+      WEIR_RETURN_IF_ERROR(config_.Set("state.backend.rocksdb.write-back-cache.enabled", "false"));
     }
     KeyedStateBackendParameters p;
     p.backend_id = id;
@@ -31,7 +40,7 @@ class BackendMaker {
     p.config = &config_;
     p.checkpoint_storage = &storage_;
     p.io_pool = &pool_;
-    return CreateKeyedStateBackend(type == "rocksdb_hash" ? "rocksdb" : type, p, restore);
+    return CreateKeyedStateBackend(type.starts_with("rocksdb") ? "rocksdb" : type, p, restore);
   }
 
   TempDir tmp_;

@@ -54,7 +54,8 @@ TEST_P(KillResumeTest, CommittedOutputIsExactlyOnceAfterEveryKill) {
         lines.push_back(line);
       }
     }
-    job_args = {"--input", tmp.Sub("in"), "--output", tmp.Sub("out")};
+    // Paced so that the job outlives the kill delays however fast the state backend is.
+    job_args = {"--input", tmp.Sub("in"), "--output", tmp.Sub("out"), "--rate", "30000"};
     expected = testing::WordCountTotals(lines);
   }
   const auto options = [&](int run) {

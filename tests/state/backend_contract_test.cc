@@ -53,6 +53,13 @@ TEST_P(BackendContractTest, AFullSnapshotRestoresIntoEitherBackend) {
 
   KeyedStateRestore restore{&storage_, 1, {*handle}, false};
   auto to = Make(to_type, "from_0", &restore);
+  if (from_type == "rocksdb_small_cache" && to_type == "hashmap") {
+    // That variant takes incremental checkpoints: RocksDB's own files, refused by the other.
+    ASSERT_FALSE(to.ok());
+    EXPECT_NE(to.status().message().find("incremental"), std::string::npos)
+        << to.status().ToString();
+    return;
+  }
   ASSERT_TRUE(to.ok()) << to.status().ToString();
   KeyedStateBackend& r = **to;
   auto rvalue = r.GetValueState(ValueStateDescriptor<int64_t>{"value"});
@@ -82,12 +89,12 @@ TEST_P(BackendContractTest, AFullSnapshotRestoresIntoEitherBackend) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(State, BackendContractTest,
-                         ::testing::Combine(::testing::Values("rocksdb", "hashmap", "rocksdb_hash"),
-                                            ::testing::Values("rocksdb", "hashmap")),
-                         [](const auto& info) {
-                           return std::get<0>(info.param) + "_to_" + std::get<1>(info.param);
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    State, BackendContractTest,
+    ::testing::Combine(::testing::Values("rocksdb", "hashmap", "rocksdb_hash",
+                                         "rocksdb_small_cache", "rocksdb_no_cache"),
+                       ::testing::Values("rocksdb", "hashmap")),
+    [](const auto& info) { return std::get<0>(info.param) + "_to_" + std::get<1>(info.param); });
 
 // One backend of the parameter's type, checked against the same expectations.
 class StateBackendTest : public BackendMaker, public ::testing::TestWithParam<std::string> {
@@ -292,7 +299,8 @@ TEST_P(StateBackendTest, RestoredStatesAreRegistered) {
 }
 
 INSTANTIATE_TEST_SUITE_P(State, StateBackendTest,
-                         ::testing::Values("rocksdb", "hashmap", "rocksdb_hash"),
+                         ::testing::Values("rocksdb", "hashmap", "rocksdb_hash",
+                                           "rocksdb_small_cache", "rocksdb_no_cache"),
                          [](const auto& info) { return info.param; });
 
 TEST(StateBackendsTest, AnUnknownTypeIsRefusedNamingTheKnownOnes) {

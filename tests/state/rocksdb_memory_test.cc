@@ -13,6 +13,7 @@
 #include "state/rocksdb/rocksdb_keyed_state_backend.h"
 #include "state/rocksdb/rocksdb_options.h"
 #include "state/rocksdb/rocksdb_shared_memory.h"
+#include "state/rocksdb/rocksdb_write_back_cache.h"
 #include "testing/temp_dir.h"
 
 namespace weir {
@@ -46,10 +47,16 @@ TEST_F(RocksDbMemoryTest, BackendsOfAProcessShareOneCacheAndWriteBufferManager) 
   ASSERT_NE(a->shared_memory(), nullptr);
   EXPECT_EQ(a->shared_memory(), b->shared_memory());
   const auto& memory = *a->shared_memory();
-  // Flink's split for write-buffer ratio 0.5: cache 5/6 of the budget, memtables 1/3 of it.
-  EXPECT_EQ(memory.cache_capacity(), uint64_t{96 << 20} * 5 / 6);
-  EXPECT_EQ(memory.write_buffer_capacity(), uint64_t{96 << 20} / 3);
+  // The write-back caches take a quarter (they share it, half each); RocksDB gets the rest,
+  // split as Flink splits it for write-buffer ratio 0.5: cache 5/6, memtables 1/3 of it.
+  const uint64_t rocksdb = uint64_t{96 << 20} * 3 / 4;
+  EXPECT_EQ(memory.cache_capacity(), rocksdb * 5 / 6);
+  EXPECT_EQ(memory.write_buffer_capacity(), rocksdb / 3);
   EXPECT_EQ(memory.budget().high_prio_pool_ratio, 0.1);
+  ASSERT_NE(memory.write_back_cache(), nullptr);
+  EXPECT_EQ(memory.write_back_cache()->capacity(), uint64_t{96 << 20} / 4);
+  ASSERT_NE(a->write_back_cache(), nullptr);
+  EXPECT_EQ(a->write_back_cache()->limit(), uint64_t{96 << 20} / 8);
 
   // A budget of its own once every holder is gone: resources are not kept for nothing.
   const std::weak_ptr<RocksDbSharedMemory> weak = a->shared_memory();
@@ -92,7 +99,11 @@ TEST_F(RocksDbMemoryTest, ManyStatesAndBackendsStayWithinTheBudget) {
     } else {
       ASSERT_TRUE(state->Update(value).ok());
     }
-    if (i % 1000 == 0) peak = std::max(peak, memory.usage());
+    if (i % 1000 == 0) {
+      uint64_t caches = 0;
+      for (const auto& backend : backends) caches += backend->write_back_cache()->bytes();
+      peak = std::max(peak, memory.usage() + caches);
+    }
   }
   EXPECT_GT(peak, budget / 4) << "the budget is used";
   EXPECT_LE(peak, budget + budget / 10) << "peak " << peak << " of a budget of " << budget;
@@ -110,10 +121,38 @@ TEST_F(RocksDbMemoryTest, FixedPerSlotIsABudgetPerSlot) {
   ASSERT_TRUE(a0 && b0 && a1);
   EXPECT_EQ(a0->shared_memory(), b0->shared_memory());
   EXPECT_NE(a0->shared_memory(), a1->shared_memory());
+  const double rocksdb = double(32 << 20) * 0.75;  // the write-back caches' quarter aside
   EXPECT_EQ(a1->shared_memory()->cache_capacity(),
-            static_cast<uint64_t>(double(32 << 20) * (3.0 - 0.3) / 3.0));
+            static_cast<uint64_t>(rocksdb * (3.0 - 0.3) / 3.0));
   EXPECT_EQ(a1->shared_memory()->write_buffer_capacity(),
-            static_cast<uint64_t>(double(32 << 20) * 2.0 * 0.3 / 3.0));
+            static_cast<uint64_t>(rocksdb * 2.0 * 0.3 / 3.0));
+  // Two backends share slot 0's caches' share, one has slot 1's to itself.
+  EXPECT_EQ(a0->write_back_cache()->limit(), uint64_t{32 << 20} / 8);
+  EXPECT_EQ(a1->write_back_cache()->limit(), uint64_t{32 << 20} / 4);
+}
+
+TEST_F(RocksDbMemoryTest, WithoutWriteBackCachesRocksDbHasTheWholeBudget) {
+  Configuration c;
+  ASSERT_TRUE(c.Set("taskmanager.memory.managed.size", "96 mb").ok());
+  ASSERT_TRUE(c.Set("state.backend.rocksdb.write-back-cache.enabled", "false").ok());
+  auto a = Open(c, 0, "a_0");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->write_back_cache(), nullptr);
+  EXPECT_EQ(a->shared_memory()->write_back_cache(), nullptr);
+  EXPECT_EQ(a->shared_memory()->cache_capacity(), uint64_t{96 << 20} * 5 / 6);
+}
+
+TEST_F(RocksDbMemoryTest, UnmanagedWriteBackCacheHasItsOwnSize) {
+  Configuration c;
+  ASSERT_TRUE(c.Set("state.backend.rocksdb.memory.managed", "false").ok());
+  ASSERT_TRUE(c.Set("state.backend.rocksdb.write-back-cache.size", "8 mb").ok());
+  auto a = Open(c, 0, "a_0");
+  auto b = Open(c, 1, "b_1");
+  ASSERT_TRUE(a && b);
+  ASSERT_NE(a->write_back_cache(), nullptr);
+  EXPECT_EQ(a->write_back_cache()->limit(), uint64_t{8 << 20});
+  EXPECT_EQ(b->write_back_cache()->limit(), uint64_t{8 << 20});
+  EXPECT_FALSE(c.Set("state.backend.rocksdb.write-back-cache.size", "1 kb").ok());
 }
 
 TEST_F(RocksDbMemoryTest, UnmanagedBackendsKeepTheirOwnMemory) {

@@ -4,6 +4,7 @@
 // restore, at any parallelism, every subtask knows every file's position and takes the files
 // the assignment gives it.
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 
 #include "common/coding.h"
@@ -17,7 +18,8 @@ bool Hidden(const std::string& name) { return name.empty() || name[0] == '.' || 
 
 class FileSourceOperator final : public SourceOperator {
  public:
-  explicit FileSourceOperator(std::string path) : path_(std::move(path)) {}
+  FileSourceOperator(std::string path, int64_t lines_per_sec)
+      : path_(std::move(path)), total_rate_(lines_per_sec) {}
 
   Status Open(OperatorContext& ctx, const std::optional<std::string>& restored) override {
     uid_ = ctx.operator_uid();
@@ -40,6 +42,8 @@ class FileSourceOperator final : public SourceOperator {
       }
     }
     // A checkpoint of metadata format 2 (before list state) holds this subtask's files.
+    parallelism_ = ctx.parallelism();
+    start_ = Clock::now();
     if (restored.has_value()) return RestoreLegacy(*restored, ctx.subtask());
     for (std::string_view entry : *state_) {
       std::string_view path;
@@ -53,6 +57,17 @@ class FileSourceOperator final : public SourceOperator {
   }
 
   Result<SourcePoll> Poll(Output& out, size_t max_records) override {
+    if (total_rate_ > 0) {
+      // This subtask's share of the rate, as a budget that grows with the time since Open.
+      const double rate = static_cast<double>(total_rate_) / parallelism_;
+      const double elapsed_s = std::chrono::duration<double>(Clock::now() - start_).count();
+      const double allowed = elapsed_s * rate - static_cast<double>(emitted_);
+      if (allowed < 1.0) {
+        const auto wait_ms = static_cast<int64_t>((1.0 - allowed) * 1000.0 / rate) + 1;
+        return SourcePoll{SourcePoll::State::kNothingAvailable, wait_ms};
+      }
+      max_records = std::min(max_records, static_cast<size_t>(allowed));
+    }
     std::string line;
     for (size_t n = 0; n < max_records;) {
       if (current_ >= files_.size()) return SourcePoll{SourcePoll::State::kEndOfInput, 0};
@@ -70,6 +85,7 @@ class FileSourceOperator final : public SourceOperator {
       f.offset += line.size() + (in_.eof() ? 0 : 1);
       out.Emit(Record(line));
       ++n;
+      ++emitted_;
     }
     return SourcePoll{SourcePoll::State::kMoreAvailable, 0};
   }
@@ -126,9 +142,14 @@ class FileSourceOperator final : public SourceOperator {
     return Status::OK();
   }
 
+  using Clock = std::chrono::steady_clock;
   static constexpr std::string_view kPositionsState = "file-positions";
 
   std::string path_;
+  int64_t total_rate_;  // lines per second over all subtasks; 0: unbounded
+  double parallelism_ = 1;
+  Clock::time_point start_;
+  uint64_t emitted_ = 0;  // since Open, for the rate limit
   std::string uid_;
   std::vector<std::string>* state_ = nullptr;  // the union list of every file's position
   std::vector<File> files_;
@@ -138,8 +159,9 @@ class FileSourceOperator final : public SourceOperator {
 
 }  // namespace
 
-Source<std::string> FileSource(std::string path) {
-  return {[path] { return std::make_unique<FileSourceOperator>(path); }};
+Source<std::string> FileSource(std::string path, int64_t lines_per_sec) {
+  return {
+      [path, lines_per_sec] { return std::make_unique<FileSourceOperator>(path, lines_per_sec); }};
 }
 
 }  // namespace weir

@@ -6,6 +6,7 @@
 #include "state/rocksdb/incremental_snapshot_strategy.h"
 #include "state/rocksdb/rocksdb_restore_operation.h"
 #include "state/rocksdb/rocksdb_shared_memory.h"
+#include "state/rocksdb/rocksdb_write_back_cache.h"
 
 namespace weir {
 
@@ -21,6 +22,10 @@ Result<std::unique_ptr<CheckpointableKeyedStateBackend>> CreateRocksDbKeyedState
   options.tuning = RocksDbTuningFromConfig(config);
   if (auto budget = RocksDbMemoryBudgetFromConfig(config, parameters.slot)) {
     options.tuning.memory = RocksDbSharedMemory::For(*budget);
+    options.tuning.write_back_cache = options.tuning.memory->write_back_cache();
+  } else if (config.Get(config::kWriteBackCache)) {
+    options.tuning.write_back_cache =
+        std::make_shared<WriteBackCacheBudget>(config.Get(config::kWriteBackCacheSize).bytes);
   }
   // The base of the next incremental checkpoint: the handle whose database was restored. After
   // a rescale its files this backend still has (those without dropped key groups) are

@@ -8,6 +8,7 @@
 namespace weir {
 
 Status RocksDbKeyedStateBackend::WaitForBackgroundWork() {
+  WEIR_RETURN_IF_ERROR(DrainWriteBackCache());
   for (;;) {
     uint64_t busy = 0;
     for (const auto* property : {&rocksdb::DB::Properties::kCompactionPending,
@@ -29,6 +30,7 @@ Status RocksDbKeyedStateBackend::WaitForBackgroundWork() {
 }
 
 Status RocksDbKeyedStateBackend::CompactFully() {
+  WEIR_RETURN_IF_ERROR(DrainWriteBackCache());
   rocksdb::FlushOptions flush;
   // Into the last level: its target size is never exceeded, so no compaction follows (left in
   // a middle level over its target, the data would be compacted again right after).

@@ -15,6 +15,7 @@
 #include "state/rocksdb/rocksdb_db.h"
 #include "state/rocksdb/rocksdb_row_prefix.h"
 #include "state/rocksdb/rocksdb_shared_memory.h"
+#include "state/rocksdb/rocksdb_write_back_cache.h"
 #include "state/row_key.h"
 
 namespace weir {
@@ -68,57 +69,79 @@ std::string ColumnFamilyName(std::string_view state_name) {
 }
 
 // One registered state: its column family, scoped by the backend's current key and this
-// state's namespace.
+// state's namespace. With a write-back cache, point accesses go through it and iterations drain
+// it first (RocksDB then holds every row).
 class RocksDbKeyedStateBackend::Table final : public RawKeyedState {
  public:
-  Table(RocksDbKeyedStateBackend* backend, StateMetaInfo meta, rocksdb::ColumnFamilyHandle* cf)
-      : backend_(backend), meta_(std::move(meta)), cf_(cf) {}
+  Table(RocksDbKeyedStateBackend* backend, StateMetaInfo meta, rocksdb::ColumnFamilyHandle* cf,
+        size_t index)
+      : backend_(backend), meta_(std::move(meta)), cf_(cf) {
+    // The cache tells the tables' rows apart by this tag before the row key.
+    tag_[0] = static_cast<char>(index >> 8);
+    tag_[1] = static_cast<char>(index & 0xff);
+  }
 
   const StateMetaInfo& meta() const override { return meta_; }
   void SetCurrentNamespace(std::string_view ns) override { namespace_.assign(ns); }
 
   Result<std::optional<std::string>> Get(std::string_view user_key) override {
-    WEIR_ASSIGN_OR_RETURN(std::string key, RowKey(user_key));
+    WEIR_RETURN_IF_ERROR(BuildKey(user_key));
+    if (WriteBackCache* cache = backend_->cache_.get()) return cache->Get(cf_, key_);
     std::string value;
     static const rocksdb::ReadOptions read_options;
-    const auto s = db()->Get(read_options, cf_, key, &value);
+    const auto s = db()->Get(read_options, cf_, RocksKey(), &value);
     if (s.IsNotFound()) return std::optional<std::string>();
     WEIR_RETURN_IF_ERROR(Check(s, "get"));
     return std::optional<std::string>(std::move(value));
   }
 
   Status Put(std::string_view user_key, std::string_view value) override {
-    WEIR_ASSIGN_OR_RETURN(std::string key, RowKey(user_key));
-    return Check(db()->Put(StateWriteOptions(), cf_, key, rocksdb::Slice(value)), "put");
+    WEIR_RETURN_IF_ERROR(BuildKey(user_key));
+    if (WriteBackCache* cache = backend_->cache_.get()) return cache->Put(cf_, key_, value);
+    return Check(db()->Put(StateWriteOptions(), cf_, RocksKey(), rocksdb::Slice(value)), "put");
   }
 
   Status Append(std::string_view operand) override {
-    WEIR_ASSIGN_OR_RETURN(std::string key, RowKey({}));
-    return Check(db()->Merge(StateWriteOptions(), cf_, key, rocksdb::Slice(operand)), "append");
+    WEIR_RETURN_IF_ERROR(BuildKey({}));
+    if (WriteBackCache* cache = backend_->cache_.get()) return cache->Merge(cf_, key_, operand);
+    return Check(db()->Merge(StateWriteOptions(), cf_, RocksKey(), rocksdb::Slice(operand)),
+                 "append");
   }
 
   Status Delete(std::string_view user_key) override {
-    WEIR_ASSIGN_OR_RETURN(std::string key, RowKey(user_key));
-    return Check(db()->Delete(StateWriteOptions(), cf_, key), "delete");
+    WEIR_RETURN_IF_ERROR(BuildKey(user_key));
+    if (WriteBackCache* cache = backend_->cache_.get()) return cache->Delete(cf_, key_);
+    return Check(db()->Delete(StateWriteOptions(), cf_, RocksKey()), "delete");
   }
 
   Status Clear() override {
     if (meta_.kind != StateKind::kMap) return Delete({});
-    rocksdb::WriteBatch batch;
+    std::vector<std::string> rows;
     Status s = ForEachRawRow([&](const rocksdb::Slice& key, const rocksdb::Slice&) {
-      batch.Delete(cf_, key);
+      rows.emplace_back(key.data(), key.size());
       return true;
     });
     WEIR_RETURN_IF_ERROR(s);
+    if (WriteBackCache* cache = backend_->cache_.get()) {
+      for (const auto& row : rows) {
+        key_.assign(tag_, 2);
+        key_.append(row);
+        WEIR_RETURN_IF_ERROR(cache->Delete(cf_, key_));
+      }
+      return Status::OK();
+    }
+    rocksdb::WriteBatch batch;
+    for (const auto& row : rows) batch.Delete(cf_, row);
     return FromRocksDb(db()->Write(StateWriteOptions(), &batch),
                        "state '" + meta_.name + "': clear");
   }
 
   Status ForEachRow(const std::function<bool(std::string_view, std::string_view)>& visit) override {
-    WEIR_ASSIGN_OR_RETURN(const std::string prefix, RowKey({}));
+    WEIR_RETURN_IF_ERROR(BuildKey({}));
+    const size_t prefix_size = key_.size() - 2;
     return ForEachRawRow([&](const rocksdb::Slice& key, const rocksdb::Slice& value) {
       const std::string_view k(key.data(), key.size());
-      return visit(k.substr(prefix.size()), std::string_view(value.data(), value.size()));
+      return visit(k.substr(prefix_size), std::string_view(value.data(), value.size()));
     });
   }
 
@@ -131,20 +154,25 @@ class RocksDbKeyedStateBackend::Table final : public RawKeyedState {
     return FromRocksDb(s, "state '" + meta_.name + "': " + operation);
   }
 
-  Result<std::string> RowKey(std::string_view user_key) const {
+  // key_ = the tag, then the row key: current key's prefix, namespace, `user_key`.
+  Status BuildKey(std::string_view user_key) {
     if (backend_->current_key_group_ < 0) {
       return Status::FailedPrecondition("state '" + meta_.name +
                                         "' accessed before a current key was set");
     }
-    std::string key = backend_->current_key_prefix_;
-    AppendNamespace(&key, namespace_);
-    key.append(user_key);
-    return key;
+    key_.assign(tag_, 2);
+    key_.append(backend_->current_key_prefix_);
+    AppendNamespace(&key_, namespace_);
+    key_.append(user_key);
+    return Status::OK();
   }
+  rocksdb::Slice RocksKey() const { return rocksdb::Slice(key_.data() + 2, key_.size() - 2); }
 
   Status ForEachRawRow(
-      const std::function<bool(const rocksdb::Slice&, const rocksdb::Slice&)>& visit) const {
-    WEIR_ASSIGN_OR_RETURN(const std::string lower, RowKey({}));
+      const std::function<bool(const rocksdb::Slice&, const rocksdb::Slice&)>& visit) {
+    WEIR_RETURN_IF_ERROR(BuildKey({}));
+    const std::string lower = RocksKey().ToString();
+    if (WriteBackCache* cache = backend_->cache_.get()) WEIR_RETURN_IF_ERROR(cache->Drain());
     const std::string upper = PrefixSuccessor(lower);
     const rocksdb::Slice upper_slice(upper);
     rocksdb::ReadOptions ro;
@@ -159,12 +187,22 @@ class RocksDbKeyedStateBackend::Table final : public RawKeyedState {
   RocksDbKeyedStateBackend* backend_;
   StateMetaInfo meta_;
   rocksdb::ColumnFamilyHandle* cf_;
+  char tag_[2];
   std::string namespace_;
+  std::string key_;  // the access's key, reused: no allocation per access
 };
 
 RocksDbKeyedStateBackend::RocksDbKeyedStateBackend(RocksDbBackendOptions options,
                                                    std::shared_ptr<Db> db)
-    : options_(std::move(options)), db_(std::move(db)) {}
+    : options_(std::move(options)), db_(std::move(db)) {
+  if (options_.tuning.write_back_cache) {
+    cache_ = std::make_unique<WriteBackCache>(db_->db, options_.tuning.write_back_cache);
+  }
+}
+
+Status RocksDbKeyedStateBackend::DrainWriteBackCache() {
+  return cache_ ? cache_->Drain() : Status::OK();
+}
 
 RocksDbKeyedStateBackend::~RocksDbKeyedStateBackend() = default;
 
@@ -268,13 +306,14 @@ Result<std::unique_ptr<RocksDbKeyedStateBackend>> RocksDbKeyedStateBackend::Open
   std::unique_ptr<RocksDbKeyedStateBackend> backend(
       new RocksDbKeyedStateBackend(std::move(options), std::move(db)));
   for (const auto& s : states) {
-    backend->tables_.push_back(
-        std::make_unique<Table>(backend.get(), s, backend->db_->column_families.at(s.name)));
+    backend->tables_.push_back(std::make_unique<Table>(
+        backend.get(), s, backend->db_->column_families.at(s.name), backend->tables_.size()));
   }
   return backend;
 }
 
 Status RocksDbKeyedStateBackend::DropKeyGroupsOutsideRange(KeyGroupRange held) {
+  WEIR_RETURN_IF_ERROR(DrainWriteBackCache());
   const int prefix_bytes = KeyGroupPrefixBytes(options_.max_parallelism);
   const auto prefix = [&](int group) {
     std::string p;
@@ -355,6 +394,7 @@ Status RocksDbKeyedStateBackend::ForEachKey(
   if (cf == db_->column_families.end()) {
     return Status::NotFound("no state named '" + std::string(state_name) + "' is registered");
   }
+  WEIR_RETURN_IF_ERROR(DrainWriteBackCache());
   const int prefix_bytes = KeyGroupPrefixBytes(options_.max_parallelism);
   std::string lower, upper;
   AppendKeyGroupPrefix(&lower, options_.key_group_range.start, prefix_bytes);
@@ -414,12 +454,16 @@ Result<RawKeyedState*> RocksDbKeyedStateBackend::GetOrCreateRawState(const State
     WEIR_RETURN_IF_ERROR(CheckStateRegistration(&t->meta(), meta));
     return t.get();
   }
+  if (tables_.size() > 0xffff) {
+    return Status::NotSupported("state '" + meta.name + "': a backend holds at most 65536 " +
+                                "states");
+  }
   rocksdb::ColumnFamilyHandle* handle = nullptr;
   WEIR_RETURN_IF_ERROR(FromRocksDb(
       db_->db->CreateColumnFamily(db_->cf_options, ColumnFamilyName(meta.name), &handle),
       "create column family for state '" + meta.name + "'"));
   db_->column_families.emplace(meta.name, handle);
-  tables_.push_back(std::make_unique<Table>(this, meta, handle));
+  tables_.push_back(std::make_unique<Table>(this, meta, handle, tables_.size()));
   return tables_.back().get();
 }
 

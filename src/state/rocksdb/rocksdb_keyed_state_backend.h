@@ -21,6 +21,8 @@
 namespace weir {
 
 class RocksDbSharedMemory;
+class WriteBackCache;
+class WriteBackCacheBudget;
 
 // A file in a local directory (a native checkpoint, or a database being restored).
 struct LocalFile {
@@ -47,6 +49,10 @@ struct RocksDbTuning {
   // The memory budget shared with other backends (state.backend.rocksdb.memory.managed); null:
   // RocksDB's own cache and write buffers per column family.
   std::shared_ptr<RocksDbSharedMemory> memory;
+  // The write-back cache's budget (rocksdb_write_back_cache.h): shared with the other backends
+  // of a managed memory budget, or this backend's own; null: no cache, every access goes to
+  // RocksDB.
+  std::shared_ptr<WriteBackCacheBudget> write_back_cache;
 };
 
 struct RocksDbBackendOptions {
@@ -80,6 +86,8 @@ class RocksDbKeyedStateBackend final : public CheckpointableKeyedStateBackend {
   const std::shared_ptr<RocksDbSharedMemory>& shared_memory() const {
     return options_.tuning.memory;
   }
+  // The write-back cache in front of RocksDB; null when off.
+  WriteBackCache* write_back_cache() const { return cache_.get(); }
   // Opens the database that a restore placed in <options.local_dir>/db (the files of a native
   // checkpoint); `states` are the states it holds, one column family each.
   static Result<std::unique_ptr<RocksDbKeyedStateBackend>> OpenRestored(
@@ -135,6 +143,9 @@ class RocksDbKeyedStateBackend final : public CheckpointableKeyedStateBackend {
   // pins the sequence number of the last write; Finish() does the rest. Without it (or after a
   // failed Finish) it is CreateNativeCheckpoint and Finish() only returns the files.
   Result<std::unique_ptr<NativeCheckpoint>> BeginNativeCheckpoint(const std::string& dir);
+  // Writes the write-back cache's dirty rows into RocksDB (owner's thread); every state is then
+  // in RocksDB alone. Iterations, snapshot views and native checkpoints do it first.
+  Status DrainWriteBackCache();
   // Waits until RocksDB has no flush or compaction pending or running: the state is settled.
   // Benchmarks use it to measure a change against a settled state rather than against the
   // compaction of a bulk load.
@@ -167,6 +178,7 @@ class RocksDbKeyedStateBackend final : public CheckpointableKeyedStateBackend {
 
   RocksDbBackendOptions options_;
   std::shared_ptr<Db> db_;
+  std::unique_ptr<WriteBackCache> cache_;  // after db_: its writer stops before the database goes
   std::vector<std::unique_ptr<Table>> tables_;
   std::string current_key_prefix_;  // key-group prefix + varint length + key
   int current_key_group_ = -1;

@@ -1,20 +1,22 @@
 // Native checkpoints of the RocksDB backend: at once (flush, then hard links), or in two halves
 // so that the flush leaves the synchronous part.
 //
-// Why the two halves are consistent: the owner's thread is the only writer, so at the begin
-// every write up to sequence number S (the latest) is before the barrier and every later one
-// after it. The begin switches each column family's memtable without waiting (writes after it
-// go to a fresh memtable), and holds a RocksDB snapshot at S so that no compaction can hide a
-// later write's sequence number. Finish waits until no column family has an immutable memtable
-// left, then takes the database's files as they are. Compactions in between only rewrite data
-// up to S. Only a later memtable that filled up and was flushed during the wait can bring writes
-// after S into an SST: Finish checks every file's largest sequence number and refuses the
-// checkpoint if one exceeds S.
+// Why the two halves are consistent: one thread writes RocksDB (the owner's, or the write-back
+// cache's writer, which writes the rows handed to it in order and runs the begin's switch right
+// after the rows dirty at the barrier), so at the switch every write up to sequence number S (the
+// latest) is before the barrier and every later one after it. The switch seals each column family's
+// memtable without waiting (writes after it go to a fresh memtable), and holds a RocksDB snapshot
+// at S so that no compaction can hide a later write's sequence number. Finish waits until no column
+// family has an immutable memtable left, then takes the database's files as they are. Compactions
+// in between only rewrite data up to S. Only a later memtable that filled up and was flushed during
+// the wait can bring writes after S into an SST: Finish checks every file's largest sequence number
+// and refuses the checkpoint if one exceeds S.
 #include <rocksdb/utilities/checkpoint.h>
 
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -22,6 +24,7 @@
 #include <thread>
 
 #include "state/rocksdb/rocksdb_db.h"
+#include "state/rocksdb/rocksdb_write_back_cache.h"
 
 namespace weir {
 
@@ -52,6 +55,7 @@ Result<std::vector<LocalFile>> ListLocalFiles(const std::string& dir) {
 Result<std::vector<LocalFile>> RocksDbKeyedStateBackend::CreateNativeCheckpoint(
     const std::string& dir) {
   WEIR_RETURN_IF_ERROR(db_->WaitForDropCompaction());
+  WEIR_RETURN_IF_ERROR(DrainWriteBackCache());
   WEIR_RETURN_IF_ERROR(LinkNativeCheckpoint(db_->db, dir, /*flush=*/true));
   return ListLocalFiles(dir);
 }
@@ -74,17 +78,60 @@ class ImmediateNativeCheckpoint final : public NativeCheckpoint {
   std::string dir_;
 };
 
+// The barrier of a deferred native checkpoint: the snapshot at the memtable switch, taken by
+// the thread that writes RocksDB (SwitchMemtables).
+struct NativeBarrier {
+  std::shared_ptr<RocksDbKeyedStateBackend::Db> db;
+  const rocksdb::Snapshot* snapshot = nullptr;  // set before `switched` is ready
+  ~NativeBarrier() {
+    if (snapshot != nullptr) db->db->ReleaseSnapshot(snapshot);
+  }
+};
+
+// Switches the memtables of `families` that hold writes without waiting for their flush, then
+// takes the barrier's snapshot.
+Status SwitchMemtables(NativeBarrier& barrier,
+                       const std::vector<rocksdb::ColumnFamilyHandle*>& families,
+                       const std::string& dir) {
+  rocksdb::DB* db = barrier.db->db;
+  rocksdb::FlushOptions flush;
+  flush.wait = false;
+  // Never wait for the flush: a write that would stall waits instead, as any write would.
+  flush.allow_write_stall = true;
+  if (!families.empty()) {
+    rocksdb::Status s = db->Flush(flush, families);
+    // RocksDB refuses a flush that does not wait while it has stopped writes (too many memtables
+    // or L0 files). The next write would wait for them to resume anyway, and this thread is the
+    // only writer: wait here until the switch is accepted, then go on without waiting for the
+    // flush. (A flush that waits, instead, would also wait for this checkpoint's own memtable
+    // to be flushed: the task's pause grew to more than a second at full size.)
+    auto pause = std::chrono::microseconds(50);
+    while (s.IsTryAgain()) {
+      if (HasBackgroundErrors(db)) {
+        return Status::IOError("native checkpoint into " + dir +
+                               ": RocksDB stopped writes and a background job failed");
+      }
+      std::this_thread::sleep_for(pause);
+      pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(2));
+      s = db->Flush(flush, families);
+    }
+    WEIR_RETURN_IF_ERROR(FromRocksDb(s, "switch memtables for a checkpoint"));
+  }
+  barrier.snapshot = db->GetSnapshot();
+  return Status::OK();
+}
+
 class DeferredNativeCheckpoint final : public NativeCheckpoint {
  public:
   DeferredNativeCheckpoint(std::shared_ptr<RocksDbKeyedStateBackend::Db> db, std::string dir,
                            std::vector<rocksdb::ColumnFamilyHandle*> families,
-                           const rocksdb::Snapshot* snapshot)
+                           std::shared_ptr<NativeBarrier> barrier,
+                           std::shared_future<Status> switched)
       : db_(std::move(db)),
         dir_(std::move(dir)),
         families_(std::move(families)),
-        snapshot_(snapshot) {}
-
-  ~DeferredNativeCheckpoint() override { db_->db->ReleaseSnapshot(snapshot_); }
+        barrier_(std::move(barrier)),
+        switched_(std::move(switched)) {}
 
   // Once; later calls return the first call's result.
   Result<std::vector<LocalFile>> Finish() override {
@@ -95,6 +142,8 @@ class DeferredNativeCheckpoint final : public NativeCheckpoint {
 
  private:
   Result<std::vector<LocalFile>> Capture() {
+    // The write-back cache's writer switches the memtables once it wrote the barrier's rows.
+    WEIR_RETURN_IF_ERROR(switched_.get());
     WEIR_RETURN_IF_ERROR(WaitForFlushes());
     std::map<uint64_t, uint64_t> largest_seqno;  // file number -> largest sequence number
     RecordSeqnos(&largest_seqno);
@@ -112,7 +161,7 @@ class DeferredNativeCheckpoint final : public NativeCheckpoint {
     return files;
   }
 
-  uint64_t barrier_seqno() const { return snapshot_->GetSequenceNumber(); }
+  uint64_t barrier_seqno() const { return barrier_->snapshot->GetSequenceNumber(); }
 
   Status WaitForFlushes() {
     // The flush of one interval's writes takes from well under a millisecond to seconds: poll
@@ -172,7 +221,8 @@ class DeferredNativeCheckpoint final : public NativeCheckpoint {
   std::shared_ptr<RocksDbKeyedStateBackend::Db> db_;
   std::string dir_;
   std::vector<rocksdb::ColumnFamilyHandle*> families_;
-  const rocksdb::Snapshot* snapshot_;
+  std::shared_ptr<NativeBarrier> barrier_;
+  std::shared_future<Status> switched_;
   std::mutex mu_;
   std::optional<Result<std::vector<LocalFile>>> result_;
 };
@@ -200,47 +250,42 @@ Result<std::unique_ptr<NativeCheckpoint>> RocksDbKeyedStateBackend::BeginNativeC
   const bool synchronous =
       !options_.tuning.async_flush || db_->flush_synchronously_next.exchange(false);
   if (synchronous) {
+    WEIR_RETURN_IF_ERROR(DrainWriteBackCache());
     WEIR_RETURN_IF_ERROR(LinkNativeCheckpoint(db_->db, dir, /*flush=*/true));
     return std::unique_ptr<NativeCheckpoint>(new ImmediateNativeCheckpoint(dir));
   }
   // A checkpoint begun earlier and not finished yet must be taken before this begin switches
   // the memtables again: its flush would otherwise take in writes made after it (only when
-  // checkpoints overlap, max-concurrent-checkpoints > 1).
+  // checkpoints overlap: max-concurrent-checkpoints > 1, or the final checkpoint at the end of
+  // the input). With a write-back cache its writer waits for them, not the task.
+  std::vector<std::shared_ptr<NativeCheckpoint>> earlier;
   {
     std::lock_guard<std::mutex> lock(db_->unfinished_mu);
     for (auto& weak : db_->unfinished) {
-      if (auto earlier = weak.lock()) (void)earlier->Finish();  // its owner sees the result
+      if (auto c = weak.lock()) earlier.push_back(std::move(c));
     }
     db_->unfinished.clear();
   }
   std::vector<rocksdb::ColumnFamilyHandle*> families;
   for (const auto& [name, cf] : db_->column_families) families.push_back(cf);
-  rocksdb::FlushOptions flush;
-  flush.wait = false;
-  // Never wait in the task's thread: a write that would stall waits instead, as any write would.
-  flush.allow_write_stall = true;
-  if (!families.empty()) {
-    rocksdb::Status s = db_->db->Flush(flush, families);
-    // RocksDB refuses a flush that does not wait while it has stopped writes (too many memtables
-    // or L0 files). The task's next write would wait for them to resume anyway, and this thread
-    // is the only writer: wait here until the switch is accepted, then go on without waiting for
-    // the flush. (A flush that waits, instead, would also wait for this checkpoint's own memtable
-    // to be flushed: the task's pause grew to more than a second at full size.)
-    auto pause = std::chrono::microseconds(50);
-    while (s.IsTryAgain()) {
-      if (HasBackgroundErrors(db_->db)) {
-        return Status::IOError("native checkpoint into " + dir +
-                               ": RocksDB stopped writes and a background job failed");
-      }
-      std::this_thread::sleep_for(pause);
-      pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(2));
-      s = db_->db->Flush(flush, families);
-    }
-    WEIR_RETURN_IF_ERROR(FromRocksDb(s, "switch memtables for a checkpoint"));
+  auto barrier = std::make_shared<NativeBarrier>();
+  barrier->db = db_;
+  auto begin = [barrier, families, dir, earlier = std::move(earlier)]() {
+    for (const auto& c : earlier) (void)c->Finish();  // its owner sees the result
+    return SwitchMemtables(*barrier, families, dir);
+  };
+  std::shared_future<Status> switched;
+  if (cache_) {
+    // The task pauses only to hand the dirty rows over; the writer writes them, then switches.
+    switched = cache_->FreezeForBarrier(std::move(begin));
+  } else {
+    WEIR_RETURN_IF_ERROR(begin());
+    std::promise<Status> done;
+    done.set_value(Status::OK());
+    switched = done.get_future().share();
   }
-  const rocksdb::Snapshot* snapshot = db_->db->GetSnapshot();
-  auto deferred =
-      std::make_shared<DeferredNativeCheckpoint>(db_, dir, std::move(families), snapshot);
+  auto deferred = std::make_shared<DeferredNativeCheckpoint>(db_, dir, std::move(families),
+                                                             std::move(barrier), switched);
   {
     std::lock_guard<std::mutex> lock(db_->unfinished_mu);
     db_->unfinished.push_back(deferred);

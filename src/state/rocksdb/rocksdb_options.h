@@ -117,6 +117,30 @@ inline constexpr ConfigOption<double> kRocksDbHighPrioPoolRatio{
         "priority, so data blocks cannot evict them).",
     .flink_key = "state.backend.rocksdb.memory.high-prio-pool-ratio"};
 
+// The write-back cache in front of RocksDB (state/rocksdb/rocksdb_write_back_cache.h).
+inline constexpr ConfigOption<bool> kWriteBackCache{
+    .key = "state.backend.rocksdb.write-back-cache.enabled",
+    .default_value = true,
+    .description =
+        "Keep recently used rows in memory in front of RocksDB: a state access that hits costs a "
+        "hash lookup, and a row written many times between checkpoints reaches RocksDB once. "
+        "Dirty rows are frozen at the checkpoint's synchronous part and written by a thread of "
+        "the backend before the memtable switch; iterating a map or a state's keys, full "
+        "snapshots and savepoints write them first. See checkpoints.md.",
+};
+inline constexpr ConfigOption<double> kRocksDbWriteBackCacheRatio{
+    .key = "state.backend.rocksdb.memory.write-back-cache-ratio",
+    .default_value = 0.25,
+    .description =
+        "With managed memory: the share of the budget the write-back caches of the backends "
+        "sharing it hold together (split evenly among them); RocksDB's block cache and memtables "
+        "get the rest."};
+inline constexpr ConfigOption<MemorySize> kWriteBackCacheSize{
+    .key = "state.backend.rocksdb.write-back-cache.size",
+    .default_value = MemorySize{uint64_t{64} << 20},
+    .description = "Without managed memory: the memory each backend's write-back cache may hold.",
+    .min = 64 << 10};
+
 // The options above, for the registry (src/config/option_registry.cc). Header-only: the
 // registry needs no link dependency on this module.
 inline std::vector<OptionDescriptor> RocksDbOptions() {
@@ -130,7 +154,10 @@ inline std::vector<OptionDescriptor> RocksDbOptions() {
           Describe(kManagedMemorySize),
           Describe(kRocksDbFixedPerSlot),
           Describe(kRocksDbWriteBufferRatio),
-          Describe(kRocksDbHighPrioPoolRatio)};
+          Describe(kRocksDbHighPrioPoolRatio),
+          Describe(kWriteBackCache),
+          Describe(kRocksDbWriteBackCacheRatio),
+          Describe(kWriteBackCacheSize)};
 }
 
 }  // namespace config

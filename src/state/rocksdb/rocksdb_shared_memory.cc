@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "state/rocksdb/rocksdb_options.h"
+#include "state/rocksdb/rocksdb_write_back_cache.h"
 
 namespace weir {
 namespace {
@@ -39,7 +40,12 @@ std::shared_ptr<RocksDbSharedMemory> RocksDbSharedMemory::For(const RocksDbMemor
 }
 
 RocksDbSharedMemory::RocksDbSharedMemory(const RocksDbMemoryBudget& budget) : budget_(budget) {
-  const double total = static_cast<double>(budget.bytes);
+  // The write-back caches' share first; RocksDB splits the rest.
+  const double total = static_cast<double>(budget.bytes) * (1.0 - budget.write_back_cache_ratio);
+  if (budget.write_back_cache_ratio > 0) {
+    write_back_cache_ = std::make_shared<WriteBackCacheBudget>(
+        static_cast<uint64_t>(static_cast<double>(budget.bytes) * budget.write_back_cache_ratio));
+  }
   const double r = budget.write_buffer_ratio;
   // Memtables may grow to 1.5× the manager's size before RocksDB flushes them all; sizing the
   // manager at 2r/3 keeps them within r of the budget, and the cache (which they are charged
@@ -83,6 +89,9 @@ std::optional<RocksDbMemoryBudget> RocksDbMemoryBudgetFromConfig(const Configura
   RocksDbMemoryBudget budget;
   budget.write_buffer_ratio = config.Get(config::kRocksDbWriteBufferRatio);
   budget.high_prio_pool_ratio = config.Get(config::kRocksDbHighPrioPoolRatio);
+  if (config.Get(config::kWriteBackCache)) {
+    budget.write_back_cache_ratio = config.Get(config::kRocksDbWriteBackCacheRatio);
+  }
   if (const uint64_t per_slot = config.Get(config::kRocksDbFixedPerSlot).bytes; per_slot > 0) {
     budget.bytes = per_slot;
     budget.slot = slot;

@@ -30,10 +30,15 @@ struct BlockBasedTableOptions;
 
 namespace weir {
 
+class WriteBackCacheBudget;
+
 struct RocksDbMemoryBudget {
   uint64_t bytes = 0;  // the whole budget: block cache and memtables
   double write_buffer_ratio = 0.5;
   double high_prio_pool_ratio = 0.1;
+  // The write-back caches' share (state.backend.rocksdb.memory.write-back-cache-ratio); 0: the
+  // backends have none.
+  double write_back_cache_ratio = 0;
   int slot = -1;  // the slot a fixed-per-slot budget belongs to; -1: the process's budget
   bool operator==(const RocksDbMemoryBudget&) const = default;
 };
@@ -48,6 +53,10 @@ class RocksDbSharedMemory {
   const std::shared_ptr<rocksdb::Cache>& cache() const { return cache_; }
   const std::shared_ptr<rocksdb::WriteBufferManager>& write_buffer_manager() const {
     return write_buffer_manager_;
+  }
+  // The write-back caches' share of the budget; null when they have none.
+  const std::shared_ptr<WriteBackCacheBudget>& write_back_cache() const {
+    return write_back_cache_;
   }
   uint64_t cache_capacity() const;
   uint64_t write_buffer_capacity() const;
@@ -67,6 +76,7 @@ class RocksDbSharedMemory {
   RocksDbMemoryBudget budget_;
   std::shared_ptr<rocksdb::Cache> cache_;
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffer_manager_;
+  std::shared_ptr<WriteBackCacheBudget> write_back_cache_;
 };
 
 // The budget `config` asks a backend of `slot` for: none (nullopt) when

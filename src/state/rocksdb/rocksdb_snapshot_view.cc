@@ -257,6 +257,7 @@ class IngestingBulkLoader final : public StateBulkLoader {
 }  // namespace
 
 Result<std::unique_ptr<StateSnapshotView>> RocksDbKeyedStateBackend::CreateSnapshotView() {
+  WEIR_RETURN_IF_ERROR(DrainWriteBackCache());  // the view reads RocksDB alone
   std::vector<StateMetaInfo> states = RegisteredStates();
   std::vector<rocksdb::ColumnFamilyHandle*> cfs;
   for (const auto& s : states) cfs.push_back(db_->column_families.at(s.name));
@@ -267,6 +268,7 @@ Result<std::unique_ptr<StateSnapshotView>> RocksDbKeyedStateBackend::CreateSnaps
 
 Result<std::unique_ptr<StateBulkLoader>> RocksDbKeyedStateBackend::NewBulkLoader(
     const std::vector<StateMetaInfo>& states) {
+  WEIR_RETURN_IF_ERROR(DrainWriteBackCache());  // loaders write RocksDB directly
   std::vector<rocksdb::ColumnFamilyHandle*> cfs;
   for (const auto& s : states) {
     auto it = db_->column_families.find(s.name);

@@ -1,0 +1,156 @@
+// WriteBackCache: the RocksDB backend's recently used rows in memory, in front of RocksDB (the
+// state-table cache of RisingWave, the cache of Flink's ForSt). A state access that hits it costs
+// a hash lookup instead of a memtable search (and an SST read on a memtable miss); a write only
+// marks the row dirty, so a row updated many times between checkpoints reaches RocksDB once.
+//
+// One writer: every write to RocksDB goes through the cache's writer thread, in batches, in the
+// order they were handed over, so a row's versions reach RocksDB in order:
+// - at a checkpoint's synchronous part the dirty rows are handed to the writer as a batch (the
+//   list of them, in constant time: each row keeps the batch's version in a slot of its own) and
+//   the writer writes them, then runs the checkpoint's barrier step (the memtable switch of a
+//   native checkpoint): the task pauses for neither the writes nor the rows;
+// - when the cache is over its memory limit, the dirty rows are handed to the writer so that
+//   they can be evicted once written (a row is never dropped before RocksDB holds it);
+// - Drain() writes everything on the calling thread once the writer is idle: iterations, full
+//   snapshots and savepoints read RocksDB directly after it.
+// A row missing from the cache is therefore never in a batch still being written: RocksDB holds
+// its latest version, and a miss reads it there.
+//
+// Rows: kValue (the whole value is known), kAbsent (known not to exist: a deletion or a miss),
+// kOperands (list appends whose base only RocksDB knows; written as merge operands, and read by
+// waiting for the writer and appending them to RocksDB's value). A list append is concatenation
+// (the backend's merge operator), so the cache applies it to a known value itself.
+#pragma once
+
+#include <rocksdb/db.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "weir/status.h"
+
+namespace weir {
+
+// The memory the write-back caches sharing it may hold together, split evenly among them.
+class WriteBackCacheBudget {
+ public:
+  explicit WriteBackCacheBudget(uint64_t capacity) : capacity_(capacity) {}
+  uint64_t capacity() const { return capacity_; }
+  // What one of the caches sharing the budget may hold now.
+  uint64_t PerCache() const {
+    const int n = caches_.load(std::memory_order_relaxed);
+    return capacity_ / static_cast<uint64_t>(n > 0 ? n : 1);
+  }
+  void Join() { caches_.fetch_add(1); }
+  void Leave() { caches_.fetch_sub(1); }
+
+ private:
+  const uint64_t capacity_;
+  std::atomic<int> caches_{0};
+};
+
+class WriteBackCache {
+ public:
+  // `db` outlives the cache. The writer thread starts here.
+  WriteBackCache(rocksdb::DB* db, std::shared_ptr<WriteBackCacheBudget> budget);
+  // Stops the writer. Rows not written yet are dropped: the backend is closing.
+  ~WriteBackCache();
+  WriteBackCache(const WriteBackCache&) = delete;
+  WriteBackCache& operator=(const WriteBackCache&) = delete;
+
+  // --- the owner's thread. `key` is a cache key: two bytes naming the table, then the row key
+  // RocksDB stores (the column family `cf`'s).
+  Result<std::optional<std::string>> Get(rocksdb::ColumnFamilyHandle* cf, const std::string& key);
+  Status Put(rocksdb::ColumnFamilyHandle* cf, const std::string& key, std::string_view value);
+  Status Delete(rocksdb::ColumnFamilyHandle* cf, const std::string& key);
+  // Appends `operand` to the row's value (a list append).
+  Status Merge(rocksdb::ColumnFamilyHandle* cf, const std::string& key, std::string_view operand);
+  // Until it returns, RocksDB holds every row: waits until the writer is idle, then writes the
+  // dirty rows on this thread. Cheap when nothing is dirty or in flight.
+  Status Drain();
+  // The checkpoint's synchronous part: hands every dirty row to the writer, which writes them and
+  // then runs `at_barrier`, before anything written after this call. The future holds the
+  // writes' and the barrier step's status (Aborted when the cache closed first).
+  std::shared_future<Status> FreezeForBarrier(std::function<Status()> at_barrier);
+
+  // --- any thread: figures for tests and metrics.
+  uint64_t bytes() const { return charged_.load(std::memory_order_relaxed); }
+  uint64_t rows() const { return rows_.load(std::memory_order_relaxed); }
+  uint64_t limit() const { return budget_->PerCache(); }
+
+ private:
+  enum class RowState : uint8_t { kValue, kAbsent, kOperands };
+  // A row holds two versions: the one of the batch being filled (the current one) and the one
+  // of the batch before it, which the writer may be reading. Batch s uses slot s % 2, so handing
+  // a batch over changes nothing in its rows (the pause at a barrier does not grow with them);
+  // the task only has to leave a slot alone while a batch using it is in flight.
+  struct Slot {
+    std::string value;  // kValue: the value; kOperands: appends not in an earlier batch
+    RowState state = RowState::kAbsent;
+  };
+  struct Entry {
+    Slot slots[2];
+    rocksdb::ColumnFamilyHandle* cf = nullptr;
+    const std::string* key = nullptr;  // the map's own copy
+    Entry* older = nullptr;            // least recently used order
+    Entry* newer = nullptr;
+    // The last batch this row was (or is being) put in; 0: never dirty. Its slot is current.
+    uint64_t dirty_seq = 0;
+    uint64_t charge = 0;
+    Slot& current() { return slots[dirty_seq & 1]; }
+  };
+  struct Batch;
+
+  Entry* Find(const std::string& key);
+  Entry* Insert(rocksdb::ColumnFamilyHandle* cf, const std::string& key, RowState state,
+                std::string_view value);
+  // The slot the open batch writes, made current (and the row dirty); waits when the slot's
+  // previous batch is still in flight.
+  Result<Slot*> OpenSlot(Entry* e, bool keep_value);
+  void Touch(Entry* e);
+  void Recharge(Entry* e);
+  void Unlink(Entry* e);
+  void Erase(Entry* e);
+  uint64_t open_seq() const { return frozen_seq_ + 1; }
+  Status MakeRoom();
+  std::shared_ptr<Batch> Freeze();
+  void Enqueue(std::shared_ptr<Batch> batch);
+  Status WaitWritten(uint64_t seq);
+  Status Failed() const;
+  Status WriteRows(const Batch& batch) const;
+  void WriterLoop();
+
+  rocksdb::DB* db_;
+  std::shared_ptr<WriteBackCacheBudget> budget_;
+  std::unordered_map<std::string, Entry> entries_;
+  Entry* oldest_ = nullptr;
+  Entry* newest_ = nullptr;
+  std::vector<Entry*> dirty_;  // the rows of the open batch
+  uint64_t entry_bytes_ = 0;
+  uint64_t frozen_seq_ = 0;           // the last batch handed over
+  std::atomic<uint64_t> charged_{0};  // entry_bytes_, for bytes()
+  std::atomic<uint64_t> rows_{0};
+
+  // Shared with the writer.
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<Batch>> queue_;  // the front is being written
+  std::atomic<uint64_t> written_seq_{0};
+  std::atomic<bool> failed_{false};
+  Status error_;  // under mu_
+  bool stop_ = false;
+  std::thread writer_;
+};
+
+}  // namespace weir

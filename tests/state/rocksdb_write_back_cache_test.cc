@@ -1,0 +1,287 @@
+// The RocksDB backend's write-back cache (state/rocksdb/rocksdb_write_back_cache.h): whatever the
+// cache holds, evicts or has in flight, every state reads what was last written, and a checkpoint
+// holds exactly the state at its synchronous part. Checked against an in-memory model under
+// random operations on every state kind, with caches small enough that rows are evicted and
+// written back all the time, checkpoints whose asynchronous part runs while the task writes, and
+// checkpoints that overlap.
+#include "state/rocksdb/rocksdb_write_back_cache.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <thread>
+
+#include "state/rocksdb/rocksdb_keyed_state_backend.h"
+#include "testing/backend_maker.h"
+
+namespace weir {
+namespace {
+
+// What every state of one key holds.
+struct KeyModel {
+  std::optional<int64_t> value;
+  std::vector<int64_t> list;
+  std::map<int64_t, int64_t> map;
+  bool operator==(const KeyModel&) const = default;
+};
+using Model = std::map<uint64_t, KeyModel>;
+
+class WriteBackCacheTest : public testing::BackendMaker,
+                           public ::testing::TestWithParam<std::string> {
+ protected:
+  // The cache's size, and full or incremental checkpoints.
+  void Configure(const std::string& size, bool incremental) {
+    ASSERT_TRUE(config_.Set("state.backend.rocksdb.memory.managed", "false").ok());
+    ASSERT_TRUE(config_.Set("state.backend.rocksdb.write-back-cache.size", size).ok());
+    ASSERT_TRUE(config_.Set("state.backend.incremental", incremental ? "true" : "false").ok());
+  }
+
+  struct States {
+    ValueState<int64_t>* value;
+    ListState<int64_t>* list;
+    MapState<int64_t, int64_t>* map;
+  };
+  static States Register(KeyedStateBackend& b) {
+    return {*b.GetValueState(ValueStateDescriptor<int64_t>{"value"}),
+            *b.GetListState(ListStateDescriptor<int64_t>{"list"}),
+            *b.GetMapState(MapStateDescriptor<int64_t, int64_t>{"map"})};
+  }
+
+  // One random operation on a random key of `keys`, applied to the backend and the model.
+  static void RandomOp(KeyedStateBackend& b, const States& s, Model& model, std::mt19937_64& rng,
+                       uint64_t keys) {
+    const uint64_t k = rng() % keys;
+    ASSERT_TRUE(b.SetCurrentKey(*DefaultSerializer<uint64_t>(), k).ok());
+    KeyModel& m = model[k];
+    const auto x = static_cast<int64_t>(rng() % 1000);
+    switch (rng() % 12) {
+      case 0:
+      case 1:
+      case 2:
+        ASSERT_TRUE(s.value->Update(x).ok());
+        m.value = x;
+        break;
+      case 3:
+        ASSERT_TRUE(s.value->Clear().ok());
+        m.value.reset();
+        break;
+      case 4:
+      case 5:
+        ASSERT_TRUE(s.list->Add(x).ok());
+        m.list.push_back(x);
+        break;
+      case 6:
+        ASSERT_TRUE(s.list->Update({x, x + 1}).ok());
+        m.list = {x, x + 1};
+        break;
+      case 7:
+        ASSERT_TRUE(s.list->Clear().ok());
+        m.list.clear();
+        break;
+      case 8:
+      case 9:
+        ASSERT_TRUE(s.map->Put(x % 8, x).ok());
+        m.map[x % 8] = x;
+        break;
+      case 10:
+        ASSERT_TRUE(s.map->Remove(x % 8).ok());
+        m.map.erase(x % 8);
+        break;
+      case 11: {  // reads check as they go: an iteration drains the cache
+        auto value = s.value->Value();
+        ASSERT_TRUE(value.ok());
+        ASSERT_EQ(*value, m.value) << "key " << k;
+        auto entries = s.map->Entries();
+        ASSERT_TRUE(entries.ok());
+        const std::map<int64_t, int64_t> got(entries->begin(), entries->end());
+        ASSERT_EQ(got, m.map) << "key " << k;
+        if (x % 5 == 0) {
+          ASSERT_TRUE(s.map->Clear().ok());
+          m.map.clear();
+        }
+        break;
+      }
+    }
+  }
+
+  static void Check(KeyedStateBackend& b, const States& s, const Model& model) {
+    for (const auto& [k, m] : model) {
+      ASSERT_TRUE(b.SetCurrentKey(*DefaultSerializer<uint64_t>(), k).ok());
+      KeyModel got;
+      got.value = s.value->Value().value();
+      got.list = s.list->Get().value();
+      auto entries = s.map->Entries();
+      ASSERT_TRUE(entries.ok()) << entries.status().ToString();
+      got.map = std::map<int64_t, int64_t>(entries->begin(), entries->end());
+      ASSERT_EQ(got, m) << "key " << k;
+    }
+  }
+
+  Result<std::unique_ptr<CheckpointableKeyedStateBackend>> Restore(const KeyedStateHandle& h,
+                                                                   uint64_t id) {
+    KeyedStateRestore restore{&storage_, id, {h}, false};
+    return Make("rocksdb", "op_0", &restore);
+  }
+
+  static WriteBackCache* CacheOf(CheckpointableKeyedStateBackend& b) {
+    return static_cast<RocksDbKeyedStateBackend&>(b).write_back_cache();
+  }
+};
+
+// Reads see the last write while rows are evicted, written back and read again from RocksDB;
+// the cache stays near its size.
+TEST_P(WriteBackCacheTest, ReadsSeeTheLastWriteUnderEviction) {
+  Configure(GetParam(), /*incremental=*/true);
+  auto made = Make("rocksdb", "op_0", nullptr);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  KeyedStateBackend& b = **made;
+  WriteBackCache* cache = CacheOf(**made);
+  ASSERT_NE(cache, nullptr);
+  const States s = Register(b);
+  Model model;
+  std::mt19937_64 rng(42);
+  uint64_t peak = 0;
+  for (int i = 0; i < 40000; ++i) {
+    RandomOp(b, s, model, rng, 2000);
+    if (HasFatalFailure()) return;
+    peak = std::max(peak, cache->bytes());
+  }
+  Check(b, s, model);
+  EXPECT_LE(peak, cache->limit() + cache->limit() / 4 + 4096) << "the cache stays near its size";
+}
+
+// Each checkpoint holds the state at its synchronous part, while the task writes during its
+// asynchronous part; the last one restores into a backend that goes on from there.
+TEST_P(WriteBackCacheTest, CheckpointsHoldTheStateAtTheirSynchronousPart) {
+  Configure(GetParam(), /*incremental=*/true);
+  auto made = Make("rocksdb", "op_0", nullptr);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  CheckpointableKeyedStateBackend& b = **made;
+  const States s = Register(b);
+  Model model;
+  std::mt19937_64 rng(7);
+  std::map<uint64_t, std::pair<Model, KeyedStateHandle>> taken;
+  for (uint64_t id = 1; id <= 6; ++id) {
+    for (int i = 0; i < 3000; ++i) {
+      RandomOp(b, s, model, rng, 1500);
+      if (HasFatalFailure()) return;
+    }
+    auto part = b.Snapshot(id);
+    ASSERT_TRUE(part.ok()) << part.status().ToString();
+    const Model at_barrier = model;
+    Result<KeyedStateHandle> handle = Status::Internal("not run");
+    std::thread async([&] { handle = (*part)->Run(); });
+    for (int i = 0; i < 3000; ++i) {
+      RandomOp(b, s, model, rng, 1500);
+      if (HasFatalFailure()) break;
+    }
+    async.join();
+    ASSERT_TRUE(handle.ok()) << handle.status().ToString();
+    b.NotifyCheckpointComplete(id);
+    taken.emplace(id, std::make_pair(at_barrier, *handle));
+  }
+  for (const uint64_t id : {uint64_t{3}, uint64_t{6}}) {
+    auto restored = Restore(taken.at(id).second, id);
+    ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+    const States rs = Register(**restored);
+    Model m = taken.at(id).first;
+    Check(**restored, rs, m);
+    for (int i = 0; i < 3000; ++i) {
+      RandomOp(**restored, rs, m, rng, 1500);
+      if (HasFatalFailure()) return;
+    }
+    Check(**restored, rs, m);
+  }
+}
+
+// Two checkpoints begun before the first one's asynchronous part ran (as at the end of the
+// input): each holds its own synchronous part's state.
+TEST_P(WriteBackCacheTest, OverlappingCheckpointsEachHoldTheirOwnState) {
+  Configure(GetParam(), /*incremental=*/true);
+  auto made = Make("rocksdb", "op_0", nullptr);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  CheckpointableKeyedStateBackend& b = **made;
+  const States s = Register(b);
+  Model model;
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 4000; ++i) RandomOp(b, s, model, rng, 1000);
+  auto first = b.Snapshot(1);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  const Model at_first = model;
+  for (int i = 0; i < 4000; ++i) RandomOp(b, s, model, rng, 1000);
+  auto second = b.Snapshot(2);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  const Model at_second = model;
+  for (int i = 0; i < 2000; ++i) RandomOp(b, s, model, rng, 1000);
+  auto h1 = (*first)->Run();
+  auto h2 = (*second)->Run();
+  ASSERT_TRUE(h1.ok()) << h1.status().ToString();
+  ASSERT_TRUE(h2.ok()) << h2.status().ToString();
+  for (const auto& [id, handle, expected] :
+       {std::tuple(1, *h1, at_first), std::tuple(2, *h2, at_second)}) {
+    auto restored = Restore(handle, id);
+    ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+    Check(**restored, Register(**restored), expected);
+  }
+}
+
+// A full snapshot (and so a canonical savepoint) writes the dirty rows first.
+TEST_P(WriteBackCacheTest, AFullSnapshotHoldsTheDirtyRows) {
+  Configure(GetParam(), /*incremental=*/false);
+  auto made = Make("rocksdb", "op_0", nullptr);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  CheckpointableKeyedStateBackend& b = **made;
+  const States s = Register(b);
+  Model model;
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 5000; ++i) RandomOp(b, s, model, rng, 800);
+  auto part = b.Snapshot(1);
+  ASSERT_TRUE(part.ok()) << part.status().ToString();
+  const Model at_barrier = model;
+  for (int i = 0; i < 2000; ++i) RandomOp(b, s, model, rng, 800);
+  auto handle = (*part)->Run();
+  ASSERT_TRUE(handle.ok()) << handle.status().ToString();
+  auto restored = Restore(*handle, 1);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  Check(**restored, Register(**restored), at_barrier);
+}
+
+// List appends to rows the cache does not hold are merge operands until read: a read after they
+// were written back (or while they are in flight) sees RocksDB's list followed by them.
+TEST_P(WriteBackCacheTest, AppendsToUncachedListsReadBackInOrder) {
+  Configure(GetParam(), /*incremental=*/true);
+  auto made = Make("rocksdb", "op_0", nullptr);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  CheckpointableKeyedStateBackend& b = **made;
+  auto list = *b.GetListState(ListStateDescriptor<int64_t>{"l"});
+  std::map<uint64_t, std::vector<int64_t>> model;
+  for (int round = 0; round < 4; ++round) {
+    for (uint64_t k = 0; k < 3000; ++k) {
+      ASSERT_TRUE(b.SetCurrentKey(*DefaultSerializer<uint64_t>(), k).ok());
+      ASSERT_TRUE(list->Add(round * 10000 + static_cast<int64_t>(k)).ok());
+      model[k].push_back(round * 10000 + static_cast<int64_t>(k));
+    }
+    if (round == 1) {  // a checkpoint hands every append to the writer
+      auto part = b.Snapshot(1);
+      ASSERT_TRUE(part.ok()) << part.status().ToString();
+      ASSERT_TRUE((*part)->Run().ok());
+    }
+  }
+  for (uint64_t k = 0; k < 3000; k += 7) {
+    ASSERT_TRUE(b.SetCurrentKey(*DefaultSerializer<uint64_t>(), k).ok());
+    ASSERT_EQ(*list->Get(), model[k]) << "key " << k;
+    ASSERT_TRUE(list->Add(-1).ok());
+    model[k].push_back(-1);
+    ASSERT_EQ(*list->Get(), model[k]) << "key " << k;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(State, WriteBackCacheTest, ::testing::Values("64 kb", "64 mb"),
+                         [](const auto& info) {
+                           return info.param == "64 kb" ? std::string("Evicting")
+                                                        : std::string("HoldingAll");
+                         });
+
+}  // namespace
+}  // namespace weir
