@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   librocksdb-dev        # keyed state (brings snappy, lz4, zstd, zlib, bzip2, gflags)
+  libjemalloc-dev       # the allocator weir links: bounded fragmentation under RocksDB's churn
   rocksdb-tools         # db_bench: bench/run.sh measures the hot path against it
   libgtest-dev libgmock-dev
   libbenchmark-dev

@@ -54,7 +54,8 @@ RocksDbSharedMemory::RocksDbSharedMemory(const RocksDbMemoryBudget& budget) : bu
   const auto write_buffer_bytes = static_cast<size_t>(total * 2.0 * r / 3.0);
   cache_ = rocksdb::NewLRUCache(cache_bytes, /*num_shard_bits=*/-1,
                                 /*strict_capacity_limit=*/false, budget.high_prio_pool_ratio);
-  write_buffer_manager_ = std::make_shared<rocksdb::WriteBufferManager>(write_buffer_bytes, cache_);
+  write_buffer_manager_ = std::make_shared<rocksdb::WriteBufferManager>(write_buffer_bytes, cache_,
+                                                                        /*allow_stall=*/true);
 }
 
 RocksDbSharedMemory::~RocksDbSharedMemory() = default;
