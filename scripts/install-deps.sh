@@ -14,6 +14,7 @@ packages=(
   libyaml-cpp-dev       # YAML configuration files (weir run --config)
   nlohmann-json3-dev    # --json output of the CLI
   libxxhash-dev         # key-group hash and file checksums (XXH3-64)
+  liblz4-dev            # compression of the state-change log
   libfmt-dev
   libnats-dev nats-server   # NATS JetStream connector and the server its tests start
   libcurl4-openssl-dev libpugixml-dev libssl-dev  # S3 storage: SigV4 by curl, XML, MD5

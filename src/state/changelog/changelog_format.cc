@@ -1,0 +1,225 @@
+#include "state/changelog/changelog_format.h"
+
+#include <lz4.h>
+
+#include <set>
+
+#include "common/checksum.h"
+#include "common/coding.h"
+#include "weir/key_group.h"
+
+namespace weir {
+namespace {
+
+bool HasUserKey(StateChangeOp op) {
+  return op == StateChangeOp::kPut || op == StateChangeOp::kDelete;
+}
+bool HasValue(StateChangeOp op) {
+  return op == StateChangeOp::kPut || op == StateChangeOp::kAppend;
+}
+
+Status Corrupt(const std::string& what) {
+  return Status::Corruption("state-change log chunk: " + what);
+}
+
+}  // namespace
+
+const char* StateChangeOpName(StateChangeOp op) {
+  switch (op) {
+    case StateChangeOp::kPut:
+      return "put";
+    case StateChangeOp::kDelete:
+      return "delete";
+    case StateChangeOp::kAppend:
+      return "append";
+    case StateChangeOp::kClear:
+      return "clear";
+  }
+  return "unknown";
+}
+
+void StateChangeEncoder::Add(StateChangeOp op, uint32_t state_id, int key_group,
+                             std::string_view key, std::string_view ns, std::string_view user_key,
+                             std::string_view value) {
+  records_.push_back(static_cast<char>(op));
+  PutVarint32(&records_, state_id);
+  PutVarint32(&records_, static_cast<uint32_t>(key_group));
+  PutLengthPrefixed(&records_, key);
+  PutLengthPrefixed(&records_, ns);
+  if (HasUserKey(op)) PutLengthPrefixed(&records_, user_key);
+  if (HasValue(op)) PutLengthPrefixed(&records_, value);
+  ++count_;
+}
+
+std::string StateChangeEncoder::Take(uint64_t* count) {
+  *count = count_;
+  count_ = 0;
+  std::string out;
+  out.swap(records_);
+  return out;
+}
+
+std::string EncodeChangelogHeader() {
+  std::string header(kChangelogMagic);
+  PutFixed32(&header, kChangelogVersion);
+  return header;
+}
+
+std::string EncodeChangelogChunk(const ChangelogChunk& chunk, ChangelogCompression compression) {
+  std::string body;
+  PutLengthPrefixed(&body, chunk.backend_id);
+  PutVarint64(&body, chunk.first_sequence);
+  PutVarint64(&body, chunk.count);
+  PutVarint32(&body, static_cast<uint32_t>(chunk.states.size()));
+  for (const auto& [id, name] : chunk.states) {
+    PutVarint32(&body, id);
+    PutLengthPrefixed(&body, name);
+  }
+  std::string payload;
+  if (compression == ChangelogCompression::kLz4 && !chunk.records.empty()) {
+    payload.resize(static_cast<size_t>(LZ4_compressBound(static_cast<int>(chunk.records.size()))));
+    const int n = LZ4_compress_default(chunk.records.data(), payload.data(),
+                                       static_cast<int>(chunk.records.size()),
+                                       static_cast<int>(payload.size()));
+    if (n > 0 && static_cast<size_t>(n) < chunk.records.size()) {
+      payload.resize(static_cast<size_t>(n));
+    } else {
+      compression = ChangelogCompression::kNone;  // incompressible: stored as is
+    }
+  } else {
+    compression = ChangelogCompression::kNone;
+  }
+  body.push_back(static_cast<char>(compression));
+  PutVarint64(&body, chunk.records.size());
+  PutLengthPrefixed(&body, compression == ChangelogCompression::kNone ? chunk.records : payload);
+  std::string out;
+  PutFixed32(&out, static_cast<uint32_t>(body.size()));
+  out += body;
+  PutFixed64(&out, Hash64(body));
+  return out;
+}
+
+Result<ChangelogChunk> DecodeChangelogChunk(std::string_view* in) {
+  uint32_t body_size = 0;
+  if (!GetFixed32(in, &body_size)) return Corrupt("truncated before its size");
+  if (body_size > kMaxChangelogChunkBytes || in->size() < uint64_t{body_size} + 8) {
+    return Corrupt("size " + std::to_string(body_size) + " exceeds the " +
+                   std::to_string(in->size()) + " bytes left");
+  }
+  std::string_view body = in->substr(0, body_size);
+  const uint64_t checksum = DecodeFixed64(in->data() + body_size);
+  in->remove_prefix(uint64_t{body_size} + 8);
+  if (Hash64(body) != checksum) return Corrupt("checksum mismatch");
+
+  ChangelogChunk chunk;
+  std::string_view backend_id, payload;
+  uint32_t states = 0;
+  if (!GetLengthPrefixed(&body, &backend_id) || !GetVarint64(&body, &chunk.first_sequence) ||
+      !GetVarint64(&body, &chunk.count) || !GetVarint32(&body, &states)) {
+    return Corrupt("malformed header");
+  }
+  chunk.backend_id = std::string(backend_id);
+  if (chunk.first_sequence == 0 || chunk.count == 0 ||
+      chunk.first_sequence + chunk.count < chunk.first_sequence) {
+    return Corrupt("backend " + chunk.backend_id + ": bad sequence range");
+  }
+  std::set<uint32_t> ids;
+  for (uint32_t i = 0; i < states; ++i) {
+    uint32_t id = 0;
+    std::string_view name;
+    if (!GetVarint32(&body, &id) || !GetLengthPrefixed(&body, &name) || name.empty() ||
+        !ids.insert(id).second) {
+      return Corrupt("backend " + chunk.backend_id + ": malformed state table");
+    }
+    chunk.states.emplace_back(id, std::string(name));
+  }
+  uint64_t raw_size = 0;
+  if (body.empty()) return Corrupt("backend " + chunk.backend_id + ": no records");
+  const auto compression = static_cast<uint8_t>(body.front());
+  body.remove_prefix(1);
+  if (!GetVarint64(&body, &raw_size) || !GetLengthPrefixed(&body, &payload) || !body.empty()) {
+    return Corrupt("backend " + chunk.backend_id + ": malformed records");
+  }
+  if (raw_size > kMaxChangelogChunkBytes) {
+    return Corrupt("backend " + chunk.backend_id + ": records of " + std::to_string(raw_size) +
+                   " bytes exceed the limit");
+  }
+  if (compression == static_cast<uint8_t>(ChangelogCompression::kNone)) {
+    if (payload.size() != raw_size) return Corrupt("backend " + chunk.backend_id + ": bad size");
+    chunk.records = std::string(payload);
+  } else if (compression == static_cast<uint8_t>(ChangelogCompression::kLz4)) {
+    // LZ4 expands at most 255 to 1: a larger claim is a crafted size, refused before allocating.
+    if (raw_size > payload.size() * 255 + 16) {
+      return Corrupt("backend " + chunk.backend_id + ": implausible uncompressed size");
+    }
+    chunk.records.resize(raw_size);
+    const int n = LZ4_decompress_safe(payload.data(), chunk.records.data(),
+                                      static_cast<int>(payload.size()), static_cast<int>(raw_size));
+    if (n < 0 || static_cast<uint64_t>(n) != raw_size) {
+      return Corrupt("backend " + chunk.backend_id + ": records do not decompress");
+    }
+  } else {
+    return Corrupt("backend " + chunk.backend_id + ": unknown compression " +
+                   std::to_string(compression));
+  }
+  return chunk;
+}
+
+Result<std::vector<ChangelogChunk>> DecodeChangelogFile(std::string_view file) {
+  if (file.size() < kChangelogHeaderSize ||
+      file.substr(0, kChangelogMagic.size()) != kChangelogMagic) {
+    return Status::Corruption("not a state-change log file (no WEIRDSTL header)");
+  }
+  const uint32_t version = DecodeFixed32(file.data() + kChangelogMagic.size());
+  if (version != kChangelogVersion) {
+    return Status::Corruption("state-change log file of version " + std::to_string(version) +
+                              "; this weir reads version " + std::to_string(kChangelogVersion));
+  }
+  file.remove_prefix(kChangelogHeaderSize);
+  std::vector<ChangelogChunk> chunks;
+  while (!file.empty()) {
+    auto chunk = DecodeChangelogChunk(&file);
+    if (!chunk.ok()) {
+      return chunk.status().WithContext("chunk " + std::to_string(chunks.size() + 1));
+    }
+    chunks.push_back(std::move(chunk).value());
+  }
+  return chunks;
+}
+
+Status ForEachStateChange(const ChangelogChunk& chunk,
+                          const std::function<Status(const StateChange&)>& visit) {
+  std::set<uint32_t> known;
+  for (const auto& s : chunk.states) known.insert(s.first);
+  std::string_view in = chunk.records;
+  for (uint64_t i = 0; i < chunk.count; ++i) {
+    const auto where = [&] {
+      return "backend " + chunk.backend_id + ", record " + std::to_string(chunk.first_sequence + i);
+    };
+    StateChange c;
+    uint32_t key_group = 0;
+    if (in.empty()) return Corrupt(where() + ": missing");
+    const auto op = static_cast<uint8_t>(in.front());
+    in.remove_prefix(1);
+    if (op < 1 || op > 4) return Corrupt(where() + ": unknown operation " + std::to_string(op));
+    c.op = static_cast<StateChangeOp>(op);
+    if (!GetVarint32(&in, &c.state_id) || !GetVarint32(&in, &key_group) ||
+        !GetLengthPrefixed(&in, &c.key) || !GetLengthPrefixed(&in, &c.ns) ||
+        (HasUserKey(c.op) && !GetLengthPrefixed(&in, &c.user_key)) ||
+        (HasValue(c.op) && !GetLengthPrefixed(&in, &c.value))) {
+      return Corrupt(where() + ": malformed");
+    }
+    if (!known.count(c.state_id)) {
+      return Corrupt(where() + ": names state id " + std::to_string(c.state_id) +
+                     ", which the chunk does not list");
+    }
+    if (key_group >= static_cast<uint32_t>(kUpperBoundMaxParallelism))
+      return Corrupt(where() + ": key group out of range");
+    c.key_group = static_cast<int>(key_group);
+    WEIR_RETURN_IF_ERROR(visit(c));
+  }
+  if (!in.empty()) return Corrupt("backend " + chunk.backend_id + ": bytes after the last record");
+  return Status::OK();
+}
+
+}  // namespace weir

@@ -1,0 +1,100 @@
+// The durable state-change log's file format (the DSTL of Flink's changelog state backend).
+//
+// A log file holds one persisted batch of the process: every backend's changes since its
+// previous batch, one chunk per backend, so that many backends make one file, not one each:
+//
+//   file   := magic "WEIRDSTL" | fixed32 version (1) | chunk*
+//   chunk  := fixed32 body size | body | fixed64 XXH3-64 of the body
+//   body   := lp backend id | varint64 first sequence number | varint64 record count
+//             | varint state count | (varint state id | lp state name)*
+//             | u8 compression (0 none, 1 lz4) | varint raw size | lp records (compressed)
+//   record := u8 op | varint state id | varint key group | lp key | lp namespace
+//             | lp user key (put, delete) | lp value (put, append)
+//
+// (lp: varint32 length, then the bytes.) A backend's records are numbered by sequence numbers
+// it assigns (1, 2, …, from its start); a chunk holds records first..first+count-1 of one
+// backend. A checkpoint references a chunk by file, offset and length (ChangelogSegment), and
+// the file as a whole by size and checksum like any other state file.
+//
+// Values are as the backend stores them (with TTL timestamps where the state has a TTL); a
+// state is named in each chunk that uses it, so a chunk decodes alone.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "weir/status.h"
+
+namespace weir {
+
+inline constexpr std::string_view kChangelogMagic = "WEIRDSTL";
+inline constexpr uint32_t kChangelogVersion = 1;
+inline constexpr size_t kChangelogHeaderSize = 12;  // magic + version
+// Bounds that a crafted file cannot make a reader exceed.
+inline constexpr uint64_t kMaxChangelogChunkBytes = uint64_t{1} << 30;
+
+enum class StateChangeOp : uint8_t {
+  kPut = 1,     // (key, namespace, user key) := value
+  kDelete = 2,  // (key, namespace, user key) removed
+  kAppend = 3,  // value appended to (key, namespace)'s list
+  kClear = 4,   // every row of (key, namespace) removed
+};
+
+const char* StateChangeOpName(StateChangeOp op);
+
+// One decoded record; views into the decoded chunk, valid during the visit.
+struct StateChange {
+  StateChangeOp op = StateChangeOp::kPut;
+  uint32_t state_id = 0;
+  int key_group = 0;
+  std::string_view key;
+  std::string_view ns;
+  std::string_view user_key;
+  std::string_view value;
+};
+
+// Encodes records of one backend, in order. Not thread-safe.
+class StateChangeEncoder {
+ public:
+  void Add(StateChangeOp op, uint32_t state_id, int key_group, std::string_view key,
+           std::string_view ns, std::string_view user_key, std::string_view value);
+  uint64_t count() const { return count_; }
+  size_t bytes() const { return records_.size(); }
+  bool empty() const { return count_ == 0; }
+  // The encoded records, and clears the encoder.
+  std::string Take(uint64_t* count);
+
+ private:
+  std::string records_;
+  uint64_t count_ = 0;
+};
+
+enum class ChangelogCompression : uint8_t { kNone = 0, kLz4 = 1 };
+
+struct ChangelogChunk {
+  std::string backend_id;
+  uint64_t first_sequence = 0;
+  uint64_t count = 0;
+  std::vector<std::pair<uint32_t, std::string>> states;  // id → name of every state it uses
+  std::string records;                                   // encoded records (uncompressed)
+  uint64_t last_sequence() const { return first_sequence + count - 1; }
+};
+
+// The file's header.
+std::string EncodeChangelogHeader();
+// A chunk as it is written to the file (size, body, checksum).
+std::string EncodeChangelogChunk(const ChangelogChunk& chunk, ChangelogCompression compression);
+// Decodes the chunk at the front of `in` (consumed). Corruption naming what was wrong.
+Result<ChangelogChunk> DecodeChangelogChunk(std::string_view* in);
+// Decodes a whole file: its header, then every chunk.
+Result<std::vector<ChangelogChunk>> DecodeChangelogFile(std::string_view file);
+// Visits a chunk's records in order; Corruption when a record is malformed or names a state the
+// chunk does not.
+Status ForEachStateChange(const ChangelogChunk& chunk,
+                          const std::function<Status(const StateChange&)>& visit);
+
+}  // namespace weir

@@ -1,0 +1,303 @@
+#include "state/changelog/changelog_writer.h"
+
+#include <atomic>
+#include <random>
+
+#include "common/checksum.h"
+#include "common/failpoint.h"
+#include "common/log.h"
+#include "common/thread_name.h"
+#include "io/file_system.h"
+
+namespace weir {
+namespace {
+
+std::string RandomWriterId() {
+  std::random_device rd;
+  const uint64_t v = (uint64_t{rd()} << 32) ^ rd();
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+}  // namespace
+
+// --- StateChangelog
+
+StateChangelog::StateChangelog(std::shared_ptr<ChangelogWriter> writer, std::string backend_id)
+    : writer_(std::move(writer)), backend_id_(std::move(backend_id)) {}
+
+StateChangelog::~StateChangelog() { writer_->Unregister(this); }
+
+uint32_t StateChangelog::StateId(const std::string& name) {
+  auto it = ids_.find(name);
+  if (it != ids_.end()) return it->second;
+  const auto id = static_cast<uint32_t>(ids_.size());
+  ids_.emplace(name, id);
+  std::lock_guard<std::mutex> lock(mu_);
+  states_.emplace(id, name);
+  return id;
+}
+
+void StateChangelog::Append(StateChangeOp op, uint32_t state_id, int key_group,
+                            std::string_view key, std::string_view ns, std::string_view user_key,
+                            std::string_view value) {
+  uint64_t grew = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const size_t before = pending_.bytes();
+    pending_.Add(op, state_id, key_group, key, ns, user_key, value);
+    grew = pending_.bytes() - before;
+  }
+  ++last_sequence_;
+  // Outside mu_: the writer takes its own lock first, then a log's.
+  writer_->AddPendingBytes(grew);
+}
+
+std::shared_future<Status> StateChangelog::Persist(uint64_t sequence) {
+  return writer_->Request(this, sequence);
+}
+
+uint64_t StateChangelog::persisted_sequence() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return persisted_;
+}
+
+Result<std::vector<ChangelogSegment>> StateChangelog::Segments(uint64_t after,
+                                                               uint64_t upto) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<ChangelogSegment> out;
+  if (upto <= after) return out;
+  if (!error_.ok()) return error_;
+  if (persisted_ < upto) {
+    return Status::Internal("state-change log of backend " + backend_id_ + ": changes up to " +
+                            std::to_string(upto) + " asked for, persisted up to " +
+                            std::to_string(persisted_));
+  }
+  uint64_t next = after + 1;
+  for (const auto& s : segments_) {
+    if (s.last_sequence < next) continue;
+    if (s.first_sequence > next) break;
+    out.push_back(s);
+    next = s.last_sequence + 1;
+    if (next > upto) break;
+  }
+  if (next <= upto) {
+    return Status::Internal("state-change log of backend " + backend_id_ + ": changes from " +
+                            std::to_string(next) + " were truncated");
+  }
+  return out;
+}
+
+void StateChangelog::Truncate(uint64_t sequence) {
+  std::lock_guard<std::mutex> lock(mu_);
+  while (!segments_.empty() && segments_.front().last_sequence <= sequence) segments_.pop_front();
+}
+
+// --- ChangelogWriter
+
+std::shared_ptr<ChangelogWriter> ChangelogWriter::Start(CheckpointStorage storage,
+                                                        ChangelogWriterOptions options) {
+  std::shared_ptr<ChangelogWriter> w(new ChangelogWriter(std::move(storage), options));
+  w->thread_ = std::thread([raw = w.get()] { raw->Loop(); });
+  return w;
+}
+
+ChangelogWriter::ChangelogWriter(CheckpointStorage storage, ChangelogWriterOptions options)
+    : storage_(std::move(storage)), options_(options), writer_id_(RandomWriterId()) {}
+
+ChangelogWriter::~ChangelogWriter() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  for (auto& w : waiters_) w->done.set_value(Status::Aborted("the state-change log closed"));
+}
+
+std::unique_ptr<StateChangelog> ChangelogWriter::Register(const std::string& backend_id) {
+  std::unique_ptr<StateChangelog> log(new StateChangelog(shared_from_this(), backend_id));
+  std::lock_guard<std::mutex> lock(mu_);
+  logs_.push_back(log.get());
+  return log;
+}
+
+void ChangelogWriter::Unregister(StateChangelog* log) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return !in_flight_; });  // a batch being written may hold its chunk
+  std::erase(logs_, log);
+  std::erase_if(waiters_, [&](const std::shared_ptr<Waiter>& w) {
+    if (w->log != log) return false;
+    w->done.set_value(Status::Aborted("backend " + log->backend_id() + " closed"));
+    return true;
+  });
+}
+
+std::shared_future<Status> ChangelogWriter::Request(StateChangelog* log, uint64_t sequence) {
+  auto waiter = std::make_shared<Waiter>();
+  waiter->log = log;
+  waiter->sequence = sequence;
+  std::shared_future<Status> done = waiter->done.get_future().share();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<std::mutex> log_lock(log->mu_);
+    if (!log->error_.ok()) {
+      waiter->done.set_value(log->error_);
+      return done;
+    }
+    if (log->persisted_ >= sequence) {
+      waiter->done.set_value(Status::OK());
+      return done;
+    }
+    waiters_.push_back(waiter);
+    if (!requested_) {
+      requested_ = true;
+      first_request_ = std::chrono::steady_clock::now();
+    }
+  }
+  cv_.notify_all();
+  return done;
+}
+
+void ChangelogWriter::AddPendingBytes(uint64_t n) {
+  // Most appends only count; the one that crosses the threshold wakes the writer.
+  const uint64_t before = pending_bytes_.fetch_add(n, std::memory_order_relaxed);
+  if (before < options_.persist_size_threshold && before + n >= options_.persist_size_threshold) {
+    std::lock_guard<std::mutex> lock(mu_);
+    cv_.notify_all();
+  }
+}
+
+uint64_t ChangelogWriter::files_written() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return files_written_;
+}
+
+uint64_t ChangelogWriter::bytes_written() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return bytes_written_;
+}
+
+void ChangelogWriter::Loop() {
+  SetCurrentThreadName("weir-dstl");
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    const bool full =
+        pending_bytes_.load(std::memory_order_relaxed) >= options_.persist_size_threshold;
+    const auto due = first_request_ + options_.persist_delay;
+    if (full || (requested_ && std::chrono::steady_clock::now() >= due)) {
+      PersistBatch(lock);
+      continue;
+    }
+    if (requested_) {
+      cv_.wait_until(lock, due);
+    } else {
+      cv_.wait(lock);
+    }
+  }
+}
+
+void ChangelogWriter::PersistBatch(std::unique_lock<std::mutex>& lock) {
+  requested_ = false;
+  struct Taken {
+    StateChangelog* log;
+    ChangelogChunk chunk;
+  };
+  std::vector<Taken> taken;
+  for (StateChangelog* log : logs_) {
+    std::lock_guard<std::mutex> log_lock(log->mu_);
+    if (log->pending_.empty() || !log->error_.ok()) continue;
+    Taken t{log, {}};
+    t.chunk.backend_id = log->backend_id_;
+    t.chunk.first_sequence = log->pending_first_;
+    t.chunk.records = log->pending_.Take(&t.chunk.count);
+    t.chunk.states.assign(log->states_.begin(), log->states_.end());
+    log->pending_first_ += t.chunk.count;
+    taken.push_back(std::move(t));
+  }
+  pending_bytes_.store(0, std::memory_order_relaxed);
+  Status status;
+  StateFileHandle file;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;  // offset, length of each chunk
+  if (!taken.empty()) {
+    in_flight_ = true;
+    const std::string relative = JoinPath(
+        kSharedDirName, "changelog-" + writer_id_ + "-" + std::to_string(next_file_++) + ".dstl");
+    lock.unlock();
+    std::string bytes = EncodeChangelogHeader();
+    for (const auto& t : taken) {
+      const std::string chunk = EncodeChangelogChunk(t.chunk, options_.compression);
+      ranges.emplace_back(bytes.size(), chunk.size());
+      bytes += chunk;
+    }
+    auto written = WriteFile(relative, bytes);
+    lock.lock();
+    in_flight_ = false;
+    if (written.ok()) {
+      file = *written;
+      ++files_written_;
+      bytes_written_ += file.size;
+    } else {
+      status = written.status().WithContext("state-change log batch " + relative);
+      LogError(status.ToString());
+    }
+  }
+  for (size_t i = 0; i < taken.size(); ++i) {
+    StateChangelog* log = taken[i].log;
+    std::lock_guard<std::mutex> log_lock(log->mu_);
+    if (!status.ok()) {
+      log->error_ = status;
+      continue;
+    }
+    log->segments_.push_back({file, ranges[i].first, ranges[i].second,
+                              taken[i].chunk.first_sequence, taken[i].chunk.last_sequence()});
+    log->persisted_ = taken[i].chunk.last_sequence();
+  }
+  std::erase_if(waiters_, [](const std::shared_ptr<Waiter>& w) {
+    std::lock_guard<std::mutex> log_lock(w->log->mu_);
+    if (!w->log->error_.ok()) {
+      w->done.set_value(w->log->error_);
+      return true;
+    }
+    if (w->log->persisted_ >= w->sequence) {
+      w->done.set_value(Status::OK());
+      return true;
+    }
+    return false;
+  });
+  // A request for changes appended after the batch was taken waits for the next one.
+  if (!waiters_.empty() && !requested_) {
+    requested_ = true;
+    first_request_ = std::chrono::steady_clock::now();
+  }
+  cv_.notify_all();
+}
+
+Result<StateFileHandle> ChangelogWriter::WriteFile(const std::string& relative,
+                                                   const std::string& bytes) {
+  WEIR_FAILPOINT("changelog.persist");
+  WEIR_ASSIGN_OR_RETURN(const std::string path, storage_.ResolveRelative(relative));
+  WEIR_RETURN_IF_ERROR(storage_.fs().CreateDirs(storage_.SharedDir()));
+  WEIR_RETURN_IF_ERROR(RetryRetryable(
+      "upload of " + relative,
+      [&]() -> Status {
+        WEIR_ASSIGN_OR_RETURN(auto out, storage_.fs().NewWritableFile(path));
+        WEIR_RETURN_IF_ERROR(out->Append(bytes));
+        WEIR_RETURN_IF_ERROR(out->Sync());
+        return out->Close();
+      },
+      options_.retry));
+  WEIR_RETURN_IF_ERROR(storage_.fs().SyncDir(storage_.SharedDir()));
+  WEIR_FAILPOINT("changelog.after_persist");
+  StateFileHandle h;
+  h.path = relative;
+  h.size = bytes.size();
+  h.checksum = Hash64(bytes);
+  // Shared: later checkpoints reference it. (The checkpoint handle format will give log files
+  // a role of their own, so that verify and inspect tell them from SSTs.)
+  h.role = StateFileRole::kShared;
+  return h;
+}
+
+}  // namespace weir

@@ -1,0 +1,157 @@
+// ChangelogWriter: the process's durable state-change log on checkpoint storage (Flink's DSTL
+// with its batching uploader). Every backend of the process with the changelog on appends its
+// state changes to its own StateChangelog; the writer persists them in batches, one file per
+// batch holding a chunk per backend (changelog_format.h), so that a checkpoint of N backends
+// writes one file rather than N small ones.
+//
+// A batch is persisted when a backend asks for its changes to be durable (a checkpoint's
+// asynchronous part; other requests arriving within `persist_delay` join the same batch) or
+// when the changes not yet persisted reach `persist_size_threshold` (so they never pile up in
+// memory). A batch that fails is retried by the retry policy; when it still fails, the logs
+// whose changes it held are failed for good: their changes are lost from the log, so no later
+// checkpoint may claim them (the backend must be restored).
+//
+// Files are written under shared/ as changelog-<writer id>-<n>.dstl and never deleted here: a
+// checkpoint that references a file hands it to the registry (docs/design.md, "Changelog
+// checkpoints").
+//
+// Threads: each StateChangelog is written by its owner's thread; Persist and the segment queries
+// may be called from any thread; the writer runs one thread of its own.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/retry.h"
+#include "snapshot/state_handle.h"
+#include "state/changelog/changelog_format.h"
+#include "storage/checkpoint_storage.h"
+
+namespace weir {
+
+struct ChangelogWriterOptions {
+  std::chrono::milliseconds persist_delay{10};
+  uint64_t persist_size_threshold = uint64_t{10} << 20;
+  ChangelogCompression compression = ChangelogCompression::kLz4;
+  RetryOptions retry;
+};
+
+// One backend's changes first..last, persisted as one chunk of a log file.
+struct ChangelogSegment {
+  StateFileHandle file;  // the whole file: size and checksum
+  uint64_t offset = 0;   // of the chunk in the file
+  uint64_t length = 0;
+  uint64_t first_sequence = 0;
+  uint64_t last_sequence = 0;
+  bool operator==(const ChangelogSegment&) const = default;
+};
+
+class ChangelogWriter;
+
+// One backend's log. Sequence numbers count its changes from 1.
+class StateChangelog {
+ public:
+  ~StateChangelog();  // leaves the writer; changes not persisted are dropped
+  StateChangelog(const StateChangelog&) = delete;
+  StateChangelog& operator=(const StateChangelog&) = delete;
+
+  const std::string& backend_id() const { return backend_id_; }
+
+  // --- the owner's thread.
+  // The id under which changes of state `name` are logged (assigned on first use).
+  uint32_t StateId(const std::string& name);
+  void Append(StateChangeOp op, uint32_t state_id, int key_group, std::string_view key,
+              std::string_view ns, std::string_view user_key, std::string_view value);
+  // The sequence number of the last change appended (0: none yet).
+  uint64_t last_sequence() const { return last_sequence_; }
+
+  // --- any thread.
+  // Makes every change up to `sequence` durable; the future holds OK once it is, or why it never
+  // will be.
+  std::shared_future<Status> Persist(uint64_t sequence);
+  // The persisted segments holding the changes after `after` up to `upto`, in order; Internal if
+  // some of those changes are not persisted.
+  Result<std::vector<ChangelogSegment>> Segments(uint64_t after, uint64_t upto) const;
+  // Forgets the segments all of whose changes are at most `sequence` (a materialization holds
+  // them). Their files stay: deleting is the registry's.
+  void Truncate(uint64_t sequence);
+  uint64_t persisted_sequence() const;
+
+ private:
+  friend class ChangelogWriter;
+  StateChangelog(std::shared_ptr<ChangelogWriter> writer, std::string backend_id);
+
+  std::shared_ptr<ChangelogWriter> writer_;
+  const std::string backend_id_;
+  uint64_t last_sequence_ = 0;  // owner's thread
+
+  // Shared with the writer's thread, under mu_.
+  mutable std::mutex mu_;
+  StateChangeEncoder pending_;
+  uint64_t pending_first_ = 1;
+  std::map<uint32_t, std::string> states_;
+  std::map<std::string, uint32_t, std::less<>> ids_;  // owner's thread only
+  std::deque<ChangelogSegment> segments_;
+  uint64_t persisted_ = 0;
+  Status error_;
+};
+
+class ChangelogWriter : public std::enable_shared_from_this<ChangelogWriter> {
+ public:
+  // Starts the writer's thread. `storage` is the job's (not a savepoint's).
+  static std::shared_ptr<ChangelogWriter> Start(CheckpointStorage storage,
+                                                ChangelogWriterOptions options);
+  ~ChangelogWriter();  // stops the thread; what was not persisted is dropped
+
+  std::unique_ptr<StateChangelog> Register(const std::string& backend_id);
+
+  // Figures for metrics and tests.
+  uint64_t files_written() const;
+  uint64_t bytes_written() const;
+
+ private:
+  friend class StateChangelog;
+  struct Waiter {
+    StateChangelog* log;
+    uint64_t sequence;
+    std::promise<Status> done;
+  };
+  ChangelogWriter(CheckpointStorage storage, ChangelogWriterOptions options);
+  void Unregister(StateChangelog* log);
+  std::shared_future<Status> Request(StateChangelog* log, uint64_t sequence);
+  void AddPendingBytes(uint64_t n);
+  void Loop();
+  // Takes every log's pending changes and persists them as one file.
+  void PersistBatch(std::unique_lock<std::mutex>& lock);
+  Result<StateFileHandle> WriteFile(const std::string& relative, const std::string& bytes);
+
+  const CheckpointStorage storage_;
+  const ChangelogWriterOptions options_;
+  const std::string writer_id_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<StateChangelog*> logs_;
+  std::vector<std::shared_ptr<Waiter>> waiters_;
+  std::chrono::steady_clock::time_point first_request_{};
+  bool requested_ = false;
+  bool in_flight_ = false;  // a batch is being written (its logs must stay registered)
+  std::atomic<uint64_t> pending_bytes_{0};  // appended since the last batch was taken
+  uint64_t next_file_ = 1;
+  uint64_t files_written_ = 0;
+  uint64_t bytes_written_ = 0;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace weir

@@ -1,0 +1,169 @@
+#include "state/changelog/changelog_writer.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "common/checksum.h"
+#include "testing/fault_injecting_file_system.h"
+#include "testing/temp_dir.h"
+
+namespace weir {
+namespace {
+
+using namespace std::chrono_literals;
+
+class ChangelogWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs_ = std::make_shared<testing::FaultInjectingFileSystem>(NewPosixFileSystem());
+    storage_ = std::make_unique<CheckpointStorage>(fs_, dir_.path() + "/job");
+    ASSERT_TRUE(storage_->Initialize().ok());
+  }
+  std::shared_ptr<ChangelogWriter> Start(std::chrono::milliseconds delay = 10ms,
+                                         uint64_t threshold = uint64_t{10} << 20) {
+    ChangelogWriterOptions options;
+    options.persist_delay = delay;
+    options.persist_size_threshold = threshold;
+    options.retry.initial_backoff_ms = 1;
+    return ChangelogWriter::Start(*storage_, options);
+  }
+  static void Put(StateChangelog& log, const std::string& key, const std::string& value) {
+    log.Append(StateChangeOp::kPut, log.StateId("count"), 7, key, "", "", value);
+  }
+  // The records of `segments`, read back from storage, as "key=value" (after checking each
+  // file's size and checksum against its handle).
+  std::vector<std::string> ReadBack(const std::vector<ChangelogSegment>& segments) {
+    std::vector<std::string> out;
+    for (const auto& s : segments) {
+      auto path = storage_->ResolveRelative(s.file.path);
+      EXPECT_TRUE(path.ok());
+      auto bytes = fs_->ReadFileToString(*path);
+      EXPECT_TRUE(bytes.ok());
+      EXPECT_EQ(bytes->size(), s.file.size);
+      EXPECT_EQ(Hash64(*bytes), s.file.checksum);
+      std::string_view chunk = std::string_view(*bytes).substr(s.offset, s.length);
+      auto decoded = DecodeChangelogChunk(&chunk);
+      EXPECT_TRUE(decoded.ok()) << decoded.status().ToString();
+      EXPECT_TRUE(chunk.empty());
+      EXPECT_EQ(decoded->first_sequence, s.first_sequence);
+      EXPECT_EQ(decoded->last_sequence(), s.last_sequence);
+      EXPECT_TRUE(ForEachStateChange(*decoded, [&](const StateChange& c) {
+                    out.push_back(std::string(c.key) + "=" + std::string(c.value));
+                    return Status::OK();
+                  }).ok());
+    }
+    return out;
+  }
+
+  testing::TempDir dir_;
+  std::shared_ptr<testing::FaultInjectingFileSystem> fs_;
+  std::unique_ptr<CheckpointStorage> storage_;
+};
+
+TEST_F(ChangelogWriterTest, BackendsPersistingTogetherShareOneFile) {
+  auto writer = Start(50ms);
+  auto a = writer->Register("agg_0");
+  auto b = writer->Register("agg_1");
+  Put(*a, "a1", "1");
+  Put(*a, "a2", "2");
+  Put(*b, "b1", "3");
+  auto da = a->Persist(a->last_sequence());
+  auto db = b->Persist(b->last_sequence());
+  ASSERT_TRUE(da.get().ok());
+  ASSERT_TRUE(db.get().ok());
+  EXPECT_EQ(writer->files_written(), 1u);
+  auto sa = a->Segments(0, 2);
+  auto sb = b->Segments(0, 1);
+  ASSERT_TRUE(sa.ok() && sb.ok());
+  ASSERT_EQ(sa->size(), 1u);
+  ASSERT_EQ(sb->size(), 1u);
+  EXPECT_EQ((*sa)[0].file, (*sb)[0].file);
+  EXPECT_EQ((*sa)[0].file.path.rfind("shared/changelog-", 0), 0u) << (*sa)[0].file.path;
+  EXPECT_EQ(ReadBack(*sa), (std::vector<std::string>{"a1=1", "a2=2"}));
+  EXPECT_EQ(ReadBack(*sb), (std::vector<std::string>{"b1=3"}));
+  // Persisting what is already durable costs nothing.
+  EXPECT_TRUE(a->Persist(2).get().ok());
+  EXPECT_EQ(writer->files_written(), 1u);
+}
+
+TEST_F(ChangelogWriterTest, SegmentsAfterASequenceAndTruncation) {
+  auto writer = Start(0ms);
+  auto log = writer->Register("agg_0");
+  for (int batch = 0; batch < 3; ++batch) {
+    for (int i = 0; i < 4; ++i) Put(*log, "k" + std::to_string(batch * 4 + i), "v");
+    ASSERT_TRUE(log->Persist(log->last_sequence()).get().ok());
+  }
+  EXPECT_EQ(log->persisted_sequence(), 12u);
+  auto all = log->Segments(0, 12);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 3u);
+  // After 6: the segment holding 5..8 (replay skips what it already has) and 9..12.
+  auto tail = log->Segments(6, 12);
+  ASSERT_TRUE(tail.ok());
+  ASSERT_EQ(tail->size(), 2u);
+  EXPECT_EQ((*tail)[0].first_sequence, 5u);
+  EXPECT_EQ((*tail)[1].last_sequence, 12u);
+  EXPECT_TRUE(log->Segments(12, 12)->empty());
+  // Changes not persisted are refused, not silently left out.
+  Put(*log, "k13", "v");
+  EXPECT_FALSE(log->Segments(6, 13).ok());
+  // Truncation forgets whole segments only.
+  log->Truncate(6);
+  ASSERT_TRUE(log->Segments(6, 12).ok());
+  EXPECT_FALSE(log->Segments(0, 12).ok()) << "1..4 were truncated";
+}
+
+TEST_F(ChangelogWriterTest, ChangesPastTheSizeThresholdArePersistedUnasked) {
+  auto writer = Start(10s, 64 << 10);
+  auto log = writer->Register("agg_0");
+  for (int i = 0; i < 2000; ++i) Put(*log, "key" + std::to_string(i), std::string(100, 'x'));
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (log->persisted_sequence() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_GT(log->persisted_sequence(), 0u);
+  EXPECT_GE(writer->files_written(), 1u);
+}
+
+TEST_F(ChangelogWriterTest, TransientFailuresAreRetried) {
+  fs_->AddRule({.op = testing::FsOp::kAppend, .path_contains = "changelog-", .times = 2});
+  auto writer = Start();
+  auto log = writer->Register("agg_0");
+  Put(*log, "k", "v");
+  Status s = log->Persist(1).get();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(ReadBack(*log->Segments(0, 1)), std::vector<std::string>{"k=v"});
+}
+
+TEST_F(ChangelogWriterTest, ABatchThatCannotBePersistedFailsItsLogsForGood) {
+  fs_->AddRule({.op = testing::FsOp::kSync, .path_contains = "changelog-", .transient = false});
+  auto writer = Start();
+  auto failing = writer->Register("agg_0");
+  Put(*failing, "k", "v");
+  Status s = failing->Persist(1).get();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.ToString().find("state-change log batch shared/changelog-"), std::string::npos)
+      << s.ToString();
+  fs_->ClearRules();
+  // Its change is lost from the log: no later persist may claim the log is complete.
+  Put(*failing, "k2", "v");
+  EXPECT_FALSE(failing->Persist(2).get().ok());
+  EXPECT_FALSE(failing->Segments(0, 2).ok());
+  // A backend that joins afterwards is not affected.
+  auto healthy = writer->Register("agg_1");
+  Put(*healthy, "h", "1");
+  EXPECT_TRUE(healthy->Persist(1).get().ok());
+}
+
+TEST_F(ChangelogWriterTest, ClosingABackendWithAPendingRequestAnswersIt) {
+  auto writer = Start(10s);
+  auto log = writer->Register("agg_0");
+  Put(*log, "k", "v");
+  auto pending = log->Persist(1);
+  log.reset();
+  EXPECT_EQ(pending.get().code(), StatusCode::kAborted);
+}
+
+}  // namespace
+}  // namespace weir
