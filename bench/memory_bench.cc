@@ -3,7 +3,7 @@
 // makes them, slot = subtask) × K keys per state, each subtask on its own thread.
 //
 //   memory_bench [--states S] [--subtasks P] [--keys K] [--value-bytes V] [--budget-mb M]
-//                [--managed true|false] [--json FILE]
+//                [--managed true|false] [--dir D] [--json FILE]
 //
 // Each subtask writes every key of every state once (incompressible V-byte values), then
 // updates and reads K × S random rows. Prints the budget, the process's RSS before the backends
@@ -53,7 +53,8 @@ double Mib(uint64_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
 
 int main(int argc, char** argv) {
   uint64_t states = 20, subtasks = 4, keys = 200000, value_bytes = 100, budget_mb = 256;
-  std::string managed = "true", json_path;
+  std::string managed = "true", json_path,
+              dir = std::filesystem::temp_directory_path() / "weir-memory-bench";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
     const uint64_t n = std::strtoull(value.c_str(), nullptr, 10);
@@ -71,14 +72,15 @@ int main(int argc, char** argv) {
       managed = value;
     } else if (flag == "--json") {
       json_path = value;
+    } else if (flag == "--dir") {
+      dir = value;  // wiped at the start and the end: two runs need two directories
     } else {
       std::fprintf(stderr,
                    "usage: memory_bench [--states S] [--subtasks P] [--keys K] [--value-bytes V] "
-                   "[--budget-mb M] [--managed true|false] [--json FILE]\n");
+                   "[--budget-mb M] [--managed true|false] [--dir D] [--json FILE]\n");
       return 2;
     }
   }
-  const std::string dir = std::filesystem::temp_directory_path() / "weir-memory-bench";
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   weir::Configuration config;

@@ -205,6 +205,7 @@ echo "memory budget"
 for managed in true false; do
   step "$out/memory-$managed.json" "$build/bench/memory_bench" --states 20 --subtasks 4 \
     --keys $([ $quick = 1 ] && echo 50000 || echo 500000) --budget-mb 256 --managed $managed \
+    --dir "$work/memory" \
     --json "$out/memory-$managed.json"
 done
 
