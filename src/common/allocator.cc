@@ -8,7 +8,7 @@
 // a decay time (here: at once), so the resident set stays near what is in use.
 //
 // jemalloc reads this symbol at its first allocation; MALLOC_CONF in the environment still
-// overrides it (see docs/configuration.md, "Memory").
+// overrides it (docs/configuration.md, "Environment").
 extern "C" {
 // percpu_arena:percpu: one arena per CPU instead of jemalloc's four per CPU; fewer arenas hold
 //   fewer partly used pages (memory_bench, 20 states x 4 subtasks, 256 MiB budget: peak RSS 1.03x
