@@ -150,6 +150,14 @@ std::shared_future<Status> ChangelogWriter::Request(StateChangelog* log, uint64_
       waiter->done.set_value(Status::OK());
       return done;
     }
+    // A sequence number not appended yet would never be persisted: refused, not waited for.
+    const uint64_t appended = log->pending_first_ + log->pending_.count() - 1;
+    if (sequence > appended) {
+      waiter->done.set_value(Status::InvalidArgument(
+          "state-change log of backend " + log->backend_id_ + ": change " +
+          std::to_string(sequence) + " asked for, " + std::to_string(appended) + " appended"));
+      return done;
+    }
     waiters_.push_back(waiter);
     if (!requested_) {
       requested_ = true;
