@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build
-ctest --test-dir build -j2 --output-on-failure
+# Every test is bounded (tests that need longer set their own TIMEOUT property): a hung test
+# fails on its own instead of holding the whole run until CI's limit.
+ctest --test-dir build -j2 --output-on-failure --timeout 600
 
 if [ "${WEIR_SKIP_SANITIZE:-0}" != "1" ]; then
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWEIR_SANITIZE=ON \
@@ -17,7 +19,7 @@ if [ "${WEIR_SKIP_SANITIZE:-0}" != "1" ]; then
   # Only what the unit tests need: end-to-end programs run under the sanitizers nowhere.
   cmake --build build-asan --target unit_tests
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --test-dir build-asan -j2 --output-on-failure -L unit
+    ctest --test-dir build-asan -j2 --output-on-failure --timeout 600 -L unit
 fi
 
 # Short fuzz runs of every libFuzzer target (scripts/fuzz.sh runs them longer).

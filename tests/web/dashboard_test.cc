@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <thread>
@@ -28,18 +29,26 @@ std::string Chromium() {
 }
 
 // Runs headless Chromium on `url` with `action` (--dump-dom, --screenshot=…); its stdout.
-std::string Browse(const std::string& url, const std::string& action, const std::string& profile) {
-  const std::string cmd = Chromium() +
-                          " --headless=new --no-sandbox --disable-gpu --no-first-run "
-                          "--disable-dev-shm-usage --user-data-dir=" +
-                          profile + " --window-size=1400,1100 --virtual-time-budget=4000 " +
-                          action + " '" + url + "' 2>/dev/null";
+// Chromium can hang on a loaded machine (it once blocked a whole CI run), so each attempt is
+// bounded by coreutils' timeout and a failed or empty attempt is retried with a fresh profile.
+std::string Browse(const std::string& url, const std::string& action, const std::string& profile,
+                   const std::function<bool(const std::string&)>& done) {
   std::string out;
-  if (FILE* p = popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-    pclose(p);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const std::string cmd = "timeout -k 5 90 " + Chromium() +
+                            " --headless=new --no-sandbox --disable-gpu --no-first-run "
+                            "--disable-dev-shm-usage --user-data-dir=" +
+                            profile + "-" + std::to_string(attempt) +
+                            " --window-size=1400,1100 --virtual-time-budget=4000 " + action +
+                            " '" + url + "' 2>/dev/null";
+    out.clear();
+    if (FILE* p = popen(cmd.c_str(), "r")) {
+      char buf[4096];
+      size_t n;
+      while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+      pclose(p);
+    }
+    if (done(out)) break;
   }
   return out;
 }
@@ -71,7 +80,9 @@ TEST(DashboardTest, HeadlessChromiumDrawsTheLiveJob) {
     return res && nlohmann::json::parse(res->body)["counts"]["completed"].get<int>() >= 3;
   }));
   const std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/";
-  const std::string dom = Browse(url, "--dump-dom", tmp.Sub("profile"));
+  const std::string dom = Browse(url, "--dump-dom", tmp.Sub("profile"), [](const std::string& out) {
+    return out.find("</html>") != std::string::npos;
+  });
   ASSERT_FALSE(dom.empty())
       << "chromium printed nothing (is it installed? scripts/install-deps.sh)";
 
@@ -130,7 +141,8 @@ TEST(DashboardTest, HeadlessChromiumDrawsTheLiveJob) {
   // A screenshot for the README (docs/dashboard.png is a committed copy).
   const std::string png = std::string(WEIR_BINARY_DIR) + "/dashboard.png";
   std::filesystem::remove(png);
-  Browse(url, "--screenshot=" + png, tmp.Sub("profile2"));
+  Browse(url, "--screenshot=" + png, tmp.Sub("profile2"),
+         [&](const std::string&) { return std::filesystem::exists(png); });
   ASSERT_TRUE(std::filesystem::exists(png));
   EXPECT_GT(std::filesystem::file_size(png), 20000u);
 
