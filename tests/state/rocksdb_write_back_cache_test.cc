@@ -124,6 +124,8 @@ class WriteBackCacheTest : public testing::BackendMaker,
     return Make("rocksdb", "op_0", &restore);
   }
 
+  void CheckpointsWhileWriting(bool incremental);
+
   static WriteBackCache* CacheOf(CheckpointableKeyedStateBackend& b) {
     return static_cast<RocksDbKeyedStateBackend&>(b).write_back_cache();
   }
@@ -153,8 +155,8 @@ TEST_P(WriteBackCacheTest, ReadsSeeTheLastWriteUnderEviction) {
 
 // Each checkpoint holds the state at its synchronous part, while the task writes during its
 // asynchronous part; the last one restores into a backend that goes on from there.
-TEST_P(WriteBackCacheTest, CheckpointsHoldTheStateAtTheirSynchronousPart) {
-  Configure(GetParam(), /*incremental=*/true);
+void WriteBackCacheTest::CheckpointsWhileWriting(bool incremental) {
+  Configure(GetParam(), incremental);
   auto made = Make("rocksdb", "op_0", nullptr);
   ASSERT_TRUE(made.ok()) << made.status().ToString();
   CheckpointableKeyedStateBackend& b = **made;
@@ -165,7 +167,7 @@ TEST_P(WriteBackCacheTest, CheckpointsHoldTheStateAtTheirSynchronousPart) {
   for (uint64_t id = 1; id <= 6; ++id) {
     for (int i = 0; i < 3000; ++i) {
       RandomOp(b, s, model, rng, 1500);
-      if (HasFatalFailure()) return;
+      if (::testing::Test::HasFatalFailure()) return;
     }
     auto part = b.Snapshot(id);
     ASSERT_TRUE(part.ok()) << part.status().ToString();
@@ -174,7 +176,7 @@ TEST_P(WriteBackCacheTest, CheckpointsHoldTheStateAtTheirSynchronousPart) {
     std::thread async([&] { handle = (*part)->Run(); });
     for (int i = 0; i < 3000; ++i) {
       RandomOp(b, s, model, rng, 1500);
-      if (HasFatalFailure()) break;
+      if (::testing::Test::HasFatalFailure()) break;
     }
     async.join();
     ASSERT_TRUE(handle.ok()) << handle.status().ToString();
@@ -189,40 +191,55 @@ TEST_P(WriteBackCacheTest, CheckpointsHoldTheStateAtTheirSynchronousPart) {
     Check(**restored, rs, m);
     for (int i = 0; i < 3000; ++i) {
       RandomOp(**restored, rs, m, rng, 1500);
-      if (HasFatalFailure()) return;
+      if (::testing::Test::HasFatalFailure()) return;
     }
     Check(**restored, rs, m);
   }
 }
 
+// Checkpoints hold the state at their synchronous part while the task keeps writing during
+// their asynchronous part: incremental ones (the writer writes the dirty rows, then switches the
+// memtables) and full ones (the writer writes them, then takes the RocksDB snapshot the
+// asynchronous part reads; the task does not write them itself).
+TEST_P(WriteBackCacheTest, CheckpointsHoldTheStateAtTheirSynchronousPart) {
+  CheckpointsWhileWriting(/*incremental=*/true);
+}
+TEST_P(WriteBackCacheTest, FullCheckpointsHoldTheStateAtTheirSynchronousPart) {
+  CheckpointsWhileWriting(/*incremental=*/false);
+}
+
 // Two checkpoints begun before the first one's asynchronous part ran (as at the end of the
 // input): each holds its own synchronous part's state.
 TEST_P(WriteBackCacheTest, OverlappingCheckpointsEachHoldTheirOwnState) {
-  Configure(GetParam(), /*incremental=*/true);
-  auto made = Make("rocksdb", "op_0", nullptr);
-  ASSERT_TRUE(made.ok()) << made.status().ToString();
-  CheckpointableKeyedStateBackend& b = **made;
-  const States s = Register(b);
-  Model model;
-  std::mt19937_64 rng(11);
-  for (int i = 0; i < 4000; ++i) RandomOp(b, s, model, rng, 1000);
-  auto first = b.Snapshot(1);
-  ASSERT_TRUE(first.ok()) << first.status().ToString();
-  const Model at_first = model;
-  for (int i = 0; i < 4000; ++i) RandomOp(b, s, model, rng, 1000);
-  auto second = b.Snapshot(2);
-  ASSERT_TRUE(second.ok()) << second.status().ToString();
-  const Model at_second = model;
-  for (int i = 0; i < 2000; ++i) RandomOp(b, s, model, rng, 1000);
-  auto h1 = (*first)->Run();
-  auto h2 = (*second)->Run();
-  ASSERT_TRUE(h1.ok()) << h1.status().ToString();
-  ASSERT_TRUE(h2.ok()) << h2.status().ToString();
-  for (const auto& [id, handle, expected] :
-       {std::tuple(1, *h1, at_first), std::tuple(2, *h2, at_second)}) {
-    auto restored = Restore(handle, id);
-    ASSERT_TRUE(restored.ok()) << restored.status().ToString();
-    Check(**restored, Register(**restored), expected);
+  for (const bool incremental : {true, false}) {
+    SCOPED_TRACE(incremental ? "incremental" : "full");
+    Configure(GetParam(), incremental);
+    const uint64_t base = incremental ? 0 : 10;  // each round its own checkpoints
+    auto made = Make("rocksdb", "op_0", nullptr);
+    ASSERT_TRUE(made.ok()) << made.status().ToString();
+    CheckpointableKeyedStateBackend& b = **made;
+    const States s = Register(b);
+    Model model;
+    std::mt19937_64 rng(11);
+    for (int i = 0; i < 4000; ++i) RandomOp(b, s, model, rng, 1000);
+    auto first = b.Snapshot(base + 1);
+    ASSERT_TRUE(first.ok()) << first.status().ToString();
+    const Model at_first = model;
+    for (int i = 0; i < 4000; ++i) RandomOp(b, s, model, rng, 1000);
+    auto second = b.Snapshot(base + 2);
+    ASSERT_TRUE(second.ok()) << second.status().ToString();
+    const Model at_second = model;
+    for (int i = 0; i < 2000; ++i) RandomOp(b, s, model, rng, 1000);
+    auto h1 = (*first)->Run();
+    auto h2 = (*second)->Run();
+    ASSERT_TRUE(h1.ok()) << h1.status().ToString();
+    ASSERT_TRUE(h2.ok()) << h2.status().ToString();
+    for (const auto& [id, handle, expected] :
+         {std::tuple(base + 1, *h1, at_first), std::tuple(base + 2, *h2, at_second)}) {
+      auto restored = Restore(handle, id);
+      ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+      Check(**restored, Register(**restored), expected);
+    }
   }
 }
 
@@ -245,6 +262,34 @@ TEST_P(WriteBackCacheTest, AFullSnapshotHoldsTheDirtyRows) {
   auto restored = Restore(*handle, 1);
   ASSERT_TRUE(restored.ok()) << restored.status().ToString();
   Check(**restored, Register(**restored), at_barrier);
+}
+
+// A full snapshot whose backend closes before the writer took its view: the asynchronous part
+// either holds the state (the writer was first) or fails with an error that says so; it never
+// reads a closed database.
+TEST_P(WriteBackCacheTest, AFullSnapshotOutlivingItsBackendHoldsTheStateOrFails) {
+  Configure(GetParam(), /*incremental=*/false);
+  for (uint64_t id = 1; id <= 5; ++id) {
+    auto made = Make("rocksdb", "op_" + std::to_string(id), nullptr);
+    ASSERT_TRUE(made.ok()) << made.status().ToString();
+    const States s = Register(**made);
+    Model model;
+    std::mt19937_64 rng(id);
+    for (int i = 0; i < 3000; ++i) RandomOp(**made, s, model, rng, 600);
+    auto part = (*made)->Snapshot(id);
+    ASSERT_TRUE(part.ok()) << part.status().ToString();
+    made->reset();
+    auto handle = (*part)->Run();
+    if (!handle.ok()) {
+      EXPECT_NE(handle.status().ToString().find("closed"), std::string::npos)
+          << handle.status().ToString();
+      continue;
+    }
+    KeyedStateRestore restore{&storage_, id, {*handle}, false};
+    auto restored = Make("rocksdb", "op_" + std::to_string(id), &restore);
+    ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+    Check(**restored, Register(**restored), model);
+  }
 }
 
 // List appends to rows the cache does not hold are merge operands until read: a read after they

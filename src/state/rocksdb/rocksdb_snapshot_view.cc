@@ -3,9 +3,12 @@
 #include <rocksdb/sst_file_writer.h>
 #include <rocksdb/write_batch.h>
 
+#include <future>
+
 #include "io/file_system.h"
 #include "io/owned_directory.h"
 #include "state/rocksdb/rocksdb_db.h"
+#include "state/rocksdb/rocksdb_write_back_cache.h"
 #include "state/row_key.h"
 
 namespace weir {
@@ -89,28 +92,61 @@ class SnapshotIterator final : public KeyGroupRowIterator {
   size_t current_state_ = 0;
 };
 
+// An iterator over nothing that reports why: the view's snapshot could not be taken.
+class FailedIterator final : public KeyGroupRowIterator {
+ public:
+  explicit FailedIterator(Status error) : error_(std::move(error)) {}
+  bool Valid() const override { return false; }
+  void Next() override {}
+  int key_group() const override { return 0; }
+  size_t state_index() const override { return 0; }
+  std::string_view key() const override { return {}; }
+  std::string_view value() const override { return {}; }
+  Status status() const override { return error_; }
+
+ private:
+  Status error_;
+};
+
+// The RocksDB snapshot a view reads. With a write-back cache, its writer takes it once it has
+// written the rows that were dirty when the view was made, before any row written later: the
+// task hands the rows over instead of writing them (a full checkpoint's synchronous part stays
+// as short as an incremental one's). The last owner, the view or the writer's barrier step,
+// releases it.
+struct PinnedSnapshot {
+  std::shared_ptr<RocksDbKeyedStateBackend::Db> db;  // keeps the database open while we read
+  const rocksdb::Snapshot* snapshot = nullptr;       // set before `taken` is ready
+  std::shared_future<Status> taken;
+  ~PinnedSnapshot() {
+    if (snapshot != nullptr) db->db->ReleaseSnapshot(snapshot);
+  }
+};
+
 class RocksDbSnapshotView final : public StateSnapshotView {
  public:
-  RocksDbSnapshotView(std::shared_ptr<RocksDbKeyedStateBackend::Db> db,
-                      std::vector<StateMetaInfo> states,
+  RocksDbSnapshotView(std::shared_ptr<PinnedSnapshot> pinned, std::vector<StateMetaInfo> states,
                       std::vector<rocksdb::ColumnFamilyHandle*> cfs, KeyGroupRange range,
                       int prefix_bytes)
-      : db_(std::move(db)),
-        snapshot_(db_->db->GetSnapshot()),
+      : pinned_(std::move(pinned)),
         states_(std::move(states)),
         cfs_(std::move(cfs)),
         range_(range),
         prefix_bytes_(prefix_bytes) {}
-  ~RocksDbSnapshotView() override { db_->db->ReleaseSnapshot(snapshot_); }
 
   const std::vector<StateMetaInfo>& states() const override { return states_; }
+  // Waits until the snapshot is taken (at once without a write-back cache).
   std::unique_ptr<KeyGroupRowIterator> NewIterator() const override {
-    return std::make_unique<SnapshotIterator>(db_->db, snapshot_, cfs_, range_, prefix_bytes_);
+    Status taken = pinned_->taken.get();
+    if (!taken.ok()) {
+      return std::make_unique<FailedIterator>(
+          taken.WithContext("snapshot view of the state (writing the cached rows)"));
+    }
+    return std::make_unique<SnapshotIterator>(pinned_->db->db, pinned_->snapshot, cfs_, range_,
+                                              prefix_bytes_);
   }
 
  private:
-  std::shared_ptr<RocksDbKeyedStateBackend::Db> db_;  // keeps the database open while we read
-  const rocksdb::Snapshot* snapshot_;
+  std::shared_ptr<PinnedSnapshot> pinned_;
   std::vector<StateMetaInfo> states_;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
   KeyGroupRange range_;
@@ -257,12 +293,25 @@ class IngestingBulkLoader final : public StateBulkLoader {
 }  // namespace
 
 Result<std::unique_ptr<StateSnapshotView>> RocksDbKeyedStateBackend::CreateSnapshotView() {
-  WEIR_RETURN_IF_ERROR(DrainWriteBackCache());  // the view reads RocksDB alone
   std::vector<StateMetaInfo> states = RegisteredStates();
   std::vector<rocksdb::ColumnFamilyHandle*> cfs;
   for (const auto& s : states) cfs.push_back(db_->column_families.at(s.name));
+  auto pinned = std::make_shared<PinnedSnapshot>();
+  pinned->db = db_;
+  auto take = [pinned]() {
+    pinned->snapshot = pinned->db->db->GetSnapshot();
+    return Status::OK();
+  };
+  if (cache_) {
+    pinned->taken = cache_->FreezeForBarrier(std::move(take));
+  } else {
+    std::promise<Status> taken;
+    taken.set_value(take());
+    pinned->taken = taken.get_future().share();
+  }
   return std::unique_ptr<StateSnapshotView>(
-      new RocksDbSnapshotView(db_, std::move(states), std::move(cfs), options_.key_group_range,
+      new RocksDbSnapshotView(std::move(pinned), std::move(states), std::move(cfs),
+                              options_.key_group_range,
                               KeyGroupPrefixBytes(options_.max_parallelism)));
 }
 

@@ -11,8 +11,10 @@
 //   native checkpoint): the task pauses for neither the writes nor the rows;
 // - when the cache is over its memory limit, the dirty rows are handed to the writer so that
 //   they can be evicted once written (a row is never dropped before RocksDB holds it);
-// - Drain() writes everything on the calling thread once the writer is idle: iterations, full
-//   snapshots and savepoints read RocksDB directly after it.
+// - a full snapshot's (or canonical savepoint's) view is taken the same way: the writer writes
+//   the dirty rows, then takes the RocksDB snapshot the asynchronous part reads;
+// - Drain() writes everything on the calling thread once the writer is idle: iterations, bulk
+//   loads and synchronous native checkpoints read or write RocksDB directly after it.
 // A row missing from the cache is therefore never in a batch still being written: RocksDB holds
 // its latest version, and a miss reads it there.
 //
