@@ -119,6 +119,8 @@ class KeyedStateBackend {
   }
 
  protected:
+  // The changelog backend (src/state/changelog/) logs the writes of the backend it wraps.
+  friend class ChangelogAccess;
   // Finds or creates the raw table of a state; an error if a state of that name exists with
   // another kind or other serializers.
   virtual Result<RawKeyedState*> GetOrCreateRawState(const StateMetaInfo& meta) = 0;

@@ -297,6 +297,16 @@ void CheckpointCoordinator::DiscardPendingLocked(uint64_t id,
   if (std::find(retained.begin(), retained.end(), id) != retained.end()) return;  // it completed
   // Its holds go first: a file only it held (of a checkpoint subsumed meanwhile) goes too.
   DiscardPlan released = store_->RemovePending(id, /*keep_references=*/metadata_may_exist);
+  // A changelog backend's files were written outside any checkpoint and its next checkpoint
+  // references them again: an abort never deletes them (gc removes those no checkpoint took).
+  std::set<std::string> written_outside;
+  for (const auto& h : handles) {
+    for (const auto& f : h.files) {
+      if (f.written_by_checkpoint == 0) written_outside.insert(f.path);
+    }
+  }
+  std::erase_if(released.shared_files,
+                [&](const std::string& path) { return written_outside.count(path) != 0; });
   cleaner_->Discard(std::move(released));
   if (metadata_may_exist) return;  // keep every file it references
   std::vector<std::string> uploaded;

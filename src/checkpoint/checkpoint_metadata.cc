@@ -37,6 +37,17 @@ void EncodeBackend(const KeyedStateHandle& b, std::string* out) {
     PutLengthPrefixed(out, f.local_name);
     PutVarint64(out, f.written_by_checkpoint);
   }
+  if (b.kind != BackendSnapshotKind::kChangelog) return;
+  PutVarint64(out, b.materialized_sequence);
+  PutVarint64(out, b.changelog_sequence);
+  PutVarint64(out, b.changelog.size());
+  for (const auto& seg : b.changelog) {
+    PutLengthPrefixed(out, seg.path);
+    PutVarint64(out, seg.offset);
+    PutVarint64(out, seg.length);
+    PutVarint64(out, seg.first_sequence);
+    PutVarint64(out, seg.last_sequence);
+  }
 }
 
 // Decodes the body; each Get returns false on malformed input, reported once by the caller.
@@ -113,12 +124,61 @@ bool DecodeOperatorState(BodyDecoder& d, uint32_t version, OperatorStateHandle* 
   return true;
 }
 
+// A changelog handle's log: its segments are chunks of its own kChangelog files, in order, and
+// together they hold every change after the materialization up to changelog_sequence; its files
+// of the changelog roles lie in shared/ and were written outside any checkpoint.
+bool CheckChangelog(const KeyedStateHandle& b, std::string* problem) {
+  const std::string name = "backend " + b.backend_id + "'s changelog";
+  std::set<std::string> logs;
+  int materializations = 0;
+  for (const auto& f : b.files) {
+    if (f.role != StateFileRole::kChangelog && f.role != StateFileRole::kMaterialization) continue;
+    if (b.kind != BackendSnapshotKind::kChangelog) {
+      *problem = "file " + f.path + " is a " + StateFileRoleName(f.role) + " file of backend " +
+                 b.backend_id + ", whose snapshot is not a changelog one";
+      return false;
+    }
+    if (!f.path.starts_with(std::string(kSharedDirName) + "/") || f.written_by_checkpoint != 0) {
+      *problem = "file " + f.path + " of " + name +
+                 " is not a file of shared/ written outside "
+                 "checkpoints";
+      return false;
+    }
+    if (f.role == StateFileRole::kChangelog) logs.insert(f.path);
+    if (f.role == StateFileRole::kMaterialization) ++materializations;
+  }
+  if (b.kind != BackendSnapshotKind::kChangelog) return true;
+  if (materializations > 1 || b.changelog_sequence < b.materialized_sequence) {
+    *problem = name + " is inconsistent (" + std::to_string(materializations) +
+               " materializations, sequence " + std::to_string(b.changelog_sequence) +
+               " before the materialization's " + std::to_string(b.materialized_sequence) + ")";
+    return false;
+  }
+  uint64_t next = b.materialized_sequence + 1;  // the first change the segments must hold
+  for (const auto& seg : b.changelog) {
+    if (!logs.count(seg.path) || seg.length == 0 || seg.first_sequence > next ||
+        seg.last_sequence < next || seg.last_sequence < seg.first_sequence) {
+      *problem = name + ": segment of " + seg.path + " (changes " +
+                 std::to_string(seg.first_sequence) + ".." + std::to_string(seg.last_sequence) +
+                 ") is not the next one (change " + std::to_string(next) + ") or not its file";
+      return false;
+    }
+    next = seg.last_sequence + 1;
+  }
+  if (next <= b.changelog_sequence) {
+    *problem = name + " misses changes " + std::to_string(next) + ".." +
+               std::to_string(b.changelog_sequence);
+    return false;
+  }
+  return true;
+}
+
 bool DecodeBackend(BodyDecoder& d, KeyedStateHandle* b, std::string* problem) {
   uint8_t kind = 0;
   uint64_t states = 0, files = 0;
   if (!d.String(&b->backend_id) || !d.Int(&b->max_parallelism, kUpperBoundMaxParallelism) ||
       !d.Int(&b->key_group_range.start, kUpperBoundMaxParallelism) ||
-      !d.Int(&b->key_group_range.end, kUpperBoundMaxParallelism) || !d.Byte(&kind) || kind > 1 ||
+      !d.Int(&b->key_group_range.end, kUpperBoundMaxParallelism) || !d.Byte(&kind) || kind > 2 ||
       !d.Varint(&b->checkpointed_bytes) || !d.Varint(&b->full_bytes) || !d.Varint(&states)) {
     return false;
   }
@@ -142,7 +202,8 @@ bool DecodeBackend(BodyDecoder& d, KeyedStateHandle* b, std::string* problem) {
     StateFileHandle f;
     uint8_t role = 0;
     if (!d.String(&f.path) || !d.Varint(&f.size) || !d.Fixed(&f.checksum) || !d.Byte(&role) ||
-        role < 1 || role > 3 || !d.String(&f.local_name) || !d.Varint(&f.written_by_checkpoint)) {
+        role < 1 || role > kMaxStateFileRole || !d.String(&f.local_name) ||
+        !d.Varint(&f.written_by_checkpoint)) {
       return false;
     }
     f.role = static_cast<StateFileRole>(role);
@@ -153,7 +214,22 @@ bool DecodeBackend(BodyDecoder& d, KeyedStateHandle* b, std::string* problem) {
     }
     b->files.push_back(std::move(f));
   }
-  return true;
+  if (b->kind == BackendSnapshotKind::kChangelog) {
+    uint64_t segments = 0;
+    if (!d.Varint(&b->materialized_sequence) || !d.Varint(&b->changelog_sequence) ||
+        !d.Varint(&segments)) {
+      return false;
+    }
+    for (uint64_t i = 0; i < segments; ++i) {
+      ChangelogSegmentHandle seg;
+      if (!d.String(&seg.path) || !d.Varint(&seg.offset) || !d.Varint(&seg.length) ||
+          !d.Varint(&seg.first_sequence) || !d.Varint(&seg.last_sequence)) {
+        return false;
+      }
+      b->changelog.push_back(std::move(seg));
+    }
+  }
+  return CheckChangelog(*b, problem);
 }
 
 Status ValidateIdentifiers(const CheckpointMetadata& m) {
@@ -185,6 +261,8 @@ const char* CheckpointKindName(CheckpointKind kind) {
       return "canonical savepoint";
     case CheckpointKind::kNativeSavepoint:
       return "native savepoint";
+    case CheckpointKind::kChangelog:
+      return "changelog";
   }
   return "unknown";
 }
@@ -265,7 +343,7 @@ Result<CheckpointMetadata> DecodeCheckpointMetadata(std::string_view bytes,
   uint8_t kind = 0;
   uint64_t trigger = 0, completed = 0, backends = 0;
   std::string problem;
-  bool ok = d.Varint(&m.checkpoint_id) && d.Byte(&kind) && kind <= 3 && d.Varint(&trigger) &&
+  bool ok = d.Varint(&m.checkpoint_id) && d.Byte(&kind) && kind <= 4 && d.Varint(&trigger) &&
             d.Varint(&completed) && d.String(&m.job_id) && d.Varint(&backends);
   for (uint64_t i = 0; ok && i < backends; ++i) {
     KeyedStateHandle b;
@@ -297,7 +375,7 @@ Result<CheckpointMetadata> DecodeCheckpointMetadata(std::string_view bytes,
     // Self-contained: a savepoint references no shared file, only what it wrote itself.
     for (const auto& b : m.backends) {
       for (const auto& f : b.files) {
-        if (f.role == StateFileRole::kShared || f.written_by_checkpoint != m.checkpoint_id) {
+        if (IsSharedRole(f.role) || f.written_by_checkpoint != m.checkpoint_id) {
           return corrupt("savepoint file " + f.path +
                          " is not the savepoint's own (a savepoint references nothing outside "
                          "its directory)");

@@ -19,6 +19,7 @@ enum class CheckpointKind : uint8_t {
   kIncremental = 1,
   kCanonicalSavepoint = 2,
   kNativeSavepoint = 3,
+  kChangelog = 4,  // the backends' changelog handles: a materialization plus the log after it
 };
 const char* CheckpointKindName(CheckpointKind kind);
 inline bool IsSavepoint(CheckpointKind kind) {
@@ -27,8 +28,9 @@ inline bool IsSavepoint(CheckpointKind kind) {
 
 // Version 2 adds the job's operators and the operator state of each subtask (opaque bytes);
 // version 3 stores operator state as opaque bytes and named lists. Versions 1 and 2 are still
-// read (their operator state as opaque bytes).
-inline constexpr uint32_t kMetadataFormatVersion = 3;
+// read (their operator state as opaque bytes). Version 4 adds changelog checkpoints: backends of
+// kind kChangelog, files of roles kChangelog and kMaterialization, and the log segments.
+inline constexpr uint32_t kMetadataFormatVersion = 4;
 // The largest `_metadata` weir reads (operator state is inline, so it is more than handles).
 inline constexpr uint64_t kMaxMetadataBytes = uint64_t{256} << 20;
 

@@ -22,7 +22,13 @@ Status CompletedCheckpointStore::HoldForPending(uint64_t id,
   std::vector<const std::string*> reused;
   for (const auto& backend : handles) {
     for (const auto& f : backend.files) {
-      if (f.role != StateFileRole::kShared || f.written_by_checkpoint == id) continue;
+      if (!IsSharedRole(f.role) || f.written_by_checkpoint == id) continue;
+      // A changelog backend's file (a log file, a materialization) was written outside any
+      // checkpoint: the first checkpoint that references it holds it from now on.
+      if (f.written_by_checkpoint == 0) {
+        reused.push_back(&f.path);
+        continue;
+      }
       if (!registry_.IsReferenced(f.path)) {
         return Status::FailedPrecondition(
             "checkpoint " + std::to_string(id) + " reuses " + f.path + " of checkpoint " +

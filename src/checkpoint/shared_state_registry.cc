@@ -5,7 +5,7 @@ namespace weir {
 void SharedStateRegistry::Register(const CheckpointMetadata& m) {
   for (const auto& backend : m.backends) {
     for (const auto& f : backend.files) {
-      if (f.role == StateFileRole::kShared) Register(m.checkpoint_id, f.path);
+      if (IsSharedRole(f.role)) Register(m.checkpoint_id, f.path);
     }
   }
 }

@@ -1,4 +1,4 @@
-// SharedStateRegistry: for every shared file (role kShared, under shared/), which checkpoints
+// SharedStateRegistry: for every shared file (under shared/, IsSharedRole), which checkpoints
 // reference it. A reference is held by a retained completed checkpoint, by a pending checkpoint
 // that will reuse the file, or by a subsumed checkpoint that a pending one may still build on
 // (see CompletedCheckpointStore). Pure bookkeeping, no I/O: it says which files became

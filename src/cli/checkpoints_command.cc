@@ -276,13 +276,26 @@ int RunInspect(const std::string& path_in, bool as_json, const StorageOptions& s
       for (const auto& s : b.states) states.push_back(StateJson(s));
       for (const auto& f : b.files) files.push_back(FileJson(f, m.checkpoint_id));
       backends.push_back({{"backend_id", b.backend_id},
-                          {"kind", b.kind == BackendSnapshotKind::kFull ? "full" : "incremental"},
+                          {"kind", BackendSnapshotKindName(b.kind)},
                           {"max_parallelism", b.max_parallelism},
                           {"key_groups", {b.key_group_range.start, b.key_group_range.end}},
                           {"full_bytes", b.full_bytes},
                           {"checkpointed_bytes", b.checkpointed_bytes},
                           {"states", states},
                           {"files", files}});
+      if (b.kind == BackendSnapshotKind::kChangelog) {
+        json segments = json::array();
+        for (const auto& seg : b.changelog) {
+          segments.push_back({{"path", seg.path},
+                              {"offset", seg.offset},
+                              {"length", seg.length},
+                              {"first_change", seg.first_sequence},
+                              {"last_change", seg.last_sequence}});
+        }
+        backends.back()["changelog"] = {{"materialized_up_to", b.materialized_sequence},
+                                        {"log_up_to", b.changelog_sequence},
+                                        {"segments", segments}};
+      }
     }
     json out = {{"id", m.checkpoint_id},
                 {"job_id", m.job_id},
@@ -322,7 +335,12 @@ int RunInspect(const std::string& path_in, bool as_json, const StorageOptions& s
   for (const auto& b : m.backends) {
     std::cout << fmt::format("\nbackend {}: key groups {} of {}, {} snapshot\n", b.backend_id,
                              b.key_group_range.ToString(), b.max_parallelism,
-                             b.kind == BackendSnapshotKind::kFull ? "full" : "incremental");
+                             BackendSnapshotKindName(b.kind));
+    if (b.kind == BackendSnapshotKind::kChangelog) {
+      std::cout << fmt::format(
+          "  changelog: materialization up to change {}, log up to change {} in {} segment(s)\n",
+          b.materialized_sequence, b.changelog_sequence, b.changelog.size());
+    }
     for (const auto& s : b.states) {
       std::cout << fmt::format("  state {:<20} {:<12} serializer {}{}{}\n", s.name,
                                StateKindName(s.kind), s.value_serializer,
@@ -331,8 +349,9 @@ int RunInspect(const std::string& path_in, bool as_json, const StorageOptions& s
     }
     for (const auto& f : b.files) {
       const std::string origin =
-          f.written_by_checkpoint == m.checkpoint_id
-              ? "uploaded"
+          f.written_by_checkpoint == m.checkpoint_id ? "uploaded"
+          : f.written_by_checkpoint == 0
+              ? "written by the changelog backend"
               : "inherited from checkpoint " + std::to_string(f.written_by_checkpoint);
       std::cout << fmt::format("  file  {:<40} {:>10}  {}  {:<13} {}\n", f.path, HumanBytes(f.size),
                                FormatChecksum(f.checksum), StateFileRoleName(f.role), origin);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "io/s3/s3_options.h"
+#include "state/changelog/changelog_options.h"
 #include "state/rocksdb/rocksdb_options.h"
 #include "web/web_options.h"
 #include "weir/config.h"
@@ -13,7 +14,8 @@ const std::vector<OptionDescriptor>& AllOptions() {
   static const std::vector<OptionDescriptor> options = [] {
     std::vector<OptionDescriptor> all;
     for (auto module :
-         {config::CoreOptions, config::RocksDbOptions, config::S3Options, config::WebOptions}) {
+         {config::CoreOptions, config::RocksDbOptions, config::ChangelogOptions, config::S3Options,
+          config::WebOptions}) {
       for (auto& d : module()) all.push_back(std::move(d));
     }
     return all;
@@ -73,7 +75,6 @@ bool IsFlinkKeyWeirIgnores(std::string_view key) {
       "execution.shutdown-on-attached-exit",
       "execution.runtime-mode",
       "state.backend.local-recovery",
-      "state.backend.changelog.",
       "state.backend.rocksdb.memory.",
       "state.backend.rocksdb.timer-service.",
       "state.backend.rocksdb.predefined-options",

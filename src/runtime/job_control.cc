@@ -169,10 +169,12 @@ CheckpointOptions JobRuntime::SavepointOptionsFor(const ControlRequest& r) const
 std::optional<uint64_t> JobRuntime::StartSnapshot(CheckpointOptions options,
                                                   const std::string& request) {
   // The first checkpoint after a restore without claim references nothing restored.
-  if (options.type == CheckpointOptions::Type::kCheckpoint && (next_is_full_ || !incremental_)) {
+  // With changelog checkpoints, full means a materialization of its own (changelog_keyed_...).
+  if (options.type == CheckpointOptions::Type::kCheckpoint &&
+      (next_is_full_ || (!incremental_ && !changelog_))) {
     options.type = CheckpointOptions::Type::kFullCheckpoint;
   }
-  CheckpointKind kind = CheckpointKind::kIncremental;
+  CheckpointKind kind = changelog_ ? CheckpointKind::kChangelog : CheckpointKind::kIncremental;
   if (options.is_savepoint()) {
     kind = options.format == SavepointFormat::kNative ? CheckpointKind::kNativeSavepoint
                                                       : CheckpointKind::kCanonicalSavepoint;

@@ -395,6 +395,7 @@ Result<std::unique_ptr<Task>> JobRuntime::BuildTask(int vertex_index, int subtas
     parameters.config = &config_;
     parameters.checkpoint_storage = storage_ ? &*storage_ : nullptr;
     parameters.io_pool = io_pool_.get();
+    parameters.changelog_writer = changelog_writer_;
     // Every handle sharing key groups with this subtask's range: one at an unchanged
     // parallelism, several after a rescale.
     std::optional<KeyedStateRestore> from;

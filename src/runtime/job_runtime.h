@@ -36,6 +36,8 @@
 
 namespace weir {
 
+class ChangelogWriter;
+
 enum class JobOutcome { kFinished, kCancelled, kFailed };
 
 // Where a job is in its life (Flink's names: CREATED, RUNNING, RESTARTING, FINISHED, CANCELED,
@@ -222,6 +224,9 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
   bool fs_given_ = false;  // the caller's file system serves savepoints too
   bool exactly_once_ = true;
   bool incremental_ = false;
+  bool changelog_ = false;  // state.backend.changelog.enabled
+  // The process's state-change log when changelog checkpoints are on (the backends hold it too).
+  std::shared_ptr<ChangelogWriter> changelog_writer_;
   bool next_is_full_ = false;  // no-claim: the first checkpoint must not build on the restored one
   uint64_t latest_completed_ = 0;
   std::optional<uint64_t> final_checkpoint_;

@@ -6,6 +6,8 @@
 #include "io/file_systems.h"
 #include "runtime/job_runtime.h"
 #include "runtime/state_compatibility.h"
+#include "state/changelog/changelog_keyed_state_backend.h"
+#include "state/changelog/changelog_options.h"
 #include "state/state_backends.h"
 
 namespace weir {
@@ -61,6 +63,7 @@ Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Con
   job->graph_ = std::move(graph);
   job->exactly_once_ = config.Get(config::kMode) == CheckpointingMode::kExactlyOnce;
   job->incremental_ = config.Get(config::kIncremental);
+  job->changelog_ = config.Get(config::kChangelogEnabled);
 
   const int64_t interval = config.Get(config::kInterval).count();
   const bool claim = config.Get(config::kRestoreMode) == RestoreMode::kClaim;
@@ -151,6 +154,10 @@ Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Con
   job->io_pool_ = std::make_unique<ThreadPool>(
       static_cast<int>(config.Get(config::kTransferThreads)), "weir-io");
   job->async_pool_ = std::make_unique<ThreadPool>(2, "weir-async");
+  if (job->storage_ && config.Get(config::kChangelogEnabled)) {
+    job->changelog_writer_ =
+        ChangelogWriter::Start(*job->storage_, ChangelogWriterOptionsFrom(config));
+  }
   return job;
 }
 

@@ -25,6 +25,8 @@
 
 namespace weir {
 
+class ChangelogWriter;
+
 class CheckpointableKeyedStateBackend : public KeyedStateBackend, public CheckpointListener {
  public:
   // Names this backend's files in checkpoint storage; unique within a job. [A-Za-z0-9._-]+.
@@ -69,6 +71,8 @@ struct KeyedStateBackendParameters {
   // The subtask's index: backends of one slot (subtask i of every operator) may share resources
   // (state.backend.rocksdb.memory.fixed-per-slot).
   int slot = 0;
+  // The process's state-change log (state/changelog/), when state.backend.changelog.enabled.
+  std::shared_ptr<ChangelogWriter> changelog_writer;
 };
 
 // The checkpoint a backend is restored from.

@@ -12,6 +12,22 @@ const char* StateFileRoleName(StateFileRole role) {
       return "shared";
     case StateFileRole::kPrivate:
       return "private";
+    case StateFileRole::kChangelog:
+      return "changelog";
+    case StateFileRole::kMaterialization:
+      return "materialization";
+  }
+  return "unknown";
+}
+
+const char* BackendSnapshotKindName(BackendSnapshotKind kind) {
+  switch (kind) {
+    case BackendSnapshotKind::kFull:
+      return "full";
+    case BackendSnapshotKind::kIncremental:
+      return "incremental";
+    case BackendSnapshotKind::kChangelog:
+      return "changelog";
   }
   return "unknown";
 }

@@ -13,15 +13,31 @@
 
 namespace weir {
 
-enum class BackendSnapshotKind : uint8_t { kFull = 0, kIncremental = 1 };
+// kChangelog: a materialization of the backend plus the state-change log after it (changelog
+// checkpoints, docs/design.md).
+enum class BackendSnapshotKind : uint8_t { kFull = 0, kIncremental = 1, kChangelog = 2 };
+
+const char* BackendSnapshotKindName(BackendSnapshotKind kind);
 
 enum class StateFileRole : uint8_t {
   kFullSnapshot = 1,  // a key-group stream (.kgs) holding all of one backend's state
   kShared = 2,        // in shared/, may be referenced by later checkpoints (an SST)
   kPrivate = 3,       // belongs to one checkpoint only (MANIFEST, CURRENT, OPTIONS)
+  // In shared/, written by a changelog backend outside any checkpoint, and referenced by every
+  // checkpoint that needs it (written_by_checkpoint 0):
+  kChangelog = 4,        // a state-change log file (.dstl): chunks of several backends
+  kMaterialization = 5,  // a key-group stream of one backend's state as of a log position
 };
+inline constexpr uint8_t kMaxStateFileRole = 5;
 
 const char* StateFileRoleName(StateFileRole role);
+
+// Files under shared/ that later checkpoints may reference: the registry counts their
+// references, and they are deleted when no retained checkpoint needs them.
+inline bool IsSharedRole(StateFileRole role) {
+  return role == StateFileRole::kShared || role == StateFileRole::kChangelog ||
+         role == StateFileRole::kMaterialization;
+}
 
 // A file in checkpoint storage.
 struct StateFileHandle {
@@ -34,6 +50,16 @@ struct StateFileHandle {
   bool operator==(const StateFileHandle&) const = default;
 };
 
+// One backend's changes first..last in a log file: the chunk at offset, length bytes long.
+struct ChangelogSegmentHandle {
+  std::string path;  // of the file, which is among the handle's files (role kChangelog)
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  uint64_t first_sequence = 0;
+  uint64_t last_sequence = 0;
+  bool operator==(const ChangelogSegmentHandle&) const = default;
+};
+
 // Everything one backend's snapshot consists of.
 struct KeyedStateHandle {
   std::string backend_id;
@@ -44,6 +70,12 @@ struct KeyedStateHandle {
   uint64_t full_bytes = 0;          // bytes of all files this backend's state needs
   std::vector<StateMetaInfo> states;
   std::vector<StateFileHandle> files;
+  // kChangelog only: the materialization (a kMaterialization file among `files`, none while the
+  // backend has never been materialized) holds the changes up to materialized_sequence; the
+  // segments hold the changes after it, in order, up to changelog_sequence.
+  uint64_t materialized_sequence = 0;
+  uint64_t changelog_sequence = 0;
+  std::vector<ChangelogSegmentHandle> changelog;
   bool operator==(const KeyedStateHandle&) const = default;
 };
 

@@ -8,6 +8,8 @@
 
 #include "common/thread_pool.h"
 #include "io/file_system.h"
+#include "state/changelog/changelog_keyed_state_backend.h"
+#include "state/changelog/changelog_options.h"
 #include "state/state_backends.h"
 #include "testing/temp_dir.h"
 
@@ -18,8 +20,11 @@ class BackendMaker {
   // `type` is a state.backend.type, or a RocksDB variant (its settings hold for every backend
   // made afterwards): "rocksdb_hash" = the hash memtable and its prefix extractor;
   // "rocksdb_small_cache" = incremental checkpoints through a write-back cache of 64 kb, so rows
-  // are evicted and written back all the time; "rocksdb_no_cache" = no write-back cache. Max
-  // parallelism 128, every key group.
+  // are evicted and written back all the time; "rocksdb_no_cache" = no write-back cache;
+  // "rocksdb_changelog", "hashmap_changelog" = changelog checkpoints (materializing at every
+  // checkpoint, and never). Max
+  // parallelism 128, every key group. With state.backend.changelog.enabled set, the backends are
+  // changelog backends over one ChangelogWriter.
   Result<std::unique_ptr<CheckpointableKeyedStateBackend>> Make(const std::string& type,
                                                                 const std::string& id,
                                                                 const KeyedStateRestore* restore) {
@@ -31,6 +36,12 @@ class BackendMaker {
       WEIR_RETURN_IF_ERROR(config_.Set("state.backend.rocksdb.write-back-cache.size", "64 kb"));
     } else if (type == "rocksdb_no_cache") {
       WEIR_RETURN_IF_ERROR(config_.Set("state.backend.rocksdb.write-back-cache.enabled", "false"));
+    } else if (type == "rocksdb_changelog") {  // a materialization begun at every checkpoint
+      WEIR_RETURN_IF_ERROR(config_.Set("state.backend.changelog.enabled", "true"));
+      WEIR_RETURN_IF_ERROR(
+          config_.Set("state.backend.changelog.periodic-materialize.interval", "0 ms"));
+    } else if (type == "hashmap_changelog") {  // the log alone (the first materialization is
+      WEIR_RETURN_IF_ERROR(config_.Set("state.backend.changelog.enabled", "true"));  // 10 min on)
     }
     KeyedStateBackendParameters p;
     p.backend_id = id;
@@ -40,7 +51,16 @@ class BackendMaker {
     p.config = &config_;
     p.checkpoint_storage = &storage_;
     p.io_pool = &pool_;
-    return CreateKeyedStateBackend(type.starts_with("rocksdb") ? "rocksdb" : type, p, restore);
+    if (config_.Get(config::kChangelogEnabled)) {
+      if (!changelog_writer_) {
+        changelog_writer_ = ChangelogWriter::Start(storage_, ChangelogWriterOptionsFrom(config_));
+      }
+      p.changelog_writer = changelog_writer_;
+    }
+    const std::string base = type.starts_with("rocksdb")   ? "rocksdb"
+                             : type.starts_with("hashmap") ? "hashmap"
+                                                           : type;
+    return CreateKeyedStateBackend(base, p, restore);
   }
 
   TempDir tmp_;
@@ -48,6 +68,8 @@ class BackendMaker {
   CheckpointStorage storage_ =
       CheckpointStorage::ForJob(NewPosixFileSystem(), tmp_.Sub("ckpt"), "job");
   ThreadPool pool_{2};
+  // With state.backend.changelog.enabled: the log every backend made here shares (as a process's).
+  std::shared_ptr<ChangelogWriter> changelog_writer_;
   int made_ = 0;
 };
 

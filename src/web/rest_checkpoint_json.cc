@@ -68,6 +68,8 @@ const char* KindName(CheckpointKind k) {
       return "FULL";
     case CheckpointKind::kIncremental:
       return "INCREMENTAL";
+    case CheckpointKind::kChangelog:
+      return "CHANGELOG";
     case CheckpointKind::kCanonicalSavepoint:
     case CheckpointKind::kNativeSavepoint:
       return "SAVEPOINT";

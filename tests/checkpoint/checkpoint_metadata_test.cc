@@ -197,6 +197,59 @@ TEST(CheckpointMetadataTest, CraftedIdentifiersAreCorruption) {
   }
 }
 
+// A changelog checkpoint: a backend's materialization plus the log segments after it.
+CheckpointMetadata ChangelogSample() {
+  CheckpointMetadata m = Sample();
+  m.kind = CheckpointKind::kChangelog;
+  KeyedStateHandle& h = m.backends[1];
+  h.kind = BackendSnapshotKind::kChangelog;
+  h.files = {
+      {"shared/op_1-materialization-7-ab.kgs", 500, 3, StateFileRole::kMaterialization, "", 0},
+      {"shared/changelog-w-1.dstl", 300, 4, StateFileRole::kChangelog, "", 0},
+      {"shared/changelog-w-2.dstl", 200, 5, StateFileRole::kChangelog, "", 0}};
+  h.materialized_sequence = 10;
+  h.changelog_sequence = 40;
+  h.changelog = {{"shared/changelog-w-1.dstl", 12, 100, 5, 25},
+                 {"shared/changelog-w-2.dstl", 12, 80, 26, 40}};
+  return m;
+}
+
+TEST(CheckpointMetadataTest, ChangelogHandlesRoundTrip) {
+  const CheckpointMetadata m = ChangelogSample();
+  auto decoded = DecodeCheckpointMetadata(EncodeCheckpointMetadata(m), "chk-42/_metadata");
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(*decoded, m);
+  EXPECT_STREQ(CheckpointKindName(decoded->kind), "changelog");
+}
+
+// Segments that skip or repeat changes, name a file the handle does not hold, or files of the
+// changelog roles outside shared/ or claimed by a checkpoint: each one clear Corruption.
+TEST(CheckpointMetadataTest, InconsistentChangelogsAreCorruption) {
+  const std::vector<std::pair<std::string, std::function<void(KeyedStateHandle&)>>> crafts = {
+      {"not the next one", [](KeyedStateHandle& h) { h.changelog[1].first_sequence = 27; }},
+      {"not the next one", [](KeyedStateHandle& h) { h.changelog[0].first_sequence = 12; }},
+      {"misses changes", [](KeyedStateHandle& h) { h.changelog_sequence = 41; }},
+      {"not its file", [](KeyedStateHandle& h) { h.changelog[0].path = "shared/other.dstl"; }},
+      {"written outside checkpoints",
+       [](KeyedStateHandle& h) { h.files[1].written_by_checkpoint = 42; }},
+      {"written outside checkpoints",
+       [](KeyedStateHandle& h) { h.files[2].path = "chk-42/changelog-w-2.dstl"; }},
+      {"inconsistent",
+       [](KeyedStateHandle& h) { h.files[2].role = StateFileRole::kMaterialization; }},
+      {"not a changelog one",
+       [](KeyedStateHandle& h) { h.kind = BackendSnapshotKind::kIncremental; }},
+  };
+  for (const auto& [expected, craft] : crafts) {
+    CheckpointMetadata m = ChangelogSample();
+    craft(m.backends[1]);
+    auto decoded = DecodeCheckpointMetadata(EncodeCheckpointMetadata(m), "chk-42/_metadata");
+    ASSERT_FALSE(decoded.ok()) << expected;
+    EXPECT_TRUE(decoded.status().IsCorruption()) << decoded.status().ToString();
+    EXPECT_NE(decoded.status().message().find(expected), std::string::npos)
+        << decoded.status().ToString();
+  }
+}
+
 TEST(CheckpointMetadataTest, ReaderRefusesHugeSparseFilesFifosAndLinks) {
   testing::TempDir tmp;
   auto fs = NewPosixFileSystem();

@@ -1,9 +1,9 @@
 // Across processes: `weir run` of keyed-aggregate and wordcount killed with SIGKILL at random
 // moments, resumed each time with `weir run -s <latest completed checkpoint>` (found with
 // `weir checkpoints list --json`); the committed output must then be exactly-once and the final
-// counts and sums those of a failure-free run. Full and incremental checkpoints, parallelism 1
-// and 4, and rescaling: each resume at another parallelism (2 -> 4 -> 1 -> 3 -> 2), after which
-// gc leaves no orphan. Seeded: a failure prints the seed and each command's kill time.
+// counts and sums those of a failure-free run. Full, incremental and changelog checkpoints,
+// parallelism 1 and 4, and rescaling: each resume at another parallelism (2 -> 4 -> 1 -> 3 -> 2),
+// after which gc leaves no orphan. Seeded: a failure prints the seed and each command's kill time.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 
@@ -23,7 +23,8 @@ struct Scenario {
   std::string job;
   int parallelism;
   bool incremental;
-  bool rescale = false;  // each run at the next parallelism of kRescaleChain
+  bool rescale = false;    // each run at the next parallelism of kRescaleChain
+  bool changelog = false;  // changelog checkpoints (materializing every 300 ms)
 };
 
 constexpr int kRescaleChain[] = {2, 4, 1, 3, 2};
@@ -65,10 +66,12 @@ TEST_P(KillResumeTest, CommittedOutputIsExactlyOnceAfterEveryKill) {
         "-D", "state.checkpoints.dir=" + checkpoints,
         "-D", "state.backend.rocksdb.localdir=" + tmp.Sub("local"),
         "-D", "parallelism.default=" + std::to_string(parallelism),
-        "-D", std::string("state.backend.incremental=") + (sc.incremental ? "true" : "false")};
+        "-D", std::string("state.backend.incremental=") + (sc.incremental ? "true" : "false"),
+        "-D", std::string("state.backend.changelog.enabled=") + (sc.changelog ? "true" : "false"),
+        "-D", "state.backend.changelog.periodic-materialize.interval=300ms"};
   };
   const unsigned seed = static_cast<unsigned>(sc.parallelism * 31 + sc.incremental * 7 +
-                                              sc.job.size() + sc.rescale * 3);
+                                              sc.job.size() + sc.rescale * 3 + sc.changelog * 5);
   std::mt19937 rng(seed);
   std::string log = "seed " + std::to_string(seed) + "\n";
   std::string latest;
@@ -145,13 +148,18 @@ INSTANTIATE_TEST_SUITE_P(
                       Scenario{"wordcount", 4, false}, Scenario{"wordcount", 4, true},
                       Scenario{"keyed-aggregate", 0, false, true},
                       Scenario{"keyed-aggregate", 0, true, true},
-                      Scenario{"wordcount", 0, true, true}),
+                      Scenario{"wordcount", 0, true, true},
+                      Scenario{"keyed-aggregate", 4, true, false, true},
+                      Scenario{"keyed-aggregate", 0, false, true, true},
+                      Scenario{"wordcount", 1, false, false, true}),
     [](const auto& info) {
       std::string name = info.param.job == "wordcount" ? "WordCount" : "KeyedAggregate";
       return name +
              (info.param.rescale ? std::string("Rescaled")
                                  : "P" + std::to_string(info.param.parallelism)) +
-             (info.param.incremental ? "Incremental" : "Full");
+             (info.param.changelog     ? "Changelog"
+              : info.param.incremental ? "Incremental"
+                                       : "Full");
     });
 
 }  // namespace

@@ -92,7 +92,8 @@ TEST_P(BackendContractTest, AFullSnapshotRestoresIntoEitherBackend) {
 INSTANTIATE_TEST_SUITE_P(
     State, BackendContractTest,
     ::testing::Combine(::testing::Values("rocksdb", "hashmap", "rocksdb_hash",
-                                         "rocksdb_small_cache", "rocksdb_no_cache"),
+                                         "rocksdb_small_cache", "rocksdb_no_cache",
+                                         "rocksdb_changelog", "hashmap_changelog"),
                        ::testing::Values("rocksdb", "hashmap")),
     [](const auto& info) { return std::get<0>(info.param) + "_to_" + std::get<1>(info.param); });
 
@@ -300,7 +301,8 @@ TEST_P(StateBackendTest, RestoredStatesAreRegistered) {
 
 INSTANTIATE_TEST_SUITE_P(State, StateBackendTest,
                          ::testing::Values("rocksdb", "hashmap", "rocksdb_hash",
-                                           "rocksdb_small_cache", "rocksdb_no_cache"),
+                                           "rocksdb_small_cache", "rocksdb_no_cache",
+                                           "rocksdb_changelog", "hashmap_changelog"),
                          [](const auto& info) { return info.param; });
 
 TEST(StateBackendsTest, AnUnknownTypeIsRefusedNamingTheKnownOnes) {

@@ -302,9 +302,9 @@ Result<StateFileHandle> ChangelogWriter::WriteFile(const std::string& relative,
   h.path = relative;
   h.size = bytes.size();
   h.checksum = Hash64(bytes);
-  // Shared: later checkpoints reference it. (The checkpoint handle format will give log files
-  // a role of their own, so that verify and inspect tell them from SSTs.)
-  h.role = StateFileRole::kShared;
+  // Written outside any checkpoint (written_by_checkpoint 0); the checkpoints that need it
+  // reference it.
+  h.role = StateFileRole::kChangelog;
   return h;
 }
 

@@ -125,8 +125,9 @@ inline constexpr ConfigOption<bool> kWriteBackCache{
         "Keep recently used rows in memory in front of RocksDB: a state access that hits costs a "
         "hash lookup, and a row written many times between checkpoints reaches RocksDB once. "
         "Dirty rows are frozen at the checkpoint's synchronous part and written by a thread of "
-        "the backend before the memtable switch; iterating a map or a state's keys, full "
-        "snapshots and savepoints write them first. See checkpoints.md.",
+        "the backend before the memtable switch (or, for full snapshots and canonical "
+        "savepoints, before the snapshot they read); iterating a map or a state's keys writes "
+        "them first. See checkpoints.md.",
 };
 inline constexpr ConfigOption<double> kRocksDbWriteBackCacheRatio{
     .key = "state.backend.rocksdb.memory.write-back-cache-ratio",

@@ -54,8 +54,11 @@ RocksDbSharedMemory::RocksDbSharedMemory(const RocksDbMemoryBudget& budget) : bu
   const auto write_buffer_bytes = static_cast<size_t>(total * 2.0 * r / 3.0);
   cache_ = rocksdb::NewLRUCache(cache_bytes, /*num_shard_bits=*/-1,
                                 /*strict_capacity_limit=*/false, budget.high_prio_pool_ratio);
+  // No stall: with many databases sharing the manager, a stalled writer can wait for a flush that
+  // no database triggers (each one's mutable memtables below the flush limit), and the whole
+  // process hangs (seen in RocksDbMemoryTest under load).
   write_buffer_manager_ = std::make_shared<rocksdb::WriteBufferManager>(write_buffer_bytes, cache_,
-                                                                        /*allow_stall=*/true);
+                                                                        /*allow_stall=*/false);
 }
 
 RocksDbSharedMemory::~RocksDbSharedMemory() = default;

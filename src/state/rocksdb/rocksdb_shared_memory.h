@@ -6,9 +6,10 @@
 //
 // The budget is split as Flink splits it: with write-buffer ratio r, the write-buffer manager
 // may hold 2r/3 of the budget (it flushes at 2r/3 and lets memtables grow to 1.5× that, so up to
-// r of the budget) and the cache is sized (3 − r)/3 of it, memtables included. The manager stalls
-// writes beyond that: without the stall, writers outrunning the flushes grew memtables to almost
-// three times their share (bench/memory_bench).
+// r of the budget) and the cache is sized (3 − r)/3 of it, memtables included. The manager does
+// not stall writers (RocksDB's stall deadlocked many databases sharing one manager), so writers
+// outrunning the flushes can grow memtables past their share (almost three times it in
+// bench/memory_bench).
 // Index and filter blocks are cached with high priority (`high_prio_pool_ratio` of the cache is
 // reserved for them), so data blocks cannot push them out.
 //

@@ -1,0 +1,500 @@
+#include "state/changelog/changelog_keyed_state_backend.h"
+
+#include <algorithm>
+#include <future>
+#include <map>
+#include <random>
+#include <set>
+
+#include "common/checksum.h"
+#include "common/failpoint.h"
+#include "common/retry.h"
+#include "snapshot/key_group_stream.h"
+#include "state/changelog/changelog_options.h"
+#include "state/ttl_snapshot_view.h"
+
+namespace weir {
+
+// The protected parts of a backend that the changelog backend reaches into: the inner backend's
+// raw states (what is logged wraps them) and where it cleans expired values up.
+class ChangelogAccess {
+ public:
+  static Result<RawKeyedState*> GetOrCreateRawState(KeyedStateBackend& b,
+                                                    const StateMetaInfo& meta) {
+    return b.GetOrCreateRawState(meta);
+  }
+  static Status OnTtlStateRegistered(KeyedStateBackend& b, const StateMetaInfo& meta,
+                                     const StateTtlConfig& ttl) {
+    return b.OnTtlStateRegistered(meta, ttl);
+  }
+};
+
+namespace {
+
+std::string RandomSuffix() {
+  std::random_device rd;
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx",
+                static_cast<unsigned long long>((uint64_t{rd()} << 32) ^ rd()));
+  return buf;
+}
+
+// Writes `view` as a key-group stream to shared/ (the file of a materialization).
+Result<StateFileHandle> WriteMaterialization(const CheckpointStorage& storage,
+                                             const StateSnapshotView& view,
+                                             const std::string& backend_id, int max_parallelism,
+                                             KeyGroupRange range, uint64_t checkpoint_id) {
+  const std::string relative = std::string(kSharedDirName) + "/" + backend_id +
+                               "-materialization-" + std::to_string(checkpoint_id) + "-" +
+                               RandomSuffix() + ".kgs";
+  WEIR_ASSIGN_OR_RETURN(const std::string path, storage.ResolveRelative(relative));
+  auto written = RetryRetryableResult<WrittenFile>(
+      "materialization of backend " + backend_id, [&]() -> Result<WrittenFile> {
+        WEIR_FAILPOINT("changelog.materialize");
+        WEIR_RETURN_IF_ERROR(storage.fs().CreateDirs(storage.SharedDir()));
+        WEIR_ASSIGN_OR_RETURN(auto file, storage.fs().NewWritableFile(path));
+        WEIR_ASSIGN_OR_RETURN(WrittenFile w,
+                              WriteKeyGroupStream(view, max_parallelism, range, *file));
+        WEIR_RETURN_IF_ERROR(file->Sync());
+        WEIR_RETURN_IF_ERROR(file->Close());
+        WEIR_RETURN_IF_ERROR(storage.fs().SyncDir(storage.SharedDir()));
+        return w;
+      });
+  if (!written.ok()) {
+    (void)storage.owned().DeleteFile(relative);  // nothing references a failed one
+    return written.status().WithContext("materialization of backend " + backend_id);
+  }
+  StateFileHandle h;
+  h.path = relative;
+  h.size = written->size;
+  h.checksum = written->checksum;
+  h.role = StateFileRole::kMaterialization;
+  h.written_by_checkpoint = 0;  // written outside any checkpoint
+  return h;
+}
+
+}  // namespace
+
+ChangelogBackendOptions ChangelogBackendOptionsFrom(const Configuration& config) {
+  ChangelogBackendOptions o;
+  o.materialize_interval = config.Get(config::kChangelogMaterializeInterval);
+  o.max_failures_allowed = static_cast<int>(config.Get(config::kChangelogMaxFailures));
+  return o;
+}
+
+ChangelogWriterOptions ChangelogWriterOptionsFrom(const Configuration& config) {
+  ChangelogWriterOptions o;
+  o.persist_delay = config.Get(config::kChangelogPersistDelay);
+  o.persist_size_threshold = config.Get(config::kChangelogPersistSize).bytes;
+  o.compression = config.Get(config::kChangelogCompression) ? ChangelogCompression::kLz4
+                                                            : ChangelogCompression::kNone;
+  o.retry.max_attempts = config.Get(config::kChangelogRetryPolicy) == ChangelogRetryPolicy::kNone
+                             ? 1
+                             : static_cast<int>(config.Get(config::kChangelogMaxAttempts));
+  return o;
+}
+
+// --- the logging view of one state
+
+class ChangelogKeyedStateBackend::LoggingState final : public RawKeyedState {
+ public:
+  LoggingState(ChangelogKeyedStateBackend* backend, RawKeyedState* inner, uint32_t id)
+      : backend_(backend), inner_(inner), id_(id) {}
+
+  RawKeyedState* inner() const { return inner_; }
+  const StateMetaInfo& meta() const override { return inner_->meta(); }
+  void SetCurrentNamespace(std::string_view ns) override {
+    inner_->SetCurrentNamespace(ns);
+    ns_.assign(ns);
+  }
+  Result<std::optional<std::string>> Get(std::string_view user_key) override {
+    return inner_->Get(user_key);
+  }
+  Status Put(std::string_view user_key, std::string_view value) override {
+    WEIR_RETURN_IF_ERROR(inner_->Put(user_key, value));
+    Log(StateChangeOp::kPut, user_key, value);
+    return Status::OK();
+  }
+  Status Append(std::string_view operand) override {
+    WEIR_RETURN_IF_ERROR(inner_->Append(operand));
+    Log(StateChangeOp::kAppend, {}, operand);
+    return Status::OK();
+  }
+  Status Delete(std::string_view user_key) override {
+    WEIR_RETURN_IF_ERROR(inner_->Delete(user_key));
+    Log(StateChangeOp::kDelete, user_key, {});
+    return Status::OK();
+  }
+  Status Clear() override {
+    WEIR_RETURN_IF_ERROR(inner_->Clear());
+    Log(StateChangeOp::kClear, {}, {});
+    return Status::OK();
+  }
+  Status ForEachRow(const std::function<bool(std::string_view, std::string_view)>& visit) override {
+    return inner_->ForEachRow(visit);
+  }
+
+ private:
+  void Log(StateChangeOp op, std::string_view user_key, std::string_view value) {
+    backend_->log_->Append(op, id_, backend_->inner_->current_key_group(), backend_->current_key_,
+                           ns_, user_key, value);
+  }
+
+  ChangelogKeyedStateBackend* backend_;
+  RawKeyedState* inner_;
+  const uint32_t id_;
+  std::string ns_;
+};
+
+// --- materializations
+
+struct ChangelogKeyedStateBackend::Running {
+  uint64_t sequence = 0;  // the last change the materialization holds
+  std::shared_future<Result<StateFileHandle>> result;
+  std::thread thread;
+  ~Running() {
+    if (thread.joinable()) thread.join();
+  }
+};
+
+ChangelogKeyedStateBackend::ChangelogKeyedStateBackend(
+    std::unique_ptr<CheckpointableKeyedStateBackend> inner, std::unique_ptr<StateChangelog> log,
+    const CheckpointStorage& storage, ChangelogBackendOptions options, bool restored)
+    : inner_(std::move(inner)),
+      log_(std::move(log)),
+      storage_(storage),
+      options_(options),
+      materialize_next_(restored),
+      last_materialization_(std::chrono::steady_clock::now()) {
+  // A new backend's state is empty: the log from its first change holds all of it.
+  if (!restored) base_ = std::make_shared<const Materialization>();
+}
+
+ChangelogKeyedStateBackend::~ChangelogKeyedStateBackend() {
+  running_.reset();  // joins a materialization still running: it reads the inner backend
+}
+
+Status ChangelogKeyedStateBackend::SetCurrentKey(std::string_view serialized_key) {
+  WEIR_RETURN_IF_ERROR(inner_->SetCurrentKey(serialized_key));
+  current_key_.assign(serialized_key);
+  return Status::OK();
+}
+
+Result<RawKeyedState*> ChangelogKeyedStateBackend::GetOrCreateRawState(const StateMetaInfo& meta) {
+  WEIR_ASSIGN_OR_RETURN(RawKeyedState * raw, ChangelogAccess::GetOrCreateRawState(*inner_, meta));
+  for (const auto& s : states_) {
+    if (s->inner() == raw) return s.get();
+  }
+  states_.push_back(std::make_unique<LoggingState>(this, raw, log_->StateId(meta.name)));
+  return states_.back().get();
+}
+
+Status ChangelogKeyedStateBackend::OnTtlStateRegistered(const StateMetaInfo& meta,
+                                                        const StateTtlConfig& ttl) {
+  inner_->SetTtlTimeProvider(ttl_time_provider());  // its compaction filter reads this clock
+  return ChangelogAccess::OnTtlStateRegistered(*inner_, meta, ttl);
+}
+
+Result<std::unique_ptr<StateBulkLoader>> ChangelogKeyedStateBackend::NewBulkLoader(
+    const std::vector<StateMetaInfo>& states) {
+  materialize_next_ = true;
+  return inner_->NewBulkLoader(states);
+}
+
+Result<std::shared_ptr<ChangelogKeyedStateBackend::Running>>
+ChangelogKeyedStateBackend::StartMaterialization(uint64_t checkpoint_id) {
+  WEIR_ASSIGN_OR_RETURN(auto view, inner_->CreateSnapshotView());
+  // Expired values as of now stay out of it, as out of a full snapshot.
+  view =
+      WithoutExpiredState(std::move(view), ttl_configs(), ttl_time_provider()->CurrentTimestamp());
+  auto running = std::make_shared<Running>();
+  running->sequence = log_->last_sequence();
+  std::promise<Result<StateFileHandle>> promise;
+  running->result = promise.get_future().share();
+  std::shared_ptr<StateSnapshotView> shared_view(std::move(view));
+  running->thread = std::thread([promise = std::move(promise), shared_view, &storage = storage_,
+                                 checkpoint_id, id = backend_id(), maxp = max_parallelism(),
+                                 range = key_group_range()]() mutable {
+    promise.set_value(WriteMaterialization(storage, *shared_view, id, maxp, range, checkpoint_id));
+  });
+  last_materialization_ = std::chrono::steady_clock::now();
+  return running;
+}
+
+Status ChangelogKeyedStateBackend::CollectMaterialization() {
+  if (!running_) return Status::OK();
+  if (running_->result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    return Status::OK();
+  }
+  Result<StateFileHandle> result = running_->result.get();
+  const uint64_t sequence = running_->sequence;
+  running_.reset();
+  if (!result.ok()) {
+    ++failures_;
+    last_failure_ = result.status();
+    return Status::OK();
+  }
+  auto m = std::make_shared<Materialization>();
+  m->file = *result;
+  m->sequence = sequence;
+  base_ = std::move(m);
+  materialize_next_ = false;
+  failures_ = 0;
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  ++shared_->materializations;
+  return Status::OK();
+}
+
+namespace {
+
+// A changelog checkpoint's asynchronous part: waits for its base (a materialization still being
+// written, for the first checkpoint after a restore) and for the log to be durable up to the
+// synchronous part's position, then names the files.
+class ChangelogAsyncPart final : public AsyncSnapshotPart {
+ public:
+  using Base = std::function<Result<std::pair<std::optional<StateFileHandle>, uint64_t>>()>;
+  ChangelogAsyncPart(Base base, std::shared_future<Status> persisted,
+                     std::shared_ptr<const StateChangelog> log, KeyedStateHandle handle,
+                     uint64_t previous_sequence, std::function<void(uint64_t base_sequence)> done)
+      : base_(std::move(base)),
+        persisted_(std::move(persisted)),
+        log_(std::move(log)),
+        handle_(std::move(handle)),
+        previous_sequence_(previous_sequence),
+        done_(std::move(done)) {}
+
+  Result<KeyedStateHandle> Run() override {
+    const std::string what = "changelog snapshot of backend " + handle_.backend_id;
+    WEIR_ASSIGN_OR_RETURN(auto base, base_());
+    WEIR_RETURN_IF_ERROR(persisted_.get().WithContext(what));
+    WEIR_FAILPOINT("changelog.checkpoint_persisted");
+    const auto& [materialization, base_sequence] = base;
+    KeyedStateHandle h = std::move(handle_);
+    h.materialized_sequence = base_sequence;
+    if (h.changelog_sequence < base_sequence) h.changelog_sequence = base_sequence;
+    if (materialization) {
+      h.files.push_back(*materialization);
+      h.full_bytes += materialization->size;
+    }
+    WEIR_ASSIGN_OR_RETURN(auto segments, log_->Segments(base_sequence, h.changelog_sequence));
+    std::set<std::string> files;
+    for (const auto& s : segments) {
+      if (files.insert(s.file.path).second) {
+        StateFileHandle f = s.file;
+        f.written_by_checkpoint = 0;
+        h.files.push_back(std::move(f));
+      }
+      h.changelog.push_back({s.file.path, s.offset, s.length, s.first_sequence, s.last_sequence});
+      h.full_bytes += s.length;
+      if (s.last_sequence > previous_sequence_) h.checkpointed_bytes += s.length;
+    }
+    done_(base_sequence);
+    return h;
+  }
+
+ private:
+  Base base_;
+  std::shared_future<Status> persisted_;
+  std::shared_ptr<const StateChangelog> log_;
+  KeyedStateHandle handle_;
+  uint64_t previous_sequence_;
+  std::function<void(uint64_t)> done_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<AsyncSnapshotPart>> ChangelogKeyedStateBackend::Snapshot(
+    uint64_t checkpoint_id, const CheckpointOptions& options) {
+  // A savepoint is self-contained: the inner backend's own format.
+  if (options.is_savepoint()) return inner_->Snapshot(checkpoint_id, options);
+  WEIR_RETURN_IF_ERROR(CollectMaterialization());
+  if (failures_ > options_.max_failures_allowed) {
+    const Status s = last_failure_.WithContext(
+        "backend " + backend_id() + ": " + std::to_string(failures_) +
+        " materializations failed in a row (state.backend.changelog.max-failures-allowed is " +
+        std::to_string(options_.max_failures_allowed) + ")");
+    if (!running_) {
+      WEIR_ASSIGN_OR_RETURN(running_, StartMaterialization(checkpoint_id));
+    }
+    return s;
+  }
+  // A full checkpoint references nothing written before it: a materialization of its own.
+  const bool own_materialization =
+      materialize_next_ || options.type == CheckpointOptions::Type::kFullCheckpoint;
+  const auto now = std::chrono::steady_clock::now();
+  if (!running_ && (own_materialization || failures_ > 0 ||
+                    now - last_materialization_ >= options_.materialize_interval)) {
+    WEIR_ASSIGN_OR_RETURN(running_, StartMaterialization(checkpoint_id));
+  }
+  ChangelogAsyncPart::Base base;
+  if (own_materialization) {
+    base = [running = running_]() -> Result<std::pair<std::optional<StateFileHandle>, uint64_t>> {
+      WEIR_ASSIGN_OR_RETURN(StateFileHandle file, running->result.get());
+      return std::make_pair(std::optional<StateFileHandle>(file), running->sequence);
+    };
+  } else {
+    base = [m = base_]() -> Result<std::pair<std::optional<StateFileHandle>, uint64_t>> {
+      return std::make_pair(m->file, m->sequence);
+    };
+  }
+  const uint64_t sequence = log_->last_sequence();
+  KeyedStateHandle h;
+  h.backend_id = backend_id();
+  h.max_parallelism = max_parallelism();
+  h.key_group_range = key_group_range();
+  h.kind = BackendSnapshotKind::kChangelog;
+  h.states = RegisteredStates();
+  h.changelog_sequence = sequence;
+  const uint64_t previous = last_checkpoint_sequence_;
+  last_checkpoint_sequence_ = sequence;
+  // The part may outlive the backend: it keeps what it uses.
+  auto done = [shared = shared_, checkpoint_id](uint64_t base_sequence) {
+    std::lock_guard<std::mutex> lock(shared->mu);
+    shared->pending[checkpoint_id] = base_sequence;
+  };
+  return std::unique_ptr<AsyncSnapshotPart>(new ChangelogAsyncPart(
+      std::move(base), log_->Persist(sequence), log_, std::move(h), previous, done));
+}
+
+void ChangelogKeyedStateBackend::NotifyCheckpointComplete(uint64_t checkpoint_id) {
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    auto it = shared_->pending.find(checkpoint_id);
+    if (it != shared_->pending.end()) {
+      // A completed checkpoint holds the changes up to its base in the materialization.
+      log_->Truncate(it->second);
+      shared_->pending.erase(shared_->pending.begin(), std::next(it));
+    }
+  }
+  inner_->NotifyCheckpointComplete(checkpoint_id);
+}
+
+void ChangelogKeyedStateBackend::NotifyCheckpointAborted(uint64_t checkpoint_id) {
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    shared_->pending.erase(checkpoint_id);
+  }
+  inner_->NotifyCheckpointAborted(checkpoint_id);
+}
+
+uint64_t ChangelogKeyedStateBackend::materializations() const {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  return shared_->materializations;
+}
+
+uint64_t ChangelogKeyedStateBackend::materialized_sequence() const {
+  return base_ ? base_->sequence : 0;
+}
+
+// --- restore
+
+Result<ChangelogRestorePlan> PlanChangelogRestore(const KeyedStateRestore& restore) {
+  ChangelogRestorePlan plan;
+  plan.inner = restore;
+  plan.inner.handles.clear();
+  for (const auto& h : restore.handles) {
+    if (h.kind != BackendSnapshotKind::kChangelog) {
+      plan.inner.handles.push_back(h);
+      continue;
+    }
+    plan.changelogs.push_back(h);
+    for (const auto& f : h.files) {
+      if (f.role != StateFileRole::kMaterialization) continue;
+      // Loaded as the full snapshot it is; its states are those of its own header (the handle
+      // names every state registered by the checkpoint, some perhaps after it).
+      WEIR_ASSIGN_OR_RETURN(const std::string path, restore.storage->ResolveRelative(f.path));
+      WEIR_ASSIGN_OR_RETURN(auto readable, restore.storage->fs().NewReadableFile(path));
+      WEIR_ASSIGN_OR_RETURN(auto reader, KeyGroupStreamReader::Open(std::move(readable), f.path));
+      KeyedStateHandle full;
+      full.backend_id = h.backend_id;
+      full.max_parallelism = h.max_parallelism;
+      full.key_group_range = h.key_group_range;
+      full.kind = BackendSnapshotKind::kFull;
+      full.states = reader->header().states;
+      full.checkpointed_bytes = full.full_bytes = f.size;
+      StateFileHandle file = f;
+      file.role = StateFileRole::kFullSnapshot;
+      full.files.push_back(std::move(file));
+      plan.inner.handles.push_back(std::move(full));
+    }
+  }
+  return plan;
+}
+
+Status ReplayChangelogs(const CheckpointStorage& storage,
+                        const std::vector<KeyedStateHandle>& changelogs,
+                        CheckpointableKeyedStateBackend& backend) {
+  const KeyGroupRange range = backend.key_group_range();
+  std::map<std::string, RawKeyedState*> raw;  // by state name
+  for (const auto& h : changelogs) {
+    const std::string what = "changelog of backend " + h.backend_id;
+    for (const auto& meta : h.states) {
+      WEIR_ASSIGN_OR_RETURN(raw[meta.name], ChangelogAccess::GetOrCreateRawState(backend, meta));
+    }
+    std::map<std::string, std::string> contents;  // log files read so far, by path
+    for (const auto& seg : h.changelog) {
+      auto file = std::find_if(h.files.begin(), h.files.end(),
+                               [&](const StateFileHandle& f) { return f.path == seg.path; });
+      if (file == h.files.end()) return Status::Corruption(what + ": no file " + seg.path);
+      auto [it, inserted] = contents.try_emplace(seg.path);
+      if (inserted) {
+        WEIR_ASSIGN_OR_RETURN(const std::string path, storage.ResolveRelative(seg.path));
+        WEIR_ASSIGN_OR_RETURN(it->second, storage.fs().ReadFileToString(path));
+        if (it->second.size() != file->size || Hash64(it->second) != file->checksum) {
+          return Status::Corruption(what + ": " + seg.path +
+                                    " does not match its size and checksum");
+        }
+      }
+      const std::string& bytes = it->second;
+      if (seg.offset > bytes.size() || seg.length > bytes.size() - seg.offset) {
+        return Status::Corruption(what + ": segment past the end of " + seg.path);
+      }
+      std::string_view in(bytes.data() + seg.offset, seg.length);
+      WEIR_ASSIGN_OR_RETURN(ChangelogChunk chunk, DecodeChangelogChunk(&in));
+      if (chunk.backend_id != h.backend_id || chunk.first_sequence != seg.first_sequence ||
+          chunk.count == 0 || chunk.last_sequence() != seg.last_sequence) {
+        return Status::Corruption(what + ": the chunk at " + std::to_string(seg.offset) + " of " +
+                                  seg.path + " is not the segment the checkpoint names");
+      }
+      std::map<uint32_t, RawKeyedState*> by_id;
+      for (const auto& [id, name] : chunk.states) {
+        auto r = raw.find(name);
+        if (r == raw.end()) {
+          return Status::Corruption(what + ": changes of state '" + name +
+                                    "', which the checkpoint does not name");
+        }
+        by_id[id] = r->second;
+      }
+      uint64_t sequence = chunk.first_sequence;
+      WEIR_RETURN_IF_ERROR(ForEachStateChange(chunk, [&](const StateChange& c) -> Status {
+        const uint64_t s = sequence++;
+        if (s <= h.materialized_sequence || s > h.changelog_sequence) return Status::OK();
+        if (!range.Contains(c.key_group)) return Status::OK();
+        WEIR_RETURN_IF_ERROR(backend.SetCurrentKey(c.key));
+        if (backend.current_key_group() != c.key_group) {
+          return Status::Corruption(what + ": change " + std::to_string(s) + " names key group " +
+                                    std::to_string(c.key_group) + ", its key is in " +
+                                    std::to_string(backend.current_key_group()));
+        }
+        RawKeyedState* state = by_id.at(c.state_id);
+        state->SetCurrentNamespace(c.ns);
+        switch (c.op) {
+          case StateChangeOp::kPut:
+            return state->Put(c.user_key, c.value);
+          case StateChangeOp::kDelete:
+            return state->Delete(c.user_key);
+          case StateChangeOp::kAppend:
+            return state->Append(c.value);
+          case StateChangeOp::kClear:
+            return state->Clear();
+        }
+        return Status::Corruption(what + ": unknown change");
+      }));
+    }
+  }
+  // States start in the void namespace (typed states assume it).
+  for (const auto& [name, state] : raw) state->SetCurrentNamespace({});
+  return Status::OK();
+}
+
+}  // namespace weir

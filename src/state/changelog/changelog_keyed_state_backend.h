@@ -1,0 +1,149 @@
+// ChangelogKeyedStateBackend: changelog checkpoints for any backend (Flink's changelog state
+// backend, FLIP-158). It wraps the backend made for `state.backend.type` (the inner one): every
+// write to keyed state goes to the inner backend and is appended to the backend's StateChangelog
+// (put, delete, list append, clear, with the current key, its key group and the namespace), which
+// the process's ChangelogWriter persists continuously in batches.
+//
+// A checkpoint's synchronous part records the log's last sequence number; its asynchronous part
+// waits until the log is durable up to it. Its handle (kind kChangelog) references the latest
+// materialization plus the log segments after it. A materialization is a key-group stream of the
+// inner backend's state (shared/<backend>-materialization-<N>-<random>.kgs) as of a log position,
+// written in the background every `state.backend.changelog.periodic-materialize.interval`; once a
+// completed checkpoint references it, the log before it is truncated (the files go when no
+// retained checkpoint references them). A failed materialization is retried at the next interval;
+// only after `max-failures-allowed` failures in a row do checkpoints fail.
+//
+// The first checkpoint after a restore (and a full checkpoint: restore without claim) writes a
+// materialization of its own in its asynchronous part: the restored log belongs to the job that
+// wrote it, and the new log starts empty.
+//
+// Restore (RestoreChangelogState): the materializations are loaded as full snapshots, then the
+// segments are replayed in order, each change only if its key group is the backend's (rescaling
+// works unchanged).
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "snapshot/checkpointable_keyed_state_backend.h"
+#include "state/changelog/changelog_writer.h"
+
+namespace weir {
+
+struct ChangelogBackendOptions {
+  std::chrono::milliseconds materialize_interval{std::chrono::minutes(10)};
+  int max_failures_allowed = 3;
+};
+
+// The options of the configuration's changelog keys (changelog_options.h).
+ChangelogBackendOptions ChangelogBackendOptionsFrom(const Configuration& config);
+ChangelogWriterOptions ChangelogWriterOptionsFrom(const Configuration& config);
+
+class ChangelogKeyedStateBackend final : public CheckpointableKeyedStateBackend {
+ public:
+  // `inner` holds the restored state, if any (`restored`: its first checkpoint materializes).
+  // `storage` outlives the backend.
+  ChangelogKeyedStateBackend(std::unique_ptr<CheckpointableKeyedStateBackend> inner,
+                             std::unique_ptr<StateChangelog> log, const CheckpointStorage& storage,
+                             ChangelogBackendOptions options, bool restored);
+  ~ChangelogKeyedStateBackend() override;
+
+  // KeyedStateBackend
+  const KeyGroupRange& key_group_range() const override { return inner_->key_group_range(); }
+  int max_parallelism() const override { return inner_->max_parallelism(); }
+  Status SetCurrentKey(std::string_view serialized_key) override;
+  int current_key_group() const override { return inner_->current_key_group(); }
+  Status ForEachKey(std::string_view state_name, std::string_view serialized_namespace,
+                    const std::function<bool(std::string_view key)>& visit) override {
+    return inner_->ForEachKey(state_name, serialized_namespace, visit);
+  }
+  std::vector<StateMetaInfo> RegisteredStates() const override {
+    return inner_->RegisteredStates();
+  }
+
+  // CheckpointableKeyedStateBackend
+  const std::string& backend_id() const override { return inner_->backend_id(); }
+  Result<std::unique_ptr<AsyncSnapshotPart>> Snapshot(uint64_t checkpoint_id,
+                                                      const CheckpointOptions& options) override;
+  using CheckpointableKeyedStateBackend::Snapshot;
+  Result<std::unique_ptr<StateSnapshotView>> CreateSnapshotView() override {
+    return inner_->CreateSnapshotView();
+  }
+  Status RegisterStates(const std::vector<StateMetaInfo>& states) override {
+    return inner_->RegisterStates(states);
+  }
+  // Rows loaded this way are not in the log: the next checkpoint materializes.
+  Result<std::unique_ptr<StateBulkLoader>> NewBulkLoader(
+      const std::vector<StateMetaInfo>& states) override;
+  void NotifyCheckpointComplete(uint64_t checkpoint_id) override;
+  void NotifyCheckpointAborted(uint64_t checkpoint_id) override;
+
+  // For tests and metrics: materializations completed so far, and the latest one's sequence.
+  uint64_t materializations() const;
+  uint64_t materialized_sequence() const;
+  const StateChangelog& log() const { return *log_; }
+
+ protected:
+  Result<RawKeyedState*> GetOrCreateRawState(const StateMetaInfo& meta) override;
+  Status OnTtlStateRegistered(const StateMetaInfo& meta, const StateTtlConfig& ttl) override;
+
+ private:
+  class LoggingState;
+  // A materialization: its file (none for the empty state at the start) and the last change
+  // it holds.
+  struct Materialization {
+    std::optional<StateFileHandle> file;
+    uint64_t sequence = 0;
+  };
+  // One being written in the background.
+  struct Running;
+
+  // Starts a materialization of the state as of now (owner's thread).
+  Result<std::shared_ptr<Running>> StartMaterialization(uint64_t checkpoint_id);
+  // Takes a finished background materialization: it becomes the base of later checkpoints.
+  Status CollectMaterialization();
+
+  std::unique_ptr<CheckpointableKeyedStateBackend> inner_;
+  std::shared_ptr<StateChangelog> log_;  // shared with asynchronous parts
+  const CheckpointStorage& storage_;
+  const ChangelogBackendOptions options_;
+  std::vector<std::unique_ptr<LoggingState>> states_;
+  std::string current_key_;
+  bool materialize_next_;  // the log does not hold all state since the base
+  std::shared_ptr<const Materialization> base_;
+  std::chrono::steady_clock::time_point last_materialization_;
+  std::shared_ptr<Running> running_;  // the background materialization, if any
+  int failures_ = 0;
+  Status last_failure_;
+  uint64_t last_checkpoint_sequence_ = 0;  // for checkpointed_bytes
+
+  // Shared with asynchronous parts; notifications come from any thread.
+  struct Shared {
+    std::mutex mu;
+    std::map<uint64_t, uint64_t> pending;  // checkpoint → the last change its base holds
+    uint64_t materializations = 0;
+  };
+  std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
+};
+
+// A restore of changelog handles: their materializations are restored by the inner backend's
+// factory as the full snapshots they are (with the other handles, which are not changelog
+// ones), then their segments are replayed into it.
+struct ChangelogRestorePlan {
+  KeyedStateRestore inner;                   // what the inner backend's factory restores
+  std::vector<KeyedStateHandle> changelogs;  // whose segments are replayed afterwards
+};
+Result<ChangelogRestorePlan> PlanChangelogRestore(const KeyedStateRestore& restore);
+// Replays the segments of `changelogs` into `backend`, in order, keeping the changes of key
+// groups in its range.
+Status ReplayChangelogs(const CheckpointStorage& storage,
+                        const std::vector<KeyedStateHandle>& changelogs,
+                        CheckpointableKeyedStateBackend& backend);
+
+}  // namespace weir

@@ -1,0 +1,377 @@
+// Changelog checkpoints (state/changelog/changelog_keyed_state_backend.h) over both backends:
+// every checkpoint, taken while the task keeps writing, restores to exactly the state at its
+// synchronous part, whether it is the log alone, a materialization plus the log after it, or a
+// materialization of its own (after a restore); restores at other parallelisms take their key
+// groups only; materialization failures are tolerated up to the configured number.
+#include "state/changelog/changelog_keyed_state_backend.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "checkpoint/checkpoint_coordinator.h"
+#include "common/failpoint.h"
+#include "testing/backend_maker.h"
+
+namespace weir {
+namespace {
+
+struct KeyModel {
+  std::optional<int64_t> value;
+  std::vector<int64_t> list;
+  std::map<int64_t, int64_t> map;
+  bool operator==(const KeyModel&) const = default;
+};
+using Model = std::map<uint64_t, KeyModel>;
+
+class ChangelogBackendTest : public testing::BackendMaker,
+                             public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(config_.Set("state.backend.changelog.enabled", "true").ok());
+    ASSERT_TRUE(config_.Set("dstl.dfs.batch.persist-delay", "1 ms").ok());
+  }
+  void TearDown() override { Failpoints::Instance().ClearAll(); }
+
+  struct States {
+    ValueState<int64_t>* value;
+    ListState<int64_t>* list;
+    MapState<int64_t, int64_t>* map;
+  };
+  static States Register(KeyedStateBackend& b) {
+    return {*b.GetValueState(ValueStateDescriptor<int64_t>{"value"}),
+            *b.GetListState(ListStateDescriptor<int64_t>{"list"}),
+            *b.GetMapState(MapStateDescriptor<int64_t, int64_t>{"map"})};
+  }
+  static void RandomOp(KeyedStateBackend& b, const States& s, Model& model, std::mt19937_64& rng,
+                       uint64_t keys) {
+    const uint64_t k = rng() % keys;
+    std::string bytes;
+    DefaultSerializer<uint64_t>()->Serialize(k, &bytes);
+    if (!b.key_group_range().Contains(AssignToKeyGroup(bytes, b.max_parallelism()))) return;
+    ASSERT_TRUE(b.SetCurrentKey(bytes).ok());
+    KeyModel& m = model[k];
+    const auto x = static_cast<int64_t>(rng() % 1000);
+    switch (rng() % 8) {
+      case 0:
+      case 1:
+        ASSERT_TRUE(s.value->Update(x).ok());
+        m.value = x;
+        break;
+      case 2:
+        ASSERT_TRUE(s.value->Clear().ok());
+        m.value.reset();
+        break;
+      case 3:
+        ASSERT_TRUE(s.list->Add(x).ok());
+        m.list.push_back(x);
+        break;
+      case 4:
+        ASSERT_TRUE(s.list->Update({x, x + 1}).ok());
+        m.list = {x, x + 1};
+        break;
+      case 5:
+        ASSERT_TRUE(s.map->Put(x % 8, x).ok());
+        m.map[x % 8] = x;
+        break;
+      case 6:
+        ASSERT_TRUE(s.map->Remove(x % 8).ok());
+        m.map.erase(x % 8);
+        break;
+      case 7:
+        ASSERT_TRUE(s.map->Clear().ok());
+        m.map.clear();
+        break;
+    }
+  }
+  static void Check(KeyedStateBackend& b, const Model& model) {
+    const States s = Register(b);
+    for (const auto& [k, m] : model) {
+      std::string bytes;
+      DefaultSerializer<uint64_t>()->Serialize(k, &bytes);
+      if (!b.key_group_range().Contains(AssignToKeyGroup(bytes, b.max_parallelism()))) continue;
+      ASSERT_TRUE(b.SetCurrentKey(bytes).ok());
+      KeyModel got;
+      got.value = s.value->Value().value();
+      got.list = s.list->Get().value();
+      auto entries = s.map->Entries();
+      ASSERT_TRUE(entries.ok()) << entries.status().ToString();
+      got.map = std::map<int64_t, int64_t>(entries->begin(), entries->end());
+      ASSERT_EQ(got, m) << "key " << k;
+    }
+  }
+  // A checkpoint while the task goes on writing: the handle, and the model at its sync part.
+  std::pair<KeyedStateHandle, Model> Checkpoint(CheckpointableKeyedStateBackend& b, const States& s,
+                                                Model& model, std::mt19937_64& rng, uint64_t id) {
+    auto part = b.Snapshot(id);
+    EXPECT_TRUE(part.ok()) << part.status().ToString();
+    if (!part.ok()) return {};
+    const Model at_barrier = model;
+    Result<KeyedStateHandle> handle = Status::Internal("not run");
+    std::thread async([&] { handle = (*part)->Run(); });
+    for (int i = 0; i < 500; ++i) RandomOp(b, s, model, rng, 400);
+    async.join();
+    EXPECT_TRUE(handle.ok()) << handle.status().ToString();
+    if (!handle.ok()) return {};
+    b.NotifyCheckpointComplete(id);
+    return {*handle, at_barrier};
+  }
+  Result<std::unique_ptr<CheckpointableKeyedStateBackend>> Restore(
+      const std::vector<KeyedStateHandle>& handles, uint64_t id, const std::string& backend_id,
+      KeyGroupRange range) {
+    KeyedStateRestore restore{&storage_, id, handles, false};
+    KeyedStateBackendParameters p;
+    p.backend_id = backend_id;
+    p.local_dir = tmp_.Sub("restore-" + std::to_string(made_++));
+    p.max_parallelism = 128;
+    p.key_group_range = range;
+    p.config = &config_;
+    p.checkpoint_storage = &storage_;
+    p.io_pool = &pool_;
+    if (config_.Get(config::kChangelogEnabled)) p.changelog_writer = changelog_writer_;
+    return CreateKeyedStateBackend(GetParam(), p, &restore);
+  }
+};
+
+// Checkpoints of the log alone (no materialization for 10 minutes) and checkpoints over
+// materializations begun at every checkpoint each restore to their synchronous part's state,
+// into a backend with the changelog on and into one with it off.
+TEST_P(ChangelogBackendTest, EveryCheckpointRestoresToItsSynchronousPart) {
+  for (const char* interval : {"10 min", "0 ms"}) {
+    SCOPED_TRACE(interval);
+    ASSERT_TRUE(
+        config_.Set("state.backend.changelog.periodic-materialize.interval", interval).ok());
+    const std::string id = std::string("op_") + (interval[0] == '1' ? "0" : "1");
+    auto made = Make(GetParam(), id, nullptr);
+    ASSERT_TRUE(made.ok()) << made.status().ToString();
+    auto& b = static_cast<ChangelogKeyedStateBackend&>(**made);
+    const States s = Register(b);
+    Model model;
+    std::mt19937_64 rng(5);
+    const uint64_t first = interval[0] == '1' ? 1 : 101;
+    for (uint64_t cp = first; cp < first + 6; ++cp) {
+      for (int i = 0; i < 1500; ++i) RandomOp(b, s, model, rng, 400);
+      auto [handle, at_barrier] = Checkpoint(b, s, model, rng, cp);
+      if (HasFailure()) return;
+      EXPECT_EQ(handle.kind, BackendSnapshotKind::kChangelog);
+      for (const bool changelog_on : {true, false}) {
+        ASSERT_TRUE(
+            config_.Set("state.backend.changelog.enabled", changelog_on ? "true" : "false").ok());
+        auto restored = Restore({handle}, cp, id, KeyGroupRange::Of(0, 127));
+        ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+        Check(**restored, at_barrier);
+        if (HasFailure()) return;
+      }
+      ASSERT_TRUE(config_.Set("state.backend.changelog.enabled", "true").ok());
+      // Let a background materialization finish, so that a later checkpoint builds on it.
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (interval[0] == '0') {
+      EXPECT_GE(b.materializations(), 2u);
+      EXPECT_GT(b.materialized_sequence(), 0u);
+    } else {
+      EXPECT_EQ(b.materializations(), 0u);
+    }
+  }
+}
+
+// A restored backend's first checkpoint is a materialization of its own (the log it was restored
+// from is the old job's); later ones build on it and restore again, across two restores.
+TEST_P(ChangelogBackendTest, ARestoredBackendMaterializesInItsFirstCheckpoint) {
+  auto made = Make(GetParam(), "op_0", nullptr);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  Model model;
+  std::mt19937_64 rng(9);
+  KeyedStateHandle handle;
+  {
+    const States s = Register(**made);
+    for (int i = 0; i < 2000; ++i) RandomOp(**made, s, model, rng, 400);
+    auto [h, at] = Checkpoint(**made, s, model, rng, 1);
+    handle = h;
+    model = at;
+  }
+  made->reset();
+  uint64_t id = 1;
+  for (int generation = 0; generation < 2; ++generation) {
+    auto restored = Restore({handle}, id, "op_0", KeyGroupRange::Of(0, 127));
+    ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+    const States s = Register(**restored);
+    for (int i = 0; i < 1000; ++i) RandomOp(**restored, s, model, rng, 400);
+    auto [first, at_first] = Checkpoint(**restored, s, model, rng, ++id);
+    ASSERT_FALSE(HasFailure());
+    int materializations = 0;
+    for (const auto& f : first.files) {
+      materializations += f.role == StateFileRole::kMaterialization;
+      EXPECT_EQ(f.written_by_checkpoint, 0u) << f.path;
+    }
+    EXPECT_EQ(materializations, 1);
+    EXPECT_EQ(first.materialized_sequence, first.changelog_sequence);
+    for (int i = 0; i < 1000; ++i) RandomOp(**restored, s, model, rng, 400);
+    auto [second, at_second] = Checkpoint(**restored, s, model, rng, ++id);
+    ASSERT_FALSE(HasFailure());
+    EXPECT_FALSE(second.changelog.empty());
+    handle = second;
+    model = at_second;
+  }
+  auto last = Restore({handle}, id, "op_0", KeyGroupRange::Of(0, 127));
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
+  Check(**last, model);
+}
+
+// Rescaled: two backends restored from one changelog checkpoint take the changes of their own
+// key groups, and one backend restored from two takes both.
+TEST_P(ChangelogBackendTest, RescaledRestoresReplayTheirKeyGroupsOnly) {
+  auto made = Make(GetParam(), "op_0", nullptr);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  const States s = Register(**made);
+  Model model;
+  std::mt19937_64 rng(13);
+  for (int i = 0; i < 3000; ++i) RandomOp(**made, s, model, rng, 400);
+  auto [handle, at] = Checkpoint(**made, s, model, rng, 1);
+  ASSERT_FALSE(HasFailure());
+  std::vector<KeyedStateHandle> halves;
+  const KeyGroupRange ranges[] = {KeyGroupRange::Of(0, 63), KeyGroupRange::Of(64, 127)};
+  for (int i = 0; i < 2; ++i) {
+    auto half = Restore({handle}, 1, "op_half_" + std::to_string(i), ranges[i]);
+    ASSERT_TRUE(half.ok()) << half.status().ToString();
+    Check(**half, at);
+    const States hs = Register(**half);
+    Model m = at;
+    for (int j = 0; j < 300; ++j) {
+      const uint64_t k = rng() % 400;
+      std::string bytes;
+      DefaultSerializer<uint64_t>()->Serialize(k, &bytes);
+      if (!ranges[i].Contains(AssignToKeyGroup(bytes, 128))) continue;
+      ASSERT_TRUE((*half)->SetCurrentKey(bytes).ok());
+      ASSERT_TRUE(hs.value->Update(static_cast<int64_t>(j)).ok());
+      m[k].value = j;
+    }
+    auto [h, at_half] = Checkpoint(**half, hs, m, rng, 2);
+    ASSERT_FALSE(HasFailure());
+    halves.push_back(h);
+    for (const auto& [k, km] : at_half) {
+      std::string bytes;
+      DefaultSerializer<uint64_t>()->Serialize(k, &bytes);
+      if (ranges[i].Contains(AssignToKeyGroup(bytes, 128))) at[k] = km;
+    }
+  }
+  auto whole = Restore(halves, 2, "op_0", KeyGroupRange::Of(0, 127));
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  Check(**whole, at);
+}
+
+// Materializations that fail are retried; checkpoints go on over the last good one until more
+// than max-failures-allowed failed in a row, and recover once one succeeds.
+TEST_P(ChangelogBackendTest, MaterializationFailuresAreToleratedUpToTheLimit) {
+  ASSERT_TRUE(config_.Set("state.backend.changelog.periodic-materialize.interval", "0 ms").ok());
+  ASSERT_TRUE(config_.Set("state.backend.changelog.max-failures-allowed", "1").ok());
+  auto made = Make(GetParam(), "op_0", nullptr);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  auto& b = static_cast<ChangelogKeyedStateBackend&>(**made);
+  const States s = Register(b);
+  Model model;
+  std::mt19937_64 rng(17);
+  Failpoints::Instance().Set("changelog.materialize", FailpointAction::kError);
+  uint64_t id = 0;
+  int failed = 0;
+  for (int i = 0; i < 4; ++i) {
+    for (int j = 0; j < 500; ++j) RandomOp(b, s, model, rng, 400);
+    auto part = b.Snapshot(++id);
+    if (!part.ok()) {
+      ++failed;
+      EXPECT_NE(part.status().message().find("materializations failed in a row"), std::string::npos)
+          << part.status().ToString();
+    } else {
+      auto h = (*part)->Run();
+      ASSERT_TRUE(h.ok()) << h.status().ToString();
+      b.NotifyCheckpointComplete(id);
+    }
+    // The attempt (and its retries, about 0.4 s) ends before the next checkpoint collects it.
+    std::this_thread::sleep_for(std::chrono::milliseconds(900));
+  }
+  EXPECT_GE(failed, 1);
+  EXPECT_EQ(b.materializations(), 0u);
+  Failpoints::Instance().ClearAll();
+  Result<KeyedStateHandle> last = Status::Internal("none");
+  for (int i = 0; i < 4 && b.materializations() == 0; ++i) {
+    auto part = b.Snapshot(++id);
+    if (part.ok()) {
+      last = (*part)->Run();
+      ASSERT_TRUE(last.ok()) << last.status().ToString();
+      b.NotifyCheckpointComplete(id);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_GE(b.materializations(), 1u);
+  auto part = b.Snapshot(++id);
+  ASSERT_TRUE(part.ok()) << part.status().ToString();
+  auto h = (*part)->Run();
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  auto restored = Restore({*h}, id, "op_0", KeyGroupRange::Of(0, 127));
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  Check(**restored, model);
+}
+
+// Log files and materializations are written outside any checkpoint: an aborted checkpoint that
+// referenced them (acknowledged by one of its tasks, or acknowledged late) deletes none of them,
+// and the next checkpoint, which references them again, completes and restores.
+TEST_P(ChangelogBackendTest, AnAbortedCheckpointDeletesNoFileALaterOneNeeds) {
+  // No materialization: every checkpoint needs every log file written so far.
+  CheckpointCoordinator coordinator(storage_, CoordinatorOptions{"job", 1, {}});
+  ASSERT_TRUE(coordinator.Recover().ok());
+  auto made = Make(GetParam(), "op_0", nullptr);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  CheckpointableKeyedStateBackend& b = **made;
+  coordinator.AddListener(&b);
+  const States s = Register(b);
+  Model model;
+  std::mt19937_64 rng(23);
+  const auto snapshot = [&](uint64_t id) {
+    auto part = b.Snapshot(id);
+    EXPECT_TRUE(part.ok()) << part.status().ToString();
+    auto h = (*part)->Run();
+    EXPECT_TRUE(h.ok()) << h.status().ToString();
+    return *h;
+  };
+  const auto now = [] { return int64_t{1764000000000}; };
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 1500; ++i) RandomOp(b, s, model, rng, 400);
+    // Aborted after one of its two tasks acknowledged.
+    auto partial =
+        coordinator.StartCheckpoint(CheckpointKind::kChangelog, {"op_0", "other"}, now());
+    ASSERT_TRUE(partial.ok());
+    const KeyedStateHandle partial_handle = snapshot(*partial);
+    auto ack = coordinator.Acknowledge(*partial, partial_handle, now());
+    ASSERT_TRUE(ack.ok() && !ack->has_value()) << ack.status().ToString();
+    ASSERT_TRUE(coordinator.Abort(*partial, "declined by other"));
+    // Aborted before its acknowledgement arrived.
+    auto late = coordinator.StartCheckpoint(CheckpointKind::kChangelog, {"op_0"}, now());
+    ASSERT_TRUE(late.ok());
+    const KeyedStateHandle late_handle = snapshot(*late);
+    ASSERT_TRUE(coordinator.Abort(*late, "expired"));
+    EXPECT_FALSE(coordinator.Acknowledge(*late, late_handle, now()).ok());
+    coordinator.WaitForCompletions();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the cleaner's deletions
+    // The next one completes over the same files.
+    auto next = coordinator.StartCheckpoint(CheckpointKind::kChangelog, {"op_0"}, now());
+    ASSERT_TRUE(next.ok());
+    const KeyedStateHandle handle = snapshot(*next);
+    auto done = coordinator.Acknowledge(*next, handle, now());
+    ASSERT_TRUE(done.ok() && done->has_value()) << done.status().ToString();
+    for (const auto& f : handle.files) {
+      EXPECT_TRUE(std::filesystem::exists(*storage_.ResolveRelative(f.path))) << f.path;
+    }
+    auto restored = Restore({handle}, *next, "op_0", KeyGroupRange::Of(0, 127));
+    ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+    Check(**restored, model);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(State, ChangelogBackendTest, ::testing::Values("rocksdb", "hashmap"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace weir
