@@ -171,10 +171,11 @@ std::optional<uint64_t> JobRuntime::StartSnapshot(CheckpointOptions options,
   // The first checkpoint after a restore without claim references nothing restored.
   // With changelog checkpoints, full means a materialization of its own (changelog_keyed_...).
   if (options.type == CheckpointOptions::Type::kCheckpoint &&
-      (next_is_full_ || (!incremental_ && !changelog_))) {
+      (next_is_full_ || (!incremental_ && !changelog_writer_))) {
     options.type = CheckpointOptions::Type::kFullCheckpoint;
   }
-  CheckpointKind kind = changelog_ ? CheckpointKind::kChangelog : CheckpointKind::kIncremental;
+  CheckpointKind kind =
+      changelog_writer_ ? CheckpointKind::kChangelog : CheckpointKind::kIncremental;
   if (options.is_savepoint()) {
     kind = options.format == SavepointFormat::kNative ? CheckpointKind::kNativeSavepoint
                                                       : CheckpointKind::kCanonicalSavepoint;

@@ -224,8 +224,8 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
   bool fs_given_ = false;  // the caller's file system serves savepoints too
   bool exactly_once_ = true;
   bool incremental_ = false;
-  bool changelog_ = false;  // state.backend.changelog.enabled
-  // The process's state-change log when changelog checkpoints are on (the backends hold it too).
+  // The process's state-change log when changelog checkpoints are on (state.backend.changelog.
+  // enabled with checkpoint storage); the backends hold it too.
   std::shared_ptr<ChangelogWriter> changelog_writer_;
   bool next_is_full_ = false;  // no-claim: the first checkpoint must not build on the restored one
   uint64_t latest_completed_ = 0;

@@ -1,8 +1,8 @@
 // JobRuntime::Create: everything checked and prepared before a job runs (see job_runtime.h).
 #include <cstdlib>
-#include <random>
 
 #include "common/clock.h"
+#include "common/random_hex.h"
 #include "io/file_systems.h"
 #include "runtime/job_runtime.h"
 #include "runtime/state_compatibility.h"
@@ -12,16 +12,6 @@
 
 namespace weir {
 namespace {
-
-std::string NewJobId() {
-  std::random_device rd;
-  std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd() ^
-                      static_cast<uint64_t>(NowUnixMs()));
-  static const char* kHex = "0123456789abcdef";
-  std::string id;
-  for (int i = 0; i < 32; ++i) id.push_back(kHex[gen() % 16]);
-  return id;
-}
 
 std::string TempDirectory() {
   const char* tmp = std::getenv("TMPDIR");
@@ -63,7 +53,6 @@ Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Con
   job->graph_ = std::move(graph);
   job->exactly_once_ = config.Get(config::kMode) == CheckpointingMode::kExactlyOnce;
   job->incremental_ = config.Get(config::kIncremental);
-  job->changelog_ = config.Get(config::kChangelogEnabled);
 
   const int64_t interval = config.Get(config::kInterval).count();
   const bool claim = config.Get(config::kRestoreMode) == RestoreMode::kClaim;
@@ -85,7 +74,7 @@ Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Con
                                    " is not: checkpoints need a directory");
   }
 
-  job->job_id_ = NewJobId();
+  job->job_id_ = RandomHex(32);
   if (pointer) {
     WEIR_ASSIGN_OR_RETURN(CheckpointMetadata metadata,
                           ReadCheckpointMetadata(*restore_fs, pointer->metadata_path));

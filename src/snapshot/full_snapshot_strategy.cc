@@ -1,5 +1,6 @@
 #include "snapshot/full_snapshot_strategy.h"
 
+#include "common/failpoint.h"
 #include "common/retry.h"
 #include "snapshot/key_group_stream.h"
 #include "state/ttl_snapshot_view.h"
@@ -22,12 +23,11 @@ class FullAsyncPart final : public AsyncSnapshotPart {
   Result<KeyedStateHandle> Run() override {
     const std::string relative =
         storage_.RelativePrivateFile(checkpoint_id_, FullSnapshotStrategy::FileName(backend_id_));
-    WEIR_ASSIGN_OR_RETURN(const std::string path, storage_.ResolveRelative(relative));
-    // The snapshot view can be read again, so a transient storage error rewrites the file.
-    auto written = RetryRetryableResult<WrittenFile>("full snapshot of backend " + backend_id_,
-                                                     [&] { return Write(path); });
+    auto written = WriteKeyGroupStreamFile(storage_, *view_, max_parallelism_, range_, relative,
+                                           storage_.CheckpointDir(checkpoint_id_), [&] {
+                                             return storage_.CreateCheckpointDir(checkpoint_id_);
+                                           });
     if (!written.ok()) {
-      (void)storage_.owned().DeleteFile(relative);  // nothing references a failed snapshot
       return written.status().WithContext("full snapshot of backend " + backend_id_ +
                                           " for checkpoint " + std::to_string(checkpoint_id_));
     }
@@ -46,17 +46,6 @@ class FullAsyncPart final : public AsyncSnapshotPart {
   }
 
  private:
-  Result<WrittenFile> Write(const std::string& path) {
-    WEIR_RETURN_IF_ERROR(storage_.CreateCheckpointDir(checkpoint_id_));
-    WEIR_ASSIGN_OR_RETURN(auto file, storage_.fs().NewWritableFile(path));
-    WEIR_ASSIGN_OR_RETURN(WrittenFile written,
-                          WriteKeyGroupStream(*view_, max_parallelism_, range_, *file));
-    WEIR_RETURN_IF_ERROR(file->Sync());
-    WEIR_RETURN_IF_ERROR(file->Close());
-    WEIR_RETURN_IF_ERROR(storage_.fs().SyncDir(storage_.CheckpointDir(checkpoint_id_)));
-    return written;
-  }
-
   std::unique_ptr<StateSnapshotView> view_;
   CheckpointStorage storage_;
   uint64_t checkpoint_id_;
@@ -66,6 +55,29 @@ class FullAsyncPart final : public AsyncSnapshotPart {
 };
 
 }  // namespace
+
+Result<WrittenFile> WriteKeyGroupStreamFile(const CheckpointStorage& storage,
+                                            const StateSnapshotView& view, int max_parallelism,
+                                            KeyGroupRange range, const std::string& relative,
+                                            const std::string& dir,
+                                            const std::function<Status()>& create_dir,
+                                            std::string_view failpoint) {
+  WEIR_ASSIGN_OR_RETURN(const std::string path, storage.ResolveRelative(relative));
+  auto written =
+      RetryRetryableResult<WrittenFile>("writing " + relative, [&]() -> Result<WrittenFile> {
+        if (!failpoint.empty()) WEIR_RETURN_IF_ERROR(Failpoints::Instance().Hit(failpoint));
+        WEIR_RETURN_IF_ERROR(create_dir());
+        WEIR_ASSIGN_OR_RETURN(auto file, storage.fs().NewWritableFile(path));
+        WEIR_ASSIGN_OR_RETURN(WrittenFile w,
+                              WriteKeyGroupStream(view, max_parallelism, range, *file));
+        WEIR_RETURN_IF_ERROR(file->Sync());
+        WEIR_RETURN_IF_ERROR(file->Close());
+        WEIR_RETURN_IF_ERROR(storage.fs().SyncDir(dir));
+        return w;
+      });
+  if (!written.ok()) (void)storage.owned().DeleteFile(relative);  // nothing references it
+  return written;
+}
 
 Result<std::unique_ptr<AsyncSnapshotPart>> FullSnapshotStrategy::SyncPart(
     uint64_t checkpoint_id, const CheckpointOptions& options) {

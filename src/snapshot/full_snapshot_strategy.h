@@ -9,11 +9,27 @@
 // the file.
 #pragma once
 
+#include <functional>
+#include <string>
+#include <string_view>
+
 #include "snapshot/checkpointable_keyed_state_backend.h"
+#include "snapshot/key_group_stream.h"
 #include "snapshot/snapshot_strategy.h"
 #include "storage/checkpoint_storage.h"
 
 namespace weir {
+
+// Writes `view` as a key-group stream to `relative` in `storage`, syncs it and its directory
+// `dir` (made by `create_dir` before each attempt), and retries transient storage errors (the
+// view can be read again); a file that could not be written is deleted. `failpoint` (if any) is
+// hit before each attempt. Full snapshots and changelog materializations write through it.
+Result<WrittenFile> WriteKeyGroupStreamFile(const CheckpointStorage& storage,
+                                            const StateSnapshotView& view, int max_parallelism,
+                                            KeyGroupRange range, const std::string& relative,
+                                            const std::string& dir,
+                                            const std::function<Status()>& create_dir,
+                                            std::string_view failpoint = {});
 
 class FullSnapshotStrategy final : public SnapshotStrategy {
  public:

@@ -55,7 +55,9 @@ Result<std::unique_ptr<CheckpointableKeyedStateBackend>> CreateKeyedStateBackend
   WEIR_ASSIGN_OR_RETURN(
       auto inner,
       factory(parameters, plan && !plan->inner.handles.empty() ? &plan->inner : nullptr));
-  if (plan) WEIR_RETURN_IF_ERROR(ReplayChangelogs(*restore->storage, plan->changelogs, *inner));
+  if (plan)
+    WEIR_RETURN_IF_ERROR(
+        ReplayChangelogs(*restore->storage, restore->checkpoint_id, plan->changelogs, *inner));
   if (!changelog || parameters.checkpoint_storage == nullptr) return inner;
   return std::unique_ptr<CheckpointableKeyedStateBackend>(new ChangelogKeyedStateBackend(
       std::move(inner), parameters.changelog_writer->Register(parameters.backend_id),

@@ -8,26 +8,22 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <random>
 #include <thread>
 
 #include "checkpoint/checkpoint_coordinator.h"
 #include "common/failpoint.h"
+#include "state_model.h"
 #include "testing/backend_maker.h"
+#include "testing/checkpoint_helpers.h"
 
 namespace weir {
 namespace {
 
-struct KeyModel {
-  std::optional<int64_t> value;
-  std::vector<int64_t> list;
-  std::map<int64_t, int64_t> map;
-  bool operator==(const KeyModel&) const = default;
-};
-using Model = std::map<uint64_t, KeyModel>;
-
 class ChangelogBackendTest : public testing::BackendMaker,
+                             public testing::StateModel,
                              public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -36,73 +32,6 @@ class ChangelogBackendTest : public testing::BackendMaker,
   }
   void TearDown() override { Failpoints::Instance().ClearAll(); }
 
-  struct States {
-    ValueState<int64_t>* value;
-    ListState<int64_t>* list;
-    MapState<int64_t, int64_t>* map;
-  };
-  static States Register(KeyedStateBackend& b) {
-    return {*b.GetValueState(ValueStateDescriptor<int64_t>{"value"}),
-            *b.GetListState(ListStateDescriptor<int64_t>{"list"}),
-            *b.GetMapState(MapStateDescriptor<int64_t, int64_t>{"map"})};
-  }
-  static void RandomOp(KeyedStateBackend& b, const States& s, Model& model, std::mt19937_64& rng,
-                       uint64_t keys) {
-    const uint64_t k = rng() % keys;
-    std::string bytes;
-    DefaultSerializer<uint64_t>()->Serialize(k, &bytes);
-    if (!b.key_group_range().Contains(AssignToKeyGroup(bytes, b.max_parallelism()))) return;
-    ASSERT_TRUE(b.SetCurrentKey(bytes).ok());
-    KeyModel& m = model[k];
-    const auto x = static_cast<int64_t>(rng() % 1000);
-    switch (rng() % 8) {
-      case 0:
-      case 1:
-        ASSERT_TRUE(s.value->Update(x).ok());
-        m.value = x;
-        break;
-      case 2:
-        ASSERT_TRUE(s.value->Clear().ok());
-        m.value.reset();
-        break;
-      case 3:
-        ASSERT_TRUE(s.list->Add(x).ok());
-        m.list.push_back(x);
-        break;
-      case 4:
-        ASSERT_TRUE(s.list->Update({x, x + 1}).ok());
-        m.list = {x, x + 1};
-        break;
-      case 5:
-        ASSERT_TRUE(s.map->Put(x % 8, x).ok());
-        m.map[x % 8] = x;
-        break;
-      case 6:
-        ASSERT_TRUE(s.map->Remove(x % 8).ok());
-        m.map.erase(x % 8);
-        break;
-      case 7:
-        ASSERT_TRUE(s.map->Clear().ok());
-        m.map.clear();
-        break;
-    }
-  }
-  static void Check(KeyedStateBackend& b, const Model& model) {
-    const States s = Register(b);
-    for (const auto& [k, m] : model) {
-      std::string bytes;
-      DefaultSerializer<uint64_t>()->Serialize(k, &bytes);
-      if (!b.key_group_range().Contains(AssignToKeyGroup(bytes, b.max_parallelism()))) continue;
-      ASSERT_TRUE(b.SetCurrentKey(bytes).ok());
-      KeyModel got;
-      got.value = s.value->Value().value();
-      got.list = s.list->Get().value();
-      auto entries = s.map->Entries();
-      ASSERT_TRUE(entries.ok()) << entries.status().ToString();
-      got.map = std::map<int64_t, int64_t>(entries->begin(), entries->end());
-      ASSERT_EQ(got, m) << "key " << k;
-    }
-  }
   // A checkpoint while the task goes on writing: the handle, and the model at its sync part.
   std::pair<KeyedStateHandle, Model> Checkpoint(CheckpointableKeyedStateBackend& b, const States& s,
                                                 Model& model, std::mt19937_64& rng, uint64_t id) {
@@ -243,8 +172,7 @@ TEST_P(ChangelogBackendTest, RescaledRestoresReplayTheirKeyGroupsOnly) {
     for (int j = 0; j < 300; ++j) {
       const uint64_t k = rng() % 400;
       std::string bytes;
-      DefaultSerializer<uint64_t>()->Serialize(k, &bytes);
-      if (!ranges[i].Contains(AssignToKeyGroup(bytes, 128))) continue;
+      if (!Owns(**half, k, &bytes)) continue;
       ASSERT_TRUE((*half)->SetCurrentKey(bytes).ok());
       ASSERT_TRUE(hs.value->Update(static_cast<int64_t>(j)).ok());
       m[k].value = j;
@@ -254,8 +182,7 @@ TEST_P(ChangelogBackendTest, RescaledRestoresReplayTheirKeyGroupsOnly) {
     halves.push_back(h);
     for (const auto& [k, km] : at_half) {
       std::string bytes;
-      DefaultSerializer<uint64_t>()->Serialize(k, &bytes);
-      if (ranges[i].Contains(AssignToKeyGroup(bytes, 128))) at[k] = km;
+      if (Owns(**half, k, &bytes)) at[k] = km;
     }
   }
   auto whole = Restore(halves, 2, "op_0", KeyGroupRange::Of(0, 127));
@@ -368,6 +295,41 @@ TEST_P(ChangelogBackendTest, AnAbortedCheckpointDeletesNoFileALaterOneNeeds) {
     ASSERT_TRUE(restored.ok()) << restored.status().ToString();
     Check(**restored, model);
   }
+}
+
+// A log file that is missing, truncated or has a flipped byte fails the restore with one error
+// that names the checkpoint and the file.
+TEST_P(ChangelogBackendTest, ADamagedLogFileFailsTheRestoreNamingIt) {
+  auto made = Make(GetParam(), "op_0", nullptr);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  const States s = Register(**made);
+  Model model;
+  std::mt19937_64 rng(29);
+  for (int i = 0; i < 2000; ++i) RandomOp(**made, s, model, rng, 400);
+  auto [handle, at] = Checkpoint(**made, s, model, rng, 7);
+  ASSERT_FALSE(HasFailure());
+  ASSERT_FALSE(handle.changelog.empty());
+  const std::string log = *storage_.ResolveRelative(handle.changelog.back().path);
+  const std::string intact = tmp_.Sub("intact.dstl");
+  std::filesystem::copy_file(log, intact);
+  const std::vector<std::function<void()>> damages = {
+      [&] { testing::FlipByte(log, testing::FileSize(log) / 2); },
+      [&] { testing::Truncate(log, testing::FileSize(log) - 3); },
+      [&] { std::filesystem::remove(log); },
+  };
+  for (const auto& damage : damages) {
+    damage();
+    auto restored = Restore({handle}, 7, "op_0", KeyGroupRange::Of(0, 127));
+    ASSERT_FALSE(restored.ok());
+    EXPECT_NE(restored.status().message().find("checkpoint 7"), std::string::npos)
+        << restored.status().ToString();
+    EXPECT_NE(restored.status().message().find(handle.changelog.back().path), std::string::npos)
+        << restored.status().ToString();
+    std::filesystem::copy_file(intact, log, std::filesystem::copy_options::overwrite_existing);
+  }
+  auto restored = Restore({handle}, 7, "op_0", KeyGroupRange::Of(0, 127));
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  Check(**restored, at);
 }
 
 INSTANTIATE_TEST_SUITE_P(State, ChangelogBackendTest, ::testing::Values("rocksdb", "hashmap"),

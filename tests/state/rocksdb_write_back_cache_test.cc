@@ -13,21 +13,14 @@
 #include <thread>
 
 #include "state/rocksdb/rocksdb_keyed_state_backend.h"
+#include "state_model.h"
 #include "testing/backend_maker.h"
 
 namespace weir {
 namespace {
 
-// What every state of one key holds.
-struct KeyModel {
-  std::optional<int64_t> value;
-  std::vector<int64_t> list;
-  std::map<int64_t, int64_t> map;
-  bool operator==(const KeyModel&) const = default;
-};
-using Model = std::map<uint64_t, KeyModel>;
-
 class WriteBackCacheTest : public testing::BackendMaker,
+                           public testing::StateModel,
                            public ::testing::TestWithParam<std::string> {
  protected:
   // The cache's size, and full or incremental checkpoints.
@@ -35,87 +28,6 @@ class WriteBackCacheTest : public testing::BackendMaker,
     ASSERT_TRUE(config_.Set("state.backend.rocksdb.memory.managed", "false").ok());
     ASSERT_TRUE(config_.Set("state.backend.rocksdb.write-back-cache.size", size).ok());
     ASSERT_TRUE(config_.Set("state.backend.incremental", incremental ? "true" : "false").ok());
-  }
-
-  struct States {
-    ValueState<int64_t>* value;
-    ListState<int64_t>* list;
-    MapState<int64_t, int64_t>* map;
-  };
-  static States Register(KeyedStateBackend& b) {
-    return {*b.GetValueState(ValueStateDescriptor<int64_t>{"value"}),
-            *b.GetListState(ListStateDescriptor<int64_t>{"list"}),
-            *b.GetMapState(MapStateDescriptor<int64_t, int64_t>{"map"})};
-  }
-
-  // One random operation on a random key of `keys`, applied to the backend and the model.
-  static void RandomOp(KeyedStateBackend& b, const States& s, Model& model, std::mt19937_64& rng,
-                       uint64_t keys) {
-    const uint64_t k = rng() % keys;
-    ASSERT_TRUE(b.SetCurrentKey(*DefaultSerializer<uint64_t>(), k).ok());
-    KeyModel& m = model[k];
-    const auto x = static_cast<int64_t>(rng() % 1000);
-    switch (rng() % 12) {
-      case 0:
-      case 1:
-      case 2:
-        ASSERT_TRUE(s.value->Update(x).ok());
-        m.value = x;
-        break;
-      case 3:
-        ASSERT_TRUE(s.value->Clear().ok());
-        m.value.reset();
-        break;
-      case 4:
-      case 5:
-        ASSERT_TRUE(s.list->Add(x).ok());
-        m.list.push_back(x);
-        break;
-      case 6:
-        ASSERT_TRUE(s.list->Update({x, x + 1}).ok());
-        m.list = {x, x + 1};
-        break;
-      case 7:
-        ASSERT_TRUE(s.list->Clear().ok());
-        m.list.clear();
-        break;
-      case 8:
-      case 9:
-        ASSERT_TRUE(s.map->Put(x % 8, x).ok());
-        m.map[x % 8] = x;
-        break;
-      case 10:
-        ASSERT_TRUE(s.map->Remove(x % 8).ok());
-        m.map.erase(x % 8);
-        break;
-      case 11: {  // reads check as they go: an iteration drains the cache
-        auto value = s.value->Value();
-        ASSERT_TRUE(value.ok());
-        ASSERT_EQ(*value, m.value) << "key " << k;
-        auto entries = s.map->Entries();
-        ASSERT_TRUE(entries.ok());
-        const std::map<int64_t, int64_t> got(entries->begin(), entries->end());
-        ASSERT_EQ(got, m.map) << "key " << k;
-        if (x % 5 == 0) {
-          ASSERT_TRUE(s.map->Clear().ok());
-          m.map.clear();
-        }
-        break;
-      }
-    }
-  }
-
-  static void Check(KeyedStateBackend& b, const States& s, const Model& model) {
-    for (const auto& [k, m] : model) {
-      ASSERT_TRUE(b.SetCurrentKey(*DefaultSerializer<uint64_t>(), k).ok());
-      KeyModel got;
-      got.value = s.value->Value().value();
-      got.list = s.list->Get().value();
-      auto entries = s.map->Entries();
-      ASSERT_TRUE(entries.ok()) << entries.status().ToString();
-      got.map = std::map<int64_t, int64_t>(entries->begin(), entries->end());
-      ASSERT_EQ(got, m) << "key " << k;
-    }
   }
 
   Result<std::unique_ptr<CheckpointableKeyedStateBackend>> Restore(const KeyedStateHandle& h,
@@ -149,7 +61,7 @@ TEST_P(WriteBackCacheTest, ReadsSeeTheLastWriteUnderEviction) {
     if (HasFatalFailure()) return;
     peak = std::max(peak, cache->bytes());
   }
-  Check(b, s, model);
+  Check(b, model);
   EXPECT_LE(peak, cache->limit() + cache->limit() / 4 + 4096) << "the cache stays near its size";
 }
 
@@ -188,12 +100,12 @@ void WriteBackCacheTest::CheckpointsWhileWriting(bool incremental) {
     ASSERT_TRUE(restored.ok()) << restored.status().ToString();
     const States rs = Register(**restored);
     Model m = taken.at(id).first;
-    Check(**restored, rs, m);
+    Check(**restored, m);
     for (int i = 0; i < 3000; ++i) {
       RandomOp(**restored, rs, m, rng, 1500);
       if (::testing::Test::HasFatalFailure()) return;
     }
-    Check(**restored, rs, m);
+    Check(**restored, m);
   }
 }
 
@@ -238,7 +150,7 @@ TEST_P(WriteBackCacheTest, OverlappingCheckpointsEachHoldTheirOwnState) {
          {std::tuple(base + 1, *h1, at_first), std::tuple(base + 2, *h2, at_second)}) {
       auto restored = Restore(handle, id);
       ASSERT_TRUE(restored.ok()) << restored.status().ToString();
-      Check(**restored, Register(**restored), expected);
+      Check(**restored, expected);
     }
   }
 }
@@ -261,7 +173,7 @@ TEST_P(WriteBackCacheTest, AFullSnapshotHoldsTheDirtyRows) {
   ASSERT_TRUE(handle.ok()) << handle.status().ToString();
   auto restored = Restore(*handle, 1);
   ASSERT_TRUE(restored.ok()) << restored.status().ToString();
-  Check(**restored, Register(**restored), at_barrier);
+  Check(**restored, at_barrier);
 }
 
 // A full snapshot whose backend closes before the writer took its view: the asynchronous part
@@ -288,7 +200,7 @@ TEST_P(WriteBackCacheTest, AFullSnapshotOutlivingItsBackendHoldsTheStateOrFails)
     KeyedStateRestore restore{&storage_, id, {*handle}, false};
     auto restored = Make("rocksdb", "op_" + std::to_string(id), &restore);
     ASSERT_TRUE(restored.ok()) << restored.status().ToString();
-    Check(**restored, Register(**restored), model);
+    Check(**restored, model);
   }
 }
 

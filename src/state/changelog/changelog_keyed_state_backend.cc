@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <future>
 #include <map>
-#include <random>
 #include <set>
 
 #include "common/checksum.h"
 #include "common/failpoint.h"
-#include "common/retry.h"
+#include "common/random_hex.h"
+#include "snapshot/full_snapshot_strategy.h"
 #include "snapshot/key_group_stream.h"
 #include "state/changelog/changelog_options.h"
 #include "state/ttl_snapshot_view.h"
@@ -31,14 +31,6 @@ class ChangelogAccess {
 
 namespace {
 
-std::string RandomSuffix() {
-  std::random_device rd;
-  char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016llx",
-                static_cast<unsigned long long>((uint64_t{rd()} << 32) ^ rd()));
-  return buf;
-}
-
 // Writes `view` as a key-group stream to shared/ (the file of a materialization).
 Result<StateFileHandle> WriteMaterialization(const CheckpointStorage& storage,
                                              const StateSnapshotView& view,
@@ -46,22 +38,11 @@ Result<StateFileHandle> WriteMaterialization(const CheckpointStorage& storage,
                                              KeyGroupRange range, uint64_t checkpoint_id) {
   const std::string relative = std::string(kSharedDirName) + "/" + backend_id +
                                "-materialization-" + std::to_string(checkpoint_id) + "-" +
-                               RandomSuffix() + ".kgs";
-  WEIR_ASSIGN_OR_RETURN(const std::string path, storage.ResolveRelative(relative));
-  auto written = RetryRetryableResult<WrittenFile>(
-      "materialization of backend " + backend_id, [&]() -> Result<WrittenFile> {
-        WEIR_FAILPOINT("changelog.materialize");
-        WEIR_RETURN_IF_ERROR(storage.fs().CreateDirs(storage.SharedDir()));
-        WEIR_ASSIGN_OR_RETURN(auto file, storage.fs().NewWritableFile(path));
-        WEIR_ASSIGN_OR_RETURN(WrittenFile w,
-                              WriteKeyGroupStream(view, max_parallelism, range, *file));
-        WEIR_RETURN_IF_ERROR(file->Sync());
-        WEIR_RETURN_IF_ERROR(file->Close());
-        WEIR_RETURN_IF_ERROR(storage.fs().SyncDir(storage.SharedDir()));
-        return w;
-      });
+                               RandomHex(16) + ".kgs";
+  auto written = WriteKeyGroupStreamFile(
+      storage, view, max_parallelism, range, relative, storage.SharedDir(),
+      [&] { return storage.fs().CreateDirs(storage.SharedDir()); }, "changelog.materialize");
   if (!written.ok()) {
-    (void)storage.owned().DeleteFile(relative);  // nothing references a failed one
     return written.status().WithContext("materialization of backend " + backend_id);
   }
   StateFileHandle h;
@@ -221,18 +202,16 @@ ChangelogKeyedStateBackend::StartMaterialization(uint64_t checkpoint_id) {
   return running;
 }
 
-Status ChangelogKeyedStateBackend::CollectMaterialization() {
-  if (!running_) return Status::OK();
-  if (running_->result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-    return Status::OK();
-  }
+void ChangelogKeyedStateBackend::CollectMaterialization() {
+  if (!running_) return;
+  if (running_->result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return;
   Result<StateFileHandle> result = running_->result.get();
   const uint64_t sequence = running_->sequence;
   running_.reset();
   if (!result.ok()) {
     ++failures_;
     last_failure_ = result.status();
-    return Status::OK();
+    return;
   }
   auto m = std::make_shared<Materialization>();
   m->file = *result;
@@ -242,7 +221,6 @@ Status ChangelogKeyedStateBackend::CollectMaterialization() {
   failures_ = 0;
   std::lock_guard<std::mutex> lock(shared_->mu);
   ++shared_->materializations;
-  return Status::OK();
 }
 
 namespace {
@@ -270,8 +248,7 @@ class ChangelogAsyncPart final : public AsyncSnapshotPart {
     WEIR_FAILPOINT("changelog.checkpoint_persisted");
     const auto& [materialization, base_sequence] = base;
     KeyedStateHandle h = std::move(handle_);
-    h.materialized_sequence = base_sequence;
-    if (h.changelog_sequence < base_sequence) h.changelog_sequence = base_sequence;
+    h.materialized_sequence = base_sequence;  // at most changelog_sequence: taken before it
     if (materialization) {
       h.files.push_back(*materialization);
       h.full_bytes += materialization->size;
@@ -307,7 +284,7 @@ Result<std::unique_ptr<AsyncSnapshotPart>> ChangelogKeyedStateBackend::Snapshot(
     uint64_t checkpoint_id, const CheckpointOptions& options) {
   // A savepoint is self-contained: the inner backend's own format.
   if (options.is_savepoint()) return inner_->Snapshot(checkpoint_id, options);
-  WEIR_RETURN_IF_ERROR(CollectMaterialization());
+  CollectMaterialization();
   if (failures_ > options_.max_failures_allowed) {
     const Status s = last_failure_.WithContext(
         "backend " + backend_id() + ": " + std::to_string(failures_) +
@@ -421,31 +398,31 @@ Result<ChangelogRestorePlan> PlanChangelogRestore(const KeyedStateRestore& resto
   return plan;
 }
 
-Status ReplayChangelogs(const CheckpointStorage& storage,
+Status ReplayChangelogs(const CheckpointStorage& storage, uint64_t checkpoint_id,
                         const std::vector<KeyedStateHandle>& changelogs,
                         CheckpointableKeyedStateBackend& backend) {
   const KeyGroupRange range = backend.key_group_range();
   std::map<std::string, RawKeyedState*> raw;  // by state name
   for (const auto& h : changelogs) {
-    const std::string what = "changelog of backend " + h.backend_id;
+    const std::string what =
+        "checkpoint " + std::to_string(checkpoint_id) + ": changelog of backend " + h.backend_id;
     for (const auto& meta : h.states) {
       WEIR_ASSIGN_OR_RETURN(raw[meta.name], ChangelogAccess::GetOrCreateRawState(backend, meta));
     }
-    std::map<std::string, std::string> contents;  // log files read so far, by path
+    // A backend has one chunk per log file: each file is read (and checked whole) once here and
+    // dropped after its segment, so memory holds one file at a time.
     for (const auto& seg : h.changelog) {
       auto file = std::find_if(h.files.begin(), h.files.end(),
                                [&](const StateFileHandle& f) { return f.path == seg.path; });
       if (file == h.files.end()) return Status::Corruption(what + ": no file " + seg.path);
-      auto [it, inserted] = contents.try_emplace(seg.path);
-      if (inserted) {
-        WEIR_ASSIGN_OR_RETURN(const std::string path, storage.ResolveRelative(seg.path));
-        WEIR_ASSIGN_OR_RETURN(it->second, storage.fs().ReadFileToString(path));
-        if (it->second.size() != file->size || Hash64(it->second) != file->checksum) {
-          return Status::Corruption(what + ": " + seg.path +
-                                    " does not match its size and checksum");
-        }
+      WEIR_ASSIGN_OR_RETURN(const std::string path, storage.ResolveRelative(seg.path));
+      auto read = storage.fs().ReadFileToString(path);
+      if (!read.ok()) return read.status().WithContext(what + ": file " + seg.path);
+      const std::string& bytes = *read;
+      if (bytes.size() != file->size || Hash64(bytes) != file->checksum) {
+        return Status::Corruption(what + ": file " + seg.path +
+                                  " does not match its size and checksum");
       }
-      const std::string& bytes = it->second;
       if (seg.offset > bytes.size() || seg.length > bytes.size() - seg.offset) {
         return Status::Corruption(what + ": segment past the end of " + seg.path);
       }

@@ -106,8 +106,9 @@ class ChangelogKeyedStateBackend final : public CheckpointableKeyedStateBackend 
 
   // Starts a materialization of the state as of now (owner's thread).
   Result<std::shared_ptr<Running>> StartMaterialization(uint64_t checkpoint_id);
-  // Takes a finished background materialization: it becomes the base of later checkpoints.
-  Status CollectMaterialization();
+  // Takes a finished background materialization: it becomes the base of later checkpoints (or
+  // counts as a failure).
+  void CollectMaterialization();
 
   std::unique_ptr<CheckpointableKeyedStateBackend> inner_;
   std::shared_ptr<StateChangelog> log_;  // shared with asynchronous parts
@@ -142,7 +143,7 @@ struct ChangelogRestorePlan {
 Result<ChangelogRestorePlan> PlanChangelogRestore(const KeyedStateRestore& restore);
 // Replays the segments of `changelogs` into `backend`, in order, keeping the changes of key
 // groups in its range.
-Status ReplayChangelogs(const CheckpointStorage& storage,
+Status ReplayChangelogs(const CheckpointStorage& storage, uint64_t checkpoint_id,
                         const std::vector<KeyedStateHandle>& changelogs,
                         CheckpointableKeyedStateBackend& backend);
 

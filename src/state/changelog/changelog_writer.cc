@@ -1,26 +1,15 @@
 #include "state/changelog/changelog_writer.h"
 
 #include <atomic>
-#include <random>
 
 #include "common/checksum.h"
 #include "common/failpoint.h"
 #include "common/log.h"
+#include "common/random_hex.h"
 #include "common/thread_name.h"
 #include "io/file_system.h"
 
 namespace weir {
-namespace {
-
-std::string RandomWriterId() {
-  std::random_device rd;
-  const uint64_t v = (uint64_t{rd()} << 32) ^ rd();
-  char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
-}  // namespace
 
 // --- StateChangelog
 
@@ -104,7 +93,7 @@ std::shared_ptr<ChangelogWriter> ChangelogWriter::Start(CheckpointStorage storag
 }
 
 ChangelogWriter::ChangelogWriter(CheckpointStorage storage, ChangelogWriterOptions options)
-    : storage_(std::move(storage)), options_(options), writer_id_(RandomWriterId()) {}
+    : storage_(std::move(storage)), options_(options), writer_id_(RandomHex(16)) {}
 
 ChangelogWriter::~ChangelogWriter() {
   {

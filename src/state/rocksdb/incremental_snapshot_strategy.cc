@@ -1,9 +1,9 @@
 #include "state/rocksdb/incremental_snapshot_strategy.h"
 
 #include <future>
-#include <random>
 
 #include "common/failpoint.h"
+#include "common/random_hex.h"
 #include "common/retry.h"
 #include "io/owned_directory.h"
 #include "snapshot/file_transfer.h"
@@ -46,14 +46,6 @@ void SstBaseTracker::SetBase(uint64_t checkpoint_id,
 }
 
 namespace {
-
-std::string RandomSuffix() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s(12, '0');
-  for (char& c : s) c = kHex[rng() % 16];
-  return s;
-}
 
 // "000123.sst" -> "000123"
 std::string FileNumber(const std::string& sst_name) {
@@ -117,7 +109,7 @@ class IncrementalAsyncPart final : public AsyncSnapshotPart {
       }
       uploads.push_back({f,
                          JoinPath(kSharedDirName, p_.backend_id + "-" + FileNumber(f.name) + "-" +
-                                                      RandomSuffix() + ".sst"),
+                                                      RandomHex(12) + ".sst"),
                          StateFileRole::kShared});
     }
     for (const auto& f : plan.private_files) {
