@@ -340,12 +340,18 @@ json CheckpointStorageJson(JobRuntime& job) {
   const CheckpointStorage* storage = job.checkpoint_storage();
   json checkpoints = json::array();
   for (const auto& m : retained) {
-    uint64_t own = 0, inherited = 0, own_files = 0, inherited_files = 0;
+    // Own: uploaded by this checkpoint; inherited: by an earlier one; changelog: log files and
+    // materializations, written outside any checkpoint.
+    uint64_t own = 0, inherited = 0, changelog = 0, own_files = 0, inherited_files = 0,
+             changelog_files = 0;
     for (const auto& b : m.backends) {
       for (const auto& f : b.files) {
         if (f.written_by_checkpoint == m.checkpoint_id) {
           own += f.size;
           ++own_files;
+        } else if (f.written_by_checkpoint == 0) {
+          changelog += f.size;
+          ++changelog_files;
         } else {
           inherited += f.size;
           ++inherited_files;
@@ -358,6 +364,8 @@ json CheckpointStorageJson(JobRuntime& job) {
                            {"inherited_size", inherited},
                            {"own_files", own_files},
                            {"inherited_files", inherited_files},
+                           {"changelog_size", changelog},
+                           {"changelog_files", changelog_files},
                            {"state_size", m.FullBytes()}});
   }
   // The directory as it is: every file under it, referenced or not.

@@ -1,6 +1,7 @@
 // kill_resume_driver: the long crash test of `weir run`. Runs keyed-aggregate and
 // wordcount as a user would, kills each run with SIGKILL at a random moment or makes it crash at
-// a random failpoint (WEIR_FAILPOINTS=name=crash@n), resumes with `weir run -s <latest completed
+// a random failpoint (WEIR_FAILPOINTS=name=crash@n; full, incremental and changelog
+// checkpoints, the changelog's own steps among the failpoints), resumes with `weir run -s <latest completed
 // checkpoint>`, repeats, then lets the job finish and checks: the committed output is
 // exactly-once (every key's counts 1..final once each, final sums exact), `weir checkpoints
 // verify` is healthy, and after `gc --grace 0 --delete` no orphan is left.
@@ -38,6 +39,12 @@ const std::vector<std::string> kFailpoints = {"coordinator.trigger",
                                               "task.backend_snapshot",
                                               "incremental.upload",
                                               "incremental.after_uploads",
+                                              "changelog.persist",
+                                              "changelog.after_persist",
+                                              "changelog.checkpoint_persisted",
+                                              "changelog.materialize",
+                                              "changelog.after_materialize",
+                                              "changelog.truncate",
                                               "checkpoint.before_metadata",
                                               "checkpoint.after_metadata",
                                               "checkpoint.after_register",
@@ -111,6 +118,9 @@ bool Scenario(uint64_t seed, int cycles, bool quiet, Totals* totals) {
   const int max_concurrent = 1 + static_cast<int>(rng() % 4);
   // Full checkpoints run on either backend; incremental ones are RocksDB's.
   const bool hashmap = !incremental && (seed / 7) % 2 == 0;
+  // A third of the scenarios take changelog checkpoints (over either backend), materializing
+  // every few checkpoints.
+  const bool changelog = seed % 3 == 0;
   const std::vector<std::string> options = {
       "-D", "execution.checkpointing.interval=" + std::to_string(50 + rng() % 150) + "ms",
       "-D", "state.checkpoints.dir=" + tmp.Sub("checkpoints"),
@@ -120,7 +130,10 @@ bool Scenario(uint64_t seed, int cycles, bool quiet, Totals* totals) {
       "-D", "restart-strategy=none",
       "-D", "parallelism.default=" + std::to_string(parallelism),
       "-D", std::string("state.backend.incremental=") + (incremental ? "true" : "false"),
-      "-D", std::string("state.backend.type=") + (hashmap ? "hashmap" : "rocksdb")};
+      "-D", std::string("state.backend.type=") + (hashmap ? "hashmap" : "rocksdb"),
+      "-D", std::string("state.backend.changelog.enabled=") + (changelog ? "true" : "false"),
+      "-D", "state.backend.changelog.periodic-materialize.interval=" +
+                std::to_string(100 + (seed * 37) % 500) + "ms"};
   std::string log;
   std::string latest;
   const auto command = [&](const std::string& failpoints) {
@@ -206,7 +219,8 @@ bool Scenario(uint64_t seed, int cycles, bool quiet, Totals* totals) {
   if (!quiet) {
     std::printf("scenario seed %llu: %s P%d %s %s, max-concurrent %d, %d cycles: ok\n",
                 static_cast<unsigned long long>(seed), wordcount ? "wordcount" : "keyed-aggregate",
-                parallelism, hashmap ? "hashmap" : "rocksdb", incremental ? "incremental" : "full",
+                parallelism, hashmap ? "hashmap" : "rocksdb",
+                changelog ? "changelog" : incremental ? "incremental" : "full",
                 max_concurrent, cycles);
     std::fflush(stdout);
   }

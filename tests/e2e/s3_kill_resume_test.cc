@@ -1,7 +1,7 @@
 // The runtime's exactly-once SIGKILL/resume test with `state.checkpoints.dir` on S3 (a real Ceph
-// RGW, started by ctest's rgw fixture): `weir run` of keyed-aggregate with incremental checkpoints
-// at parallelism 2, killed 4 times at random moments and resumed each time with `-s s3://…`;
-// then the output is exactly-once, `weir checkpoints verify` on the bucket is clean, and
+// RGW, started by ctest's rgw fixture): `weir run` of keyed-aggregate with incremental or changelog
+// checkpoints at parallelism 2, killed 4 times at random moments and resumed each time with `-s
+// s3://…`; then the output is exactly-once, `weir checkpoints verify` on the bucket is clean, and
 // `weir checkpoints gc` removes an orphan there.
 #include <gtest/gtest.h>
 
@@ -23,7 +23,11 @@ std::string Join(const std::vector<std::string>& words) {
   return out;
 }
 
-TEST(S3KillResumeTest, ExactlyOnceWithCheckpointsOnS3AndVerifyAndGcThere) {
+// Incremental or changelog checkpoints (the state-change log and materializations on S3 too).
+class S3KillResumeTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(S3KillResumeTest, ExactlyOnceWithCheckpointsOnS3AndVerifyAndGcThere) {
+  const bool changelog = GetParam();
   std::string error;
   testing::RgwServer* rgw = testing::SharedRgw(&error);
   ASSERT_NE(rgw, nullptr) << error;
@@ -32,11 +36,14 @@ TEST(S3KillResumeTest, ExactlyOnceWithCheckpointsOnS3AndVerifyAndGcThere) {
   const std::string checkpoints = "s3://" + rgw->endpoint().bucket + "/e2e-kill-resume-" +
                                   std::to_string(std::random_device{}() % 1000000);
   const uint64_t events = 120000, keys = 2000;
-  std::vector<std::string> options = {"-D", "execution.checkpointing.interval=100ms",
-                                      "-D", "state.checkpoints.dir=" + checkpoints,
-                                      "-D", "state.backend.rocksdb.localdir=" + tmp.Sub("local"),
-                                      "-D", "parallelism.default=2",
-                                      "-D", "state.backend.incremental=true"};
+  std::vector<std::string> options = {
+      "-D", "execution.checkpointing.interval=100ms",
+      "-D", "state.checkpoints.dir=" + checkpoints,
+      "-D", "state.backend.rocksdb.localdir=" + tmp.Sub("local"),
+      "-D", "parallelism.default=2",
+      "-D", "state.backend.incremental=true",
+      "-D", "state.backend.changelog.enabled=" + std::string(changelog ? "true" : "false"),
+      "-D", "state.backend.changelog.periodic-materialize.interval=400ms"};
   options.insert(options.end(), s3.begin(), s3.end());
   const std::vector<std::string> job = {
       "keyed-aggregate", "--events", std::to_string(events), "--keys", std::to_string(keys),
@@ -50,7 +57,7 @@ TEST(S3KillResumeTest, ExactlyOnceWithCheckpointsOnS3AndVerifyAndGcThere) {
     args.insert(args.end(), job.begin(), job.end());
     return args;
   };
-  std::mt19937 rng(5);
+  std::mt19937 rng(changelog ? 6 : 5);
   std::string log, latest;
   int kills = 0;
   for (int round = 0; round < 4; ++round) {
@@ -109,6 +116,10 @@ TEST(S3KillResumeTest, ExactlyOnceWithCheckpointsOnS3AndVerifyAndGcThere) {
   EXPECT_TRUE(after["orphans"].empty()) << after.dump(2);
   ASSERT_TRUE((*fs)->DeleteRecursively(checkpoints).ok());
 }
+
+INSTANTIATE_TEST_SUITE_P(E2E, S3KillResumeTest, ::testing::Bool(), [](const auto& info) {
+  return std::string(info.param ? "Changelog" : "Incremental");
+});
 
 }  // namespace
 }  // namespace weir::e2e

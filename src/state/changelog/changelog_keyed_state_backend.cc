@@ -45,6 +45,7 @@ Result<StateFileHandle> WriteMaterialization(const CheckpointStorage& storage,
   if (!written.ok()) {
     return written.status().WithContext("materialization of backend " + backend_id);
   }
+  WEIR_FAILPOINT("changelog.after_materialize");
   StateFileHandle h;
   h.path = relative;
   h.size = written->size;
@@ -339,6 +340,7 @@ void ChangelogKeyedStateBackend::NotifyCheckpointComplete(uint64_t checkpoint_id
     auto it = shared_->pending.find(checkpoint_id);
     if (it != shared_->pending.end()) {
       // A completed checkpoint holds the changes up to its base in the materialization.
+      (void)Failpoints::Instance().Hit("changelog.truncate");  // crash tests only
       log_->Truncate(it->second);
       shared_->pending.erase(shared_->pending.begin(), std::next(it));
     }
