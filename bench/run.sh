@@ -108,7 +108,8 @@ for variant in "${study[@]}"; do
 done
 cp "$out/study-${study[1]%%:*}.json" "$out/steady-state.json"
 
-# Job overhead: keyed-aggregate with checkpointing off and every 10 s, 1 s, 200 ms.
+# Job overhead: keyed-aggregate with checkpointing off and full, incremental and changelog
+# checkpoints every 10 s, 1 s, 200 ms.
 if [ $quick = 1 ]; then
   events=600000 keys=60000
 else
@@ -120,7 +121,7 @@ for r in $(seq "$repeats"); do
     --modes off --dir "$work/rt" --json "$out/runtime-off-$r.json"
   for interval in 10s 1s 200ms; do
     step "$out/runtime-$interval-$r.json" "$build/bench/runtime_bench" --events $events \
-      --keys $keys --interval $interval --modes full,incremental --dir "$work/rt" \
+      --keys $keys --interval $interval --modes full,incremental,changelog --dir "$work/rt" \
       --json "$out/runtime-$interval-$r.json"
   done
 done

@@ -1,5 +1,5 @@
 // runtime_bench: keyed-aggregate end to end, in one run: events/s with checkpointing off, with
-// full checkpoints and with incremental checkpoints every --interval; for each the synchronous
+// full, incremental or changelog checkpoints every --interval; for each the synchronous
 // pause per checkpoint (max and p99 over the tasks' longest pause of each checkpoint) and the
 // end-to-end checkpoint duration (p50, p99). With --rate R the generator is paced at R events/s
 // and each mode also reports the event latency (creation in the generator to processing by the
@@ -11,7 +11,7 @@
 // sets any configuration key of the job. Printed, never asserted.
 //
 //   runtime_bench [--events M] [--keys N] [--payload-bytes B] [--parallelism P]
-//                 [--interval 1s] [--modes off,full,incremental] [--rate R] [--recovery]
+//                 [--interval 1s] [--modes off,full,incremental,changelog] [--rate R] [--recovery]
 //                 [--set key=value ...] [--dir D] [--json FILE] [--quick]
 #include <algorithm>
 #include <chrono>
@@ -28,6 +28,7 @@
 #include "bench_util.h"
 #include "bundled_jobs.h"
 #include "runtime/job_runtime.h"
+#include "state/changelog/changelog_options.h"
 #include "thread_cpu.h"
 
 namespace {
@@ -121,6 +122,7 @@ void RunMode(const Args& a, const std::string& mode) {
     SetOrExit(config, config::kInterval, a.interval);
     SetOrExit(config, config::kCheckpointsDir, a.dir + "/checkpoints");
     SetOrExit(config, config::kIncremental, mode == "incremental" ? "true" : "false");
+    if (mode == "changelog") SetOrExit(config, config::kChangelogEnabled, "true");
   }
   auto graph = examples::BuildKeyedAggregate({"--events", std::to_string(a.events), "--keys",
                                               std::to_string(a.keys), "--payload-bytes",
