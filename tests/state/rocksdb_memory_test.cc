@@ -7,7 +7,10 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/write_buffer_manager.h>
 
+#include <atomic>
+#include <chrono>
 #include <random>
+#include <thread>
 
 #include "state/rocksdb/rocksdb_backend_factory.h"
 #include "state/rocksdb/rocksdb_keyed_state_backend.h"
@@ -108,6 +111,131 @@ TEST_F(RocksDbMemoryTest, ManyStatesAndBackendsStayWithinTheBudget) {
   EXPECT_GT(peak, budget / 4) << "the budget is used";
   EXPECT_LE(peak, budget + budget / 10) << "peak " << peak << " of a budget of " << budget;
   EXPECT_LE(memory.write_buffer_manager()->memory_usage(), memory.cache_capacity());
+}
+
+// One writer thread per backend, as the runtime runs them, each writing as fast as it can: the
+// memtables would outgrow their share if nothing held the writers back (five times the budget in
+// bench/memory_bench before the bound), and RocksDB's own stall deadlocked here.
+TEST_F(RocksDbMemoryTest, ConcurrentWritersStayWithinTheBudgetWithoutHanging) {
+  for (const char* write_back_cache : {"true", "false"}) {
+    SCOPED_TRACE(std::string("write-back cache ") + write_back_cache);
+    Configuration c;
+    const uint64_t budget = 16 << 20;
+    ASSERT_TRUE(c.Set("taskmanager.memory.managed.size", "16 mb").ok());
+    ASSERT_TRUE(c.Set("state.backend.rocksdb.write-back-cache.enabled", write_back_cache).ok());
+    std::vector<std::unique_ptr<RocksDbKeyedStateBackend>> backends;
+    for (int s = 0; s < 4; ++s) {
+      backends.push_back(Open(c, s, std::string("w") + write_back_cache + "_" + std::to_string(s)));
+      ASSERT_TRUE(backends.back());
+    }
+    const auto& memory = *backends.front()->shared_memory();
+    std::atomic<bool> done{false};
+    std::atomic<uint64_t> peak{0};
+    std::thread sampler([&] {
+      while (!done) {
+        uint64_t caches = 0;
+        for (const auto& backend : backends) {
+          if (backend->write_back_cache()) caches += backend->write_back_cache()->bytes();
+        }
+        peak = std::max<uint64_t>(peak, memory.usage() + caches);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    });
+    std::vector<std::thread> writers;
+    for (size_t b = 0; b < backends.size(); ++b) {
+      writers.emplace_back([&, b] {
+        std::vector<ValueState<std::string>*> states;
+        for (int k = 0; k < 10; ++k) {
+          auto state = backends[b]->GetValueState(
+              ValueStateDescriptor<std::string>{"state-" + std::to_string(k)});
+          ASSERT_TRUE(state.ok());
+          states.push_back(*state);
+        }
+        std::mt19937_64 rng(b);
+        const std::string value(200, static_cast<char>('a' + b));
+        for (int i = 0; i < 150000; ++i) {
+          ASSERT_TRUE(backends[b]
+                          ->SetCurrentKey(*DefaultSerializer<std::string>(),
+                                          "key-" + std::to_string(rng() % 100000))
+                          .ok());
+          ASSERT_TRUE(states[rng() % states.size()]->Update(value).ok());
+        }
+      });
+    }
+    for (auto& w : writers) w.join();
+    done = true;
+    sampler.join();
+    EXPECT_GT(peak, budget / 4) << "the budget is used";
+    EXPECT_LE(peak, budget + budget / 10) << "peak " << peak << " of a budget of " << budget;
+  }
+}
+
+// The bound waits only for flushes under way: never for memory nothing will free, and never
+// longer than it was told.
+class FakeHolder : public MemtableHolder {
+ public:
+  FakeHolder(rocksdb::WriteBufferManager* manager, Usage usage) : manager_(manager), usage_(usage) {}
+  Usage MemtableUsage() override { return usage_; }
+  void FlushLargestMemtable() override {
+    ++flushes;
+    if (flush_frees == 0) {
+      usage_.immutable_memtables++;  // a flush that never ends
+      return;
+    }
+    manager_->FreeMem(flush_frees);
+    usage_.largest_mutable_bytes = 0;
+  }
+  int flushes = 0;
+  size_t flush_frees = 0;
+
+ private:
+  rocksdb::WriteBufferManager* manager_;
+  Usage usage_;
+};
+
+TEST_F(RocksDbMemoryTest, TheMemtableBoundNeverWaitsForNothing) {
+  Configuration c;
+  ASSERT_TRUE(c.Set("taskmanager.memory.managed.size", "64 mb").ok());
+  auto budget = RocksDbMemoryBudgetFromConfig(c, 0);
+  ASSERT_TRUE(budget);
+  budget->bytes += 1;  // resources of this test's own
+  auto memory = RocksDbSharedMemory::For(*budget);
+  rocksdb::WriteBufferManager* manager = memory->write_buffer_manager().get();
+  const size_t size = manager->buffer_size();
+  using std::chrono::milliseconds;
+
+  // Within the manager's size: no wait, no flush.
+  FakeHolder idle(manager, {.largest_mutable_bytes = 1 << 20, .immutable_memtables = 0});
+  memory->AddMemtableHolder(&idle);
+  manager->ReserveMem(size / 2);
+  EXPECT_EQ(memory->WaitForMemtableRoom(milliseconds(50)).count(), 0);
+  EXPECT_EQ(idle.flushes, 0);
+
+  // Twice the size: the largest mutable memtable is flushed, and the writer goes on once that
+  // brought the memtables back within the size.
+  idle.flush_frees = size;
+  manager->ReserveMem(size + size / 2);
+  EXPECT_LT(memory->WaitForMemtableRoom(milliseconds(10000)).count(), 10000);
+  EXPECT_EQ(idle.flushes, 1);
+  EXPECT_LE(manager->memory_usage(), size);
+  memory->RemoveMemtableHolder(&idle);
+
+  // Over 1.5× the size and nothing to flush (the memory is pinned, or not memtables'): no wait.
+  FakeHolder empty(manager, {.largest_mutable_bytes = 0, .immutable_memtables = 0});
+  memory->AddMemtableHolder(&empty);
+  manager->ReserveMem(size + size / 2);
+  EXPECT_LT(memory->WaitForMemtableRoom(milliseconds(10000)).count(), 10000);
+  EXPECT_EQ(empty.flushes, 0);
+  memory->RemoveMemtableHolder(&empty);
+
+  // A flush that never ends: the wait ends at its limit.
+  FakeHolder stuck(manager, {.largest_mutable_bytes = 1 << 20, .immutable_memtables = 0});
+  memory->AddMemtableHolder(&stuck);
+  EXPECT_GE(memory->WaitForMemtableRoom(milliseconds(30)).count(), 30);
+  EXPECT_GE(stuck.flushes, 1);
+  EXPECT_LE(stuck.flushes, 2) << "at most two flushes under way";
+  memory->RemoveMemtableHolder(&stuck);
+  manager->FreeMem(manager->memory_usage());
 }
 
 TEST_F(RocksDbMemoryTest, FixedPerSlotIsABudgetPerSlot) {

@@ -14,18 +14,33 @@
 #include <vector>
 
 #include "state/rocksdb/rocksdb_keyed_state_backend.h"
+#include "state/rocksdb/rocksdb_shared_memory.h"
 #include "state/rocksdb/rocksdb_ttl_compaction_filter.h"
 
 namespace weir {
 
-struct RocksDbKeyedStateBackend::Db {
+struct RocksDbKeyedStateBackend::Db : MemtableHolder {
   rocksdb::DB* db = nullptr;
+  // The budget the memtables are charged to (null: none); this database is one of its holders
+  // from Open to its destruction.
+  std::shared_ptr<RocksDbSharedMemory> memory;
   rocksdb::ColumnFamilyOptions cf_options;
   // Every column family's compaction filter; filters the states registered with a TTL.
   std::shared_ptr<TtlCompactionFilterFactory> ttl_filters =
       std::make_shared<TtlCompactionFilterFactory>();
-  // Column family per state name. Changed only on the backend owner's thread.
+  // Column family per state name. Changed only on the backend owner's thread, under families_mu
+  // (the budget's flushes read it from writers' threads).
   std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> column_families;
+  std::mutex families_mu;
+  void AddColumnFamily(const std::string& state_name, rocksdb::ColumnFamilyHandle* handle);
+  // Joins the budget's holders (after the database opened).
+  void JoinMemoryBudget(std::shared_ptr<RocksDbSharedMemory> budget);
+  // After a write: keeps the memtables within the budget (RocksDbSharedMemory).
+  void WaitForMemtableRoom() {
+    if (memory) memory->WaitForMemtableRoom();
+  }
+  Usage MemtableUsage() override;
+  void FlushLargestMemtable() override;
   // Set when a deferred flush lost the race against a later flush (NativeCheckpoint::Finish):
   // the next native checkpoint flushes in its synchronous part.
   std::atomic<bool> flush_synchronously_next{false};
@@ -48,7 +63,7 @@ struct RocksDbKeyedStateBackend::Db {
   Db() = default;
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;
-  ~Db();
+  ~Db() override;
 };
 
 Status FromRocksDb(const rocksdb::Status& s, const std::string& context);

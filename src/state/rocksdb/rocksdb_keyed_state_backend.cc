@@ -37,12 +37,65 @@ class ListAppendOperator final : public rocksdb::AssociativeMergeOperator {
 }  // namespace
 
 RocksDbKeyedStateBackend::Db::~Db() {
+  if (memory) memory->RemoveMemtableHolder(this);  // before anything closes
   if (drop_thread.joinable()) {
     db->DisableManualCompaction();  // ends the background compaction early: the database closes
     drop_thread.join();
   }
   for (auto& [name, handle] : column_families) db->DestroyColumnFamilyHandle(handle);
   delete db;
+}
+
+void RocksDbKeyedStateBackend::Db::AddColumnFamily(const std::string& state_name,
+                                                   rocksdb::ColumnFamilyHandle* handle) {
+  std::lock_guard lock(families_mu);
+  column_families.emplace(state_name, handle);
+}
+
+void RocksDbKeyedStateBackend::Db::JoinMemoryBudget(std::shared_ptr<RocksDbSharedMemory> budget) {
+  memory = std::move(budget);
+  if (memory) memory->AddMemtableHolder(this);
+}
+
+namespace {
+
+uint64_t IntProperty(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const rocksdb::Slice& name) {
+  uint64_t value = 0;
+  return db->GetIntProperty(cf, name, &value) ? value : 0;
+}
+
+// The column family with the largest mutable memtable (null if all are empty), with its size.
+std::pair<rocksdb::ColumnFamilyHandle*, uint64_t> LargestMutableMemtable(
+    rocksdb::DB* db, const std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>>& cfs,
+    uint64_t* immutable) {
+  std::pair<rocksdb::ColumnFamilyHandle*, uint64_t> largest{nullptr, 0};
+  for (const auto& [name, cf] : cfs) {
+    if (immutable != nullptr) *immutable += IntProperty(db, cf, "rocksdb.num-immutable-mem-table");
+    const uint64_t bytes = IntProperty(db, cf, "rocksdb.cur-size-active-mem-table");
+    if (bytes > largest.second) largest = {cf, bytes};
+  }
+  return largest;
+}
+
+}  // namespace
+
+MemtableHolder::Usage RocksDbKeyedStateBackend::Db::MemtableUsage() {
+  std::lock_guard lock(families_mu);
+  Usage usage;
+  usage.largest_mutable_bytes =
+      LargestMutableMemtable(db, column_families, &usage.immutable_memtables).second;
+  return usage;
+}
+
+void RocksDbKeyedStateBackend::Db::FlushLargestMemtable() {
+  std::lock_guard lock(families_mu);
+  rocksdb::ColumnFamilyHandle* cf = LargestMutableMemtable(db, column_families, nullptr).first;
+  if (cf == nullptr) return;
+  rocksdb::FlushOptions options;
+  options.wait = false;
+  options.allow_write_stall = true;  // never wait here for RocksDB's own write stall to end
+  // A failed flush leaves the memtable where it was; the next write asks again.
+  (void)db->Flush(options, cf);
 }
 
 Status FromRocksDb(const rocksdb::Status& s, const std::string& context) {
@@ -98,20 +151,20 @@ class RocksDbKeyedStateBackend::Table final : public RawKeyedState {
   Status Put(std::string_view user_key, std::string_view value) override {
     WEIR_RETURN_IF_ERROR(BuildKey(user_key));
     if (WriteBackCache* cache = backend_->cache_.get()) return cache->Put(cf_, key_, value);
-    return Check(db()->Put(StateWriteOptions(), cf_, RocksKey(), rocksdb::Slice(value)), "put");
+    return Written(db()->Put(StateWriteOptions(), cf_, RocksKey(), rocksdb::Slice(value)), "put");
   }
 
   Status Append(std::string_view operand) override {
     WEIR_RETURN_IF_ERROR(BuildKey({}));
     if (WriteBackCache* cache = backend_->cache_.get()) return cache->Merge(cf_, key_, operand);
-    return Check(db()->Merge(StateWriteOptions(), cf_, RocksKey(), rocksdb::Slice(operand)),
-                 "append");
+    return Written(db()->Merge(StateWriteOptions(), cf_, RocksKey(), rocksdb::Slice(operand)),
+                   "append");
   }
 
   Status Delete(std::string_view user_key) override {
     WEIR_RETURN_IF_ERROR(BuildKey(user_key));
     if (WriteBackCache* cache = backend_->cache_.get()) return cache->Delete(cf_, key_);
-    return Check(db()->Delete(StateWriteOptions(), cf_, RocksKey()), "delete");
+    return Written(db()->Delete(StateWriteOptions(), cf_, RocksKey()), "delete");
   }
 
   Status Clear() override {
@@ -132,8 +185,7 @@ class RocksDbKeyedStateBackend::Table final : public RawKeyedState {
     }
     rocksdb::WriteBatch batch;
     for (const auto& row : rows) batch.Delete(cf_, row);
-    return FromRocksDb(db()->Write(StateWriteOptions(), &batch),
-                       "state '" + meta_.name + "': clear");
+    return Written(db()->Write(StateWriteOptions(), &batch), "clear");
   }
 
   Status ForEachRow(const std::function<bool(std::string_view, std::string_view)>& visit) override {
@@ -152,6 +204,12 @@ class RocksDbKeyedStateBackend::Table final : public RawKeyedState {
   Status Check(const rocksdb::Status& s, const char* operation) const {
     if (s.ok()) return Status::OK();
     return FromRocksDb(s, "state '" + meta_.name + "': " + operation);
+  }
+  // Check of a write, which keeps the memtables within the memory budget.
+  Status Written(const rocksdb::Status& s, const char* operation) const {
+    if (!s.ok()) return Check(s, operation);
+    backend_->db_->WaitForMemtableRoom();
+    return Status::OK();
   }
 
   // key_ = the tag, then the row key: current key's prefix, namespace, `user_key`.
@@ -196,7 +254,8 @@ RocksDbKeyedStateBackend::RocksDbKeyedStateBackend(RocksDbBackendOptions options
                                                    std::shared_ptr<Db> db)
     : options_(std::move(options)), db_(std::move(db)) {
   if (options_.tuning.write_back_cache) {
-    cache_ = std::make_unique<WriteBackCache>(db_->db, options_.tuning.write_back_cache);
+    cache_ = std::make_unique<WriteBackCache>(db_->db, options_.tuning.write_back_cache,
+                                              options_.tuning.memory);
   }
 }
 
@@ -282,6 +341,7 @@ Result<std::unique_ptr<RocksDbKeyedStateBackend>> RocksDbKeyedStateBackend::Open
   db_options.error_if_exists = true;
   WEIR_RETURN_IF_ERROR(FromRocksDb(rocksdb::DB::Open(db_options, DbDir(options.local_dir), &db->db),
                                    "open RocksDB in " + options.local_dir));
+  db->JoinMemoryBudget(options.tuning.memory);
   return std::unique_ptr<RocksDbKeyedStateBackend>(
       new RocksDbKeyedStateBackend(std::move(options), std::move(db)));
 }
@@ -300,8 +360,9 @@ Result<std::unique_ptr<RocksDbKeyedStateBackend>> RocksDbKeyedStateBackend::Open
                                     DbDir(options.local_dir), descriptors, &handles, &db->db),
                   "open restored RocksDB in " + options.local_dir));
   db->db->DestroyColumnFamilyHandle(handles[0]);  // the default column family holds no state
+  db->JoinMemoryBudget(options.tuning.memory);
   for (size_t i = 0; i < states.size(); ++i) {
-    db->column_families.emplace(states[i].name, handles[i + 1]);
+    db->AddColumnFamily(states[i].name, handles[i + 1]);
   }
   std::unique_ptr<RocksDbKeyedStateBackend> backend(
       new RocksDbKeyedStateBackend(std::move(options), std::move(db)));
@@ -462,7 +523,7 @@ Result<RawKeyedState*> RocksDbKeyedStateBackend::GetOrCreateRawState(const State
   WEIR_RETURN_IF_ERROR(FromRocksDb(
       db_->db->CreateColumnFamily(db_->cf_options, ColumnFamilyName(meta.name), &handle),
       "create column family for state '" + meta.name + "'"));
-  db_->column_families.emplace(meta.name, handle);
+  db_->AddColumnFamily(meta.name, handle);
   tables_.push_back(std::make_unique<Table>(this, meta, handle, tables_.size()));
   return tables_.back().get();
 }

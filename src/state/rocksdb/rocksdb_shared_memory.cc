@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "state/rocksdb/rocksdb_options.h"
@@ -56,7 +57,7 @@ RocksDbSharedMemory::RocksDbSharedMemory(const RocksDbMemoryBudget& budget) : bu
                                 /*strict_capacity_limit=*/false, budget.high_prio_pool_ratio);
   // No stall: with many databases sharing the manager, a stalled writer can wait for a flush that
   // no database triggers (each one's mutable memtables below the flush limit), and the whole
-  // process hangs (seen in RocksDbMemoryTest under load).
+  // process hangs (seen in RocksDbMemoryTest under load). WaitForMemtableRoom bounds them.
   write_buffer_manager_ = std::make_shared<rocksdb::WriteBufferManager>(write_buffer_bytes, cache_,
                                                                         /*allow_stall=*/false);
 }
@@ -77,6 +78,55 @@ void RocksDbSharedMemory::ConfigureTable(rocksdb::BlockBasedTableOptions* table)
   table->cache_index_and_filter_blocks = true;
   table->cache_index_and_filter_blocks_with_high_priority = true;
   table->pin_top_level_index_and_filter = true;
+}
+
+void RocksDbSharedMemory::AddMemtableHolder(MemtableHolder* holder) {
+  std::lock_guard lock(holders_mu_);
+  holders_.push_back(holder);
+}
+
+void RocksDbSharedMemory::RemoveMemtableHolder(MemtableHolder* holder) {
+  std::lock_guard lock(holders_mu_);
+  std::erase(holders_, holder);
+}
+
+std::chrono::milliseconds RocksDbSharedMemory::WaitForMemtableRoom(
+    std::chrono::milliseconds max_wait) {
+  const size_t flush_mark = write_buffer_manager_->buffer_size();
+  if (write_buffer_manager_->memory_usage() <= flush_mark) return {};
+  // Flushes of one process share RocksDB's two flush threads: two under way keep them busy.
+  constexpr uint64_t kFlushesUnderWay = 2;
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  while (true) {
+    {
+      std::lock_guard lock(holders_mu_);
+      if (write_buffer_manager_->memory_usage() <= flush_mark) break;
+      MemtableHolder* largest = nullptr;
+      MemtableHolder::Usage largest_usage;
+      uint64_t immutable = 0;
+      for (MemtableHolder* holder : holders_) {
+        const MemtableHolder::Usage usage = holder->MemtableUsage();
+        immutable += usage.immutable_memtables;
+        if (usage.largest_mutable_bytes > largest_usage.largest_mutable_bytes) {
+          largest = holder;
+          largest_usage = usage;
+        }
+      }
+      if (immutable < kFlushesUnderWay && largest != nullptr) {
+        largest->FlushLargestMemtable();
+        ++immutable;
+      }
+      // Within 1.5× the manager's size, or nothing under way that would free memory (what is
+      // left is pinned by iterators, or is not memtables): go on writing.
+      if (write_buffer_manager_->memory_usage() <= flush_mark + flush_mark / 2 || immutable == 0) {
+        break;
+      }
+    }
+    if (Clock::now() - start >= max_wait) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
 }
 
 uint64_t DefaultManagedMemoryBytes() {

@@ -6,10 +6,14 @@
 //
 // The budget is split as Flink splits it: with write-buffer ratio r, the write-buffer manager
 // may hold 2r/3 of the budget (it flushes at 2r/3 and lets memtables grow to 1.5× that, so up to
-// r of the budget) and the cache is sized (3 − r)/3 of it, memtables included. The manager does
-// not stall writers (RocksDB's stall deadlocked many databases sharing one manager), so writers
-// outrunning the flushes can grow memtables past their share (almost three times it in
-// bench/memory_bench).
+// r of the budget) and the cache is sized (3 − r)/3 of it, memtables included.
+//
+// Writers outrunning the flushes would grow memtables past that share (five times the budget in
+// bench/memory_bench), and RocksDB's own stall (allow_stall) deadlocks many databases sharing one
+// manager: a stalled writer waits for a flush that no database triggers. So weir bounds them
+// itself (WaitForMemtableRoom): past the manager's size, the largest mutable memtable of any
+// database in the budget is flushed, and past 1.5× a writer waits, but only while flushes are
+// under way, which never depend on writers, and at most a second per write.
 // Index and filter blocks are cached with high priority (`high_prio_pool_ratio` of the cache is
 // reserved for them), so data blocks cannot push them out.
 //
@@ -18,9 +22,12 @@
 // the slot too.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <vector>
 
 #include "weir/config.h"
 #include "weir/status.h"
@@ -34,6 +41,19 @@ struct BlockBasedTableOptions;
 namespace weir {
 
 class WriteBackCacheBudget;
+
+// A database whose memtables are charged to a budget (RocksDbSharedMemory::AddMemtableHolder).
+class MemtableHolder {
+ public:
+  virtual ~MemtableHolder() = default;
+  struct Usage {
+    uint64_t largest_mutable_bytes = 0;  // the largest mutable memtable of its column families
+    uint64_t immutable_memtables = 0;    // memtables waiting for or in a flush
+  };
+  virtual Usage MemtableUsage() = 0;
+  // Starts a flush of the column family with the largest mutable memtable; does not wait.
+  virtual void FlushLargestMemtable() = 0;
+};
 
 struct RocksDbMemoryBudget {
   uint64_t bytes = 0;  // the whole budget: block cache and memtables
@@ -74,12 +94,24 @@ class RocksDbSharedMemory {
   // priority.
   void ConfigureTable(rocksdb::BlockBasedTableOptions* table) const;
 
+  // Databases in this budget, for WaitForMemtableRoom; a holder is removed before it closes.
+  void AddMemtableHolder(MemtableHolder* holder);
+  void RemoveMemtableHolder(MemtableHolder* holder);
+  // Called after a write to a database in this budget: returns at once while the memtables are
+  // within the manager's size; past it starts a flush of the largest mutable memtable (while
+  // fewer than two flushes are under way), and past 1.5× the manager's size waits for flushes
+  // under way, at most `max_wait` in all. Returns the time waited.
+  std::chrono::milliseconds WaitForMemtableRoom(
+      std::chrono::milliseconds max_wait = std::chrono::seconds(1));
+
  private:
   explicit RocksDbSharedMemory(const RocksDbMemoryBudget& budget);
   RocksDbMemoryBudget budget_;
   std::shared_ptr<rocksdb::Cache> cache_;
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffer_manager_;
   std::shared_ptr<WriteBackCacheBudget> write_back_cache_;
+  std::mutex holders_mu_;
+  std::vector<MemtableHolder*> holders_;
 };
 
 // The budget `config` asks a backend of `slot` for: none (nullopt) when

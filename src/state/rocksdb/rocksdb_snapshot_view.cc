@@ -172,8 +172,8 @@ class BulkLoader final : public StateBulkLoader {
  public:
   static constexpr size_t kBatchBytes = 4 << 20;
 
-  BulkLoader(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> cfs, KeyGroupRange range,
-             int prefix_bytes)
+  BulkLoader(RocksDbKeyedStateBackend::Db* db, std::vector<rocksdb::ColumnFamilyHandle*> cfs,
+             KeyGroupRange range, int prefix_bytes)
       : db_(db), cfs_(std::move(cfs)), range_(range), prefix_bytes_(prefix_bytes) {}
 
   Status Add(size_t state_index, int key_group, std::string_view key,
@@ -190,12 +190,14 @@ class BulkLoader final : public StateBulkLoader {
  private:
   Status Flush() {
     if (batch_.Count() == 0) return Status::OK();
-    WEIR_RETURN_IF_ERROR(FromRocksDb(db_->Write(StateWriteOptions(), &batch_), "restore write"));
+    WEIR_RETURN_IF_ERROR(
+        FromRocksDb(db_->db->Write(StateWriteOptions(), &batch_), "restore write"));
     batch_.Clear();
+    db_->WaitForMemtableRoom();
     return Status::OK();
   }
 
-  rocksdb::DB* db_;
+  RocksDbKeyedStateBackend::Db* db_;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
   KeyGroupRange range_;
   int prefix_bytes_;
@@ -333,7 +335,7 @@ Result<std::unique_ptr<StateBulkLoader>> RocksDbKeyedStateBackend::NewBulkLoader
                                 options_.local_dir + "/ingest-" + std::to_string(loaders_++)));
   }
   return std::unique_ptr<StateBulkLoader>(
-      new BulkLoader(db_->db, std::move(cfs), options_.key_group_range, prefix_bytes));
+      new BulkLoader(db_.get(), std::move(cfs), options_.key_group_range, prefix_bytes));
 }
 
 }  // namespace weir

@@ -6,6 +6,7 @@
 
 #include "common/thread_name.h"
 #include "state/rocksdb/rocksdb_db.h"
+#include "state/rocksdb/rocksdb_shared_memory.h"
 
 namespace weir {
 namespace {
@@ -40,8 +41,9 @@ struct WriteBackCache::Batch {
   std::promise<Status> done;
 };
 
-WriteBackCache::WriteBackCache(rocksdb::DB* db, std::shared_ptr<WriteBackCacheBudget> budget)
-    : db_(db), budget_(std::move(budget)) {
+WriteBackCache::WriteBackCache(rocksdb::DB* db, std::shared_ptr<WriteBackCacheBudget> budget,
+                               std::shared_ptr<RocksDbSharedMemory> memory)
+    : db_(db), budget_(std::move(budget)), memory_(std::move(memory)) {
   budget_->Join();
   writer_ = std::thread([this] { WriterLoop(); });
 }
@@ -341,6 +343,7 @@ Status WriteBackCache::WriteRows(const Batch& batch) const {
     if (write.Count() == 0) return Status::OK();
     Status s = FromRocksDb(db_->Write(StateWriteOptions(), &write), "write-back of state rows");
     write.Clear();
+    if (s.ok() && memory_) memory_->WaitForMemtableRoom();
     return s;
   };
   for (const Ordered& o : order) {

@@ -44,6 +44,8 @@
 
 namespace weir {
 
+class RocksDbSharedMemory;
+
 // The memory the write-back caches sharing it may hold together, split evenly among them.
 class WriteBackCacheBudget {
  public:
@@ -65,7 +67,10 @@ class WriteBackCacheBudget {
 class WriteBackCache {
  public:
   // `db` outlives the cache. The writer thread starts here.
-  WriteBackCache(rocksdb::DB* db, std::shared_ptr<WriteBackCacheBudget> budget);
+  // `memory`: the budget `db`'s memtables are charged to (null: none); the writer keeps them
+  // within it after each write.
+  WriteBackCache(rocksdb::DB* db, std::shared_ptr<WriteBackCacheBudget> budget,
+                 std::shared_ptr<RocksDbSharedMemory> memory = nullptr);
   // Stops the writer. Rows not written yet are dropped: the backend is closing.
   ~WriteBackCache();
   WriteBackCache(const WriteBackCache&) = delete;
@@ -135,6 +140,7 @@ class WriteBackCache {
 
   rocksdb::DB* db_;
   std::shared_ptr<WriteBackCacheBudget> budget_;
+  std::shared_ptr<RocksDbSharedMemory> memory_;
   std::unordered_map<std::string, Entry> entries_;
   Entry* oldest_ = nullptr;
   Entry* newest_ = nullptr;
