@@ -13,6 +13,10 @@ const std::vector<BundledJob>& BundledJobs() {
        "JetStream stream --input of key,value -> per-key count, sum -> stream --output, "
        "exactly once",
        &BuildNatsAggregate},
+      {"windowed-count",
+       "file of event_time_ms,key lines -> per key and event-time window (--window, --slide) a "
+       "count -> file sink of window_start_ms,window_end_ms,key,count",
+       &BuildWindowedCount},
   };
   return jobs;
 }

@@ -20,6 +20,7 @@ const std::vector<BundledJob>& BundledJobs();
 Result<JobGraph> BuildWordCount(const std::vector<std::string>& args);
 Result<JobGraph> BuildKeyedAggregate(const std::vector<std::string>& args);
 Result<JobGraph> BuildNatsAggregate(const std::vector<std::string>& args);
+Result<JobGraph> BuildWindowedCount(const std::vector<std::string>& args);
 
 // What keyed-aggregate observed in this process, for benchmarks: when its aggregate processed
 // the first event since Reset() (recovery time to the first record), and the latency of every

@@ -26,11 +26,20 @@ struct OperatorSpec {
   std::string uid;
   int parallelism = 0;  // 0: parallelism.default
   int input = -1;       // index of the upstream operator; -1 for a source
+  // The side output of the upstream operator this one reads (Output::EmitToSide); empty: its
+  // main output.
+  std::string side_output;
   Partitioning partitioning = Partitioning::kForward;
   // kKeyed: the record's serialized key. The operator then runs with a keyed state backend.
   std::function<std::string(const Record&)> key_of;
   std::function<std::unique_ptr<SourceOperator>()> new_source;  // sources
   std::function<std::unique_ptr<StreamOperator>()> new_operator;
+  // A second input (Union, Connect): its upstream operator (-1: none), how its records come
+  // (kKeyed exactly when the first input is keyed) and, keyed, their key. Its records reach
+  // StreamOperator::ProcessRecord2.
+  int input2 = -1;
+  Partitioning partitioning2 = Partitioning::kRebalance;
+  std::function<std::string(const Record&)> key_of2;
   bool keyed() const { return partitioning == Partitioning::kKeyed; }
   bool is_source() const { return input < 0; }
 };

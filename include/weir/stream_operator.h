@@ -12,6 +12,7 @@
 #include <any>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,23 +27,51 @@ namespace weir {
 // One record of a stream: a value of the stream's element type.
 using Record = std::any;
 
+// Event time (Flink's): a record may carry a timestamp (Unix milliseconds, from its source or
+// assigned by a watermark strategy, weir/watermark.h); a watermark W says that no more records
+// with a timestamp ≤ W are expected. A record without a timestamp has kNoTimestamp. Before any
+// watermark an operator's watermark is kMinWatermark; at the end of bounded input it becomes
+// kMaxWatermark, which fires every event-time timer.
+inline constexpr int64_t kNoTimestamp = std::numeric_limits<int64_t>::min();
+inline constexpr int64_t kMinWatermark = std::numeric_limits<int64_t>::min();
+inline constexpr int64_t kMaxWatermark = std::numeric_limits<int64_t>::max();
+
 // Where an operator sends its results (the next operator of the chain, or the channels to the
 // next subtasks).
 class Output {
  public:
   virtual ~Output() = default;
+  // A record with the timestamp of the record (or event-time timer) being processed, if any.
   virtual void Emit(Record record) = 0;
+  // A record with this timestamp (kNoTimestamp: none).
+  virtual void EmitWithTimestamp(Record record, int64_t /*timestamp*/) { Emit(std::move(record)); }
+  // A watermark, to every consumer. Operators forward the watermarks they get
+  // (StreamOperator::ProcessWatermark) unless they make their own.
+  virtual void EmitWatermark(int64_t /*watermark*/) {}
+  // This output will carry no records or watermarks for a while (a watermark strategy's
+  // idleness): consumers leave it out of their watermark until it carries something again.
+  virtual void MarkIdle() {}
+  // A record to the side output `tag` (the operators reading it: DataStream::SideOutput).
+  virtual void EmitToSide(const std::string& /*tag*/, Record /*record*/) {}
 };
 
-// Timers of a keyed operator, scoped to the current key. Processing-time timers are kept in the
-// keyed state, so they are part of every checkpoint and fire again after a restore.
+// Timers of a keyed operator, scoped to the current key. Timers are kept in the keyed state, so
+// they are part of every checkpoint, fire again after a restore and move with their key when the
+// parallelism changes. A processing-time timer fires when the wall clock reaches it; an
+// event-time timer when the operator's watermark reaches it (at the latest at the end of input).
 class TimerService {
  public:
   virtual ~TimerService() = default;
   virtual int64_t CurrentProcessingTime() const = 0;  // Unix milliseconds
   virtual Status RegisterProcessingTimeTimer(int64_t timestamp_ms) = 0;
   virtual Status DeleteProcessingTimeTimer(int64_t timestamp_ms) = 0;
+  // The operator's current watermark (kMinWatermark before the first one).
+  virtual int64_t CurrentWatermark() const = 0;
+  virtual Status RegisterEventTimeTimer(int64_t timestamp_ms) = 0;
+  virtual Status DeleteEventTimeTimer(int64_t timestamp_ms) = 0;
 };
+
+enum class TimeDomain : uint8_t { kProcessingTime, kEventTime };
 
 // What the runtime tells an operator about where it runs.
 class OperatorContext {
@@ -60,6 +89,11 @@ class OperatorContext {
   virtual TimerService* timers() = 0;
   // The serialized key of the record or timer being processed (keyed operators only).
   virtual std::string_view current_key() const = 0;
+  // The timestamp of the record being processed (an event-time timer's: its time; kNoTimestamp
+  // for a record without one and for processing-time timers).
+  virtual int64_t current_timestamp() const { return kNoTimestamp; }
+  // The operator's watermark: the least of its inputs' (kMinWatermark before the first one).
+  virtual int64_t current_watermark() const { return kMinWatermark; }
   // This subtask's operator state (lists redistributed when the parallelism changes).
   virtual OperatorStateStore& operator_state() = 0;
 };
@@ -75,8 +109,25 @@ class StreamOperator {
   virtual Status Open(OperatorContext& ctx, const std::optional<std::string>& restored,
                       Output& out) = 0;
   virtual Status ProcessRecord(Record record) = 0;
+  // A record of the operator's second input (OperatorSpec::input2: Connect); by default it is
+  // handled as the first input's (Union).
+  virtual Status ProcessRecord2(Record record) { return ProcessRecord(std::move(record)); }
   // A processing-time timer of the current key fired (keyed operators only).
   virtual Status OnTimer(int64_t /*timestamp_ms*/) { return Status::OK(); }
+  // An event-time timer of the current key fired: the watermark reached it (keyed operators).
+  virtual Status OnEventTimer(int64_t /*timestamp_ms*/) { return Status::OK(); }
+  // The operator's watermark advanced (after the event-time timers it reached fired). The
+  // default forwards it; an operator that makes its own watermarks swallows it.
+  virtual Status ProcessWatermark(int64_t watermark, Output& out) {
+    out.EmitWatermark(watermark);
+    return Status::OK();
+  }
+  // The task has no input to process now and is about to wait: an operator acting on the
+  // passage of processing time without records (a watermark strategy's idleness) does it here.
+  // Returns when it wants to be called again at the latest (Unix ms; nullopt: no need).
+  virtual Result<std::optional<int64_t>> OnQuiet(int64_t /*now_ms*/) {
+    return std::optional<int64_t>();
+  }
   // The synchronous part of checkpoint N, before the barrier goes on: opaque operator state to
   // store (nullopt: none), besides the lists of ctx.operator_state(). Must be short.
   virtual Result<std::optional<std::string>> SnapshotState(uint64_t /*checkpoint_id*/) {

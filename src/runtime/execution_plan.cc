@@ -57,6 +57,14 @@ Result<ExecutionPlan> PlanExecution(const JobGraph& graph, int default_paralleli
       return bad("operator '" + uid + "' is incomplete");
     }
     if (op.keyed() && !op.key_of) return bad("keyed operator '" + uid + "' has no key");
+    if (op.input2 >= 0) {
+      if (op.is_source() || op.input2 >= i || op.input2 == op.input) {
+        return bad("operator '" + uid + "' has a second input that is not another, earlier one");
+      }
+      if (op.keyed() != (op.partitioning2 == Partitioning::kKeyed) || (op.keyed() && !op.key_of2)) {
+        return bad("operator '" + uid + "' must have both inputs keyed or neither");
+      }
+    }
     const int p = op.parallelism > 0 ? op.parallelism : default_parallelism;
     if (Status s = ValidateIdentifier("backend id", ExecutionPlan::BackendId(uid, p - 1));
         !s.ok()) {
@@ -67,6 +75,7 @@ Result<ExecutionPlan> PlanExecution(const JobGraph& graph, int default_paralleli
                  ", above pipeline.max-parallelism " + std::to_string(max_parallelism));
     }
     if (!op.is_source()) ++consumers[static_cast<size_t>(op.input)];
+    if (op.input2 >= 0) ++consumers[static_cast<size_t>(op.input2)];
     plan.uids.push_back(uid);
     plan.parallelism.push_back(p);
     plan.keyed.push_back(op.keyed());
@@ -80,7 +89,8 @@ Result<ExecutionPlan> PlanExecution(const JobGraph& graph, int default_paralleli
       const size_t in = static_cast<size_t>(op.input);
       const int in_vertex = vertex_of[in];
       auto& upstream = plan.vertices[static_cast<size_t>(in_vertex)];
-      const bool chain = op.partitioning == Partitioning::kForward && consumers[in] == 1 &&
+      const bool chain = op.partitioning == Partitioning::kForward && op.side_output.empty() &&
+                         op.input2 < 0 && consumers[in] == 1 &&
                          plan.parallelism[in] == plan.parallelism[si] &&
                          upstream.operators.back() == op.input;
       if (chain) {
@@ -94,6 +104,17 @@ Result<ExecutionPlan> PlanExecution(const JobGraph& graph, int default_paralleli
       v.input_vertex = in_vertex;
       v.input_partitioning = op.keyed() ? Partitioning::kKeyed : Partitioning::kRebalance;
       upstream.consumers.push_back(static_cast<int>(plan.vertices.size()));
+      if (op.input2 >= 0) {
+        const int in_vertex2 = vertex_of[static_cast<size_t>(op.input2)];
+        auto& upstream2 = plan.vertices[static_cast<size_t>(in_vertex2)];
+        if (in_vertex2 == in_vertex || upstream2.operators.back() != op.input2) {
+          return bad("operator '" + plan.uids[si] +
+                     "': both inputs come from one task vertex, or the second from inside a chain");
+        }
+        v.input_vertex2 = in_vertex2;
+        v.input_partitioning2 = op.keyed() ? Partitioning::kKeyed : Partitioning::kRebalance;
+        upstream2.consumers.push_back(static_cast<int>(plan.vertices.size()));
+      }
       vertex_of[si] = static_cast<int>(plan.vertices.size());
       plan.vertices.push_back(std::move(v));
       continue;

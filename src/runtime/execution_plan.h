@@ -17,6 +17,9 @@ struct TaskVertex {
   int parallelism = 1;
   int input_vertex = -1;                                       // -1: the head is a source
   Partitioning input_partitioning = Partitioning::kRebalance;  // kRebalance or kKeyed
+  // The head's second input (OperatorSpec::input2), if any: its channels follow the first's.
+  int input_vertex2 = -1;
+  Partitioning input_partitioning2 = Partitioning::kRebalance;
   std::vector<int> consumers;  // vertices reading this vertex's tail
   bool keyed() const { return input_partitioning == Partitioning::kKeyed && input_vertex >= 0; }
 };

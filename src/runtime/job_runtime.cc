@@ -298,9 +298,7 @@ Status JobRuntime::Deploy(const std::optional<RestorePoint>& restore) {
   const auto capacity = static_cast<size_t>(config_.Get(config::kChannelCapacity));
   for (size_t v = 0; v < plan_.vertices.size(); ++v) {
     const auto& vertex = plan_.vertices[v];
-    const int channels = vertex.input_vertex < 0
-                             ? 0
-                             : plan_.vertices[static_cast<size_t>(vertex.input_vertex)].parallelism;
+    const int channels = ChannelsOf(vertex.input_vertex) + ChannelsOf(vertex.input_vertex2);
     for (int s = 0; s < vertex.parallelism; ++s) {
       owned[v].push_back(std::make_unique<TaskInbox>(channels, capacity));
       inboxes[v].push_back(owned[v].back().get());
@@ -360,13 +358,21 @@ Result<std::unique_ptr<Task>> JobRuntime::BuildTask(int vertex_index, int subtas
   setup.inbox = std::move(own_inbox);
   setup.listener = this;
   setup.async_pool = async_pool_.get();
+  setup.first_input_channels = ChannelsOf(vertex.input_vertex);
   for (int c : vertex.consumers) {
     const TaskVertex& consumer = plan_.vertices[static_cast<size_t>(c)];
+    // This vertex feeds the consumer's second input: its channels follow the first input's.
+    const bool second = consumer.input_vertex2 == vertex_index;
+    const int offset = second ? ChannelsOf(consumer.input_vertex) : 0;
     std::vector<RecordWriter::Target> targets;
-    for (TaskInbox* inbox : inboxes[static_cast<size_t>(c)]) targets.push_back({inbox, subtask});
+    for (TaskInbox* inbox : inboxes[static_cast<size_t>(c)]) {
+      targets.push_back({inbox, offset + subtask});
+    }
     const OperatorSpec& head = graph_.operators[static_cast<size_t>(consumer.operators.front())];
     setup.writers.push_back(std::make_unique<RecordWriter>(
-        std::move(targets), consumer.input_partitioning, head.key_of, plan_.max_parallelism, 64));
+        std::move(targets), second ? consumer.input_partitioning2 : consumer.input_partitioning,
+        second ? head.key_of2 : head.key_of, plan_.max_parallelism, 64));
+    setup.writer_tags.push_back(head.side_output);
   }
   for (int index : vertex.operators) {
     const OperatorSpec& spec = graph_.operators[static_cast<size_t>(index)];

@@ -156,6 +156,10 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
   };
   JobRuntime() = default;
   Status Deploy(const std::optional<RestorePoint>& restore);
+  // The input channels a vertex's subtask gets from `input_vertex` (its parallelism; 0 for -1).
+  int ChannelsOf(int input_vertex) const {
+    return input_vertex < 0 ? 0 : plan_.vertices[static_cast<size_t>(input_vertex)].parallelism;
+  }
   Result<std::unique_ptr<Task>> BuildTask(int vertex, int subtask,
                                           const std::optional<RestorePoint>& restore,
                                           const RestoreAssignment& assignment,

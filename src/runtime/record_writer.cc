@@ -16,10 +16,11 @@ RecordWriter::RecordWriter(std::vector<Target> targets, Partitioning partitionin
       batch_size_(batch_size),
       batches_(targets_.size()) {}
 
-void RecordWriter::Emit(Record record) {
+void RecordWriter::EmitWithTimestamp(Record record, int64_t timestamp) {
   if (targets_.empty()) return;
   ++records_out_;
   StreamElement e;
+  e.timestamp = timestamp;
   size_t target = 0;
   if (partitioning_ == Partitioning::kKeyed) {
     e.key = key_of_(record);
@@ -49,6 +50,25 @@ void RecordWriter::Send(size_t target) {
 
 void RecordWriter::Flush() {
   for (size_t t = 0; t < targets_.size(); ++t) Send(t);
+}
+
+void RecordWriter::EmitWatermark(int64_t watermark) {
+  for (size_t t = 0; t < targets_.size(); ++t) {
+    auto& batch = batches_[t];
+    if (!batch.empty() && batch.back().kind == StreamElement::Kind::kWatermark) {
+      batch.back().timestamp = watermark;
+      continue;
+    }
+    batch.push_back(StreamElement::Watermark(watermark));
+    if (batch.size() >= batch_size_) Send(t);
+  }
+}
+
+void RecordWriter::MarkIdle() {
+  for (size_t t = 0; t < targets_.size(); ++t) {
+    batches_[t].push_back(StreamElement::Idle());
+    Send(t);
+  }
 }
 
 void RecordWriter::Broadcast(const StreamElement& element) {

@@ -1,6 +1,8 @@
 // RecordWriter: a task's output to the next operator's subtasks. Routes each record (round robin,
-// or by key group for a keyed next operator), batches per channel, and broadcasts barriers and
-// the end of input to every channel in order with the records.
+// or by key group for a keyed next operator), batches per channel, and broadcasts watermarks,
+// barriers and the end of input to every channel in order with the records. A watermark that
+// would directly follow another in a batch replaces it (nothing came between them), so a
+// watermark per record costs little.
 //
 // Batches go out when full, on Flush() (the task calls it before it waits for input, so a quiet
 // stream is not delayed) and before any broadcast. Sending blocks while the receiving channel is
@@ -27,7 +29,11 @@ class RecordWriter final : public Output {
                std::function<std::string(const Record&)> key_of, int max_parallelism,
                size_t batch_size);
 
-  void Emit(Record record) override;
+  void Emit(Record record) override { EmitWithTimestamp(std::move(record), kNoTimestamp); }
+  void EmitWithTimestamp(Record record, int64_t timestamp) override;
+  void EmitWatermark(int64_t watermark) override;
+  void MarkIdle() override;
+  // Sends at once (barriers, the end of input).
   void Broadcast(const StreamElement& element);
   void Flush();
   // A send found the receiver closed (the job is being cancelled).

@@ -75,6 +75,9 @@ class ProbeTimers final : public TimerService {
   int64_t CurrentProcessingTime() const override { return NowUnixMs(); }
   Status RegisterProcessingTimeTimer(int64_t) override { return ProbeRefusal(); }
   Status DeleteProcessingTimeTimer(int64_t) override { return ProbeRefusal(); }
+  int64_t CurrentWatermark() const override { return kMinWatermark; }
+  Status RegisterEventTimeTimer(int64_t) override { return ProbeRefusal(); }
+  Status DeleteEventTimeTimer(int64_t) override { return ProbeRefusal(); }
 };
 
 class ProbeContext final : public OperatorContext {

@@ -1,5 +1,7 @@
-// StreamElement: what travels through a channel between two subtasks, in order: records,
-// checkpoint barriers and the end-of-input marker.
+// StreamElement: what travels through a channel between two subtasks, in order: records (with
+// their event-time timestamp, if any), watermarks, the idle marker (the channel carries nothing
+// for a while: leave it out of the watermark until it does), checkpoint barriers and the
+// end-of-input marker.
 #pragma once
 
 #include <cstdint>
@@ -12,11 +14,12 @@
 namespace weir {
 
 struct StreamElement {
-  enum class Kind : uint8_t { kRecord, kBarrier, kEndOfInput };
+  enum class Kind : uint8_t { kRecord, kWatermark, kIdle, kBarrier, kEndOfInput };
   Kind kind = Kind::kRecord;
   Record value;
-  std::string key;             // serialized key, on channels into a keyed operator
-  uint64_t checkpoint_id = 0;  // kBarrier
+  std::string key;                   // serialized key, on channels into a keyed operator
+  int64_t timestamp = kNoTimestamp;  // kRecord: its timestamp; kWatermark: the watermark
+  uint64_t checkpoint_id = 0;        // kBarrier
 
   // A barrier carries what its snapshot is (Flink's CheckpointOptions) in the slot a record's
   // value takes, so records pay nothing for it.
@@ -33,6 +36,17 @@ struct StreamElement {
     if (options != nullptr && *options) return *options;
     static const auto kCheckpoint = std::make_shared<const CheckpointOptions>();
     return kCheckpoint;
+  }
+  static StreamElement Watermark(int64_t watermark) {
+    StreamElement e;
+    e.kind = Kind::kWatermark;
+    e.timestamp = watermark;
+    return e;
+  }
+  static StreamElement Idle() {
+    StreamElement e;
+    e.kind = Kind::kIdle;
+    return e;
   }
   static StreamElement EndOfInput() {
     StreamElement e;

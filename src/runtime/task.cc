@@ -39,6 +39,8 @@ class Task::Context final : public OperatorContext {
   }
   TimerService* timers() override { return keyed_ ? task_->timers_.get() : nullptr; }
   std::string_view current_key() const override { return task_->current_key_; }
+  int64_t current_timestamp() const override { return task_->current_timestamp_; }
+  int64_t current_watermark() const override { return task_->watermark_; }
   TaskOperatorStateStore& operator_state() override { return operator_state_; }
 
  private:
@@ -48,32 +50,70 @@ class Task::Context final : public OperatorContext {
   TaskOperatorStateStore operator_state_;
 };
 
-// Hands a record to the next operator of the chain, on the same thread.
+// Hands a record (or watermark) to the next operator of the chain, on the same thread.
 class Task::ChainOutput final : public Output {
  public:
-  ChainOutput(Task* task, StreamOperator* next) : task_(task), next_(next) {}
+  ChainOutput(Task* task, size_t next) : task_(task), next_index_(next) {}
   void Emit(Record record) override {
     if (!task_->chain_error_.ok()) return;
-    Status s = next_->ProcessRecord(std::move(record));
+    Status s = next()->ProcessRecord(std::move(record));
     if (!s.ok()) task_->chain_error_ = std::move(s);
   }
+  void EmitWithTimestamp(Record record, int64_t timestamp) override {
+    const int64_t outer = std::exchange(task_->current_timestamp_, timestamp);
+    Emit(std::move(record));
+    task_->current_timestamp_ = outer;
+  }
+  void EmitWatermark(int64_t watermark) override {
+    if (!task_->chain_error_.ok()) return;
+    Status s = next()->ProcessWatermark(watermark, *task_->outputs_[next_index_]);
+    if (!s.ok()) task_->chain_error_ = std::move(s);
+  }
+  void MarkIdle() override { task_->outputs_[next_index_]->MarkIdle(); }
+  // An operator with side outputs ends its chain (PlanExecution), so none come here.
+  void EmitToSide(const std::string&, Record) override {}
 
  private:
+  StreamOperator* next() { return task_->setup_.chain[next_index_].op.get(); }
   Task* task_;
-  StreamOperator* next_;
+  size_t next_index_;
 };
 
-// The tail of a chain that feeds several consumers: each gets every record.
+// The tail of a chain: each consumer of its main output gets every record, each consumer of a
+// side output the records of that side output, and all of them the watermarks.
 class Task::FanOut final : public Output {
  public:
-  explicit FanOut(std::vector<RecordWriter*> writers) : writers_(std::move(writers)) {}
+  FanOut(Task* task, std::vector<std::pair<std::string, RecordWriter*>> writers)
+      : task_(task), writers_(std::move(writers)) {}
   void Emit(Record record) override {
-    for (size_t i = 0; i + 1 < writers_.size(); ++i) writers_[i]->Emit(record);
-    writers_.back()->Emit(std::move(record));
+    EmitWithTimestamp(std::move(record), task_->current_timestamp_);
+  }
+  void EmitWithTimestamp(Record record, int64_t timestamp) override {
+    To("", std::move(record), timestamp);
+  }
+  void EmitWatermark(int64_t watermark) override {
+    for (auto& [tag, w] : writers_) w->EmitWatermark(watermark);
+  }
+  void MarkIdle() override {
+    for (auto& [tag, w] : writers_) w->MarkIdle();
+  }
+  void EmitToSide(const std::string& tag, Record record) override {
+    if (tag.empty()) return;  // the empty tag is the main output's
+    To(tag, std::move(record), task_->current_timestamp_);
   }
 
  private:
-  std::vector<RecordWriter*> writers_;
+  void To(const std::string& tag, Record record, int64_t timestamp) {
+    RecordWriter* last = nullptr;
+    for (auto& [t, w] : writers_) {
+      if (t != tag) continue;
+      if (last != nullptr) last->EmitWithTimestamp(record, timestamp);
+      last = w;
+    }
+    if (last != nullptr) last->EmitWithTimestamp(std::move(record), timestamp);
+  }
+  Task* task_;
+  std::vector<std::pair<std::string, RecordWriter*>> writers_;
 };
 
 Task::Task(TaskSetup setup) : setup_(std::move(setup)) {
@@ -82,21 +122,23 @@ Task::Task(TaskSetup setup) : setup_(std::move(setup)) {
     contexts_.push_back(std::make_unique<Context>(this, chain[i], i == 0 && setup_.backend));
   }
   for (size_t i = 0; i + 1 < chain.size(); ++i) {
-    outputs_.push_back(std::make_unique<ChainOutput>(this, chain[i + 1].op.get()));
+    outputs_.push_back(std::make_unique<ChainOutput>(this, i + 1));
   }
   if (setup_.writers.empty()) {
     outputs_.push_back(std::make_unique<NullOutput>());
-  } else if (setup_.writers.size() == 1) {
-    outputs_.push_back(
-        std::make_unique<FanOut>(std::vector<RecordWriter*>{setup_.writers[0].get()}));
   } else {
-    std::vector<RecordWriter*> writers;
-    for (auto& w : setup_.writers) writers.push_back(w.get());
-    outputs_.push_back(std::make_unique<FanOut>(std::move(writers)));
+    std::vector<std::pair<std::string, RecordWriter*>> writers;
+    for (size_t i = 0; i < setup_.writers.size(); ++i) {
+      writers.emplace_back(i < setup_.writer_tags.size() ? setup_.writer_tags[i] : std::string(),
+                           setup_.writers[i].get());
+    }
+    outputs_.push_back(std::make_unique<FanOut>(this, std::move(writers)));
   }
   const int channels = setup_.inbox->num_channels();
   aligner_ = std::make_unique<BarrierAligner>(channels, setup_.exactly_once);
   ended_.assign(static_cast<size_t>(channels), false);
+  channel_watermarks_.assign(static_cast<size_t>(channels), kMinWatermark);
+  channel_idle_.assign(static_cast<size_t>(channels), false);
 }
 
 Task::~Task() { Join(); }
@@ -179,7 +221,11 @@ Status Task::RunSource() {
         continue;
       }
       if (poll.state == SourcePoll::State::kMoreAvailable) continue;
-      wait_until = TaskInbox::Clock::now() + std::chrono::milliseconds(poll.retry_after_ms);
+      int64_t retry_ms = poll.retry_after_ms;
+      WEIR_ASSIGN_OR_RETURN(std::optional<int64_t> quiet_until, Quiet());
+      if (quiet_until)
+        retry_ms = std::min(retry_ms, std::max<int64_t>(0, *quiet_until - NowUnixMs()));
+      wait_until = TaskInbox::Clock::now() + std::chrono::milliseconds(retry_ms);
     }
     FlushWriters();
     taken = setup_.inbox->Take({}, true, wait_until, 0, &mail, &none, &channel);
@@ -198,13 +244,18 @@ Status Task::RunOperator() {
     auto taken = setup_.inbox->Take(aligner_->blocked(), false, std::nullopt, kInputBatch, &mail,
                                     &elements, &channel);
     if (taken == TaskInbox::Taken::kTimeout) {
+      std::optional<int64_t> wake_ms;
+      if (!finished_) {
+        WEIR_ASSIGN_OR_RETURN(wake_ms, Quiet());
+      }
       FlushWriters();  // nothing to read now: let what was produced go
-      std::optional<TaskInbox::Clock::time_point> deadline;
       if (timers_ && !finished_) {
-        if (auto next = timers_->NextTimer()) {
-          deadline = TaskInbox::Clock::now() +
-                     std::chrono::milliseconds(std::max<int64_t>(0, *next - NowUnixMs()));
-        }
+        if (auto next = timers_->NextTimer()) wake_ms = std::min(wake_ms.value_or(*next), *next);
+      }
+      std::optional<TaskInbox::Clock::time_point> deadline;
+      if (wake_ms) {
+        deadline = TaskInbox::Clock::now() +
+                   std::chrono::milliseconds(std::max<int64_t>(0, *wake_ms - NowUnixMs()));
       }
       taken = setup_.inbox->Take(aligner_->blocked(), true, deadline, kInputBatch, &mail, &elements,
                                  &channel);
@@ -233,17 +284,77 @@ Status Task::FireTimers() {
   auto next = timers_->NextTimer();
   if (!next.has_value() || *next > NowUnixMs()) return Status::OK();
   StreamOperator& head = *setup_.chain.front().op;
-  WEIR_RETURN_IF_ERROR(timers_->FireDue(NowUnixMs(), [&](int64_t ts, const std::string& key) {
+  const int64_t outer = std::exchange(current_timestamp_, kNoTimestamp);
+  Status s = timers_->FireDue(NowUnixMs(), [&](int64_t ts, const std::string& key) {
     current_key_ = key;
     return head.OnTimer(ts);
-  }));
+  });
+  current_timestamp_ = outer;
+  WEIR_RETURN_IF_ERROR(s);
+  return chain_error_;
+}
+
+Result<std::optional<int64_t>> Task::Quiet() {
+  std::optional<int64_t> wake;
+  const int64_t now = NowUnixMs();
+  for (auto& op : setup_.chain) {
+    if (!op.op) continue;
+    WEIR_ASSIGN_OR_RETURN(std::optional<int64_t> at, op.op->OnQuiet(now));
+    if (at) wake = std::min(wake.value_or(*at), *at);
+  }
+  WEIR_RETURN_IF_ERROR(chain_error_);
+  return wake;
+}
+
+Status Task::OnChannelWatermark(size_t channel, std::optional<int64_t> watermark, bool idle) {
+  if (watermark) channel_watermarks_[channel] = std::max(channel_watermarks_[channel], *watermark);
+  channel_idle_[channel] = idle;
+  // The least watermark of the channels that are not idle; nothing when all are.
+  std::optional<int64_t> least;
+  for (size_t c = 0; c < channel_watermarks_.size(); ++c) {
+    if (!channel_idle_[c]) least = std::min(least.value_or(kMaxWatermark), channel_watermarks_[c]);
+  }
+  if (!least) {
+    if (!all_idle_) {
+      all_idle_ = true;
+      for (auto& w : setup_.writers) w->MarkIdle();
+    }
+    return Status::OK();
+  }
+  all_idle_ = false;
+  return AdvanceWatermark(*least);
+}
+
+Status Task::AdvanceWatermark(int64_t watermark) {
+  // A watermark never goes back (a channel that was idle may come back behind the others).
+  if (watermark <= watermark_) return Status::OK();
+  watermark_ = watermark;
+  StreamOperator& head = *setup_.chain.front().op;
+  if (timers_) {
+    const int64_t outer = current_timestamp_;
+    Status s = timers_->AdvanceWatermark(watermark, [&](int64_t ts, const std::string& key) {
+      current_key_ = key;
+      current_timestamp_ = ts;
+      return head.OnEventTimer(ts);
+    });
+    current_timestamp_ = outer;
+    WEIR_RETURN_IF_ERROR(s);
+    WEIR_RETURN_IF_ERROR(chain_error_);
+  }
+  WEIR_RETURN_IF_ERROR(head.ProcessWatermark(watermark, *outputs_[0]));
   return chain_error_;
 }
 
 Status Task::HandleElement(int channel, StreamElement& e) {
+  const auto c = static_cast<size_t>(channel);
   switch (e.kind) {
     case StreamElement::Kind::kRecord:
-      return ProcessRecord(e);
+      if (channel_idle_[c]) WEIR_RETURN_IF_ERROR(OnChannelWatermark(c, std::nullopt, false));
+      return ProcessRecord(channel, e);
+    case StreamElement::Kind::kWatermark:
+      return OnChannelWatermark(c, e.timestamp, false);
+    case StreamElement::Kind::kIdle:
+      return OnChannelWatermark(c, std::nullopt, true);
     case StreamElement::Kind::kBarrier: {
       // Alignment time: from the first channel's barrier to the snapshot (all channels there).
       alignment_start_.try_emplace(e.checkpoint_id,
@@ -268,9 +379,10 @@ Status Task::HandleElement(int channel, StreamElement& e) {
       return Status::OK();
     }
     case StreamElement::Kind::kEndOfInput: {
-      const auto c = static_cast<size_t>(channel);
       if (!ended_[c]) {
         ended_[c] = true;
+        // An ended channel holds no watermark back.
+        WEIR_RETURN_IF_ERROR(OnChannelWatermark(c, kMaxWatermark, false));
         if (++ended_count_ == static_cast<int>(ended_.size())) return FinishChain();
       }
       return Status::OK();
@@ -293,14 +405,18 @@ Task::Metrics Task::metrics() const {
   return m;
 }
 
-Status Task::ProcessRecord(StreamElement& e) {
+Status Task::ProcessRecord(int channel, StreamElement& e) {
   // Only this thread writes the counter: a plain increment (no locked instruction per record).
   records_in_.store(records_in_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  current_timestamp_ = e.timestamp;
   if (setup_.backend) {
     current_key_ = std::move(e.key);
     WEIR_RETURN_IF_ERROR(setup_.backend->SetCurrentKey(current_key_));
   }
-  WEIR_RETURN_IF_ERROR(setup_.chain.front().op->ProcessRecord(std::move(e.value)));
+  StreamOperator& head = *setup_.chain.front().op;
+  WEIR_RETURN_IF_ERROR(channel < setup_.first_input_channels
+                           ? head.ProcessRecord(std::move(e.value))
+                           : head.ProcessRecord2(std::move(e.value)));
   return chain_error_;
 }
 
@@ -312,6 +428,13 @@ Status Task::FinishChain() {
   if (timers_ && timers_->size() > 0) {
     LogInfo(setup_.task_id + ": end of input; " + std::to_string(timers_->size()) +
             " processing-time timer(s) not yet due are dropped");
+  }
+  // A source's end of input is the end of event time: the maximum watermark goes down the chain
+  // before it finishes (every event-time timer downstream fires before the final checkpoint).
+  // Other tasks got it from every channel already (an ended channel counts as at the maximum).
+  if (is_source()) {
+    outputs_[0]->EmitWatermark(kMaxWatermark);
+    WEIR_RETURN_IF_ERROR(chain_error_);
   }
   for (auto& op : setup_.chain) {
     if (op.op) WEIR_RETURN_IF_ERROR(op.op->Finish());

@@ -65,6 +65,11 @@ struct TaskSetup {
   std::vector<TaskOperator> chain;        // head first
   std::unique_ptr<TaskInbox> inbox;
   std::vector<std::unique_ptr<RecordWriter>> writers;  // one per consumer vertex
+  // Channels [0, first_input_channels) are the head's first input, the rest its second
+  // (OperatorSpec::input2).
+  int first_input_channels = 0;
+  // writer_tags[i]: the side output writers[i] carries (empty: the main output).
+  std::vector<std::string> writer_tags;
   // Keyed head only:
   std::unique_ptr<CheckpointableKeyedStateBackend> backend;
   bool backend_snapshots = false;  // the job has checkpoint storage: the backend is snapshotted
@@ -106,10 +111,16 @@ class Task {
   Status RunOperator();
   Status HandleMail(const Mail& mail);
   Status HandleElement(int channel, StreamElement& element);
-  Status ProcessRecord(StreamElement& element);
+  Status ProcessRecord(int channel, StreamElement& element);
   Status Snapshot(uint64_t checkpoint_id, std::shared_ptr<const CheckpointOptions> options);
   Status FinishChain();
   Status FireTimers();
+  // Calls every chained operator's OnQuiet; the earliest time one wants to be called again.
+  Result<std::optional<int64_t>> Quiet();
+  // A channel's watermark or idleness changed: recomputes the task's watermark.
+  Status OnChannelWatermark(size_t channel, std::optional<int64_t> watermark, bool idle);
+  // Fires the event-time timers the watermark reached, then hands it to the head operator.
+  Status AdvanceWatermark(int64_t watermark);
   void FlushWriters();
   void Close();
 
@@ -129,6 +140,12 @@ class Task {
   int64_t barrier_unix_ms_ = 0;
   std::atomic<uint64_t> records_in_{0};
   std::string current_key_;
+  int64_t current_timestamp_ = kNoTimestamp;  // of the record or event-time timer being processed
+  // Event time: the task's watermark, and each input channel's (with whether it is idle).
+  int64_t watermark_ = kMinWatermark;
+  std::vector<int64_t> channel_watermarks_;
+  std::vector<bool> channel_idle_;
+  bool all_idle_ = false;
   Status chain_error_;  // the first error of a chained operator (Output::Emit cannot return it)
   std::vector<bool> ended_;
   int ended_count_ = 0;

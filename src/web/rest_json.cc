@@ -219,6 +219,12 @@ json JobJson(JobRuntime& job, int64_t now) {
                         {"ship_strategy", vertex.keyed() ? "HASH" : "REBALANCE"},
                         {"exchange", "pipelined_bounded"}});
     }
+    if (vertex.input_vertex2 >= 0) {  // Union, Connect
+      inputs.push_back({{"num", 1},
+                        {"id", VertexId(plan, static_cast<size_t>(vertex.input_vertex2))},
+                        {"ship_strategy", vertex.keyed() ? "HASH" : "REBALANCE"},
+                        {"exchange", "pipelined_bounded"}});
+    }
     nodes.push_back({{"id", VertexId(plan, v)},
                      {"parallelism", vertex.parallelism},
                      {"operator", ""},
