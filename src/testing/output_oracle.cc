@@ -39,6 +39,18 @@ std::map<std::string, KeyTotals> WordCountTotals(const std::vector<std::string>&
   return out;
 }
 
+std::map<std::string, int> CommittedLines(const std::string& dir) {
+  std::map<std::string, int> lines;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name[0] == '.' || name[0] == '_') continue;
+    std::ifstream in(entry.path());
+    for (std::string line; std::getline(in, line);) ++lines[line];
+  }
+  return lines;
+}
+
 Result<OutputComparison> CompareRunningCounts(const std::string& dir,
                                               const std::map<std::string, KeyTotals>& expected) {
   // key -> count -> lines seen with that count; the sum on the line of the final count

@@ -36,6 +36,10 @@ struct OutputComparison {
 Result<OutputComparison> CompareRunningCounts(const std::string& dir,
                                               const std::map<std::string, KeyTotals>& expected);
 
+// Every committed line of `dir` (files whose names begin with neither '.' nor '_'), with how
+// many times it was committed; empty if `dir` does not exist.
+std::map<std::string, int> CommittedLines(const std::string& dir);
+
 // `allow_duplicates`: at-least-once instead (every count present, duplicates tolerated).
 Status CheckRunningCounts(const std::string& dir, const std::map<std::string, KeyTotals>& expected,
                           bool allow_duplicates = false);

@@ -10,6 +10,7 @@
 #include <map>
 #include <random>
 
+#include "testing/output_oracle.h"
 #include "testing/temp_dir.h"
 #include "weir_process.h"
 
@@ -49,17 +50,6 @@ std::map<std::string, int> WriteInput(const std::string& dir, bool sliding) {
   for (const auto& [w, n] : counts) {
     ++lines[std::to_string(std::get<0>(w)) + "," + std::to_string(std::get<1>(w)) + "," +
             std::get<2>(w) + "," + std::to_string(n)];
-  }
-  return lines;
-}
-
-std::map<std::string, int> Committed(const std::string& dir) {
-  std::map<std::string, int> lines;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    const std::string name = e.path().filename().string();
-    if (name.front() == '.' || name.front() == '_') continue;
-    std::ifstream in(e.path());
-    for (std::string line; std::getline(in, line);) ++lines[line];
   }
   return lines;
 }
@@ -120,7 +110,7 @@ TEST_P(WindowedCountTest, EveryWindowAndKeyIsCommittedOnceWithItsExactCount) {
   const ProcessResult final_run = RunWeir(args, -1, tmp.Sub("stderr.txt"));
   ASSERT_EQ(final_run.exit_code, 0) << log << final_run.stderr_text;
   EXPECT_GE(kills, 1) << log;
-  const auto got = Committed(tmp.Sub("out"));
+  const auto got = testing::CommittedLines(tmp.Sub("out"));
   EXPECT_EQ(got.size(), expected.size()) << log;
   for (const auto& [line, n] : got) {
     if (expected.count(line) == 0 || n != 1) {

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "runtime/job_runtime.h"
+#include "testing/output_oracle.h"
 #include "testing/temp_dir.h"
 #include "weir/connectors.h"
 #include "weir/job.h"
@@ -29,18 +30,6 @@ Configuration Config(const testing::TempDir& tmp, int parallelism) {
   EXPECT_TRUE(c.Set(config::kCheckpointsDir, tmp.Sub("checkpoints")).ok());
   EXPECT_TRUE(c.Set(config::kLocalDir, tmp.Sub("local")).ok());
   return c;
-}
-
-std::map<std::string, int> Lines(const std::string& dir) {
-  std::map<std::string, int> lines;
-  if (!std::filesystem::exists(dir)) return lines;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    const std::string name = e.path().filename().string();
-    if (name.front() == '.' || name.front() == '_') continue;
-    std::ifstream in(e.path());
-    for (std::string line; std::getline(in, line);) ++lines[line];
-  }
-  return lines;
 }
 
 void RunJob(JobBuilder& b, const testing::TempDir& tmp, int parallelism) {
@@ -115,7 +104,8 @@ TEST_P(WindowJobTest, TumblingAndSlidingWindowsCountEveryRecordOnce) {
     for (const auto& [w, keys] : counts) {
       for (const auto& [k, c] : keys) ++expected[WindowLine(k, {w.first, w.second}, c)];
     }
-    EXPECT_EQ(Lines(tmp.Sub("out")), expected) << (sliding ? "sliding" : "tumbling");
+    EXPECT_EQ(testing::CommittedLines(tmp.Sub("out")), expected)
+        << (sliding ? "sliding" : "tumbling");
   }
 }
 
@@ -150,12 +140,13 @@ TEST(WindowOperatorTest, LateRecordsGoToTheSideOutputAndLatenessFiresAgain) {
       .Map([](const Ev& e) { return std::to_string(e.time); })
       .SinkTo(FileSink(tmp.Sub("late")));
   RunJob(b, tmp, 2);
-  EXPECT_EQ(Lines(tmp.Sub("out")), (std::map<std::string, int>{{"0,100,1,1", 1},
-                                                               {"0,100,1,2", 1},
-                                                               {"100,200,1,1", 1},
-                                                               {"200,300,1,1", 1},
-                                                               {"400,500,1,1", 1}}));
-  EXPECT_EQ(Lines(tmp.Sub("late")), (std::map<std::string, int>{{"30", 1}}));
+  EXPECT_EQ(testing::CommittedLines(tmp.Sub("out")),
+            (std::map<std::string, int>{{"0,100,1,1", 1},
+                                        {"0,100,1,2", 1},
+                                        {"100,200,1,1", 1},
+                                        {"200,300,1,1", 1},
+                                        {"400,500,1,1", 1}}));
+  EXPECT_EQ(testing::CommittedLines(tmp.Sub("late")), (std::map<std::string, int>{{"30", 1}}));
 }
 
 TEST(WindowOperatorTest, SessionWindowsMergeAndProcessSeesEveryRecord) {
@@ -196,10 +187,11 @@ TEST(WindowOperatorTest, SessionWindowsMergeAndProcessSeesEveryRecord) {
               }))
       .SinkTo(FileSink(tmp.Sub("out")));
   RunJob(b, tmp, 2);
-  EXPECT_EQ(Lines(tmp.Sub("out")), (std::map<std::string, int>{{"0,130,1,4,140", 1},
-                                                               {"300,350,1,1,300", 1},
-                                                               {"10,60,2,1,10", 1},
-                                                               {"200,250,2,1,200", 1}}));
+  EXPECT_EQ(testing::CommittedLines(tmp.Sub("out")),
+            (std::map<std::string, int>{{"0,130,1,4,140", 1},
+                                        {"300,350,1,1,300", 1},
+                                        {"10,60,2,1,10", 1},
+                                        {"200,250,2,1,200", 1}}));
 }
 
 // Emits "<key>,<timer time>,<watermark when it fired>" for an event-time timer 100 ms after each
@@ -247,11 +239,12 @@ TEST(EventTimeTest, TimersFireWhenTheWatermarkPassesThemAndAtTheEndOfInput) {
   RunJob(b, tmp, 2);
   // Key 1's timer (100) fires at watermark 119 (after 120), key 2's (150) at 159, key 3's
   // (220) at 499, key 4's (600) at 649; key 5's (1100) only at the end of input.
-  EXPECT_EQ(Lines(tmp.Sub("out")), (std::map<std::string, int>{{"1,100,119", 1},
-                                                               {"2,150,159", 1},
-                                                               {"3,220,499", 1},
-                                                               {"4,600,649", 1},
-                                                               {"5,1100,max", 1}}));
+  EXPECT_EQ(testing::CommittedLines(tmp.Sub("out")),
+            (std::map<std::string, int>{{"1,100,119", 1},
+                                        {"2,150,159", 1},
+                                        {"3,220,499", 1},
+                                        {"4,600,649", 1},
+                                        {"5,1100,max", 1}}));
 }
 
 TEST(EventTimeTest, ARecordWithoutTimestampFailsAnEventTimeWindowWithAClearError) {
