@@ -59,20 +59,13 @@ struct RuntimeInfo {
   int parallelism = 1;
 };
 
-// Per key: processes the records of that key, with keyed state and timers (processing and event
-// time). One instance per subtask; register states in Open() and keep the pointers.
-// What a keyed function sees of the record or timer it is called for.
-template <typename K>
-class KeyedContext {
+// What a function sees of the record it is called for.
+class ElementContext {
  public:
-  virtual ~KeyedContext() = default;
-  virtual const K& CurrentKey() const = 0;
-  virtual TimerService& timers() = 0;
+  virtual ~ElementContext() = default;
   // The event-time timestamp of the record (or event-time timer) being processed;
   // kNoTimestamp if it has none.
   virtual int64_t timestamp() const = 0;
-  // In OnTimer: which kind of timer fired.
-  virtual TimeDomain time_domain() const = 0;
   // Emits to a side output.
   template <typename X>
   void Output(const OutputTag<X>& tag, X value) {
@@ -83,6 +76,18 @@ class KeyedContext {
   virtual void EmitToSide(const std::string& tag, Record record) = 0;
 };
 
+// What a keyed function sees of the record or timer it is called for: also its key and timers.
+template <typename K>
+class KeyedContext : public ElementContext {
+ public:
+  virtual const K& CurrentKey() const = 0;
+  virtual TimerService& timers() = 0;
+  // In OnTimer: which kind of timer fired.
+  virtual TimeDomain time_domain() const = 0;
+};
+
+// Per key: processes the records of that key, with keyed state and timers (processing and event
+// time). One instance per subtask; register states in Open() and keep the pointers.
 template <typename K, typename IN, typename OUT>
 class KeyedProcessFunction {
  public:
@@ -113,6 +118,19 @@ class KeyedCoProcessFunction {
   virtual Status OnTimer(int64_t /*timestamp_ms*/, Context& /*ctx*/, Collector<OUT>& /*out*/) {
     return Status::OK();
   }
+};
+
+// The records of two connected streams without keys (a control stream and a data stream, two
+// feeds merged with their own logic): one instance per subtask sees whichever records reach it
+// (Flink's CoProcessFunction). It has no keyed state and no timers; use a keyed Connect for those.
+template <typename IN1, typename IN2, typename OUT>
+class CoProcessFunction {
+ public:
+  using Context = ElementContext;
+  virtual ~CoProcessFunction() = default;
+  virtual Status Open(const RuntimeInfo& /*info*/) { return Status::OK(); }
+  virtual Status ProcessElement1(const IN1& value, Context& ctx, Collector<OUT>& out) = 0;
+  virtual Status ProcessElement2(const IN2& value, Context& ctx, Collector<OUT>& out) = 0;
 };
 
 template <typename F>
@@ -156,17 +174,17 @@ class FunctionOperator final : public StreamOperator {
   EmitCollector<OUT> collector_;
 };
 
-// The keyed context of a keyed operator: its key, timers and side outputs.
-template <typename K, typename OUT>
+// A keyed operator running a keyed (co-)process function FN: its key, timers and side outputs.
+template <typename K, typename OUT, typename FN>
 class KeyedOperatorBase : public StreamOperator, public KeyedContext<K> {
  public:
-  explicit KeyedOperatorBase(SerializerPtr<K> key_serializer)
-      : key_serializer_(std::move(key_serializer)) {}
+  KeyedOperatorBase(std::unique_ptr<FN> fn, SerializerPtr<K> key_serializer)
+      : fn_(std::move(fn)), key_serializer_(std::move(key_serializer)) {}
   Status Open(OperatorContext& ctx, const std::optional<std::string>&, Output& out) override {
     ctx_ = &ctx;
     out_ = &out;
     collector_.set_output(&out);
-    return OpenFunction(*ctx.keyed_state(), {ctx.operator_uid(), ctx.subtask(), ctx.parallelism()});
+    return fn_->Open(*ctx.keyed_state(), {ctx.operator_uid(), ctx.subtask(), ctx.parallelism()});
   }
   Status OnTimer(int64_t timestamp_ms) override {
     return Fire(timestamp_ms, TimeDomain::kProcessingTime);
@@ -180,11 +198,10 @@ class KeyedOperatorBase : public StreamOperator, public KeyedContext<K> {
   TimeDomain time_domain() const override { return domain_; }
 
  protected:
-  virtual Status OpenFunction(KeyedStateBackend& state, const RuntimeInfo& info) = 0;
-  virtual Status CallOnTimer(int64_t timestamp_ms) = 0;
   void EmitToSide(const std::string& tag, Record record) override {
     out_->EmitToSide(tag, std::move(record));
   }
+  std::unique_ptr<FN> fn_;
   K key_{};
   EmitCollector<OUT> collector_;
 
@@ -195,7 +212,7 @@ class KeyedOperatorBase : public StreamOperator, public KeyedContext<K> {
                                 ": its key does not decode with " + key_serializer_->Identity());
     }
     domain_ = domain;
-    return CallOnTimer(timestamp_ms);
+    return fn_->OnTimer(timestamp_ms, *this, collector_);
   }
   SerializerPtr<K> key_serializer_;
   OperatorContext* ctx_ = nullptr;
@@ -204,65 +221,80 @@ class KeyedOperatorBase : public StreamOperator, public KeyedContext<K> {
 };
 
 template <typename K, typename IN, typename OUT>
-class KeyedProcessOperator final : public KeyedOperatorBase<K, OUT> {
+class KeyedProcessOperator final
+    : public KeyedOperatorBase<K, OUT, KeyedProcessFunction<K, IN, OUT>> {
  public:
   KeyedProcessOperator(std::unique_ptr<KeyedProcessFunction<K, IN, OUT>> fn,
                        std::function<K(const IN&)> key_selector, SerializerPtr<K> key_serializer)
-      : KeyedOperatorBase<K, OUT>(std::move(key_serializer)),
-        fn_(std::move(fn)),
+      : KeyedOperatorBase<K, OUT, KeyedProcessFunction<K, IN, OUT>>(std::move(fn),
+                                                                    std::move(key_serializer)),
         key_selector_(std::move(key_selector)) {}
   Status ProcessRecord(Record record) override {
     const IN& value = std::any_cast<const IN&>(record);
     this->key_ = key_selector_(value);
-    return fn_->ProcessElement(value, *this, this->collector_);
-  }
-
- protected:
-  Status OpenFunction(KeyedStateBackend& state, const RuntimeInfo& info) override {
-    return fn_->Open(state, info);
-  }
-  Status CallOnTimer(int64_t timestamp_ms) override {
-    return fn_->OnTimer(timestamp_ms, *this, this->collector_);
+    return this->fn_->ProcessElement(value, *this, this->collector_);
   }
 
  private:
-  std::unique_ptr<KeyedProcessFunction<K, IN, OUT>> fn_;
   std::function<K(const IN&)> key_selector_;
 };
 
 template <typename K, typename IN1, typename IN2, typename OUT>
-class KeyedCoProcessOperator final : public KeyedOperatorBase<K, OUT> {
+class KeyedCoProcessOperator final
+    : public KeyedOperatorBase<K, OUT, KeyedCoProcessFunction<K, IN1, IN2, OUT>> {
  public:
   KeyedCoProcessOperator(std::unique_ptr<KeyedCoProcessFunction<K, IN1, IN2, OUT>> fn,
                          std::function<K(const IN1&)> key1, std::function<K(const IN2&)> key2,
                          SerializerPtr<K> key_serializer)
-      : KeyedOperatorBase<K, OUT>(std::move(key_serializer)),
-        fn_(std::move(fn)),
+      : KeyedOperatorBase<K, OUT, KeyedCoProcessFunction<K, IN1, IN2, OUT>>(
+            std::move(fn), std::move(key_serializer)),
         key1_(std::move(key1)),
         key2_(std::move(key2)) {}
   Status ProcessRecord(Record record) override {
     const IN1& value = std::any_cast<const IN1&>(record);
     this->key_ = key1_(value);
-    return fn_->ProcessElement1(value, *this, this->collector_);
+    return this->fn_->ProcessElement1(value, *this, this->collector_);
   }
   Status ProcessRecord2(Record record) override {
     const IN2& value = std::any_cast<const IN2&>(record);
     this->key_ = key2_(value);
-    return fn_->ProcessElement2(value, *this, this->collector_);
-  }
-
- protected:
-  Status OpenFunction(KeyedStateBackend& state, const RuntimeInfo& info) override {
-    return fn_->Open(state, info);
-  }
-  Status CallOnTimer(int64_t timestamp_ms) override {
-    return fn_->OnTimer(timestamp_ms, *this, this->collector_);
+    return this->fn_->ProcessElement2(value, *this, this->collector_);
   }
 
  private:
-  std::unique_ptr<KeyedCoProcessFunction<K, IN1, IN2, OUT>> fn_;
   std::function<K(const IN1&)> key1_;
   std::function<K(const IN2&)> key2_;
+};
+
+template <typename IN1, typename IN2, typename OUT>
+class CoProcessOperator final : public StreamOperator, public ElementContext {
+ public:
+  explicit CoProcessOperator(std::unique_ptr<CoProcessFunction<IN1, IN2, OUT>> fn)
+      : fn_(std::move(fn)) {}
+  Status Open(OperatorContext& ctx, const std::optional<std::string>&, weir::Output& out) override {
+    ctx_ = &ctx;
+    out_ = &out;
+    collector_.set_output(&out);
+    return fn_->Open({ctx.operator_uid(), ctx.subtask(), ctx.parallelism()});
+  }
+  Status ProcessRecord(Record record) override {
+    return fn_->ProcessElement1(std::any_cast<const IN1&>(record), *this, collector_);
+  }
+  Status ProcessRecord2(Record record) override {
+    return fn_->ProcessElement2(std::any_cast<const IN2&>(record), *this, collector_);
+  }
+  int64_t timestamp() const override { return ctx_->current_timestamp(); }
+
+ protected:
+  void EmitToSide(const std::string& tag, Record record) override {
+    out_->EmitToSide(tag, std::move(record));
+  }
+
+ private:
+  std::unique_ptr<CoProcessFunction<IN1, IN2, OUT>> fn_;
+  EmitCollector<OUT> collector_;
+  OperatorContext* ctx_ = nullptr;
+  weir::Output* out_ = nullptr;  // qualified: ElementContext::Output is the side-output call
 };
 
 // The serialized key of a record of type T.
@@ -384,7 +416,8 @@ class DataStream : public OperatorHandle {
     };
     return DataStream<T>(graph_, Add(std::move(s)));
   }
-  // This stream and `other`, for a keyed co-process function (ConnectedStreams::KeyBy).
+  // This stream and `other`, for a co-process function (ConnectedStreams::Process), keyed or not
+  // (ConnectedStreams::KeyBy).
   template <typename U>
   ConnectedStreams<T, U> Connect(const DataStream<U>& other) {
     return ConnectedStreams<T, U>(graph_, index_, other.index());
@@ -520,6 +553,24 @@ class ConnectedStreams {
     return KeyedConnectedStreams<K, T, U>(
         graph_, input1_, input2_, std::function<K(const T&)>(std::move(key1)),
         std::function<K(const U&)>(std::move(key2)), std::move(serializer));
+  }
+  // Without keys: each subtask's function sees the records of either input that reach it
+  // (spread round robin over the subtasks).
+  template <typename OUT>
+  DataStream<OUT> Process(
+      std::function<std::unique_ptr<CoProcessFunction<T, U, OUT>>()> make_function,
+      std::string name = "co-process") {
+    OperatorSpec s;
+    s.name = std::move(name);
+    s.input = input1_;
+    s.partitioning = Partitioning::kRebalance;
+    s.input2 = input2_;
+    s.partitioning2 = Partitioning::kRebalance;
+    s.new_operator = [make_function] {
+      return std::make_unique<internal::CoProcessOperator<T, U, OUT>>(make_function());
+    };
+    graph_->operators.push_back(std::move(s));
+    return DataStream<OUT>(graph_, static_cast<int>(graph_->operators.size()) - 1);
   }
 
  private:

@@ -333,11 +333,14 @@ class TimestampedCollector final : public Collector<T> {
 };
 
 // The window operator (Flink's WindowOperator with its default triggers). Per key it keeps the
-// contents of each window (WindowContents, namespace = the window) and an index of the key's
-// open windows ("window-index": a timer finds its windows there, and session windows find the
-// windows to merge with); timers at each window's max timestamp (firing) and, with allowed
-// lateness, at max timestamp + lateness (cleanup). A timer that finds no window does nothing
-// (merged session windows leave theirs behind).
+// contents of each window (WindowContents, namespace = the window); timers at each window's max
+// timestamp (firing) and, with allowed lateness, at max timestamp + lateness (cleanup). A timer of
+// a tumbling or sliding window names its windows by its time (the one ending just after it, the
+// one it cleans up), as Flink's timers carry theirs; session windows, and the rare window whose
+// end or cleanup time saturates at the maximum timestamp, are kept in an index of the key's open
+// windows ("window-index": a timer finds them there, and a session finds the windows it merges
+// with). A timer that finds no window contents does nothing (merged session windows leave
+// theirs behind).
 template <typename K, typename T, typename OUT>
 class WindowOperator final : public StreamOperator {
  public:
@@ -388,7 +391,7 @@ class WindowOperator final : public StreamOperator {
       added = true;
       const std::string ns = w.Encode();
       WEIR_RETURN_IF_ERROR(contents_->Add(ns, value));
-      if (!options_.assigner.merging()) WEIR_RETURN_IF_ERROR(index_->Put(ns, true));
+      if (!options_.assigner.merging() && Indexed(w)) WEIR_RETURN_IF_ERROR(index_->Put(ns, true));
       if (!event_time) {
         WEIR_RETURN_IF_ERROR(ctx_->timers()->RegisterProcessingTimeTimer(w.max_timestamp()));
         continue;
@@ -422,7 +425,13 @@ class WindowOperator final : public StreamOperator {
       return Status::Corruption("timer of window operator " + ctx_->operator_uid() +
                                 ": its key does not decode with " + key_serializer_->Identity());
     }
-    WEIR_ASSIGN_OR_RETURN(std::vector<TimeWindow> windows, Windows());
+    std::vector<TimeWindow> windows = WindowsOfTimer(timestamp);
+    if (options_.assigner.merging() || timestamp >= kMaxWatermark - 1) {
+      WEIR_ASSIGN_OR_RETURN(std::vector<TimeWindow> indexed, Windows());
+      for (const TimeWindow& w : indexed) {
+        if (std::find(windows.begin(), windows.end(), w) == windows.end()) windows.push_back(w);
+      }
+    }
     for (const TimeWindow& w : windows) {
       const std::string ns = w.Encode();
       // Event time fires at the max timestamp exactly (late records within the lateness fire
@@ -432,10 +441,37 @@ class WindowOperator final : public StreamOperator {
       if (fire) WEIR_RETURN_IF_ERROR(Fire(w, ns));
       if (event_time ? CleanupTime(w) <= timestamp : fire) {
         WEIR_RETURN_IF_ERROR(contents_->Clear(ns));
-        WEIR_RETURN_IF_ERROR(index_->Remove(ns));
+        if (options_.assigner.merging() || Indexed(w)) WEIR_RETURN_IF_ERROR(index_->Remove(ns));
       }
     }
     return Status::OK();
+  }
+
+  // Tumbling and sliding windows: the windows a timer at `t` can be for — the one whose max
+  // timestamp it is and, with allowed lateness, the one whose cleanup time it is. (A candidate
+  // that never got a record has no contents: firing it emits nothing.)
+  std::vector<TimeWindow> WindowsOfTimer(int64_t t) const {
+    std::vector<TimeWindow> out;
+    if (options_.assigner.merging()) return out;
+    const int64_t size = options_.assigner.size_ms();
+    const auto ending_after = [&](int64_t max_timestamp) {
+      int64_t end = 0, start = 0;
+      if (!__builtin_add_overflow(max_timestamp, 1, &end) &&
+          !__builtin_sub_overflow(end, size, &start)) {
+        out.push_back({start, end});
+      }
+    };
+    ending_after(t);
+    int64_t fired_at = 0;
+    const int64_t lateness = options_.assigner.event_time() ? options_.allowed_lateness_ms : 0;
+    if (lateness > 0 && !__builtin_sub_overflow(t, lateness, &fired_at)) ending_after(fired_at);
+    return out;
+  }
+
+  // Whether a tumbling or sliding window is kept in the index: only when its timers cannot name
+  // it (its end or its cleanup time saturated at the maximum timestamp).
+  bool Indexed(const TimeWindow& w) const {
+    return w.end == kMaxWatermark || CleanupTime(w) == kMaxWatermark;
   }
 
   Status Fire(const TimeWindow& w, const std::string& ns) {

@@ -53,6 +53,7 @@ void RecordWriter::Flush() {
 }
 
 void RecordWriter::EmitWatermark(int64_t watermark) {
+  last_watermark_.store(watermark, std::memory_order_relaxed);
   for (size_t t = 0; t < targets_.size(); ++t) {
     auto& batch = batches_[t];
     if (!batch.empty() && batch.back().kind == StreamElement::Kind::kWatermark) {

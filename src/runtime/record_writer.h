@@ -43,6 +43,8 @@ class RecordWriter final : public Output {
   // spent waiting on full channels (backpressure).
   uint64_t records_sent() const { return records_sent_.load(std::memory_order_relaxed); }
   int64_t backpressure_ns() const { return backpressure_ns_.load(std::memory_order_relaxed); }
+  // The latest watermark emitted (kMinWatermark: none yet).
+  int64_t last_watermark() const { return last_watermark_.load(std::memory_order_relaxed); }
 
  private:
   void Send(size_t target);
@@ -58,6 +60,7 @@ class RecordWriter final : public Output {
   uint64_t records_out_ = 0;
   std::atomic<uint64_t> records_sent_{0};
   std::atomic<int64_t> backpressure_ns_{0};
+  std::atomic<int64_t> last_watermark_{kMinWatermark};
 };
 
 }  // namespace weir

@@ -250,7 +250,9 @@ Status Task::RunOperator() {
       }
       FlushWriters();  // nothing to read now: let what was produced go
       if (timers_ && !finished_) {
-        if (auto next = timers_->NextTimer()) wake_ms = std::min(wake_ms.value_or(*next), *next);
+        if (auto next = timers_->NextTimer()) {
+          wake_ms = std::min(wake_ms.value_or(*next + 1), *next + 1);  // due after its ms
+        }
       }
       std::optional<TaskInbox::Clock::time_point> deadline;
       if (wake_ms) {
@@ -281,11 +283,15 @@ Status Task::FireTimers() {
   // Quiesced at end of input (FinishChain): output after that would follow the final barrier;
   // so after a stop-with-savepoint's barrier.
   if (!timers_ || finished_ || suspended_for_) return Status::OK();
+  // A timer at t fires once the clock is past t, as Flink's: a record processed during
+  // millisecond t still belongs to a processing-time window ending at t + 1 (so the window fires
+  // once, with it).
+  const int64_t due = NowUnixMs() - 1;
   auto next = timers_->NextTimer();
-  if (!next.has_value() || *next > NowUnixMs()) return Status::OK();
+  if (!next.has_value() || *next > due) return Status::OK();
   StreamOperator& head = *setup_.chain.front().op;
   const int64_t outer = std::exchange(current_timestamp_, kNoTimestamp);
-  Status s = timers_->FireDue(NowUnixMs(), [&](int64_t ts, const std::string& key) {
+  Status s = timers_->FireDue(due, [&](int64_t ts, const std::string& key) {
     current_key_ = key;
     return head.OnTimer(ts);
   });
@@ -329,6 +335,7 @@ Status Task::AdvanceWatermark(int64_t watermark) {
   // A watermark never goes back (a channel that was idle may come back behind the others).
   if (watermark <= watermark_) return Status::OK();
   watermark_ = watermark;
+  input_watermark_.store(watermark, std::memory_order_relaxed);
   StreamOperator& head = *setup_.chain.front().op;
   if (timers_) {
     const int64_t outer = current_timestamp_;
@@ -392,15 +399,16 @@ Status Task::HandleElement(int channel, StreamElement& e) {
 }
 
 Task::Metrics Task::metrics() const {
-  Metrics m{setup_.task_id,
-            setup_.chain.front().uid,
-            setup_.subtask,
-            records_in_.load(std::memory_order_relaxed),
-            0,
-            0};
+  Metrics m;
+  m.task_id = setup_.task_id;
+  m.head_uid = setup_.chain.front().uid;
+  m.subtask = setup_.subtask;
+  m.records_in = records_in_.load(std::memory_order_relaxed);
+  m.input_watermark = input_watermark_.load(std::memory_order_relaxed);
   for (const auto& w : setup_.writers) {
     m.records_out += w->records_sent();
     m.backpressure_ns += w->backpressure_ns();
+    m.output_watermark = std::max(m.output_watermark, w->last_watermark());
   }
   return m;
 }

@@ -97,6 +97,10 @@ class Task {
     uint64_t records_in = 0;
     uint64_t records_out = 0;
     int64_t backpressure_ns = 0;
+    // Flink's currentInputWatermark (the least over the task's inputs) and the chain's
+    // currentOutputWatermark; kMinWatermark while there is none.
+    int64_t input_watermark = kMinWatermark;
+    int64_t output_watermark = kMinWatermark;
   };
   Metrics metrics() const;
 
@@ -139,6 +143,7 @@ class Task {
   int64_t alignment_us_ = 0;
   int64_t barrier_unix_ms_ = 0;
   std::atomic<uint64_t> records_in_{0};
+  std::atomic<int64_t> input_watermark_{kMinWatermark};  // watermark_, for metrics readers
   std::string current_key_;
   int64_t current_timestamp_ = kNoTimestamp;  // of the record or event-time timer being processed
   // Event time: the task's watermark, and each input channel's (with whether it is idle).

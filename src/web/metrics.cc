@@ -81,19 +81,32 @@ std::string PrometheusText(JobRuntime& job, int64_t now) {
         static_cast<double>(last.end_unix_ms) / 1e3);
 
   // Per operator (the head of each task chain), summed over its subtasks.
+  // Watermarks: the least over the subtasks, kMinWatermark while one has none.
   std::map<std::string, Task::Metrics> by_operator;
   for (const auto& m : job.task_metrics()) {
-    auto& sum = by_operator[m.head_uid];
+    auto [it, first] = by_operator.try_emplace(m.head_uid);
+    auto& sum = it->second;
     sum.records_in += m.records_in;
     sum.records_out += m.records_out;
     sum.backpressure_ns += m.backpressure_ns;
+    sum.input_watermark =
+        first ? m.input_watermark : std::min(sum.input_watermark, m.input_watermark);
+    sum.output_watermark =
+        first ? m.output_watermark : std::min(sum.output_watermark, m.output_watermark);
   }
-  std::vector<std::pair<std::string, double>> in, out, blocked;
+  std::vector<std::pair<std::string, double>> in, out, blocked, input_wm, output_wm;
   for (const auto& [uid, m] : by_operator) {
     const std::string label = "operator=\"" + Escape(uid) + "\"";
     in.push_back({label, static_cast<double>(m.records_in)});
     out.push_back({label, static_cast<double>(m.records_out)});
     blocked.push_back({label, static_cast<double>(m.backpressure_ns) / 1e9});
+    // Only operators with a watermark: an absent sample says "none" better than -2^63.
+    if (m.input_watermark != kMinWatermark) {
+      input_wm.push_back({label, static_cast<double>(m.input_watermark) / 1e3});
+    }
+    if (m.output_watermark != kMinWatermark) {
+      output_wm.push_back({label, static_cast<double>(m.output_watermark) / 1e3});
+    }
   }
   e.Family("weir_operator_records_in_total", "counter",
            "Records the operator's subtasks received from their input channels.", in);
@@ -101,6 +114,14 @@ std::string PrometheusText(JobRuntime& job, int64_t now) {
            "Records the operator's subtasks sent to the next operator.", out);
   e.Family("weir_operator_backpressure_seconds_total", "counter",
            "Time the operator's subtasks waited on full output channels (backpressure).", blocked);
+  e.Family("weir_operator_input_watermark_seconds", "gauge",
+           "Event time (Unix seconds) the operator's input watermark reached: the least over its "
+           "subtasks (Flink's currentInputWatermark); absent until every subtask has one.",
+           input_wm);
+  e.Family("weir_operator_output_watermark_seconds", "gauge",
+           "Event time (Unix seconds) of the watermark the operator's chain last emitted: the "
+           "least over its subtasks (Flink's currentOutputWatermark).",
+           output_wm);
   return e.text();
 }
 

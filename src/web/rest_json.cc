@@ -92,6 +92,21 @@ json VertexMetrics(const std::vector<Task::Metrics>& metrics, const std::string&
           {"accumulated-backpressured-time", backpressure_ns / 1000000}};
 }
 
+// The least watermark over the vertex's subtasks (Flink's "low watermark"); null while one of
+// them has none.
+json LowWatermark(const std::vector<Task::Metrics>& metrics, const std::string& head_uid,
+                  int64_t Task::Metrics::*field) {
+  int64_t low = kMaxWatermark;
+  bool any = false;
+  for (const auto& m : metrics) {
+    if (m.head_uid != head_uid) continue;
+    if (m.*field == kMinWatermark) return nullptr;
+    low = std::min(low, m.*field);
+    any = true;
+  }
+  return any ? json(low) : json(nullptr);
+}
+
 int64_t EndTime(const JobStatusView& st) { return st.end_unix_ms == 0 ? -1 : st.end_unix_ms; }
 int64_t Duration(const JobStatusView& st, int64_t now) {
   if (st.start_unix_ms == 0) return 0;
@@ -203,6 +218,8 @@ json JobJson(JobRuntime& job, int64_t now) {
          // weir's additions
          {"uid", head},
          {"keyed", vertex.keyed()},
+         {"input-watermark", LowWatermark(metrics, head, &Task::Metrics::input_watermark)},
+         {"output-watermark", LowWatermark(metrics, head, &Task::Metrics::output_watermark)},
          {"input", vertex.input_vertex < 0
                        ? json(nullptr)
                        : json(VertexId(plan, static_cast<size_t>(vertex.input_vertex)))},
@@ -295,6 +312,21 @@ json VertexJson(JobRuntime& job, size_t vertex, int64_t now) {
           {"now", now},
           {"subtasks", subtasks},
           {"uid", head}};  // weir's addition
+}
+
+json VertexWatermarksJson(JobRuntime& job, size_t vertex) {
+  const ExecutionPlan& plan = job.plan();
+  const std::string& head = plan.uids[static_cast<size_t>(plan.vertices[vertex].operators.front())];
+  json out = json::array();
+  for (const auto& m : job.task_metrics()) {
+    if (m.head_uid != head) continue;
+    // Flink's metric values are strings; no watermark is Long.MIN_VALUE.
+    out.push_back({{"id", std::to_string(m.subtask) + ".currentInputWatermark"},
+                   {"value", std::to_string(m.input_watermark)}});
+    out.push_back({{"id", std::to_string(m.subtask) + ".currentOutputWatermark"},
+                   {"value", std::to_string(m.output_watermark)}});
+  }
+  return out;
 }
 
 json ExceptionsJson(JobRuntime& job) {

@@ -26,6 +26,9 @@ nlohmann::json JobsOverviewJson(JobRuntime& job, int64_t now_unix_ms);
 nlohmann::json JobJson(JobRuntime& job, int64_t now_unix_ms);
 // /jobs/<id>/vertices/<vid> (JobVertexDetailsInfo).
 nlohmann::json VertexJson(JobRuntime& job, size_t vertex, int64_t now_unix_ms);
+// GET /jobs/:id/vertices/:vid/watermarks (Flink's): each subtask's current input watermark and
+// its chain's output watermark, as metric entries.
+nlohmann::json VertexWatermarksJson(JobRuntime& job, size_t vertex);
 // /jobs/<id>/exceptions (JobExceptionsInfoWithHistory).
 nlohmann::json ExceptionsJson(JobRuntime& job);
 

@@ -89,6 +89,16 @@ void RestServer::Routes() {
           }
           SendJson(res, VertexJson(job_, static_cast<size_t>(v), NowUnixMs()));
         });
+  s.Get(R"(/jobs/([^/]+)/vertices/([^/]+)/watermarks)",
+        [this, known](const httplib::Request& req, httplib::Response& res) {
+          if (!known(req, res)) return;
+          const int v = FindVertex(job_.plan(), req.matches[2]);
+          if (v < 0) {
+            SendJson(res, ErrorJson("Vertex " + std::string(req.matches[2]) + " not found"), 404);
+            return;
+          }
+          SendJson(res, VertexWatermarksJson(job_, static_cast<size_t>(v)));
+        });
   s.Get(R"(/jobs/([^/]+)/checkpoints)",
         [this, known](const httplib::Request& req, httplib::Response& res) {
           if (known(req, res)) SendJson(res, CheckpointsJson(job_, NowUnixMs()));

@@ -299,5 +299,75 @@ TEST(RescaleTimersTest, TimersMoveWithTheirKeys) {
   EXPECT_TRUE(s.ok()) << s.message();
 }
 
+// Emits "<key>,<timer time>" when the event-time timer set on a key's first event fires, far
+// ahead of any event: only the end of input's maximum watermark reaches it.
+class EventTimerPerKey final : public KeyedProcessFunction<uint64_t, uint64_t, std::string> {
+ public:
+  Status Open(KeyedStateBackend& state, const RuntimeInfo&) override {
+    WEIR_ASSIGN_OR_RETURN(seen_, state.GetValueState(ValueStateDescriptor<bool>{"seen"}));
+    return Status::OK();
+  }
+  Status ProcessElement(const uint64_t& key, Context& ctx, Collector<std::string>&) override {
+    WEIR_ASSIGN_OR_RETURN(auto seen, seen_->Value());
+    if (seen.has_value()) return Status::OK();
+    WEIR_RETURN_IF_ERROR(seen_->Update(true));
+    return ctx.timers().RegisterEventTimeTimer(1'000'000'000 + static_cast<int64_t>(key));
+  }
+  Status OnTimer(int64_t t, Context& ctx, Collector<std::string>& out) override {
+    if (ctx.time_domain() != TimeDomain::kEventTime) return Status::Internal("not event time");
+    out.Collect(std::to_string(ctx.CurrentKey()) + "," + std::to_string(t));
+    return Status::OK();
+  }
+
+ private:
+  ValueState<bool>* seen_ = nullptr;
+};
+
+// Event-time timers registered before a checkpoint are in its keyed state: restored at another
+// parallelism they fire once each, on the subtask that now owns their key, at the end of input.
+TEST(RescaleTimersTest, EventTimeTimersMoveWithTheirKeys) {
+  testing::TempDir tmp;
+  const std::string out = tmp.Sub("out");
+  const auto build = [&] {
+    JobBuilder b("event-timers");
+    b.AddSource(GeneratorSource<uint64_t>(
+                    600, [](uint64_t i) { return i; }, 150),
+                "events")
+        .Uid("events")
+        .AssignTimestampsAndWatermarks(
+            WatermarkStrategy<uint64_t>::ForMonotonousTimestamps().WithTimestampAssigner(
+                [](const uint64_t& i) { return static_cast<int64_t>(i) * 10; }))
+        .Uid("timestamps")
+        .KeyBy([](const uint64_t& i) { return i % 40; })
+        .Process<std::string>(MakeFactory<EventTimerPerKey>(), "timers")
+        .Uid("timers")
+        .SinkTo(FileSink(out), "sink")
+        .Uid("sink");
+    return b.Build();
+  };
+  auto first = JobRuntime::Create(build(), RescaleConfig(tmp, 3, true, "rocksdb", ""));
+  ASSERT_TRUE(first.ok());
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // 75 events: every key seen
+    const size_t before = (*first)->completed_checkpoints().size();
+    testing::WaitFor([&] { return (*first)->completed_checkpoints().size() > before + 1; });
+    (*first)->Cancel();
+  });
+  const JobResult r1 = (*first)->Run();
+  canceller.join();
+  ASSERT_EQ(r1.outcome, JobOutcome::kCancelled);
+  ASSERT_FALSE(r1.latest_checkpoint_path.empty());
+  EXPECT_TRUE(testing::CommittedLines(out).empty());  // nothing fired before the end of input
+  auto second = JobRuntime::Create(
+      build(), RescaleConfig(tmp, 2, true, "rocksdb", r1.latest_checkpoint_path));
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  ASSERT_EQ((*second)->Run().outcome, JobOutcome::kFinished);
+  std::map<std::string, int> expected;
+  for (int k = 0; k < 40; ++k) {
+    expected[std::to_string(k) + "," + std::to_string(1'000'000'000 + k)] = 1;
+  }
+  EXPECT_EQ(testing::CommittedLines(out), expected);
+}
+
 }  // namespace
 }  // namespace weir

@@ -1,6 +1,6 @@
-// Two-input graphs in one process: Union of two streams and a keyed Connect (a co-process
-// function seeing both inputs' records of a key with one keyed state), with checkpoints whose
-// barriers align across both inputs, and a failure in the middle: the output is exactly-once.
+// Two-input graphs in one process: Union of two streams, a keyed Connect (a co-process function
+// seeing both inputs' records of a key with one keyed state) and one without keys, with checkpoints
+// whose barriers align across both inputs, and a failure in the middle: the output is exactly-once.
 // The plan refuses what it cannot run.
 #include <gtest/gtest.h>
 
@@ -79,6 +79,20 @@ class CountOne final : public KeyedProcessFunction<uint64_t, uint64_t, std::stri
   ValueState<int64_t>* count_ = nullptr;
 };
 
+// Without keys: tags each record with the input it came from, "<input>:<value>".
+class TagInputs final : public CoProcessFunction<uint64_t, std::string, std::string> {
+ public:
+  Status ProcessElement1(const uint64_t& v, Context&, Collector<std::string>& out) override {
+    WEIR_RETURN_IF_ERROR(MaybeFail());
+    out.Collect("1:" + std::to_string(v));
+    return Status::OK();
+  }
+  Status ProcessElement2(const std::string& v, Context&, Collector<std::string>& out) override {
+    out.Collect("2:" + v);
+    return Status::OK();
+  }
+};
+
 // Runs the job; arms the failure once a checkpoint completed. Returns the restarts.
 int RunWithOneFailure(JobBuilder& b, const testing::TempDir& tmp, int parallelism) {
   armed = false;
@@ -152,6 +166,37 @@ TEST(TwoInputTest, KeyedConnectSeesBothInputsOfAKeyExactlyOnceThroughAFailure) {
   for (uint64_t k = 0; k < kKeys; ++k) expected[std::to_string(k)].count = 120 + 60;
   Status s = testing::CheckRunningCounts(tmp.Sub("out"), expected);
   EXPECT_TRUE(s.ok()) << s.message();
+}
+
+TEST(TwoInputTest, ConnectWithoutKeysSeesEveryRecordOfBothInputsExactlyOnceThroughAFailure) {
+  testing::TempDir tmp;
+  JobBuilder b("co-process");
+  auto numbers = b.AddSource(GeneratorSource<uint64_t>(
+                                 5000, [](uint64_t i) { return i; }, 20000),
+                             "numbers")
+                     .Uid("numbers");
+  auto names = b.AddSource(GeneratorSource<std::string>(
+                               2000, [](uint64_t i) { return "n" + std::to_string(i); }, 10000),
+                           "names")
+                   .Uid("names");
+  numbers.Connect(names)
+      .Process<std::string>(MakeFactory<TagInputs>(), "tag")
+      .Uid("tag")
+      .SinkTo(FileSink(tmp.Sub("out")))
+      .Uid("sink");
+  EXPECT_EQ(RunWithOneFailure(b, tmp, 2), 1);
+  const std::map<std::string, int> lines = testing::CommittedLines(tmp.Sub("out"));
+  EXPECT_EQ(lines.size(), 7000u);
+  for (uint64_t i = 0; i < 5000; ++i) {
+    const auto it = lines.find("1:" + std::to_string(i));
+    ASSERT_TRUE(it != lines.end()) << "1:" << i << " missing";
+    EXPECT_EQ(it->second, 1) << "1:" << i;
+  }
+  for (uint64_t i = 0; i < 2000; ++i) {
+    const auto it = lines.find("2:n" + std::to_string(i));
+    ASSERT_TRUE(it != lines.end()) << "2:n" << i << " missing";
+    EXPECT_EQ(it->second, 1) << "2:n" << i;
+  }
 }
 
 TEST(TwoInputTest, ThePlanRefusesAnInputTwiceAndMixedKeying) {
