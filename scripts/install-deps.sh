@@ -17,6 +17,7 @@ packages=(
   liblz4-dev            # compression of the state-change log
   libfmt-dev
   libnats-dev nats-server   # NATS JetStream connector and the server its tests start
+  etcd-server etcd-client   # a job across processes: leases, assignment and fencing in etcd
   libcurl4-openssl-dev libpugixml-dev libssl-dev  # S3 storage: SigV4 by curl, XML, MD5
   ceph-mon ceph-osd radosgw ceph-common # a single-node Ceph RADOS Gateway the S3 tests start
   libcpp-httplib-dev    # the REST API, dashboard and /metrics a running job serves
