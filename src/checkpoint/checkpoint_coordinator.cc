@@ -182,8 +182,18 @@ void CheckpointCoordinator::Complete(uint64_t id, int64_t now_unix_ms, AckCallba
       std::lock_guard<std::mutex> lock(mu_);
       savepoint = completing_.find(id)->second.savepoint;
     }
-    const Status written =
-        WriteMetadata(savepoint ? *savepoint : storage_, *m, &metadata_may_exist);
+    const CheckpointStorage& to = savepoint ? *savepoint : storage_;
+    Status written = WriteMetadata(to, *m, &metadata_may_exist);
+    if (written.ok() && fence_) {
+      if (Status fenced = fence_(*m, to.MetadataPath(id)); !fenced.ok()) {
+        // Refused: N must not exist, whoever looks at the directory.
+        const Status undo = to.fs().DeleteFile(to.MetadataPath(id));
+        if (!undo.ok() && !undo.IsNotFound()) metadata_may_exist = true;
+        written =
+            Status::FailedPrecondition("checkpoint " + std::to_string(id) +
+                                       " refused by its completion fence: " + fenced.message());
+      }
+    }
     std::lock_guard<std::mutex> lock(mu_);
     auto it = completing_.find(id);
     if (!written.ok()) {

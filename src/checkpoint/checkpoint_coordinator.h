@@ -113,6 +113,15 @@ class CheckpointCoordinator {
   // Blocks until every completion handed to the I/O thread so far has settled.
   void WaitForCompletions();
 
+  // Asked after N's _metadata is durable and before N counts as completed, with no lock held:
+  // an error refuses N — its _metadata is deleted, its files discarded, and the acknowledgement
+  // answered with FailedPrecondition (the only completion failure with that code). A scaled-out
+  // job's shard fences a former owner with it: only the shard's current owner completes
+  // checkpoints (docs/design.md, "Scale-out"). Set before the first checkpoint.
+  using CompletionFence =
+      std::function<Status(const CheckpointMetadata& m, const std::string& metadata_path)>;
+  void SetCompletionFence(CompletionFence fence) { fence_ = std::move(fence); }
+
   const CheckpointStorage& storage() const { return storage_; }
   // Every checkpoint this coordinator started, and the restores the runtime reports.
   CheckpointStatsTracker& stats() { return *stats_; }
@@ -165,6 +174,7 @@ class CheckpointCoordinator {
   std::unique_ptr<CompletedCheckpointStore> store_;  // guarded by mu_
   std::unique_ptr<CheckpointCleaner> cleaner_;
   std::shared_ptr<CheckpointStatsTracker> stats_;
+  CompletionFence fence_;
   mutable std::mutex mu_;
   std::map<uint64_t, Pending> pending_;     // guarded by mu_
   std::map<uint64_t, Pending> completing_;  // guarded by mu_: fully acknowledged, not settled

@@ -572,6 +572,14 @@ void JobRuntime::OnTaskFinished(const std::string& task_id) {
   cv_.notify_all();
 }
 
+Status JobRuntime::SetCompletionFence(CheckpointCoordinator::CompletionFence fence) {
+  if (!coordinator_) {
+    return Status::FailedPrecondition("the job takes no checkpoints: no completion to fence");
+  }
+  coordinator_->SetCompletionFence(std::move(fence));
+  return Status::OK();
+}
+
 void JobRuntime::OnTaskFailed(const std::string& task_id, const Status& status) {
   std::lock_guard<std::mutex> lock(mu_);
   // The code stays the task's own: whether a restart can help depends on it (Unrestorable).
@@ -598,6 +606,12 @@ void JobRuntime::AcknowledgeCheckpoint(uint64_t id, TaskStateSnapshot snapshot) 
   coordinator_->Acknowledge(
       id, std::move(snapshot), NowUnixMs(), [this, id](CheckpointCoordinator::AckResult done) {
         if (!done.ok()) {
+          if (done.status().code() == StatusCode::kFailedPrecondition) {
+            // Fenced: this process no longer owns what the job checkpoints. No restart can
+            // help; the job fails at once (Unrestorable).
+            OnTaskFailed("checkpoint " + std::to_string(id), done.status());
+            return;
+          }
           if (done.status().code() != StatusCode::kAborted) {
             LogWarn("checkpoint " + std::to_string(id) + " failed: " + done.status().ToString());
             ReportFailed(id);

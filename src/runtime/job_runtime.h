@@ -102,6 +102,10 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
 
   JobResult Run();
   void Cancel();
+  // Every checkpoint and savepoint must pass `fence` to complete (CheckpointCoordinator::
+  // SetCompletionFence); a refusal fails the job at once, without a restart. Before Run; a job
+  // without checkpoint storage has nothing to fence (FailedPrecondition).
+  Status SetCompletionFence(CheckpointCoordinator::CompletionFence fence);
 
   // Job control, from any thread. Each returns the request's id (32 hex digits) once the
   // request is accepted; the supervising thread carries it out. Refused at once (nothing
