@@ -14,14 +14,22 @@ Status LeaseKeeper::Start(std::function<void()> on_lost) {
   return Status::OK();
 }
 
-void LeaseKeeper::Stop() {
-  if (!thread_.joinable()) return;
+void LeaseKeeper::StopThread() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
   thread_.join();
+}
+
+void LeaseKeeper::Abandon() {
+  if (thread_.joinable()) StopThread();
+}
+
+void LeaseKeeper::Stop() {
+  if (!thread_.joinable()) return;
+  StopThread();
   if (!lost_) {
     if (Status s = etcd_.RevokeLease(lease_); !s.ok()) {
       LogWarn("could not revoke lease " + std::to_string(lease_) +

@@ -29,12 +29,15 @@ class LeaseKeeper {
   Status Start(std::function<void()> on_lost = nullptr);
   // Stops renewing and revokes the lease (best effort: an unreachable etcd lets it expire).
   void Stop();
+  // Stops renewing and leaves the lease to expire (what a crashed process does; tests).
+  void Abandon();
 
   int64_t lease() const { return lease_; }
   bool lost() const { return lost_; }
 
  private:
   void Run();
+  void StopThread();
 
   EtcdClient& etcd_;
   const std::chrono::seconds ttl_;

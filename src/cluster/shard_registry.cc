@@ -92,6 +92,9 @@ Result<ShardState> ShardRegistry::Get(int shard) {
       state.owner = kv.value;
     } else if (name == "epoch") {
       WEIR_ASSIGN_OR_RETURN(state.epoch, ParseEpoch(kv.key, kv.value));
+    } else if (name == "finished") {
+      WEIR_RETURN_IF_ERROR(ParseEpoch(kv.key, kv.value).status());
+      state.finished = true;
     } else if (name == "checkpoint") {
       WEIR_ASSIGN_OR_RETURN(state.checkpoint, DecodeCheckpoint(shard, kv.key, kv.value));
     }
@@ -113,7 +116,7 @@ Result<std::optional<ShardState>> ShardRegistry::TryClaim(int shard, const std::
   const std::string owner_key = ShardPrefix(shard) + "owner";
   const std::string epoch_key = ShardPrefix(shard) + "epoch";
   WEIR_ASSIGN_OR_RETURN(ShardState state, Get(shard));
-  if (state.owner.has_value()) return std::optional<ShardState>();
+  if (state.owner.has_value() || state.finished) return std::optional<ShardState>();
   WEIR_ASSIGN_OR_RETURN(std::optional<KeyValue> epoch, etcd_->Get(epoch_key));
   const int64_t seen_revision = epoch ? epoch->mod_revision : 0;
   // Nobody owns it and nobody raised the epoch since we read it: ours, with the next epoch.
@@ -141,6 +144,19 @@ Status ShardRegistry::RecordCheckpoint(int shard, int64_t epoch, uint64_t id,
     return Status::FailedPrecondition(
         "shard " + std::to_string(shard) + " is no longer at epoch " + std::to_string(epoch) +
         ": another process claimed it, so checkpoint " + std::to_string(id) + " does not count");
+  }
+  return Status::OK();
+}
+
+Status ShardRegistry::MarkFinished(int shard, int64_t epoch) {
+  const std::string epoch_key = ShardPrefix(shard) + "epoch";
+  WEIR_ASSIGN_OR_RETURN(
+      bool marked,
+      etcd_->Txn({Compare::Value(epoch_key, std::to_string(epoch))},
+                 {Operation::Put(ShardPrefix(shard) + "finished", std::to_string(epoch))}));
+  if (!marked) {
+    return Status::FailedPrecondition("shard " + std::to_string(shard) + " is no longer at epoch " +
+                                      std::to_string(epoch) + ": it cannot be marked finished");
   }
   return Status::OK();
 }

@@ -3,6 +3,7 @@
 //   owner       the owning member's id, attached to its lease (gone when the lease expires)
 //   epoch       raised by one at every claim; never deleted
 //   checkpoint  {"epoch", "id", "path"} of the shard's latest completed checkpoint
+//   finished    the epoch whose owner saw the shard's input end (then no one claims it)
 //
 // A claim succeeds only while nobody owns the shard, and raises the epoch in the same
 // transaction; a checkpoint is recorded only while the recorder's epoch is still the shard's —
@@ -31,6 +32,7 @@ struct ShardState {
   std::optional<std::string> owner;  // nullopt: free
   int64_t epoch = 0;                 // 0: never claimed
   std::optional<ShardCheckpoint> checkpoint;
+  bool finished = false;  // its input ended and its final checkpoint is recorded
 };
 
 class ShardRegistry {
@@ -47,6 +49,9 @@ class ShardRegistry {
   // Records checkpoint `id` at `path` if `epoch` is still the shard's; FailedPrecondition if a
   // newer owner claimed it since (the caller has lost the shard).
   Status RecordCheckpoint(int shard, int64_t epoch, uint64_t id, const std::string& path);
+  // Marks shard `n` finished (its bounded input ended, its final checkpoint recorded) if `epoch`
+  // is still its own: no one claims it again. FailedPrecondition if it was lost.
+  Status MarkFinished(int shard, int64_t epoch);
   // Gives shard `n` up if `member` still owns it at `epoch` (a no-op otherwise).
   Status Release(int shard, const std::string& member, int64_t epoch);
   Result<ShardState> Get(int shard);

@@ -1,0 +1,303 @@
+#include "cluster/worker.h"
+
+#include "common/log.h"
+
+namespace weir::cluster {
+
+Result<ClusterView> ReadClusterView(EtcdClient& etcd, const std::string& job, int shards,
+                                    const std::string& checkpoint_root) {
+  WEIR_ASSIGN_OR_RETURN(ShardRegistry registry, ShardRegistry::Create(etcd, job, checkpoint_root));
+  ClusterView view;
+  const std::string prefix = "/weir/" + job + "/";
+  WEIR_ASSIGN_OR_RETURN(std::vector<KeyValue> members, etcd.GetPrefix(prefix + "members/"));
+  for (const KeyValue& m : members) view.members.push_back(m.value);
+  WEIR_ASSIGN_OR_RETURN(std::optional<KeyValue> leader, etcd.Get(prefix + "leader"));
+  if (leader) view.leader = leader->value;
+  WEIR_ASSIGN_OR_RETURN(std::optional<KeyValue> assignment, etcd.Get(prefix + "assignment"));
+  if (assignment) {
+    WEIR_ASSIGN_OR_RETURN(view.assignment, DecodeAssignment(assignment->value, shards));
+  }
+  WEIR_ASSIGN_OR_RETURN(view.shards, registry.List(shards));
+  return view;
+}
+
+Result<std::unique_ptr<Worker>> Worker::Create(EtcdClient& etcd, WorkerOptions options,
+                                               ShardJobFactory factory) {
+  if (!ValidJobName(options.member)) {
+    return Status::InvalidArgument("worker id '" + options.member.substr(0, 100) +
+                                   "': use 1 to 100 letters, digits, '.', '_' or '-'");
+  }
+  if (options.shards < 1) {
+    return Status::InvalidArgument("cluster.shards must be at least 1, not " +
+                                   std::to_string(options.shards));
+  }
+  if (options.lease_ttl.count() < 1) {
+    return Status::InvalidArgument("cluster.lease-ttl must be at least 1 s");
+  }
+  WEIR_ASSIGN_OR_RETURN(ShardRegistry registry,
+                        ShardRegistry::Create(etcd, options.job, options.checkpoint_root));
+  return std::unique_ptr<Worker>(
+      new Worker(etcd, std::move(options), std::move(factory), std::move(registry)));
+}
+
+Worker::Worker(EtcdClient& etcd, WorkerOptions options, ShardJobFactory factory,
+               ShardRegistry registry)
+    : etcd_(etcd),
+      options_(std::move(options)),
+      factory_(std::move(factory)),
+      registry_(std::move(registry)) {}
+
+Worker::~Worker() { Kill(); }
+
+Status Worker::Register() {
+  lease_ = std::make_unique<LeaseKeeper>(etcd_, options_.lease_ttl);
+  WEIR_RETURN_IF_ERROR(lease_->Start([this] { cv_.notify_all(); }));
+  return etcd_.Put(Key("members/" + options_.member), options_.member, lease_->lease()).status();
+}
+
+Status Worker::Start() {
+  if (loop_.joinable()) return Status::FailedPrecondition("the worker already runs");
+  WEIR_RETURN_IF_ERROR(Register());
+  loop_ = std::thread([this] { Loop(); });
+  return Status::OK();
+}
+
+void Worker::Loop() {
+  std::string last_error;
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    Status s = Poll();
+    if (!s.ok() && s.ToString() != last_error) {
+      LogWarn("worker " + options_.member + ": " + s.ToString());
+    }
+    last_error = s.ok() ? "" : s.ToString();
+    lock.lock();
+    cv_.wait_for(lock, options_.poll_interval,
+                 [&] { return stopping_ || (lease_ && lease_->lost()); });
+  }
+}
+
+Status Worker::Poll() {
+  if (lease_->lost()) {
+    // Whatever this process ran may have a new owner already: stop it all, then start over as
+    // a new member incarnation.
+    LogWarn("worker " + options_.member + ": lease lost; stopping every shard it ran");
+    CancelAll();
+    leader_ = false;
+    lease_->Abandon();
+    WEIR_RETURN_IF_ERROR(Register());
+  }
+  ReapEnded();
+  WEIR_RETURN_IF_ERROR(LeadIfFree());
+  if (leader_) WEIR_RETURN_IF_ERROR(Reassign());
+  WEIR_ASSIGN_OR_RETURN(std::optional<KeyValue> text, etcd_.Get(Key("assignment")));
+  if (!text) return Status::OK();  // no leader has assigned anything yet
+  WEIR_ASSIGN_OR_RETURN(ShardAssignment assignment, DecodeAssignment(text->value, options_.shards));
+  return RunAssigned(assignment);
+}
+
+Status Worker::LeadIfFree() {
+  const std::string key = Key("leader");
+  const int64_t lease = lease_->lease();
+  WEIR_RETURN_IF_ERROR(
+      etcd_.Txn({Compare::CreateRevision(key, 0)}, {Operation::Put(key, options_.member, lease)})
+          .status());
+  WEIR_ASSIGN_OR_RETURN(std::optional<KeyValue> leader, etcd_.Get(key));
+  const bool mine = leader && leader->value == options_.member && leader->lease == lease;
+  if (mine && !leader_) LogInfo("worker " + options_.member + " leads job " + options_.job);
+  leader_ = mine;
+  return Status::OK();
+}
+
+Status Worker::Reassign() {
+  WEIR_ASSIGN_OR_RETURN(std::vector<KeyValue> kvs, etcd_.GetPrefix(Key("members/")));
+  std::vector<std::string> members;
+  for (const KeyValue& kv : kvs) members.push_back(kv.value);
+  WEIR_ASSIGN_OR_RETURN(std::optional<KeyValue> current, etcd_.Get(Key("assignment")));
+  ShardAssignment previous;
+  if (current) {
+    auto decoded = DecodeAssignment(current->value, options_.shards);
+    if (decoded.ok()) {
+      previous = std::move(decoded).value();
+    } else {
+      LogWarn("worker " + options_.member +
+              ": replacing a damaged assignment: " + decoded.status().ToString());
+    }
+  }
+  const std::string next = EncodeAssignment(AssignShards(options_.shards, members, previous));
+  if (current && current->value == next) return Status::OK();
+  // Only while this process still leads (its leader key under its lease).
+  return etcd_
+      .Txn({Compare::Value(Key("leader"), options_.member)},
+           {Operation::Put(Key("assignment"), next)})
+      .status();
+}
+
+Status Worker::RunAssigned(const ShardAssignment& assignment) {
+  // Hand off what is no longer ours; the run ends after its final checkpoint, then ReapEnded
+  // releases it.
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [shard, run] : running_) {
+      const auto it = assignment.find(shard);
+      if ((it == assignment.end() || it->second != options_.member) && !run->handing_off &&
+          !run->ended) {
+        LogInfo("worker " + options_.member + ": handing shard " + std::to_string(shard) +
+                " off to " + (it == assignment.end() ? std::string("nobody") : it->second));
+        run->handing_off = true;
+        run->job->StopWithFinalCheckpoint();
+      }
+    }
+  }
+  for (const auto& [shard, member] : assignment) {
+    if (member != options_.member) continue;
+    {
+      std::lock_guard lock(mu_);
+      if (running_.count(shard) > 0) continue;
+    }
+    WEIR_ASSIGN_OR_RETURN(std::optional<ShardState> claimed,
+                          registry_.TryClaim(shard, options_.member, lease_->lease()));
+    if (!claimed) continue;  // still owned (its former owner hands it off) or finished
+    const int64_t epoch = claimed->epoch;
+    CheckpointFence fence = [this, shard, epoch](uint64_t id, const std::string& path) {
+      return registry_.RecordCheckpoint(shard, epoch, id, path);
+    };
+    auto job = factory_(shard, epoch, claimed->checkpoint, std::move(fence));
+    if (!job.ok()) {
+      (void)registry_.Release(shard, options_.member, epoch);
+      return job.status().WithContext("shard " + std::to_string(shard));
+    }
+    LogInfo("worker " + options_.member + " runs shard " + std::to_string(shard) + " at epoch " +
+            std::to_string(epoch) +
+            (claimed->checkpoint ? " from checkpoint " + std::to_string(claimed->checkpoint->id)
+                                 : std::string(" from the start")));
+    auto run = std::make_unique<Running>();
+    run->epoch = epoch;
+    run->job = std::move(job).value();
+    Running* r = run.get();
+    run->thread = std::thread([this, r] {
+      Status status = r->job->Run();
+      {
+        std::lock_guard lock(mu_);
+        r->status = std::move(status);
+        r->ended = true;
+      }
+      cv_.notify_all();
+    });
+    std::lock_guard lock(mu_);
+    running_[shard] = std::move(run);
+  }
+  return Status::OK();
+}
+
+void Worker::ReapEnded() {
+  std::vector<std::pair<int, std::unique_ptr<Running>>> ended;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = running_.begin(); it != running_.end();) {
+      if (it->second->ended) {
+        ended.emplace_back(it->first, std::move(it->second));
+        it = running_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& [shard, run] : ended) {
+    if (run->thread.joinable()) run->thread.join();
+    const std::string name = "shard " + std::to_string(shard);
+    if (run->status.ok() && run->job->finished()) {
+      if (Status s = registry_.MarkFinished(shard, run->epoch); !s.ok()) {
+        LogWarn("worker " + options_.member + ": " + name + " finished: " + s.ToString());
+      }
+    } else if (!run->status.ok()) {
+      ++shard_failures_;
+      LogWarn("worker " + options_.member + ": " + name + " failed: " + run->status.ToString());
+    }
+    if (Status s = registry_.Release(shard, options_.member, run->epoch); !s.ok()) {
+      LogWarn("worker " + options_.member + ": releasing " + name + ": " + s.ToString());
+    }
+  }
+}
+
+void Worker::CancelAll() {
+  std::map<int, std::unique_ptr<Running>> runs;
+  {
+    std::lock_guard lock(mu_);
+    runs.swap(running_);
+  }
+  for (auto& [shard, run] : runs) run->job->Cancel();
+  for (auto& [shard, run] : runs) run->thread.join();
+}
+
+void Worker::Stop() {
+  if (!loop_.joinable()) return;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  loop_.join();
+  // Hand everything off: final checkpoints, then releases, so that the others claim at once
+  // instead of after the lease's TTL.
+  {
+    std::unique_lock lock(mu_);
+    for (auto& [shard, run] : running_) {
+      if (!run->handing_off && !run->ended) {
+        run->handing_off = true;
+        run->job->StopWithFinalCheckpoint();
+      }
+    }
+    cv_.wait(lock, [&] {
+      for (const auto& [shard, run] : running_) {
+        if (!run->ended) return false;
+      }
+      return true;
+    });
+  }
+  ReapEnded();
+  (void)etcd_.Txn({Compare::Value(Key("leader"), options_.member)},
+                  {Operation::Delete(Key("leader"))});
+  (void)etcd_.Delete(Key("members/" + options_.member));
+  leader_ = false;
+  lease_->Stop();
+}
+
+void Worker::Kill() {
+  if (!loop_.joinable()) return;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  loop_.join();
+  CancelAll();
+  leader_ = false;
+  lease_->Abandon();
+}
+
+bool Worker::WaitUntilJobFinished(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto shards = registry_.List(options_.shards);
+    if (shards.ok()) {
+      bool all = true;
+      for (const ShardState& s : *shards) all = all && s.finished;
+      if (all) return true;
+    }
+    std::this_thread::sleep_for(options_.poll_interval);
+  }
+  return false;
+}
+
+std::vector<int> Worker::running_shards() const {
+  std::lock_guard lock(mu_);
+  std::vector<int> out;
+  for (const auto& [shard, run] : running_) {
+    if (!run->ended && !run->handing_off) out.push_back(shard);
+  }
+  return out;
+}
+
+}  // namespace weir::cluster

@@ -1,0 +1,132 @@
+// Worker: one process of a scaled-out job (docs/design.md, "Scale-out"). It holds a lease and
+// registers as a member; one member is the leader (the first to create the leader key under its
+// lease; the next takes over when that lease ends) and writes the balanced, sticky assignment of
+// shards to members. Every worker runs the shards assigned to it that it could claim, hands off
+// those assigned elsewhere (a final checkpoint, then it releases them), and stops everything it
+// runs the moment its lease is lost. What a shard runs is a ShardJob from the factory: a weir job
+// restricted to the shard's key groups, whose every checkpoint passes the fence that records it
+// in etcd under the shard's epoch.
+//
+// One control loop per worker polls etcd every `poll_interval` (no watch stream: a poll is one
+// range read per key family, and a takeover is bounded by the lease TTL anyway).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cluster/etcd_client.h"
+#include "cluster/lease_keeper.h"
+#include "cluster/shard_assignment.h"
+#include "cluster/shard_registry.h"
+
+namespace weir::cluster {
+
+// One shard of the job, run by this process.
+class ShardJob {
+ public:
+  virtual ~ShardJob() = default;
+  // Runs the shard until its input ends (OK after its final checkpoint), it is stopped, or it
+  // fails; on a thread of its own.
+  virtual Status Run() = 0;
+  // Graceful handoff: take a final checkpoint (through the fence), then let Run return.
+  virtual void StopWithFinalCheckpoint() = 0;
+  // Stops now, without a checkpoint (the shard is lost, or the process goes down hard).
+  virtual void Cancel() = 0;
+  // Whether Run returned because the input ended (not because it was stopped).
+  virtual bool finished() const = 0;
+};
+
+// The job of shard `shard` at `epoch`, to restore from `restore` (its latest checkpoint, if
+// any); every checkpoint it completes must pass `fence` first.
+using CheckpointFence = std::function<Status(uint64_t id, const std::string& metadata_path)>;
+using ShardJobFactory = std::function<Result<std::unique_ptr<ShardJob>>(
+    int shard, int64_t epoch, const std::optional<ShardCheckpoint>& restore,
+    CheckpointFence fence)>;
+
+struct WorkerOptions {
+  std::string job;              // the job's name (ShardRegistry's rules)
+  std::string member;           // this process's id, unique among the job's workers
+  int shards = 1;               // cluster.shards
+  std::string checkpoint_root;  // <dir>/<job>/shards
+  std::chrono::seconds lease_ttl{5};
+  std::chrono::milliseconds poll_interval{200};
+};
+
+// What a worker sees of the cluster (`weir cluster status`, the REST view).
+struct ClusterView {
+  std::vector<std::string> members;
+  std::optional<std::string> leader;
+  ShardAssignment assignment;
+  std::vector<ShardState> shards;
+};
+Result<ClusterView> ReadClusterView(EtcdClient& etcd, const std::string& job, int shards,
+                                    const std::string& checkpoint_root);
+
+class Worker {
+ public:
+  static Result<std::unique_ptr<Worker>> Create(EtcdClient& etcd, WorkerOptions options,
+                                                ShardJobFactory factory);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Takes a lease, registers, starts the control loop.
+  Status Start();
+  // Graceful: hands every shard off (final checkpoints, releases), revokes the lease.
+  void Stop();
+  // As a crash would: shards cancelled, nothing checkpointed or released, the lease left to
+  // expire. For tests of a lost process.
+  void Kill();
+  // Blocks until every shard of the job is finished (bounded input) or `timeout` passes.
+  bool WaitUntilJobFinished(std::chrono::milliseconds timeout);
+
+  std::vector<int> running_shards() const;
+  bool leader() const { return leader_; }
+  const std::string& member() const { return options_.member; }
+  // Shards whose job failed here (restarted from their latest checkpoint by the next claim).
+  int shard_failures() const { return shard_failures_; }
+
+ private:
+  struct Running {
+    int64_t epoch = 0;
+    std::unique_ptr<ShardJob> job;
+    std::thread thread;
+    std::atomic<bool> ended{false};
+    Status status;
+    bool handing_off = false;
+  };
+  Worker(EtcdClient& etcd, WorkerOptions options, ShardJobFactory factory, ShardRegistry registry);
+  void Loop();
+  Status Poll();
+  Status Register();
+  Status LeadIfFree();
+  Status Reassign();
+  Status RunAssigned(const ShardAssignment& assignment);
+  void ReapEnded();
+  void CancelAll();
+  std::string Key(const std::string& rest) const { return "/weir/" + options_.job + "/" + rest; }
+
+  EtcdClient& etcd_;
+  WorkerOptions options_;
+  ShardJobFactory factory_;
+  ShardRegistry registry_;
+  std::unique_ptr<LeaseKeeper> lease_;
+  std::atomic<bool> leader_{false};
+  std::atomic<int> shard_failures_{0};
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::map<int, std::unique_ptr<Running>> running_;  // guarded by mu_
+  std::thread loop_;
+};
+
+}  // namespace weir::cluster

@@ -1,0 +1,279 @@
+// Workers of one job against a real etcd, in one process, with a fake shard job that "checkpoints"
+// every 20 ms through the fence: the shards spread evenly with one leader; a killed worker's
+// shards move to the others after its lease expires and restart from the last checkpoint it
+// recorded; a joining or stopping worker moves shards by handoff (final checkpoint, release, claim)
+// well before any lease expires; the leader's loss elects another; bounded shards finish once.
+// At no moment do two workers run the same shard.
+#include "cluster/worker.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <thread>
+
+#include "testing/etcd_server.h"
+#include "testing/temp_dir.h"
+#include "testing/wait.h"
+
+namespace weir::cluster {
+namespace {
+
+constexpr int kShards = 6;
+const std::string kRoot = "/ckpt/job/shards";
+
+// What every fake shard job did, over all workers.
+struct History {
+  std::mutex mu;
+  std::map<int, int> running;        // shard -> runs now
+  int overlaps = 0;                  // a shard run twice at once
+  std::map<int, uint64_t> recorded;  // shard -> newest checkpoint the fence accepted
+  std::map<int, std::vector<std::pair<int64_t, uint64_t>>> starts;  // shard -> (epoch, restored)
+  std::map<int, int> finished;  // shard -> runs that saw the input end
+};
+
+class FakeShardJob final : public ShardJob {
+ public:
+  FakeShardJob(History& h, int shard, int64_t epoch, uint64_t restored, CheckpointFence fence,
+               int bounded_checkpoints)
+      : h_(h),
+        shard_(shard),
+        epoch_(epoch),
+        next_(restored + 1),
+        fence_(std::move(fence)),
+        bounded_(bounded_checkpoints) {}
+  Status Run() override {
+    {
+      std::lock_guard lock(h_.mu);
+      if (++h_.running[shard_] > 1) ++h_.overlaps;
+    }
+    Status result = Loop();
+    std::lock_guard lock(h_.mu);
+    --h_.running[shard_];
+    return result;
+  }
+  void StopWithFinalCheckpoint() override { stop_ = true; }
+  void Cancel() override { cancel_ = true; }
+  bool finished() const override { return finished_; }
+
+ private:
+  Status Checkpoint() {
+    const uint64_t id = next_++;
+    const std::string path = kRoot + "/" + std::to_string(shard_) + "/e" + std::to_string(epoch_) +
+                             "/chk-" + std::to_string(id) + "/_metadata";
+    WEIR_RETURN_IF_ERROR(fence_(id, path));
+    std::lock_guard lock(h_.mu);
+    h_.recorded[shard_] = id;
+    return Status::OK();
+  }
+  Status Loop() {
+    int taken = 0;
+    while (!cancel_) {
+      if (stop_) return Checkpoint();
+      if (bounded_ > 0 && taken == bounded_) {
+        WEIR_RETURN_IF_ERROR(Checkpoint());  // the final one at the end of the input
+        finished_ = true;
+        std::lock_guard lock(h_.mu);
+        ++h_.finished[shard_];
+        return Status::OK();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      WEIR_RETURN_IF_ERROR(Checkpoint());
+      ++taken;
+    }
+    return Status::Aborted("cancelled");
+  }
+  History& h_;
+  int shard_;
+  int64_t epoch_;
+  uint64_t next_;
+  CheckpointFence fence_;
+  int bounded_;
+  std::atomic<bool> stop_{false}, cancel_{false};
+  bool finished_ = false;
+};
+
+class WorkerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<testing::EtcdServer>(tmp_.Sub("etcd"));
+    ASSERT_TRUE(server_->Start().ok());
+    auto etcd = EtcdClient::Create(server_->url());
+    ASSERT_TRUE(etcd.ok());
+    etcd_ = std::move(etcd).value();
+  }
+  void TearDown() override {
+    for (auto& w : workers_) w->Kill();
+  }
+  Worker& AddWorker(const std::string& id, std::chrono::seconds ttl = std::chrono::seconds(1)) {
+    WorkerOptions o;
+    o.job = "job";
+    o.member = id;
+    o.shards = kShards;
+    o.checkpoint_root = kRoot;
+    o.lease_ttl = ttl;
+    o.poll_interval = std::chrono::milliseconds(50);
+    auto w = Worker::Create(
+        *etcd_, o,
+        [this](int shard, int64_t epoch, const std::optional<ShardCheckpoint>& restore,
+               CheckpointFence fence) -> Result<std::unique_ptr<ShardJob>> {
+          const uint64_t restored = restore ? restore->id : 0;
+          {
+            std::lock_guard lock(history_.mu);
+            history_.starts[shard].push_back({epoch, restored});
+          }
+          return std::unique_ptr<ShardJob>(std::make_unique<FakeShardJob>(
+              history_, shard, epoch, restored, std::move(fence), bounded_));
+        });
+    EXPECT_TRUE(w.ok()) << w.status().ToString();
+    EXPECT_TRUE((*w)->Start().ok());
+    workers_.push_back(std::move(w).value());
+    return *workers_.back();
+  }
+  // Every shard runs on exactly one of `live`, each with its fair share.
+  bool Balanced(const std::vector<Worker*>& live) {
+    std::map<int, int> owners;
+    size_t lo = kShards / live.size(), hi = (kShards + live.size() - 1) / live.size();
+    for (Worker* w : live) {
+      const auto mine = w->running_shards();
+      if (mine.size() < lo || mine.size() > hi) return false;
+      for (int s : mine) ++owners[s];
+    }
+    if (owners.size() != kShards) return false;
+    for (const auto& [s, n] : owners) {
+      if (n != 1) return false;
+    }
+    return true;
+  }
+  int Leaders(const std::vector<Worker*>& live) {
+    int n = 0;
+    for (Worker* w : live) n += w->leader() ? 1 : 0;
+    return n;
+  }
+
+  testing::TempDir tmp_;
+  std::unique_ptr<testing::EtcdServer> server_;
+  std::unique_ptr<EtcdClient> etcd_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  History history_;
+  int bounded_ = 0;
+};
+
+TEST_F(WorkerTest, AKilledWorkersShardsMoveToTheOthersFromTheirLatestCheckpoint) {
+  Worker& a = AddWorker("a");
+  Worker& b = AddWorker("b");
+  Worker& c = AddWorker("c");
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        return Balanced({&a, &b, &c}) && Leaders({&a, &b, &c}) == 1;
+      },
+      std::chrono::seconds(20)));
+  const std::vector<int> lost = b.running_shards();
+  ASSERT_EQ(lost.size(), 2u);
+  b.Kill();  // as a crash: nothing handed off, the lease expires after 1 s
+  std::map<int, uint64_t> last_before;  // the newest checkpoint each lost shard recorded
+  {
+    std::lock_guard lock(history_.mu);
+    for (int s : lost) last_before[s] = history_.recorded[s];
+  }
+  ASSERT_TRUE(testing::WaitFor([&] { return Balanced({&a, &c}); }, std::chrono::seconds(20)));
+  std::lock_guard lock(history_.mu);
+  for (int s : lost) {
+    const auto& starts = history_.starts[s];
+    ASSERT_GE(starts.size(), 2u);
+    // The new owner's epoch is higher and it restored the newest checkpoint recorded before.
+    EXPECT_GT(starts.back().first, starts[starts.size() - 2].first);
+    EXPECT_EQ(starts.back().second, last_before[s]) << "shard " << s;
+  }
+  EXPECT_EQ(history_.overlaps, 0);
+  EXPECT_EQ(Leaders({&a, &c}), 1);
+}
+
+TEST_F(WorkerTest, JoiningAndStoppingWorkersHandShardsOffWithoutWaitingForALease) {
+  // Leases of 30 s: every move below must be a handoff, never an expiry.
+  const auto ttl = std::chrono::seconds(30);
+  Worker& a = AddWorker("a", ttl);
+  Worker& b = AddWorker("b", ttl);
+  ASSERT_TRUE(testing::WaitFor([&] { return Balanced({&a, &b}); }, std::chrono::seconds(20)));
+  Worker& c = AddWorker("c", ttl);
+  ASSERT_TRUE(testing::WaitFor([&] { return Balanced({&a, &b, &c}); }, std::chrono::seconds(10)));
+  {
+    // Each moved shard restarted from the final checkpoint of its previous owner: its restored
+    // id is the newest that epoch recorded.
+    std::lock_guard lock(history_.mu);
+    for (int s : c.running_shards()) {
+      const auto& starts = history_.starts[s];
+      ASSERT_GE(starts.size(), 2u) << s;
+      EXPECT_EQ(starts.back().first, starts[starts.size() - 2].first + 1) << s;
+      EXPECT_GE(starts.back().second, 1u) << s;
+    }
+  }
+  const auto stop_start = std::chrono::steady_clock::now();
+  c.Stop();
+  ASSERT_TRUE(testing::WaitFor([&] { return Balanced({&a, &b}); }, std::chrono::seconds(10)));
+  EXPECT_LT(std::chrono::steady_clock::now() - stop_start, std::chrono::seconds(10));
+  std::lock_guard lock(history_.mu);
+  EXPECT_EQ(history_.overlaps, 0);
+}
+
+TEST_F(WorkerTest, TheLeadersLossElectsAnotherThatReassigns) {
+  Worker& a = AddWorker("a");
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return a.leader() && Balanced({&a}); }, std::chrono::seconds(20)));
+  Worker& b = AddWorker("b");
+  ASSERT_TRUE(testing::WaitFor([&] { return Balanced({&a, &b}); }, std::chrono::seconds(20)));
+  EXPECT_TRUE(a.leader());
+  EXPECT_FALSE(b.leader());
+  a.Kill();
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return b.leader() && Balanced({&b}); }, std::chrono::seconds(20)));
+  auto view = ReadClusterView(*etcd_, "job", kShards, kRoot);
+  ASSERT_TRUE(view.ok()) << view.status().ToString();
+  EXPECT_EQ(view->leader, "b");
+  ASSERT_EQ(view->members.size(), 1u);
+  for (const auto& [s, m] : view->assignment) EXPECT_EQ(m, "b");
+  for (const ShardState& s : view->shards) {
+    EXPECT_EQ(s.owner, "b");
+    EXPECT_TRUE(s.checkpoint.has_value());
+  }
+}
+
+TEST_F(WorkerTest, BoundedShardsFinishOnceAndAreNotClaimedAgain) {
+  bounded_ = 5;
+  Worker& a = AddWorker("a");
+  Worker& b = AddWorker("b");
+  ASSERT_TRUE(a.WaitUntilJobFinished(std::chrono::seconds(30)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a few more polls
+  EXPECT_TRUE(a.running_shards().empty());
+  EXPECT_TRUE(b.running_shards().empty());
+  std::lock_guard lock(history_.mu);
+  for (int s = 0; s < kShards; ++s) EXPECT_EQ(history_.finished[s], 1) << s;
+  EXPECT_EQ(history_.overlaps, 0);
+}
+
+TEST(WorkerOptionsTest, BadOptionsAreOneClearError) {
+  auto etcd = EtcdClient::Create("etcd://127.0.0.1:1");
+  ASSERT_TRUE(etcd.ok());
+  const ShardJobFactory none = [](int, int64_t, const std::optional<ShardCheckpoint>&,
+                                  CheckpointFence) -> Result<std::unique_ptr<ShardJob>> {
+    return Status::Internal("unused");
+  };
+  WorkerOptions o{
+      "job", "w-1", 4, "/ckpt", std::chrono::seconds(5), std::chrono::milliseconds(100)};
+  EXPECT_TRUE(Worker::Create(**etcd, o, none).ok());
+  auto bad = o;
+  bad.member = "a/b";
+  EXPECT_EQ(Worker::Create(**etcd, bad, none).status().code(), StatusCode::kInvalidArgument);
+  bad = o;
+  bad.shards = 0;
+  EXPECT_EQ(Worker::Create(**etcd, bad, none).status().code(), StatusCode::kInvalidArgument);
+  bad = o;
+  bad.job = "../x";
+  EXPECT_EQ(Worker::Create(**etcd, bad, none).status().code(), StatusCode::kInvalidArgument);
+  bad = o;
+  bad.lease_ttl = std::chrono::seconds(0);
+  EXPECT_EQ(Worker::Create(**etcd, bad, none).status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace weir::cluster
