@@ -5,6 +5,7 @@
 
 #include "bundled_jobs.h"
 #include "job_args.h"
+#include "shard_of.h"
 #include "weir/nats.h"
 
 namespace weir::examples {
@@ -32,9 +33,16 @@ Event Parse(NatsMessage&& m) {
   return e;
 }
 
+// Run as shard `shard` of `shards` (`weir worker`): the subject <input>.<shard> only, and every
+// key must belong to the shard (a producer that partitions otherwise is a clear error).
+struct ShardArgs {
+  int shard = -1;  // -1: not sharded
+  int shards = 0;
+};
+
 class Aggregate final : public KeyedProcessFunction<uint64_t, Event, std::string> {
  public:
-  explicit Aggregate(std::string input) : input_(std::move(input)) {}
+  Aggregate(std::string input, ShardArgs shard) : input_(std::move(input)), shard_(shard) {}
   Status Open(KeyedStateBackend& state, const RuntimeInfo&) override {
     WEIR_ASSIGN_OR_RETURN(count_, state.GetValueState(ValueStateDescriptor<int64_t>{"count"}));
     WEIR_ASSIGN_OR_RETURN(sum_, state.GetValueState(ValueStateDescriptor<int64_t>{"sum"}));
@@ -46,6 +54,14 @@ class Aggregate final : public KeyedProcessFunction<uint64_t, Event, std::string
                                      std::to_string(e.source.sequence) + " of stream " + input_ +
                                      " (subject " + e.source.subject + ") is not 'key,value': '" +
                                      e.source.payload.substr(0, 80) + "'");
+    }
+    if (shard_.shard >= 0 && ShardOfKey(e.key, shard_.shards) != shard_.shard) {
+      return Status::InvalidArgument(
+          "nats-aggregate: key " + std::to_string(e.key) + " read from subject " + input_ + "." +
+          std::to_string(shard_.shard) + " belongs to shard " +
+          std::to_string(ShardOfKey(e.key, shard_.shards)) + " of " +
+          std::to_string(shard_.shards) + ", not to this shard " + std::to_string(shard_.shard) +
+          ": produce with `weir nats produce --shards " + std::to_string(shard_.shards) + "`");
     }
     WEIR_ASSIGN_OR_RETURN(std::optional<int64_t> count, count_->Value());
     WEIR_ASSIGN_OR_RETURN(std::optional<int64_t> sum, sum_->Value());
@@ -59,6 +75,7 @@ class Aggregate final : public KeyedProcessFunction<uint64_t, Event, std::string
 
  private:
   std::string input_;
+  ShardArgs shard_;
   ValueState<int64_t>* count_ = nullptr;
   ValueState<int64_t>* sum_ = nullptr;
 };
@@ -77,16 +94,27 @@ Result<JobGraph> BuildNatsAggregate(const std::vector<std::string>& args) {
   app.add_flag(
       "--at-least-once", [&out](int64_t) { out.delivery = NatsDelivery::kAtLeastOnce; },
       "publish at once instead of after each checkpoint");
+  ShardArgs shard;
+  app.add_option("--shard", shard.shard, "run as this shard (weir worker passes it)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--shards", shard.shards, "the job's number of shards")
+      ->check(CLI::Range(1, kDefaultMaxParallelism));
   WEIR_RETURN_IF_ERROR(ParseJobArgs(app, args));
   out.server = in.server;
+  if ((shard.shard >= 0) != (shard.shards > 0) || shard.shard >= shard.shards) {
+    return Status::InvalidArgument(
+        "nats-aggregate: --shard N and --shards S go together, with N from 0 to S-1");
+  }
+  if (shard.shard >= 0) in.subject_filter = in.stream + "." + std::to_string(shard.shard);
 
   JobBuilder job("nats-aggregate");
   job.AddSource(NatsSource(in), "events")
       .Uid("events")
       .Map([](const NatsMessage& m) { return Parse(NatsMessage(m)); }, "parse")
       .KeyBy([](const Event& e) { return e.key; })
-      .Process<std::string>([input = in.stream] { return std::make_unique<Aggregate>(input); },
-                            "aggregate")
+      .Process<std::string>(
+          [input = in.stream, shard] { return std::make_unique<Aggregate>(input, shard); },
+          "aggregate")
       .Uid("aggregate")
       .SinkTo(NatsSink(out), "sink")
       .Uid("sink");

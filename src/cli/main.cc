@@ -8,6 +8,7 @@
 #include "cli/control_command.h"
 #include "cli/nats_command.h"
 #include "cli/run_command.h"
+#include "cli/worker_command.h"
 #include "common/version.h"
 #include "state/state_backends.h"
 
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
   weir::cli::AddConfigCommand(app, exit_code);
   weir::cli::AddRunCommand(app, exit_code);
   weir::cli::AddNatsCommand(app, exit_code);
+  weir::cli::AddWorkerCommands(app, exit_code);
   weir::cli::AddControlCommands(app, exit_code);
   // An unknown command is named; CLI11 alone would only say that a command is required.
   if (argc > 1 && argv[1][0] != '-') {

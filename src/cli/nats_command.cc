@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "connectors/nats/nats_client.h"
+#include "shard_of.h"
 #include "splitmix64.h"
 
 namespace weir::cli {
@@ -20,6 +21,7 @@ struct ProduceArgs {
   std::string server = "nats://127.0.0.1:4222";
   std::string stream;
   int subjects = 1;
+  int shards = 0;  // > 0: subjects S.0 .. S.<shards-1>, each event on its key's shard
   uint64_t keys = 10000;
   uint64_t events = 1000000;
 };
@@ -31,10 +33,14 @@ int Fail(const Status& s) {
 
 int RunProduce(const ProduceArgs& a) {
   const std::string who = "nats produce";
+  if (a.shards > 0 && a.subjects > 1) {
+    return Fail(Status::InvalidArgument(who + ": --shards and --subjects exclude each other"));
+  }
+  const int subjects = a.shards > 0 ? a.shards : a.subjects;
   auto client = nats::NatsClient::Connect(a.server, who);
   if (!client.ok()) return Fail(client.status());
   nats::StreamSpec spec{a.stream, {}, 0};
-  for (int p = 0; p < a.subjects; ++p) spec.subjects.push_back(a.stream + "." + std::to_string(p));
+  for (int p = 0; p < subjects; ++p) spec.subjects.push_back(a.stream + "." + std::to_string(p));
   auto stream = (*client)->EnsureStream(spec);
   if (!stream.ok()) return Fail(stream.status());
   for (const auto& s : spec.subjects) {
@@ -47,8 +53,8 @@ int RunProduce(const ProduceArgs& a) {
   // Per subject, one batch at a time; ids "<stream>-<i>" let a repeated run within the stream's
   // duplicate window add nothing.
   const int64_t start = NowSteadyMs();
-  std::vector<std::vector<std::string>> payloads(static_cast<size_t>(a.subjects));
-  std::vector<std::vector<std::string>> ids(static_cast<size_t>(a.subjects));
+  std::vector<std::vector<std::string>> payloads(static_cast<size_t>(subjects));
+  std::vector<std::vector<std::string>> ids(static_cast<size_t>(subjects));
   auto flush = [&](size_t p) -> Status {
     if (payloads[p].empty()) return Status::OK();
     Status s = (*client)->PublishAll(spec.subjects[p], payloads[p], ids[p],
@@ -58,9 +64,10 @@ int RunProduce(const ProduceArgs& a) {
     return s;
   };
   for (uint64_t i = 0; i < a.events; ++i) {
-    const size_t p = static_cast<size_t>(i % static_cast<uint64_t>(a.subjects));
-    payloads[p].push_back(std::to_string(examples::KeyOfEvent(i, a.keys)) + "," +
-                          std::to_string(i));
+    const uint64_t key = examples::KeyOfEvent(i, a.keys);
+    const size_t p = a.shards > 0 ? static_cast<size_t>(examples::ShardOfKey(key, a.shards))
+                                  : static_cast<size_t>(i % static_cast<uint64_t>(subjects));
+    payloads[p].push_back(std::to_string(key) + "," + std::to_string(i));
     ids[p].push_back(a.stream + "-" + std::to_string(i));
     if (payloads[p].size() >= kProduceBatch) {
       if (Status s = flush(p); !s.ok()) return Fail(s);
@@ -70,8 +77,8 @@ int RunProduce(const ProduceArgs& a) {
     if (Status s = flush(p); !s.ok()) return Fail(s);
   }
   const double secs = static_cast<double>(NowSteadyMs() - start) / 1000.0;
-  std::cerr << "published " << a.events << " events to " << a.stream << " (" << a.subjects
-            << " subjects) in " << secs << " s\n";
+  std::cerr << "published " << a.events << " events to " << a.stream << " (" << subjects
+            << (a.shards > 0 ? " shards" : " subjects") << ") in " << secs << " s\n";
   return 0;
 }
 
@@ -142,6 +149,10 @@ void AddNatsCommand(CLI::App& app, int& exit_code) {
   produce->add_option("--subjects", p->subjects, "Subjects S.0 .. S.<P-1> (P)")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
+  produce
+      ->add_option("--shards", p->shards,
+                   "Subjects S.0 .. S.<N-1>, each event on the shard of its key (weir worker)")
+      ->check(CLI::Range(1, 128));
   produce->add_option("--keys", p->keys, "Distinct keys (N)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

@@ -61,30 +61,6 @@ Result<Configuration> BuildConfiguration(const RunOptions& o) {
   return config;
 }
 
-// A bundled job's name, or a path to a job library.
-Result<JobMain> FindJob(const std::string& job) {
-  std::string names;
-  for (const auto& b : examples::BundledJobs()) {
-    if (b.name == job) return b.main;
-    names += (names.empty() ? "" : ", ") + b.name;
-  }
-  if (job.find('/') == std::string::npos && job.find(".so") == std::string::npos) {
-    return Status::NotFound("no bundled job named '" + job + "' (bundled: " + names +
-                            "; a job library is given by its path, e.g. ./libmyjob.so)");
-  }
-  void* handle = dlopen(job.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (handle == nullptr) {
-    return Status::InvalidArgument("job library " + job + " cannot be loaded: " + dlerror());
-  }
-  using Entry = JobMain (*)();
-  auto entry = reinterpret_cast<Entry>(dlsym(handle, "weir_job_main"));
-  if (entry == nullptr) {
-    return Status::InvalidArgument("job library " + job +
-                                   " does not define a job (no WEIR_JOB(...) in it)");
-  }
-  return entry();  // the library stays loaded for the life of the process
-}
-
 int Run(const RunOptions& o) {
   auto config = BuildConfiguration(o);
   if (!config.ok()) return Fail(config.status());
@@ -182,6 +158,29 @@ int Run(const RunOptions& o) {
 }
 
 }  // namespace
+
+Result<JobMain> FindJob(const std::string& job) {
+  std::string names;
+  for (const auto& b : examples::BundledJobs()) {
+    if (b.name == job) return b.main;
+    names += (names.empty() ? "" : ", ") + b.name;
+  }
+  if (job.find('/') == std::string::npos && job.find(".so") == std::string::npos) {
+    return Status::NotFound("no bundled job named '" + job + "' (bundled: " + names +
+                            "; a job library is given by its path, e.g. ./libmyjob.so)");
+  }
+  void* handle = dlopen(job.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    return Status::InvalidArgument("job library " + job + " cannot be loaded: " + dlerror());
+  }
+  using Entry = JobMain (*)();
+  auto entry = reinterpret_cast<Entry>(dlsym(handle, "weir_job_main"));
+  if (entry == nullptr) {
+    return Status::InvalidArgument("job library " + job +
+                                   " does not define a job (no WEIR_JOB(...) in it)");
+  }
+  return entry();  // the library stays loaded for the life of the process
+}
 
 void AddRunCommand(CLI::App& app, int& exit_code) {
   auto options = std::make_shared<RunOptions>();

@@ -3,9 +3,16 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <string>
+
+#include "weir/job_plugin.h"
+#include "weir/status.h"
 
 namespace weir::cli {
 
 void AddRunCommand(CLI::App& app, int& exit_code);
+
+// A bundled job's name, or a path to a job library (loaded and kept loaded).
+Result<JobMain> FindJob(const std::string& job);
 
 }  // namespace weir::cli

@@ -148,6 +148,15 @@ Status ShardRegistry::RecordCheckpoint(int shard, int64_t epoch, uint64_t id,
   return Status::OK();
 }
 
+Status ShardRegistry::CheckEpoch(int shard, int64_t epoch) {
+  WEIR_ASSIGN_OR_RETURN(std::optional<KeyValue> current, etcd_->Get(ShardPrefix(shard) + "epoch"));
+  if (!current || current->value != std::to_string(epoch)) {
+    return Status::FailedPrecondition("shard " + std::to_string(shard) + " is no longer at epoch " +
+                                      std::to_string(epoch) + ": another process claimed it");
+  }
+  return Status::OK();
+}
+
 Status ShardRegistry::MarkFinished(int shard, int64_t epoch) {
   const std::string epoch_key = ShardPrefix(shard) + "epoch";
   WEIR_ASSIGN_OR_RETURN(

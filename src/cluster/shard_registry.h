@@ -49,6 +49,8 @@ class ShardRegistry {
   // Records checkpoint `id` at `path` if `epoch` is still the shard's; FailedPrecondition if a
   // newer owner claimed it since (the caller has lost the shard).
   Status RecordCheckpoint(int shard, int64_t epoch, uint64_t id, const std::string& path);
+  // OK while `epoch` is still shard `n`'s; FailedPrecondition once another process claimed it.
+  Status CheckEpoch(int shard, int64_t epoch);
   // Marks shard `n` finished (its bounded input ended, its final checkpoint recorded) if `epoch`
   // is still its own: no one claims it again. FailedPrecondition if it was lost.
   Status MarkFinished(int shard, int64_t epoch);

@@ -1,23 +1,57 @@
 #include "cluster/worker.h"
 
+#include <nlohmann/json.hpp>
+
 #include "common/log.h"
 
 namespace weir::cluster {
 
-Result<ClusterView> ReadClusterView(EtcdClient& etcd, const std::string& job, int shards,
-                                    const std::string& checkpoint_root) {
-  WEIR_ASSIGN_OR_RETURN(ShardRegistry registry, ShardRegistry::Create(etcd, job, checkpoint_root));
-  ClusterView view;
+namespace {
+
+std::string SettingsText(int shards, const std::string& checkpoint_root) {
+  return nlohmann::json{{"shards", shards}, {"checkpoint_root", checkpoint_root}}.dump();
+}
+
+// The job's settings as its first worker recorded them.
+Result<std::pair<int, std::string>> ParseSettings(const std::string& key, const std::string& text) {
+  const auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object() || !j.contains("shards") || !j["shards"].is_number_integer() ||
+      !j.contains("checkpoint_root") || !j["checkpoint_root"].is_string() ||
+      j["shards"].get<int64_t>() < 1 || j["shards"].get<int64_t>() > 32768) {
+    return Status::Corruption("etcd key " + key + ": '" + text.substr(0, 200) +
+                              "' is not {\"shards\", \"checkpoint_root\"}");
+  }
+  return std::make_pair(j["shards"].get<int>(), j["checkpoint_root"].get<std::string>());
+}
+
+}  // namespace
+
+Result<ClusterView> ReadClusterView(EtcdClient& etcd, const std::string& job) {
+  if (!ValidJobName(job)) {
+    return Status::InvalidArgument("job name '" + job.substr(0, 100) +
+                                   "': use 1 to 100 letters, digits, '.', '_' or '-'");
+  }
   const std::string prefix = "/weir/" + job + "/";
+  WEIR_ASSIGN_OR_RETURN(std::optional<KeyValue> settings, etcd.Get(prefix + "settings"));
+  if (!settings) {
+    return Status::NotFound("no worker of job '" + job + "' ever started on etcd " +
+                            etcd.endpoint());
+  }
+  ClusterView view;
+  WEIR_ASSIGN_OR_RETURN(auto parsed, ParseSettings(settings->key, settings->value));
+  view.shards = parsed.first;
+  view.checkpoint_root = parsed.second;
+  WEIR_ASSIGN_OR_RETURN(ShardRegistry registry,
+                        ShardRegistry::Create(etcd, job, view.checkpoint_root));
   WEIR_ASSIGN_OR_RETURN(std::vector<KeyValue> members, etcd.GetPrefix(prefix + "members/"));
   for (const KeyValue& m : members) view.members.push_back(m.value);
   WEIR_ASSIGN_OR_RETURN(std::optional<KeyValue> leader, etcd.Get(prefix + "leader"));
   if (leader) view.leader = leader->value;
   WEIR_ASSIGN_OR_RETURN(std::optional<KeyValue> assignment, etcd.Get(prefix + "assignment"));
   if (assignment) {
-    WEIR_ASSIGN_OR_RETURN(view.assignment, DecodeAssignment(assignment->value, shards));
+    WEIR_ASSIGN_OR_RETURN(view.assignment, DecodeAssignment(assignment->value, view.shards));
   }
-  WEIR_ASSIGN_OR_RETURN(view.shards, registry.List(shards));
+  WEIR_ASSIGN_OR_RETURN(view.shards_state, registry.List(view.shards));
   return view;
 }
 
@@ -57,6 +91,19 @@ Status Worker::Register() {
 
 Status Worker::Start() {
   if (loop_.joinable()) return Status::FailedPrecondition("the worker already runs");
+  const std::string key = Key("settings");
+  const std::string mine = SettingsText(options_.shards, options_.checkpoint_root);
+  WEIR_RETURN_IF_ERROR(
+      etcd_.Txn({Compare::CreateRevision(key, 0)}, {Operation::Put(key, mine)}).status());
+  WEIR_ASSIGN_OR_RETURN(std::optional<KeyValue> settings, etcd_.Get(key));
+  if (!settings) return Status::IOError("etcd key " + key + " vanished right after it was written");
+  WEIR_ASSIGN_OR_RETURN(auto recorded, ParseSettings(key, settings->value));
+  if (recorded.first != options_.shards || recorded.second != options_.checkpoint_root) {
+    return Status::FailedPrecondition(
+        "job " + options_.job + " runs with " + std::to_string(recorded.first) +
+        " shards checkpointed under " + recorded.second + " (fixed at its first start), not " +
+        std::to_string(options_.shards) + " under " + options_.checkpoint_root);
+  }
   WEIR_RETURN_IF_ERROR(Register());
   loop_ = std::thread([this] { Loop(); });
   return Status::OK();
@@ -160,8 +207,10 @@ Status Worker::RunAssigned(const ShardAssignment& assignment) {
                           registry_.TryClaim(shard, options_.member, lease_->lease()));
     if (!claimed) continue;  // still owned (its former owner hands it off) or finished
     const int64_t epoch = claimed->epoch;
-    CheckpointFence fence = [this, shard, epoch](uint64_t id, const std::string& path) {
-      return registry_.RecordCheckpoint(shard, epoch, id, path);
+    CheckpointFence fence = [this, shard, epoch](uint64_t id, const std::string& path,
+                                                 bool savepoint) {
+      return savepoint ? registry_.CheckEpoch(shard, epoch)
+                       : registry_.RecordCheckpoint(shard, epoch, id, path);
     };
     auto job = factory_(shard, epoch, claimed->checkpoint, std::move(fence));
     if (!job.ok()) {
@@ -279,16 +328,16 @@ void Worker::Kill() {
 
 bool Worker::WaitUntilJobFinished(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
+  while (true) {
     auto shards = registry_.List(options_.shards);
     if (shards.ok()) {
       bool all = true;
       for (const ShardState& s : *shards) all = all && s.finished;
       if (all) return true;
     }
+    if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(options_.poll_interval);
   }
-  return false;
 }
 
 std::vector<int> Worker::running_shards() const {

@@ -46,8 +46,10 @@ class ShardJob {
 };
 
 // The job of shard `shard` at `epoch`, to restore from `restore` (its latest checkpoint, if
-// any); every checkpoint it completes must pass `fence` first.
-using CheckpointFence = std::function<Status(uint64_t id, const std::string& metadata_path)>;
+// any); every checkpoint it completes must pass `fence` first (which records it as the shard's
+// latest), and so must every savepoint (checked against the epoch, not recorded).
+using CheckpointFence =
+    std::function<Status(uint64_t id, const std::string& metadata_path, bool savepoint)>;
 using ShardJobFactory = std::function<Result<std::unique_ptr<ShardJob>>(
     int shard, int64_t epoch, const std::optional<ShardCheckpoint>& restore,
     CheckpointFence fence)>;
@@ -63,13 +65,15 @@ struct WorkerOptions {
 
 // What a worker sees of the cluster (`weir cluster status`, the REST view).
 struct ClusterView {
+  int shards = 0;               // fixed at the job's first start
+  std::string checkpoint_root;  // where the shards keep their checkpoints
   std::vector<std::string> members;
   std::optional<std::string> leader;
   ShardAssignment assignment;
-  std::vector<ShardState> shards;
+  std::vector<ShardState> shards_state;
 };
-Result<ClusterView> ReadClusterView(EtcdClient& etcd, const std::string& job, int shards,
-                                    const std::string& checkpoint_root);
+// NotFound if no worker of `job` ever started.
+Result<ClusterView> ReadClusterView(EtcdClient& etcd, const std::string& job);
 
 class Worker {
  public:
@@ -79,14 +83,17 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // Takes a lease, registers, starts the control loop.
+  // Takes a lease, registers, starts the control loop. The first worker of a job records its
+  // shard count and checkpoint root in etcd (/weir/<job>/settings); a worker configured
+  // otherwise is refused (FailedPrecondition): both are fixed at the job's first start.
   Status Start();
   // Graceful: hands every shard off (final checkpoints, releases), revokes the lease.
   void Stop();
   // As a crash would: shards cancelled, nothing checkpointed or released, the lease left to
   // expire. For tests of a lost process.
   void Kill();
-  // Blocks until every shard of the job is finished (bounded input) or `timeout` passes.
+  // Blocks until every shard of the job is finished (bounded input) or `timeout` passes (0:
+  // looks once).
   bool WaitUntilJobFinished(std::chrono::milliseconds timeout);
 
   std::vector<int> running_shards() const;

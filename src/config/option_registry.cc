@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "cluster/cluster_options.h"
 #include "io/s3/s3_options.h"
 #include "state/changelog/changelog_options.h"
 #include "state/rocksdb/rocksdb_options.h"
@@ -15,7 +16,7 @@ const std::vector<OptionDescriptor>& AllOptions() {
     std::vector<OptionDescriptor> all;
     for (auto module :
          {config::CoreOptions, config::RocksDbOptions, config::ChangelogOptions, config::S3Options,
-          config::WebOptions}) {
+          config::WebOptions, config::ClusterOptions}) {
       for (auto& d : module()) all.push_back(std::move(d));
     }
     return all;

@@ -75,6 +75,8 @@ TEST_F(ShardRegistryTest, OneClaimantWinsAndTheFormerOwnerIsFencedAfterATakeover
   Status zombie = registry_->RecordCheckpoint(3, 1, 8, Path(3, "j1/chk-8/_metadata"));
   EXPECT_EQ(zombie.code(), StatusCode::kFailedPrecondition) << zombie.ToString();
   EXPECT_NE(zombie.message().find("no longer at epoch 1"), std::string::npos);
+  EXPECT_EQ(registry_->CheckEpoch(3, 1).code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(registry_->CheckEpoch(3, 2).ok());
   EXPECT_EQ(registry_->Get(3)->checkpoint->id, 7u);
   // Nor can it release what it no longer owns.
   ASSERT_TRUE(registry_->Release(3, owner, 1).ok());
@@ -127,7 +129,7 @@ TEST_F(ShardRegistryTest, CraftedValuesAndForeignPathsAreRefused) {
   EXPECT_EQ(registry_->Get(2).status().code(), StatusCode::kCorruption);
   // Job names become keys and directories: checked.
   for (const std::string& bad : {std::string(), std::string(".."), std::string("a/b"),
-                                std::string("a b"), std::string(101, 'x')}) {
+                                 std::string("a b"), std::string(101, 'x')}) {
     EXPECT_EQ(ShardRegistry::Create(*etcd_, bad, "/ckpt").status().code(),
               StatusCode::kInvalidArgument)
         << bad;

@@ -61,7 +61,7 @@ class FakeShardJob final : public ShardJob {
     const uint64_t id = next_++;
     const std::string path = kRoot + "/" + std::to_string(shard_) + "/e" + std::to_string(epoch_) +
                              "/chk-" + std::to_string(id) + "/_metadata";
-    WEIR_RETURN_IF_ERROR(fence_(id, path));
+    WEIR_RETURN_IF_ERROR(fence_(id, path, /*savepoint=*/false));
     std::lock_guard lock(h_.mu);
     h_.recorded[shard_] = id;
     return Status::OK();
@@ -227,12 +227,14 @@ TEST_F(WorkerTest, TheLeadersLossElectsAnotherThatReassigns) {
   a.Kill();
   ASSERT_TRUE(
       testing::WaitFor([&] { return b.leader() && Balanced({&b}); }, std::chrono::seconds(20)));
-  auto view = ReadClusterView(*etcd_, "job", kShards, kRoot);
+  auto view = ReadClusterView(*etcd_, "job");
   ASSERT_TRUE(view.ok()) << view.status().ToString();
+  EXPECT_EQ(view->shards, kShards);
+  EXPECT_EQ(view->checkpoint_root, kRoot);
   EXPECT_EQ(view->leader, "b");
   ASSERT_EQ(view->members.size(), 1u);
   for (const auto& [s, m] : view->assignment) EXPECT_EQ(m, "b");
-  for (const ShardState& s : view->shards) {
+  for (const ShardState& s : view->shards_state) {
     EXPECT_EQ(s.owner, "b");
     EXPECT_TRUE(s.checkpoint.has_value());
   }
@@ -249,6 +251,24 @@ TEST_F(WorkerTest, BoundedShardsFinishOnceAndAreNotClaimedAgain) {
   std::lock_guard lock(history_.mu);
   for (int s = 0; s < kShards; ++s) EXPECT_EQ(history_.finished[s], 1) << s;
   EXPECT_EQ(history_.overlaps, 0);
+}
+
+TEST_F(WorkerTest, TheShardCountIsFixedAtTheJobsFirstStart) {
+  AddWorker("a");
+  WorkerOptions o{
+      "job", "b", kShards + 1, kRoot, std::chrono::seconds(1), std::chrono::milliseconds(50)};
+  auto other = Worker::Create(*etcd_, o,
+                              [](int, int64_t, const std::optional<ShardCheckpoint>&,
+                                 CheckpointFence) -> Result<std::unique_ptr<ShardJob>> {
+                                return Status::Internal("never asked");
+                              });
+  ASSERT_TRUE(other.ok());
+  Status s = (*other)->Start();
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+  EXPECT_NE(s.message().find("fixed at its first start"), std::string::npos) << s.ToString();
+  EXPECT_EQ(ReadClusterView(*etcd_, "other").status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(etcd_->Put("/weir/crafted/settings", "{\"shards\": -3}").ok());
+  EXPECT_EQ(ReadClusterView(*etcd_, "crafted").status().code(), StatusCode::kCorruption);
 }
 
 TEST(WorkerOptionsTest, BadOptionsAreOneClearError) {

@@ -1,0 +1,190 @@
+#include "cli/worker_command.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <iomanip>
+#include <iostream>
+#include <thread>
+
+#include "cli/run_command.h"
+#include "cluster/cluster_options.h"
+#include "cluster/runtime_shard_job.h"
+#include "cluster/worker.h"
+#include "common/log.h"
+#include "common/random_hex.h"
+#include "weir/config.h"
+
+namespace weir::cli {
+namespace {
+
+struct WorkerArgs {
+  std::string cluster;
+  std::string job_name;
+  std::string id;
+  std::string config_file;
+  std::vector<std::string> assignments;
+  std::string job;
+  std::vector<std::string> job_args;
+};
+
+int Fail(const char* who, const Status& s) {
+  std::cerr << "weir " << who << ": " << s.message() << "\n";
+  return 1;
+}
+
+int RunWorker(const WorkerArgs& a) {
+  Configuration config;
+  if (!a.config_file.empty()) {
+    if (Status s = config.LoadYamlFile(a.config_file); !s.ok()) return Fail("worker", s);
+  }
+  for (const auto& assignment : a.assignments) {
+    if (Status s = config.SetFromAssignment(assignment); !s.ok()) return Fail("worker", s);
+  }
+  const std::string dir = std::string(config.Get(config::kCheckpointsDir));
+  if (dir.empty()) {
+    return Fail("worker", Status::InvalidArgument(std::string(config::kCheckpointsDir) +
+                                                  " must be set: shards move by checkpoints"));
+  }
+  const auto ttl = config.Get(config::kClusterLeaseTtl);
+  if (ttl < std::chrono::seconds(1) || ttl.count() % 1000 != 0) {
+    return Fail("worker", Status::InvalidArgument(std::string(config::kClusterLeaseTtl) +
+                                                  " must be whole seconds, at least 1 s"));
+  }
+  auto job_main = FindJob(a.job);
+  if (!job_main.ok()) return Fail("worker", job_main.status());
+  auto etcd = cluster::EtcdClient::Create(a.cluster);
+  if (!etcd.ok()) return Fail("worker", etcd.status());
+
+  cluster::WorkerOptions options;
+  options.job = a.job_name;
+  options.member = a.id.empty() ? "worker-" + std::to_string(getpid()) + "-" + RandomHex(6) : a.id;
+  options.shards = static_cast<int>(config.Get(config::kClusterShards));
+  options.checkpoint_root = dir + "/" + a.job_name + "/shards";
+  options.lease_ttl = std::chrono::duration_cast<std::chrono::seconds>(ttl);
+  if (options.shards > config.Get(config::kMaxParallelism)) {
+    return Fail("worker",
+                Status::InvalidArgument(std::string(config::kClusterShards) + " (" +
+                                        std::to_string(options.shards) + ") exceeds " +
+                                        std::string(config::kMaxParallelism) + " (" +
+                                        std::to_string(config.Get(config::kMaxParallelism)) + ")"));
+  }
+  const JobMain build = *job_main;
+  const std::vector<std::string> job_args = a.job_args;
+  const std::string root = options.checkpoint_root;
+  const int shards = options.shards;
+  cluster::ShardJobFactory factory =
+      [build, job_args, root, shards, config](
+          int shard, int64_t, const std::optional<cluster::ShardCheckpoint>& restore,
+          cluster::CheckpointFence fence) -> Result<std::unique_ptr<cluster::ShardJob>> {
+    std::vector<std::string> args = job_args;
+    args.insert(args.end(), {"--shard", std::to_string(shard), "--shards", std::to_string(shards)});
+    WEIR_ASSIGN_OR_RETURN(JobGraph graph, build(args));
+    WEIR_ASSIGN_OR_RETURN(
+        auto job, cluster::RuntimeShardJob::Create(std::move(graph), config,
+                                                   root + "/" + std::to_string(shard), restore,
+                                                   std::move(fence)));
+    return std::unique_ptr<cluster::ShardJob>(std::move(job));
+  };
+  // A job that cannot run sharded fails here, before the worker joins: build shard 0's graph.
+  {
+    std::vector<std::string> args = job_args;
+    args.insert(args.end(), {"--shard", "0", "--shards", std::to_string(shards)});
+    if (auto graph = build(args); !graph.ok()) {
+      return Fail("worker", graph.status().WithContext("job " + a.job + " as shard 0 of " +
+                                                       std::to_string(shards)));
+    }
+  }
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR2);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  auto worker = cluster::Worker::Create(**etcd, options, std::move(factory));
+  if (!worker.ok()) return Fail("worker", worker.status());
+  if (Status s = (*worker)->Start(); !s.ok()) return Fail("worker", s);
+  LogInfo("worker " + options.member + " of job " + options.job + " on " + (*etcd)->endpoint() +
+          " (" + std::to_string(shards) + " shards)");
+  // Until SIGINT/SIGTERM (hand off, then exit) or the end of every shard's input.
+  bool finished = false;
+  int sig = 0;
+  while (true) {
+    timespec wait{0, 500'000'000};
+    sig = sigtimedwait(&signals, nullptr, &wait);
+    if (sig > 0 && sig != SIGUSR2) break;
+    if ((*worker)->WaitUntilJobFinished(std::chrono::milliseconds(0))) {
+      finished = true;
+      break;
+    }
+  }
+  (*worker)->Stop();
+  if (finished) {
+    std::cout << "job " << options.job << " finished: every shard's input ended\n";
+    return 0;
+  }
+  std::cout << "worker " << options.member << " stopped; its shards were handed off\n";
+  return sig == SIGTERM ? 143 : 130;
+}
+
+struct StatusArgs {
+  std::string cluster;
+  std::string job_name;
+};
+
+int RunStatus(const StatusArgs& a) {
+  auto etcd = cluster::EtcdClient::Create(a.cluster);
+  if (!etcd.ok()) return Fail("cluster status", etcd.status());
+  auto view = cluster::ReadClusterView(**etcd, a.job_name);
+  if (!view.ok()) return Fail("cluster status", view.status());
+  std::cout << "job " << a.job_name << ": " << view->shards << " shards, checkpoints under "
+            << view->checkpoint_root << "\n";
+  std::cout << "workers (" << view->members.size() << "):";
+  for (const auto& m : view->members) {
+    std::cout << " " << m << (view->leader == m ? " (leader)" : "");
+  }
+  std::cout << "\nshard  owner                     epoch  latest checkpoint\n";
+  for (const auto& s : view->shards_state) {
+    std::string owner = s.owner.value_or(s.finished ? "(finished)" : "(free)");
+    std::cout << std::left << std::setw(7) << s.shard << std::setw(26) << owner << std::setw(7)
+              << s.epoch
+              << (s.checkpoint ? std::to_string(s.checkpoint->id) + " " + s.checkpoint->path
+                               : std::string("none"))
+              << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddWorkerCommands(CLI::App& app, int& exit_code) {
+  auto w = std::make_shared<WorkerArgs>();
+  CLI::App* worker =
+      app.add_subcommand("worker", "run one process of a job spread over several (etcd, shards)");
+  worker->add_option("--cluster", w->cluster, "etcd endpoint, etcd://HOST:PORT")->required();
+  worker->add_option("--job", w->job_name, "the job's name, the same for all its workers")
+      ->required();
+  worker->add_option("--id", w->id, "this worker's id (default: worker-<pid>-<random>)");
+  worker->add_option("--config", w->config_file, "YAML configuration file");
+  worker->add_option("-D", w->assignments, "configuration key=value (repeatable)")
+      ->take_all()
+      ->allow_extra_args(false);
+  worker->add_option("job", w->job, "a bundled job or a job library, then its arguments")
+      ->required();
+  worker->prefix_command();
+  worker->callback([w, &exit_code, worker] {
+    w->job_args = worker->remaining();
+    exit_code = RunWorker(*w);
+  });
+
+  auto st = std::make_shared<StatusArgs>();
+  CLI::App* cluster = app.add_subcommand("cluster", "a job spread over several workers");
+  cluster->require_subcommand(1);
+  CLI::App* status = cluster->add_subcommand("status", "workers, leader and shards of a job");
+  status->add_option("--cluster", st->cluster, "etcd endpoint, etcd://HOST:PORT")->required();
+  status->add_option("job", st->job_name, "the job's name")->required();
+  status->callback([st, &exit_code] { exit_code = RunStatus(*st); });
+}
+
+}  // namespace weir::cli

@@ -1,0 +1,32 @@
+// The options of a job run across processes (`weir worker`, cluster/): how many shards its key
+// groups are split into and how long a worker's lease lives.
+#pragma once
+
+#include <chrono>
+#include <vector>
+
+#include "weir/config_option.h"
+
+namespace weir::config {
+
+inline constexpr ConfigOption<int64_t> kClusterShards{
+    .key = "cluster.shards",
+    .default_value = 1,
+    .description =
+        "Shards of a job run by `weir worker`: contiguous key-group ranges, each with its own "
+        "state, checkpoint chain and input subject, spread over the workers. Fixed at the job's "
+        "first start; at most the max parallelism.",
+    .min = 1,
+    .max = 32768};
+inline constexpr ConfigOption<std::chrono::milliseconds> kClusterLeaseTtl{
+    .key = "cluster.lease-ttl",
+    .default_value = std::chrono::seconds(5),
+    .description =
+        "A worker's etcd lease: renewed every third of it; a worker not heard from for this "
+        "long loses its shards to the others (whole seconds, at least 1 s)."};
+
+inline std::vector<OptionDescriptor> ClusterOptions() {
+  return {Describe(kClusterShards), Describe(kClusterLeaseTtl)};
+}
+
+}  // namespace weir::config

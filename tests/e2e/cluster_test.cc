@@ -1,0 +1,232 @@
+// One job across several `weir worker` processes, with a real etcd and nats-server on loopback:
+// `weir nats produce --shards 3` partitions the input by the job's key, workers run
+// nats-aggregate's shards (incremental checkpoints every 100 ms, leases of 2 s). Workers are
+// killed with SIGKILL at random moments (several cycles, a new one started after each), paused
+// past their lease as zombies, added and stopped gracefully; the output stream must then hold
+// every key's counts 1..final exactly once with the sums of a failure-free run, and every
+// shard's latest checkpoint directory must verify clean.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+
+#include "cluster/etcd_client.h"
+#include "cluster/worker.h"
+#include "testing/child_process.h"
+#include "testing/etcd_server.h"
+#include "testing/nats_server.h"
+#include "testing/output_oracle.h"
+#include "testing/temp_dir.h"
+#include "testing/wait.h"
+#include "weir_process.h"
+
+namespace weir::e2e {
+namespace {
+
+constexpr uint64_t kEvents = 300000;
+constexpr uint64_t kKeys = 2000;
+constexpr int kShards = 3;
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(etcd_.Start().ok());
+    ASSERT_TRUE(nats_.Start().ok());
+    const ProcessResult produce =
+        RunWeir({"nats", "produce", "--server", nats_.url(), "--stream", "EV", "--shards",
+                 std::to_string(kShards), "--keys", std::to_string(kKeys), "--events",
+                 std::to_string(kEvents)},
+                -1, tmp_.Sub("produce.txt"));
+    ASSERT_EQ(produce.exit_code, 0) << produce.stderr_text;
+    auto etcd = cluster::EtcdClient::Create(etcd_.url());
+    ASSERT_TRUE(etcd.ok());
+    client_ = std::move(etcd).value();
+  }
+  void TearDown() override {
+    for (auto& [id, pid] : workers_) testing::SignalAndWait(&pid, SIGKILL);
+  }
+
+  void StartWorker(const std::string& id) {
+    const std::vector<std::string> args = {WeirBinary(),
+                                           "worker",
+                                           "--cluster",
+                                           etcd_.url(),
+                                           "--job",
+                                           "agg",
+                                           "--id",
+                                           id,
+                                           "-D",
+                                           "execution.checkpointing.interval=100ms",
+                                           "-D",
+                                           "state.checkpoints.dir=" + tmp_.Sub("checkpoints"),
+                                           "-D",
+                                           "state.backend.rocksdb.localdir=" + tmp_.Sub("local"),
+                                           "-D",
+                                           "state.backend.incremental=true",
+                                           "-D",
+                                           "parallelism.default=1",
+                                           "-D",
+                                           "cluster.shards=" + std::to_string(kShards),
+                                           "-D",
+                                           "cluster.lease-ttl=2s",
+                                           "nats-aggregate",
+                                           "--server",
+                                           nats_.url(),
+                                           "--input",
+                                           "EV",
+                                           "--output",
+                                           "OUT",
+                                           "--bounded"};
+    auto pid = testing::SpawnLogged(args, tmp_.Sub("worker-" + id + ".log"));
+    ASSERT_TRUE(pid.ok()) << pid.status().ToString();
+    workers_[id] = *pid;
+  }
+  // Waits for worker `id` to exit; its exit code (-1: killed by a signal or still running).
+  int WaitExit(const std::string& id, std::chrono::seconds timeout) {
+    pid_t& pid = workers_[id];
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        pid = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return -1;
+  }
+  void Kill(const std::string& id) { testing::SignalAndWait(&workers_[id], SIGKILL); }
+  std::string Log(const std::string& id) {
+    std::ifstream in(tmp_.Sub("worker-" + id + ".log"));
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  // Every shard has completed a checkpoint.
+  bool AllShardsCheckpointed() {
+    auto view = cluster::ReadClusterView(*client_, "agg");
+    if (!view.ok()) return false;
+    for (const auto& s : view->shards_state) {
+      if (!s.checkpoint) return false;
+    }
+    return true;
+  }
+  Status CheckOutput() {
+    std::filesystem::create_directories(tmp_.Sub("out"));
+    std::ofstream(tmp_.Sub("out/dump.txt"))
+        << WeirOutput("nats dump --server " + nats_.url() + " --stream OUT");
+    return testing::CheckRunningCounts(tmp_.Sub("out"),
+                                       testing::KeyedAggregateTotals(kEvents, kKeys));
+  }
+  // `weir checkpoints verify` of each shard's latest checkpoint's job directory.
+  void ExpectShardsVerifyClean() {
+    auto view = cluster::ReadClusterView(*client_, "agg");
+    ASSERT_TRUE(view.ok()) << view.status().ToString();
+    for (const auto& s : view->shards_state) {
+      ASSERT_TRUE(s.finished) << "shard " << s.shard;
+      ASSERT_TRUE(s.checkpoint.has_value());
+      const std::string job_dir =
+          std::filesystem::path(s.checkpoint->path).parent_path().parent_path().string();
+      const ProcessResult verify =
+          RunWeir({"checkpoints", "verify", job_dir}, -1, tmp_.Sub("verify.txt"));
+      EXPECT_EQ(verify.exit_code, 0) << "shard " << s.shard << ": " << verify.stderr_text;
+    }
+  }
+  std::string Logs() {
+    std::string all;
+    for (const auto& [id, pid] : workers_) all += "--- " + id + "\n" + Log(id);
+    return all;
+  }
+
+  testing::TempDir tmp_;
+  testing::EtcdServer etcd_{tmp_.Sub("etcd")};
+  testing::NatsServer nats_{tmp_.Sub("nats")};
+  std::unique_ptr<cluster::EtcdClient> client_;
+  std::map<std::string, pid_t> workers_;
+};
+
+TEST_F(ClusterTest, WorkersKilledAtRandomMomentsLoseNothingAndDuplicateNothing) {
+  std::mt19937 rng(20261205);
+  StartWorker("w1");
+  StartWorker("w2");
+  StartWorker("w3");
+  ASSERT_TRUE(testing::WaitFor([&] { return AllShardsCheckpointed(); }, std::chrono::seconds(60)))
+      << Logs();
+  // Two cycles: kill a random live worker at a random moment, start a new one.
+  int next = 4;
+  for (int cycle = 0; cycle < 2; ++cycle) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 600));
+    std::vector<std::string> live;
+    for (const auto& [id, pid] : workers_) {
+      if (pid > 0) live.push_back(id);
+    }
+    Kill(live[rng() % live.size()]);
+    StartWorker("w" + std::to_string(next++));
+  }
+  for (auto& [id, pid] : workers_) {
+    if (pid > 0) {
+      EXPECT_EQ(WaitExit(id, std::chrono::seconds(120)), 0) << id << "\n" << Logs();
+    }
+  }
+  const Status exact = CheckOutput();
+  EXPECT_TRUE(exact.ok()) << exact.message() << "\n" << Logs();
+  ExpectShardsVerifyClean();
+}
+
+TEST_F(ClusterTest, AZombieOwnerNeitherCompletesACheckpointNorPublishes) {
+  StartWorker("w1");
+  StartWorker("w2");
+  ASSERT_TRUE(testing::WaitFor([&] { return AllShardsCheckpointed(); }, std::chrono::seconds(60)))
+      << Logs();
+  // w1 stops answering for three lease TTLs: w2 takes its shards over; then w1 resumes.
+  kill(workers_["w1"], SIGSTOP);
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        auto view = cluster::ReadClusterView(*client_, "agg");
+        if (!view.ok()) return false;
+        for (const auto& s : view->shards_state) {
+          if (!s.finished && s.owner != "w2") return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(30)))
+      << Logs();
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  kill(workers_["w1"], SIGCONT);
+  EXPECT_EQ(WaitExit("w2", std::chrono::seconds(120)), 0) << Logs();
+  EXPECT_EQ(WaitExit("w1", std::chrono::seconds(60)), 0) << Logs();
+  // It noticed: its lease was gone, so it stopped what it ran before doing anything else (a
+  // checkpoint that completed in between was refused by the fence).
+  EXPECT_NE(Log("w1").find("lease lost"), std::string::npos) << Log("w1");
+  const Status exact = CheckOutput();
+  EXPECT_TRUE(exact.ok()) << exact.message() << "\n" << Logs();
+  ExpectShardsVerifyClean();
+}
+
+TEST_F(ClusterTest, WorkersAddedAndStoppedGracefullyHandShardsOff) {
+  StartWorker("w1");
+  ASSERT_TRUE(testing::WaitFor([&] { return AllShardsCheckpointed(); }, std::chrono::seconds(60)))
+      << Logs();
+  StartWorker("w2");
+  StartWorker("w3");
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        auto view = cluster::ReadClusterView(*client_, "agg");
+        return view.ok() && view->members.size() == 3;
+      },
+      std::chrono::seconds(30)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  kill(workers_["w3"], SIGTERM);  // a graceful stop: its shards are handed off
+  EXPECT_EQ(WaitExit("w3", std::chrono::seconds(60)), 143) << Logs();
+  EXPECT_NE(Log("w3").find("handed off"), std::string::npos) << Log("w3");
+  EXPECT_EQ(WaitExit("w1", std::chrono::seconds(120)), 0) << Logs();
+  EXPECT_EQ(WaitExit("w2", std::chrono::seconds(120)), 0) << Logs();
+  const Status exact = CheckOutput();
+  EXPECT_TRUE(exact.ok()) << exact.message() << "\n" << Logs();
+  ExpectShardsVerifyClean();
+}
+
+}  // namespace
+}  // namespace weir::e2e
