@@ -116,12 +116,18 @@ Result<std::optional<ShardState>> ShardRegistry::TryClaim(int shard, const std::
   const std::string owner_key = ShardPrefix(shard) + "owner";
   const std::string epoch_key = ShardPrefix(shard) + "epoch";
   WEIR_ASSIGN_OR_RETURN(ShardState state, Get(shard));
-  if (state.owner.has_value() || state.finished) return std::optional<ShardState>();
+  if (state.finished) return std::optional<ShardState>();
+  WEIR_ASSIGN_OR_RETURN(std::optional<KeyValue> owner, etcd_->Get(owner_key));
+  // Ours already (under this lease): a run of ours ended without releasing it (its release
+  // failed, etcd being away); claimed again at the next epoch, which fences that run.
+  const bool ours = owner && owner->value == member && owner->lease == lease;
+  if (owner && !ours) return std::optional<ShardState>();
   WEIR_ASSIGN_OR_RETURN(std::optional<KeyValue> epoch, etcd_->Get(epoch_key));
   const int64_t seen_revision = epoch ? epoch->mod_revision : 0;
-  // Nobody owns it and nobody raised the epoch since we read it: ours, with the next epoch.
+  // Nobody else owns it and nobody raised the epoch since we read it: ours, with the next epoch.
   WEIR_ASSIGN_OR_RETURN(bool claimed,
-                        etcd_->Txn({Compare::CreateRevision(owner_key, 0),
+                        etcd_->Txn({ours ? Compare::ModRevision(owner_key, owner->mod_revision)
+                                         : Compare::CreateRevision(owner_key, 0),
                                     Compare::ModRevision(epoch_key, seen_revision)},
                                    {Operation::Put(owner_key, member, lease),
                                     Operation::Put(epoch_key, std::to_string(state.epoch + 1))}));

@@ -43,7 +43,8 @@ class ShardRegistry {
   static Result<ShardRegistry> Create(EtcdClient& etcd, const std::string& job,
                                       std::string checkpoint_root);
 
-  // Claims shard `n` for `member` (its lease) if nobody owns it. The shard's state after the
+  // Claims shard `n` for `member` (its lease) if nobody else owns it (it may own it already
+  // under that lease: a run of it that ended without a release). The shard's state after the
   // claim (its new epoch, its latest checkpoint), or nullopt if someone else owns it.
   Result<std::optional<ShardState>> TryClaim(int shard, const std::string& member, int64_t lease);
   // Records checkpoint `id` at `path` if `epoch` is still the shard's; FailedPrecondition if a

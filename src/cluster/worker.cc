@@ -207,10 +207,17 @@ Status Worker::RunAssigned(const ShardAssignment& assignment) {
                           registry_.TryClaim(shard, options_.member, lease_->lease()));
     if (!claimed) continue;  // still owned (its former owner hands it off) or finished
     const int64_t epoch = claimed->epoch;
+    // etcd away for a moment (a restart, a slow disk) should not fail the shard: transient
+    // errors are retried for up to a lease TTL (after which the lease is lost anyway).
     CheckpointFence fence = [this, shard, epoch](uint64_t id, const std::string& path,
                                                  bool savepoint) {
-      return savepoint ? registry_.CheckEpoch(shard, epoch)
-                       : registry_.RecordCheckpoint(shard, epoch, id, path);
+      const auto deadline = std::chrono::steady_clock::now() + options_.lease_ttl;
+      while (true) {
+        Status s = savepoint ? registry_.CheckEpoch(shard, epoch)
+                             : registry_.RecordCheckpoint(shard, epoch, id, path);
+        if (s.ok() || !s.retryable() || std::chrono::steady_clock::now() >= deadline) return s;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
     };
     auto job = factory_(shard, epoch, claimed->checkpoint, std::move(fence));
     if (!job.ok()) {

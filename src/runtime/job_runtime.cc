@@ -13,7 +13,7 @@
 namespace weir {
 
 JobRuntime::~JobRuntime() {
-  Teardown();
+  (void)Teardown();
   if (coordinator_) coordinator_->cleaner().WaitIdle();
   DeleteLocalWorkingDirectory();
 }
@@ -131,7 +131,14 @@ JobResult JobRuntime::Run() {
       outcome = Supervise(&failure);
       unrestorable = outcome == JobOutcome::kFailed && Unrestorable(failure);
     }
-    Teardown();
+    // A task that fails while it finishes (the final checkpoint's notification: a sink that
+    // cannot publish what it committed) fails a job that was about to finish.
+    if (std::optional<Status> late = Teardown(); late && outcome == JobOutcome::kFinished) {
+      LogWarn("the job's final step failed: " + late->ToString());
+      outcome = JobOutcome::kFailed;
+      failure = *late;
+      unrestorable = Unrestorable(failure);
+    }
     std::string failed_task;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -525,8 +532,9 @@ bool JobRuntime::StopSnapshotPending() const {
   return stop_snapshot_.has_value();
 }
 
-void JobRuntime::Teardown() {
+std::optional<Status> JobRuntime::Teardown() {
   std::vector<std::unique_ptr<Task>> tasks;
+  std::optional<Status> late;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& task : tasks_) task->inbox().Close();
@@ -544,9 +552,10 @@ void JobRuntime::Teardown() {
     completed_events_.clear();
     aborted_events_.clear();
     failed_events_.clear();
-    failure_.reset();
+    late = std::exchange(failure_, std::nullopt);
   }
   tasks.clear();
+  return late;
 }
 
 void JobRuntime::NotifyCheckpointComplete(uint64_t id) {

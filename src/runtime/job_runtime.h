@@ -205,7 +205,8 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
   // Whether checkpoint N was started by a request (so the periodic scheduler does not count it).
   bool IsRequested(uint64_t checkpoint_id) const;
   bool StopSnapshotPending() const;
-  void Teardown();
+  // Stops and joins the tasks; a failure a task reported meanwhile (while finishing).
+  std::optional<Status> Teardown();
   bool WaitForRestart(int64_t delay_ms);
   Status RecoverCoordinator(const std::optional<RestorePoint>& restored);
   static bool Unrestorable(const Status& s);

@@ -94,10 +94,22 @@ TEST_F(ShardRegistryTest, AGracefulReleaseFreesTheShardAtOnce) {
   auto claimed = registry_->TryClaim(0, "a", *lease);
   ASSERT_TRUE(claimed.ok() && claimed->has_value());
   ASSERT_TRUE(registry_->RecordCheckpoint(0, 1, 4, Path(0, "j/chk-4/_metadata")).ok());
-  ASSERT_TRUE(registry_->Release(0, "a", 1).ok());
+  // A run of a's ended without releasing (etcd was away): a claims it again under the same
+  // lease, at the next epoch, which fences that run.
+  auto again = registry_->TryClaim(0, "a", *lease);
+  ASSERT_TRUE(again.ok() && again->has_value()) << again.status().ToString();
+  EXPECT_EQ((*again)->epoch, 2);
+  EXPECT_EQ(registry_->RecordCheckpoint(0, 1, 5, Path(0, "j/chk-5/_metadata")).code(),
+            StatusCode::kFailedPrecondition);
+  auto other_lease = etcd_->GrantLease(30);
+  ASSERT_TRUE(other_lease.ok());
+  auto not_under_another_lease = registry_->TryClaim(0, "a", *other_lease);
+  ASSERT_TRUE(not_under_another_lease.ok());
+  EXPECT_FALSE(not_under_another_lease->has_value());
+  ASSERT_TRUE(registry_->Release(0, "a", 2).ok());
   auto next = registry_->TryClaim(0, "b", *lease);
   ASSERT_TRUE(next.ok() && next->has_value());
-  EXPECT_EQ((*next)->epoch, 2);
+  EXPECT_EQ((*next)->epoch, 3);
   EXPECT_EQ((*next)->checkpoint->id, 4u);
   auto all = registry_->List(2);
   ASSERT_TRUE(all.ok());

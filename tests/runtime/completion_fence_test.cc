@@ -1,4 +1,5 @@
-// The completion fence (how a scaled-out shard fences a former owner): once it refuses, the
+// The completion fence (how a scaled-out shard fences a former owner), and the final commit: once
+// the fence refuses, the
 // refused checkpoint does not exist (no _metadata, its files discarded: verify finds nothing
 // missing or orphaned), the job fails at once with FailedPrecondition instead of restarting, and
 // the exactly-once sink commits nothing past the last checkpoint the fence let complete.
@@ -15,6 +16,8 @@
 #include "runtime/job_runtime.h"
 #include "testing/output_oracle.h"
 #include "testing/temp_dir.h"
+#include "weir/connectors.h"
+#include "weir/job.h"
 
 namespace weir {
 namespace {
@@ -80,6 +83,54 @@ TEST(CompletionFenceTest, ARefusedCheckpointNeverExistsAndTheJobStopsWithoutRest
       EXPECT_EQ(static_cast<int64_t>(seen.size()), *seen.rbegin()) << "key " << key << " has gaps";
     }
   }
+}
+
+// A sink whose commit of the final checkpoint fails once (a NATS sink that cannot publish what
+// the final checkpoint holds).
+std::atomic<int> final_commit_failures{0};
+class FailingFinalCommit final : public StreamOperator {
+ public:
+  Status Open(OperatorContext&, const std::optional<std::string>&, Output&) override {
+    return Status::OK();
+  }
+  Status ProcessRecord(Record) override { return Status::OK(); }
+  Status Finish() override {
+    finished_ = true;
+    return Status::OK();
+  }
+  Status NotifyCheckpointComplete(uint64_t) override {
+    if (finished_ && final_commit_failures.fetch_add(1) == 0) {
+      return Status::IOError("cannot publish the final batch", /*retryable=*/true);
+    }
+    return Status::OK();
+  }
+
+ private:
+  bool finished_ = false;
+};
+
+// The job is not finished until its final checkpoint is committed everywhere: a failure there
+// fails the attempt, and the restart (from that final checkpoint) finishes it.
+TEST(FinalCommitTest, AFailedCommitOfTheFinalCheckpointIsNoFinish) {
+  testing::TempDir tmp;
+  Configuration c;
+  ASSERT_TRUE(c.Set(config::kInterval, "30ms").ok());
+  ASSERT_TRUE(c.Set(config::kCheckpointsDir, tmp.Sub("checkpoints")).ok());
+  ASSERT_TRUE(c.Set(config::kLocalDir, tmp.Sub("local")).ok());
+  ASSERT_TRUE(c.Set(config::kRestartDelay, "10ms").ok());
+  JobBuilder b("final-commit");
+  b.AddSource(GeneratorSource<uint64_t>(
+                  2000, [](uint64_t i) { return i; }, 20000))
+      .Uid("numbers")
+      .SinkTo(Sink<uint64_t>{[] { return std::make_unique<FailingFinalCommit>(); }})
+      .Uid("sink");
+  final_commit_failures = 0;
+  auto job = JobRuntime::Create(b.Build(), c);
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  const JobResult result = (*job)->Run();
+  EXPECT_EQ(result.outcome, JobOutcome::kFinished) << result.status.ToString();
+  EXPECT_EQ(result.restarts, 1);
+  EXPECT_GE(final_commit_failures.load(), 2);
 }
 
 TEST(CompletionFenceTest, AJobWithoutCheckpointsHasNothingToFence) {

@@ -200,6 +200,11 @@ Result<uint64_t> NatsClient::LastSequenceOf(const std::string& stream, const std
   return seq;
 }
 
+void NatsClient::DropPendingPublishes() {
+  natsMsgList lost;
+  if (js_PublishAsyncGetPendingList(&lost, js_) == NATS_OK) natsMsgList_Destroy(&lost);
+}
+
 Status NatsClient::PublishRound(const std::string& subject,
                                 const std::vector<std::string>& payloads,
                                 const std::vector<std::string>& ids, int64_t wait_ms) {
@@ -211,7 +216,13 @@ Status NatsClient::PublishRound(const std::string& subject,
     po.MsgId = ids.empty() ? nullptr : ids[i].c_str();
     natsStatus s = js_PublishAsync(js_, subject.c_str(), payloads[i].data(),
                                    static_cast<int>(payloads[i].size()), &po);
-    if (s != NATS_OK) return ToStatus(s, static_cast<jsErrCode>(0), what);
+    if (s != NATS_OK) {
+      // Stalled: acknowledgements lost with a dropped connection never come, and the messages
+      // still counted as pending would stall every later round. Forget them: the whole batch
+      // is sent again (its message ids make the stream drop what it already has).
+      DropPendingPublishes();
+      return ToStatus(s, static_cast<jsErrCode>(0), what);
+    }
   }
   // Wait in short steps: acknowledgements in flight when the connection dropped never come, and
   // a reconnection means the batch is better sent again at once than after the full wait.
@@ -229,8 +240,7 @@ Status NatsClient::PublishRound(const std::string& subject,
     }
   }
   if (s != NATS_OK) {
-    natsMsgList lost;
-    if (js_PublishAsyncGetPendingList(&lost, js_) == NATS_OK) natsMsgList_Destroy(&lost);
+    DropPendingPublishes();
     return ToStatus(s, static_cast<jsErrCode>(0), what + " (waiting for acknowledgements)");
   }
   if (const uint64_t errors = publish_errors_.load(); errors > 0) {

@@ -84,6 +84,9 @@ class NatsClient {
  private:
   NatsClient(std::string url, std::string who) : url_(std::move(url)), who_(std::move(who)) {}
   Status Open();
+  // Forgets the asynchronous publishes still awaiting an acknowledgement (js_PublishAsync
+  // would stall on them).
+  void DropPendingPublishes();
   Status PublishRound(const std::string& subject, const std::vector<std::string>& payloads,
                       const std::vector<std::string>& ids, int64_t wait_ms);
   static void OnReconnected(natsConnection*, void* closure);

@@ -354,11 +354,31 @@ Result<std::unique_ptr<RocksDbKeyedStateBackend>> RocksDbKeyedStateBackend::Open
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
       {rocksdb::kDefaultColumnFamilyName, db->cf_options}};
   for (const auto& s : states) descriptors.emplace_back(ColumnFamilyName(s.name), db->cf_options);
+  // A checkpoint whose files were linked after its barrier (the deferred flush) may list a
+  // column family the task created after the barrier (a state registered lazily, such as the
+  // event-time timers): it holds nothing of the checkpoint (no SST of it passes the barrier
+  // check), and the checkpoint's states do not name it. Opened too, as RocksDB requires, then
+  // dropped.
+  const rocksdb::Options db_options = DatabaseOptions(db->cf_options, options.tuning);
+  std::vector<std::string> on_disk;
+  if (rocksdb::DB::ListColumnFamilies(db_options, DbDir(options.local_dir), &on_disk).ok()) {
+    for (const std::string& name : on_disk) {
+      const bool known = std::any_of(descriptors.begin(), descriptors.end(),
+                                     [&](const auto& d) { return d.name == name; });
+      if (!known) descriptors.emplace_back(name, db->cf_options);
+    }
+  }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  WEIR_RETURN_IF_ERROR(
-      FromRocksDb(rocksdb::DB::Open(DatabaseOptions(db->cf_options, options.tuning),
-                                    DbDir(options.local_dir), descriptors, &handles, &db->db),
-                  "open restored RocksDB in " + options.local_dir));
+  WEIR_RETURN_IF_ERROR(FromRocksDb(
+      rocksdb::DB::Open(db_options, DbDir(options.local_dir), descriptors, &handles, &db->db),
+      "open restored RocksDB in " + options.local_dir));
+  for (size_t i = states.size() + 1; i < handles.size(); ++i) {
+    const Status dropped =
+        FromRocksDb(db->db->DropColumnFamily(handles[i]),
+                    "drop column family " + descriptors[i].name + " created after the checkpoint");
+    db->db->DestroyColumnFamilyHandle(handles[i]);
+    WEIR_RETURN_IF_ERROR(dropped);
+  }
   db->db->DestroyColumnFamilyHandle(handles[0]);  // the default column family holds no state
   db->JoinMemoryBudget(options.tuning.memory);
   for (size_t i = 0; i < states.size(); ++i) {
