@@ -226,6 +226,20 @@ TEST(RescaleGeneratorTest, AResumedGeneratorWithALargerCountGoesOnWhereItEnded) 
   for (const auto& [i, times] : seen) EXPECT_EQ(times, 1) << i;
 }
 
+// Runs `job`, and once `keys_seen` has passed (every key has had its first event) and two more
+// checkpoints completed (they hold every key's timer), cancels it.
+JobResult RunAndCancelAfterKeysSeen(JobRuntime& job, std::chrono::milliseconds keys_seen) {
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(keys_seen);
+    const size_t before = job.completed_checkpoints().size();
+    testing::WaitFor([&] { return job.completed_checkpoints().size() > before + 1; });
+    job.Cancel();
+  });
+  const JobResult result = job.Run();
+  canceller.join();
+  return result;
+}
+
 // Emits "<key>,1" when the timer set on a key's first event fires, `delay_ms` later.
 class TimerPerKey final : public KeyedProcessFunction<uint64_t, uint64_t, std::string> {
  public:
@@ -275,14 +289,7 @@ TEST(RescaleTimersTest, TimersMoveWithTheirKeys) {
   // before they are due.
   auto first = JobRuntime::Create(build(), RescaleConfig(tmp, 3, true, "rocksdb", ""));
   ASSERT_TRUE(first.ok());
-  std::thread canceller([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(600));  // 75 events: every key seen
-    const size_t before = (*first)->completed_checkpoints().size();
-    testing::WaitFor([&] { return (*first)->completed_checkpoints().size() > before + 1; });
-    (*first)->Cancel();
-  });
-  const JobResult r1 = (*first)->Run();
-  canceller.join();
+  const JobResult r1 = RunAndCancelAfterKeysSeen(**first, std::chrono::milliseconds(600));
   ASSERT_EQ(r1.outcome, JobOutcome::kCancelled);
   ASSERT_FALSE(r1.latest_checkpoint_path.empty());
   // Nothing fired yet.
@@ -347,14 +354,7 @@ TEST(RescaleTimersTest, EventTimeTimersMoveWithTheirKeys) {
   };
   auto first = JobRuntime::Create(build(), RescaleConfig(tmp, 3, true, "rocksdb", ""));
   ASSERT_TRUE(first.ok());
-  std::thread canceller([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // 75 events: every key seen
-    const size_t before = (*first)->completed_checkpoints().size();
-    testing::WaitFor([&] { return (*first)->completed_checkpoints().size() > before + 1; });
-    (*first)->Cancel();
-  });
-  const JobResult r1 = (*first)->Run();
-  canceller.join();
+  const JobResult r1 = RunAndCancelAfterKeysSeen(**first, std::chrono::milliseconds(500));
   ASSERT_EQ(r1.outcome, JobOutcome::kCancelled);
   ASSERT_FALSE(r1.latest_checkpoint_path.empty());
   EXPECT_TRUE(testing::CommittedLines(out).empty());  // nothing fired before the end of input
