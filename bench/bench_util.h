@@ -1,13 +1,16 @@
-// Helpers the state benchmarks share: wall time, failing loudly, incompressible values, and the
+// Helpers the benchmarks share: wall time, percentiles, failing loudly, incompressible values, and
+// the
 // --set key=value argument.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "splitmix64.h"
 #include "weir/status.h"
@@ -18,6 +21,13 @@ using Clock = std::chrono::steady_clock;
 
 inline double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+// The p-quantile (0..1) of `v` by the nearest rank below; 0 for no values.
+inline double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
 // Exits the benchmark `program` with the error: a figure measured after a failure means nothing.

@@ -82,11 +82,7 @@ Args Parse(int argc, char** argv) {
   return a;
 }
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
-}
+using bench::Percentile;
 
 void Set(Configuration& c, std::string_view key, const std::string& value) {
   bench::Check("nexmark_bench", c.Set(key, value), "setting " + std::string(key));

@@ -35,12 +35,7 @@ namespace {
 
 using namespace weir;
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
-  return v[i];
-}
+using bench::Percentile;
 
 struct Args {
   uint64_t events = 3000000;
