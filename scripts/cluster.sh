@@ -92,6 +92,8 @@ case "$cmd" in
       echo "cluster.shards: $shards"
       echo "cluster.lease-ttl: 2s"
       echo "state.backend.rocksdb.localdir: $dir/local"
+      # Each worker serves the cluster view on a free port (its log says which).
+      echo "rest.port: 0"
     } >"$dir/weir.yaml"
     if [ "$local" = 1 ]; then
       echo "state.checkpoints.dir: $dir/checkpoints" >>"$dir/weir.yaml"
@@ -127,6 +129,7 @@ case "$cmd" in
     # shellcheck disable=SC1091
     . "$dir/env"
     "$WEIR" cluster status --cluster "$ETCD" demo
+    grep -ho "cluster view at http://[^ ]*" "$dir"/worker-*.log | sort -u || true
     ;;
   stop)
     for f in "$dir"/pids/worker-*.pid; do [ -e "$f" ] && stop_pidfile "$f"; done

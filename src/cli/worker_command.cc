@@ -14,6 +14,8 @@
 #include "cluster/worker.h"
 #include "common/log.h"
 #include "common/random_hex.h"
+#include "web/cluster_rest_server.h"
+#include "web/web_options.h"
 #include "weir/config.h"
 
 namespace weir::cli {
@@ -107,6 +109,18 @@ int RunWorker(const WorkerArgs& a) {
   if (Status s = (*worker)->Start(); !s.ok()) return Fail("worker", s);
   LogInfo("worker " + options.member + " of job " + options.job + " on " + (*etcd)->endpoint() +
           " (" + std::to_string(shards) + " shards)");
+  // The cluster view over HTTP (rest.*): a worker that cannot serve it still works.
+  std::unique_ptr<web::ClusterRestServer> rest;
+  if (config.Get(config::kRestEnabled)) {
+    rest = std::make_unique<web::ClusterRestServer>(**etcd, options.job, options.member);
+    const std::string address = config.Get(config::kRestAddress);
+    if (Status s = rest->Start(address, static_cast<int>(config.Get(config::kRestPort))); !s.ok()) {
+      LogWarn(s.message() + "; the worker runs without it");
+      rest.reset();
+    } else {
+      LogInfo("cluster view at http://" + address + ":" + std::to_string(rest->port()) + "/");
+    }
+  }
   // Until SIGINT/SIGTERM (hand off, then exit) or the end of every shard's input.
   bool finished = false;
   int sig = 0;

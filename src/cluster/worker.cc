@@ -131,6 +131,8 @@ Status Worker::Poll() {
     // a new member incarnation.
     LogWarn("worker " + options_.member + ": lease lost; stopping every shard it ran");
     CancelAll();
+    // The lease's expiry deleted the owner keys; a new owner's epoch refuses an old finish.
+    unreleased_.clear();
     leader_ = false;
     lease_->Abandon();
     WEIR_RETURN_IF_ERROR(Register());
@@ -262,18 +264,43 @@ void Worker::ReapEnded() {
   }
   for (auto& [shard, run] : ended) {
     if (run->thread.joinable()) run->thread.join();
-    const std::string name = "shard " + std::to_string(shard);
-    if (run->status.ok() && run->job->finished()) {
-      if (Status s = registry_.MarkFinished(shard, run->epoch); !s.ok()) {
-        LogWarn("worker " + options_.member + ": " + name + " finished: " + s.ToString());
-      }
-    } else if (!run->status.ok()) {
+    if (!run->status.ok()) {
       ++shard_failures_;
-      LogWarn("worker " + options_.member + ": " + name + " failed: " + run->status.ToString());
+      LogWarn("worker " + options_.member + ": shard " + std::to_string(shard) +
+              " failed: " + run->status.ToString());
     }
-    if (Status s = registry_.Release(shard, options_.member, run->epoch); !s.ok()) {
-      LogWarn("worker " + options_.member + ": releasing " + name + ": " + s.ToString());
+    unreleased_[shard] = {run->epoch, run->status.ok() && run->job->finished(), false};
+  }
+  SettleEnded();
+}
+
+void Worker::SettleEnded() {
+  for (auto it = unreleased_.begin(); it != unreleased_.end();) {
+    const int shard = it->first;
+    Ended& e = it->second;
+    Status s = e.finished ? registry_.MarkFinished(shard, e.epoch) : Status::OK();
+    if (s.code() == StatusCode::kFailedPrecondition) {
+      // A newer owner has it (this process's lease lapsed meanwhile): not ours to mark.
+      LogWarn("worker " + options_.member + ": " + s.ToString());
+      s = Status::OK();
     }
+    if (s.ok()) {
+      e.finished = false;  // recorded: not again
+      s = registry_.Release(shard, options_.member, e.epoch);
+    }
+    if (s.ok()) {
+      if (e.warned) {
+        LogInfo("worker " + options_.member + ": released shard " + std::to_string(shard));
+      }
+      it = unreleased_.erase(it);
+      continue;
+    }
+    if (!e.warned) {
+      LogWarn("worker " + options_.member + ": releasing shard " + std::to_string(shard) + ": " +
+              s.ToString() + "; trying again");
+      e.warned = true;
+    }
+    ++it;
   }
 }
 

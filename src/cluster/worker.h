@@ -118,7 +118,12 @@ class Worker {
   Status LeadIfFree();
   Status Reassign();
   Status RunAssigned(const ShardAssignment& assignment);
+  // Joins the runs that ended and records each as ended (Settle).
   void ReapEnded();
+  // Marks ended shards finished (when their input ended) and releases them; what etcd refused
+  // to hear (down, restarting) is tried again at the next poll. A shard left owned by this
+  // process but not run would never be claimed by its new owner while this lease lives.
+  void SettleEnded();
   void CancelAll();
   std::string Key(const std::string& rest) const { return "/weir/" + options_.job + "/" + rest; }
 
@@ -133,6 +138,13 @@ class Worker {
   std::condition_variable cv_;
   bool stopping_ = false;
   std::map<int, std::unique_ptr<Running>> running_;  // guarded by mu_
+  // Ended runs not yet released in etcd, by shard (the loop's thread; Stop's after the loop).
+  struct Ended {
+    int64_t epoch = 0;
+    bool finished = false;  // its input ended: mark it finished before releasing it
+    bool warned = false;
+  };
+  std::map<int, Ended> unreleased_;
   std::thread loop_;
 };
 

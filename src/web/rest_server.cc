@@ -24,26 +24,30 @@ void SendJson(httplib::Response& res, const nlohmann::json& body, int status = 2
 
 }  // namespace
 
+void ConfigureHttpServer(httplib::Server& server, int* listen_socket) {
+  // No SO_REUSEPORT (httplib's default): a second job given the same port must fail to bind,
+  // not share the port and split the requests. SO_REUSEADDR still lets a restarted job bind a
+  // port whose old connections linger in TIME_WAIT.
+  server.set_socket_options([listen_socket](int sock) {
+    int yes = 1;
+    (void)setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    *listen_socket = sock;
+  });
+  // Idle or trickling connections each hold a worker: enough workers that a few dozen of them do
+  // not starve a request, and short timeouts so that each lets go soon.
+  server.new_task_queue = [] { return new httplib::ThreadPool(RestServer::kWorkers); };
+  server.set_read_timeout(std::chrono::seconds(1));
+  server.set_write_timeout(std::chrono::seconds(1));
+  server.set_keep_alive_timeout(1);
+  server.set_keep_alive_max_count(100);
+}
+
 RestServer::RestServer(JobRuntime& job, RestControlOptions control)
     : job_(job), control_(std::move(control)), server_(std::make_unique<httplib::Server>()) {
   if (!control_.enabled && control_.disabled_reason.empty()) {
     control_.disabled_reason = "this REST server is read-only";
   }
-  // No SO_REUSEPORT (httplib's default): a second job given the same port must fail to bind,
-  // not share the port and split the requests. SO_REUSEADDR still lets a restarted job bind a
-  // port whose old connections linger in TIME_WAIT.
-  server_->set_socket_options([this](int sock) {
-    int yes = 1;
-    (void)setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    listen_socket_ = sock;
-  });
-  // Idle or trickling connections each hold a worker: enough workers that a few dozen of them do
-  // not starve a request, and short timeouts so that each lets go soon.
-  server_->new_task_queue = [] { return new httplib::ThreadPool(kWorkers); };
-  server_->set_read_timeout(std::chrono::seconds(1));
-  server_->set_write_timeout(std::chrono::seconds(1));
-  server_->set_keep_alive_timeout(1);
-  server_->set_keep_alive_max_count(100);
+  ConfigureHttpServer(*server_, &listen_socket_);
   Routes();
 }
 
@@ -195,36 +199,41 @@ std::optional<CheckpointStats> RestServer::FindCheckpoint(const httplib::Request
   return std::nullopt;
 }
 
+Status ServeHttp(httplib::Server& server, const int& listen_socket, const std::string& address,
+                 int port, int* bound_port, std::thread* thread) {
+  if (port == 0) {
+    *bound_port = server.bind_to_any_port(address);
+    if (*bound_port <= 0) return Status::IOError("REST API: cannot bind " + address);
+  } else {
+    if (!server.bind_to_port(address, port)) {
+      return Status::IOError("REST API: cannot bind " + address + ":" + std::to_string(port) +
+                             " (in use? set rest.port, 0 picks a free one)");
+    }
+    *bound_port = port;
+  }
+  // Debian's httplib is a compiled library that listens with a backlog of 5: a burst of clients
+  // (or idle ones) would wait out SYN retransmissions. Linux lets a second listen() raise it.
+  if (listen_socket >= 0) (void)::listen(listen_socket, RestServer::kListenBacklog);
+  *thread = std::thread([&server] { server.listen_after_bind(); });
+  // httplib's stop() does nothing before the server runs: a Stop() right after Start() (a job
+  // that fails at once) would leave the thread in accept() forever. Return once it runs.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!server.is_running() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!server.is_running()) {
+    return Status::IOError("REST API: the server on port " + std::to_string(*bound_port) +
+                           " did not start");
+  }
+  return Status::OK();
+}
+
 Status RestServer::Start(const std::string& address, int port) {
   if (!IsLoopbackAddress(address)) {
     LogWarn("REST API bound to " + address + ": reachable from other machines; job control is " +
             (!control_.enabled ? "off" : "on, for requests with the bearer token"));
   }
-  if (port == 0) {
-    port_ = server_->bind_to_any_port(address);
-    if (port_ <= 0) return Status::IOError("REST API: cannot bind " + address);
-  } else {
-    if (!server_->bind_to_port(address, port)) {
-      return Status::IOError("REST API: cannot bind " + address + ":" + std::to_string(port) +
-                             " (in use? set rest.port, 0 picks a free one)");
-    }
-    port_ = port;
-  }
-  // Debian's httplib is a compiled library that listens with a backlog of 5: a burst of clients
-  // (or idle ones) would wait out SYN retransmissions. Linux lets a second listen() raise it.
-  if (listen_socket_ >= 0) (void)::listen(listen_socket_, kListenBacklog);
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
-  // httplib's stop() does nothing before the server runs: a Stop() right after Start() (a job
-  // that fails at once) would leave the thread in accept() forever. Return once it runs.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!server_->is_running() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  if (!server_->is_running()) {
-    return Status::IOError("REST API: the server on port " + std::to_string(port_) +
-                           " did not start");
-  }
-  return Status::OK();
+  return ServeHttp(*server_, listen_socket_, address, port, &port_, &thread_);
 }
 
 void RestServer::WaitForSettledRequestServed(const std::string& request, int64_t timeout_ms) {

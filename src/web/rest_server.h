@@ -77,4 +77,12 @@ class RestServer {
   int listen_socket_ = -1;  // httplib's, seen when it is created (to raise its backlog)
 };
 
+// Shared by the servers of web/: SO_REUSEADDR without SO_REUSEPORT, kWorkers threads, short
+// timeouts; `*listen_socket` is set to the listening socket when it is created.
+void ConfigureHttpServer(httplib::Server& server, int* listen_socket);
+// Binds `address`:`port` (0: a free port, stored in `*bound_port`), raises the listen backlog
+// and serves on `*thread`; returns once the server runs.
+Status ServeHttp(httplib::Server& server, const int& listen_socket, const std::string& address,
+                 int port, int* bound_port, std::thread* thread);
+
 }  // namespace weir::web

@@ -12,7 +12,7 @@ inline constexpr ConfigOption<bool> kRestEnabled{
     .default_value = true,
     .description =
         "`weir run` serves the REST API, the dashboard and `/metrics` while the job runs "
-        "(docs/observability.md)."};
+        "(docs/observability.md); `weir worker` serves the cluster view (docs/cluster.md)."};
 inline constexpr ConfigOption<std::string_view> kRestAddress{
     .key = "rest.bind-address",
     .default_value = "127.0.0.1",

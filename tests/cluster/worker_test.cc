@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <thread>
 
@@ -29,7 +30,8 @@ struct History {
   int overlaps = 0;                  // a shard run twice at once
   std::map<int, uint64_t> recorded;  // shard -> newest checkpoint the fence accepted
   std::map<int, std::vector<std::pair<int64_t, uint64_t>>> starts;  // shard -> (epoch, restored)
-  std::map<int, int> finished;  // shard -> runs that saw the input end
+  std::map<int, int> finished;                   // shard -> runs that saw the input end
+  std::function<void()> after_final_checkpoint;  // called once, after a handoff's checkpoint
 };
 
 class FakeShardJob final : public ShardJob {
@@ -69,7 +71,16 @@ class FakeShardJob final : public ShardJob {
   Status Loop() {
     int taken = 0;
     while (!cancel_) {
-      if (stop_) return Checkpoint();
+      if (stop_) {
+        Status s = Checkpoint();
+        std::function<void()> hook;
+        {
+          std::lock_guard lock(h_.mu);
+          hook.swap(h_.after_final_checkpoint);
+        }
+        if (hook) hook();
+        return s;
+      }
       if (bounded_ > 0 && taken == bounded_) {
         WEIR_RETURN_IF_ERROR(Checkpoint());  // the final one at the end of the input
         finished_ = true;
@@ -250,6 +261,36 @@ TEST_F(WorkerTest, BoundedShardsFinishOnceAndAreNotClaimedAgain) {
   EXPECT_TRUE(b.running_shards().empty());
   std::lock_guard lock(history_.mu);
   for (int s = 0; s < kShards; ++s) EXPECT_EQ(history_.finished[s], 1) << s;
+  EXPECT_EQ(history_.overlaps, 0);
+}
+
+// etcd goes down right after a handoff's final checkpoint: the release fails. The shard must not
+// stay owned by a process that no longer runs it (its lease lives on, so the new owner could
+// never claim it): the release is tried again until etcd hears it.
+TEST_F(WorkerTest, AReleaseThatEtcdMissedIsTriedAgain) {
+  Worker& a = AddWorker("a", std::chrono::seconds(10));
+  ASSERT_TRUE(testing::WaitFor([&] { return Balanced({&a}); }, std::chrono::seconds(20)));
+  std::thread restart;
+  {
+    std::lock_guard lock(history_.mu);
+    history_.after_final_checkpoint = [this, &restart] {
+      server_->Kill();
+      restart = std::thread([this] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+        EXPECT_TRUE(server_->Start().ok());
+      });
+    };
+  }
+  Worker& b = AddWorker("b", std::chrono::seconds(10));
+  const bool balanced = testing::WaitFor(
+      [&] {
+        return Balanced({&a, &b});
+      },
+      std::chrono::seconds(30));
+  if (restart.joinable()) restart.join();
+  EXPECT_TRUE(balanced) << "a runs " << a.running_shards().size() << ", b runs "
+                        << b.running_shards().size();
+  std::lock_guard lock(history_.mu);
   EXPECT_EQ(history_.overlaps, 0);
 }
 

@@ -7,12 +7,14 @@
 // every key's counts 1..final exactly once with the sums of a failure-free run, and every
 // shard's latest checkpoint directory must verify clean.
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <signal.h>
 #include <sys/wait.h>
 
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "cluster/etcd_client.h"
@@ -74,6 +76,8 @@ class ClusterTest : public ::testing::Test {
                                            "cluster.shards=" + std::to_string(kShards),
                                            "-D",
                                            "cluster.lease-ttl=2s",
+                                           "-D",
+                                           "rest.port=0",
                                            "nats-aggregate",
                                            "--server",
                                            nats_.url(),
@@ -104,6 +108,13 @@ class ClusterTest : public ::testing::Test {
   std::string Log(const std::string& id) {
     std::ifstream in(tmp_.Sub("worker-" + id + ".log"));
     return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  // The port of worker `id`'s cluster view, from its log (0: not served yet).
+  int RestPort(const std::string& id) {
+    const std::string log = Log(id);
+    const std::string marker = "cluster view at http://127.0.0.1:";
+    const size_t at = log.find(marker);
+    return at == std::string::npos ? 0 : std::atoi(log.c_str() + at + marker.size());
   }
   // Every shard has completed a checkpoint.
   bool AllShardsCheckpointed() {
@@ -206,9 +217,13 @@ TEST_F(ClusterTest, AZombieOwnerNeitherCompletesACheckpointNorPublishes) {
   ExpectShardsVerifyClean();
 }
 
-// Disabled: it passes alone (15-18 s, three runs) but under the full suite's load the workers
-// once hung after the nats-server restart and never finished (output incomplete, not
-// duplicated). Kept to debug: run it with --gtest_also_run_disabled_tests.
+// Disabled: under the suite's load it still fails now and then (passes alone and under a CPU
+// hog: 9 of 9 runs). Two causes found and fixed: a release etcd missed left a shard owned by a
+// live worker that no longer ran it (WorkerTest.AReleaseThatEtcdMissedIsTriedAgain), and a
+// sink sent its whole ~100k-message batch again after each publish stall (now acknowledged
+// chunks). Left: after the nats-server restart the workers keep checkpointing but never reach
+// the end of their input (output incomplete, never duplicated). Run it with
+// --gtest_also_run_disabled_tests.
 TEST_F(ClusterTest, DISABLED_EtcdAndNatsServerRestartedMidRunLoseNothing) {
   StartWorker("w1");
   StartWorker("w2");
@@ -240,6 +255,25 @@ TEST_F(ClusterTest, WorkersAddedAndStoppedGracefullyHandShardsOff) {
         return view.ok() && view->members.size() == 3;
       },
       std::chrono::seconds(30)));
+  // Each worker serves the cluster view: all three workers, every shard, one leader.
+  int port = 0;
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return (port = RestPort("w2")) > 0; }, std::chrono::seconds(10)));
+  httplib::Client http("127.0.0.1", port);
+  const auto got = http.Get("/cluster");
+  ASSERT_TRUE(got) << httplib::to_string(got.error());
+  ASSERT_EQ(got->status, 200) << got->body;
+  const auto view = nlohmann::json::parse(got->body);
+  EXPECT_EQ(view["job"], "agg");
+  EXPECT_EQ(view["served-by"], "w2");
+  EXPECT_EQ(view["shards"], kShards);
+  EXPECT_EQ(view["workers"].size(), 3u) << got->body;
+  EXPECT_EQ(view["shard-states"].size(), static_cast<size_t>(kShards));
+  EXPECT_FALSE(view["leader"].is_null());
+  const auto page = http.Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_NE(page->body.find("weir cluster"), std::string::npos);
+  EXPECT_EQ(http.Post("/cluster")->status, 405);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   kill(workers_["w3"], SIGTERM);  // a graceful stop: its shards are handed off
   EXPECT_EQ(WaitExit("w3", std::chrono::seconds(60)), 143) << Logs();

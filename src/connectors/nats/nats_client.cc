@@ -16,6 +16,14 @@ namespace {
 constexpr int64_t kNanosPerMs = 1000000;
 // Outstanding asynchronous publishes before js_PublishAsync stalls.
 constexpr int64_t kMaxPendingPublishes = 16384;
+// A batch is published in chunks of this many messages, each acknowledged before the next: a lost
+// acknowledgement then sends one chunk again, not the whole batch. (Sending a batch of 100,000
+// again from its start after each stall kept a sink from ever finishing behind a server that had
+// just restarted.)
+constexpr size_t kPublishChunk = 8192;
+// How long js_PublishAsync waits for acknowledgements when kMaxPendingPublishes are in flight
+// before reporting a stall (the library's default, 200 ms, is less than a busy server's latency).
+constexpr int64_t kStallWaitMs = 2000;
 
 std::vector<std::string> Tokens(const std::string& subject) {
   std::vector<std::string> out;
@@ -121,6 +129,7 @@ Status NatsClient::Open() {
   jsOptions_Init(&jo);
   jo.Wait = 5000;
   jo.PublishAsync.MaxPending = kMaxPendingPublishes;
+  jo.PublishAsync.StallWait = kStallWaitMs;
   jo.PublishAsync.ErrHandler = &NatsClient::OnPublishError;
   jo.PublishAsync.ErrHandlerClosure = this;
   s = natsConnection_JetStream(&js_, connection_, &jo);
@@ -207,12 +216,13 @@ void NatsClient::DropPendingPublishes() {
 
 Status NatsClient::PublishRound(const std::string& subject,
                                 const std::vector<std::string>& payloads,
-                                const std::vector<std::string>& ids, int64_t wait_ms) {
+                                const std::vector<std::string>& ids, size_t begin, size_t end,
+                                int64_t wait_ms) {
   const std::string what = who_ + ": publish to " + subject + " on " + url_;
   publish_errors_.store(0);
   jsPubOptions po;
   jsPubOptions_Init(&po);
-  for (size_t i = 0; i < payloads.size(); ++i) {
+  for (size_t i = begin; i < end; ++i) {
     po.MsgId = ids.empty() ? nullptr : ids[i].c_str();
     natsStatus s = js_PublishAsync(js_, subject.c_str(), payloads[i].data(),
                                    static_cast<int>(payloads[i].size()), &po);
@@ -260,17 +270,23 @@ Status NatsClient::PublishAll(const std::string& subject, const std::vector<std:
                               const std::vector<std::string>& ids, int64_t deadline_ms,
                               const std::atomic<bool>* cancel) {
   std::mt19937_64 rng(std::random_device{}());
-  int64_t backoff_ms = 50;
-  for (int attempt = 1;; ++attempt) {
-    Status s = PublishRound(subject, payloads, ids, 10000);
-    const bool cancelled = cancel != nullptr && cancel->load();
-    if (s.ok() || !s.retryable() || cancelled || NowSteadyMs() >= deadline_ms) return s;
-    LogWarn(s.message() + "; publishing the batch of " + std::to_string(payloads.size()) +
-            " again (attempt " + std::to_string(attempt + 1) + ")");
-    const int64_t jitter = static_cast<int64_t>(rng() % static_cast<uint64_t>(backoff_ms));
-    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms / 2 + jitter));
-    backoff_ms = std::min<int64_t>(backoff_ms * 2, 2000);
+  for (size_t begin = 0; begin < payloads.size(); begin += kPublishChunk) {
+    const size_t end = std::min(payloads.size(), begin + kPublishChunk);
+    int64_t backoff_ms = 50;
+    for (int attempt = 1;; ++attempt) {
+      Status s = PublishRound(subject, payloads, ids, begin, end, 10000);
+      if (s.ok()) break;
+      const bool cancelled = cancel != nullptr && cancel->load();
+      if (!s.retryable() || cancelled || NowSteadyMs() >= deadline_ms) return s;
+      LogWarn(s.message() + "; publishing messages " + std::to_string(begin) + ".." +
+              std::to_string(end) + " of the batch of " + std::to_string(payloads.size()) +
+              " again (attempt " + std::to_string(attempt + 1) + ")");
+      const int64_t jitter = static_cast<int64_t>(rng() % static_cast<uint64_t>(backoff_ms));
+      std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms / 2 + jitter));
+      backoff_ms = std::min<int64_t>(backoff_ms * 2, 2000);
+    }
   }
+  return Status::OK();
 }
 
 Result<std::unique_ptr<SubjectReader>> SubjectReader::Open(NatsClient& client,

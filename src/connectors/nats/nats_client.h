@@ -73,10 +73,10 @@ class NatsClient {
   // Stream sequence of the last message of `subject` in `stream` (0: none).
   Result<uint64_t> LastSequenceOf(const std::string& stream, const std::string& subject);
 
-  // Publishes payloads[i] to `subject` with message id ids[i] (empty ids: none), waits for every
-  // acknowledgement, and repeats the whole batch with backoff while any is lost or refused for a
-  // retryable reason — duplicates are dropped by the stream through the ids — until
-  // `deadline_ms` (steady clock) has passed or `*cancel` is set.
+  // Publishes payloads[i] to `subject` with message id ids[i] (empty ids: none), in order, chunk
+  // by chunk: waits for every acknowledgement of a chunk and repeats the chunk with backoff while
+  // any is lost or refused for a retryable reason — duplicates are dropped by the stream through
+  // the ids — until `deadline_ms` (steady clock) has passed or `*cancel` is set.
   Status PublishAll(const std::string& subject, const std::vector<std::string>& payloads,
                     const std::vector<std::string>& ids, int64_t deadline_ms,
                     const std::atomic<bool>* cancel = nullptr);
@@ -87,8 +87,10 @@ class NatsClient {
   // Forgets the asynchronous publishes still awaiting an acknowledgement (js_PublishAsync
   // would stall on them).
   void DropPendingPublishes();
+  // One attempt at payloads[begin, end).
   Status PublishRound(const std::string& subject, const std::vector<std::string>& payloads,
-                      const std::vector<std::string>& ids, int64_t wait_ms);
+                      const std::vector<std::string>& ids, size_t begin, size_t end,
+                      int64_t wait_ms);
   static void OnReconnected(natsConnection*, void* closure);
   static void OnPublishError(jsCtx*, jsPubAckErr* pae, void* closure);
 
