@@ -55,11 +55,6 @@ refresh();setInterval(refresh,1000);
 </script></body></html>
 )html";
 
-void SendJson(httplib::Response& res, const nlohmann::json& body, int status = 200) {
-  res.status = status;
-  res.set_content(body.dump(), "application/json");
-}
-
 }  // namespace
 
 nlohmann::json ClusterViewJson(const std::string& job, const cluster::ClusterView& view) {
@@ -129,11 +124,6 @@ ClusterRestServer::ClusterRestServer(cluster::EtcdClient& etcd, std::string job,
     server_->Patch(path, refuse);
     server_->Delete(path, refuse);
   }
-  server_->set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (res.status == 404 && res.body.empty()) {
-      SendJson(res, ErrorJson("Not found: " + req.path), 404);
-    }
-  });
 }
 
 ClusterRestServer::~ClusterRestServer() { Stop(); }

@@ -15,14 +15,11 @@
 #include "web/rest_json.h"
 
 namespace weir::web {
-namespace {
 
-void SendJson(httplib::Response& res, const nlohmann::json& body, int status = 200) {
+void SendJson(httplib::Response& res, const nlohmann::json& body, int status) {
   res.status = status;
   res.set_content(body.dump(), "application/json");
 }
-
-}  // namespace
 
 void ConfigureHttpServer(httplib::Server& server, int* listen_socket) {
   // No SO_REUSEPORT (httplib's default): a second job given the same port must fail to bind,
@@ -40,6 +37,12 @@ void ConfigureHttpServer(httplib::Server& server, int* listen_socket) {
   server.set_write_timeout(std::chrono::seconds(1));
   server.set_keep_alive_timeout(1);
   server.set_keep_alive_max_count(100);
+  // An unknown path answers 404 with {"errors": [...]}, like every other error.
+  server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (res.status == 404 && res.body.empty()) {
+      SendJson(res, ErrorJson("Not found: " + req.path), 404);
+    }
+  });
 }
 
 RestServer::RestServer(JobRuntime& job, RestControlOptions control)
@@ -180,11 +183,6 @@ void RestServer::Routes() {
     s.Put(route.pattern, refuse);
     s.Delete(route.pattern, refuse);
   }
-  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (res.status == 404 && res.body.empty()) {
-      SendJson(res, ErrorJson("Not found: " + req.path), 404);
-    }
-  });
 }
 
 std::optional<CheckpointStats> RestServer::FindCheckpoint(const httplib::Request& req,

@@ -26,6 +26,7 @@
 
 #include <atomic>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
@@ -77,8 +78,11 @@ class RestServer {
   int listen_socket_ = -1;  // httplib's, seen when it is created (to raise its backlog)
 };
 
+// Answers `body` as application/json with `status`.
+void SendJson(httplib::Response& res, const nlohmann::json& body, int status = 200);
 // Shared by the servers of web/: SO_REUSEADDR without SO_REUSEPORT, kWorkers threads, short
-// timeouts; `*listen_socket` is set to the listening socket when it is created.
+// timeouts, a JSON 404 for unknown paths; `*listen_socket` is set to the listening socket when it
+// is created.
 void ConfigureHttpServer(httplib::Server& server, int* listen_socket);
 // Binds `address`:`port` (0: a free port, stored in `*bound_port`), raises the listen backlog
 // and serves on `*thread`; returns once the server runs.
