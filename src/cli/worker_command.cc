@@ -78,15 +78,15 @@ int RunWorker(const WorkerArgs& a) {
   const int shards = options.shards;
   cluster::ShardJobFactory factory =
       [build, job_args, root, shards, config](
-          int shard, int64_t, const std::optional<cluster::ShardCheckpoint>& restore,
+          int shard, int64_t epoch, const std::optional<cluster::ShardCheckpoint>& restore,
           cluster::CheckpointFence fence) -> Result<std::unique_ptr<cluster::ShardJob>> {
     std::vector<std::string> args = job_args;
     args.insert(args.end(), {"--shard", std::to_string(shard), "--shards", std::to_string(shards)});
     WEIR_ASSIGN_OR_RETURN(JobGraph graph, build(args));
     WEIR_ASSIGN_OR_RETURN(
         auto job, cluster::RuntimeShardJob::Create(std::move(graph), config,
-                                                   root + "/" + std::to_string(shard), restore,
-                                                   std::move(fence)));
+                                                   root + "/" + std::to_string(shard), epoch,
+                                                   restore, std::move(fence)));
     return std::unique_ptr<cluster::ShardJob>(std::move(job));
   };
   // A job that cannot run sharded fails here, before the worker joins: build shard 0's graph.

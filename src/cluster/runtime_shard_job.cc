@@ -2,33 +2,79 @@
 
 #include <chrono>
 
+#include "cluster/former_epochs.h"
 #include "common/log.h"
+#include "io/owned_directory.h"
 
 namespace weir::cluster {
 
 Result<std::unique_ptr<RuntimeShardJob>> RuntimeShardJob::Create(
-    JobGraph graph, Configuration config, const std::string& shard_dir,
+    JobGraph graph, Configuration config, const std::string& shard_dir, int64_t epoch,
     const std::optional<ShardCheckpoint>& restore, CheckpointFence fence) {
   if (config.Get(config::kInterval).count() <= 0) {
     return Status::InvalidArgument(std::string(config::kInterval) +
                                    " must be set: a shard moves between processes by its "
                                    "checkpoints");
   }
-  WEIR_RETURN_IF_ERROR(config.Set(config::kCheckpointsDir, shard_dir));
+  WEIR_RETURN_IF_ERROR(config.Set(config::kCheckpointsDir, shard_dir + "/" + EpochDirName(epoch)));
   WEIR_RETURN_IF_ERROR(config.Set(config::kRestoreMode, "NO_CLAIM"));
   WEIR_RETURN_IF_ERROR(config.Set(config::kRetention, "RETAIN_ON_CANCELLATION"));
   if (restore) WEIR_RETURN_IF_ERROR(config.Set(config::kSavepointPath, restore->path));
   WEIR_ASSIGN_OR_RETURN(std::unique_ptr<JobRuntime> job,
                         JobRuntime::Create(std::move(graph), config));
-  WEIR_RETURN_IF_ERROR(job->SetCompletionFence(
-      [fence = std::move(fence)](const CheckpointMetadata& m, const std::string& path) {
-        return fence(m.checkpoint_id, path, IsSavepoint(m.kind));
+  std::unique_ptr<RuntimeShardJob> shard(new RuntimeShardJob(std::move(job), shard_dir, epoch));
+  RuntimeShardJob* self = shard.get();
+  WEIR_RETURN_IF_ERROR(self->job_->SetCompletionFence(
+      [self, fence = std::move(fence)](const CheckpointMetadata& m, const std::string& path) {
+        const bool savepoint = IsSavepoint(m.kind);
+        Status s = fence(m.checkpoint_id, path, savepoint);
+        if (s.ok() && !savepoint) self->OnCheckpointRecorded();
+        return s;
       }));
-  return std::unique_ptr<RuntimeShardJob>(new RuntimeShardJob(std::move(job)));
+  return shard;
 }
 
 RuntimeShardJob::~RuntimeShardJob() {
   if (stopper_.joinable()) stopper_.join();
+  if (sweeper_.joinable()) sweeper_.join();
+}
+
+void RuntimeShardJob::DeleteLostRunFiles(int64_t recorded_epoch) {
+  const CheckpointStorage* storage = job_->checkpoint_storage();
+  if (storage == nullptr || recorded_epoch <= epoch_) return;
+  if (sweeper_.joinable()) sweeper_.join();
+  // This run created its job directory: it is weir's even if the new owner's sweep already took
+  // its marker away (a paused run may have written on after it). Run has returned: nothing
+  // writes there any more.
+  Status s = OwnedDirectory(storage->shared_fs(), storage->job_dir()).DeleteAll();
+  auto former = DeleteFormerEpochs(storage->shared_fs(), shard_dir_, recorded_epoch);
+  if (s.ok()) s = former.status();
+  if (!s.ok()) {
+    LogWarn("shard directory " + shard_dir_ + ": deleting the checkpoints of a run that lost " +
+            "the shard: " + s.ToString() + " (what is left stays for weir checkpoints gc)");
+    return;
+  }
+  LogInfo("deleted " + storage->job_dir() + ": the shard's owner at epoch " +
+          std::to_string(recorded_epoch) + " has checkpointed");
+}
+
+void RuntimeShardJob::OnCheckpointRecorded() {
+  // The first checkpoint recorded at this epoch is full: from now on no one restores from a
+  // former owner's directory. Deleted off the completion path (on S3 it is many requests).
+  if (swept_.exchange(true)) return;
+  const CheckpointStorage* storage = job_->checkpoint_storage();
+  if (storage == nullptr) return;
+  std::shared_ptr<FileSystem> fs = storage->shared_fs();
+  sweeper_ = std::thread([fs, dir = shard_dir_, epoch = epoch_] {
+    auto deleted = DeleteFormerEpochs(fs, dir, epoch);
+    if (!deleted.ok()) {
+      LogWarn("shard directory " + dir + ": deleting former owners' checkpoints: " +
+              deleted.status().ToString() + " (what is left stays for weir checkpoints gc)");
+    } else if (*deleted > 0) {
+      LogInfo("shard directory " + dir + ": deleted " + std::to_string(*deleted) +
+              " job directories of former owners (before epoch " + std::to_string(epoch) + ")");
+    }
+  });
 }
 
 Status RuntimeShardJob::Run() {

@@ -130,7 +130,7 @@ Status Worker::Poll() {
     // Whatever this process ran may have a new owner already: stop it all, then start over as
     // a new member incarnation.
     LogWarn("worker " + options_.member + ": lease lost; stopping every shard it ran");
-    CancelAll();
+    CancelAll(/*lost=*/true);
     // The lease's expiry deleted the owner keys; a new owner's epoch refuses an old finish.
     unreleased_.clear();
     leader_ = false;
@@ -268,6 +268,7 @@ void Worker::ReapEnded() {
       ++shard_failures_;
       LogWarn("worker " + options_.member + ": shard " + std::to_string(shard) +
               " failed: " + run->status.ToString());
+      DeleteIfSuperseded(shard, *run);  // a fence that refused it: a newer owner has it
     }
     unreleased_[shard] = {run->epoch, run->status.ok() && run->job->finished(), false};
   }
@@ -304,7 +305,7 @@ void Worker::SettleEnded() {
   }
 }
 
-void Worker::CancelAll() {
+void Worker::CancelAll(bool lost) {
   std::map<int, std::unique_ptr<Running>> runs;
   {
     std::lock_guard lock(mu_);
@@ -312,6 +313,18 @@ void Worker::CancelAll() {
   }
   for (auto& [shard, run] : runs) run->job->Cancel();
   for (auto& [shard, run] : runs) run->thread.join();
+  if (lost) {
+    for (auto& [shard, run] : runs) DeleteIfSuperseded(shard, *run);
+  }
+}
+
+void Worker::DeleteIfSuperseded(int shard, Running& run) {
+  // Only once a newer epoch's checkpoint is recorded: until then the newest recorded checkpoint
+  // may be this run's, and the next owner restores from it. (If it is not recorded yet, the new
+  // owner deletes this run's directory itself after its first checkpoint.)
+  auto state = registry_.Get(shard);
+  if (!state.ok() || !state->checkpoint || state->checkpoint->epoch <= run.epoch) return;
+  run.job->DeleteLostRunFiles(state->checkpoint->epoch);
 }
 
 void Worker::Stop() {
@@ -322,6 +335,18 @@ void Worker::Stop() {
   }
   cv_.notify_all();
   loop_.join();
+  // Asked now, not at the keeper's next renewal: a process resumed after a long pause may stop
+  // (its input ended meanwhile) before its keeper has run.
+  const Result<int64_t> ttl = etcd_.KeepAlive(lease_->lease());
+  if (lease_->lost() || (ttl.ok() && *ttl <= 0)) {
+    // Nothing it runs is its own any more: no final checkpoint (the fence would refuse it), no
+    // release (etcd already freed the shards).
+    LogWarn("worker " + options_.member + ": lease lost; stopping every shard it ran");
+    CancelAll(/*lost=*/true);
+    leader_ = false;
+    lease_->Abandon();
+    return;
+  }
   // Hand everything off: final checkpoints, then releases, so that the others claim at once
   // instead of after the lease's TTL.
   {
@@ -355,7 +380,7 @@ void Worker::Kill() {
   }
   cv_.notify_all();
   loop_.join();
-  CancelAll();
+  CancelAll(/*lost=*/false);
   leader_ = false;
   lease_->Abandon();
 }

@@ -43,6 +43,10 @@ class ShardJob {
   virtual void Cancel() = 0;
   // Whether Run returned because the input ended (not because it was stopped).
   virtual bool finished() const = 0;
+  // After Run returned, when this run lost its shard (its lease lapsed, or the fence refused it)
+  // and a newer owner has recorded a checkpoint at `recorded_epoch`: nothing will ever restore
+  // from what this run wrote, nor from what owners before `recorded_epoch` wrote. Deletes it.
+  virtual void DeleteLostRunFiles(int64_t recorded_epoch) = 0;
 };
 
 // The job of shard `shard` at `epoch`, to restore from `restore` (its latest checkpoint, if
@@ -124,7 +128,11 @@ class Worker {
   // to hear (down, restarting) is tried again at the next poll. A shard left owned by this
   // process but not run would never be claimed by its new owner while this lease lives.
   void SettleEnded();
-  void CancelAll();
+  // Cancels every run; `lost`: the lease is gone, so each run's files are deleted once a newer
+  // owner has recorded a checkpoint (DeleteIfSuperseded).
+  void CancelAll(bool lost);
+  // Deletes what an ended run of `shard` wrote if a newer owner's checkpoint is recorded.
+  void DeleteIfSuperseded(int shard, Running& run);
   std::string Key(const std::string& rest) const { return "/weir/" + options_.job + "/" + rest; }
 
   EtcdClient& etcd_;

@@ -28,6 +28,8 @@ struct History {
   std::mutex mu;
   std::map<int, int> running;        // shard -> runs now
   int overlaps = 0;                  // a shard run twice at once
+  int premature_deletions = 0;       // a run's files deleted while it may be the newest
+  int lost_run_deletions = 0;        // runs superseded whose files were deleted
   std::map<int, uint64_t> recorded;  // shard -> newest checkpoint the fence accepted
   std::map<int, std::vector<std::pair<int64_t, uint64_t>>> starts;  // shard -> (epoch, restored)
   std::map<int, int> finished;                   // shard -> runs that saw the input end
@@ -57,6 +59,12 @@ class FakeShardJob final : public ShardJob {
   void StopWithFinalCheckpoint() override { stop_ = true; }
   void Cancel() override { cancel_ = true; }
   bool finished() const override { return finished_; }
+  void DeleteLostRunFiles(int64_t recorded_epoch) override {
+    std::lock_guard lock(h_.mu);
+    // Only a run superseded by a newer owner's recorded checkpoint may delete its files.
+    if (recorded_epoch <= epoch_) ++h_.premature_deletions;
+    ++h_.lost_run_deletions;
+  }
 
  private:
   Status Checkpoint() {
@@ -115,6 +123,7 @@ class WorkerTest : public ::testing::Test {
   }
   void TearDown() override {
     for (auto& w : workers_) w->Kill();
+    EXPECT_EQ(history_.premature_deletions, 0);
   }
   Worker& AddWorker(const std::string& id, std::chrono::seconds ttl = std::chrono::seconds(1)) {
     WorkerOptions o;
@@ -198,6 +207,29 @@ TEST_F(WorkerTest, AKilledWorkersShardsMoveToTheOthersFromTheirLatestCheckpoint)
   }
   EXPECT_EQ(history_.overlaps, 0);
   EXPECT_EQ(Leaders({&a, &c}), 1);
+}
+
+TEST_F(WorkerTest, ARunThatLostItsShardDeletesItsFilesOnlyOnceANewerOwnerCheckpointed) {
+  // a's lease of 30 s is renewed every 10 s: revoked behind its back, a runs on as a zombie
+  // while b claims and checkpoints its shards; a's fences are refused, then it notices.
+  Worker& a = AddWorker("a", std::chrono::seconds(30));
+  ASSERT_TRUE(testing::WaitFor([&] { return Balanced({&a}); }, std::chrono::seconds(20)));
+  Worker& b = AddWorker("b");
+  ASSERT_TRUE(testing::WaitFor([&] { return Balanced({&a, &b}); }, std::chrono::seconds(20)));
+  const size_t lost = a.running_shards().size();
+  auto member = etcd_->Get("/weir/job/members/a");
+  ASSERT_TRUE(member.ok() && member->has_value());
+  ASSERT_TRUE(etcd_->RevokeLease((*member)->lease).ok());
+  ASSERT_TRUE(testing::WaitFor([&] { return Balanced({&b}); }, std::chrono::seconds(20)));
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        std::lock_guard lock(history_.mu);
+        return history_.lost_run_deletions >= static_cast<int>(lost);
+      },
+      std::chrono::seconds(20)));
+  // (The zombie ran beside b until it noticed: overlaps are what the fence is for.)
+  std::lock_guard lock(history_.mu);
+  EXPECT_EQ(history_.premature_deletions, 0);
 }
 
 TEST_F(WorkerTest, JoiningAndStoppingWorkersHandShardsOffWithoutWaitingForALease) {
