@@ -7,15 +7,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/install-deps.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# -g1 (line tables and function names: enough for a backtrace) instead of -g: the build is
+# about a sixth faster, and a failing test's backtrace still names files and lines.
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" >/dev/null
 cmake --build build
 # Every test is bounded (tests that need longer set their own TIMEOUT property): a hung test
 # fails on its own instead of holding the whole run until CI's limit.
 ctest --test-dir build -j2 --output-on-failure --timeout 600
 
 if [ "${WEIR_SKIP_SANITIZE:-0}" != "1" ]; then
-  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWEIR_SANITIZE=ON \
-    -DWEIR_BUILD_BENCH=OFF >/dev/null
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g1" \
+    -DWEIR_SANITIZE=ON -DWEIR_BUILD_BENCH=OFF >/dev/null
   # Only what the unit tests need: end-to-end programs run under the sanitizers nowhere.
   cmake --build build-asan --target unit_tests
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
