@@ -12,9 +12,11 @@
 #include "cluster/cluster_options.h"
 #include "cluster/runtime_shard_job.h"
 #include "cluster/worker.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/random_hex.h"
 #include "web/cluster_rest_server.h"
+#include "web/rest_json.h"
 #include "web/web_options.h"
 #include "weir/config.h"
 
@@ -112,7 +114,25 @@ int RunWorker(const WorkerArgs& a) {
   // The cluster view over HTTP (rest.*): a worker that cannot serve it still works.
   std::unique_ptr<web::ClusterRestServer> rest;
   if (config.Get(config::kRestEnabled)) {
-    rest = std::make_unique<web::ClusterRestServer>(**etcd, options.job, options.member);
+    cluster::Worker* w = worker->get();
+    auto local_shards = [w] {
+      nlohmann::json shards = nlohmann::json::array();
+      const int64_t now = NowUnixMs();
+      w->VisitRunning([&](int shard, int64_t epoch, bool handing_off, cluster::ShardJob& job) {
+        auto* run = dynamic_cast<cluster::RuntimeShardJob*>(&job);
+        if (run == nullptr) return;
+        nlohmann::json checkpoints = web::CheckpointsJson(run->runtime(), now);
+        checkpoints.erase("history");  // per checkpoint: the shard's own job API has room for it
+        shards.push_back({{"shard", shard},
+                          {"epoch", epoch},
+                          {"handing-off", handing_off},
+                          {"job", web::JobJson(run->runtime(), now)},
+                          {"checkpoints", std::move(checkpoints)}});
+      });
+      return shards;
+    };
+    rest = std::make_unique<web::ClusterRestServer>(**etcd, options.job, options.member,
+                                                    std::move(local_shards));
     const std::string address = config.Get(config::kRestAddress);
     if (Status s = rest->Start(address, static_cast<int>(config.Get(config::kRestPort))); !s.ok()) {
       LogWarn(s.message() + "; the worker runs without it");

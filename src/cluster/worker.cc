@@ -138,6 +138,7 @@ Status Worker::Poll() {
     WEIR_RETURN_IF_ERROR(Register());
   }
   ReapEnded();
+  DeleteSuperseded();
   WEIR_RETURN_IF_ERROR(LeadIfFree());
   if (leader_) WEIR_RETURN_IF_ERROR(Reassign());
   WEIR_ASSIGN_OR_RETURN(std::optional<KeyValue> text, etcd_.Get(Key("assignment")));
@@ -268,9 +269,12 @@ void Worker::ReapEnded() {
       ++shard_failures_;
       LogWarn("worker " + options_.member + ": shard " + std::to_string(shard) +
               " failed: " + run->status.ToString());
-      DeleteIfSuperseded(shard, *run);  // a fence that refused it: a newer owner has it
     }
     unreleased_[shard] = {run->epoch, run->status.ok() && run->job->finished(), false};
+    // A run that failed may have lost its shard (a fence refused it): its files go once a
+    // newer owner has checkpointed. If it failed otherwise, no newer owner will checkpoint
+    // before the next claim, and it is given up after a while.
+    if (!run->status.ok()) KeepUntilSuperseded(shard, std::move(run));
   }
   SettleEnded();
 }
@@ -314,17 +318,30 @@ void Worker::CancelAll(bool lost) {
   for (auto& [shard, run] : runs) run->job->Cancel();
   for (auto& [shard, run] : runs) run->thread.join();
   if (lost) {
-    for (auto& [shard, run] : runs) DeleteIfSuperseded(shard, *run);
+    for (auto& [shard, run] : runs) KeepUntilSuperseded(shard, std::move(run));
+    DeleteSuperseded();
   }
 }
 
-void Worker::DeleteIfSuperseded(int shard, Running& run) {
-  // Only once a newer epoch's checkpoint is recorded: until then the newest recorded checkpoint
-  // may be this run's, and the next owner restores from it. (If it is not recorded yet, the new
-  // owner deletes this run's directory itself after its first checkpoint.)
-  auto state = registry_.Get(shard);
-  if (!state.ok() || !state->checkpoint || state->checkpoint->epoch <= run.epoch) return;
-  run.job->DeleteLostRunFiles(state->checkpoint->epoch);
+void Worker::KeepUntilSuperseded(int shard, std::unique_ptr<Running> run) {
+  const auto wait = std::max<std::chrono::steady_clock::duration>(std::chrono::seconds(60),
+                                                                  options_.lease_ttl * 10);
+  lost_.push_back({shard, std::move(run), std::chrono::steady_clock::now() + wait});
+}
+
+void Worker::DeleteSuperseded() {
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = lost_.begin(); it != lost_.end();) {
+    auto state = registry_.Get(it->shard);
+    if (state.ok() && state->checkpoint && state->checkpoint->epoch > it->run->epoch) {
+      it->run->job->DeleteLostRunFiles(state->checkpoint->epoch);
+      it = lost_.erase(it);
+    } else if ((state.ok() && state->finished) || now >= it->give_up) {
+      it = lost_.erase(it);  // its files stay for the next owner's sweep or weir checkpoints gc
+    } else {
+      ++it;
+    }
+  }
 }
 
 void Worker::Stop() {
@@ -396,6 +413,14 @@ bool Worker::WaitUntilJobFinished(std::chrono::milliseconds timeout) {
     }
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(options_.poll_interval);
+  }
+}
+
+void Worker::VisitRunning(
+    const std::function<void(int, int64_t, bool, ShardJob&)>& visit) const {
+  std::lock_guard lock(mu_);
+  for (const auto& [shard, run] : running_) {
+    if (!run->ended) visit(shard, run->epoch, run->handing_off, *run->job);
   }
 }
 

@@ -101,6 +101,12 @@ class Worker {
   bool WaitUntilJobFinished(std::chrono::milliseconds timeout);
 
   std::vector<int> running_shards() const;
+  // Calls `visit` for every shard run here that has not ended (handing off or not), under the
+  // worker's lock: the job stays alive during the call, which must be quick and must not call
+  // back into the worker.
+  void VisitRunning(
+      const std::function<void(int shard, int64_t epoch, bool handing_off, ShardJob& job)>& visit)
+      const;
   bool leader() const { return leader_; }
   const std::string& member() const { return options_.member; }
   // Shards whose job failed here (restarted from their latest checkpoint by the next claim).
@@ -128,11 +134,14 @@ class Worker {
   // to hear (down, restarting) is tried again at the next poll. A shard left owned by this
   // process but not run would never be claimed by its new owner while this lease lives.
   void SettleEnded();
-  // Cancels every run; `lost`: the lease is gone, so each run's files are deleted once a newer
-  // owner has recorded a checkpoint (DeleteIfSuperseded).
+  // Cancels every run; `lost`: the lease is gone, so each run is kept until its files can be
+  // deleted (KeepUntilSuperseded).
   void CancelAll(bool lost);
-  // Deletes what an ended run of `shard` wrote if a newer owner's checkpoint is recorded.
-  void DeleteIfSuperseded(int shard, Running& run);
+  // An ended run that lost its shard: its files are deleted once a newer owner has recorded a
+  // checkpoint (checked at every poll, DeleteSuperseded); until then the newest recorded
+  // checkpoint may be this run's, and the next owner restores from it.
+  void KeepUntilSuperseded(int shard, std::unique_ptr<Running> run);
+  void DeleteSuperseded();
   std::string Key(const std::string& rest) const { return "/weir/" + options_.job + "/" + rest; }
 
   EtcdClient& etcd_;
@@ -153,6 +162,13 @@ class Worker {
     bool warned = false;
   };
   std::map<int, Ended> unreleased_;
+  // Runs that lost their shard, waiting for a newer owner's checkpoint (the loop's thread).
+  struct Lost {
+    int shard = 0;
+    std::unique_ptr<Running> run;
+    std::chrono::steady_clock::time_point give_up;
+  };
+  std::vector<Lost> lost_;
   std::thread loop_;
 };
 

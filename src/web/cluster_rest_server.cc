@@ -29,6 +29,10 @@ th{background:#f2f2f2}.muted{color:#888}#error{color:#b00}
 <h2>Shards</h2>
 <table><thead><tr><th>shard</th><th>owner</th><th>assigned to</th><th>epoch</th><th>state</th>
 <th>latest checkpoint</th></tr></thead><tbody id="shards"></tbody></table>
+<h2>Shards on this worker</h2>
+<table><thead><tr><th>shard</th><th>epoch</th><th>job</th><th>records in</th>
+<th>records out</th><th>checkpoints</th><th>latest checkpoint</th></tr></thead>
+<tbody id="local"></tbody></table>
 <script>
 function cell(row, text, cls){const td=document.createElement('td');td.textContent=text;
   if(cls)td.className=cls;row.appendChild(td);}
@@ -50,6 +54,19 @@ async function refresh(){
       const c=x['latest-checkpoint'];cell(tr,c?('#'+c.id+' '+c.path):'none',c?'':'muted');
       s.appendChild(tr);}
   }catch(e){document.getElementById('error').textContent='cannot read the cluster: '+e.message;}
+  try{
+    const r=await fetch('/shards');const v=await r.json();
+    const l=document.getElementById('local');l.replaceChildren();
+    for(const x of v.shards){const tr=document.createElement('tr');const vs=x.job.vertices;
+      cell(tr,x.shard);cell(tr,x.epoch);
+      cell(tr,x.job.state+(x['handing-off']?' (handing off)':''));
+      cell(tr,vs.length?vs[0].metrics['write-records']:0);
+      cell(tr,vs.length?vs[vs.length-1].metrics['read-records']:0);
+      const c=x.checkpoints;cell(tr,c.counts.completed+' completed, '+c.counts.failed+' failed');
+      const k=c.latest.completed;cell(tr,k?('#'+k.id+', '+k.end_to_end_duration+' ms, '+
+        k.checkpointed_size+' of '+k.state_size+' bytes'):'none',k?'':'muted');
+      l.appendChild(tr);}
+  }catch(e){}
 }
 refresh();setInterval(refresh,1000);
 </script></body></html>
@@ -90,10 +107,12 @@ nlohmann::json ClusterViewJson(const std::string& job, const cluster::ClusterVie
           {"shard-states", shards}};
 }
 
-ClusterRestServer::ClusterRestServer(cluster::EtcdClient& etcd, std::string job, std::string member)
+ClusterRestServer::ClusterRestServer(cluster::EtcdClient& etcd, std::string job, std::string member,
+                                     LocalShards local_shards)
     : etcd_(etcd),
       job_(std::move(job)),
       member_(std::move(member)),
+      local_shards_(std::move(local_shards)),
       server_(std::make_unique<httplib::Server>()) {
   ConfigureHttpServer(*server_, &listen_socket_);
   server_->Get("/", [](const httplib::Request&, httplib::Response& res) {
@@ -111,7 +130,11 @@ ClusterRestServer::ClusterRestServer(cluster::EtcdClient& etcd, std::string job,
     body["served-by"] = member_;
     SendJson(res, body);
   });
-  for (const char* path : {"/", "/cluster"}) {
+  server_->Get("/shards", [this](const httplib::Request&, httplib::Response& res) {
+    SendJson(res, {{"worker", member_},
+                   {"shards", local_shards_ ? local_shards_() : nlohmann::json::array()}});
+  });
+  for (const char* path : {"/", "/cluster", "/shards"}) {
     const auto refuse = [](const httplib::Request& req, httplib::Response& res) {
       res.set_header("Allow", "GET");
       SendJson(

@@ -3,10 +3,15 @@
 //   GET /          the cluster dashboard (workers, leader, each shard's owner, epoch and latest
 //                  checkpoint; refreshed every second)
 //   GET /cluster   the same as JSON (ClusterViewJson)
+//   GET /shards    the shards this worker runs now, each with its job's vertices, metrics and
+//                  checkpoint statistics (the single-job REST API's job and checkpoints
+//                  answers): {"worker", "shards": [{"shard", "epoch", "handing-off", "job",
+//                  "checkpoints"}]}
 // Read-only: nothing here changes the job, so it needs no token on any address. The shard jobs
 // a worker runs come and go with the assignment; their checkpoints are on the shared storage.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -28,8 +33,11 @@ nlohmann::json ClusterViewJson(const std::string& job, const cluster::ClusterVie
 
 class ClusterRestServer {
  public:
+  // What GET /shards lists: this worker's running shards as JSON (an array).
+  using LocalShards = std::function<nlohmann::json()>;
   // `etcd` must outlive the server.
-  ClusterRestServer(cluster::EtcdClient& etcd, std::string job, std::string member);
+  ClusterRestServer(cluster::EtcdClient& etcd, std::string job, std::string member,
+                    LocalShards local_shards);
   ~ClusterRestServer();
   ClusterRestServer(const ClusterRestServer&) = delete;
   ClusterRestServer& operator=(const ClusterRestServer&) = delete;
@@ -43,6 +51,7 @@ class ClusterRestServer {
   cluster::EtcdClient& etcd_;
   std::string job_;
   std::string member_;
+  LocalShards local_shards_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;

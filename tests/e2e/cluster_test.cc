@@ -310,6 +310,32 @@ TEST_F(ClusterTest, WorkersAddedAndStoppedGracefullyHandShardsOff) {
   ASSERT_TRUE(page);
   EXPECT_NE(page->body.find("weir cluster"), std::string::npos);
   EXPECT_EQ(http.Post("/cluster")->status, 405);
+  // Its own shards with their jobs' metrics and checkpoint statistics: the shards the cluster
+  // view assigns to it, once it runs them.
+  std::vector<int> mine;
+  for (const auto& w : view["workers"]) {
+    if (w["id"] == "w2") mine = w["shards"].get<std::vector<int>>();
+  }
+  nlohmann::json local;
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        const auto answer = http.Get("/shards");
+        if (!answer || answer->status != 200) return false;
+        local = nlohmann::json::parse(answer->body);
+        return local["shards"].size() == mine.size();
+      },
+      std::chrono::seconds(20)))
+      << local.dump();
+  EXPECT_EQ(local["worker"], "w2");
+  for (const auto& s : local["shards"]) {
+    EXPECT_NE(std::find(mine.begin(), mine.end(), s["shard"].get<int>()), mine.end()) << s.dump();
+    EXPECT_GE(s["epoch"].get<int>(), 1);
+    EXPECT_EQ(s["job"]["name"], "nats-aggregate");
+    EXPECT_FALSE(s["job"]["vertices"].empty());
+    EXPECT_TRUE(s["checkpoints"].contains("counts")) << s.dump();
+    EXPECT_FALSE(s["checkpoints"].contains("history"));
+  }
+  EXPECT_EQ(http.Delete("/shards")->status, 405);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   kill(workers_["w3"], SIGTERM);  // a graceful stop: its shards are handed off
   EXPECT_EQ(WaitExit("w3", std::chrono::seconds(60)), 143) << Logs();
