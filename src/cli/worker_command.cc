@@ -67,6 +67,18 @@ int RunWorker(const WorkerArgs& a) {
   options.shards = static_cast<int>(config.Get(config::kClusterShards));
   options.checkpoint_root = dir + "/" + a.job_name + "/shards";
   options.lease_ttl = std::chrono::duration_cast<std::chrono::seconds>(ttl);
+  if (config.Get(config::kLocalRecovery)) {
+    if (a.id.empty()) {
+      LogWarn(std::string(config::kLocalRecovery) +
+              " needs a fixed --id: a restarted worker gets a new id and cannot keep its shards");
+    } else {
+      // Beside the worker's local state; the job name and id are checked (identifier grammar)
+      // before the worker touches the file.
+      std::string local = std::string(config.Get(config::kLocalDir));
+      if (local.empty()) local = getenv("TMPDIR") != nullptr ? getenv("TMPDIR") : "/tmp";
+      options.lease_file = local + "/weir-worker-" + a.job_name + "-" + a.id + ".lease";
+    }
+  }
   if (options.shards > config.Get(config::kMaxParallelism)) {
     return Fail("worker",
                 Status::InvalidArgument(std::string(config::kClusterShards) + " (" +

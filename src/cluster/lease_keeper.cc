@@ -4,9 +4,19 @@
 
 namespace weir::cluster {
 
-Status LeaseKeeper::Start(std::function<void()> on_lost) {
+Status LeaseKeeper::Start(std::function<void()> on_lost, int64_t adopt) {
   if (thread_.joinable()) return Status::FailedPrecondition("the lease keeper already runs");
-  WEIR_ASSIGN_OR_RETURN(lease_, etcd_.GrantLease(ttl_.count()));
+  adopted_ = false;
+  if (adopt > 0) {
+    // Expired or unknown: 0 (a new lease is granted below); etcd down: the error.
+    WEIR_ASSIGN_OR_RETURN(int64_t ttl, etcd_.KeepAlive(adopt));
+    adopted_ = ttl > 0;
+  }
+  if (adopted_) {
+    lease_ = adopt;
+  } else {
+    WEIR_ASSIGN_OR_RETURN(lease_, etcd_.GrantLease(ttl_.count()));
+  }
   on_lost_ = std::move(on_lost);
   lost_ = false;
   stopping_ = false;

@@ -25,8 +25,11 @@ class LeaseKeeper {
   LeaseKeeper& operator=(const LeaseKeeper&) = delete;
 
   // Grants the lease and starts renewing it; `on_lost` runs (on the keeper's thread) once if it
-  // is lost.
-  Status Start(std::function<void()> on_lost = nullptr);
+  // is lost. With `adopt` (a lease this process held before it restarted), that lease is
+  // renewed and kept if it is still alive; a new one is granted otherwise.
+  Status Start(std::function<void()> on_lost = nullptr, int64_t adopt = 0);
+  // Whether Start took the lease back (adopt) rather than granting a new one.
+  bool adopted() const { return adopted_; }
   // Stops renewing and revokes the lease (best effort: an unreachable etcd lets it expire).
   void Stop();
   // Stops renewing and leaves the lease to expire (what a crashed process does; tests).
@@ -42,6 +45,7 @@ class LeaseKeeper {
   EtcdClient& etcd_;
   const std::chrono::seconds ttl_;
   int64_t lease_ = 0;
+  bool adopted_ = false;
   std::function<void()> on_lost_;
   std::atomic<bool> lost_{false};
   std::mutex mu_;

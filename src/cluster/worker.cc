@@ -1,5 +1,14 @@
 #include "cluster/worker.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
@@ -7,6 +16,42 @@
 namespace weir::cluster {
 
 namespace {
+
+// The lease id a former process of this member kept (0: none, or a file that is not one).
+int64_t ReadLeaseFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return 0;
+  std::string text;
+  std::getline(in, text, '\0');
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  int64_t lease = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), lease);
+  if (text.empty() || text.size() > 19 || error != std::errc() ||
+      end != text.data() + text.size() || lease <= 0) {
+    LogWarn("lease file " + path + " does not hold a lease id; ignored");
+    return 0;
+  }
+  return lease;
+}
+
+// Written whole or not at all (a temporary file renamed over it), readable by its owner only.
+Status WriteLeaseFile(const std::string& path, int64_t lease) {
+  const std::string tmp = path + ".tmp";
+  // The local directory may not exist yet (the jobs create it when they start).
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return Status::IOError("lease file " + tmp + ": " + std::strerror(errno));
+  const std::string text = std::to_string(lease) + "\n";
+  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  if (!written || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    return Status::IOError("lease file " + path + ": " + why);
+  }
+  return Status::OK();
+}
 
 std::string SettingsText(int shards, const std::string& checkpoint_root) {
   return nlohmann::json{{"shards", shards}, {"checkpoint_root", checkpoint_root}}.dump();
@@ -84,8 +129,22 @@ Worker::Worker(EtcdClient& etcd, WorkerOptions options, ShardJobFactory factory,
 Worker::~Worker() { Kill(); }
 
 Status Worker::Register() {
+  const int64_t former = options_.lease_file.empty() ? 0 : ReadLeaseFile(options_.lease_file);
   lease_ = std::make_unique<LeaseKeeper>(etcd_, options_.lease_ttl);
-  WEIR_RETURN_IF_ERROR(lease_->Start([this] { cv_.notify_all(); }));
+  WEIR_RETURN_IF_ERROR(lease_->Start([this] { cv_.notify_all(); }, former));
+  if (lease_->adopted()) {
+    // The shards this member owned are still its own (their owner keys live under this lease):
+    // it claims them again at the next epoch, which fences whatever its former process left.
+    LogInfo("worker " + options_.member + " took its lease " + std::to_string(lease_->lease()) +
+            " back (restarted within its " + std::to_string(options_.lease_ttl.count()) +
+            " s): it keeps its shards");
+  }
+  if (!options_.lease_file.empty()) {
+    if (Status s = WriteLeaseFile(options_.lease_file, lease_->lease()); !s.ok()) {
+      LogWarn("worker " + options_.member + ": " + s.ToString() +
+              "; a restart of this process will not keep its shards");
+    }
+  }
   return etcd_.Put(Key("members/" + options_.member), options_.member, lease_->lease()).status();
 }
 
@@ -387,6 +446,8 @@ void Worker::Stop() {
   (void)etcd_.Delete(Key("members/" + options_.member));
   leader_ = false;
   lease_->Stop();
+  // Revoked: nothing to take back after a restart.
+  if (!options_.lease_file.empty()) std::remove(options_.lease_file.c_str());
 }
 
 void Worker::Kill() {

@@ -65,6 +65,10 @@ struct WorkerOptions {
   std::string checkpoint_root;  // <dir>/<job>/shards
   std::chrono::seconds lease_ttl{5};
   std::chrono::milliseconds poll_interval{200};
+  // Where this member keeps its lease id (state.backend.local-recovery; empty: nowhere): a
+  // process of the same member restarted within the lease's TTL takes the lease back and keeps
+  // its shards. Deleted when the worker stops gracefully.
+  std::string lease_file;
 };
 
 // What a worker sees of the cluster (`weir cluster status`, the REST view).

@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <thread>
@@ -125,8 +127,10 @@ class WorkerTest : public ::testing::Test {
     for (auto& w : workers_) w->Kill();
     EXPECT_EQ(history_.premature_deletions, 0);
   }
-  Worker& AddWorker(const std::string& id, std::chrono::seconds ttl = std::chrono::seconds(1)) {
+  Worker& AddWorker(const std::string& id, std::chrono::seconds ttl = std::chrono::seconds(1),
+                    const std::string& lease_file = "") {
     WorkerOptions o;
+    o.lease_file = lease_file;
     o.job = "job";
     o.member = id;
     o.shards = kShards;
@@ -232,6 +236,56 @@ TEST_F(WorkerTest, ARunThatLostItsShardDeletesItsFilesOnlyOnceANewerOwnerCheckpo
   EXPECT_EQ(history_.premature_deletions, 0);
 }
 
+TEST_F(WorkerTest, AProcessRestartedWithinItsLeaseKeepsItsShards) {
+  const std::string lease_file = tmp_.Sub("a.lease");
+  Worker& a = AddWorker("a", std::chrono::seconds(10), lease_file);
+  Worker& b = AddWorker("b");
+  ASSERT_TRUE(testing::WaitFor([&] { return Balanced({&a, &b}); }, std::chrono::seconds(20)));
+  const std::vector<int> kept = a.running_shards();
+  a.Kill();  // a crash: the lease (10 s) lives on, its id in the file
+  ASSERT_TRUE(std::filesystem::exists(lease_file));
+  const auto restarted_at = std::chrono::steady_clock::now();
+  Worker& again = AddWorker("a", std::chrono::seconds(10), lease_file);
+  ASSERT_TRUE(testing::WaitFor([&] { return Balanced({&again, &b}); }, std::chrono::seconds(20)));
+  // Long before the lease could have expired: the same shards, on the same member, each claimed
+  // again at the next epoch and restored from its newest checkpoint; b never ran them.
+  EXPECT_LT(std::chrono::steady_clock::now() - restarted_at, std::chrono::seconds(8));
+  EXPECT_EQ(again.running_shards(), kept);
+  std::lock_guard lock(history_.mu);
+  for (int s : kept) {
+    const auto& starts = history_.starts[s];
+    ASSERT_GE(starts.size(), 2u) << "shard " << s;
+    EXPECT_EQ(starts.back().first, starts[starts.size() - 2].first + 1) << "shard " << s;
+  }
+  EXPECT_EQ(history_.overlaps, 0);
+}
+
+TEST_F(WorkerTest, AStopRevokesTheLeaseAndRemovesItsFile) {
+  const std::string lease_file = tmp_.Sub("a.lease");
+  Worker& a = AddWorker("a", std::chrono::seconds(10), lease_file);
+  ASSERT_TRUE(testing::WaitFor([&] { return Balanced({&a}); }, std::chrono::seconds(20)));
+  ASSERT_TRUE(std::filesystem::exists(lease_file));
+  a.Stop();
+  EXPECT_FALSE(std::filesystem::exists(lease_file));
+}
+
+TEST_F(WorkerTest, ALeaseFileThatHoldsNoLiveLeaseGetsANewLease) {
+  const std::string lease_file = tmp_.Sub("a.lease");
+  for (const char* content : {"not a number\n", "-5\n", "99999999999999999999999\n",
+                              "12345\n" /* no such lease */}) {
+    std::ofstream(lease_file) << content;
+    Worker& a = AddWorker("a", std::chrono::seconds(10), lease_file);
+    ASSERT_TRUE(testing::WaitFor([&] { return Balanced({&a}); }, std::chrono::seconds(20)))
+        << content;
+    std::ifstream in(lease_file);
+    int64_t written = 0;
+    in >> written;
+    EXPECT_GT(written, 0) << content;
+    EXPECT_NE(written, 12345) << content;
+    a.Stop();
+  }
+}
+
 TEST_F(WorkerTest, JoiningAndStoppingWorkersHandShardsOffWithoutWaitingForALease) {
   // Leases of 30 s: every move below must be a handoff, never an expiry.
   const auto ttl = std::chrono::seconds(30);
@@ -329,7 +383,7 @@ TEST_F(WorkerTest, AReleaseThatEtcdMissedIsTriedAgain) {
 TEST_F(WorkerTest, TheShardCountIsFixedAtTheJobsFirstStart) {
   AddWorker("a");
   WorkerOptions o{
-      "job", "b", kShards + 1, kRoot, std::chrono::seconds(1), std::chrono::milliseconds(50)};
+      "job", "b", kShards + 1, kRoot, std::chrono::seconds(1), std::chrono::milliseconds(50), ""};
   auto other = Worker::Create(*etcd_, o,
                               [](int, int64_t, const std::optional<ShardCheckpoint>&,
                                  CheckpointFence) -> Result<std::unique_ptr<ShardJob>> {
@@ -352,7 +406,7 @@ TEST(WorkerOptionsTest, BadOptionsAreOneClearError) {
     return Status::Internal("unused");
   };
   WorkerOptions o{
-      "job", "w-1", 4, "/ckpt", std::chrono::seconds(5), std::chrono::milliseconds(100)};
+      "job", "w-1", 4, "/ckpt", std::chrono::seconds(5), std::chrono::milliseconds(100), ""};
   EXPECT_TRUE(Worker::Create(**etcd, o, none).ok());
   auto bad = o;
   bad.member = "a/b";

@@ -54,8 +54,9 @@ class ClusterTest : public ::testing::Test {
     for (auto& [id, pid] : workers_) testing::SignalAndWait(&pid, SIGKILL);
   }
 
-  void StartWorker(const std::string& id) {
-    const std::vector<std::string> args = {WeirBinary(),
+  // `extra`: more -D key=value settings.
+  void StartWorker(const std::string& id, const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {WeirBinary(),
                                            "worker",
                                            "--cluster",
                                            etcd_.url(),
@@ -87,6 +88,11 @@ class ClusterTest : public ::testing::Test {
                                            "--output",
                                            "OUT",
                                            "--bounded"};
+    // Before the job's name, after the defaults (a later -D wins).
+    auto at = std::find(args.begin(), args.end(), "nats-aggregate");
+    for (const std::string& kv : extra) {
+      at = args.insert(at, {"-D", kv}) + 2;
+    }
     auto pid = testing::SpawnLogged(args, tmp_.Sub("worker-" + id + ".log"));
     ASSERT_TRUE(pid.ok()) << pid.status().ToString();
     workers_[id] = *pid;
@@ -277,6 +283,42 @@ TEST_F(ClusterTest, DISABLED_EtcdAndNatsServerRestartedMidRunLoseNothing) {
   EXPECT_TRUE(exact.ok()) << exact.message() << "\n" << Logs();
   ExpectShardsVerifyClean();
   ExpectFormerOwnersDirectoriesDeleted();
+}
+
+TEST_F(ClusterTest, AWorkerRestartedWithinItsLeaseKeepsItsShards) {
+  // state.backend.local-recovery: w1 keeps its lease id; killed and started again within the
+  // lease's 6 s, it takes the lease back and runs its shards again; w2 never gets them.
+  const std::vector<std::string> recovery = {"state.backend.local-recovery=true",
+                                             "cluster.lease-ttl=6s"};
+  StartWorker("w1", recovery);
+  StartWorker("w2", recovery);
+  std::vector<int> kept;
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        auto view = cluster::ReadClusterView(*client_, "agg");
+        if (!view.ok() || !AllShardsCheckpointed()) return false;
+        kept.clear();
+        for (const auto& s : view->shards_state) {
+          if (s.owner == "w1" && !s.finished) kept.push_back(s.shard);
+        }
+        return !kept.empty() && view->members.size() == 2;
+      },
+      std::chrono::seconds(60)))
+      << Logs();
+  Kill("w1");
+  const size_t w2_before = Log("w2").size();
+  StartWorker("w1", recovery);
+  EXPECT_EQ(WaitExit("w1", std::chrono::seconds(120)), 0) << Logs();
+  EXPECT_EQ(WaitExit("w2", std::chrono::seconds(120)), 0) << Logs();
+  EXPECT_NE(Log("w1").find("it keeps its shards"), std::string::npos) << Logs();
+  const std::string w2 = Log("w2").substr(w2_before);
+  for (int s : kept) {
+    EXPECT_EQ(w2.find("runs shard " + std::to_string(s) + " at epoch"), std::string::npos)
+        << "shard " << s << " moved to w2:\n" << Logs();
+  }
+  const Status exact = CheckOutput();
+  EXPECT_TRUE(exact.ok()) << exact.message() << "\n" << Logs();
+  ExpectShardsVerifyClean();
 }
 
 TEST_F(ClusterTest, WorkersAddedAndStoppedGracefullyHandShardsOff) {
