@@ -499,6 +499,40 @@ def main():
               f"{', '.join(sorted(set(r['answer'] for r in rs)))} |")
         w("")
 
+    cluster_path = os.path.join(results, "cluster.json")
+    if os.path.exists(cluster_path):
+        c = load(cluster_path)
+        w("## Scale-out (one job across weir workers)\n")
+        w(f"`bench/cluster_bench.sh`: a bounded `nats-aggregate` of {c['events']:,} events in "
+          f"{c['shards']} shards over etcd, NATS JetStream and local checkpoints "
+          "(scripts/cluster.sh), every worker a process on this machine: "
+          f"**{c['cores']} cores shared by all workers**, the NATS server and etcd, so more "
+          "workers add no CPU; the figure shows what coordination costs and what spreading "
+          "the shards' work over processes gains on the same cores. Throughput = events / "
+          "(workers' start to every shard finished).\n")
+        w("| workers | events/s | vs 1 worker |")
+        w("|---:|---:|---:|")
+        base = c["throughput"]["1"]["events_per_s"]
+        for n in sorted(c["throughput"], key=int):
+            r = c["throughput"][n]
+            w(f"| {n} | {r['events_per_s']:,} | {r['events_per_s'] / base:.2f}x |")
+        w("")
+        if "handoff_pause_ms" in c:
+            h = c["handoff_pause_ms"]
+            met = "met" if h["max"] <= 1000 else "not met"
+            whole = c.get("handoff_whole_ms", {}).get("p50")
+            w(f"- Graceful handoff (a third worker joins two): a moved shard's input is read by "
+              f"nobody for p50 {h['p50']} ms, max {h['max']} ms (from the old owner's stop, its "
+              f"handoff checkpoint recorded, to the new owner's restore; {len(h['all'])} shards "
+              f"moved); the whole handoff, from the decision, p50 {whole} ms. Goal ≤ 1 s: "
+              f"**{met}**.")
+        if c.get("takeover_p50_ms") is not None:
+            w(f"- Takeover after SIGKILL (scripts/cluster-demo.sh, lease TTL 2 s, local "
+              f"checkpoints of a few MB per shard): p50 {c['takeover_p50_ms']} ms from the kill "
+              "to the new owner's claim. The goal's setting (256 MiB per shard on RGW) is not "
+              "measured yet.")
+        w("")
+
     w("## State access\n")
     w(f"{state['keys']:,} keys, {state['value_bytes']}-byte values, one thread, median of "
       f"{state['rounds']} rounds; MapState: 100 entries per key. Puts go to the write-back "

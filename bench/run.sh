@@ -223,6 +223,13 @@ for managed in true false; do
     --json "$out/memory-$managed.json"
 done
 
+# Scale-out: 1/2/3 workers, graceful handoff pause, takeover after SIGKILL (uses build/weir).
+echo "scale-out"
+if [ -x "$root/build/weir" ]; then
+  step "$out/cluster.json" "$root/bench/cluster_bench.sh" \
+    --events $([ $quick = 1 ] && echo 300000 || echo 1200000) --out "$out/cluster.json"
+fi
+
 rm -rf "$work"
 python3 "$root/bench/report.py" "$out" "$root/docs"
 echo "results in $out; report in docs/benchmarks.md"

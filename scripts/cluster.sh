@@ -112,6 +112,7 @@ case "$cmd" in
     wait_for 20 bash -c "echo >/dev/tcp/127.0.0.1/$nats_port"
     "$weir" nats produce --server "nats://127.0.0.1:$nats_port" --stream EV --shards "$shards" \
       --events "$events" --keys "$keys" 2>>"$dir/produce.log"
+    echo 0 >"$dir/workers"
     for i in $(seq "$workers"); do start_worker "$i"; done
     echo "cluster in $dir: $workers workers, $shards shards, $events events (env: $dir/env)"
     ;;

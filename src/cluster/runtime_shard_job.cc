@@ -79,6 +79,7 @@ void RuntimeShardJob::OnCheckpointRecorded() {
 
 Status RuntimeShardJob::Run() {
   const JobResult result = job_->Run();
+  LogInfo("job " + job_->job_id() + " ended");
   ended_ = true;
   finished_ = result.outcome == JobOutcome::kFinished;
   if (result.outcome == JobOutcome::kFailed) return result.status;
@@ -104,6 +105,7 @@ void RuntimeShardJob::StopWithFinalCheckpoint() {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+    LogInfo("job " + job_->job_id() + ": handoff checkpoint done; cancelling");
     job_->Cancel();
   });
 }

@@ -255,6 +255,7 @@ Status Worker::RunAssigned(const ShardAssignment& assignment) {
         LogInfo("worker " + options_.member + ": handing shard " + std::to_string(shard) +
                 " off to " + (it == assignment.end() ? std::string("nobody") : it->second));
         run->handing_off = true;
+        run->handoff_start = std::chrono::steady_clock::now();
         run->job->StopWithFinalCheckpoint();
       }
     }
@@ -328,6 +329,12 @@ void Worker::ReapEnded() {
       ++shard_failures_;
       LogWarn("worker " + options_.member + ": shard " + std::to_string(shard) +
               " failed: " + run->status.ToString());
+    }
+    if (run->handing_off && run->status.ok()) {
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - run->handoff_start);
+      LogInfo("worker " + options_.member + ": shard " + std::to_string(shard) + " handed off (" +
+              std::to_string(ms.count()) + " ms from the handoff's start to the run's end)");
     }
     unreleased_[shard] = {run->epoch, run->status.ok() && run->job->finished(), false};
     // A run that failed may have lost its shard (a fence refused it): its files go once a
@@ -430,6 +437,7 @@ void Worker::Stop() {
     for (auto& [shard, run] : running_) {
       if (!run->handing_off && !run->ended) {
         run->handing_off = true;
+        run->handoff_start = std::chrono::steady_clock::now();
         run->job->StopWithFinalCheckpoint();
       }
     }

@@ -124,6 +124,7 @@ class Worker {
     std::atomic<bool> ended{false};
     Status status;
     bool handing_off = false;
+    std::chrono::steady_clock::time_point handoff_start;  // when handing_off was set
   };
   Worker(EtcdClient& etcd, WorkerOptions options, ShardJobFactory factory, ShardRegistry registry);
   void Loop();

@@ -217,7 +217,7 @@ void NatsClient::DropPendingPublishes() {
 Status NatsClient::PublishRound(const std::string& subject,
                                 const std::vector<std::string>& payloads,
                                 const std::vector<std::string>& ids, size_t begin, size_t end,
-                                int64_t wait_ms) {
+                                int64_t wait_ms, const std::atomic<bool>* cancel) {
   const std::string what = who_ + ": publish to " + subject + " on " + url_;
   publish_errors_.store(0);
   jsPubOptions po;
@@ -248,6 +248,10 @@ Status NatsClient::PublishRound(const std::string& subject,
         NowSteadyMs() >= wait_until) {
       break;
     }
+    if (cancel != nullptr && cancel->load()) {
+      DropPendingPublishes();
+      return Status::Aborted(what + ": cancelled while waiting for acknowledgements");
+    }
   }
   if (s != NATS_OK) {
     DropPendingPublishes();
@@ -271,10 +275,15 @@ Status NatsClient::PublishAll(const std::string& subject, const std::vector<std:
                               const std::atomic<bool>* cancel) {
   std::mt19937_64 rng(std::random_device{}());
   for (size_t begin = 0; begin < payloads.size(); begin += kPublishChunk) {
+    if (cancel != nullptr && cancel->load()) {
+      return Status::Aborted(who_ + ": publish to " + subject + " cancelled after " +
+                             std::to_string(begin) + " of " + std::to_string(payloads.size()) +
+                             " messages");
+    }
     const size_t end = std::min(payloads.size(), begin + kPublishChunk);
     int64_t backoff_ms = 50;
     for (int attempt = 1;; ++attempt) {
-      Status s = PublishRound(subject, payloads, ids, begin, end, 10000);
+      Status s = PublishRound(subject, payloads, ids, begin, end, 10000, cancel);
       if (s.ok()) break;
       const bool cancelled = cancel != nullptr && cancel->load();
       if (!s.retryable() || cancelled || NowSteadyMs() >= deadline_ms) return s;

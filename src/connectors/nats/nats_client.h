@@ -76,7 +76,10 @@ class NatsClient {
   // Publishes payloads[i] to `subject` with message id ids[i] (empty ids: none), in order, chunk
   // by chunk: waits for every acknowledgement of a chunk and repeats the chunk with backoff while
   // any is lost or refused for a retryable reason — duplicates are dropped by the stream through
-  // the ids — until `deadline_ms` (steady clock) has passed or `*cancel` is set.
+  // the ids — until `deadline_ms` (steady clock) has passed or `*cancel` is set. A cancel also
+  // ends the batch between chunks and the wait for a chunk's acknowledgements (Aborted): a
+  // cancelled job's batch is published again by whoever restores its checkpoint, so nothing is
+  // gained by finishing it, and a graceful handoff waits for the cancellation.
   Status PublishAll(const std::string& subject, const std::vector<std::string>& payloads,
                     const std::vector<std::string>& ids, int64_t deadline_ms,
                     const std::atomic<bool>* cancel = nullptr);
@@ -90,7 +93,7 @@ class NatsClient {
   // One attempt at payloads[begin, end).
   Status PublishRound(const std::string& subject, const std::vector<std::string>& payloads,
                       const std::vector<std::string>& ids, size_t begin, size_t end,
-                      int64_t wait_ms);
+                      int64_t wait_ms, const std::atomic<bool>* cancel);
   static void OnReconnected(natsConnection*, void* closure);
   static void OnPublishError(jsCtx*, jsPubAckErr* pae, void* closure);
 
