@@ -10,7 +10,9 @@ namespace {
 constexpr std::string_view kEpochPrefix = "epoch-";
 }  // namespace
 
-std::string EpochDirName(int64_t epoch) { return std::string(kEpochPrefix) + std::to_string(epoch); }
+std::string EpochDirName(int64_t epoch) {
+  return std::string(kEpochPrefix) + std::to_string(epoch);
+}
 
 std::optional<int64_t> ParseEpochDirName(std::string_view name) {
   if (!name.starts_with(kEpochPrefix)) return std::nullopt;

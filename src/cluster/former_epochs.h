@@ -11,8 +11,8 @@
 #include <string>
 #include <string_view>
 
-#include "weir/status.h"
 #include "io/file_system.h"
+#include "weir/status.h"
 
 namespace weir::cluster {
 

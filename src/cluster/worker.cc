@@ -134,7 +134,10 @@ Status Worker::Register() {
   WEIR_RETURN_IF_ERROR(lease_->Start([this] { cv_.notify_all(); }, former));
   if (lease_->adopted()) {
     // The shards this member owned are still its own (their owner keys live under this lease):
-    // it claims them again at the next epoch, which fences whatever its former process left.
+    // it claims those assigned to it again at the next epoch, which fences whatever its former
+    // process left, and releases the others (its former process may have died in the middle of
+    // a handoff: nobody else could claim them while this lease lives).
+    release_owned_not_run_ = true;
     LogInfo("worker " + options_.member + " took its lease " + std::to_string(lease_->lease()) +
             " back (restarted within its " + std::to_string(options_.lease_ttl.count()) +
             " s): it keeps its shards");
@@ -203,7 +206,29 @@ Status Worker::Poll() {
   WEIR_ASSIGN_OR_RETURN(std::optional<KeyValue> text, etcd_.Get(Key("assignment")));
   if (!text) return Status::OK();  // no leader has assigned anything yet
   WEIR_ASSIGN_OR_RETURN(ShardAssignment assignment, DecodeAssignment(text->value, options_.shards));
-  return RunAssigned(assignment);
+  WEIR_RETURN_IF_ERROR(RunAssigned(assignment));
+  if (release_owned_not_run_) {
+    WEIR_RETURN_IF_ERROR(ReleaseOwnedNotRun(assignment));
+    release_owned_not_run_ = false;
+  }
+  return Status::OK();
+}
+
+Status Worker::ReleaseOwnedNotRun(const ShardAssignment& assignment) {
+  WEIR_ASSIGN_OR_RETURN(std::vector<ShardState> shards, registry_.List(options_.shards));
+  for (const ShardState& s : shards) {
+    if (s.owner != options_.member) continue;
+    const auto to = assignment.find(s.shard);
+    if (to != assignment.end() && to->second == options_.member) continue;  // claimed above
+    {
+      std::lock_guard lock(mu_);
+      if (running_.count(s.shard) > 0) continue;
+    }
+    LogInfo("worker " + options_.member + ": releasing shard " + std::to_string(s.shard) +
+            ", which its former process held and which is assigned elsewhere now");
+    WEIR_RETURN_IF_ERROR(registry_.Release(s.shard, options_.member, s.epoch));
+  }
+  return Status::OK();
 }
 
 Status Worker::LeadIfFree() {
@@ -485,8 +510,7 @@ bool Worker::WaitUntilJobFinished(std::chrono::milliseconds timeout) {
   }
 }
 
-void Worker::VisitRunning(
-    const std::function<void(int, int64_t, bool, ShardJob&)>& visit) const {
+void Worker::VisitRunning(const std::function<void(int, int64_t, bool, ShardJob&)>& visit) const {
   std::lock_guard lock(mu_);
   for (const auto& [shard, run] : running_) {
     if (!run->ended) visit(shard, run->epoch, run->handing_off, *run->job);

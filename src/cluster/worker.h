@@ -108,9 +108,8 @@ class Worker {
   // Calls `visit` for every shard run here that has not ended (handing off or not), under the
   // worker's lock: the job stays alive during the call, which must be quick and must not call
   // back into the worker.
-  void VisitRunning(
-      const std::function<void(int shard, int64_t epoch, bool handing_off, ShardJob& job)>& visit)
-      const;
+  void VisitRunning(const std::function<void(int shard, int64_t epoch, bool handing_off,
+                                             ShardJob& job)>& visit) const;
   bool leader() const { return leader_; }
   const std::string& member() const { return options_.member; }
   // Shards whose job failed here (restarted from their latest checkpoint by the next claim).
@@ -133,6 +132,9 @@ class Worker {
   Status LeadIfFree();
   Status Reassign();
   Status RunAssigned(const ShardAssignment& assignment);
+  // After a restart that took the former process's lease back: releases the shards that lease
+  // still owns but that are assigned elsewhere (and so not run here).
+  Status ReleaseOwnedNotRun(const ShardAssignment& assignment);
   // Joins the runs that ended and records each as ended (Settle).
   void ReapEnded();
   // Marks ended shards finished (when their input ended) and releases them; what etcd refused
@@ -174,6 +176,7 @@ class Worker {
     std::chrono::steady_clock::time_point give_up;
   };
   std::vector<Lost> lost_;
+  bool release_owned_not_run_ = false;  // set by Register when it took a lease back
   std::thread loop_;
 };
 

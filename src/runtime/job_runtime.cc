@@ -334,13 +334,13 @@ Status JobRuntime::Deploy(const std::optional<RestorePoint>& restore) {
     // Building the tasks restored every backend: that is the restore's duration.
     const int64_t restore_ms = NowSteadyMs() - deploy_start;
     LogInfo("job " + job_id_ + " restored checkpoint " +
-            std::to_string(restore->metadata.checkpoint_id) + " in " +
-            std::to_string(restore_ms) + " ms");
+            std::to_string(restore->metadata.checkpoint_id) + " in " + std::to_string(restore_ms) +
+            " ms");
     if (coordinator_) {
       coordinator_->stats().ReportRestored(
           {restore->metadata.checkpoint_id,
-           restore->storage.MetadataPath(restore->metadata.checkpoint_id), NowUnixMs(),
-           restore_ms, IsSavepoint(restore->metadata.kind)});
+           restore->storage.MetadataPath(restore->metadata.checkpoint_id), NowUnixMs(), restore_ms,
+           IsSavepoint(restore->metadata.kind)});
     }
   }
   {

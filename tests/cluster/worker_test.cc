@@ -260,6 +260,36 @@ TEST_F(WorkerTest, AProcessRestartedWithinItsLeaseKeepsItsShards) {
   EXPECT_EQ(history_.overlaps, 0);
 }
 
+TEST_F(WorkerTest, ARestartedProcessReleasesTheShardsItsFormerProcessHeldForOthers) {
+  // b leads (a long lease); a (lease file) runs half the shards and dies. c joins while a is
+  // dead: the leader gives c one of a's shards, which nobody can claim while a's lease lives.
+  // a comes back within its lease: it keeps the shards assigned to it and releases that one.
+  Worker& b = AddWorker("b", std::chrono::seconds(30));
+  ASSERT_TRUE(testing::WaitFor([&] { return Balanced({&b}); }, std::chrono::seconds(20)));
+  const std::string lease_file = tmp_.Sub("a.lease");
+  Worker& a = AddWorker("a", std::chrono::seconds(30), lease_file);
+  ASSERT_TRUE(testing::WaitFor([&] { return Balanced({&a, &b}); }, std::chrono::seconds(20)));
+  a.Kill();
+  Worker& c = AddWorker("c");
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        auto view = ReadClusterView(*etcd_, "job");
+        if (!view.ok()) return false;
+        int to_c = 0;
+        for (const auto& [shard, member] : view->assignment) to_c += member == "c" ? 1 : 0;
+        return to_c == 2;  // 6 shards over a, b and c
+      },
+      std::chrono::seconds(20)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_LT(c.running_shards().size(), 2u);  // one of them is still held by a's lease
+  Worker& again = AddWorker("a", std::chrono::seconds(30), lease_file);
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        return Balanced({&again, &b, &c});
+      },
+      std::chrono::seconds(10)));
+}
+
 TEST_F(WorkerTest, AStopRevokesTheLeaseAndRemovesItsFile) {
   const std::string lease_file = tmp_.Sub("a.lease");
   Worker& a = AddWorker("a", std::chrono::seconds(10), lease_file);
@@ -271,8 +301,8 @@ TEST_F(WorkerTest, AStopRevokesTheLeaseAndRemovesItsFile) {
 
 TEST_F(WorkerTest, ALeaseFileThatHoldsNoLiveLeaseGetsANewLease) {
   const std::string lease_file = tmp_.Sub("a.lease");
-  for (const char* content : {"not a number\n", "-5\n", "99999999999999999999999\n",
-                              "12345\n" /* no such lease */}) {
+  for (const char* content :
+       {"not a number\n", "-5\n", "99999999999999999999999\n", "12345\n" /* no such lease */}) {
     std::ofstream(lease_file) << content;
     Worker& a = AddWorker("a", std::chrono::seconds(10), lease_file);
     ASSERT_TRUE(testing::WaitFor([&] { return Balanced({&a}); }, std::chrono::seconds(20)))
@@ -405,8 +435,8 @@ TEST(WorkerOptionsTest, BadOptionsAreOneClearError) {
                                   CheckpointFence) -> Result<std::unique_ptr<ShardJob>> {
     return Status::Internal("unused");
   };
-  WorkerOptions o{
-      "job", "w-1", 4, "/ckpt", std::chrono::seconds(5), std::chrono::milliseconds(100), ""};
+  WorkerOptions o{"job", "w-1", 4, "/ckpt", std::chrono::seconds(5), std::chrono::milliseconds(100),
+                  ""};
   EXPECT_TRUE(Worker::Create(**etcd, o, none).ok());
   auto bad = o;
   bad.member = "a/b";
