@@ -234,13 +234,12 @@ class ChangelogAsyncPart final : public AsyncSnapshotPart {
   using Base = std::function<Result<std::pair<std::optional<StateFileHandle>, uint64_t>>()>;
   ChangelogAsyncPart(Base base, std::shared_future<Status> persisted,
                      std::shared_ptr<const StateChangelog> log, KeyedStateHandle handle,
-                     uint64_t previous_sequence, std::function<void(uint64_t base_sequence)> done)
+                     uint64_t previous_sequence)
       : base_(std::move(base)),
         persisted_(std::move(persisted)),
         log_(std::move(log)),
         handle_(std::move(handle)),
-        previous_sequence_(previous_sequence),
-        done_(std::move(done)) {}
+        previous_sequence_(previous_sequence) {}
 
   Result<KeyedStateHandle> Run() override {
     const std::string what = "changelog snapshot of backend " + handle_.backend_id;
@@ -266,7 +265,6 @@ class ChangelogAsyncPart final : public AsyncSnapshotPart {
       h.full_bytes += s.length;
       if (s.last_sequence > previous_sequence_) h.checkpointed_bytes += s.length;
     }
-    done_(base_sequence);
     return h;
   }
 
@@ -276,7 +274,6 @@ class ChangelogAsyncPart final : public AsyncSnapshotPart {
   std::shared_ptr<const StateChangelog> log_;
   KeyedStateHandle handle_;
   uint64_t previous_sequence_;
-  std::function<void(uint64_t)> done_;
 };
 
 }  // namespace
@@ -325,13 +322,15 @@ Result<std::unique_ptr<AsyncSnapshotPart>> ChangelogKeyedStateBackend::Snapshot(
   h.changelog_sequence = sequence;
   const uint64_t previous = last_checkpoint_sequence_;
   last_checkpoint_sequence_ = sequence;
+  {
+    // Known now, not when the asynchronous part ends: a checkpoint that completes meanwhile
+    // must not truncate the changes this one still reads (concurrent checkpoints).
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    shared_->pending[checkpoint_id] = own_materialization ? running_->sequence : base_->sequence;
+  }
   // The part may outlive the backend: it keeps what it uses.
-  auto done = [shared = shared_, checkpoint_id](uint64_t base_sequence) {
-    std::lock_guard<std::mutex> lock(shared->mu);
-    shared->pending[checkpoint_id] = base_sequence;
-  };
   return std::unique_ptr<AsyncSnapshotPart>(new ChangelogAsyncPart(
-      std::move(base), log_->Persist(sequence), log_, std::move(h), previous, done));
+      std::move(base), log_->Persist(sequence), log_, std::move(h), previous));
 }
 
 void ChangelogKeyedStateBackend::NotifyCheckpointComplete(uint64_t checkpoint_id) {
@@ -339,9 +338,14 @@ void ChangelogKeyedStateBackend::NotifyCheckpointComplete(uint64_t checkpoint_id
     std::lock_guard<std::mutex> lock(shared_->mu);
     auto it = shared_->pending.find(checkpoint_id);
     if (it != shared_->pending.end()) {
-      // A completed checkpoint holds the changes up to its base in the materialization.
+      // A completed checkpoint holds the changes up to its base in the materialization; the
+      // checkpoints after it still in flight may rest on an older base and read from there.
+      uint64_t upto = it->second;
+      for (auto later = std::next(it); later != shared_->pending.end(); ++later) {
+        upto = std::min(upto, later->second);
+      }
       (void)Failpoints::Instance().Hit("changelog.truncate");  // crash tests only
-      log_->Truncate(it->second);
+      log_->Truncate(upto);
       shared_->pending.erase(shared_->pending.begin(), std::next(it));
     }
   }
