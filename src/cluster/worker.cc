@@ -1,28 +1,25 @@
 #include "cluster/worker.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <charconv>
-#include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
+#include "io/file_system.h"
+#include "io/owned_directory.h"
 
 namespace weir::cluster {
 
 namespace {
 
+// The lease file lives in a directory the user named (the local state's): owner-only files,
+// published atomically, deleted through the guard.
+std::shared_ptr<FileSystem> LeaseFileSystem() { return NewPosixFileSystem({.owner_only = true}); }
+
 // The lease id a former process of this member kept (0: none, or a file that is not one).
 int64_t ReadLeaseFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return 0;
-  std::string text;
-  std::getline(in, text, '\0');
+  auto read = LeaseFileSystem()->ReadFileToString(path);
+  if (!read.ok()) return 0;
+  std::string text = std::move(read).value();
   while (!text.empty() && text.back() == '\n') text.pop_back();
   int64_t lease = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), lease);
@@ -34,23 +31,17 @@ int64_t ReadLeaseFile(const std::string& path) {
   return lease;
 }
 
-// Written whole or not at all (a temporary file renamed over it), readable by its owner only.
 Status WriteLeaseFile(const std::string& path, int64_t lease) {
-  const std::string tmp = path + ".tmp";
+  auto fs = LeaseFileSystem();
   // The local directory may not exist yet (the jobs create it when they start).
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return Status::IOError("lease file " + tmp + ": " + std::strerror(errno));
-  const std::string text = std::to_string(lease) + "\n";
-  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ::close(fd);
-  if (!written || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return Status::IOError("lease file " + path + ": " + why);
-  }
-  return Status::OK();
+  WEIR_RETURN_IF_ERROR(fs->CreateDirs(ParentPath(path)).WithContext("lease file " + path));
+  return fs->PublishAtomically(path, std::to_string(lease) + "\n")
+      .WithContext("lease file " + path);
+}
+
+Status DeleteLeaseFile(const std::string& path) {
+  return OwnedDirectory(LeaseFileSystem(), ParentPath(path), OwnedDirectory::RootLink::kFollow)
+      .DeleteFile(BaseName(path));
 }
 
 std::string SettingsText(int shards, const std::string& checkpoint_root) {
@@ -480,7 +471,11 @@ void Worker::Stop() {
   leader_ = false;
   lease_->Stop();
   // Revoked: nothing to take back after a restart.
-  if (!options_.lease_file.empty()) std::remove(options_.lease_file.c_str());
+  if (!options_.lease_file.empty()) {
+    if (Status s = DeleteLeaseFile(options_.lease_file); !s.ok() && !s.IsNotFound()) {
+      LogWarn("worker " + options_.member + ": " + s.ToString());
+    }
+  }
 }
 
 void Worker::Kill() {
