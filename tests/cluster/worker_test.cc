@@ -13,6 +13,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "testing/etcd_server.h"
@@ -32,6 +33,7 @@ struct History {
   int overlaps = 0;                  // a shard run twice at once
   int premature_deletions = 0;       // a run's files deleted while it may be the newest
   int lost_run_deletions = 0;        // runs superseded whose files were deleted
+  std::set<std::string> deaf;        // members whose runs ignore a handoff (a zombie too slow)
   std::map<int, uint64_t> recorded;  // shard -> newest checkpoint the fence accepted
   std::map<int, std::vector<std::pair<int64_t, uint64_t>>> starts;  // shard -> (epoch, restored)
   std::map<int, int> finished;                   // shard -> runs that saw the input end
@@ -40,9 +42,10 @@ struct History {
 
 class FakeShardJob final : public ShardJob {
  public:
-  FakeShardJob(History& h, int shard, int64_t epoch, uint64_t restored, CheckpointFence fence,
-               int bounded_checkpoints)
+  FakeShardJob(History& h, std::string member, int shard, int64_t epoch, uint64_t restored,
+               CheckpointFence fence, int bounded_checkpoints)
       : h_(h),
+        member_(std::move(member)),
         shard_(shard),
         epoch_(epoch),
         next_(restored + 1),
@@ -58,7 +61,10 @@ class FakeShardJob final : public ShardJob {
     --h_.running[shard_];
     return result;
   }
-  void StopWithFinalCheckpoint() override { stop_ = true; }
+  void StopWithFinalCheckpoint() override {
+    std::lock_guard lock(h_.mu);
+    if (!h_.deaf.contains(member_)) stop_ = true;
+  }
   void Cancel() override { cancel_ = true; }
   bool finished() const override { return finished_; }
   void DeleteLostRunFiles(int64_t recorded_epoch) override {
@@ -105,6 +111,7 @@ class FakeShardJob final : public ShardJob {
     return Status::Aborted("cancelled");
   }
   History& h_;
+  std::string member_;
   int shard_;
   int64_t epoch_;
   uint64_t next_;
@@ -139,15 +146,15 @@ class WorkerTest : public ::testing::Test {
     o.poll_interval = std::chrono::milliseconds(50);
     auto w = Worker::Create(
         *etcd_, o,
-        [this](int shard, int64_t epoch, const std::optional<ShardCheckpoint>& restore,
-               CheckpointFence fence) -> Result<std::unique_ptr<ShardJob>> {
+        [this, id](int shard, int64_t epoch, const std::optional<ShardCheckpoint>& restore,
+                   CheckpointFence fence) -> Result<std::unique_ptr<ShardJob>> {
           const uint64_t restored = restore ? restore->id : 0;
           {
             std::lock_guard lock(history_.mu);
             history_.starts[shard].push_back({epoch, restored});
           }
           return std::unique_ptr<ShardJob>(std::make_unique<FakeShardJob>(
-              history_, shard, epoch, restored, std::move(fence), bounded_));
+              history_, id, shard, epoch, restored, std::move(fence), bounded_));
         });
     EXPECT_TRUE(w.ok()) << w.status().ToString();
     EXPECT_TRUE((*w)->Start().ok());
@@ -221,6 +228,12 @@ TEST_F(WorkerTest, ARunThatLostItsShardDeletesItsFilesOnlyOnceANewerOwnerCheckpo
   Worker& b = AddWorker("b");
   ASSERT_TRUE(testing::WaitFor([&] { return Balanced({&a, &b}); }, std::chrono::seconds(20)));
   const size_t lost = a.running_shards().size();
+  {
+    // Deterministic: otherwise a could hand a shard off with a final checkpoint that still passes
+    // the fence (b not claimed yet), and that run lost nothing.
+    std::lock_guard lock(history_.mu);
+    history_.deaf.insert("a");
+  }
   auto member = etcd_->Get("/weir/job/members/a");
   ASSERT_TRUE(member.ok() && member->has_value());
   ASSERT_TRUE(etcd_->RevokeLease((*member)->lease).ok());
