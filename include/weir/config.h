@@ -61,6 +61,20 @@ inline constexpr ConfigOption<std::string_view> kLocalDir{
         "`<dir>/weir-<job id prefix>-<random>/` per run (never a path that existed before), with "
         "`<operator uid>_<subtask>` inside, removed when the job ends.",
     .flink_key = "state.backend.rocksdb.localdir"};
+inline constexpr ConfigOption<bool> kLocalRecovery{
+    .key = "state.backend.local-recovery",
+    .default_value = false,
+    .description =
+        "Local recovery, with incremental RocksDB checkpoints: each backend keeps the files of its "
+        "latest checkpoints in `<state.backend.rocksdb.localdir or $TMPDIR>/weir-local-recovery-"
+        "<uid>/<job id or worker shard>/<backend id>/chk-<N>/` (hard links: disk, not I/O), and a "
+        "restore takes every file whose local copy has the recorded size and checksum from there "
+        "instead of the checkpoint storage. `weir worker` with a fixed `--id` also keeps its etcd "
+        "lease id in a file beside its local state, so that a process restarted within the lease's "
+        "TTL takes the "
+        "lease back, keeps its shards and restores them from its local copies. Deleted when the "
+        "job (or the shard's run) ends; see checkpoints.md.",
+    .flink_key = "state.backend.local-recovery"};
 inline constexpr ConfigOption<int64_t> kNumRetained{
     .key = "state.checkpoints.num-retained",
     .default_value = 1,
@@ -259,20 +273,17 @@ inline constexpr ConfigOption<int64_t> kStatsHistory{
 
 // The options above, for the registry (src/config/option_registry.cc).
 inline std::vector<OptionDescriptor> CoreOptions() {
-  return {Describe(kBackendType),       Describe(kIncremental),
-          Describe(kTransferThreads),   Describe(kLocalDir),
-          Describe(kNumRetained),       Describe(kCheckpointsDir),
-          Describe(kSavepointsDir),     Describe(kFallbackToOlder),
-          Describe(kOwnerOnly),         Describe(kMaxParallelism),
-          Describe(kParallelism),       Describe(kChannelCapacity),
-          Describe(kInterval),          Describe(kMode),
-          Describe(kUnaligned),         Describe(kMinPause),
-          Describe(kTimeout),           Describe(kMaxConcurrent),
-          Describe(kTolerableFailures), Describe(kRetention),
-          Describe(kRestartStrategy),   Describe(kRestartAttempts),
-          Describe(kRestartDelay),      Describe(kSavepointPath),
-          Describe(kRestoreMode),       Describe(kAllowNonRestoredState),
-          Describe(kStatsHistory)};
+  return {
+      Describe(kBackendType),     Describe(kIncremental),       Describe(kTransferThreads),
+      Describe(kLocalDir),        Describe(kLocalRecovery),     Describe(kNumRetained),
+      Describe(kCheckpointsDir),  Describe(kSavepointsDir),     Describe(kFallbackToOlder),
+      Describe(kOwnerOnly),       Describe(kMaxParallelism),    Describe(kParallelism),
+      Describe(kChannelCapacity), Describe(kInterval),          Describe(kMode),
+      Describe(kUnaligned),       Describe(kMinPause),          Describe(kTimeout),
+      Describe(kMaxConcurrent),   Describe(kTolerableFailures), Describe(kRetention),
+      Describe(kRestartStrategy), Describe(kRestartAttempts),   Describe(kRestartDelay),
+      Describe(kSavepointPath),   Describe(kRestoreMode),       Describe(kAllowNonRestoredState),
+      Describe(kStatsHistory)};
 }
 
 }  // namespace config

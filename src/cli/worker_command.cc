@@ -90,17 +90,22 @@ int RunWorker(const WorkerArgs& a) {
   const std::vector<std::string> job_args = a.job_args;
   const std::string root = options.checkpoint_root;
   const int shards = options.shards;
+  // Local recovery copies of a shard outlive a crash of the process only when the restarted
+  // process is known to be the same worker: a fixed --id.
+  const std::string local_scope =
+      config.Get(config::kLocalRecovery) && !a.id.empty() ? a.job_name + "-" + a.id : "";
   cluster::ShardJobFactory factory =
-      [build, job_args, root, shards, config](
+      [build, job_args, root, shards, config, local_scope](
           int shard, int64_t epoch, const std::optional<cluster::ShardCheckpoint>& restore,
           cluster::CheckpointFence fence) -> Result<std::unique_ptr<cluster::ShardJob>> {
     std::vector<std::string> args = job_args;
     args.insert(args.end(), {"--shard", std::to_string(shard), "--shards", std::to_string(shards)});
     WEIR_ASSIGN_OR_RETURN(JobGraph graph, build(args));
     WEIR_ASSIGN_OR_RETURN(
-        auto job, cluster::RuntimeShardJob::Create(std::move(graph), config,
-                                                   root + "/" + std::to_string(shard), epoch,
-                                                   restore, std::move(fence)));
+        auto job, cluster::RuntimeShardJob::Create(
+                      std::move(graph), config, root + "/" + std::to_string(shard), epoch, restore,
+                      std::move(fence),
+                      local_scope.empty() ? "" : local_scope + "-shard-" + std::to_string(shard)));
     return std::unique_ptr<cluster::ShardJob>(std::move(job));
   };
   // A job that cannot run sharded fails here, before the worker joins: build shard 0's graph.

@@ -24,18 +24,9 @@ inline constexpr ConfigOption<std::chrono::milliseconds> kClusterLeaseTtl{
     .description =
         "A worker's etcd lease: renewed every third of it; a worker not heard from for this "
         "long loses its shards to the others (whole seconds, at least 1 s)."};
-inline constexpr ConfigOption<bool> kLocalRecovery{
-    .key = "state.backend.local-recovery",
-    .default_value = false,
-    .description =
-        "`weir worker` with a fixed `--id`: the worker keeps its etcd lease id in a file beside "
-        "its local state (`state.backend.rocksdb.localdir`, else $TMPDIR), so that a process "
-        "restarted within the lease's TTL takes the same lease back and keeps its shards "
-        "instead of losing them to the others (they restart from their latest checkpoints).",
-    .flink_key = "state.backend.local-recovery"};
 
 inline std::vector<OptionDescriptor> ClusterOptions() {
-  return {Describe(kClusterShards), Describe(kClusterLeaseTtl), Describe(kLocalRecovery)};
+  return {Describe(kClusterShards), Describe(kClusterLeaseTtl)};
 }
 
 }  // namespace weir::config

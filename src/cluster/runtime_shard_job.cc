@@ -10,7 +10,8 @@ namespace weir::cluster {
 
 Result<std::unique_ptr<RuntimeShardJob>> RuntimeShardJob::Create(
     JobGraph graph, Configuration config, const std::string& shard_dir, int64_t epoch,
-    const std::optional<ShardCheckpoint>& restore, CheckpointFence fence) {
+    const std::optional<ShardCheckpoint>& restore, CheckpointFence fence,
+    const std::string& local_recovery_scope) {
   if (config.Get(config::kInterval).count() <= 0) {
     return Status::InvalidArgument(std::string(config::kInterval) +
                                    " must be set: a shard moves between processes by its "
@@ -20,8 +21,9 @@ Result<std::unique_ptr<RuntimeShardJob>> RuntimeShardJob::Create(
   WEIR_RETURN_IF_ERROR(config.Set(config::kRestoreMode, "NO_CLAIM"));
   WEIR_RETURN_IF_ERROR(config.Set(config::kRetention, "RETAIN_ON_CANCELLATION"));
   if (restore) WEIR_RETURN_IF_ERROR(config.Set(config::kSavepointPath, restore->path));
-  WEIR_ASSIGN_OR_RETURN(std::unique_ptr<JobRuntime> job,
-                        JobRuntime::Create(std::move(graph), config));
+  WEIR_ASSIGN_OR_RETURN(
+      std::unique_ptr<JobRuntime> job,
+      JobRuntime::Create(std::move(graph), config, nullptr, local_recovery_scope));
   std::unique_ptr<RuntimeShardJob> shard(new RuntimeShardJob(std::move(job), shard_dir, epoch));
   RuntimeShardJob* self = shard.get();
   WEIR_RETURN_IF_ERROR(self->job_->SetCompletionFence(

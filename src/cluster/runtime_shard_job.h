@@ -25,7 +25,8 @@ class RuntimeShardJob final : public ShardJob {
   // directory, the restore path and mode are set here.
   static Result<std::unique_ptr<RuntimeShardJob>> Create(
       JobGraph graph, Configuration config, const std::string& shard_dir, int64_t epoch,
-      const std::optional<ShardCheckpoint>& restore, CheckpointFence fence);
+      const std::optional<ShardCheckpoint>& restore, CheckpointFence fence,
+      const std::string& local_recovery_scope = "");
   ~RuntimeShardJob() override;
 
   Status Run() override;

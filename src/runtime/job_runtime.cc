@@ -7,6 +7,7 @@
 #include "common/clock.h"
 #include "common/failpoint.h"
 #include "common/log.h"
+#include "io/owned_directory.h"
 #include "runtime/state_compatibility.h"
 #include "state/state_backends.h"
 
@@ -19,6 +20,12 @@ JobRuntime::~JobRuntime() {
 }
 
 void JobRuntime::DeleteLocalWorkingDirectory() {
+  // The local recovery copies outlive only a crash of the process (that is what they are for).
+  if (!local_recovery_dir_.empty()) {
+    if (Status s = DeleteLocalDirectory(local_recovery_dir_); !s.ok()) {
+      LogWarn("the job's local recovery copies were not deleted: " + s.ToString());
+    }
+  }
   if (!local_dir_owned_) return;
   if (Status s = local_dir_owned_->DeleteAll(); !s.ok()) {
     LogWarn("the job's working directory was not deleted: " + s.ToString());
@@ -408,6 +415,9 @@ Result<std::unique_ptr<Task>> JobRuntime::BuildTask(int vertex_index, int subtas
     parameters.backend_id = ExecutionPlan::BackendId(uid, subtask);
     parameters.slot = subtask;
     parameters.local_dir = JoinPath(local_dir_, parameters.backend_id);
+    if (!local_recovery_dir_.empty()) {
+      parameters.local_recovery_dir = JoinPath(local_recovery_dir_, parameters.backend_id);
+    }
     parameters.max_parallelism = plan_.max_parallelism;
     parameters.key_group_range =
         KeyGroupRange::ForSubtask(plan_.max_parallelism, vertex.parallelism, subtask);

@@ -96,8 +96,12 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
  public:
   // `config` may set execution.savepoint.path (the checkpoint to resume from) and
   // execution.savepoint-restore-mode.
+  // `local_recovery_scope` names the directory of the local recovery copies
+  // (state.backend.local-recovery) when it must outlive the run (a worker's shard: the process
+  // restarted finds it); empty: the job's id.
   static Result<std::unique_ptr<JobRuntime>> Create(JobGraph graph, const Configuration& config,
-                                                    std::shared_ptr<FileSystem> fs = nullptr);
+                                                    std::shared_ptr<FileSystem> fs = nullptr,
+                                                    const std::string& local_recovery_scope = "");
   ~JobRuntime() override;
 
   JobResult Run();
@@ -224,6 +228,7 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
   std::string job_id_;
   std::string local_dir_;
   std::optional<OwnedDirectory> local_dir_owned_;  // local_dir_, created by this job
+  std::string local_recovery_dir_;                 // state.backend.local-recovery; empty: off
   std::optional<CheckpointStorage> storage_;
   std::unique_ptr<CheckpointCoordinator> coordinator_;
   std::unique_ptr<CheckpointScheduler> scheduler_;

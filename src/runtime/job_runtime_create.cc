@@ -8,6 +8,7 @@
 #include "runtime/state_compatibility.h"
 #include "state/changelog/changelog_keyed_state_backend.h"
 #include "state/changelog/changelog_options.h"
+#include "state/rocksdb/local_recovery_copy.h"
 #include "state/state_backends.h"
 
 namespace weir {
@@ -21,7 +22,8 @@ std::string TempDirectory() {
 }  // namespace
 
 Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Configuration& config,
-                                                       std::shared_ptr<FileSystem> fs) {
+                                                       std::shared_ptr<FileSystem> fs,
+                                                       const std::string& local_recovery_scope) {
   std::unique_ptr<JobRuntime> job(new JobRuntime());
   WEIR_ASSIGN_OR_RETURN(const std::string checkpoints_dir,
                         NormalizeStoragePath(config.Get(config::kCheckpointsDir)));
@@ -140,6 +142,17 @@ Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Con
                                                     "weir-" + job->job_id_.substr(0, 8)));
   job->local_dir_ = working.root();
   job->local_dir_owned_.emplace(std::move(working));
+  if (job->storage_ && config.Get(config::kLocalRecovery)) {
+    auto dir = CreateLocalRecoveryDirectory(
+        local.empty() ? TempDirectory() : local,
+        local_recovery_scope.empty() ? job->job_id_ : local_recovery_scope);
+    if (dir.ok()) {
+      job->local_recovery_dir_ = *dir;
+    } else {
+      LogWarn(std::string(config::kLocalRecovery) +
+              " is off for this job: " + dir.status().ToString());
+    }
+  }
   job->io_pool_ = std::make_unique<ThreadPool>(
       static_cast<int>(config.Get(config::kTransferThreads)), "weir-io");
   job->async_pool_ = std::make_unique<ThreadPool>(2, "weir-async");

@@ -63,6 +63,9 @@ class CheckpointableKeyedStateBackend : public KeyedStateBackend, public Checkpo
 struct KeyedStateBackendParameters {
   std::string backend_id;
   std::string local_dir;  // the backend's own working directory (may be unused)
+  // Local recovery (state.backend.local-recovery): the backend's own directory for local copies
+  // of its checkpoints, kept across runs; empty: off (or unsupported by the backend).
+  std::string local_recovery_dir;
   int max_parallelism = kDefaultMaxParallelism;
   KeyGroupRange key_group_range;
   const Configuration* config = nullptr;                  // the job's; outlives the backend

@@ -10,6 +10,7 @@
 #include <httplib.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -287,7 +288,8 @@ TEST_F(ClusterTest, DISABLED_EtcdAndNatsServerRestartedMidRunLoseNothing) {
 
 TEST_F(ClusterTest, AWorkerRestartedWithinItsLeaseKeepsItsShards) {
   // state.backend.local-recovery: w1 keeps its lease id; killed and started again within the
-  // lease's 6 s, it takes the lease back and runs its shards again; w2 never gets them.
+  // lease's 6 s, it takes the lease back and runs its shards again, restored from its local
+  // copies; w2 never gets them.
   const std::vector<std::string> recovery = {"state.backend.local-recovery=true",
                                              "cluster.lease-ttl=6s"};
   StartWorker("w1", recovery);
@@ -302,8 +304,9 @@ TEST_F(ClusterTest, AWorkerRestartedWithinItsLeaseKeepsItsShards) {
         // the restarted w1), as it should.
         for (const auto& s : view->shards_state) {
           const auto to = view->assignment.find(s.shard);
+          // ... and checkpointed by w1 itself (a copy of that checkpoint is w1's to keep).
           if (s.owner == "w1" && !s.finished && to != view->assignment.end() &&
-              to->second == "w1") {
+              to->second == "w1" && s.checkpoint && s.checkpoint->epoch == s.epoch) {
             kept.push_back(s.shard);
           }
         }
@@ -317,6 +320,13 @@ TEST_F(ClusterTest, AWorkerRestartedWithinItsLeaseKeepsItsShards) {
   EXPECT_EQ(WaitExit("w1", std::chrono::seconds(120)), 0) << Logs();
   EXPECT_EQ(WaitExit("w2", std::chrono::seconds(120)), 0) << Logs();
   EXPECT_NE(Log("w1").find("it keeps its shards"), std::string::npos) << Logs();
+  // Its shards' state came from the local copies of their checkpoints, not the storage.
+  EXPECT_NE(Log("w1").find("from its local copy"), std::string::npos) << Logs();
+  // Both ended gracefully: no local copy is left behind.
+  const std::string copies =
+      tmp_.Sub("local") + "/weir-local-recovery-" + std::to_string(::geteuid());
+  ASSERT_TRUE(std::filesystem::is_directory(copies));
+  EXPECT_TRUE(std::filesystem::is_empty(copies));
   const std::string w2 = Log("w2").substr(w2_before);
   for (int s : kept) {
     EXPECT_EQ(w2.find("runs shard " + std::to_string(s) + " at epoch"), std::string::npos)

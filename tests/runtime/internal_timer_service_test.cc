@@ -11,7 +11,7 @@ namespace {
 
 TEST(InternalTimerServiceTest, TimersAreKeyedStateAndComeBackWithARestore) {
   testing::TempDir tmp;
-  RocksDbBackendOptions options{"op_0", tmp.Sub("db"), 128, {}, {}};
+  RocksDbBackendOptions options{"op_0", tmp.Sub("db"), 128, {}, {}, {}};
   auto backend = RocksDbKeyedStateBackend::Open(options);
   ASSERT_TRUE(backend.ok());
   std::string key;

@@ -4,6 +4,7 @@
 #include "runtime/job_runtime.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -55,12 +56,13 @@ struct Scenario {
   int parallelism;
   bool incremental;
   const char* backend = "rocksdb";
+  bool local_recovery = false;  // restarts restore from the local copies
 };
 
 class ExactlyOnceWithFailuresTest : public ::testing::TestWithParam<Scenario> {};
 
 TEST_P(ExactlyOnceWithFailuresTest, RestartsFromTheLatestCheckpointAndCommitsEachRecordOnce) {
-  const auto [parallelism, incremental, backend] = GetParam();
+  const auto [parallelism, incremental, backend, local_recovery] = GetParam();
   testing::TempDir tmp;
   const uint64_t events = 20000, keys = 300;
   // Failures at random moments, in the source's chain and in the keyed task, all after the first
@@ -75,6 +77,7 @@ TEST_P(ExactlyOnceWithFailuresTest, RestartsFromTheLatestCheckpointAndCommitsEac
   const std::string out = tmp.Sub("out");
   Configuration config = BaseConfig(tmp, parallelism, incremental);
   ASSERT_TRUE(config.Set(config::kBackendType, backend).ok());
+  ASSERT_TRUE(config.Set(config::kLocalRecovery, local_recovery ? "true" : "false").ok());
   auto job = JobRuntime::Create(
       AggregateJob(events, keys, /*rate=*/15000, out, &map_failures, &keyed_failures), config);
   ASSERT_TRUE(job.ok()) << job.status().ToString();
@@ -107,16 +110,25 @@ TEST_P(ExactlyOnceWithFailuresTest, RestartsFromTheLatestCheckpointAndCommitsEac
   EXPECT_NE(stats->latest_restore->metadata_path.find("chk-"), std::string::npos);
   Status exact = testing::CheckRunningCounts(out, testing::KeyedAggregateTotals(events, keys));
   EXPECT_TRUE(exact.ok()) << exact.message();
+  if (local_recovery) {
+    // The copies were there for the restarts; the job ended, so they are gone.
+    const std::string copies =
+        tmp.Sub("local") + "/weir-local-recovery-" + std::to_string(::geteuid());
+    ASSERT_TRUE(std::filesystem::is_directory(copies));
+    EXPECT_TRUE(std::filesystem::is_empty(copies));
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Runtime, ExactlyOnceWithFailuresTest,
                          ::testing::Values(Scenario{1, false}, Scenario{1, true},
                                            Scenario{4, false}, Scenario{4, true},
-                                           Scenario{2, false, "hashmap"}),
+                                           Scenario{2, false, "hashmap"},
+                                           Scenario{2, true, "rocksdb", true}),
                          [](const auto& info) {
                            return "P" + std::to_string(info.param.parallelism) +
                                   (info.param.incremental ? "Incremental" : "Full") +
-                                  (std::string(info.param.backend) == "hashmap" ? "Hashmap" : "");
+                                  (std::string(info.param.backend) == "hashmap" ? "Hashmap" : "") +
+                                  (info.param.local_recovery ? "LocalRecovery" : "");
                          });
 
 TEST(JobRuntimeTest, WithoutCheckpointsABoundedJobCommitsAtTheEnd) {

@@ -3,6 +3,7 @@
 #include <future>
 
 #include "common/failpoint.h"
+#include "common/log.h"
 #include "common/random_hex.h"
 #include "common/retry.h"
 #include "io/owned_directory.h"
@@ -68,17 +69,28 @@ class IncrementalAsyncPart final : public AsyncSnapshotPart {
   };
 
   IncrementalAsyncPart(Params p, CheckpointStorage storage, ThreadPool& io_pool,
-                       std::shared_ptr<SstBaseTracker> tracker)
+                       std::shared_ptr<SstBaseTracker> tracker,
+                       std::shared_ptr<const LocalRecoveryCopy> local_copy)
       : p_(std::move(p)),
         storage_(std::move(storage)),
         io_pool_(io_pool),
         tracker_(std::move(tracker)),
+        local_copy_(std::move(local_copy)),
         local_fs_(NewPosixFileSystem()) {}
 
   ~IncrementalAsyncPart() override { RemoveLocalCheckpoint(); }
 
   Result<KeyedStateHandle> Run() override {
     auto handle = Upload();
+    if (handle.ok() && local_copy_ && !p_.savepoint) {
+      // Local recovery: the uploaded native checkpoint stays as the local copy of checkpoint N.
+      if (Status kept = local_copy_->Keep(p_.checkpoint_id, p_.local_checkpoint_dir); kept.ok()) {
+        p_.local_checkpoint_dir.clear();
+      } else {
+        LogWarn("local recovery: backend " + p_.backend_id + ", checkpoint " +
+                std::to_string(p_.checkpoint_id) + ": " + kept.ToString());
+      }
+    }
     RemoveLocalCheckpoint();
     if (!handle.ok()) {
       DeleteUploaded();
@@ -189,6 +201,7 @@ class IncrementalAsyncPart final : public AsyncSnapshotPart {
   CheckpointStorage storage_;
   ThreadPool& io_pool_;
   std::shared_ptr<SstBaseTracker> tracker_;
+  std::shared_ptr<const LocalRecoveryCopy> local_copy_;  // null: local recovery off
   std::shared_ptr<FileSystem> local_fs_;
   std::mutex mu_;
   std::vector<std::string> attempted_;  // relative paths of every upload started
@@ -202,7 +215,21 @@ IncrementalSnapshotStrategy::IncrementalSnapshotStrategy(RocksDbKeyedStateBacken
     : backend_(backend),
       storage_(storage),
       io_pool_(io_pool),
-      tracker_(std::make_shared<SstBaseTracker>()) {}
+      tracker_(std::make_shared<SstBaseTracker>()) {
+  if (!backend.local_recovery_dir().empty()) {
+    local_copy_ = std::make_shared<LocalRecoveryCopy>(backend.local_recovery_dir());
+  }
+}
+
+void IncrementalSnapshotStrategy::NotifyCheckpointComplete(uint64_t checkpoint_id) {
+  tracker_->Complete(checkpoint_id);
+  if (local_copy_) local_copy_->Confirm(checkpoint_id);
+}
+
+void IncrementalSnapshotStrategy::NotifyCheckpointAborted(uint64_t checkpoint_id) {
+  tracker_->Abort(checkpoint_id);
+  if (local_copy_) local_copy_->Discard(checkpoint_id);
+}
 
 std::string IncrementalSnapshotStrategy::LocalCheckpointDir(const std::string& local_dir,
                                                             uint64_t checkpoint_id) {
@@ -236,7 +263,7 @@ Result<std::unique_ptr<AsyncSnapshotPart>> IncrementalSnapshotStrategy::SyncPart
   p.native = std::move(native).value();
   const CheckpointStorage& to = p.savepoint ? *options.target : storage_;
   return std::unique_ptr<AsyncSnapshotPart>(
-      new IncrementalAsyncPart(std::move(p), to, io_pool_, tracker_));
+      new IncrementalAsyncPart(std::move(p), to, io_pool_, tracker_, local_copy_));
 }
 
 void IncrementalSnapshotStrategy::RestoredFrom(uint64_t checkpoint_id,

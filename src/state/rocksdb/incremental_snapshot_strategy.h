@@ -5,7 +5,9 @@
 // (memtable flush + hard links), plus the state meta info. Async part (any one thread that is
 // not in the I/O pool): uploads the new SSTs to shared/<backend>-<file number>-<random>.sst and
 // the private files (MANIFEST, CURRENT, OPTIONS) to chk-<N>/<backend>/ in parallel on the I/O
-// pool, then removes the local working directory whatever the outcome.
+// pool, then removes the local working directory whatever the outcome (with local recovery on, a
+// checkpoint's uploaded native checkpoint is kept as its local copy instead:
+// local_recovery_copy.h).
 //
 // Base tracking: the SSTs of each snapshot are remembered by checkpoint id. Only
 // NotifyCheckpointComplete(N) makes N the base of the next checkpoint; an aborted, failed or
@@ -23,6 +25,7 @@
 
 #include "common/thread_pool.h"
 #include "snapshot/snapshot_strategy.h"
+#include "state/rocksdb/local_recovery_copy.h"
 #include "state/rocksdb/rocksdb_keyed_state_backend.h"
 #include "storage/checkpoint_storage.h"
 
@@ -58,10 +61,9 @@ class IncrementalSnapshotStrategy final : public SnapshotStrategy {
   Result<std::unique_ptr<AsyncSnapshotPart>> SyncPart(uint64_t checkpoint_id,
                                                       const CheckpointOptions& options) override;
 
-  void NotifyCheckpointComplete(uint64_t checkpoint_id) override {
-    tracker_->Complete(checkpoint_id);
-  }
-  void NotifyCheckpointAborted(uint64_t checkpoint_id) override { tracker_->Abort(checkpoint_id); }
+  // Both also keep the local recovery copies (local_recovery_copy.h) in step, when it is on.
+  void NotifyCheckpointComplete(uint64_t checkpoint_id) override;
+  void NotifyCheckpointAborted(uint64_t checkpoint_id) override;
   // An owned incremental checkpoint becomes the base (claim mode); anything else is never
   // built on.
   void RestoredFrom(uint64_t checkpoint_id, const KeyedStateHandle& restored, bool owned) override;
@@ -76,6 +78,7 @@ class IncrementalSnapshotStrategy final : public SnapshotStrategy {
   const CheckpointStorage& storage_;
   ThreadPool& io_pool_;
   std::shared_ptr<SstBaseTracker> tracker_;
+  std::shared_ptr<const LocalRecoveryCopy> local_copy_;  // null: local recovery off
 };
 
 }  // namespace weir

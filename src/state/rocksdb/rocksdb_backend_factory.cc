@@ -17,6 +17,7 @@ Result<std::unique_ptr<CheckpointableKeyedStateBackend>> CreateRocksDbKeyedState
   RocksDbBackendOptions options;
   options.backend_id = parameters.backend_id;
   options.local_dir = parameters.local_dir;
+  options.local_recovery_dir = parameters.local_recovery_dir;
   options.max_parallelism = parameters.max_parallelism;
   options.key_group_range = parameters.key_group_range;
   options.tuning = RocksDbTuningFromConfig(config);

@@ -64,6 +64,9 @@ struct RocksDbBackendOptions {
   // Empty (the default) means every key group.
   KeyGroupRange key_group_range;
   RocksDbTuning tuning;
+  // Local recovery (state.backend.local-recovery): where the local copies of this backend's
+  // incremental checkpoints are kept and restored from (local_recovery_copy.h); empty: off.
+  std::string local_recovery_dir;
 };
 
 // A native checkpoint taken in two halves (RocksDbKeyedStateBackend::BeginNativeCheckpoint).
@@ -98,6 +101,7 @@ class RocksDbKeyedStateBackend final : public CheckpointableKeyedStateBackend {
 
   const std::string& backend_id() const override { return options_.backend_id; }
   const std::string& local_dir() const { return options_.local_dir; }
+  const std::string& local_recovery_dir() const { return options_.local_recovery_dir; }
   const KeyGroupRange& key_group_range() const override { return options_.key_group_range; }
   int max_parallelism() const override { return options_.max_parallelism; }
 

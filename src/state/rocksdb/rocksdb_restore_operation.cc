@@ -7,11 +7,13 @@
 #include <set>
 
 #include "common/failpoint.h"
+#include "common/log.h"
 #include "common/progress.h"
 #include "common/retry.h"
 #include "io/owned_directory.h"
 #include "snapshot/file_transfer.h"
 #include "snapshot/restore/full_restore.h"
+#include "state/rocksdb/local_recovery_copy.h"
 
 namespace weir {
 namespace {
@@ -29,14 +31,39 @@ Status CheckIncrementalFiles(const KeyedStateHandle& handle) {
   return Status::OK();
 }
 
-// Places each (verified) file in the database directory under its RocksDB name.
+// The files of a handle that a local recovery copy holds (local_recovery_copy.h).
+struct LocalFiles {
+  std::string copy_dir;
+  std::vector<bool> matched;  // by index into the handle's files
+  size_t count() const {
+    return static_cast<size_t>(std::count(matched.begin(), matched.end(), true));
+  }
+};
+
+// Places each (verified) file in the database directory under its RocksDB name; those `local`
+// holds come from its copy (a hard link) instead of the checkpoint storage.
 Status FetchIncrementalFiles(const CheckpointStorage& storage, const KeyedStateHandle& handle,
-                             const std::string& db_dir, ThreadPool* pool, Progress& progress) {
+                             const std::string& db_dir, ThreadPool* pool, Progress& progress,
+                             const LocalFiles* local = nullptr) {
   auto local_fs = NewPosixFileSystem();
   WEIR_RETURN_IF_ERROR(local_fs->CreateDirs(db_dir));
   return ForEachParallel(handle.files.size(), pool, [&](size_t i) -> Status {
     const StateFileHandle& f = handle.files[i];
     WEIR_FAILPOINT("restore.fetch");
+    if (local != nullptr && !local->matched.empty() && local->matched[i]) {
+      const std::string from = JoinPath(local->copy_dir, f.local_name);
+      const std::string to = JoinPath(db_dir, f.local_name);
+      progress.Add(1, f.size);
+      // As below: SSTs are never modified, so a link is safe; the other files are copied.
+      const bool sst = f.local_name.ends_with(".sst");
+      if (sst && local_fs->Link(from, to).ok()) return Status::OK();
+      auto copied = CopyFile(*local_fs, from, *local_fs, to);
+      if (!copied.ok()) return copied.status().WithContext("local copy of " + f.path);
+      if (copied->size != f.size || copied->checksum != f.checksum) {
+        return Status::Corruption("local copy of " + f.path + " changed while it was copied");
+      }
+      return Status::OK();
+    }
     WEIR_ASSIGN_OR_RETURN(const std::string from, storage.ResolveRelative(f.path));
     const std::string to = JoinPath(db_dir, f.local_name);
     progress.Add(1, f.size);
@@ -127,7 +154,34 @@ Result<std::unique_ptr<RocksDbKeyedStateBackend>> RestoreKeyedStateBackend(
   Progress progress("restore of " + options.backend_id + " from checkpoint " +
                         std::to_string(checkpoint_id) + " (verify + fetch)",
                     2 * files, 2 * bytes);
+  // Local recovery: the files of the restored database that its local copy holds, with the
+  // recorded sizes and checksums, are neither read nor fetched from the checkpoint storage.
+  const KeyedStateHandle* base =
+      incremental ? IncrementalRestoreBase(handles, options.key_group_range) : nullptr;
+  LocalFiles local;
+  if (base != nullptr && !options.local_recovery_dir.empty()) {
+    local.copy_dir = LocalRecoveryCopy::CheckpointDir(options.local_recovery_dir, checkpoint_id);
+    local.matched = MatchLocalCopy(*base, local.copy_dir);
+  }
   for (const auto& h : handles) {
+    if (&h == base && local.count() > 0) {
+      KeyedStateHandle rest = h;
+      rest.files.clear();
+      uint64_t local_bytes = 0;
+      for (size_t i = 0; i < h.files.size(); ++i) {
+        if (local.matched[i]) {
+          local_bytes += h.files[i].size;
+        } else {
+          rest.files.push_back(h.files[i]);
+        }
+      }
+      progress.Add(local.count(), local_bytes);
+      LogInfo("restore of " + h.backend_id + " from checkpoint " + std::to_string(checkpoint_id) +
+              ": " + std::to_string(local.count()) + " of " + std::to_string(h.files.size()) +
+              " files (" + std::to_string(local_bytes) + " bytes) from its local copy");
+      WEIR_RETURN_IF_ERROR(VerifyHandleFiles(storage, checkpoint_id, rest, io_pool, &progress));
+      continue;
+    }
     WEIR_RETURN_IF_ERROR(VerifyHandleFiles(storage, checkpoint_id, h, io_pool, &progress));
   }
 
@@ -139,7 +193,6 @@ Result<std::unique_ptr<RocksDbKeyedStateBackend>> RestoreKeyedStateBackend(
   if (incremental) {
     // The database of the handle sharing the most key groups becomes this backend's; the others'
     // key groups in range are brought in (none when the parallelism did not change).
-    const KeyedStateHandle& base = *IncrementalRestoreBase(handles, options.key_group_range);
     for (const auto& h : handles) {
       if (h.kind == BackendSnapshotKind::kIncremental) {
         WEIR_RETURN_IF_ERROR(CheckIncrementalFiles(h).WithContext(context));
@@ -149,17 +202,17 @@ Result<std::unique_ptr<RocksDbKeyedStateBackend>> RestoreKeyedStateBackend(
     auto open_incremental = [&]() -> Result<std::unique_ptr<RocksDbKeyedStateBackend>> {
       WEIR_RETURN_IF_ERROR(DeleteLocalDirectory(local_dir));  // a stale attempt
       WEIR_RETURN_IF_ERROR(FetchIncrementalFiles(
-          storage, base, RocksDbKeyedStateBackend::DbDir(local_dir), io_pool, progress));
+          storage, *base, RocksDbKeyedStateBackend::DbDir(local_dir), io_pool, progress, &local));
       WEIR_FAILPOINT("restore.before_open");
       WEIR_ASSIGN_OR_RETURN(
-          auto backend, RocksDbKeyedStateBackend::OpenRestored(std::move(options), base.states));
-      if (base.key_group_range != backend->key_group_range()) {
-        WEIR_RETURN_IF_ERROR(backend->DropKeyGroupsOutsideRange(base.key_group_range));
+          auto backend, RocksDbKeyedStateBackend::OpenRestored(std::move(options), base->states));
+      if (base->key_group_range != backend->key_group_range()) {
+        WEIR_RETURN_IF_ERROR(backend->DropKeyGroupsOutsideRange(base->key_group_range));
       }
       std::vector<KeyedStateHandle> full;
       int imported = 0;
       for (const auto& h : handles) {
-        if (&h == &base) continue;
+        if (&h == base) continue;
         if (h.kind == BackendSnapshotKind::kFull) {
           full.push_back(h);
           continue;

@@ -1,0 +1,112 @@
+#include "state/rocksdb/local_recovery_copy.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+
+#include "common/log.h"
+#include "io/owned_directory.h"
+#include "snapshot/state_file_verifier.h"
+
+namespace weir {
+namespace {
+
+constexpr std::string_view kPrefix = "chk-";
+
+// The id of a "chk-<N>" entry; nullopt for any other name.
+std::optional<uint64_t> CopyId(const std::string& name) {
+  if (!name.starts_with(kPrefix) || name.size() == kPrefix.size() || name.size() > 24) {
+    return std::nullopt;
+  }
+  uint64_t id = 0;
+  for (char c : name.substr(kPrefix.size())) {
+    if (c < '0' || c > '9') return std::nullopt;
+    id = id * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return id;
+}
+
+Status MakeOwnerOnlyDir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Status::IOError("cannot create " + path + ": " + std::strerror(errno));
+  }
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    return Status::IOError("cannot stat " + path + ": " + std::strerror(errno));
+  }
+  if (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 077) != 0) {
+    return Status::FailedPrecondition(
+        path +
+        " is not an owner-only directory of this user (a link, another user's or open to "
+        "others): local recovery does not use it");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+std::string LocalRecoveryCopy::CheckpointDir(const std::string& dir, uint64_t checkpoint_id) {
+  return JoinPath(dir, std::string(kPrefix) + std::to_string(checkpoint_id));
+}
+
+Status LocalRecoveryCopy::Keep(uint64_t checkpoint_id, const std::string& native_dir) const {
+  WEIR_RETURN_IF_ERROR(MakeOwnerOnlyDir(dir_));
+  const std::string to = CheckpointDir(dir_, checkpoint_id);
+  WEIR_RETURN_IF_ERROR(DeleteLocalDirectory(to));  // a stale copy of that id
+  auto fs = NewPosixFileSystem();
+  return fs->Rename(native_dir, to);
+}
+
+void LocalRecoveryCopy::Confirm(uint64_t checkpoint_id) const {
+  auto fs = NewPosixFileSystem();
+  auto entries = fs->ListDir(dir_);
+  if (!entries.ok()) return;  // nothing kept yet
+  for (const auto& e : *entries) {
+    const auto id = CopyId(e.name);
+    if (id && *id < checkpoint_id) {
+      if (Status s = DeleteLocalDirectory(JoinPath(dir_, e.name)); !s.ok()) {
+        LogWarn("local recovery: " + s.ToString());
+      }
+    }
+  }
+}
+
+void LocalRecoveryCopy::Discard(uint64_t checkpoint_id) const {
+  if (Status s = DeleteLocalDirectory(CheckpointDir(dir_, checkpoint_id)); !s.ok()) {
+    LogWarn("local recovery: " + s.ToString());
+  }
+}
+
+std::vector<bool> MatchLocalCopy(const KeyedStateHandle& handle, const std::string& copy_dir) {
+  std::vector<bool> matched(handle.files.size(), false);
+  if (copy_dir.empty()) return matched;
+  auto fs = NewPosixFileSystem();
+  for (size_t i = 0; i < handle.files.size(); ++i) {
+    const StateFileHandle& f = handle.files[i];
+    if (!ValidateIdentifier("local file", f.local_name).ok()) continue;
+    const std::string path = JoinPath(copy_dir, f.local_name);
+    auto stat = fs->Stat(path);
+    if (!stat.ok() || stat->is_symlink || stat->is_directory || stat->is_other ||
+        stat->size != f.size) {
+      continue;
+    }
+    auto checksum = ChecksumFile(*fs, path);
+    matched[i] = checksum.ok() && *checksum == f.checksum;
+  }
+  return matched;
+}
+
+Result<std::string> CreateLocalRecoveryDirectory(const std::string& parent,
+                                                 const std::string& scope) {
+  WEIR_RETURN_IF_ERROR(ValidateIdentifier("local recovery scope", scope));
+  const std::string base = JoinPath(parent, "weir-local-recovery-" + std::to_string(::geteuid()));
+  WEIR_RETURN_IF_ERROR(MakeOwnerOnlyDir(base));
+  const std::string dir = JoinPath(base, scope);
+  WEIR_RETURN_IF_ERROR(MakeOwnerOnlyDir(dir));
+  return dir;
+}
+
+}  // namespace weir

@@ -1,0 +1,54 @@
+// LocalRecoveryCopy: local recovery (Flink's state.backend.local-recovery) for the RocksDB
+// backend's incremental checkpoints. Once an incremental checkpoint's files are uploaded, its
+// native checkpoint directory (hard links of the database's SSTs, copies of MANIFEST, CURRENT,
+// OPTIONS) is not deleted but moved to <dir>/chk-<N>; when a later checkpoint completes, the
+// copies of earlier ones go. A restore of checkpoint N takes every file whose local copy has the
+// size and checksum the checkpoint recorded from chk-<N> (a hard link, no download, no read of the
+// checkpoint storage) and fetches only the others. The checksum decides, not the name: a copy of
+// another run's chk-<N> (a former owner of a shard, a checkpoint that never completed) is simply
+// not used.
+//
+// The copies cost disk, not I/O: the SSTs of the latest checkpoints stay linked after RocksDB's
+// compactions have deleted them from the database. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "snapshot/state_handle.h"
+#include "weir/status.h"
+
+namespace weir {
+
+class LocalRecoveryCopy {
+ public:
+  // `dir`: this backend's own directory (<local recovery directory>/<backend id>).
+  explicit LocalRecoveryCopy(std::string dir) : dir_(std::move(dir)) {}
+
+  static std::string CheckpointDir(const std::string& dir, uint64_t checkpoint_id);
+
+  // Moves `native_dir` (checkpoint N's native checkpoint, all of it uploaded) to chk-<N>,
+  // replacing a stale copy of that id.
+  Status Keep(uint64_t checkpoint_id, const std::string& native_dir) const;
+  // Checkpoint N completed: the copies of earlier checkpoints are not needed any more.
+  void Confirm(uint64_t checkpoint_id) const;
+  // Checkpoint N was aborted: its copy goes.
+  void Discard(uint64_t checkpoint_id) const;
+
+ private:
+  std::string dir_;
+};
+
+// For each of `handle`'s files, whether `copy_dir` holds it under its RocksDB name as a regular
+// file with the recorded size and checksum (an empty `copy_dir`: none).
+std::vector<bool> MatchLocalCopy(const KeyedStateHandle& handle, const std::string& copy_dir);
+
+// The directory of one job's (or one shard's) local recovery copies:
+// <parent>/weir-local-recovery-<uid>/<scope>, created owner-only. A base directory that is a link,
+// belongs to another user or is open to others is refused (FailedPrecondition naming it): its
+// name is predictable, so someone else may have made it first.
+Result<std::string> CreateLocalRecoveryDirectory(const std::string& parent,
+                                                 const std::string& scope);
+
+}  // namespace weir

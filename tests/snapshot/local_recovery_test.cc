@@ -1,0 +1,209 @@
+// Local recovery (state.backend.local-recovery) of the RocksDB backend's incremental checkpoints:
+// a backend keeps its latest completed checkpoint's files as a local copy; a restore takes every
+// file whose copy matches the recorded size and checksum from there, reading nothing of it from
+// the checkpoint storage, and fetches the rest. A copy that does not match is never used.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "state/rocksdb/incremental_snapshot_strategy.h"
+#include "state/rocksdb/local_recovery_copy.h"
+#include "state/rocksdb/rocksdb_restore_operation.h"
+#include "testing/checkpoint_helpers.h"
+#include "testing/temp_dir.h"
+
+namespace weir {
+namespace {
+
+namespace fs = std::filesystem;
+using Model = std::map<int64_t, std::string>;
+
+class LocalRecoveryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(storage_.Initialize().ok());
+    fs::create_directories(fs::path(copies_).parent_path());  // the job's, made by the runtime
+    RocksDbBackendOptions o;
+    o.backend_id = "op_0";
+    o.local_dir = tmp_.Sub("local");
+    o.local_recovery_dir = copies_;
+    backend_ = std::move(RocksDbKeyedStateBackend::Open(o)).value();
+    strategy_ = std::make_unique<IncrementalSnapshotStrategy>(*backend_, storage_, pool_);
+    coordinator_ =
+        std::make_unique<CheckpointCoordinator>(storage_, CoordinatorOptions{"job", 2, {}});
+    ASSERT_TRUE(coordinator_->Recover().ok());
+    coordinator_->AddListener(strategy_.get());
+  }
+  void Put(int64_t key, const std::string& value) {
+    auto v = *backend_->GetValueState(ValueStateDescriptor<std::string>{"v"});
+    ASSERT_TRUE(backend_->SetCurrentKey(*DefaultSerializer<int64_t>(), key).ok());
+    ASSERT_TRUE(v->Update(value).ok());
+    model_[key] = value;
+  }
+  uint64_t Checkpoint() {
+    auto m = testing::TakeCheckpoint(*coordinator_, {{backend_.get(), strategy_.get()}});
+    EXPECT_TRUE(m.ok()) << m.status().ToString();
+    metadata_[m->checkpoint_id] = *m;
+    return m->checkpoint_id;
+  }
+  Result<Model> Restore(uint64_t id, const std::string& copies) {
+    RocksDbBackendOptions o;
+    o.backend_id = "op_0";
+    o.local_dir = tmp_.Sub("restore-" + std::to_string(++restores_));
+    o.local_recovery_dir = copies;
+    WEIR_ASSIGN_OR_RETURN(
+        auto b, RestoreKeyedStateBackend(storage_, id, metadata_.at(id).backends.at(0), o, &pool_));
+    Model m;
+    auto v = *b->GetValueState(ValueStateDescriptor<std::string>{"v"});
+    auto ints = DefaultSerializer<int64_t>();
+    WEIR_ASSIGN_OR_RETURN(const auto keys, b->GetKeys("v", *ints));
+    for (int64_t k : keys) {
+      WEIR_RETURN_IF_ERROR(b->SetCurrentKey(*ints, k));
+      m[k] = **v->Value();
+    }
+    return m;
+  }
+  // Overwrites every file of checkpoint `id` in the checkpoint storage with other bytes of the
+  // same size: a restore that read any of them would fail its verification.
+  void SpoilStorage(uint64_t id) {
+    for (const auto& f : metadata_.at(id).backends.at(0).files) {
+      std::ofstream(storage_.ResolveRelative(f.path).value(), std::ios::binary)
+          << std::string(f.size, 'x');
+    }
+  }
+  std::vector<std::string> Copies() {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(copies_)) names.push_back(e.path().filename());
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  testing::TempDir tmp_;
+  const std::string copies_ = tmp_.Sub("copies/op_0");
+  ThreadPool pool_{2};
+  CheckpointStorage storage_ =
+      CheckpointStorage::ForJob(NewPosixFileSystem(), tmp_.Sub("ckpt"), "job");
+  std::unique_ptr<RocksDbKeyedStateBackend> backend_;
+  std::unique_ptr<IncrementalSnapshotStrategy> strategy_;
+  std::unique_ptr<CheckpointCoordinator> coordinator_;
+  Model model_;
+  std::map<uint64_t, CheckpointMetadata> metadata_;
+  int restores_ = 0;
+};
+
+TEST_F(LocalRecoveryTest, OnlyTheLatestCompletedCheckpointsCopyIsKept) {
+  for (int64_t k = 0; k < 1000; ++k) Put(k, "one");
+  ASSERT_EQ(Checkpoint(), 1u);
+  EXPECT_EQ(Copies(), std::vector<std::string>{"chk-1"});
+  for (int64_t k = 0; k < 1000; k += 3) Put(k, "two");
+  ASSERT_EQ(Checkpoint(), 2u);
+  EXPECT_EQ(Copies(), std::vector<std::string>{"chk-2"});
+  // The copy is the whole database of checkpoint 2 (SSTs it inherited included), and the native
+  // checkpoint's working directory is gone.
+  for (const auto& f : metadata_.at(2).backends.at(0).files) {
+    EXPECT_TRUE(fs::exists(copies_ + "/chk-2/" + f.local_name)) << f.local_name;
+  }
+  EXPECT_FALSE(fs::exists(tmp_.Sub("local/checkpoints/chk-2")));
+}
+
+TEST_F(LocalRecoveryTest, ARestoreReadsNothingTheLocalCopyHolds) {
+  for (int64_t k = 0; k < 2000; ++k) Put(k, std::string(50, 'a' + k % 26));
+  Checkpoint();
+  for (int64_t k = 0; k < 2000; k += 7) Put(k, "updated");
+  const uint64_t id = Checkpoint();
+  const Model expected = model_;
+  SpoilStorage(id);
+  // Without the copy the spoiled storage is found out; with it, nothing of it is read.
+  EXPECT_FALSE(Restore(id, "").ok());
+  auto restored = Restore(id, copies_);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_EQ(*restored, expected);
+}
+
+TEST_F(LocalRecoveryTest, ACopyThatDoesNotMatchIsFetchedFromTheStorage) {
+  for (int64_t k = 0; k < 2000; ++k) Put(k, "value");
+  const uint64_t id = Checkpoint();
+  const auto& files = metadata_.at(id).backends.at(0).files;
+  ASSERT_GE(files.size(), 2u);
+  // Every copied file altered in place (same size) or gone: the checksums refuse them all.
+  bool removed = false;
+  for (const auto& f : files) {
+    const std::string path = copies_ + "/chk-1/" + f.local_name;
+    if (!removed) {
+      fs::remove(path);
+      removed = true;
+      continue;
+    }
+    fs::remove(path);  // a hard link: rewriting it in place would change the database's file too
+    std::ofstream(path, std::ios::binary) << std::string(f.size, 'z');
+  }
+  ASSERT_TRUE(fs::exists(copies_ + "/chk-1"));
+  auto restored = Restore(id, copies_);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_EQ(*restored, model_);
+  // The copy of another checkpoint id is never looked at.
+  auto other = Restore(id, tmp_.Sub("elsewhere"));
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  EXPECT_EQ(*other, model_);
+}
+
+TEST(LocalRecoveryCopyTest, ConfirmDiscardAndLeaveForeignEntriesAlone) {
+  testing::TempDir tmp;
+  const std::string dir = tmp.Sub("copies");
+  LocalRecoveryCopy copy(dir);
+  for (int id : {3, 4, 5}) {
+    const std::string native = tmp.Sub("native-" + std::to_string(id));
+    fs::create_directories(native);
+    std::ofstream(native + "/000001.sst") << id;
+    ASSERT_TRUE(copy.Keep(id, native).ok());
+    EXPECT_FALSE(fs::exists(native));
+  }
+  fs::create_directories(dir + "/chk-x");
+  std::ofstream(dir + "/notes") << "mine";
+  copy.Confirm(4);
+  EXPECT_FALSE(fs::exists(dir + "/chk-3"));
+  EXPECT_TRUE(fs::exists(dir + "/chk-4/000001.sst"));
+  EXPECT_TRUE(fs::exists(dir + "/chk-5/000001.sst"));
+  copy.Discard(5);
+  EXPECT_FALSE(fs::exists(dir + "/chk-5"));
+  EXPECT_TRUE(fs::exists(dir + "/chk-x"));
+  EXPECT_TRUE(fs::exists(dir + "/notes"));
+  // Keeping an id again replaces the stale copy.
+  const std::string native = tmp.Sub("native-again");
+  fs::create_directories(native);
+  std::ofstream(native + "/000002.sst") << "new";
+  ASSERT_TRUE(copy.Keep(4, native).ok());
+  EXPECT_FALSE(fs::exists(dir + "/chk-4/000001.sst"));
+  EXPECT_TRUE(fs::exists(dir + "/chk-4/000002.sst"));
+}
+
+TEST(LocalRecoveryCopyTest, ABaseDirectoryNotOwnedByThisUserAloneIsRefused) {
+  testing::TempDir tmp;
+  auto dir = CreateLocalRecoveryDirectory(tmp.Sub("a"), "job-1");
+  ASSERT_FALSE(dir.ok());  // the parent must exist
+  fs::create_directories(tmp.Sub("a"));
+  dir = CreateLocalRecoveryDirectory(tmp.Sub("a"), "job-1");
+  ASSERT_TRUE(dir.ok()) << dir.status().ToString();
+  EXPECT_TRUE(fs::is_directory(*dir));
+  EXPECT_EQ(fs::status(*dir).permissions() & fs::perms::all, fs::perms::owner_all);
+  const std::string base = fs::path(*dir).parent_path();
+  // Open to others (someone may have planted it), or a link to elsewhere: refused.
+  ::chmod(base.c_str(), 0777);
+  EXPECT_EQ(CreateLocalRecoveryDirectory(tmp.Sub("a"), "job-1").status().code(),
+            StatusCode::kFailedPrecondition);
+  fs::create_directories(tmp.Sub("b"));
+  fs::create_directories(tmp.Sub("elsewhere"));
+  ::chmod(tmp.Sub("elsewhere").c_str(), 0700);
+  fs::create_directory_symlink(tmp.Sub("elsewhere"),
+                               tmp.Sub("b") + "/" + fs::path(base).filename().string());
+  EXPECT_EQ(CreateLocalRecoveryDirectory(tmp.Sub("b"), "job-1").status().code(),
+            StatusCode::kFailedPrecondition);
+  // A scope that is not an identifier never becomes a path.
+  EXPECT_FALSE(CreateLocalRecoveryDirectory(tmp.Sub("a"), "../x").ok());
+}
+
+}  // namespace
+}  // namespace weir
