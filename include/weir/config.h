@@ -71,9 +71,8 @@ inline constexpr ConfigOption<bool> kLocalRecovery{
         "restore takes every file whose local copy has the recorded size and checksum from there "
         "instead of the checkpoint storage. `weir worker` with a fixed `--id` also keeps its etcd "
         "lease id in a file beside its local state, so that a process restarted within the lease's "
-        "TTL takes the "
-        "lease back, keeps its shards and restores them from its local copies. Deleted when the "
-        "job (or the shard's run) ends; see checkpoints.md.",
+        "TTL takes the lease back, keeps its shards and restores them from its local copies. "
+        "Deleted when the job (or the shard's run) ends; see checkpoints.md.",
     .flink_key = "state.backend.local-recovery"};
 inline constexpr ConfigOption<int64_t> kNumRetained{
     .key = "state.checkpoints.num-retained",

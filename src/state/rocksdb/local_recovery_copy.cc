@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <optional>
 
@@ -16,15 +17,14 @@ namespace {
 
 constexpr std::string_view kPrefix = "chk-";
 
-// The id of a "chk-<N>" entry; nullopt for any other name.
-std::optional<uint64_t> CopyId(const std::string& name) {
-  if (!name.starts_with(kPrefix) || name.size() == kPrefix.size() || name.size() > 24) {
-    return std::nullopt;
-  }
+// The id of a "chk-<N>" entry; nullopt for any other name (or a number beyond uint64).
+std::optional<uint64_t> CopyId(std::string_view name) {
+  if (!name.starts_with(kPrefix)) return std::nullopt;
+  const std::string_view digits = name.substr(kPrefix.size());
   uint64_t id = 0;
-  for (char c : name.substr(kPrefix.size())) {
-    if (c < '0' || c > '9') return std::nullopt;
-    id = id * 10 + static_cast<uint64_t>(c - '0');
+  const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
+  if (digits.empty() || error != std::errc() || end != digits.data() + digits.size()) {
+    return std::nullopt;
   }
   return id;
 }
