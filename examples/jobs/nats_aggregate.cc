@@ -1,6 +1,9 @@
 // nats-aggregate: keyed-aggregate's computation over a JetStream stream. Reads "key,value" events
 // from stream --input (as `weir nats produce` writes them), keeps per key a count and a sum in
 // keyed state, and publishes "key,count,sum" for every event to stream --output exactly once.
+// With --groups G, a second keyBy: every event also goes to its group (key mod G), which keeps a
+// count and a sum of its events and publishes "group,count,sum" to --group-output. Run by `weir
+// worker`, that keyBy crosses shards through the repartition stream "<job>-groups".
 #include <charconv>
 
 #include "bundled_jobs.h"
@@ -38,6 +41,44 @@ Event Parse(NatsMessage&& m) {
 struct ShardArgs {
   int shard = -1;  // -1: not sharded
   int shards = 0;
+};
+
+// The group's count and sum of the events of all its keys (the second keyBy).
+class GroupTotals final : public KeyedProcessFunction<uint64_t, Event, std::string> {
+ public:
+  explicit GroupTotals(uint64_t groups, ShardArgs shard) : groups_(groups), shard_(shard) {}
+  Status Open(KeyedStateBackend& state, const RuntimeInfo&) override {
+    WEIR_ASSIGN_OR_RETURN(count_, state.GetValueState(ValueStateDescriptor<int64_t>{"count"}));
+    WEIR_ASSIGN_OR_RETURN(sum_, state.GetValueState(ValueStateDescriptor<int64_t>{"sum"}));
+    return Status::OK();
+  }
+  Status ProcessElement(const Event& e, Context&, Collector<std::string>& out) override {
+    if (!e.well_formed) {
+      return Status::InvalidArgument("nats-aggregate: event '" + e.source.payload.substr(0, 80) +
+                                     "' is not 'key,value'");
+    }
+    const uint64_t group = e.key % groups_;
+    if (shard_.shard >= 0 && ShardOfKey(group, shard_.shards) != shard_.shard) {
+      return Status::Internal("nats-aggregate: group " + std::to_string(group) + " reached shard " +
+                              std::to_string(shard_.shard) +
+                              " through the repartition stream, but belongs to shard " +
+                              std::to_string(ShardOfKey(group, shard_.shards)));
+    }
+    WEIR_ASSIGN_OR_RETURN(std::optional<int64_t> count, count_->Value());
+    WEIR_ASSIGN_OR_RETURN(std::optional<int64_t> sum, sum_->Value());
+    const int64_t c = count.value_or(0) + 1;
+    const int64_t s = sum.value_or(0) + static_cast<int64_t>(e.value);
+    WEIR_RETURN_IF_ERROR(count_->Update(c));
+    WEIR_RETURN_IF_ERROR(sum_->Update(s));
+    out.Collect(std::to_string(group) + "," + std::to_string(c) + "," + std::to_string(s));
+    return Status::OK();
+  }
+
+ private:
+  uint64_t groups_;
+  ShardArgs shard_;
+  ValueState<int64_t>* count_ = nullptr;
+  ValueState<int64_t>* sum_ = nullptr;
 };
 
 class Aggregate final : public KeyedProcessFunction<uint64_t, Event, std::string> {
@@ -80,6 +121,45 @@ class Aggregate final : public KeyedProcessFunction<uint64_t, Event, std::string
   ValueState<int64_t>* sum_ = nullptr;
 };
 
+// The second keyBy. In one process, a keyBy like any other. Run as a shard, the events cross to
+// their group's shard through the repartition stream "<job>-groups": written by every shard's
+// "to-groups" sink, read by each shard's "from-groups" source (its own subject).
+void AddGroupTotals(JobBuilder& job, DataStream<Event>& events, uint64_t groups, ShardArgs shard,
+                    const std::string& server, const NatsSinkOptions& out) {
+  DataStream<Event> by_group = events;
+  if (shard.shard >= 0) {
+    NatsRepartitionOptions r;
+    r.server = server;
+    r.name = "groups";
+    r.shard = shard.shard;
+    r.shards = shard.shards;
+    events.Filter([](const Event& e) { return e.well_formed; }, "well-formed")
+        .Map([](const Event& e) { return std::to_string(e.key) + "," + std::to_string(e.value); },
+             "format")
+        .SinkTo(NatsRepartitionSink(r,
+                                    [groups, shards = shard.shards](const std::string& record) {
+                                      uint64_t key = 0;
+                                      ParseU64(record.substr(0, record.find(',')), &key);
+                                      return ShardOfKey(key % groups, shards);
+                                    }),
+                "to-groups")
+        .Uid("to-groups");
+    by_group = job.AddSource(NatsRepartitionSource(r), "from-groups")
+                   .Uid("from-groups")
+                   .Map(
+                       [](const std::string& m) {
+                         return Parse(NatsMessage{"", 0, m});
+                       },
+                       "parse-regrouped");
+  }
+  by_group.KeyBy([groups](const Event& e) { return e.key % groups; })
+      .Process<std::string>(
+          [groups, shard] { return std::make_unique<GroupTotals>(groups, shard); }, "group-totals")
+      .Uid("group-totals")
+      .SinkTo(NatsSink(out), "group-sink")
+      .Uid("group-sink");
+}
+
 }  // namespace
 
 Result<JobGraph> BuildNatsAggregate(const std::vector<std::string>& args) {
@@ -94,6 +174,12 @@ Result<JobGraph> BuildNatsAggregate(const std::vector<std::string>& args) {
   app.add_flag(
       "--at-least-once", [&out](int64_t) { out.delivery = NatsDelivery::kAtLeastOnce; },
       "publish at once instead of after each checkpoint");
+  uint64_t groups = 0;
+  NatsSinkOptions group_out;
+  app.add_option("--groups", groups, "also total the events per group (key mod G): a second keyBy")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--group-output", group_out.stream,
+                 "stream of group,count,sum (with --groups; created if missing)");
   ShardArgs shard;
   app.add_option("--shard", shard.shard, "run as this shard (weir worker passes it)")
       ->check(CLI::NonNegativeNumber);
@@ -101,6 +187,12 @@ Result<JobGraph> BuildNatsAggregate(const std::vector<std::string>& args) {
       ->check(CLI::Range(1, kDefaultMaxParallelism));
   WEIR_RETURN_IF_ERROR(ParseJobArgs(app, args));
   out.server = in.server;
+  group_out.server = in.server;
+  group_out.delivery = out.delivery;
+  if ((groups > 0) != !group_out.stream.empty()) {
+    return Status::InvalidArgument(
+        "nats-aggregate: --groups G and --group-output STREAM go together");
+  }
   if ((shard.shard >= 0) != (shard.shards > 0) || shard.shard >= shard.shards) {
     return Status::InvalidArgument(
         "nats-aggregate: --shard N and --shards S go together, with N from 0 to S-1");
@@ -108,16 +200,18 @@ Result<JobGraph> BuildNatsAggregate(const std::vector<std::string>& args) {
   if (shard.shard >= 0) in.subject_filter = in.stream + "." + std::to_string(shard.shard);
 
   JobBuilder job("nats-aggregate");
-  job.AddSource(NatsSource(in), "events")
-      .Uid("events")
-      .Map([](const NatsMessage& m) { return Parse(NatsMessage(m)); }, "parse")
-      .KeyBy([](const Event& e) { return e.key; })
+  DataStream<Event> events =
+      job.AddSource(NatsSource(in), "events")
+          .Uid("events")
+          .Map([](const NatsMessage& m) { return Parse(NatsMessage(m)); }, "parse");
+  events.KeyBy([](const Event& e) { return e.key; })
       .Process<std::string>(
           [input = in.stream, shard] { return std::make_unique<Aggregate>(input, shard); },
           "aggregate")
       .Uid("aggregate")
       .SinkTo(NatsSink(out), "sink")
       .Uid("sink");
+  if (groups > 0) AddGroupTotals(job, events, groups, shard, in.server, group_out);
   return job.Build();
 }
 

@@ -61,6 +61,16 @@ inline constexpr ConfigOption<std::string_view> kLocalDir{
         "`<dir>/weir-<job id prefix>-<random>/` per run (never a path that existed before), with "
         "`<operator uid>_<subtask>` inside, removed when the job ends.",
     .flink_key = "state.backend.rocksdb.localdir"};
+// Declared here rather than with the other cluster keys (src/cluster/cluster_options.h, which
+// lists it) because operators read it: it names what a job shares across its processes.
+inline constexpr ConfigOption<std::string_view> kClusterJob{
+    .key = "cluster.job",
+    .default_value = "",
+    .description =
+        "The job's name across its processes (`weir worker --job NAME` sets it). Names what the "
+        "processes share: the etcd keys, the checkpoint directory `<dir>/<job>/shards/` and the "
+        "repartition streams `<job>-<name>` of a second keyBy. Empty under `weir run`, where a "
+        "repartition stream is named after the job id."};
 inline constexpr ConfigOption<bool> kLocalRecovery{
     .key = "state.backend.local-recovery",
     .default_value = false,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "weir/config.h"
@@ -53,6 +54,30 @@ struct NatsSinkOptions {
 // (NatsRequiredDuplicateWindowMs). At-least-once: publishes at once and waits for the
 // acknowledgements at each barrier.
 Sink<std::string> NatsSink(NatsSinkOptions options);
+
+// A keyBy between the shards of a job run by `weir worker` (docs/cluster.md): a JetStream stream
+// "<cluster.job>-<name>" (under `weir run`, "<job id>-<name>") with one subject per shard,
+// "<stream>.<shard>". Every shard writes each record to the subject of the shard its new key
+// belongs to, and reads its own subject. The stream is created by whichever side opens first.
+struct NatsRepartitionOptions {
+  std::string server = "nats://127.0.0.1:4222";
+  std::string name;  // letters, digits, '_' and '-'; unique among the job's repartitions
+  int shard = 0;     // the shard this process runs
+  int shards = 1;    // the job's number of shards
+  int64_t publish_timeout_ms = 60000;
+};
+
+// Writes each record to the subject of shard `shard_of(record)` (in [0, shards)), exactly once as
+// the NATS sink publishes (after the writing shard's checkpoint completed, under deterministic
+// message ids); at its end of input, an end marker to every shard's subject.
+Sink<std::string> NatsRepartitionSink(NatsRepartitionOptions options,
+                                      std::function<int(const std::string&)> shard_of);
+
+// Reads this shard's subject of the repartition stream from the position in its checkpoint; it
+// ends once every writer of every shard has sent its end marker (never, while any input of the
+// writing side is unbounded). One subtask reads the subject; the position and the end markers
+// seen are kept in the checkpoint.
+Source<std::string> NatsRepartitionSource(NatsRepartitionOptions options);
 
 // The duplicate window an exactly-once NATS sink needs under `config`: a batch can be published
 // again until the first checkpoint after its publication completes and a restart restored it,

@@ -46,6 +46,13 @@ int RunWorker(const WorkerArgs& a) {
   for (const auto& assignment : a.assignments) {
     if (Status s = config.SetFromAssignment(assignment); !s.ok()) return Fail("worker", s);
   }
+  // The job's name reaches its operators through the configuration (repartition streams).
+  if (const std::string set(config.Get(config::kClusterJob)); !set.empty() && set != a.job_name) {
+    return Fail("worker", Status::InvalidArgument(std::string(config::kClusterJob) + " is '" + set +
+                                                  "' but --job is '" + a.job_name +
+                                                  "': give the job one name"));
+  }
+  if (Status s = config.Set(config::kClusterJob, a.job_name); !s.ok()) return Fail("worker", s);
   const std::string dir = std::string(config.Get(config::kCheckpointsDir));
   if (dir.empty()) {
     return Fail("worker", Status::InvalidArgument(std::string(config::kCheckpointsDir) +

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <vector>
 
+#include "weir/config.h"
 #include "weir/config_option.h"
 
 namespace weir::config {
@@ -26,7 +27,7 @@ inline constexpr ConfigOption<std::chrono::milliseconds> kClusterLeaseTtl{
         "long loses its shards to the others (whole seconds, at least 1 s)."};
 
 inline std::vector<OptionDescriptor> ClusterOptions() {
-  return {Describe(kClusterShards), Describe(kClusterLeaseTtl)};
+  return {Describe(kClusterJob), Describe(kClusterShards), Describe(kClusterLeaseTtl)};
 }
 
 }  // namespace weir::config

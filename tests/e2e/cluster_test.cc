@@ -18,6 +18,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
+#include <sstream>
 
 #include "cluster/etcd_client.h"
 #include "cluster/worker.h"
@@ -89,6 +91,7 @@ class ClusterTest : public ::testing::Test {
                                      "--output",
                                      "OUT",
                                      "--bounded"};
+    args.insert(args.end(), job_args_.begin(), job_args_.end());
     // Before the job's name, after the defaults (a later -D wins).
     auto at = std::find(args.begin(), args.end(), "nats-aggregate");
     for (const std::string& kv : extra) {
@@ -140,6 +143,19 @@ class ClusterTest : public ::testing::Test {
     return testing::CheckRunningCounts(tmp_.Sub("out"),
                                        testing::KeyedAggregateTotals(kEvents, kKeys));
   }
+  // nats-aggregate --groups: every group's counts 1..n once, with the total of its keys' events.
+  Status CheckGroupOutput(uint64_t groups) {
+    std::map<std::string, testing::KeyTotals> expected;
+    for (const auto& [key, totals] : testing::KeyedAggregateTotals(kEvents, kKeys)) {
+      testing::KeyTotals& g = expected[std::to_string(std::stoull(key) % groups)];
+      g.count += totals.count;
+      g.sum = g.sum.value_or(0) + totals.sum.value_or(0);
+    }
+    std::filesystem::create_directories(tmp_.Sub("group-out"));
+    std::ofstream(tmp_.Sub("group-out/dump.txt"))
+        << WeirOutput("nats dump --server " + nats_.url() + " --stream GOUT");
+    return testing::CheckRunningCounts(tmp_.Sub("group-out"), expected);
+  }
   // `weir checkpoints verify` of each shard's latest checkpoint's job directory.
   void ExpectShardsVerifyClean() {
     auto view = cluster::ReadClusterView(*client_, "agg");
@@ -182,6 +198,7 @@ class ClusterTest : public ::testing::Test {
   testing::NatsServer nats_{tmp_.Sub("nats")};
   std::unique_ptr<cluster::EtcdClient> client_;
   std::map<std::string, pid_t> workers_;
+  std::vector<std::string> job_args_;  // appended to nats-aggregate's arguments
 };
 
 TEST_F(ClusterTest, WorkersKilledAtRandomMomentsLoseNothingAndDuplicateNothing) {
@@ -405,6 +422,57 @@ TEST_F(ClusterTest, WorkersAddedAndStoppedGracefullyHandShardsOff) {
   EXPECT_TRUE(exact.ok()) << exact.message() << "\n" << Logs();
   ExpectShardsVerifyClean();
   ExpectFormerOwnersDirectoriesDeleted();
+}
+
+TEST_F(ClusterTest, AJobGivenTwoNamesIsRefused) {
+  StartWorker("w1", {"cluster.job=other"});
+  EXPECT_EQ(WaitExit("w1", std::chrono::seconds(30)), 1);
+  EXPECT_NE(Log("w1").find("cluster.job is 'other' but --job is 'agg'"), std::string::npos)
+      << Log("w1");
+}
+
+TEST_F(ClusterTest, ASecondKeyByCrossesShardsThroughARepartitionStreamExactlyOnce) {
+  // nats-aggregate --groups 7: each event also goes to its group (key mod 7), which most often
+  // belongs to another shard: the events cross through the repartition stream agg-groups, one
+  // subject per shard, published after the writing shard's checkpoint and read by the group's
+  // shard from its checkpointed position. A worker is killed in the middle: both outputs stay
+  // exactly-once, and each shard's second half ends once every shard's first half has.
+  constexpr uint64_t kGroups = 7;
+  job_args_ = {"--groups", std::to_string(kGroups), "--group-output", "GOUT"};
+  StartWorker("w1");
+  StartWorker("w2");
+  StartWorker("w3");
+  ASSERT_TRUE(testing::WaitFor([&] { return AllShardsCheckpointed(); }, std::chrono::seconds(60)))
+      << Logs();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  Kill("w2");
+  StartWorker("w4");
+  for (const char* id : {"w1", "w3", "w4"}) {
+    EXPECT_EQ(WaitExit(id, std::chrono::seconds(120)), 0) << id << "\n" << Logs();
+  }
+  const Status exact = CheckOutput();
+  EXPECT_TRUE(exact.ok()) << exact.message() << "\n" << Logs();
+  const Status groups = CheckGroupOutput(kGroups);
+  EXPECT_TRUE(groups.ok()) << groups.message() << "\n" << Logs();
+  // The repartition stream holds each event once ('R' and the event), and each shard's end
+  // marker on every shard's subject ('E<shard>/<subtask>/<parallelism>'; a writer restored after
+  // its end sends its markers again, which count once).
+  std::istringstream repartitioned(
+      WeirOutput("nats dump --server " + nats_.url() + " --stream agg-groups"));
+  std::set<std::string> events;
+  uint64_t records = 0, markers = 0;
+  for (std::string line; std::getline(repartitioned, line);) {
+    if (line.rfind('R', 0) == 0) {
+      ++records;
+      events.insert(line);
+    } else if (line.rfind('E', 0) == 0) {
+      ++markers;
+    }
+  }
+  EXPECT_EQ(records, kEvents);
+  EXPECT_EQ(events.size(), kEvents);  // no event twice (each has its own value)
+  EXPECT_GE(markers, static_cast<uint64_t>(kShards * kShards));
+  ExpectShardsVerifyClean();
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
@@ -63,6 +64,9 @@ class NatsAggregateTest : public ::testing::Test {
                  "--output",
                  "OUT",
                  "--bounded"});
+    if (groups_ > 0) {
+      args.insert(args.end(), {"--groups", std::to_string(groups_), "--group-output", "GOUT"});
+    }
     return args;
   }
 
@@ -100,6 +104,7 @@ class NatsAggregateTest : public ::testing::Test {
     std::ofstream(tmp_.Sub("out/dump.txt")) << dump;
     WEIR_RETURN_IF_ERROR(testing::CheckRunningCounts(
         tmp_.Sub("out"), testing::KeyedAggregateTotals(kEvents, kKeys)));
+    if (groups_ > 0) WEIR_RETURN_IF_ERROR(CheckGroupOutput());
     // The same messages with their subjects and headers: every one carries a message id (the
     // sink's deduplication), each id once.
     std::istringstream plain(dump);
@@ -124,12 +129,34 @@ class NatsAggregateTest : public ::testing::Test {
     return Status::OK();
   }
 
+  // --groups: every group's counts 1..n once, with the total of its keys' events.
+  Status CheckGroupOutput() {
+    std::map<std::string, testing::KeyTotals> expected;
+    for (const auto& [key, totals] : testing::KeyedAggregateTotals(kEvents, kKeys)) {
+      testing::KeyTotals& g = expected[std::to_string(std::stoull(key) % groups_)];
+      g.count += totals.count;
+      g.sum = g.sum.value_or(0) + totals.sum.value_or(0);
+    }
+    std::filesystem::create_directories(tmp_.Sub("group-out"));
+    std::ofstream(tmp_.Sub("group-out/dump.txt"))
+        << WeirOutput("nats dump --server " + server_.url() + " --stream GOUT");
+    return testing::CheckRunningCounts(tmp_.Sub("group-out"), expected);
+  }
+
   testing::TempDir tmp_;
   testing::NatsServer server_{tmp_.Sub("nats-store")};
   bool changelog_ = false;  // changelog checkpoints instead of incremental ones
+  uint64_t groups_ = 0;     // nats-aggregate --groups: a second keyBy
 };
 
 TEST_F(NatsAggregateTest, OutputIsExactlyOnceAfterEveryKill) { KillAndResume(11); }
+
+// A second keyBy in one process (--groups 5: per key, then per key mod 5): both outputs stay
+// exactly once across kills.
+TEST_F(NatsAggregateTest, GroupTotalsAfterASecondKeyByAreExactlyOnceAfterEveryKill) {
+  groups_ = 5;
+  KillAndResume(12);
+}
 
 // The same with changelog checkpoints (materializing every 300 ms): the sink's batches are
 // published once after checkpoints that only made the state-change log durable.

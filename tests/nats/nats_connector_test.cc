@@ -6,6 +6,7 @@
 
 #include <map>
 #include <set>
+#include <thread>
 
 #include "common/clock.h"
 #include "connectors/nats/nats_client.h"
@@ -403,6 +404,150 @@ TEST_F(NatsConnectorTest, UnreachableServerIsOneClearError) {
   Status s = source->Open(ctx, std::nullopt);
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find(server_->url()), std::string::npos) << s.message();
+}
+
+class Strings final : public Output {
+ public:
+  void Emit(Record r) override { all.push_back(std::any_cast<std::string>(std::move(r))); }
+  std::vector<std::string> all;
+};
+
+// A repartition of two shards named "groups" (stream job1-groups): record "i" goes to shard
+// i mod 2.
+NatsRepartitionOptions Repartition(const std::string& server, int shard) {
+  NatsRepartitionOptions r;
+  r.server = server;
+  r.name = "groups";
+  r.shard = shard;
+  r.shards = 2;
+  return r;
+}
+int ShardOfNumber(const std::string& record) { return std::stoi(record) % 2; }
+
+// Writes records [from, to) as shard `shard`'s writer: one checkpoint, completed; then, if
+// `end`, its end of input and the final checkpoint. Returns once all is published.
+void WriteAsShard(nats::NatsClient& client, const std::string& server, int shard, int from, int to,
+                  bool end) {
+  const uint64_t before = MessagesIn(client, "job1-groups");
+  FakeContext ctx(0, 1);
+  auto sink = NatsRepartitionSink(Repartition(server, shard), ShardOfNumber).factory();
+  Messages unused;
+  ASSERT_TRUE(sink->Open(ctx, std::nullopt, unused).ok());
+  for (int i = from; i < to; ++i) ASSERT_TRUE(sink->ProcessRecord(std::to_string(i)).ok());
+  ASSERT_TRUE(sink->SnapshotState(1).ok());
+  ASSERT_TRUE(sink->NotifyCheckpointComplete(1).ok());
+  if (end) {
+    ASSERT_TRUE(sink->Finish().ok());
+    ASSERT_TRUE(sink->SnapshotState(2).ok());
+    ASSERT_TRUE(sink->NotifyCheckpointComplete(2).ok());  // the final one: waits for the publish
+  }
+  const uint64_t published = static_cast<uint64_t>(to - from) + (end ? 2 : 0);  // + a marker each
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return MessagesIn(client, "job1-groups") >= before + published; }));
+  sink->Close();
+}
+
+// Polls `source` until nothing more comes for a moment or its input ended.
+bool Drain(SourceOperator& source, Strings& out) {
+  int idle = 0;
+  while (idle < 50) {
+    auto poll = source.Poll(out, 64);
+    EXPECT_TRUE(poll.ok()) << poll.status().message();
+    if (!poll.ok()) return false;
+    if (poll->state == SourcePoll::State::kEndOfInput) return true;
+    if (poll->state == SourcePoll::State::kMoreAvailable) {
+      idle = 0;
+    } else {
+      ++idle;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  return false;
+}
+
+TEST_F(NatsConnectorTest, RepartitionedRecordsReachTheirShardOnceAndItsReaderEndsAfterEveryWriter) {
+  FakeContext reader_ctx(0, 1);
+  auto reader = NatsRepartitionSource(Repartition(server_->url(), 0)).factory();
+  ASSERT_TRUE(reader->Open(reader_ctx, std::nullopt).ok());  // before any writer: creates it
+  WriteAsShard(*client_, server_->url(), 0, 0, 100, /*end=*/true);
+  Strings got;
+  EXPECT_FALSE(Drain(*reader, got));  // shard 1's writer has not ended
+  EXPECT_EQ(got.all.size(), 50u);
+  // A checkpoint of the reader; a second run of shard 0's writer after its end (a restore of
+  // its final checkpoint) sends its markers again: they count once.
+  ASSERT_TRUE(reader->SnapshotState(1).ok());
+  const OperatorStateHandle checkpoint = reader_ctx.Checkpointed();
+  WriteAsShard(*client_, server_->url(), 0, 0, 0, /*end=*/true);
+  WriteAsShard(*client_, server_->url(), 1, 100, 200, /*end=*/false);
+  EXPECT_FALSE(Drain(*reader, got));
+  EXPECT_EQ(got.all.size(), 100u);
+  got.all.resize(50);  // read after the checkpoint: a failure takes them back
+  reader->Close();
+  // Restored from its checkpoint (at another parallelism: one entry, any subtask can take it),
+  // the reader goes on after what it had read, and ends with shard 1's end marker.
+  FakeContext restored_ctx(0, 2, true, checkpoint.lists);
+  auto restored = NatsRepartitionSource(Repartition(server_->url(), 0)).factory();
+  ASSERT_TRUE(restored->Open(restored_ctx, std::nullopt).ok());
+  Strings after;
+  EXPECT_FALSE(Drain(*restored, after));
+  WriteAsShard(*client_, server_->url(), 1, 200, 200, /*end=*/true);
+  EXPECT_TRUE(Drain(*restored, after));
+  std::vector<std::string> all = got.all;
+  all.insert(all.end(), after.all.begin(), after.all.end());
+  std::multiset<int> numbers;
+  for (const auto& r : all) numbers.insert(std::stoi(r));
+  EXPECT_EQ(numbers.size(), 100u);  // the even numbers of 0..199, each once
+  for (int i = 0; i < 200; i += 2) EXPECT_EQ(numbers.count(i), 1u) << i;
+  // Shard 1's reader got the odd ones, and ends too; a second subtask of a reader ends at once.
+  FakeContext one(0, 1), other(1, 2);
+  auto shard1 = NatsRepartitionSource(Repartition(server_->url(), 1)).factory();
+  auto idle = NatsRepartitionSource(Repartition(server_->url(), 1)).factory();
+  ASSERT_TRUE(shard1->Open(one, std::nullopt).ok());
+  ASSERT_TRUE(idle->Open(other, std::nullopt).ok());
+  Strings odd, none;
+  EXPECT_TRUE(Drain(*shard1, odd));
+  EXPECT_EQ(odd.all.size(), 100u);
+  EXPECT_TRUE(Drain(*idle, none));
+  EXPECT_TRUE(none.all.empty());
+}
+
+TEST_F(NatsConnectorTest, RepartitionRefusesForeignMessagesAndRecordsOfNoShard) {
+  // A record that maps to no shard: one error naming the record.
+  FakeContext ctx(0, 1);
+  auto sink = NatsRepartitionSink(Repartition(server_->url(), 0), [](const std::string&) {
+                return 2;
+              }).factory();
+  Messages unused;
+  ASSERT_TRUE(sink->Open(ctx, std::nullopt, unused).ok());
+  Status s = sink->ProcessRecord(std::string("k7"));
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("'k7' maps to shard 2, not one of 0..1"), std::string::npos)
+      << s.message();
+  sink->Close();
+  // A message the stream got from elsewhere, and a marker of a shard the job does not have: the
+  // reader fails with one error naming the message and the subject.
+  const std::vector<std::pair<std::string, std::string>> cases = {{"groups", "garbage"},
+                                                                  {"others", "E5/0/1"}};
+  for (const auto& [name, payload] : cases) {
+    NatsRepartitionOptions r = Repartition(server_->url(), 1);
+    r.name = name;
+    FakeContext reader_ctx(0, 1);
+    auto reader = NatsRepartitionSource(r).factory();
+    ASSERT_TRUE(reader->Open(reader_ctx, std::nullopt).ok());
+    const std::string subject = "job1-" + name + ".1";
+    ASSERT_TRUE(client_->PublishAll(subject, {payload}, {}, NowSteadyMs() + 10000).ok());
+    Strings out;
+    Result<SourcePoll> poll = SourcePoll{};
+    for (int i = 0; i < 400 && poll.ok(); ++i) {
+      poll = reader->Poll(out, 64);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_FALSE(poll.ok()) << payload;
+    EXPECT_EQ(poll.status().code(), StatusCode::kCorruption);
+    EXPECT_NE(poll.status().message().find("message 1 of " + subject), std::string::npos)
+        << poll.status().message();
+    reader->Close();
+  }
 }
 
 TEST(SubjectCoversTest, Wildcards) {

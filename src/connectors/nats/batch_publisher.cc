@@ -15,6 +15,10 @@ std::vector<std::string> MessageIds(const OutgoingBatch& batch) {
   return ids;
 }
 
+BatchSubjects SubjectsOf(const OutgoingBatch& batch, const std::string& subject) {
+  return BatchSubjects(subject, batch.partitions.empty() ? nullptr : &batch.partitions);
+}
+
 BatchPublisher::BatchPublisher(NatsClient& client, std::string subject, int64_t timeout_ms)
     : client_(client), subject_(std::move(subject)), timeout_ms_(timeout_ms) {
   thread_ = std::thread([this] { Loop(); });
@@ -62,7 +66,7 @@ void BatchPublisher::Loop() {
     std::shared_ptr<const OutgoingBatch> batch = queue_.front();
     busy_ = true;
     lock.unlock();
-    Status s = client_.PublishAll(subject_, batch->records, MessageIds(*batch),
+    Status s = client_.PublishAll(SubjectsOf(*batch, subject_), batch->records, MessageIds(*batch),
                                   NowSteadyMs() + timeout_ms_, &stop_requested_);
     lock.lock();
     busy_ = false;

@@ -24,6 +24,9 @@ struct OutgoingBatch {
   uint64_t checkpoint_id = 0;  // 0: not tied to a checkpoint (at-least-once)
   std::string id_prefix;       // message ids "<prefix>/<checkpoint>/<i>"; empty: no ids
   std::vector<std::string> records;
+  // Empty: every record to the publisher's subject; otherwise record i to
+  // "<subject>.<partitions[i]>".
+  std::vector<int32_t> partitions;
 };
 
 class BatchPublisher {
@@ -56,6 +59,9 @@ class BatchPublisher {
   Status error_;
   std::thread thread_;
 };
+
+// Where the messages of `batch` go when published to `subject`.
+BatchSubjects SubjectsOf(const OutgoingBatch& batch, const std::string& subject);
 
 // The message ids of a batch.
 std::vector<std::string> MessageIds(const OutgoingBatch& batch);

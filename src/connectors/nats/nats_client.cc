@@ -214,17 +214,17 @@ void NatsClient::DropPendingPublishes() {
   if (js_PublishAsyncGetPendingList(&lost, js_) == NATS_OK) natsMsgList_Destroy(&lost);
 }
 
-Status NatsClient::PublishRound(const std::string& subject,
+Status NatsClient::PublishRound(const BatchSubjects& subjects,
                                 const std::vector<std::string>& payloads,
                                 const std::vector<std::string>& ids, size_t begin, size_t end,
                                 int64_t wait_ms, const std::atomic<bool>* cancel) {
-  const std::string what = who_ + ": publish to " + subject + " on " + url_;
+  const std::string what = who_ + ": publish to " + subjects.Describe() + " on " + url_;
   publish_errors_.store(0);
   jsPubOptions po;
   jsPubOptions_Init(&po);
   for (size_t i = begin; i < end; ++i) {
     po.MsgId = ids.empty() ? nullptr : ids[i].c_str();
-    natsStatus s = js_PublishAsync(js_, subject.c_str(), payloads[i].data(),
+    natsStatus s = js_PublishAsync(js_, subjects.Of(i).c_str(), payloads[i].data(),
                                    static_cast<int>(payloads[i].size()), &po);
     if (s != NATS_OK) {
       // Stalled: acknowledgements lost with a dropped connection never come, and the messages
@@ -270,9 +270,28 @@ Status NatsClient::PublishRound(const std::string& subject,
   return Status::OK();
 }
 
-Status NatsClient::PublishAll(const std::string& subject, const std::vector<std::string>& payloads,
+BatchSubjects::BatchSubjects(std::string base, const std::vector<int32_t>* partitions)
+    : base_(std::move(base)), partitions_(partitions) {
+  if (partitions_ == nullptr) return;
+  int32_t most = -1;
+  for (int32_t p : *partitions_) most = std::max(most, p);
+  for (int32_t p = 0; p <= most; ++p) by_partition_.push_back(base_ + "." + std::to_string(p));
+}
+
+const std::string& BatchSubjects::Of(size_t i) const {
+  if (partitions_ == nullptr) return base_;
+  return by_partition_[static_cast<size_t>((*partitions_)[i])];
+}
+
+std::string BatchSubjects::Describe() const {
+  return partitions_ == nullptr ? base_ : base_ + ".*";
+}
+
+Status NatsClient::PublishAll(const BatchSubjects& subjects,
+                              const std::vector<std::string>& payloads,
                               const std::vector<std::string>& ids, int64_t deadline_ms,
                               const std::atomic<bool>* cancel) {
+  const std::string subject = subjects.Describe();
   std::mt19937_64 rng(std::random_device{}());
   for (size_t begin = 0; begin < payloads.size(); begin += kPublishChunk) {
     if (cancel != nullptr && cancel->load()) {
@@ -283,7 +302,7 @@ Status NatsClient::PublishAll(const std::string& subject, const std::vector<std:
     const size_t end = std::min(payloads.size(), begin + kPublishChunk);
     int64_t backoff_ms = 50;
     for (int attempt = 1;; ++attempt) {
-      Status s = PublishRound(subject, payloads, ids, begin, end, 10000, cancel);
+      Status s = PublishRound(subjects, payloads, ids, begin, end, 10000, cancel);
       if (s.ok()) break;
       const bool cancelled = cancel != nullptr && cancel->load();
       if (!s.retryable() || cancelled || NowSteadyMs() >= deadline_ms) return s;

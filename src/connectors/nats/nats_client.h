@@ -35,6 +35,21 @@ struct StreamSpec {
   int64_t duplicate_window_ms = 0;  // 0: the server's default (2 min)
 };
 
+// Where the messages of a batch go: all to `base`, or message i to "<base>.<partitions[i]>" when
+// partitions are given (a repartition stream's subject per shard).
+class BatchSubjects {
+ public:
+  explicit BatchSubjects(std::string base, const std::vector<int32_t>* partitions = nullptr);
+  const std::string& Of(size_t i) const;
+  // The whole batch, for errors: the base, or "<base>.*".
+  std::string Describe() const;
+
+ private:
+  std::string base_;
+  const std::vector<int32_t>* partitions_;
+  std::vector<std::string> by_partition_;  // "<base>.<p>" for every p that occurs
+};
+
 // One message of a stream, as a reader hands it out.
 struct StreamMessage {
   std::string subject;
@@ -82,6 +97,12 @@ class NatsClient {
   // gained by finishing it, and a graceful handoff waits for the cancellation.
   Status PublishAll(const std::string& subject, const std::vector<std::string>& payloads,
                     const std::vector<std::string>& ids, int64_t deadline_ms,
+                    const std::atomic<bool>* cancel = nullptr) {
+    return PublishAll(BatchSubjects(subject), payloads, ids, deadline_ms, cancel);
+  }
+  // The same, each message to its own subject.
+  Status PublishAll(const BatchSubjects& subjects, const std::vector<std::string>& payloads,
+                    const std::vector<std::string>& ids, int64_t deadline_ms,
                     const std::atomic<bool>* cancel = nullptr);
 
  private:
@@ -91,7 +112,7 @@ class NatsClient {
   // would stall on them).
   void DropPendingPublishes();
   // One attempt at payloads[begin, end).
-  Status PublishRound(const std::string& subject, const std::vector<std::string>& payloads,
+  Status PublishRound(const BatchSubjects& subjects, const std::vector<std::string>& payloads,
                       const std::vector<std::string>& ids, size_t begin, size_t end,
                       int64_t wait_ms, const std::atomic<bool>* cancel);
   static void OnReconnected(natsConnection*, void* closure);

@@ -22,6 +22,7 @@
 #include "common/retry.h"
 #include "connectors/nats/batch_publisher.h"
 #include "connectors/nats/nats_client.h"
+#include "connectors/nats/repartition_stream.h"
 #include "weir/nats.h"
 
 namespace weir {
@@ -40,13 +41,34 @@ using Batch = nats::OutgoingBatch;
 // Records per batch when publishing at once (at-least-once, or without checkpoints).
 constexpr size_t kAtOnceBatch = 4096;
 
+// A repartition sink (NatsRepartitionSink) is this sink writing each record, framed, to the
+// subject of its shard of a repartition stream, and end markers at its end of input.
+struct Routing {
+  NatsRepartitionOptions options;
+  std::function<int(const std::string&)> shard_of;
+};
+
 class NatsSinkOperator final : public StreamOperator {
  public:
-  explicit NatsSinkOperator(NatsSinkOptions options) : options_(std::move(options)) {}
+  explicit NatsSinkOperator(NatsSinkOptions options, std::optional<Routing> routing = std::nullopt)
+      : options_(std::move(options)), routing_(std::move(routing)) {}
 
   Status Open(OperatorContext& ctx, const std::optional<std::string>& restored, Output&) override {
-    who_ = "nats sink '" + ctx.operator_uid() + "' subtask " + std::to_string(ctx.subtask());
+    who_ = std::string(routing_ ? "nats repartition sink '" : "nats sink '") + ctx.operator_uid() +
+           "' subtask " + std::to_string(ctx.subtask());
     subject_ = options_.subject.empty() ? options_.stream : options_.subject;
+    if (routing_) {
+      WEIR_ASSIGN_OR_RETURN(
+          options_.stream,
+          nats::RepartitionStreamName(ctx.configuration(), ctx.job_id(), routing_->options.name));
+      subject_ = options_.stream;  // + ".<shard>" per record
+      const NatsRepartitionOptions& r = routing_->options;
+      if (r.shards < 1 || r.shard < 0 || r.shard >= r.shards) {
+        return Status::InvalidArgument(who_ + ": shard " + std::to_string(r.shard) + " of " +
+                                       std::to_string(r.shards) + " shards");
+      }
+      marker_ = {routing_->options.shard, ctx.subtask(), ctx.parallelism()};
+    }
     exactly_once_ = options_.delivery == NatsDelivery::kExactlyOnce && ctx.checkpointing_enabled();
     std::mt19937_64 rng(std::random_device{}());
     char attempt[17];
@@ -69,7 +91,8 @@ class NatsSinkOperator final : public StreamOperator {
     // Every batch of the restored checkpoint belongs to a completed checkpoint; some may have
     // been published before the failure (the stream drops those copies).
     for (const auto& b : pending_) {
-      WEIR_RETURN_IF_ERROR(client_->PublishAll(subject_, b->records, nats::MessageIds(*b),
+      WEIR_RETURN_IF_ERROR(client_->PublishAll(nats::SubjectsOf(*b, subject_), b->records,
+                                               nats::MessageIds(*b),
                                                NowSteadyMs() + options_.publish_timeout_ms));
     }
     pending_.clear();
@@ -80,7 +103,11 @@ class NatsSinkOperator final : public StreamOperator {
   }
 
   Status ProcessRecord(Record record) override {
-    open_.push_back(std::any_cast<std::string>(std::move(record)));
+    if (routing_) {
+      WEIR_RETURN_IF_ERROR(Route(std::any_cast<const std::string&>(record)));
+    } else {
+      open_.push_back(std::any_cast<std::string>(std::move(record)));
+    }
     if (!exactly_once_ && open_.size() >= kAtOnceBatch) {
       HandOver(0, "");
       return publisher_->error();
@@ -107,7 +134,9 @@ class NatsSinkOperator final : public StreamOperator {
       batch->checkpoint_id = checkpoint_id;
       batch->id_prefix = id_prefix_;
       batch->records = std::move(open_);
+      batch->partitions = std::move(open_partitions_);
       open_.clear();
+      open_partitions_.clear();
       pending_.push_back(std::move(batch));
     }
     state_->clear();
@@ -127,6 +156,13 @@ class NatsSinkOperator final : public StreamOperator {
 
   Status Finish() override {
     finished_ = true;
+    if (routing_) {
+      // Every shard's reader counts the markers of every writer: its input ends with the last.
+      for (int shard = 0; shard < routing_->options.shards; ++shard) {
+        open_.push_back(nats::EndMarkerMessage(marker_));
+        open_partitions_.push_back(shard);
+      }
+    }
     // With checkpoints, the final checkpoint's completion publishes the last batch.
     if (exactly_once_) return Status::OK();
     HandOver(0, "");
@@ -139,10 +175,26 @@ class NatsSinkOperator final : public StreamOperator {
   }
 
  private:
+  // A record of a repartition sink, framed, bound for its key's shard.
+  Status Route(const std::string& record) {
+    const int shard = routing_->shard_of(record);
+    if (shard < 0 || shard >= routing_->options.shards) {
+      return Status::InvalidArgument(
+          who_ + ": record '" + record.substr(0, 80) + "' maps to shard " + std::to_string(shard) +
+          ", not one of 0.." + std::to_string(routing_->options.shards - 1));
+    }
+    open_.push_back(nats::RecordMessage(record));
+    open_partitions_.push_back(shard);
+    return Status::OK();
+  }
+
   // The stream exists (or is created) and captures our subject, and, exactly-once, keeps message
   // ids at least `needed` ms.
   Status CheckStream(int64_t needed) {
-    nats::StreamSpec spec{options_.stream, {subject_}, std::max(kDefaultDuplicateWindowMs, needed)};
+    const int64_t window = std::max(kDefaultDuplicateWindowMs, needed);
+    nats::StreamSpec spec = routing_ ? nats::RepartitionStreamSpec(options_.stream, window)
+                                     : nats::StreamSpec{options_.stream, {subject_}, window};
+    const std::string captured = routing_ ? subject_ + ".*" : subject_;
     auto get = [&] {
       return options_.create_stream ? client_->EnsureStream(spec)
                                     : client_->GetStream(options_.stream);
@@ -150,9 +202,9 @@ class NatsSinkOperator final : public StreamOperator {
     WEIR_ASSIGN_OR_RETURN(nats::StreamView stream, RetryRetryableResult<nats::StreamView>(
                                                        who_ + ": stream " + options_.stream, get));
     if (std::none_of(stream.subjects.begin(), stream.subjects.end(),
-                     [&](const std::string& s) { return nats::SubjectCovers(s, subject_); })) {
+                     [&](const std::string& s) { return nats::SubjectCovers(s, captured); })) {
       return Status::InvalidArgument(who_ + ": stream " + options_.stream +
-                                     " does not capture subject " + subject_);
+                                     " does not capture subject " + captured);
     }
     if (exactly_once_ && stream.duplicate_window_ms < needed) {
       return Status::FailedPrecondition(
@@ -173,7 +225,9 @@ class NatsSinkOperator final : public StreamOperator {
     batch->checkpoint_id = checkpoint_id;
     batch->id_prefix = std::move(id_prefix);
     batch->records = std::move(open_);
+    batch->partitions = std::move(open_partitions_);
     open_.clear();
+    open_partitions_.clear();
     publisher_->Enqueue(std::move(batch));
   }
 
@@ -183,10 +237,16 @@ class NatsSinkOperator final : public StreamOperator {
     PutLengthPrefixed(&bytes, b.id_prefix);
     PutVarint64(&bytes, b.records.size());
     for (const auto& r : b.records) PutLengthPrefixed(&bytes, r);
+    // A repartition sink's batch: the shard of every record (a plain sink's entry ends here).
+    if (!b.partitions.empty()) {
+      PutVarint64(&bytes, b.partitions.size());
+      for (int32_t p : b.partitions) PutVarint64(&bytes, static_cast<uint64_t>(p));
+    }
     return bytes;
   }
 
-  // One batch off `in`, appended to the pending ones.
+  // One batch off `in`, appended to the pending ones. A repartition sink's batches list every
+  // record's shard, which must be one of the job's.
   Status DecodeBatch(std::string_view* in) {
     auto b = std::make_shared<Batch>();
     std::string_view prefix;
@@ -198,6 +258,15 @@ class NatsSinkOperator final : public StreamOperator {
       std::string_view record;
       ok = GetLengthPrefixed(in, &record);
       b->records.emplace_back(record);
+    }
+    if (ok && routing_) {
+      uint64_t count = 0;
+      ok = GetVarint64(in, &count) && count == b->records.size();
+      for (uint64_t r = 0; ok && r < count; ++r) {
+        uint64_t p = 0;
+        ok = GetVarint64(in, &p) && p < static_cast<uint64_t>(routing_->options.shards);
+        b->partitions.push_back(static_cast<int32_t>(p));
+      }
     }
     if (!ok) return Malformed();
     pending_.push_back(std::move(b));
@@ -218,6 +287,9 @@ class NatsSinkOperator final : public StreamOperator {
   static constexpr std::string_view kBatchesState = "pending-batches";
 
   NatsSinkOptions options_;
+  std::optional<Routing> routing_;
+  nats::EndMarker marker_;                // a repartition sink's
+  std::vector<int32_t> open_partitions_;  // a repartition sink's: the shard of each open record
   std::string who_;
   std::vector<std::string>* state_ = nullptr;  // the split-distributed list of pending batches
   std::string subject_;
@@ -237,6 +309,15 @@ class NatsSinkOperator final : public StreamOperator {
 
 Sink<std::string> NatsSink(NatsSinkOptions options) {
   return {[options] { return std::make_unique<NatsSinkOperator>(options); }};
+}
+
+Sink<std::string> NatsRepartitionSink(NatsRepartitionOptions options,
+                                      std::function<int(const std::string&)> shard_of) {
+  NatsSinkOptions sink;
+  sink.server = options.server;
+  sink.publish_timeout_ms = options.publish_timeout_ms;
+  Routing routing{std::move(options), std::move(shard_of)};
+  return {[sink, routing] { return std::make_unique<NatsSinkOperator>(sink, routing); }};
 }
 
 int64_t NatsRequiredDuplicateWindowMs(const Configuration& config) {
