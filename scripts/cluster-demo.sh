@@ -6,22 +6,25 @@
 #   exactly-once: yes|no, takeover p50 N ms
 # (takeover: from the kill to the new owner's claim of each shard the killed worker held).
 #
-#   scripts/cluster-demo.sh [--events M] [--local]     (M = 1000000; --local: no S3)
+#   scripts/cluster-demo.sh [--events M] [--groups G] [--local]
+#     (M = 1000000; --groups: also per key mod G through a repartition stream, checked too;
+#      --local: no S3)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-events=1000000 extra=()
+events=1000000 groups=0 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --events) events=$2; shift ;;
+    --groups) groups=$2; shift ;;
     --local) extra+=(--local) ;;
-    *) echo "usage: scripts/cluster-demo.sh [--events M] [--local]" >&2; exit 2 ;;
+    *) echo "usage: scripts/cluster-demo.sh [--events M] [--groups G] [--local]" >&2; exit 2 ;;
   esac
   shift
 done
 dir=$(mktemp -d "${TMPDIR:-/tmp}/weir-cluster-demo.XXXXXX")
 trap '"$root/scripts/cluster.sh" stop "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
-"$root/scripts/cluster.sh" start "$dir" --workers 3 --shards 3 --events "$events" "${extra[@]}"
+"$root/scripts/cluster.sh" start "$dir" --workers 3 --shards 3 --events "$events" --groups "$groups" "${extra[@]}"
 # shellcheck disable=SC1091
 . "$dir/env"
 now_ms() { date +%s%3N; }
@@ -55,9 +58,12 @@ until [ "$(shards | awk '$2 == "(finished)"' | wc -l)" -eq "$SHARDS" ]; do
   sleep 0.2
 done
 "$WEIR" nats dump --server "$NATS" --stream OUT >"$dir/out.txt"
-exact=$(python3 - "$dir/out.txt" "$EVENTS" "$KEYS" <<'PY'
+: >"$dir/groups.txt"
+[ "$groups" -gt 0 ] && "$WEIR" nats dump --server "$NATS" --stream GOUT >"$dir/groups.txt"
+exact=$(python3 - "$dir/out.txt" "$EVENTS" "$KEYS" "$groups" "$dir/groups.txt" <<'PY'
 import sys
 path, events, keys = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+groups, group_path = int(sys.argv[4]), sys.argv[5]
 M = (1 << 64) - 1
 def splitmix(x):
     x = (x + 0x9e3779b97f4a7c15) & M
@@ -76,7 +82,22 @@ for line in open(path):
     if (k, c) in seen or k not in want or c > len(want[k]) or want[k][c - 1] != s:
         ok = False
     seen.add((k, c))
-print("yes" if ok and len(seen) == events else "no")
+ok = ok and len(seen) == events
+if groups > 0:
+    # Per group (key mod G): counts 1..n once, the last with the sum of the group's values.
+    total = {}
+    for k, sums in want.items():
+        c, s = total.get(k % groups, (0, 0))
+        total[k % groups] = (c + len(sums), s + sums[-1])
+    lines = {}
+    for line in open(group_path):
+        g, c, s = map(int, line.strip().split(","))
+        ok = ok and (g, c) not in lines
+        lines[(g, c)] = s
+    for g, (n, s) in total.items():
+        ok = ok and all((g, c) in lines for c in range(1, n + 1)) and lines.get((g, n)) == s
+    ok = ok and len(lines) == events
+print("yes" if ok else "no")
 PY
 )
 p50=n/a

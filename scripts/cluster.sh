@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # A weir cluster on 127.0.0.1 (docs/cluster.md): etcd, nats-server with JetStream, the Ceph RADOS
 # Gateway of scripts/rgw.sh (checkpoints on S3) and weir workers running a bounded nats-aggregate
-# over stream EV (partitioned into shards by `weir nats produce --shards`) into stream OUT.
+# over stream EV (partitioned into shards by `weir nats produce --shards`) into stream OUT; with
+# --groups G also the totals per key mod G (a second keyBy through the repartition stream
+# demo-groups) into stream GOUT.
 #
-#   scripts/cluster.sh start DIR [--workers N] [--shards S] [--events M] [--keys K] [--local]
-#                                 starts everything (N = 3, S = 3, M = 1000000, K = 10000;
-#                                 --local: checkpoints in DIR/checkpoints instead of S3)
+#   scripts/cluster.sh start DIR [--workers N] [--shards S] [--events M] [--keys K] [--groups G]
+#                                [--local]
+#                                 starts everything (N = 3, S = 3, M = 1000000, K = 10000,
+#                                 G = 0: none; --local: checkpoints in DIR/checkpoints, not S3)
 #   scripts/cluster.sh stop DIR          stops every process of DIR by its PID
 #   scripts/cluster.sh kill-worker DIR I SIGKILL to worker I (1-based)
 #   scripts/cluster.sh add-worker DIR    starts one more worker
@@ -40,10 +43,11 @@ stop_pidfile() {
 start_worker() {
   # shellcheck disable=SC1091
   . "$dir/env"
-  local i=$1
+  local i=$1 groups=()
+  [ "${GROUPS_OF_KEYS:-0}" -gt 0 ] && groups=(--groups "$GROUPS_OF_KEYS" --group-output GOUT)
   # shellcheck disable=SC2086
   "$WEIR" worker --cluster "$ETCD" --job demo --id "worker-$i" --config "$dir/weir.yaml" \
-    nats-aggregate --server "$NATS" --input EV --output OUT --bounded \
+    nats-aggregate --server "$NATS" --input EV --output OUT --bounded "${groups[@]}" \
     >"$dir/worker-$i.log" 2>&1 &
   echo $! >"$dir/pids/worker-$i.pid"
   echo "$i" >"$dir/workers"
@@ -51,13 +55,14 @@ start_worker() {
 
 case "$cmd" in
   start)
-    workers=3 shards=3 events=1000000 keys=10000 local=0
+    workers=3 shards=3 events=1000000 keys=10000 groups=0 local=0
     while [ $# -gt 0 ]; do
       case "$1" in
         --workers) workers=$2; shift ;;
         --shards) shards=$2; shift ;;
         --events) events=$2; shift ;;
         --keys) keys=$2; shift ;;
+        --groups) groups=$2; shift ;;
         --local) local=1 ;;
         *) echo "cluster.sh start: unknown option $1" >&2; exit 2 ;;
       esac
@@ -84,6 +89,7 @@ case "$cmd" in
       echo "EVENTS=$events"
       echo "KEYS=$keys"
       echo "SHARDS=$shards"
+      echo "GROUPS_OF_KEYS=$groups"
     } >"$dir/env"
     {
       echo "execution.checkpointing.interval: 500ms"
