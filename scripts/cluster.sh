@@ -6,9 +6,10 @@
 # demo-groups) into stream GOUT.
 #
 #   scripts/cluster.sh start DIR [--workers N] [--shards S] [--events M] [--keys K] [--groups G]
-#                                [--local]
+#                                [--payload-bytes B] [--local]
 #                                 starts everything (N = 3, S = 3, M = 1000000, K = 10000,
-#                                 G = 0: none; --local: checkpoints in DIR/checkpoints, not S3)
+#                                 G = 0: none; B = 0: bytes of payload state per key;
+#                                 --local: checkpoints in DIR/checkpoints, not S3)
 #   scripts/cluster.sh stop DIR          stops every process of DIR by its PID
 #   scripts/cluster.sh kill-worker DIR I SIGKILL to worker I (1-based)
 #   scripts/cluster.sh add-worker DIR    starts one more worker
@@ -43,11 +44,14 @@ stop_pidfile() {
 start_worker() {
   # shellcheck disable=SC1091
   . "$dir/env"
-  local i=$1 groups=()
-  [ "${GROUPS_OF_KEYS:-0}" -gt 0 ] && groups=(--groups "$GROUPS_OF_KEYS" --group-output GOUT)
+  local i=$1 extra=()
+  if [ "${GROUPS_OF_KEYS:-0}" -gt 0 ]; then
+    extra+=(--groups "$GROUPS_OF_KEYS" --group-output GOUT)
+  fi
+  extra+=(--payload-bytes "${PAYLOAD_BYTES:-0}")
   # shellcheck disable=SC2086
   "$WEIR" worker --cluster "$ETCD" --job demo --id "worker-$i" --config "$dir/weir.yaml" \
-    nats-aggregate --server "$NATS" --input EV --output OUT --bounded "${groups[@]}" \
+    nats-aggregate --server "$NATS" --input EV --output OUT --bounded "${extra[@]}" \
     >"$dir/worker-$i.log" 2>&1 &
   echo $! >"$dir/pids/worker-$i.pid"
   echo "$i" >"$dir/workers"
@@ -55,7 +59,7 @@ start_worker() {
 
 case "$cmd" in
   start)
-    workers=3 shards=3 events=1000000 keys=10000 groups=0 local=0
+    workers=3 shards=3 events=1000000 keys=10000 groups=0 payload=0 local=0
     while [ $# -gt 0 ]; do
       case "$1" in
         --workers) workers=$2; shift ;;
@@ -63,6 +67,7 @@ case "$cmd" in
         --events) events=$2; shift ;;
         --keys) keys=$2; shift ;;
         --groups) groups=$2; shift ;;
+        --payload-bytes) payload=$2; shift ;;
         --local) local=1 ;;
         *) echo "cluster.sh start: unknown option $1" >&2; exit 2 ;;
       esac
@@ -90,6 +95,7 @@ case "$cmd" in
       echo "KEYS=$keys"
       echo "SHARDS=$shards"
       echo "GROUPS_OF_KEYS=$groups"
+      echo "PAYLOAD_BYTES=$payload"
     } >"$dir/env"
     {
       echo "execution.checkpointing.interval: 500ms"

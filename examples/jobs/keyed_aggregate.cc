@@ -7,6 +7,7 @@
 
 #include "bundled_jobs.h"
 #include "job_args.h"
+#include "payload.h"
 #include "splitmix64.h"
 #include "weir/connectors.h"
 #include "weir/job.h"
@@ -62,23 +63,13 @@ class Aggregate final : public KeyedProcessFunction<uint64_t, Event, std::string
     const int64_t s = sum.value_or(0) + static_cast<int64_t>(e.value);
     WEIR_RETURN_IF_ERROR(count_->Update(c));
     WEIR_RETURN_IF_ERROR(sum_->Update(s));
-    if (payload_bytes_ > 0) WEIR_RETURN_IF_ERROR(payload_->Update(Payload(e.key, c)));
+    if (payload_bytes_ > 0)
+      WEIR_RETURN_IF_ERROR(payload_->Update(PayloadOf(e.key, c, payload_bytes_)));
     out.Collect(std::to_string(e.key) + "," + std::to_string(c) + "," + std::to_string(s));
     return Status::OK();
   }
 
  private:
-  // Deterministic bytes that change with every update of the key.
-  std::string Payload(uint64_t key, int64_t count) const {
-    std::string p(payload_bytes_, '\0');
-    uint64_t x = SplitMix64(key * 0x100000001b3ULL + static_cast<uint64_t>(count));
-    for (size_t i = 0; i < p.size(); ++i) {
-      if (i % 8 == 0) x = SplitMix64(x);
-      p[i] = static_cast<char>('a' + (x >> ((i % 8) * 8)) % 26);
-    }
-    return p;
-  }
-
   size_t payload_bytes_;
   ValueState<int64_t>* count_ = nullptr;
   ValueState<int64_t>* sum_ = nullptr;

@@ -8,6 +8,7 @@
 
 #include "bundled_jobs.h"
 #include "job_args.h"
+#include "payload.h"
 #include "shard_of.h"
 #include "weir/nats.h"
 
@@ -83,10 +84,15 @@ class GroupTotals final : public KeyedProcessFunction<uint64_t, Event, std::stri
 
 class Aggregate final : public KeyedProcessFunction<uint64_t, Event, std::string> {
  public:
-  Aggregate(std::string input, ShardArgs shard) : input_(std::move(input)), shard_(shard) {}
+  Aggregate(std::string input, ShardArgs shard, size_t payload_bytes)
+      : input_(std::move(input)), shard_(shard), payload_bytes_(payload_bytes) {}
   Status Open(KeyedStateBackend& state, const RuntimeInfo&) override {
     WEIR_ASSIGN_OR_RETURN(count_, state.GetValueState(ValueStateDescriptor<int64_t>{"count"}));
     WEIR_ASSIGN_OR_RETURN(sum_, state.GetValueState(ValueStateDescriptor<int64_t>{"sum"}));
+    if (payload_bytes_ > 0) {
+      WEIR_ASSIGN_OR_RETURN(payload_,
+                            state.GetValueState(ValueStateDescriptor<std::string>{"payload"}));
+    }
     return Status::OK();
   }
   Status ProcessElement(const Event& e, Context&, Collector<std::string>& out) override {
@@ -110,6 +116,8 @@ class Aggregate final : public KeyedProcessFunction<uint64_t, Event, std::string
     const int64_t s = sum.value_or(0) + static_cast<int64_t>(e.value);
     WEIR_RETURN_IF_ERROR(count_->Update(c));
     WEIR_RETURN_IF_ERROR(sum_->Update(s));
+    if (payload_bytes_ > 0)
+      WEIR_RETURN_IF_ERROR(payload_->Update(PayloadOf(e.key, c, payload_bytes_)));
     out.Collect(std::to_string(e.key) + "," + std::to_string(c) + "," + std::to_string(s));
     return Status::OK();
   }
@@ -117,6 +125,8 @@ class Aggregate final : public KeyedProcessFunction<uint64_t, Event, std::string
  private:
   std::string input_;
   ShardArgs shard_;
+  size_t payload_bytes_;
+  ValueState<std::string>* payload_ = nullptr;
   ValueState<int64_t>* count_ = nullptr;
   ValueState<int64_t>* sum_ = nullptr;
 };
@@ -174,6 +184,10 @@ Result<JobGraph> BuildNatsAggregate(const std::vector<std::string>& args) {
   app.add_flag(
       "--at-least-once", [&out](int64_t) { out.delivery = NatsDelivery::kAtLeastOnce; },
       "publish at once instead of after each checkpoint");
+  size_t payload_bytes = 0;
+  app.add_option("--payload-bytes", payload_bytes,
+                 "also keep this many bytes of payload per key (state size for benchmarks)")
+      ->check(CLI::Range(0, 1 << 20));
   uint64_t groups = 0;
   NatsSinkOptions group_out;
   app.add_option("--groups", groups, "also total the events per group (key mod G): a second keyBy")
@@ -206,7 +220,9 @@ Result<JobGraph> BuildNatsAggregate(const std::vector<std::string>& args) {
           .Map([](const NatsMessage& m) { return Parse(NatsMessage(m)); }, "parse");
   events.KeyBy([](const Event& e) { return e.key; })
       .Process<std::string>(
-          [input = in.stream, shard] { return std::make_unique<Aggregate>(input, shard); },
+          [input = in.stream, shard, payload_bytes] {
+            return std::make_unique<Aggregate>(input, shard, payload_bytes);
+          },
           "aggregate")
       .Uid("aggregate")
       .SinkTo(NatsSink(out), "sink")

@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/random_hex.h"
+#include "state/rocksdb/local_recovery_copy.h"
 #include "web/cluster_rest_server.h"
 #include "web/rest_json.h"
 #include "web/web_options.h"
@@ -84,6 +85,12 @@ int RunWorker(const WorkerArgs& a) {
       std::string local = std::string(config.Get(config::kLocalDir));
       if (local.empty()) local = getenv("TMPDIR") != nullptr ? getenv("TMPDIR") : "/tmp";
       options.lease_file = local + "/weir-worker-" + a.job_name + "-" + a.id + ".lease";
+      options.discard_local_state = [local, scope = a.job_name + "-" + a.id](int shard) {
+        const std::string of = scope + "-shard-" + std::to_string(shard);
+        if (Status s = DiscardLocalRecoveryDirectory(local, of); !s.ok()) {
+          LogWarn("local recovery copies of " + of + " were not deleted: " + s.ToString());
+        }
+      };
     }
   }
   if (options.shards > config.Get(config::kMaxParallelism)) {

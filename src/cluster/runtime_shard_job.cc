@@ -88,9 +88,9 @@ Status RuntimeShardJob::Run() {
   return Status::OK();
 }
 
-void RuntimeShardJob::StopWithFinalCheckpoint() {
+void RuntimeShardJob::StopWithFinalCheckpoint(std::function<void()> stopping) {
   if (stopper_.joinable()) return;
-  stopper_ = std::thread([this] {
+  stopper_ = std::thread([this, stopping = std::move(stopping)] {
     // A checkpoint now; once it completed (recorded through the fence), cancel. If it cannot
     // be taken (the job is restarting or ending), cancel at once: the next owner resumes from
     // the latest recorded checkpoint, so nothing is lost either way, only replayed.
@@ -109,6 +109,7 @@ void RuntimeShardJob::StopWithFinalCheckpoint() {
     }
     LogInfo("job " + job_->job_id() + ": handoff checkpoint done; cancelling");
     job_->Cancel();
+    if (stopping) stopping();
   });
 }
 

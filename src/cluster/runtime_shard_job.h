@@ -30,7 +30,7 @@ class RuntimeShardJob final : public ShardJob {
   ~RuntimeShardJob() override;
 
   Status Run() override;
-  void StopWithFinalCheckpoint() override;
+  void StopWithFinalCheckpoint(std::function<void()> stopping) override;
   void Cancel() override { job_->Cancel(); }
   bool finished() const override { return finished_; }
   void DeleteLostRunFiles(int64_t recorded_epoch) override;

@@ -112,7 +112,8 @@ Result<std::vector<ShardState>> ShardRegistry::List(int shards) {
 }
 
 Result<std::optional<ShardState>> ShardRegistry::TryClaim(int shard, const std::string& member,
-                                                          int64_t lease) {
+                                                          int64_t lease, bool* owned_elsewhere) {
+  if (owned_elsewhere != nullptr) *owned_elsewhere = false;
   const std::string owner_key = ShardPrefix(shard) + "owner";
   const std::string epoch_key = ShardPrefix(shard) + "epoch";
   WEIR_ASSIGN_OR_RETURN(ShardState state, Get(shard));
@@ -121,7 +122,10 @@ Result<std::optional<ShardState>> ShardRegistry::TryClaim(int shard, const std::
   // Ours already (under this lease): a run of ours ended without releasing it (its release
   // failed, etcd being away); claimed again at the next epoch, which fences that run.
   const bool ours = owner && owner->value == member && owner->lease == lease;
-  if (owner && !ours) return std::optional<ShardState>();
+  if (owner && !ours) {
+    if (owned_elsewhere != nullptr) *owned_elsewhere = true;
+    return std::optional<ShardState>();
+  }
   WEIR_ASSIGN_OR_RETURN(std::optional<KeyValue> epoch, etcd_->Get(epoch_key));
   const int64_t seen_revision = epoch ? epoch->mod_revision : 0;
   // Nobody else owns it and nobody raised the epoch since we read it: ours, with the next epoch.
@@ -131,7 +135,10 @@ Result<std::optional<ShardState>> ShardRegistry::TryClaim(int shard, const std::
                                     Compare::ModRevision(epoch_key, seen_revision)},
                                    {Operation::Put(owner_key, member, lease),
                                     Operation::Put(epoch_key, std::to_string(state.epoch + 1))}));
-  if (!claimed) return std::optional<ShardState>();
+  if (!claimed) {
+    if (owned_elsewhere != nullptr) *owned_elsewhere = true;
+    return std::optional<ShardState>();
+  }
   state.owner = member;
   state.epoch += 1;
   return std::optional<ShardState>(std::move(state));

@@ -45,8 +45,10 @@ class ShardRegistry {
 
   // Claims shard `n` for `member` (its lease) if nobody else owns it (it may own it already
   // under that lease: a run of it that ended without a release). The shard's state after the
-  // claim (its new epoch, its latest checkpoint), or nullopt if someone else owns it.
-  Result<std::optional<ShardState>> TryClaim(int shard, const std::string& member, int64_t lease);
+  // claim (its new epoch, its latest checkpoint), or nullopt if someone else owns it (then
+  // `*owned_elsewhere`, if given, is set: a claim may succeed soon) or it is finished.
+  Result<std::optional<ShardState>> TryClaim(int shard, const std::string& member, int64_t lease,
+                                             bool* owned_elsewhere = nullptr);
   // Records checkpoint `id` at `path` if `epoch` is still the shard's; FailedPrecondition if a
   // newer owner claimed it since (the caller has lost the shard).
   Status RecordCheckpoint(int shard, int64_t epoch, uint64_t id, const std::string& path);

@@ -132,6 +132,10 @@ Status Worker::Register() {
     LogInfo("worker " + options_.member + " took its lease " + std::to_string(lease_->lease()) +
             " back (restarted within its " + std::to_string(options_.lease_ttl.count()) +
             " s): it keeps its shards");
+  } else if (options_.discard_local_state) {
+    // A new lease: whatever a former process kept for its shards is of no further use (runs end
+    // by deleting their own copies: only a killed process leaves any). Nothing runs here now.
+    for (int shard = 0; shard < options_.shards; ++shard) options_.discard_local_state(shard);
   }
   if (!options_.lease_file.empty()) {
     if (Status s = WriteLeaseFile(options_.lease_file, lease_->lease()); !s.ok()) {
@@ -173,8 +177,13 @@ void Worker::Loop() {
     }
     last_error = s.ok() ? "" : s.ToString();
     lock.lock();
-    cv_.wait_for(lock, options_.poll_interval,
-                 [&] { return stopping_ || (lease_ && lease_->lost()); });
+    // A shard assigned here but still owned elsewhere is about to be released (a handoff's
+    // checkpoint takes a moment): poll faster until it is claimed, so that its input pauses less.
+    const auto interval = awaiting_handoff_ ? std::min(options_.poll_interval, kHandoffPollInterval)
+                                            : options_.poll_interval;
+    cv_.wait_for(lock, interval, [&] {
+      return stopping_ || (lease_ && lease_->lost()) || AnyStoppingUnreleased();
+    });
   }
 }
 
@@ -190,6 +199,7 @@ Status Worker::Poll() {
     lease_->Abandon();
     WEIR_RETURN_IF_ERROR(Register());
   }
+  ReleaseStopping();
   ReapEnded();
   DeleteSuperseded();
   WEIR_RETURN_IF_ERROR(LeadIfFree());
@@ -218,6 +228,7 @@ Status Worker::ReleaseOwnedNotRun(const ShardAssignment& assignment) {
     LogInfo("worker " + options_.member + ": releasing shard " + std::to_string(s.shard) +
             ", which its former process held and which is assigned elsewhere now");
     WEIR_RETURN_IF_ERROR(registry_.Release(s.shard, options_.member, s.epoch));
+    if (options_.discard_local_state) options_.discard_local_state(s.shard);
   }
   return Status::OK();
 }
@@ -270,21 +281,26 @@ Status Worker::RunAssigned(const ShardAssignment& assignment) {
           !run->ended) {
         LogInfo("worker " + options_.member + ": handing shard " + std::to_string(shard) +
                 " off to " + (it == assignment.end() ? std::string("nobody") : it->second));
-        run->handing_off = true;
-        run->handoff_start = std::chrono::steady_clock::now();
-        run->job->StopWithFinalCheckpoint();
+        StartHandoff(run.get());
       }
     }
   }
+  awaiting_handoff_ = false;
   for (const auto& [shard, member] : assignment) {
     if (member != options_.member) continue;
     {
       std::lock_guard lock(mu_);
       if (running_.count(shard) > 0) continue;
     }
-    WEIR_ASSIGN_OR_RETURN(std::optional<ShardState> claimed,
-                          registry_.TryClaim(shard, options_.member, lease_->lease()));
-    if (!claimed) continue;  // still owned (its former owner hands it off) or finished
+    bool owned_elsewhere = false;
+    WEIR_ASSIGN_OR_RETURN(
+        std::optional<ShardState> claimed,
+        registry_.TryClaim(shard, options_.member, lease_->lease(), &owned_elsewhere));
+    if (!claimed) {
+      // Still owned (its former owner hands it off, or its lease has yet to expire) or finished.
+      awaiting_handoff_ = awaiting_handoff_ || owned_elsewhere;
+      continue;
+    }
     const int64_t epoch = claimed->epoch;
     // etcd away for a moment (a restart, a slow disk) should not fail the shard: transient
     // errors are retried for up to a lease TTL (after which the lease is lost anyway).
@@ -326,6 +342,46 @@ Status Worker::RunAssigned(const ShardAssignment& assignment) {
   return Status::OK();
 }
 
+void Worker::StartHandoff(Running* run) {
+  run->handing_off = true;
+  run->handoff_start = std::chrono::steady_clock::now();
+  run->job->StopWithFinalCheckpoint([this, run] {
+    {
+      std::lock_guard lock(mu_);
+      run->stopping = true;
+    }
+    cv_.notify_all();
+  });
+}
+
+bool Worker::AnyStoppingUnreleased() const {
+  for (const auto& [shard, run] : running_) {
+    if (run->stopping && !run->release_tried) return true;
+  }
+  return false;
+}
+
+void Worker::ReleaseStopping() {
+  std::vector<std::pair<int, Running*>> stopping;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [shard, run] : running_) {
+      if (run->stopping && !run->release_tried) {
+        run->release_tried = true;
+        stopping.emplace_back(shard, run.get());
+      }
+    }
+  }
+  // Runs leave running_ only through ReapEnded and CancelAll, which run on this same thread
+  // (the loop's, or Stop's once the loop has ended): the pointers stay valid.
+  for (auto& [shard, run] : stopping) {
+    Status s = registry_.Release(shard, options_.member, run->epoch);
+    if (!s.ok()) continue;  // released when the run has ended (retried until etcd hears it)
+    std::lock_guard lock(mu_);
+    run->released_early = true;
+  }
+}
+
 void Worker::ReapEnded() {
   std::vector<std::pair<int, std::unique_ptr<Running>>> ended;
   {
@@ -352,7 +408,10 @@ void Worker::ReapEnded() {
       LogInfo("worker " + options_.member + ": shard " + std::to_string(shard) + " handed off (" +
               std::to_string(ms.count()) + " ms from the handoff's start to the run's end)");
     }
-    unreleased_[shard] = {run->epoch, run->status.ok() && run->job->finished(), false};
+    // Released when it stopped (its next owner may be running it already): nothing to settle.
+    if (!run->released_early) {
+      unreleased_[shard] = {run->epoch, run->status.ok() && run->job->finished(), false};
+    }
     // A run that failed may have lost its shard (a fence refused it): its files go once a
     // newer owner has checkpointed. If it failed otherwise, no newer owner will checkpoint
     // before the next claim, and it is given up after a while.
@@ -451,18 +510,21 @@ void Worker::Stop() {
   {
     std::unique_lock lock(mu_);
     for (auto& [shard, run] : running_) {
-      if (!run->handing_off && !run->ended) {
-        run->handing_off = true;
-        run->handoff_start = std::chrono::steady_clock::now();
-        run->job->StopWithFinalCheckpoint();
-      }
+      if (!run->handing_off && !run->ended) StartHandoff(run.get());
     }
-    cv_.wait(lock, [&] {
-      for (const auto& [shard, run] : running_) {
-        if (!run->ended) return false;
-      }
-      return true;
-    });
+    while (true) {
+      cv_.wait(lock, [&] {
+        if (AnyStoppingUnreleased()) return true;
+        for (const auto& [shard, run] : running_) {
+          if (!run->ended) return false;
+        }
+        return true;
+      });
+      if (!AnyStoppingUnreleased()) break;
+      lock.unlock();
+      ReleaseStopping();
+      lock.lock();
+    }
   }
   ReapEnded();
   (void)etcd_.Txn({Compare::Value(Key("leader"), options_.member)},

@@ -37,8 +37,12 @@ class ShardJob {
   // Runs the shard until its input ends (OK after its final checkpoint), it is stopped, or it
   // fails; on a thread of its own.
   virtual Status Run() = 0;
-  // Graceful handoff: take a final checkpoint (through the fence), then let Run return.
-  virtual void StopWithFinalCheckpoint() = 0;
+  // Graceful handoff: take a final checkpoint (through the fence), then let Run return. Calls
+  // `stopping` (on any thread) once that checkpoint is done (or could not be taken) and the run
+  // is being cancelled: it starts no checkpoint after that, and the worker releases the shard at
+  // once instead of after the cancellation (whatever the run still completes must pass the
+  // fence, which the next owner's claim closes).
+  virtual void StopWithFinalCheckpoint(std::function<void()> stopping) = 0;
   // Stops now, without a checkpoint (the shard is lost, or the process goes down hard).
   virtual void Cancel() = 0;
   // Whether Run returned because the input ended (not because it was stopped).
@@ -69,6 +73,11 @@ struct WorkerOptions {
   // process of the same member restarted within the lease's TTL takes the lease back and keeps
   // its shards. Deleted when the worker stops gracefully.
   std::string lease_file;
+  // Deletes what this member's runs of `shard` keep locally across processes (local recovery
+  // copies), when no run here will use it: the shard was released without being run again (its
+  // former process held it; it is assigned elsewhere now), or this process did not get its
+  // former process's lease back (every shard is then claimed anew). Empty: nothing is kept.
+  std::function<void(int shard)> discard_local_state;
 };
 
 // What a worker sees of the cluster (`weir cluster status`, the REST view).
@@ -118,12 +127,17 @@ class Worker {
  private:
   struct Running {
     int64_t epoch = 0;
-    std::unique_ptr<ShardJob> job;
     std::thread thread;
     std::atomic<bool> ended{false};
     Status status;
     bool handing_off = false;
     std::chrono::steady_clock::time_point handoff_start;  // when handing_off was set
+    bool stopping = false;       // its handoff checkpoint is done: release it now (guarded by mu_)
+    bool release_tried = false;  // released before its end (or tried: the end retries)
+    bool released_early = false;
+    // Last: destroyed first, so that its threads (which may still call back into this run)
+    // are joined while the rest of the run is alive.
+    std::unique_ptr<ShardJob> job;
   };
   Worker(EtcdClient& etcd, WorkerOptions options, ShardJobFactory factory, ShardRegistry registry);
   void Loop();
@@ -137,6 +151,12 @@ class Worker {
   Status ReleaseOwnedNotRun(const ShardAssignment& assignment);
   // Joins the runs that ended and records each as ended (Settle).
   void ReapEnded();
+  // Releases the shards whose runs stopped after their handoff checkpoint, while they are still
+  // being cancelled: the next owner need not wait for the cancellation.
+  void ReleaseStopping();
+  bool AnyStoppingUnreleased() const;  // with mu_ held
+  // The handoff of `run`: its final checkpoint, then its release as soon as it is stopping.
+  void StartHandoff(Running* run);  // with mu_ held
   // Marks ended shards finished (when their input ended) and releases them; what etcd refused
   // to hear (down, restarting) is tried again at the next poll. A shard left owned by this
   // process but not run would never be claimed by its new owner while this lease lives.
@@ -162,6 +182,9 @@ class Worker {
   std::condition_variable cv_;
   bool stopping_ = false;
   std::map<int, std::unique_ptr<Running>> running_;  // guarded by mu_
+  // A shard assigned here is still owned by another worker (set by the loop's thread only).
+  bool awaiting_handoff_ = false;
+  static constexpr std::chrono::milliseconds kHandoffPollInterval{25};
   // Ended runs not yet released in etcd, by shard (the loop's thread; Stop's after the loop).
   struct Ended {
     int64_t epoch = 0;

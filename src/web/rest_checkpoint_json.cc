@@ -6,6 +6,7 @@
 #include <cmath>
 #include <set>
 
+#include "state/changelog/changelog_options.h"
 #include "web/rest_json.h"
 
 namespace weir::web {
@@ -326,9 +327,12 @@ json CheckpointConfigJson(const Configuration& config) {
           {"tolerable_failed_checkpoints", config.Get(config::kTolerableFailures)},
           {"aligned_checkpoint_timeout", 0},
           {"checkpoints_after_tasks_finish", true},
-          {"state_changelog_enabled", false},
-          {"changelog_periodic_materialization_interval", 0},
-          {"changelog_storage", ""},
+          {"state_changelog_enabled", config.Get(config::kChangelogEnabled)},
+          {"changelog_periodic_materialization_interval",
+           config.Get(config::kChangelogEnabled)
+               ? config.Get(config::kChangelogMaterializeInterval).count()
+               : 0},
+          {"changelog_storage", config.Get(config::kChangelogEnabled) ? "filesystem" : ""},
           // weir's additions
           {"incremental", rocksdb && config.Get(config::kIncremental)},
           {"num_retained", config.Get(config::kNumRetained)},

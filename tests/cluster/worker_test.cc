@@ -36,8 +36,11 @@ struct History {
   std::set<std::string> deaf;        // members whose runs ignore a handoff (a zombie too slow)
   std::map<int, uint64_t> recorded;  // shard -> newest checkpoint the fence accepted
   std::map<int, std::vector<std::pair<int64_t, uint64_t>>> starts;  // shard -> (epoch, restored)
-  std::map<int, int> finished;                   // shard -> runs that saw the input end
-  std::function<void()> after_final_checkpoint;  // called once, after a handoff's checkpoint
+  std::map<int, int> finished;                     // shard -> runs that saw the input end
+  std::map<int, int> stopping;                     // shard -> runs being cancelled after a handoff
+  int started_while_former_stopped = 0;            // released early: no wait for a cancellation
+  std::function<void()> after_final_checkpoint;    // called once, after a handoff's checkpoint
+  std::map<std::string, std::set<int>> discarded;  // member -> shards whose local state it dropped
 };
 
 class FakeShardJob final : public ShardJob {
@@ -55,15 +58,18 @@ class FakeShardJob final : public ShardJob {
     {
       std::lock_guard lock(h_.mu);
       if (++h_.running[shard_] > 1) ++h_.overlaps;
+      if (h_.stopping[shard_] > 0) ++h_.started_while_former_stopped;
     }
     Status result = Loop();
     std::lock_guard lock(h_.mu);
-    --h_.running[shard_];
+    if (counted_) --h_.running[shard_];
     return result;
   }
-  void StopWithFinalCheckpoint() override {
+  void StopWithFinalCheckpoint(std::function<void()> stopping) override {
     std::lock_guard lock(h_.mu);
-    if (!h_.deaf.contains(member_)) stop_ = true;
+    if (h_.deaf.contains(member_)) return;
+    stopping_ = std::move(stopping);
+    stop_ = true;
   }
   void Cancel() override { cancel_ = true; }
   bool finished() const override { return finished_; }
@@ -95,6 +101,18 @@ class FakeShardJob final : public ShardJob {
           hook.swap(h_.after_final_checkpoint);
         }
         if (hook) hook();
+        // Stopping: it completes nothing more (the next owner may start now), but its
+        // cancellation takes a while, as a real job's does.
+        {
+          std::lock_guard lock(h_.mu);
+          --h_.running[shard_];
+          counted_ = false;
+          ++h_.stopping[shard_];
+        }
+        stopping_();
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        std::lock_guard lock(h_.mu);
+        --h_.stopping[shard_];
         return s;
       }
       if (bounded_ > 0 && taken == bounded_) {
@@ -118,6 +136,8 @@ class FakeShardJob final : public ShardJob {
   CheckpointFence fence_;
   int bounded_;
   std::atomic<bool> stop_{false}, cancel_{false};
+  std::function<void()> stopping_;  // set with stop_
+  bool counted_ = true;             // in h_.running (guarded by h_.mu)
   bool finished_ = false;
 };
 
@@ -144,6 +164,10 @@ class WorkerTest : public ::testing::Test {
     o.checkpoint_root = kRoot;
     o.lease_ttl = ttl;
     o.poll_interval = std::chrono::milliseconds(50);
+    o.discard_local_state = [this, id](int shard) {
+      std::lock_guard lock(history_.mu);
+      history_.discarded[id].insert(shard);
+    };
     auto w = Worker::Create(
         *etcd_, o,
         [this, id](int shard, int64_t epoch, const std::optional<ShardCheckpoint>& restore,
@@ -295,12 +319,22 @@ TEST_F(WorkerTest, ARestartedProcessReleasesTheShardsItsFormerProcessHeldForOthe
       std::chrono::seconds(20)));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_LT(c.running_shards().size(), 2u);  // one of them is still held by a's lease
+  {
+    std::lock_guard lock(history_.mu);
+    history_.discarded.clear();
+  }
   Worker& again = AddWorker("a", std::chrono::seconds(30), lease_file);
   EXPECT_TRUE(testing::WaitFor(
       [&] {
         return Balanced({&again, &b, &c});
       },
       std::chrono::seconds(10)));
+  // Its local state of the shard it released goes (no run here will use it), not that of the
+  // shards it kept.
+  std::lock_guard lock(history_.mu);
+  ASSERT_EQ(history_.discarded["a"].size(), 1u);
+  const int released = *history_.discarded["a"].begin();
+  for (int kept : again.running_shards()) EXPECT_NE(kept, released);
 }
 
 TEST_F(WorkerTest, AStopRevokesTheLeaseAndRemovesItsFile) {
@@ -320,6 +354,12 @@ TEST_F(WorkerTest, ALeaseFileThatHoldsNoLiveLeaseGetsANewLease) {
     Worker& a = AddWorker("a", std::chrono::seconds(10), lease_file);
     ASSERT_TRUE(testing::WaitFor([&] { return Balanced({&a}); }, std::chrono::seconds(20)))
         << content;
+    {
+      // A new lease: what a former process kept locally for any shard is of no further use.
+      std::lock_guard lock(history_.mu);
+      EXPECT_EQ(history_.discarded["a"].size(), static_cast<size_t>(kShards)) << content;
+      history_.discarded.clear();
+    }
     std::ifstream in(lease_file);
     int64_t written = 0;
     in >> written;
@@ -354,6 +394,9 @@ TEST_F(WorkerTest, JoiningAndStoppingWorkersHandShardsOffWithoutWaitingForALease
   EXPECT_LT(std::chrono::steady_clock::now() - stop_start, std::chrono::seconds(10));
   std::lock_guard lock(history_.mu);
   EXPECT_EQ(history_.overlaps, 0);
+  // A shard is released once its handoff checkpoint is done, not once its run has been cancelled
+  // (300 ms here): the next owner started while its former run was still stopping.
+  EXPECT_GT(history_.started_while_former_stopped, 0);
 }
 
 TEST_F(WorkerTest, TheLeadersLossElectsAnotherThatReassigns) {
@@ -426,7 +469,8 @@ TEST_F(WorkerTest, AReleaseThatEtcdMissedIsTriedAgain) {
 TEST_F(WorkerTest, TheShardCountIsFixedAtTheJobsFirstStart) {
   AddWorker("a");
   WorkerOptions o{
-      "job", "b", kShards + 1, kRoot, std::chrono::seconds(1), std::chrono::milliseconds(50), ""};
+      "job", "b", kShards + 1, kRoot, std::chrono::seconds(1), std::chrono::milliseconds(50),
+      "",    {}};
   auto other = Worker::Create(*etcd_, o,
                               [](int, int64_t, const std::optional<ShardCheckpoint>&,
                                  CheckpointFence) -> Result<std::unique_ptr<ShardJob>> {
@@ -449,7 +493,7 @@ TEST(WorkerOptionsTest, BadOptionsAreOneClearError) {
     return Status::Internal("unused");
   };
   WorkerOptions o{"job", "w-1", 4, "/ckpt", std::chrono::seconds(5), std::chrono::milliseconds(100),
-                  ""};
+                  "",    {}};
   EXPECT_TRUE(Worker::Create(**etcd, o, none).ok());
   auto bad = o;
   bad.member = "a/b";

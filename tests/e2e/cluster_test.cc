@@ -327,7 +327,10 @@ TEST_F(ClusterTest, AWorkerRestartedWithinItsLeaseKeepsItsShards) {
             kept.push_back(s.shard);
           }
         }
-        return !kept.empty() && view->members.size() == 2;
+        // The leader has assigned w2 its share: what w1 keeps now stays w1's.
+        const bool w2_assigned = std::any_of(view->assignment.begin(), view->assignment.end(),
+                                             [](const auto& a) { return a.second == "w2"; });
+        return !kept.empty() && view->members.size() == 2 && w2_assigned;
       },
       std::chrono::seconds(60)))
       << Logs();

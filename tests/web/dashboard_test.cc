@@ -39,8 +39,8 @@ std::string Browse(const std::string& url, const std::string& action, const std:
                             " --headless=new --no-sandbox --disable-gpu --no-first-run "
                             "--disable-dev-shm-usage --user-data-dir=" +
                             profile + "-" + std::to_string(attempt) +
-                            " --window-size=1400,1100 --virtual-time-budget=4000 " + action +
-                            " '" + url + "' 2>/dev/null";
+                            " --window-size=1400,1100 --virtual-time-budget=4000 " + action + " '" +
+                            url + "' 2>/dev/null";
     out.clear();
     if (FILE* p = popen(cmd.c_str(), "r")) {
       char buf[4096];
@@ -113,6 +113,11 @@ TEST(DashboardTest, HeadlessChromiumDrawsTheLiveJob) {
   EXPECT_GE(Count(dom, std::regex("<rect [^>]*class=\"bar\"")), 3 * points);
   // The storage view: the directory against the live state.
   EXPECT_TRUE(std::regex_search(dom, std::regex("files in shared/ \\(.*the live state"))) << dom;
+  // ... and what the newest retained checkpoint references: its own files and inherited ones.
+  EXPECT_TRUE(
+      std::regex_search(dom, std::regex("; checkpoint \\d+: [^;]* its own \\(\\d+ files\\), "
+                                        "[^;]* inherited \\(\\d+\\)")))
+      << dom;
   EXPECT_TRUE(std::regex_search(dom, std::regex("id=\"chart-storage\"[^>]*data-points=\"[1-9]")));
   // The latest checkpoint's subtasks: 4 rows (events#0/1, aggregate#0/1), a straggler marked.
   EXPECT_NE(dom.find("id=\"detail-title\">Checkpoint "), std::string::npos) << dom;

@@ -19,6 +19,7 @@
 #include "runtime/job_runtime.h"
 #include "testing/temp_dir.h"
 #include "testing/wait.h"
+#include "web/rest_json.h"
 #include "web/rest_server.h"
 
 namespace weir {
@@ -295,6 +296,21 @@ TEST_F(RestServerTest, IdleConnectionsDoNotStarveRequests) {
   ASSERT_TRUE(res) << "no answer with 50 idle connections open";
   EXPECT_EQ(res->status, 200);
   for (int fd : idle) ::close(fd);
+}
+
+// Flink's checkpoint configuration fields about changelog checkpoints follow the configuration.
+TEST(CheckpointConfigJsonTest, ReportsChangelogCheckpointsAsConfigured) {
+  Configuration config;
+  nlohmann::json off = web::CheckpointConfigJson(config);
+  EXPECT_EQ(off["state_changelog_enabled"], false);
+  EXPECT_EQ(off["changelog_periodic_materialization_interval"], 0);
+  EXPECT_EQ(off["changelog_storage"], "");
+  ASSERT_TRUE(config.Set("state.backend.changelog.enabled", "true").ok());
+  ASSERT_TRUE(config.Set("state.backend.changelog.periodic-materialize.interval", "3s").ok());
+  nlohmann::json on = web::CheckpointConfigJson(config);
+  EXPECT_EQ(on["state_changelog_enabled"], true);
+  EXPECT_EQ(on["changelog_periodic_materialization_interval"], 3000);
+  EXPECT_EQ(on["changelog_storage"], "filesystem");
 }
 
 }  // namespace

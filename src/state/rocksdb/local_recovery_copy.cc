@@ -109,4 +109,19 @@ Result<std::string> CreateLocalRecoveryDirectory(const std::string& parent,
   return dir;
 }
 
+Status DiscardLocalRecoveryDirectory(const std::string& parent, const std::string& scope) {
+  WEIR_RETURN_IF_ERROR(ValidateIdentifier("local recovery scope", scope));
+  const std::string base = JoinPath(parent, "weir-local-recovery-" + std::to_string(::geteuid()));
+  struct stat st {};
+  if (::lstat(base.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Status::OK();
+    return Status::IOError("cannot stat " + base + ": " + std::strerror(errno));
+  }
+  if (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 077) != 0) {
+    return Status::FailedPrecondition(
+        base + " is not an owner-only directory of this user: " + "nothing under it is deleted");
+  }
+  return DeleteLocalDirectory(JoinPath(base, scope));
+}
+
 }  // namespace weir

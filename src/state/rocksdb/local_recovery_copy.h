@@ -51,4 +51,10 @@ std::vector<bool> MatchLocalCopy(const KeyedStateHandle& handle, const std::stri
 Result<std::string> CreateLocalRecoveryDirectory(const std::string& parent,
                                                  const std::string& scope);
 
+// Deletes the copies of `scope` under `parent` (as CreateLocalRecoveryDirectory names them), if
+// any: copies that no run will use (a shard that moved to another worker while this worker's
+// process was down). Nothing is deleted under a base directory that is not this user's and
+// owner-only.
+Status DiscardLocalRecoveryDirectory(const std::string& parent, const std::string& scope);
+
 }  // namespace weir
