@@ -17,8 +17,16 @@ Result<uint64_t> ChecksumFile(FileSystem& fs, const std::string& path) {
   return checksum.Digest();
 }
 
+Status CheckStateFileChecksum(uint64_t checkpoint_id, const StateFileHandle& file,
+                              uint64_t actual) {
+  if (actual == file.checksum) return Status::OK();
+  return Status::Corruption("checkpoint " + std::to_string(checkpoint_id) + ": file " + file.path +
+                            " is corrupt: checksum " + FormatChecksum(actual) + ", expected " +
+                            FormatChecksum(file.checksum));
+}
+
 Status VerifyStateFile(const CheckpointStorage& storage, uint64_t checkpoint_id,
-                       const StateFileHandle& file) {
+                       const StateFileHandle& file, bool checksum) {
   const std::string context = "checkpoint " + std::to_string(checkpoint_id) + ": file " + file.path;
   auto path = storage.ResolveRelative(file.path);
   if (!path.ok()) return path.status().WithContext("checkpoint " + std::to_string(checkpoint_id));
@@ -42,13 +50,10 @@ Status VerifyStateFile(const CheckpointStorage& storage, uint64_t checkpoint_id,
         context + (stat->size < file.size ? " is truncated: " : " has size ") +
         std::to_string(stat->size) + " bytes, expected " + std::to_string(file.size));
   }
-  auto checksum = ChecksumFile(storage.fs(), *path);
-  if (!checksum.ok()) return checksum.status().WithContext(context);
-  if (*checksum != file.checksum) {
-    return Status::Corruption(context + " is corrupt: checksum " + FormatChecksum(*checksum) +
-                              ", expected " + FormatChecksum(file.checksum));
-  }
-  return Status::OK();
+  if (!checksum) return Status::OK();
+  auto actual = ChecksumFile(storage.fs(), *path);
+  if (!actual.ok()) return actual.status().WithContext(context);
+  return CheckStateFileChecksum(checkpoint_id, file, *actual);
 }
 
 }  // namespace weir

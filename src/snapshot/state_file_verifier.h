@@ -12,8 +12,14 @@ namespace weir {
 // NotFound if missing, Corruption if the size or checksum differs; the message names the
 // checkpoint and the file ("checkpoint 3: file chk-3/op.kgs is truncated: 120 bytes, expected
 // 4096").
+// `checksum` false: everything but the checksum (presence, no link, size), for a file whose
+// checksum the caller checks as it copies it (CheckStateFileChecksum): read once, not twice.
 Status VerifyStateFile(const CheckpointStorage& storage, uint64_t checkpoint_id,
-                       const StateFileHandle& file);
+                       const StateFileHandle& file, bool checksum = true);
+
+// Corruption naming the checkpoint and the file, as VerifyStateFile's, unless `actual` is the
+// recorded checksum.
+Status CheckStateFileChecksum(uint64_t checkpoint_id, const StateFileHandle& file, uint64_t actual);
 
 // Streams a file through XXH3-64.
 Result<uint64_t> ChecksumFile(FileSystem& fs, const std::string& path);

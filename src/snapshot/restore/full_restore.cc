@@ -70,9 +70,10 @@ Status ForEachParallel(size_t n, ThreadPool* pool, const std::function<Status(si
 }
 
 Status VerifyHandleFiles(const CheckpointStorage& storage, uint64_t checkpoint_id,
-                         const KeyedStateHandle& handle, ThreadPool* pool, Progress* progress) {
+                         const KeyedStateHandle& handle, ThreadPool* pool, Progress* progress,
+                         bool checksums) {
   return ForEachParallel(handle.files.size(), pool, [&](size_t i) {
-    Status s = VerifyStateFile(storage, checkpoint_id, handle.files[i]);
+    Status s = VerifyStateFile(storage, checkpoint_id, handle.files[i], checksums);
     if (progress != nullptr) progress->Add(1, handle.files[i].size);
     return s;
   });

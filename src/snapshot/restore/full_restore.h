@@ -27,7 +27,8 @@ Status ForEachParallel(size_t n, ThreadPool* pool, const std::function<Status(si
 
 // Every file of the handle is present with its recorded size and checksum.
 Status VerifyHandleFiles(const CheckpointStorage& storage, uint64_t checkpoint_id,
-                         const KeyedStateHandle& handle, ThreadPool* pool, Progress* progress);
+                         const KeyedStateHandle& handle, ThreadPool* pool, Progress* progress,
+                         bool checksums = true);
 
 // Loads the key groups of `backend`'s range from the key-group streams of full snapshots into
 // `backend` (empty, freshly made): one stream when the parallelism is unchanged, the overlapping
