@@ -44,6 +44,18 @@ struct ShardArgs {
   int shards = 0;
 };
 
+// Adds one event of `value` to a key's count and sum; the new (count, sum).
+Result<std::pair<int64_t, int64_t>> CountEvent(ValueState<int64_t>& count, ValueState<int64_t>& sum,
+                                               uint64_t value) {
+  WEIR_ASSIGN_OR_RETURN(std::optional<int64_t> c, count.Value());
+  WEIR_ASSIGN_OR_RETURN(std::optional<int64_t> s, sum.Value());
+  const std::pair<int64_t, int64_t> next{c.value_or(0) + 1,
+                                         s.value_or(0) + static_cast<int64_t>(value)};
+  WEIR_RETURN_IF_ERROR(count.Update(next.first));
+  WEIR_RETURN_IF_ERROR(sum.Update(next.second));
+  return next;
+}
+
 // The group's count and sum of the events of all its keys (the second keyBy).
 class GroupTotals final : public KeyedProcessFunction<uint64_t, Event, std::string> {
  public:
@@ -65,12 +77,8 @@ class GroupTotals final : public KeyedProcessFunction<uint64_t, Event, std::stri
                               " through the repartition stream, but belongs to shard " +
                               std::to_string(ShardOfKey(group, shard_.shards)));
     }
-    WEIR_ASSIGN_OR_RETURN(std::optional<int64_t> count, count_->Value());
-    WEIR_ASSIGN_OR_RETURN(std::optional<int64_t> sum, sum_->Value());
-    const int64_t c = count.value_or(0) + 1;
-    const int64_t s = sum.value_or(0) + static_cast<int64_t>(e.value);
-    WEIR_RETURN_IF_ERROR(count_->Update(c));
-    WEIR_RETURN_IF_ERROR(sum_->Update(s));
+    WEIR_ASSIGN_OR_RETURN(const auto counted, CountEvent(*count_, *sum_, e.value));
+    const auto [c, s] = counted;
     out.Collect(std::to_string(group) + "," + std::to_string(c) + "," + std::to_string(s));
     return Status::OK();
   }
@@ -110,12 +118,8 @@ class Aggregate final : public KeyedProcessFunction<uint64_t, Event, std::string
           std::to_string(shard_.shards) + ", not to this shard " + std::to_string(shard_.shard) +
           ": produce with `weir nats produce --shards " + std::to_string(shard_.shards) + "`");
     }
-    WEIR_ASSIGN_OR_RETURN(std::optional<int64_t> count, count_->Value());
-    WEIR_ASSIGN_OR_RETURN(std::optional<int64_t> sum, sum_->Value());
-    const int64_t c = count.value_or(0) + 1;
-    const int64_t s = sum.value_or(0) + static_cast<int64_t>(e.value);
-    WEIR_RETURN_IF_ERROR(count_->Update(c));
-    WEIR_RETURN_IF_ERROR(sum_->Update(s));
+    WEIR_ASSIGN_OR_RETURN(const auto counted, CountEvent(*count_, *sum_, e.value));
+    const auto [c, s] = counted;
     if (payload_bytes_ > 0)
       WEIR_RETURN_IF_ERROR(payload_->Update(PayloadOf(e.key, c, payload_bytes_)));
     out.Collect(std::to_string(e.key) + "," + std::to_string(c) + "," + std::to_string(s));

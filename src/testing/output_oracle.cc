@@ -8,6 +8,17 @@
 
 namespace weir::testing {
 
+std::map<std::string, KeyTotals> KeyedAggregateGroupTotals(uint64_t events, uint64_t keys,
+                                                           uint64_t groups) {
+  std::map<std::string, KeyTotals> out;
+  for (const auto& [key, totals] : KeyedAggregateTotals(events, keys)) {
+    KeyTotals& g = out[std::to_string(std::stoull(key) % groups)];
+    g.count += totals.count;
+    g.sum = g.sum.value_or(0) + totals.sum.value_or(0);
+  }
+  return out;
+}
+
 std::map<std::string, KeyTotals> KeyedAggregateTotals(uint64_t events, uint64_t keys) {
   std::vector<KeyTotals> totals(keys);
   for (uint64_t i = 0; i < events; ++i) {

@@ -19,6 +19,10 @@ struct KeyTotals {
 
 // keyed-aggregate over `events` events and `keys` keys.
 std::map<std::string, KeyTotals> KeyedAggregateTotals(uint64_t events, uint64_t keys);
+// nats-aggregate --groups G's second output: per group (key mod G), the count and sum of the
+// events of all its keys.
+std::map<std::string, KeyTotals> KeyedAggregateGroupTotals(uint64_t events, uint64_t keys,
+                                                           uint64_t groups);
 // wordcount over these lines (words: runs of letters and digits, lower-cased).
 std::map<std::string, KeyTotals> WordCountTotals(const std::vector<std::string>& lines);
 
