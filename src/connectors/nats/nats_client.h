@@ -29,6 +29,11 @@ struct StreamView {
   uint64_t messages = 0;
 };
 
+// The duplicate window of a stream weir creates for exactly-once publishing, unless the job needs
+// a longer one (NatsRequiredDuplicateWindowMs): the sink and both sides of a repartition stream
+// create it with the same.
+inline constexpr int64_t kDefaultDuplicateWindowMs = 2 * 60 * 1000;
+
 struct StreamSpec {
   std::string name;
   std::vector<std::string> subjects;

@@ -21,7 +21,6 @@ namespace {
 
 constexpr int64_t kIdlePollMs = 2;
 constexpr int64_t kMaxBackoffMs = 5000;
-constexpr int64_t kDefaultDuplicateWindowMs = 2 * 60 * 1000;
 
 using Marker = std::tuple<int, int, int>;  // shard, parallelism, subtask
 
@@ -47,8 +46,8 @@ class NatsRepartitionSourceOperator final : public SourceOperator {
     WEIR_ASSIGN_OR_RETURN(client_, nats::NatsClient::Connect(options_.server, who_));
     // The writers may not have started yet: whichever side opens first creates the stream.
     const nats::StreamSpec spec = nats::RepartitionStreamSpec(
-        stream_,
-        std::max(kDefaultDuplicateWindowMs, NatsRequiredDuplicateWindowMs(ctx.configuration())));
+        stream_, std::max(nats::kDefaultDuplicateWindowMs,
+                          NatsRequiredDuplicateWindowMs(ctx.configuration())));
     WEIR_RETURN_IF_ERROR(RetryRetryableResult<nats::StreamView>(who_ + ": stream " + stream_, [&] {
                            return client_->EnsureStream(spec);
                          }).status());

@@ -28,8 +28,6 @@
 namespace weir {
 namespace {
 
-constexpr int64_t kDefaultDuplicateWindowMs = 2 * 60 * 1000;
-
 std::string FormatDuration(int64_t ms) {
   if (ms % 1000 != 0) return std::to_string(ms) + "ms";
   if (ms % 60000 != 0) return std::to_string(ms / 1000) + "s";
@@ -191,7 +189,7 @@ class NatsSinkOperator final : public StreamOperator {
   // The stream exists (or is created) and captures our subject, and, exactly-once, keeps message
   // ids at least `needed` ms.
   Status CheckStream(int64_t needed) {
-    const int64_t window = std::max(kDefaultDuplicateWindowMs, needed);
+    const int64_t window = std::max(nats::kDefaultDuplicateWindowMs, needed);
     nats::StreamSpec spec = routing_ ? nats::RepartitionStreamSpec(options_.stream, window)
                                      : nats::StreamSpec{options_.stream, {subject_}, window};
     const std::string captured = routing_ ? subject_ + ".*" : subject_;
