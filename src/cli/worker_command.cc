@@ -11,6 +11,7 @@
 #include "cli/run_command.h"
 #include "cluster/cluster_options.h"
 #include "cluster/runtime_shard_job.h"
+#include "cluster/standby_copies.h"
 #include "cluster/worker.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -75,23 +76,52 @@ int RunWorker(const WorkerArgs& a) {
   options.shards = static_cast<int>(config.Get(config::kClusterShards));
   options.checkpoint_root = dir + "/" + a.job_name + "/shards";
   options.lease_ttl = std::chrono::duration_cast<std::chrono::seconds>(ttl);
+  options.standby_replicas = static_cast<int>(config.Get(config::kClusterStandbyReplicas));
+  // Standby copies are local recovery copies made ahead of a takeover: the runs must look for
+  // them.
+  if (options.standby_replicas > 0 && !config.Get(config::kLocalRecovery)) {
+    if (Status s = config.Set(config::kLocalRecovery, "true"); !s.ok()) return Fail("worker", s);
+  }
+  // The local directory of this worker's copies: <local>/weir-local-recovery-<uid>/<scope>-shard-N.
+  std::string local = std::string(config.Get(config::kLocalDir));
+  if (local.empty()) local = getenv("TMPDIR") != nullptr ? getenv("TMPDIR") : "/tmp";
+  // Local recovery copies of a shard outlive a crash of the process only when the restarted
+  // process is known to be the same worker: a fixed --id. Standby copies serve this process
+  // (its member id) whatever its id.
+  std::string local_scope;
   if (config.Get(config::kLocalRecovery)) {
     if (a.id.empty()) {
-      LogWarn(std::string(config::kLocalRecovery) +
-              " needs a fixed --id: a restarted worker gets a new id and cannot keep its shards");
+      if (options.standby_replicas == 0) {
+        LogWarn(std::string(config::kLocalRecovery) +
+                " needs a fixed --id: a restarted worker gets a new id and cannot keep its "
+                "shards");
+      } else {
+        local_scope = a.job_name + "-" + options.member;
+      }
     } else {
+      local_scope = a.job_name + "-" + a.id;
       // Beside the worker's local state; the job name and id are checked (identifier grammar)
       // before the worker touches the file.
-      std::string local = std::string(config.Get(config::kLocalDir));
-      if (local.empty()) local = getenv("TMPDIR") != nullptr ? getenv("TMPDIR") : "/tmp";
       options.lease_file = local + "/weir-worker-" + a.job_name + "-" + a.id + ".lease";
-      options.discard_local_state = [local, scope = a.job_name + "-" + a.id](int shard) {
-        const std::string of = scope + "-shard-" + std::to_string(shard);
-        if (Status s = DiscardLocalRecoveryDirectory(local, of); !s.ok()) {
-          LogWarn("local recovery copies of " + of + " were not deleted: " + s.ToString());
-        }
-      };
     }
+  }
+  if (!local_scope.empty()) {
+    options.discard_local_state = [local, local_scope](int shard) {
+      const std::string of = local_scope + "-shard-" + std::to_string(shard);
+      if (Status s = DiscardLocalRecoveryDirectory(local, of); !s.ok()) {
+        LogWarn("local recovery copies of " + of + " were not deleted: " + s.ToString());
+      }
+    };
+  }
+  if (options.standby_replicas > 0 && !local_scope.empty()) {
+    options.keep_standby_copy = [local, local_scope, config](
+                                    int shard, const cluster::ShardCheckpoint& checkpoint,
+                                    const std::atomic<bool>& cancelled) -> Status {
+      WEIR_ASSIGN_OR_RETURN(
+          const std::string dir,
+          CreateLocalRecoveryDirectory(local, local_scope + "-shard-" + std::to_string(shard)));
+      return cluster::KeepShardStandbyCopy(config, checkpoint.path, dir, cancelled).status();
+    };
   }
   if (options.shards > config.Get(config::kMaxParallelism)) {
     return Fail("worker",
@@ -104,10 +134,6 @@ int RunWorker(const WorkerArgs& a) {
   const std::vector<std::string> job_args = a.job_args;
   const std::string root = options.checkpoint_root;
   const int shards = options.shards;
-  // Local recovery copies of a shard outlive a crash of the process only when the restarted
-  // process is known to be the same worker: a fixed --id.
-  const std::string local_scope =
-      config.Get(config::kLocalRecovery) && !a.id.empty() ? a.job_name + "-" + a.id : "";
   cluster::ShardJobFactory factory =
       [build, job_args, root, shards, config, local_scope](
           int shard, int64_t epoch, const std::optional<cluster::ShardCheckpoint>& restore,
@@ -215,8 +241,13 @@ int RunStatus(const StatusArgs& a) {
     std::cout << std::left << std::setw(7) << s.shard << std::setw(26) << owner << std::setw(7)
               << s.epoch
               << (s.checkpoint ? std::to_string(s.checkpoint->id) + " " + s.checkpoint->path
-                               : std::string("none"))
-              << "\n";
+                               : std::string("none"));
+    // Last, so that the columns before keep their places for scripts.
+    if (const auto it = view->standbys.find(s.shard); it != view->standbys.end()) {
+      std::cout << "  standbys:";
+      for (const auto& m : it->second) std::cout << " " << m;
+    }
+    std::cout << "\n";
   }
   return 0;
 }

@@ -26,8 +26,21 @@ inline constexpr ConfigOption<std::chrono::milliseconds> kClusterLeaseTtl{
         "A worker's etcd lease: renewed every third of it; a worker not heard from for this "
         "long loses its shards to the others (whole seconds, at least 1 s)."};
 
+inline constexpr ConfigOption<int64_t> kClusterStandbyReplicas{
+    .key = "cluster.standby-replicas",
+    .default_value = 0,
+    .description =
+        "Standbys per shard (Kafka Streams' num.standby.replicas): other workers that keep a "
+        "local copy of the shard's latest checkpoint, following each one, and take the shard "
+        "over when its owner is lost, fetching only what the newest checkpoints added. Costs "
+        "each standby the download of every checkpoint's new files and the disk of one copy; "
+        "turns on state.backend.local-recovery for the shards' runs.",
+    .min = 0,
+    .max = 16};
+
 inline std::vector<OptionDescriptor> ClusterOptions() {
-  return {Describe(kClusterJob), Describe(kClusterShards), Describe(kClusterLeaseTtl)};
+  return {Describe(kClusterJob), Describe(kClusterShards), Describe(kClusterLeaseTtl),
+          Describe(kClusterStandbyReplicas)};
 }
 
 }  // namespace weir::config

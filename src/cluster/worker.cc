@@ -1,7 +1,9 @@
 #include "cluster/worker.h"
 
+#include <algorithm>
 #include <charconv>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "common/log.h"
 #include "io/file_system.h"
@@ -87,6 +89,10 @@ Result<ClusterView> ReadClusterView(EtcdClient& etcd, const std::string& job) {
   if (assignment) {
     WEIR_ASSIGN_OR_RETURN(view.assignment, DecodeAssignment(assignment->value, view.shards));
   }
+  WEIR_ASSIGN_OR_RETURN(std::optional<KeyValue> standbys, etcd.Get(prefix + "standbys"));
+  if (standbys) {
+    WEIR_ASSIGN_OR_RETURN(view.standbys, DecodeStandbys(standbys->value, view.shards));
+  }
   WEIR_ASSIGN_OR_RETURN(view.shards_state, registry.List(view.shards));
   return view;
 }
@@ -104,6 +110,10 @@ Result<std::unique_ptr<Worker>> Worker::Create(EtcdClient& etcd, WorkerOptions o
   if (options.lease_ttl.count() < 1) {
     return Status::InvalidArgument("cluster.lease-ttl must be at least 1 s");
   }
+  if (options.standby_replicas < 0) {
+    return Status::InvalidArgument("cluster.standby-replicas must be at least 0, not " +
+                                   std::to_string(options.standby_replicas));
+  }
   WEIR_ASSIGN_OR_RETURN(ShardRegistry registry,
                         ShardRegistry::Create(etcd, options.job, options.checkpoint_root));
   return std::unique_ptr<Worker>(
@@ -115,7 +125,11 @@ Worker::Worker(EtcdClient& etcd, WorkerOptions options, ShardJobFactory factory,
     : etcd_(etcd),
       options_(std::move(options)),
       factory_(std::move(factory)),
-      registry_(std::move(registry)) {}
+      registry_(std::move(registry)) {
+  if (options_.keep_standby_copy) {
+    standby_ = std::make_unique<StandbyKeeper>(options_.member, options_.keep_standby_copy);
+  }
+}
 
 Worker::~Worker() { Kill(); }
 
@@ -197,6 +211,8 @@ Status Worker::Poll() {
     unreleased_.clear();
     leader_ = false;
     lease_->Abandon();
+    // Register discards the local copies: the standby copies stop first.
+    if (standby_) standby_->ReleaseAll();
     WEIR_RETURN_IF_ERROR(Register());
   }
   ReleaseStopping();
@@ -212,6 +228,37 @@ Status Worker::Poll() {
     WEIR_RETURN_IF_ERROR(ReleaseOwnedNotRun(assignment));
     release_owned_not_run_ = false;
   }
+  return KeepStandbys();
+}
+
+Status Worker::KeepStandbys() {
+  if (!standby_) return Status::OK();
+  WEIR_ASSIGN_OR_RETURN(std::optional<KeyValue> text, etcd_.Get(Key("standbys")));
+  ShardStandbys standbys;
+  if (text) {
+    WEIR_ASSIGN_OR_RETURN(standbys, DecodeStandbys(text->value, options_.shards));
+  }
+  std::set<int> mine;
+  for (const auto& [shard, members] : standbys) {
+    if (std::find(members.begin(), members.end(), options_.member) != members.end()) {
+      mine.insert(shard);
+    }
+  }
+  {
+    // Not a shard whose run here has yet to end or to be given up (its files are in use).
+    std::lock_guard lock(mu_);
+    for (const auto& [shard, run] : running_) mine.erase(shard);
+  }
+  for (const Lost& l : lost_) mine.erase(l.shard);
+  for (const auto& [shard, e] : unreleased_) mine.erase(shard);
+  std::map<int, ShardCheckpoint> wanted;
+  if (!mine.empty()) {
+    WEIR_ASSIGN_OR_RETURN(std::vector<ShardState> shards, registry_.List(options_.shards));
+    for (const ShardState& s : shards) {
+      if (mine.count(s.shard) > 0 && s.checkpoint && !s.finished) wanted[s.shard] = *s.checkpoint;
+    }
+  }
+  standby_->Update(wanted);
   return Status::OK();
 }
 
@@ -261,12 +308,32 @@ Status Worker::Reassign() {
               ": replacing a damaged assignment: " + decoded.status().ToString());
     }
   }
-  const std::string next = EncodeAssignment(AssignShards(options_.shards, members, previous));
-  if (current && current->value == next) return Status::OK();
+  WEIR_ASSIGN_OR_RETURN(std::optional<KeyValue> current_standbys, etcd_.Get(Key("standbys")));
+  ShardStandbys previous_standbys;
+  if (current_standbys) {
+    auto decoded = DecodeStandbys(current_standbys->value, options_.shards);
+    if (decoded.ok()) {
+      previous_standbys = std::move(decoded).value();
+    } else {
+      LogWarn("worker " + options_.member +
+              ": replacing damaged standbys: " + decoded.status().ToString());
+    }
+  }
+  // A lost member's shards go to their standbys, which hold most of their state already.
+  const ShardAssignment assignment =
+      AssignShards(options_.shards, members, previous, previous_standbys);
+  const std::string next = EncodeAssignment(assignment);
+  const std::string next_standbys = EncodeStandbys(AssignStandbys(
+      options_.shards, members, assignment, previous_standbys, options_.standby_replicas));
+  const bool same = current && current->value == next;
+  const bool same_standbys =
+      current_standbys ? current_standbys->value == next_standbys : next_standbys.empty();
+  if (same && same_standbys) return Status::OK();
   // Only while this process still leads (its leader key under its lease).
   return etcd_
-      .Txn({Compare::Value(Key("leader"), options_.member)},
-           {Operation::Put(Key("assignment"), next)})
+      .Txn(
+          {Compare::Value(Key("leader"), options_.member)},
+          {Operation::Put(Key("assignment"), next), Operation::Put(Key("standbys"), next_standbys)})
       .status();
 }
 
@@ -301,6 +368,8 @@ Status Worker::RunAssigned(const ShardAssignment& assignment) {
       awaiting_handoff_ = awaiting_handoff_ || owned_elsewhere;
       continue;
     }
+    // Its standby copy (if this member kept one) stops changing before the run restores from it.
+    if (standby_) standby_->Release(shard);
     const int64_t epoch = claimed->epoch;
     // etcd away for a moment (a restart, a slow disk) should not fail the shard: transient
     // errors are retried for up to a lease TTL (after which the lease is lost anyway).
@@ -493,6 +562,14 @@ void Worker::Stop() {
   }
   cv_.notify_all();
   loop_.join();
+  if (standby_) {
+    // Nobody will take a shard over here: the standby copies go.
+    const std::map<int, uint64_t> kept = standby_->kept();
+    standby_->ReleaseAll();
+    if (options_.discard_local_state) {
+      for (const auto& [shard, id] : kept) options_.discard_local_state(shard);
+    }
+  }
   // Asked now, not at the keeper's next renewal: a process resumed after a long pause may stop
   // (its input ended meanwhile) before its keeper has run.
   const Result<int64_t> ttl = etcd_.KeepAlive(lease_->lease());
@@ -548,6 +625,7 @@ void Worker::Kill() {
   }
   cv_.notify_all();
   loop_.join();
+  if (standby_) standby_->ReleaseAll();  // as a crash would: the copies stay
   CancelAll(/*lost=*/false);
   leader_ = false;
   lease_->Abandon();

@@ -27,6 +27,7 @@
 #include "cluster/lease_keeper.h"
 #include "cluster/shard_assignment.h"
 #include "cluster/shard_registry.h"
+#include "cluster/standby_keeper.h"
 
 namespace weir::cluster {
 
@@ -78,6 +79,11 @@ struct WorkerOptions {
   // former process held it; it is assigned elsewhere now), or this process did not get its
   // former process's lease back (every shard is then claimed anew). Empty: nothing is kept.
   std::function<void(int shard)> discard_local_state;
+  // cluster.standby-replicas: how many other members the leader makes standbys of each shard.
+  int standby_replicas = 0;
+  // Keeps this member's standby copy of a shard at the given checkpoint (standby_copies.h);
+  // unset: this member keeps none (the leader may still name it).
+  StandbyKeeper::KeepCopy keep_standby_copy;
 };
 
 // What a worker sees of the cluster (`weir cluster status`, the REST view).
@@ -87,6 +93,7 @@ struct ClusterView {
   std::vector<std::string> members;
   std::optional<std::string> leader;
   ShardAssignment assignment;
+  ShardStandbys standbys;  // cluster.standby-replicas > 0
   std::vector<ShardState> shards_state;
 };
 // NotFound if no worker of `job` ever started.
@@ -146,6 +153,9 @@ class Worker {
   Status LeadIfFree();
   Status Reassign();
   Status RunAssigned(const ShardAssignment& assignment);
+  // Points the standby keeper at the latest checkpoints of the shards this member is a standby
+  // of and does not run.
+  Status KeepStandbys();
   // After a restart that took the former process's lease back: releases the shards that lease
   // still owns but that are assigned elsewhere (and so not run here).
   Status ReleaseOwnedNotRun(const ShardAssignment& assignment);
@@ -199,7 +209,8 @@ class Worker {
     std::chrono::steady_clock::time_point give_up;
   };
   std::vector<Lost> lost_;
-  bool release_owned_not_run_ = false;  // set by Register when it took a lease back
+  bool release_owned_not_run_ = false;      // set by Register when it took a lease back
+  std::unique_ptr<StandbyKeeper> standby_;  // keep_standby_copy set
   std::thread loop_;
 };
 

@@ -5,13 +5,17 @@
 namespace weir {
 namespace {
 
-Result<WrittenFile> CopyInto(FileSystem& from_fs, const std::string& from, WritableFile& out) {
+Result<WrittenFile> CopyInto(FileSystem& from_fs, const std::string& from, WritableFile& out,
+                             const std::atomic<bool>* cancelled) {
   constexpr size_t kChunk = 4 << 20;
   WEIR_ASSIGN_OR_RETURN(auto in, from_fs.NewReadableFile(from));
   StreamingChecksum checksum;
   std::string chunk;
   uint64_t offset = 0;
   while (offset < in->Size()) {
+    if (cancelled != nullptr && cancelled->load()) {
+      return Status::Aborted("copy of " + from + " cancelled");
+    }
     WEIR_RETURN_IF_ERROR(in->ReadAt(offset, kChunk, &chunk));
     if (chunk.empty()) return Status::IOError(from + ": file shrank while being copied");
     checksum.Update(chunk);
@@ -26,9 +30,9 @@ Result<WrittenFile> CopyInto(FileSystem& from_fs, const std::string& from, Writa
 }  // namespace
 
 Result<WrittenFile> CopyFile(FileSystem& from_fs, const std::string& from, FileSystem& to_fs,
-                             const std::string& to) {
+                             const std::string& to, const std::atomic<bool>* cancelled) {
   WEIR_ASSIGN_OR_RETURN(auto out, to_fs.NewWritableFile(to));
-  auto copied = CopyInto(from_fs, from, *out);
+  auto copied = CopyInto(from_fs, from, *out, cancelled);
   if (!copied.ok()) {
     out.reset();
     (void)to_fs.DeleteFile(to);  // a partial copy is never referenced

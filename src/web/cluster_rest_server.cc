@@ -27,7 +27,7 @@ th{background:#f2f2f2}.muted{color:#888}#error{color:#b00}
 <table><thead><tr><th>worker</th><th>role</th><th>assigned shards</th></tr></thead>
 <tbody id="workers"></tbody></table>
 <h2>Shards</h2>
-<table><thead><tr><th>shard</th><th>owner</th><th>assigned to</th><th>epoch</th><th>state</th>
+<table><thead><tr><th>shard</th><th>owner</th><th>assigned to</th><th>standbys</th><th>epoch</th><th>state</th>
 <th>latest checkpoint</th></tr></thead><tbody id="shards"></tbody></table>
 <h2>Shards on this worker</h2>
 <table><thead><tr><th>shard</th><th>epoch</th><th>job</th><th>records in</th>
@@ -50,6 +50,7 @@ async function refresh(){
     const s=document.getElementById('shards');s.replaceChildren();
     for(const x of v['shard-states']){const tr=document.createElement('tr');cell(tr,x.shard);
       cell(tr,x.owner??'(free)',x.owner?'':'muted');cell(tr,x['assigned-to']??'');
+      cell(tr,(x.standbys||[]).join(', '));
       cell(tr,x.epoch);cell(tr,x.finished?'finished':(x.owner?'running':'waiting'));
       const c=x['latest-checkpoint'];cell(tr,c?('#'+c.id+' '+c.path):'none',c?'':'muted');
       s.appendChild(tr);}
@@ -91,10 +92,13 @@ nlohmann::json ClusterViewJson(const std::string& job, const cluster::ClusterVie
           {"id", s.checkpoint->id}, {"epoch", s.checkpoint->epoch}, {"path", s.checkpoint->path}};
     }
     const auto to = view.assignment.find(s.shard);
+    const auto standbys = view.standbys.find(s.shard);
     shards.push_back({{"shard", s.shard},
                       {"owner", s.owner ? nlohmann::json(*s.owner) : nlohmann::json(nullptr)},
                       {"assigned-to", to != view.assignment.end() ? nlohmann::json(to->second)
                                                                   : nlohmann::json(nullptr)},
+                      {"standbys", standbys != view.standbys.end() ? standbys->second
+                                                                   : std::vector<std::string>{}},
                       {"epoch", s.epoch},
                       {"finished", s.finished},
                       {"latest-checkpoint", checkpoint}});

@@ -120,5 +120,68 @@ TEST(ShardAssignmentTest, TextRoundTripsAndRefusesMalformedLines) {
   }
 }
 
+TEST(ShardStandbysTest, StandbysAreOtherMembersSpreadEvenlyAndSticky) {
+  const std::vector<std::string> members = {"a", "b", "c"};
+  const ShardAssignment owners = AssignShards(6, members, {});
+  const ShardStandbys standbys = AssignStandbys(6, members, owners, {}, 1);
+  ASSERT_EQ(standbys.size(), 6u);
+  std::map<std::string, int> load;
+  for (const auto& [s, list] : standbys) {
+    ASSERT_EQ(list.size(), 1u) << s;
+    EXPECT_NE(list[0], owners.at(s)) << "shard " << s << "'s owner is its own standby";
+    ++load[list[0]];
+  }
+  for (const auto& m : members) EXPECT_EQ(load[m], 2) << m;
+  // As many as asked when there are members enough, never the owner, never twice.
+  for (const auto& [s, list] : AssignStandbys(6, members, owners, {}, 5)) {
+    ASSERT_EQ(list.size(), 2u) << s;
+    EXPECT_NE(list[0], list[1]);
+    EXPECT_NE(list[0], owners.at(s));
+    EXPECT_NE(list[1], owners.at(s));
+  }
+  EXPECT_TRUE(AssignStandbys(6, members, owners, {}, 0).empty());
+  EXPECT_TRUE(AssignStandbys(6, {"a"}, AssignShards(6, {"a"}, {}), {}, 1).empty());
+  // A join keeps every standby that is still another member than the owner.
+  const std::vector<std::string> four = {"a", "b", "c", "d"};
+  const ShardAssignment owners4 = AssignShards(6, four, owners, standbys);
+  const ShardStandbys after = AssignStandbys(6, four, owners4, standbys, 1);
+  for (const auto& [s, list] : after) {
+    if (standbys.at(s)[0] != owners4.at(s)) {
+      EXPECT_EQ(list[0], standbys.at(s)[0]) << s;
+    }
+  }
+}
+
+TEST(ShardStandbysTest, ALostMembersShardsGoToTheirStandbys) {
+  const std::vector<std::string> members = {"a", "b", "c"};
+  const ShardAssignment owners = AssignShards(6, members, {});
+  const ShardStandbys standbys = AssignStandbys(6, members, owners, {}, 1);
+  const ShardAssignment without_b = AssignShards(6, {"a", "c"}, owners, standbys);
+  ExpectBalanced(without_b, 6, {"a", "c"});
+  for (const auto& [s, m] : owners) {
+    if (m == "b" && standbys.at(s)[0] != "b") {
+      EXPECT_EQ(without_b.at(s), standbys.at(s)[0]) << "shard " << s;
+    }
+  }
+  // A standby above its share does not take it: balance first.
+  ShardStandbys all_to_a;
+  for (int s = 0; s < 6; ++s) all_to_a[s] = {"a"};
+  ExpectBalanced(AssignShards(6, {"a", "c"}, owners, all_to_a), 6, {"a", "c"});
+}
+
+TEST(ShardStandbysTest, TextRoundTripsAndRefusesMalformedLines) {
+  const ShardStandbys s = {{0, {"w-1", "w-2"}}, {3, {"w.3"}}};
+  auto back = DecodeStandbys(EncodeStandbys(s), 5);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, s);
+  EXPECT_TRUE(DecodeStandbys("", 5)->empty());
+  for (const std::string bad :
+       {"x=a\n", "5=a\n", "0=\n", "0=a,\n", "0=,a\n", "0=a,,b\n", "0=a\n0=b\n"}) {
+    auto r = DecodeStandbys(bad, 5);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace weir::cluster

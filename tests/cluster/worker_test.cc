@@ -36,11 +36,15 @@ struct History {
   std::set<std::string> deaf;        // members whose runs ignore a handoff (a zombie too slow)
   std::map<int, uint64_t> recorded;  // shard -> newest checkpoint the fence accepted
   std::map<int, std::vector<std::pair<int64_t, uint64_t>>> starts;  // shard -> (epoch, restored)
-  std::map<int, int> finished;                     // shard -> runs that saw the input end
-  std::map<int, int> stopping;                     // shard -> runs being cancelled after a handoff
-  int started_while_former_stopped = 0;            // released early: no wait for a cancellation
-  std::function<void()> after_final_checkpoint;    // called once, after a handoff's checkpoint
-  std::map<std::string, std::set<int>> discarded;  // member -> shards whose local state it dropped
+  std::map<int, int> finished;                      // shard -> runs that saw the input end
+  std::map<int, int> stopping;                      // shard -> runs being cancelled after a handoff
+  int started_while_former_stopped = 0;             // released early: no wait for a cancellation
+  std::function<void()> after_final_checkpoint;     // called once, after a handoff's checkpoint
+  std::map<std::string, std::set<int>> discarded;   // member -> shards whose local state it dropped
+  std::map<std::string, std::set<int>> running_on;  // member -> shards its runs run now
+  // shard -> member -> newest checkpoint its standby copy was brought to
+  std::map<int, std::map<std::string, uint64_t>> standby_copies;
+  int standby_copies_of_running = 0;  // a standby copy made of a shard its member runs
 };
 
 class FakeShardJob final : public ShardJob {
@@ -59,10 +63,12 @@ class FakeShardJob final : public ShardJob {
       std::lock_guard lock(h_.mu);
       if (++h_.running[shard_] > 1) ++h_.overlaps;
       if (h_.stopping[shard_] > 0) ++h_.started_while_former_stopped;
+      h_.running_on[member_].insert(shard_);
     }
     Status result = Loop();
     std::lock_guard lock(h_.mu);
     if (counted_) --h_.running[shard_];
+    h_.running_on[member_].erase(shard_);
     return result;
   }
   void StopWithFinalCheckpoint(std::function<void()> stopping) override {
@@ -168,6 +174,16 @@ class WorkerTest : public ::testing::Test {
       std::lock_guard lock(history_.mu);
       history_.discarded[id].insert(shard);
     };
+    o.standby_replicas = standby_replicas_;
+    if (standby_replicas_ > 0) {
+      o.keep_standby_copy = [this, id](int shard, const ShardCheckpoint& checkpoint,
+                                       const std::atomic<bool>&) {
+        std::lock_guard lock(history_.mu);
+        if (history_.running_on[id].count(shard) > 0) ++history_.standby_copies_of_running;
+        history_.standby_copies[shard][id] = checkpoint.id;
+        return Status::OK();
+      };
+    }
     auto w = Worker::Create(
         *etcd_, o,
         [this, id](int shard, int64_t epoch, const std::optional<ShardCheckpoint>& restore,
@@ -212,6 +228,7 @@ class WorkerTest : public ::testing::Test {
   std::vector<std::unique_ptr<Worker>> workers_;
   History history_;
   int bounded_ = 0;
+  int standby_replicas_ = 0;
 };
 
 TEST_F(WorkerTest, AKilledWorkersShardsMoveToTheOthersFromTheirLatestCheckpoint) {
@@ -242,6 +259,53 @@ TEST_F(WorkerTest, AKilledWorkersShardsMoveToTheOthersFromTheirLatestCheckpoint)
   }
   EXPECT_EQ(history_.overlaps, 0);
   EXPECT_EQ(Leaders({&a, &c}), 1);
+}
+
+TEST_F(WorkerTest, StandbysFollowTheirShardsCheckpointsAndTakeThemOverWhenTheOwnerIsLost) {
+  standby_replicas_ = 1;
+  Worker& a = AddWorker("a");
+  Worker& b = AddWorker("b");
+  Worker& c = AddWorker("c");
+  ASSERT_TRUE(testing::WaitFor([&] { return Balanced({&a, &b, &c}); }, std::chrono::seconds(20)));
+  // Every shard gets one standby, not its owner, which follows its checkpoints.
+  ClusterView view;
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        auto v = ReadClusterView(*etcd_, "job");
+        if (!v.ok() || v->standbys.size() != kShards) return false;
+        view = *v;
+        std::lock_guard lock(history_.mu);
+        for (int s = 0; s < kShards; ++s) {
+          const std::string& standby = view.standbys.at(s).at(0);
+          if (view.assignment.at(s) == standby) return false;
+          const auto& copies = history_.standby_copies[s];
+          if (copies.count(standby) == 0 || copies.at(standby) < 2) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(20)));
+  const std::vector<int> lost = b.running_shards();
+  ASSERT_EQ(lost.size(), 2u);
+  b.Kill();
+  ASSERT_TRUE(testing::WaitFor([&] { return Balanced({&a, &c}); }, std::chrono::seconds(20)));
+  auto after = ReadClusterView(*etcd_, "job");
+  ASSERT_TRUE(after.ok());
+  // A lost shard goes to its standby (both do, unless one member is the standby of both and
+  // would then hold more than its share).
+  int to_standby = 0;
+  for (int s : lost) to_standby += after->assignment.at(s) == view.standbys.at(s).at(0) ? 1 : 0;
+  const bool same_standby = view.standbys.at(lost[0]) == view.standbys.at(lost[1]);
+  EXPECT_EQ(to_standby, same_standby ? 1 : 2);
+  // The standbys left are live members other than the owners.
+  for (const auto& [s, members] : after->standbys) {
+    for (const auto& m : members) {
+      EXPECT_NE(m, "b");
+      EXPECT_NE(m, after->assignment.at(s));
+    }
+  }
+  std::lock_guard lock(history_.mu);
+  EXPECT_EQ(history_.standby_copies_of_running, 0);
+  EXPECT_EQ(history_.overlaps, 0);
 }
 
 TEST_F(WorkerTest, ARunThatLostItsShardDeletesItsFilesOnlyOnceANewerOwnerCheckpointed) {
@@ -468,9 +532,13 @@ TEST_F(WorkerTest, AReleaseThatEtcdMissedIsTriedAgain) {
 
 TEST_F(WorkerTest, TheShardCountIsFixedAtTheJobsFirstStart) {
   AddWorker("a");
-  WorkerOptions o{
-      "job", "b", kShards + 1, kRoot, std::chrono::seconds(1), std::chrono::milliseconds(50),
-      "",    {}};
+  WorkerOptions o;
+  o.job = "job";
+  o.member = "b";
+  o.shards = kShards + 1;
+  o.checkpoint_root = kRoot;
+  o.lease_ttl = std::chrono::seconds(1);
+  o.poll_interval = std::chrono::milliseconds(50);
   auto other = Worker::Create(*etcd_, o,
                               [](int, int64_t, const std::optional<ShardCheckpoint>&,
                                  CheckpointFence) -> Result<std::unique_ptr<ShardJob>> {
@@ -492,8 +560,13 @@ TEST(WorkerOptionsTest, BadOptionsAreOneClearError) {
                                   CheckpointFence) -> Result<std::unique_ptr<ShardJob>> {
     return Status::Internal("unused");
   };
-  WorkerOptions o{"job", "w-1", 4, "/ckpt", std::chrono::seconds(5), std::chrono::milliseconds(100),
-                  "",    {}};
+  WorkerOptions o;
+  o.job = "job";
+  o.member = "w-1";
+  o.shards = 4;
+  o.checkpoint_root = "/ckpt";
+  o.lease_ttl = std::chrono::seconds(5);
+  o.poll_interval = std::chrono::milliseconds(100);
   EXPECT_TRUE(Worker::Create(**etcd, o, none).ok());
   auto bad = o;
   bad.member = "a/b";
@@ -506,6 +579,9 @@ TEST(WorkerOptionsTest, BadOptionsAreOneClearError) {
   EXPECT_EQ(Worker::Create(**etcd, bad, none).status().code(), StatusCode::kInvalidArgument);
   bad = o;
   bad.lease_ttl = std::chrono::seconds(0);
+  EXPECT_EQ(Worker::Create(**etcd, bad, none).status().code(), StatusCode::kInvalidArgument);
+  bad = o;
+  bad.standby_replicas = -1;
   EXPECT_EQ(Worker::Create(**etcd, bad, none).status().code(), StatusCode::kInvalidArgument);
 }
 

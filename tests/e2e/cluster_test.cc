@@ -353,6 +353,56 @@ TEST_F(ClusterTest, AWorkerRestartedWithinItsLeaseKeepsItsShards) {
   ExpectShardsVerifyClean();
 }
 
+TEST_F(ClusterTest, AKilledWorkersShardsAreTakenOverFromTheirStandbyCopies) {
+  // cluster.standby-replicas=1: w2 follows the checkpoints of w1's shards in copies of its own;
+  // once w1 is killed, w2 restores them from those copies and fetches only what the newest
+  // checkpoints added.
+  const std::vector<std::string> standby = {"cluster.standby-replicas=1"};
+  StartWorker("w1", standby);
+  StartWorker("w2", standby);
+  std::vector<int> of_w1;
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        auto view = cluster::ReadClusterView(*client_, "agg");
+        if (!view.ok() || view->members.size() != 2) return false;
+        of_w1.clear();
+        const std::string w2 = Log("w2");
+        for (const auto& s : view->shards_state) {
+          const auto to = view->assignment.find(s.shard);
+          const auto standbys = view->standbys.find(s.shard);
+          if (s.owner == "w1" && !s.finished && to != view->assignment.end() &&
+              to->second == "w1" && standbys != view->standbys.end() &&
+              standbys->second == std::vector<std::string>{"w2"} &&
+              w2.find("standby copy of shard " + std::to_string(s.shard) + " holds") !=
+                  std::string::npos) {
+            of_w1.push_back(s.shard);
+          }
+        }
+        return !of_w1.empty();
+      },
+      std::chrono::seconds(60)))
+      << Logs();
+  const size_t w2_before = Log("w2").size();
+  Kill("w1");
+  EXPECT_EQ(WaitExit("w2", std::chrono::seconds(120)), 0) << Logs();
+  const std::string w2 = Log("w2").substr(w2_before);
+  for (int s : of_w1) {
+    EXPECT_NE(w2.find("runs shard " + std::to_string(s) + " at epoch"), std::string::npos)
+        << "shard " << s << "\n"
+        << Logs();
+  }
+  EXPECT_NE(w2.find("from its local copy"), std::string::npos) << Logs();
+  const Status exact = CheckOutput();
+  EXPECT_TRUE(exact.ok()) << exact.message() << "\n" << Logs();
+  ExpectShardsVerifyClean();
+  // w2 ended gracefully: none of its copies (its runs' or its standby ones) is left.
+  const std::string copies =
+      tmp_.Sub("local") + "/weir-local-recovery-" + std::to_string(::geteuid());
+  for (const auto& e : std::filesystem::directory_iterator(copies)) {
+    EXPECT_FALSE(e.path().filename().string().starts_with("agg-w2-")) << e.path();
+  }
+}
+
 TEST_F(ClusterTest, WorkersAddedAndStoppedGracefullyHandShardsOff) {
   StartWorker("w1");
   ASSERT_TRUE(testing::WaitFor([&] { return AllShardsCheckpointed(); }, std::chrono::seconds(60)))

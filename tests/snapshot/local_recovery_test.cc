@@ -8,10 +8,12 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "state/rocksdb/incremental_snapshot_strategy.h"
 #include "state/rocksdb/local_recovery_copy.h"
 #include "state/rocksdb/rocksdb_restore_operation.h"
+#include "state/rocksdb/standby_copy.h"
 #include "testing/checkpoint_helpers.h"
 #include "testing/temp_dir.h"
 
@@ -144,10 +146,109 @@ TEST_F(LocalRecoveryTest, ACopyThatDoesNotMatchIsFetchedFromTheStorage) {
   auto restored = Restore(id, copies_);
   ASSERT_TRUE(restored.ok()) << restored.status().ToString();
   EXPECT_EQ(*restored, model_);
-  // The copy of another checkpoint id is never looked at.
+  // Without any copy, everything is fetched.
   auto other = Restore(id, tmp_.Sub("elsewhere"));
   ASSERT_TRUE(other.ok()) << other.status().ToString();
   EXPECT_EQ(*other, model_);
+}
+
+// Standby copies (cluster.standby-replicas): another process follows the checkpoints into a copy
+// of its own, fetching only what each one added, and its restore reads nothing the copy holds.
+class StandbyCopyTest : public LocalRecoveryTest {
+ protected:
+  void SetUp() override {
+    LocalRecoveryTest::SetUp();
+    fs::create_directories(fs::path(standby_).parent_path());  // the shard's, made by the worker
+  }
+  Result<StandbyCopyStats> Keep(uint64_t id) {
+    StandbyCopyStats stats;
+    WEIR_RETURN_IF_ERROR(KeepStandbyCopy(storage_, id, metadata_.at(id).backends.at(0), standby_,
+                                         cancelled_, &stats));
+    return stats;
+  }
+  std::vector<std::string> Entries() {
+    std::vector<std::string> names;
+    if (!fs::exists(standby_)) return names;
+    for (const auto& e : fs::directory_iterator(standby_)) names.push_back(e.path().filename());
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+  const std::string standby_ = tmp_.Sub("standby/op_0");
+  std::atomic<bool> cancelled_{false};
+};
+
+TEST_F(StandbyCopyTest, ACopyFollowsTheCheckpointsFetchingOnlyWhatEachAdded) {
+  for (int64_t k = 0; k < 3000; ++k) Put(k, std::string(60, 'a' + k % 26));
+  const uint64_t first = Checkpoint();
+  auto kept = Keep(first);
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  const auto& files = metadata_.at(first).backends.at(0).files;
+  EXPECT_EQ(kept->files_fetched, files.size());
+  EXPECT_EQ(kept->files_linked, 0u);
+  EXPECT_EQ(Entries(), std::vector<std::string>{"chk-" + std::to_string(first)});
+  for (int64_t k = 0; k < 3000; k += 11) Put(k, "changed");
+  const uint64_t second = Checkpoint();
+  kept = Keep(second);
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  EXPECT_GT(kept->files_linked, 0u) << "the SSTs both checkpoints share are linked";
+  EXPECT_LT(kept->files_fetched, metadata_.at(second).backends.at(0).files.size());
+  EXPECT_EQ(Entries(), std::vector<std::string>{"chk-" + std::to_string(second)});
+  // Kept already: nothing to do.
+  kept = Keep(second);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->files_fetched + kept->files_linked, 0u);
+  // The takeover: nothing of the checkpoint storage is read.
+  const Model expected = model_;
+  SpoilStorage(second);
+  auto restored = Restore(second, standby_);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_EQ(*restored, expected);
+}
+
+TEST_F(StandbyCopyTest, ACopyBehindTheLatestCheckpointStillServesWhatTheyShare) {
+  for (int64_t k = 0; k < 3000; ++k) Put(k, std::string(60, 'a' + k % 26));
+  const uint64_t first = Checkpoint();
+  ASSERT_TRUE(Keep(first).ok());
+  for (int64_t k = 0; k < 3000; k += 13) Put(k, "later");
+  const uint64_t second = Checkpoint();
+  // The files checkpoint 2 shares with 1 are spoiled in the storage: only the standby's copy of
+  // checkpoint 1 can give them to a restore of checkpoint 2.
+  std::set<std::string> first_paths;
+  for (const auto& f : metadata_.at(first).backends.at(0).files) first_paths.insert(f.path);
+  int shared = 0;
+  for (const auto& f : metadata_.at(second).backends.at(0).files) {
+    if (first_paths.count(f.path) == 0 || !f.local_name.ends_with(".sst")) continue;
+    const std::string path = storage_.ResolveRelative(f.path).value();
+    fs::remove(path);
+    std::ofstream(path, std::ios::binary) << std::string(f.size, 'x');
+    ++shared;
+  }
+  ASSERT_GT(shared, 0);
+  EXPECT_FALSE(Restore(second, "").ok());
+  auto restored = Restore(second, standby_);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_EQ(*restored, model_);
+}
+
+TEST_F(StandbyCopyTest, ACorruptCancelledOrCraftedCheckpointPublishesNoCopy) {
+  for (int64_t k = 0; k < 1000; ++k) Put(k, "v");
+  const uint64_t id = Checkpoint();
+  cancelled_ = true;
+  auto kept = Keep(id);
+  EXPECT_EQ(kept.status().code(), StatusCode::kAborted) << kept.status().ToString();
+  EXPECT_TRUE(Entries().empty()) << "a cancelled copy leaves nothing";
+  cancelled_ = false;
+  auto crafted = metadata_.at(id);
+  crafted.backends.at(0).files.at(0).local_name = "../escape.sst";
+  StandbyCopyStats stats;
+  Status s = KeepStandbyCopy(storage_, id, crafted.backends.at(0), standby_, cancelled_, &stats);
+  EXPECT_EQ(s.code(), StatusCode::kCorruption) << s.ToString();
+  EXPECT_FALSE(fs::exists(tmp_.Sub("standby/escape.sst")));
+  SpoilStorage(id);
+  kept = Keep(id);
+  EXPECT_EQ(kept.status().code(), StatusCode::kCorruption) << kept.status().ToString();
+  EXPECT_NE(kept.status().message().find("checkpoint " + std::to_string(id)), std::string::npos);
+  EXPECT_TRUE(Entries().empty()) << "a copy of a corrupt checkpoint is never published";
 }
 
 TEST(LocalRecoveryCopyTest, ConfirmDiscardAndLeaveForeignEntriesAlone) {

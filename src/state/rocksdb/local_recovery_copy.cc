@@ -52,6 +52,23 @@ std::string LocalRecoveryCopy::CheckpointDir(const std::string& dir, uint64_t ch
   return JoinPath(dir, std::string(kPrefix) + std::to_string(checkpoint_id));
 }
 
+std::string LocalRecoveryCopy::NewestCopyAtMost(const std::string& dir, uint64_t checkpoint_id) {
+  auto entries = NewPosixFileSystem()->ListDir(dir);
+  if (!entries.ok()) return "";
+  std::optional<uint64_t> best;
+  for (const auto& e : *entries) {
+    const auto id = CopyId(e.name);
+    if (id && *id <= checkpoint_id && e.is_directory && (!best || *id > *best)) best = id;
+  }
+  return best ? CheckpointDir(dir, *best) : "";
+}
+
+std::string StandbyStagingDir(const std::string& dir, uint64_t checkpoint_id) {
+  return JoinPath(dir, "standby-" + std::to_string(checkpoint_id));
+}
+
+Status LocalRecoveryCopy::CreateDir() const { return MakeOwnerOnlyDir(dir_); }
+
 Status LocalRecoveryCopy::Keep(uint64_t checkpoint_id, const std::string& native_dir) const {
   WEIR_RETURN_IF_ERROR(MakeOwnerOnlyDir(dir_));
   const std::string to = CheckpointDir(dir_, checkpoint_id);

@@ -27,6 +27,14 @@ class LocalRecoveryCopy {
   explicit LocalRecoveryCopy(std::string dir) : dir_(std::move(dir)) {}
 
   static std::string CheckpointDir(const std::string& dir, uint64_t checkpoint_id);
+  // Where a restore of checkpoint N looks for local files: chk-<N> if it is there, else the copy
+  // of the newest earlier checkpoint (a standby's copy that has yet to catch up shares most of
+  // N's SSTs); empty if there is none.
+  static std::string NewestCopyAtMost(const std::string& dir, uint64_t checkpoint_id);
+
+  // Creates `dir` owner-only if needed; refuses one that is a link, another user's or open to
+  // others (FailedPrecondition naming it).
+  Status CreateDir() const;
 
   // Moves `native_dir` (checkpoint N's native checkpoint, all of it uploaded) to chk-<N>,
   // replacing a stale copy of that id.
@@ -39,6 +47,10 @@ class LocalRecoveryCopy {
  private:
   std::string dir_;
 };
+
+// The directory a standby copy of checkpoint N is assembled in before it becomes chk-<N> (restores
+// never look there).
+std::string StandbyStagingDir(const std::string& dir, uint64_t checkpoint_id);
 
 // For each of `handle`'s files, whether `copy_dir` holds it under its RocksDB name as a regular
 // file with the recorded size and checksum (an empty `copy_dir`: none).

@@ -169,7 +169,7 @@ Result<std::unique_ptr<RocksDbKeyedStateBackend>> RestoreKeyedStateBackend(
       incremental ? IncrementalRestoreBase(handles, options.key_group_range) : nullptr;
   LocalFiles local;
   if (base != nullptr && !options.local_recovery_dir.empty()) {
-    local.copy_dir = LocalRecoveryCopy::CheckpointDir(options.local_recovery_dir, checkpoint_id);
+    local.copy_dir = LocalRecoveryCopy::NewestCopyAtMost(options.local_recovery_dir, checkpoint_id);
     local.matched = MatchLocalCopy(*base, local.copy_dir);
   }
   for (const auto& h : handles) {

@@ -1,0 +1,76 @@
+#include "state/rocksdb/standby_copy.h"
+
+#include "common/retry.h"
+#include "io/owned_directory.h"
+#include "snapshot/file_transfer.h"
+#include "snapshot/state_file_verifier.h"
+#include "state/rocksdb/local_recovery_copy.h"
+
+namespace weir {
+namespace {
+
+Status FetchInto(const CheckpointStorage& storage, uint64_t checkpoint_id,
+                 const KeyedStateHandle& handle, const std::string& base,
+                 const std::string& staging, const std::atomic<bool>& cancelled,
+                 StandbyCopyStats* stats) {
+  auto local_fs = NewPosixFileSystem();
+  WEIR_RETURN_IF_ERROR(local_fs->CreateDirs(staging));
+  const std::vector<bool> matched = MatchLocalCopy(handle, base);
+  for (size_t i = 0; i < handle.files.size(); ++i) {
+    const StateFileHandle& f = handle.files[i];
+    if (cancelled.load()) return Status::Aborted("standby copy cancelled");
+    const std::string to = JoinPath(staging, f.local_name);
+    if (matched[i] && local_fs->Link(JoinPath(base, f.local_name), to).ok()) {
+      ++stats->files_linked;
+      continue;
+    }
+    WEIR_ASSIGN_OR_RETURN(const std::string from, storage.ResolveRelative(f.path));
+    auto copied = RetryRetryableResult<WrittenFile>("standby fetch of " + f.path, [&] {
+      return CopyFile(storage.fs(), from, *local_fs, to, &cancelled);
+    });
+    if (!copied.ok()) return copied.status().WithContext("standby fetch of " + f.path);
+    if (copied->size != f.size) {
+      return Status::Corruption("checkpoint " + std::to_string(checkpoint_id) + ": file " + f.path +
+                                " has " + std::to_string(copied->size) +
+                                " bytes, not the recorded " + std::to_string(f.size));
+    }
+    WEIR_RETURN_IF_ERROR(CheckStateFileChecksum(checkpoint_id, f, copied->checksum));
+    ++stats->files_fetched;
+    stats->bytes_fetched += copied->size;
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status KeepStandbyCopy(const CheckpointStorage& storage, uint64_t checkpoint_id,
+                       const KeyedStateHandle& handle, const std::string& backend_dir,
+                       const std::atomic<bool>& cancelled, StandbyCopyStats* stats) {
+  if (handle.kind != BackendSnapshotKind::kIncremental) return Status::OK();
+  // The names come from the checkpoint's metadata: each must be a plain file name before it
+  // becomes part of a local path.
+  for (const auto& f : handle.files) {
+    if (Status s = ValidateIdentifier("local file", f.local_name); !s.ok()) {
+      return Status::Corruption("checkpoint " + std::to_string(checkpoint_id) + ": backend " +
+                                handle.backend_id + ": file " + f.path + ": " + s.message());
+    }
+  }
+  const LocalRecoveryCopy copy(backend_dir);
+  WEIR_RETURN_IF_ERROR(copy.CreateDir());
+  const std::string target = LocalRecoveryCopy::CheckpointDir(backend_dir, checkpoint_id);
+  if (NewPosixFileSystem()->Stat(target).ok()) return Status::OK();  // kept already
+  const std::string staging = StandbyStagingDir(backend_dir, checkpoint_id);
+  WEIR_RETURN_IF_ERROR(DeleteLocalDirectory(staging));  // a copy a former process left unfinished
+  Status fetched = FetchInto(storage, checkpoint_id, handle,
+                             LocalRecoveryCopy::NewestCopyAtMost(backend_dir, checkpoint_id),
+                             staging, cancelled, stats);
+  if (fetched.ok()) fetched = NewPosixFileSystem()->Rename(staging, target);
+  if (!fetched.ok()) {
+    (void)DeleteLocalDirectory(staging);
+    return fetched;
+  }
+  copy.Confirm(checkpoint_id);  // the copies of earlier checkpoints are not needed any more
+  return Status::OK();
+}
+
+}  // namespace weir
