@@ -6,9 +6,10 @@
 # demo-groups) into stream GOUT.
 #
 #   scripts/cluster.sh start DIR [--workers N] [--shards S] [--events M] [--keys K] [--groups G]
-#                                [--payload-bytes B] [--local]
+#                                [--payload-bytes B] [--standby-replicas R] [--local]
 #                                 starts everything (N = 3, S = 3, M = 1000000, K = 10000,
 #                                 G = 0: none; B = 0: bytes of payload state per key;
+#                                 R = 0: cluster.standby-replicas;
 #                                 --local: checkpoints in DIR/checkpoints, not S3)
 #   scripts/cluster.sh stop DIR          stops every process of DIR by its PID
 #   scripts/cluster.sh kill-worker DIR I SIGKILL to worker I (1-based)
@@ -59,7 +60,7 @@ start_worker() {
 
 case "$cmd" in
   start)
-    workers=3 shards=3 events=1000000 keys=10000 groups=0 payload=0 local=0
+    workers=3 shards=3 events=1000000 keys=10000 groups=0 payload=0 standbys=0 local=0
     while [ $# -gt 0 ]; do
       case "$1" in
         --workers) workers=$2; shift ;;
@@ -68,6 +69,7 @@ case "$cmd" in
         --keys) keys=$2; shift ;;
         --groups) groups=$2; shift ;;
         --payload-bytes) payload=$2; shift ;;
+        --standby-replicas) standbys=$2; shift ;;
         --local) local=1 ;;
         *) echo "cluster.sh start: unknown option $1" >&2; exit 2 ;;
       esac
@@ -103,6 +105,7 @@ case "$cmd" in
       echo "parallelism.default: 1"
       echo "cluster.shards: $shards"
       echo "cluster.lease-ttl: 2s"
+      echo "cluster.standby-replicas: $standbys"
       echo "state.backend.rocksdb.localdir: $dir/local"
       # Each worker serves the cluster view on a free port (its log says which).
       echo "rest.port: 0"
