@@ -166,10 +166,13 @@ class StandbyCopyTest : public LocalRecoveryTest {
                                          cancelled_, &stats));
     return stats;
   }
+  // The published copies (chk-<N>): what a restore looks at.
   std::vector<std::string> Entries() {
     std::vector<std::string> names;
     if (!fs::exists(standby_)) return names;
-    for (const auto& e : fs::directory_iterator(standby_)) names.push_back(e.path().filename());
+    for (const auto& e : fs::directory_iterator(standby_)) {
+      if (e.path().filename().string().starts_with("chk-")) names.push_back(e.path().filename());
+    }
     std::sort(names.begin(), names.end());
     return names;
   }
@@ -230,13 +233,43 @@ TEST_F(StandbyCopyTest, ACopyBehindTheLatestCheckpointStillServesWhatTheyShare) 
   EXPECT_EQ(*restored, model_);
 }
 
+TEST_F(StandbyCopyTest, ACheckpointSubsumedDuringItsCopyLeavesItsFetchedFilesForTheNext) {
+  for (int64_t k = 0; k < 3000; ++k) Put(k, std::string(60, 'a' + k % 26));
+  const uint64_t first = Checkpoint();
+  // One of its files is gone (deleted with the checkpoint, as a subsumed one's are): NotFound,
+  // nothing published.
+  const auto& files = metadata_.at(first).backends.at(0).files;
+  fs::remove(storage_.ResolveRelative(files.back().path).value());
+  auto kept = Keep(first);
+  EXPECT_EQ(kept.status().code(), StatusCode::kNotFound) << kept.status().ToString();
+  EXPECT_TRUE(Entries().empty());
+  for (int64_t k = 0; k < 3000; k += 17) Put(k, "newer");
+  const uint64_t second = Checkpoint();
+  kept = Keep(second);
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  EXPECT_GT(kept->files_linked, 0u) << "what the first attempt fetched is not fetched again";
+  EXPECT_EQ(Entries(), std::vector<std::string>{"chk-" + std::to_string(second)});
+  // The copy holds exactly checkpoint 2's files.
+  std::set<std::string> expected, present;
+  for (const auto& f : metadata_.at(second).backends.at(0).files) expected.insert(f.local_name);
+  for (const auto& e : fs::directory_iterator(standby_ + "/chk-" + std::to_string(second))) {
+    present.insert(e.path().filename());
+  }
+  EXPECT_EQ(present, expected);
+  const Model expected_model = model_;
+  SpoilStorage(second);
+  auto restored = Restore(second, standby_);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_EQ(*restored, expected_model);
+}
+
 TEST_F(StandbyCopyTest, ACorruptCancelledOrCraftedCheckpointPublishesNoCopy) {
   for (int64_t k = 0; k < 1000; ++k) Put(k, "v");
   const uint64_t id = Checkpoint();
   cancelled_ = true;
   auto kept = Keep(id);
   EXPECT_EQ(kept.status().code(), StatusCode::kAborted) << kept.status().ToString();
-  EXPECT_TRUE(Entries().empty()) << "a cancelled copy leaves nothing";
+  EXPECT_TRUE(fs::is_empty(standby_)) << "a cancelled copy leaves nothing";
   cancelled_ = false;
   auto crafted = metadata_.at(id);
   crafted.backends.at(0).files.at(0).local_name = "../escape.sst";

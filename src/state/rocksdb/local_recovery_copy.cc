@@ -63,9 +63,7 @@ std::string LocalRecoveryCopy::NewestCopyAtMost(const std::string& dir, uint64_t
   return best ? CheckpointDir(dir, *best) : "";
 }
 
-std::string StandbyStagingDir(const std::string& dir, uint64_t checkpoint_id) {
-  return JoinPath(dir, "standby-" + std::to_string(checkpoint_id));
-}
+std::string StandbyStagingDir(const std::string& dir) { return JoinPath(dir, "standby-next"); }
 
 Status LocalRecoveryCopy::CreateDir() const { return MakeOwnerOnlyDir(dir_); }
 

@@ -48,9 +48,9 @@ class LocalRecoveryCopy {
   std::string dir_;
 };
 
-// The directory a standby copy of checkpoint N is assembled in before it becomes chk-<N> (restores
-// never look there).
-std::string StandbyStagingDir(const std::string& dir, uint64_t checkpoint_id);
+// The directory a standby copy is assembled in before it becomes chk-<N> (restores never look
+// there).
+std::string StandbyStagingDir(const std::string& dir);
 
 // For each of `handle`'s files, whether `copy_dir` holds it under its RocksDB name as a regular
 // file with the recorded size and checksum (an empty `copy_dir`: none).

@@ -23,7 +23,9 @@ struct StandbyCopyStats {
 // Makes <backend_dir>/chk-<N> hold `handle`'s files (checkpoint N's snapshot of one backend): those
 // an earlier copy holds with the recorded size and checksum are linked, the others fetched and
 // checked against their recorded checksum (Corruption naming the file otherwise). The copy is
-// assembled aside and published whole; then the copies of earlier checkpoints go. A handle that is
+// assembled aside and published whole; then the copies of earlier checkpoints go. What a failed
+// attempt fetched stays aside for the next one (a checkpoint subsumed during its copy loses
+// files: NotFound; the next checkpoint shares most of them). A handle that is
 // not an incremental snapshot (a full one, a changelog backend's) has nothing a restore could
 // link: nothing is kept. `cancelled` stops it between chunks (Aborted; nothing published).
 Status KeepStandbyCopy(const CheckpointStorage& storage, uint64_t checkpoint_id,
