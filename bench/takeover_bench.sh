@@ -14,17 +14,18 @@
 #                           [--local] [--out FILE]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-mib=256 shards=3 kills=3 standbys=1 storage=() out=""
+mib=256 shards=3 kills=3 standbys=1 idle=0 storage=() out=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --mib-per-shard) mib=$2; shift ;;
     --shards) shards=$2; shift ;;
     --kills) kills=$2; shift ;;
     --standby-replicas) standbys=$2; shift ;;
+    --idle-input) idle=1 ;;
     --local) storage=(--local) ;;
     --out) out=$2; shift ;;
     *) echo "usage: bench/takeover_bench.sh [--mib-per-shard M] [--shards S] [--kills K]" \
-         "[--standby-replicas R] [--local] [--out FILE]" >&2
+         "[--standby-replicas R] [--idle-input] [--local] [--out FILE]" >&2
        exit 2 ;;
   esac
   shift
@@ -36,11 +37,16 @@ keys=$((mib * 1024 * 1024 / (payload + 64) * shards))
 # Every key once (the state's full size), then more, so that the job runs on through the kills.
 events=$((keys * (kills + 2)))
 [ "$events" -ge 1500000 ] || events=1500000
+# --idle-input: every key twice, then the job waits for more (unbounded): the kills come once
+# the input is caught up, checkpoints are quick and the standbys are current.
+unbounded=()
+if [ "$idle" = 1 ]; then events=$((keys * 2)) unbounded=(--unbounded); fi
 dir=$(mktemp -d "${TMPDIR:-/tmp}/weir-takeover-bench.XXXXXX")
 trap '"$cluster" stop "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
 now_ms() { date +%s%3N; }
 "$cluster" start "$dir" --workers 3 --shards "$shards" --keys "$keys" --events "$events" \
-  --payload-bytes "$payload" --standby-replicas "$standbys" "${storage[@]}" >/dev/null
+  --payload-bytes "$payload" --standby-replicas "$standbys" "${unbounded[@]}" "${storage[@]}" \
+  >/dev/null
 # shellcheck disable=SC1091
 . "$dir/env"
 status() { "$WEIR" cluster status --cluster "$ETCD" demo 2>/dev/null | awk 'NR > 3'; }
@@ -66,7 +72,7 @@ for log in glob.glob(d + "/worker-*.log"):
 print(min(sizes.values()) // (1 << 20) if len(sizes) == shards else 0)
 PY
 }
-json="{\"mib_per_shard\": $mib, \"standby_replicas\": $standbys, \"shards\": $shards, \"cores\": $(nproc), \"lease_ttl_ms\": 2000, \"storage\": \"$([ ${#storage[@]} -eq 0 ] && echo s3 || echo local)\", \"takeovers\": ["
+json="{\"mib_per_shard\": $mib, \"standby_replicas\": $standbys, \"idle_input\": $idle, \"shards\": $shards, \"cores\": $(nproc), \"lease_ttl_ms\": 2000, \"storage\": \"$([ ${#storage[@]} -eq 0 ] && echo s3 || echo local)\", \"takeovers\": ["
 # From the workers' logs: "<ms from the kill to the restore's end> <restore ms>" of shard $2's
 # first restore after the kill at $3 (epoch ms), or exit 1 if there is none yet.
 cat >"$dir/restored.py" <<'PY'
@@ -91,38 +97,35 @@ if done is None:
     sys.exit(1)
 print(done[0] - killed, done[1])
 PY
-# With standby replicas: whether every shard's standbys hold a copy, from `weir cluster status`
-# (stdin) and the workers' logs: a standby pair that existed at the last kill ($3, its pairs in
-# $2) is ready still; a new one once its worker logged the copy after that kill.
+# With standby replicas: whether every shard's standbys hold a copy of its latest checkpoint or
+# the one before (`weir cluster status` on stdin; each standby's REST view, GET /shards).
 cat >"$dir/standbys_ready.py" <<'PY'
-import datetime, os, re, sys
-d, before, killed = sys.argv[1], sys.argv[2], int(sys.argv[3])
-day = datetime.datetime.fromtimestamp(max(killed, 1) / 1000, datetime.timezone.utc).replace(
-    hour=0, minute=0, second=0, microsecond=0)
-def ms(t):
-    h, m, s = t.split(":")
-    return int((day + datetime.timedelta(hours=int(h), minutes=int(m), seconds=float(s))).timestamp() * 1000)
-old = set(open(before).read().split()) if os.path.exists(before) else set()
-pairs = []
+import glob, json, re, sys, urllib.request
+d = sys.argv[1]
+ports = {}
+for log in glob.glob(d + "/worker-*.log"):
+    found = re.findall(r"cluster view at http://127.0.0.1:(\d+)/", open(log, errors="replace").read())
+    if found:
+        ports[log.split("/")[-1][:-4]] = found[-1]
+ok, pairs = True, 0
 for line in sys.stdin:
-    if "standbys:" in line:
-        shard = line.split()[0]
-        pairs += ["%s@%s" % (shard, w) for w in line.split("standbys:")[1].split()]
-ok = bool(pairs)
-for p in pairs:
-    if p in old:
+    fields = line.split()
+    if "standbys:" not in fields or len(fields) < 4 or not fields[3].isdigit():
         continue
-    shard, worker = p.split("@")
-    log = os.path.join(d, worker + ".log")
-    lines = open(log, errors="replace").read().splitlines() if os.path.exists(log) else []
-    ok = ok and any("standby copy of shard %s holds" % shard in l and ms(l[:12]) > killed
-                    for l in lines)
-print(" ".join(pairs) if ok else "")
-sys.exit(0 if ok else 1)
+    shard, latest = int(fields[0]), int(fields[3])
+    for worker in line.split("standbys:")[1].split():
+        pairs += 1
+        try:
+            view = json.load(urllib.request.urlopen("http://127.0.0.1:%s/shards" % ports[worker], timeout=2))
+            held = {c["shard"]: c["checkpoint"] for c in view.get("standby-copies", [])}
+        except Exception:
+            held = {}
+        ok = ok and held.get(shard, 0) >= latest - 1
+sys.exit(0 if ok and pairs > 0 else 1)
 PY
 standbys_ready() {
   [ "$standbys" -eq 0 ] && return 0
-  status | python3 "$dir/standbys_ready.py" "$dir" "$dir/standby-pairs" "${killed:-0}"     >"$dir/standby-pairs.next" && mv "$dir/standby-pairs.next" "$dir/standby-pairs-ready"
+  status | python3 "$dir/standbys_ready.py" "$dir"
 }
 sep="" all=()
 for kill in $(seq "$kills"); do
@@ -137,7 +140,6 @@ for kill in $(seq "$kills"); do
   held=$(status | awk -v w="$victim" '$2 == w {print $1}' | xargs)
   "$cluster" kill-worker "$dir" "${victim#worker-}" >/dev/null
   killed=$(now_ms)
-  [ ! -e "$dir/standby-pairs-ready" ] || mv "$dir/standby-pairs-ready" "$dir/standby-pairs"
   echo "kill $kill: SIGKILL to $victim (shards $held; smallest shard state $state MiB)"
   # Each shard it held: the new owner's restore of it ends.
   for shard in $held; do

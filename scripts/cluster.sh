@@ -6,10 +6,12 @@
 # demo-groups) into stream GOUT.
 #
 #   scripts/cluster.sh start DIR [--workers N] [--shards S] [--events M] [--keys K] [--groups G]
-#                                [--payload-bytes B] [--standby-replicas R] [--local]
+#                                [--payload-bytes B] [--standby-replicas R] [--unbounded]
+#                                [--local]
 #                                 starts everything (N = 3, S = 3, M = 1000000, K = 10000,
 #                                 G = 0: none; B = 0: bytes of payload state per key;
-#                                 R = 0: cluster.standby-replicas;
+#                                 R = 0: cluster.standby-replicas; --unbounded: the workers
+#                                 wait for more input at its end instead of finishing;
 #                                 --local: checkpoints in DIR/checkpoints, not S3)
 #   scripts/cluster.sh stop DIR          stops every process of DIR by its PID
 #   scripts/cluster.sh kill-worker DIR I SIGKILL to worker I (1-based)
@@ -50,9 +52,10 @@ start_worker() {
     extra+=(--groups "$GROUPS_OF_KEYS" --group-output GOUT)
   fi
   extra+=(--payload-bytes "${PAYLOAD_BYTES:-0}")
+  [ "${UNBOUNDED:-0}" = 1 ] || extra+=(--bounded)
   # shellcheck disable=SC2086
   "$WEIR" worker --cluster "$ETCD" --job demo --id "worker-$i" --config "$dir/weir.yaml" \
-    nats-aggregate --server "$NATS" --input EV --output OUT --bounded "${extra[@]}" \
+    nats-aggregate --server "$NATS" --input EV --output OUT "${extra[@]}" \
     >"$dir/worker-$i.log" 2>&1 &
   echo $! >"$dir/pids/worker-$i.pid"
   echo "$i" >"$dir/workers"
@@ -60,7 +63,7 @@ start_worker() {
 
 case "$cmd" in
   start)
-    workers=3 shards=3 events=1000000 keys=10000 groups=0 payload=0 standbys=0 local=0
+    workers=3 shards=3 events=1000000 keys=10000 groups=0 payload=0 standbys=0 unbounded=0 local=0
     while [ $# -gt 0 ]; do
       case "$1" in
         --workers) workers=$2; shift ;;
@@ -70,6 +73,7 @@ case "$cmd" in
         --groups) groups=$2; shift ;;
         --payload-bytes) payload=$2; shift ;;
         --standby-replicas) standbys=$2; shift ;;
+        --unbounded) unbounded=1 ;;
         --local) local=1 ;;
         *) echo "cluster.sh start: unknown option $1" >&2; exit 2 ;;
       esac
@@ -98,6 +102,7 @@ case "$cmd" in
       echo "SHARDS=$shards"
       echo "GROUPS_OF_KEYS=$groups"
       echo "PAYLOAD_BYTES=$payload"
+      echo "UNBOUNDED=$unbounded"
     } >"$dir/env"
     {
       echo "execution.checkpointing.interval: 500ms"

@@ -188,8 +188,16 @@ int RunWorker(const WorkerArgs& a) {
       });
       return shards;
     };
+    auto standby_copies = [w] {
+      nlohmann::json copies = nlohmann::json::array();
+      for (const auto& [shard, id] : w->standby_copies()) {
+        copies.push_back({{"shard", shard}, {"checkpoint", id}});
+      }
+      return copies;
+    };
     rest = std::make_unique<web::ClusterRestServer>(**etcd, options.job, options.member,
-                                                    std::move(local_shards));
+                                                    std::move(local_shards),
+                                                    std::move(standby_copies));
     const std::string address = config.Get(config::kRestAddress);
     if (Status s = rest->Start(address, static_cast<int>(config.Get(config::kRestPort))); !s.ok()) {
       LogWarn(s.message() + "; the worker runs without it");

@@ -126,6 +126,10 @@ class Worker {
   // back into the worker.
   void VisitRunning(const std::function<void(int shard, int64_t epoch, bool handing_off,
                                              ShardJob& job)>& visit) const;
+  // The checkpoint id each of this worker's standby copies holds, by shard.
+  std::map<int, uint64_t> standby_copies() const {
+    return standby_ ? standby_->kept() : std::map<int, uint64_t>{};
+  }
   bool leader() const { return leader_; }
   const std::string& member() const { return options_.member; }
   // Shards whose job failed here (restarted from their latest checkpoint by the next claim).

@@ -112,11 +112,12 @@ nlohmann::json ClusterViewJson(const std::string& job, const cluster::ClusterVie
 }
 
 ClusterRestServer::ClusterRestServer(cluster::EtcdClient& etcd, std::string job, std::string member,
-                                     LocalShards local_shards)
+                                     LocalShards local_shards, LocalShards standby_copies)
     : etcd_(etcd),
       job_(std::move(job)),
       member_(std::move(member)),
       local_shards_(std::move(local_shards)),
+      standby_copies_(std::move(standby_copies)),
       server_(std::make_unique<httplib::Server>()) {
   ConfigureHttpServer(*server_, &listen_socket_);
   server_->Get("/", [](const httplib::Request&, httplib::Response& res) {
@@ -135,8 +136,10 @@ ClusterRestServer::ClusterRestServer(cluster::EtcdClient& etcd, std::string job,
     SendJson(res, body);
   });
   server_->Get("/shards", [this](const httplib::Request&, httplib::Response& res) {
-    SendJson(res, {{"worker", member_},
-                   {"shards", local_shards_ ? local_shards_() : nlohmann::json::array()}});
+    SendJson(res,
+             {{"worker", member_},
+              {"shards", local_shards_ ? local_shards_() : nlohmann::json::array()},
+              {"standby-copies", standby_copies_ ? standby_copies_() : nlohmann::json::array()}});
   });
   for (const char* path : {"/", "/cluster", "/shards"}) {
     const auto refuse = [](const httplib::Request& req, httplib::Response& res) {

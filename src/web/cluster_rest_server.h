@@ -35,9 +35,10 @@ class ClusterRestServer {
  public:
   // What GET /shards lists: this worker's running shards as JSON (an array).
   using LocalShards = std::function<nlohmann::json()>;
-  // `etcd` must outlive the server.
+  // `etcd` must outlive the server. `standby_copies`: the standby copies this worker keeps
+  // (cluster.standby-replicas), as a JSON array of {"shard", "checkpoint"}.
   ClusterRestServer(cluster::EtcdClient& etcd, std::string job, std::string member,
-                    LocalShards local_shards);
+                    LocalShards local_shards, LocalShards standby_copies = {});
   ~ClusterRestServer();
   ClusterRestServer(const ClusterRestServer&) = delete;
   ClusterRestServer& operator=(const ClusterRestServer&) = delete;
@@ -52,6 +53,7 @@ class ClusterRestServer {
   std::string job_;
   std::string member_;
   LocalShards local_shards_;
+  LocalShards standby_copies_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;

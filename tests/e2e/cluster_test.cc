@@ -382,6 +382,17 @@ TEST_F(ClusterTest, AKilledWorkersShardsAreTakenOverFromTheirStandbyCopies) {
       },
       std::chrono::seconds(60)))
       << Logs();
+  // w2's REST view lists the copies it keeps.
+  const int port = RestPort("w2");
+  ASSERT_GT(port, 0) << Logs();
+  httplib::Client http("127.0.0.1", port);
+  const auto got = http.Get("/shards");
+  ASSERT_TRUE(got) << httplib::to_string(got.error());
+  const auto kept = nlohmann::json::parse(got->body)["standby-copies"];
+  ASSERT_TRUE(kept.is_array()) << got->body;
+  EXPECT_TRUE(std::any_of(kept.begin(), kept.end(), [&](const nlohmann::json& c) {
+    return c["shard"] == of_w1[0] && c["checkpoint"].get<uint64_t>() >= 1;
+  })) << got->body;
   const size_t w2_before = Log("w2").size();
   Kill("w1");
   EXPECT_EQ(WaitExit("w2", std::chrono::seconds(120)), 0) << Logs();
