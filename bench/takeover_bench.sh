@@ -31,6 +31,8 @@ while [ $# -gt 0 ]; do
   shift
 done
 export WEIR_LOG_LEVEL=info
+# The shards' checkpoints and those they subsume must fit the gateway's memory-backed store.
+export WEIR_RGW_MEMSTORE_GIB=${WEIR_RGW_MEMSTORE_GIB:-12}
 cluster="$root/scripts/cluster.sh"
 payload=1024
 keys=$((mib * 1024 * 1024 / (payload + 64) * shards))
