@@ -71,12 +71,20 @@ ShardAssignment AssignShards(int shards, const std::vector<std::string>& members
     }
   }
   // Fair shares: floor(shards / members), one more for `extra` of them — those that held the
-  // most before, so that the fewest shards move.
+  // most before, so that the fewest shards move; among equals, those that are standbys of the
+  // most shards without a live owner, so that those can go where their state is.
   const size_t base = static_cast<size_t>(shards) / live.size();
   const size_t extra = static_cast<size_t>(shards) % live.size();
+  std::map<std::string, size_t> standby_of_orphans;
+  for (int s : unassigned) {
+    if (const auto it = standbys.find(s); it != standbys.end()) {
+      for (const std::string& m : it->second) ++standby_of_orphans[m];
+    }
+  }
   std::vector<std::string> order(live.begin(), live.end());
   std::stable_sort(order.begin(), order.end(), [&](const std::string& a, const std::string& b) {
-    return kept[a].size() > kept[b].size();
+    if (kept[a].size() != kept[b].size()) return kept[a].size() > kept[b].size();
+    return standby_of_orphans[a] > standby_of_orphans[b];
   });
   std::map<std::string, size_t> cap;
   std::map<std::string, size_t> count;

@@ -163,6 +163,12 @@ TEST(ShardStandbysTest, ALostMembersShardsGoToTheirStandbys) {
       EXPECT_EQ(without_b.at(s), standbys.at(s)[0]) << "shard " << s;
     }
   }
+  // Three shards, three members: one dies; of the two left, the one with the extra slot is the
+  // lost shard's standby, even though the other comes first by id.
+  const ShardAssignment three = {{0, "a"}, {1, "b"}, {2, "c"}};
+  const ShardAssignment after = AssignShards(3, {"a", "b"}, three, {{2, {"b"}}});
+  EXPECT_EQ(after.at(2), "b");
+  ExpectBalanced(after, 3, {"a", "b"});
   // A standby above its share does not take it: balance first.
   ShardStandbys all_to_a;
   for (int s = 0; s < 6; ++s) all_to_a[s] = {"a"};
