@@ -195,9 +195,8 @@ int RunWorker(const WorkerArgs& a) {
       }
       return copies;
     };
-    rest = std::make_unique<web::ClusterRestServer>(**etcd, options.job, options.member,
-                                                    std::move(local_shards),
-                                                    std::move(standby_copies));
+    rest = std::make_unique<web::ClusterRestServer>(
+        **etcd, options.job, options.member, std::move(local_shards), std::move(standby_copies));
     const std::string address = config.Get(config::kRestAddress);
     if (Status s = rest->Start(address, static_cast<int>(config.Get(config::kRestPort))); !s.ok()) {
       LogWarn(s.message() + "; the worker runs without it");

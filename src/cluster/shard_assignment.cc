@@ -172,6 +172,29 @@ ShardStandbys AssignStandbys(int shards, const std::vector<std::string>& members
   return out;
 }
 
+std::string EncodeStandbyCopies(const StandbyCopies& copies) {
+  std::string out;
+  for (const auto& [shard, id] : copies) {
+    out += std::to_string(shard) + "=" + std::to_string(id) + "\n";
+  }
+  return out;
+}
+
+Result<StandbyCopies> DecodeStandbyCopies(std::string_view text, int shards) {
+  WEIR_ASSIGN_OR_RETURN(auto lines, DecodeShardLines(text, shards, "standby copies", "checkpoint"));
+  StandbyCopies out;
+  for (const auto& [shard, value] : lines) {
+    uint64_t id = 0;
+    const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), id);
+    if (error != std::errc() || end != value.data() + value.size()) {
+      return Status::Corruption("standby copies of shard " + std::to_string(shard) + ": '" +
+                                value.substr(0, 100) + "' is not a checkpoint id");
+    }
+    out[shard] = id;
+  }
+  return out;
+}
+
 std::string EncodeStandbys(const ShardStandbys& standbys) {
   std::string out;
   for (const auto& [shard, members] : standbys) {

@@ -37,6 +37,11 @@ ShardStandbys AssignStandbys(int shards, const std::vector<std::string>& members
 // text (a crafted or damaged key) is an error naming the line.
 std::string EncodeAssignment(const ShardAssignment& assignment);
 Result<ShardAssignment> DecodeAssignment(std::string_view text, int shards);
+// shard -> the checkpoint id a member's standby copy of it holds (its report in etcd)
+using StandbyCopies = std::map<int, uint64_t>;
+std::string EncodeStandbyCopies(const StandbyCopies& copies);
+Result<StandbyCopies> DecodeStandbyCopies(std::string_view text, int shards);
+
 // The standbys as etcd stores them ("shard=member,member" lines) and back.
 std::string EncodeStandbys(const ShardStandbys& standbys);
 Result<ShardStandbys> DecodeStandbys(std::string_view text, int shards);

@@ -157,6 +157,8 @@ Status Worker::Register() {
               "; a restart of this process will not keep its shards");
     }
   }
+  // Written at the next poll whatever it holds: a report under an adopted lease may be stale.
+  published_copies_ = "(unknown)";
   return etcd_.Put(Key("members/" + options_.member), options_.member, lease_->lease()).status();
 }
 
@@ -259,6 +261,13 @@ Status Worker::KeepStandbys() {
     }
   }
   standby_->Update(wanted);
+  // What this member's copies hold, for the leader's warmups (under the lease: gone with it).
+  const std::string copies = EncodeStandbyCopies(standby_->kept());
+  if (copies != published_copies_) {
+    WEIR_RETURN_IF_ERROR(
+        etcd_.Put(Key("standby-copies/" + options_.member), copies, lease_->lease()).status());
+    published_copies_ = copies;
+  }
   return Status::OK();
 }
 
@@ -320,11 +329,14 @@ Status Worker::Reassign() {
     }
   }
   // A lost member's shards go to their standbys, which hold most of their state already.
-  const ShardAssignment assignment =
-      AssignShards(options_.shards, members, previous, previous_standbys);
+  ShardAssignment assignment = AssignShards(options_.shards, members, previous, previous_standbys);
+  ShardStandbys standbys = AssignStandbys(options_.shards, members, assignment, previous_standbys,
+                                          options_.standby_replicas);
+  if (options_.standby_replicas > 0) {
+    WEIR_RETURN_IF_ERROR(DeferColdMoves(previous, members, &assignment, &standbys));
+  }
   const std::string next = EncodeAssignment(assignment);
-  const std::string next_standbys = EncodeStandbys(AssignStandbys(
-      options_.shards, members, assignment, previous_standbys, options_.standby_replicas));
+  const std::string next_standbys = EncodeStandbys(standbys);
   const bool same = current && current->value == next;
   const bool same_standbys =
       current_standbys ? current_standbys->value == next_standbys : next_standbys.empty();
@@ -335,6 +347,50 @@ Status Worker::Reassign() {
           {Compare::Value(Key("leader"), options_.member)},
           {Operation::Put(Key("assignment"), next), Operation::Put(Key("standbys"), next_standbys)})
       .status();
+}
+
+Status Worker::DeferColdMoves(const ShardAssignment& previous,
+                              const std::vector<std::string>& members, ShardAssignment* assignment,
+                              ShardStandbys* standbys) {
+  const std::set<std::string> live(members.begin(), members.end());
+  std::vector<std::pair<int, std::string>> moves;  // balance moves off a live owner
+  for (const auto& [shard, to] : *assignment) {
+    const auto from = previous.find(shard);
+    if (from != previous.end() && from->second != to && live.count(from->second) > 0) {
+      moves.emplace_back(shard, to);
+    }
+  }
+  std::erase_if(warmups_, [&](const auto& w) {
+    return std::find(moves.begin(), moves.end(), std::make_pair(w.first, w.second.first)) ==
+           moves.end();
+  });
+  if (moves.empty()) return Status::OK();
+  WEIR_ASSIGN_OR_RETURN(std::vector<KeyValue> reports, etcd_.GetPrefix(Key("standby-copies/")));
+  std::map<std::string, StandbyCopies> copies;
+  for (const KeyValue& kv : reports) {
+    auto decoded = DecodeStandbyCopies(kv.value, options_.shards);
+    if (decoded.ok()) copies[kv.key.substr(kv.key.rfind('/') + 1)] = std::move(decoded).value();
+  }
+  WEIR_ASSIGN_OR_RETURN(std::vector<ShardState> states, registry_.List(options_.shards));
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& [shard, to] : moves) {
+    const ShardState& state = states[static_cast<size_t>(shard)];
+    if (!state.checkpoint || state.finished) continue;  // nothing to warm up
+    const StandbyCopies& of_to = copies[to];
+    const auto held = of_to.find(shard);
+    // Current: at most two checkpoints behind (the handoff's own checkpoint adds little more).
+    if (held != of_to.end() && held->second + 2 >= state.checkpoint->id) continue;
+    auto [it, started] = warmups_.try_emplace(shard, to, now);
+    if (now - it->second.second >= kMaxWarmup) continue;  // never current: move it cold
+    if (started) {
+      LogInfo("worker " + options_.member + ": shard " + std::to_string(shard) + " moves to " + to +
+              " once " + to + "'s standby copy of it is current");
+    }
+    (*assignment)[shard] = previous.at(shard);
+    std::vector<std::string>& list = (*standbys)[shard];
+    if (std::find(list.begin(), list.end(), to) == list.end()) list.push_back(to);
+  }
+  return Status::OK();
 }
 
 Status Worker::RunAssigned(const ShardAssignment& assignment) {

@@ -160,6 +160,12 @@ class Worker {
   // Points the standby keeper at the latest checkpoints of the shards this member is a standby
   // of and does not run.
   Status KeepStandbys();
+  // KIP-441's warmup: a shard that balance would move from a live owner to a member without a
+  // current standby copy of it stays where it runs, and that member follows it as a standby
+  // until its copy is current (or kMaxWarmup passed); then the shard moves by a handoff that
+  // restores from local files. Adds each such member to `standbys`. With mu_ not held.
+  Status DeferColdMoves(const ShardAssignment& previous, const std::vector<std::string>& members,
+                        ShardAssignment* assignment, ShardStandbys* standbys);
   // After a restart that took the former process's lease back: releases the shards that lease
   // still owns but that are assigned elsewhere (and so not run here).
   Status ReleaseOwnedNotRun(const ShardAssignment& assignment);
@@ -215,6 +221,10 @@ class Worker {
   std::vector<Lost> lost_;
   bool release_owned_not_run_ = false;      // set by Register when it took a lease back
   std::unique_ptr<StandbyKeeper> standby_;  // keep_standby_copy set
+  std::string published_copies_;            // what etcd holds of standby_->kept() (the loop's)
+  // The leader's warmups: shard -> (member it waits for, since when).
+  std::map<int, std::pair<std::string, std::chrono::steady_clock::time_point>> warmups_;
+  static constexpr std::chrono::seconds kMaxWarmup{120};
   std::thread loop_;
 };
 

@@ -45,6 +45,7 @@ struct History {
   // shard -> member -> newest checkpoint its standby copy was brought to
   std::map<int, std::map<std::string, uint64_t>> standby_copies;
   int standby_copies_of_running = 0;  // a standby copy made of a shard its member runs
+  std::set<std::string> copies_fail;  // members whose standby copies fail
 };
 
 class FakeShardJob final : public ShardJob {
@@ -180,6 +181,7 @@ class WorkerTest : public ::testing::Test {
                                        const std::atomic<bool>&) {
         std::lock_guard lock(history_.mu);
         if (history_.running_on[id].count(shard) > 0) ++history_.standby_copies_of_running;
+        if (history_.copies_fail.count(id) > 0) return Status::IOError("no copy here");
         history_.standby_copies[shard][id] = checkpoint.id;
         return Status::OK();
       };
@@ -306,6 +308,42 @@ TEST_F(WorkerTest, StandbysFollowTheirShardsCheckpointsAndTakeThemOverWhenTheOwn
   std::lock_guard lock(history_.mu);
   EXPECT_EQ(history_.standby_copies_of_running, 0);
   EXPECT_EQ(history_.overlaps, 0);
+}
+
+TEST_F(WorkerTest, AJoiningWorkerGetsAShardOnlyOnceItsStandbyCopyOfItIsCurrent) {
+  standby_replicas_ = 1;
+  Worker& a = AddWorker("a");
+  Worker& b = AddWorker("b");
+  ASSERT_TRUE(testing::WaitFor([&] { return Balanced({&a, &b}); }, std::chrono::seconds(20)));
+  {
+    std::lock_guard lock(history_.mu);
+    history_.copies_fail.insert("c");
+  }
+  Worker& c = AddWorker("c");
+  // c is a standby of the shards it is to get, but gets none while it has no copy of them.
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        auto v = ReadClusterView(*etcd_, "job");
+        if (!v.ok()) return false;
+        int of_c = 0;
+        for (const auto& [s, members] : v->standbys) {
+          of_c += std::count(members.begin(), members.end(), "c");
+        }
+        return of_c >= 2;
+      },
+      std::chrono::seconds(20)));
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_TRUE(c.running_shards().empty());
+  EXPECT_TRUE(Balanced({&a, &b}));
+  {
+    std::lock_guard lock(history_.mu);
+    history_.copies_fail.clear();
+  }
+  // Its copies made (at the next checkpoint of each shard), the shards move.
+  EXPECT_TRUE(testing::WaitFor([&] { return Balanced({&a, &b, &c}); }, std::chrono::seconds(20)));
+  std::lock_guard lock(history_.mu);
+  EXPECT_EQ(history_.overlaps, 0);
+  EXPECT_EQ(history_.standby_copies_of_running, 0);
 }
 
 TEST_F(WorkerTest, ARunThatLostItsShardDeletesItsFilesOnlyOnceANewerOwnerCheckpointed) {
