@@ -95,7 +95,28 @@ void LocalRecoveryCopy::Discard(uint64_t checkpoint_id) const {
   }
 }
 
-std::vector<bool> MatchLocalCopy(const KeyedStateHandle& handle, const std::string& copy_dir) {
+Result<uint64_t> LocalChecksumCache::Checksum(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return Status::NotFound(path + " is not a regular file");
+  }
+  const Key key{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+                static_cast<uint64_t>(st.st_size),
+                int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec};
+  {
+    std::lock_guard lock(mu_);
+    if (const auto it = checksums_.find(key); it != checksums_.end()) return it->second;
+  }
+  auto fs = NewPosixFileSystem();
+  WEIR_ASSIGN_OR_RETURN(const uint64_t checksum, ChecksumFile(*fs, path));
+  std::lock_guard lock(mu_);
+  if (checksums_.size() >= 100000) checksums_.clear();
+  checksums_[key] = checksum;
+  return checksum;
+}
+
+std::vector<bool> MatchLocalCopy(const KeyedStateHandle& handle, const std::string& copy_dir,
+                                 LocalChecksumCache* cache) {
   std::vector<bool> matched(handle.files.size(), false);
   if (copy_dir.empty()) return matched;
   auto fs = NewPosixFileSystem();
@@ -108,7 +129,7 @@ std::vector<bool> MatchLocalCopy(const KeyedStateHandle& handle, const std::stri
         stat->size != f.size) {
       continue;
     }
-    auto checksum = ChecksumFile(*fs, path);
+    auto checksum = cache != nullptr ? cache->Checksum(path) : ChecksumFile(*fs, path);
     matched[i] = checksum.ok() && *checksum == f.checksum;
   }
   return matched;

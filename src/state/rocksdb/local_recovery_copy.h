@@ -13,6 +13,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -52,9 +54,29 @@ class LocalRecoveryCopy {
 // there).
 std::string StandbyStagingDir(const std::string& dir);
 
+// Checksums of local files already read, by device, inode (a hard link shares its target's),
+// size and modification time: a standby copy links the same SSTs again at every checkpoint and
+// need not read them again each time. Thread-safe; bounded (it starts over when full).
+class LocalChecksumCache {
+ public:
+  // The checksum of regular file `path`, read only when its identity is not in the cache.
+  Result<uint64_t> Checksum(const std::string& path);
+
+ private:
+  struct Key {
+    uint64_t dev, ino, size;
+    int64_t mtime_ns;
+    auto operator<=>(const Key&) const = default;
+  };
+  std::mutex mu_;
+  std::map<Key, uint64_t> checksums_;
+};
+
 // For each of `handle`'s files, whether `copy_dir` holds it under its RocksDB name as a regular
-// file with the recorded size and checksum (an empty `copy_dir`: none).
-std::vector<bool> MatchLocalCopy(const KeyedStateHandle& handle, const std::string& copy_dir);
+// file with the recorded size and checksum (an empty `copy_dir`: none). `cache`, if given,
+// spares reading files whose identity it knows.
+std::vector<bool> MatchLocalCopy(const KeyedStateHandle& handle, const std::string& copy_dir,
+                                 LocalChecksumCache* cache = nullptr);
 
 // The directory of one job's (or one shard's) local recovery copies:
 // <parent>/weir-local-recovery-<uid>/<scope>, created owner-only. A base directory that is a link,

@@ -21,8 +21,10 @@ Status FetchInto(const CheckpointStorage& storage, uint64_t checkpoint_id,
   auto local_fs = NewPosixFileSystem();
   WEIR_RETURN_IF_ERROR(local_fs->CreateDirs(staging));
   const OwnedDirectory owned(local_fs, staging);  // deletions inside it go through its guard
-  const std::vector<bool> staged = MatchLocalCopy(handle, staging);
-  const std::vector<bool> matched = MatchLocalCopy(handle, base);
+  // Most files were read at an earlier checkpoint's copy: their checksums are known.
+  static LocalChecksumCache cache;
+  const std::vector<bool> staged = MatchLocalCopy(handle, staging, &cache);
+  const std::vector<bool> matched = MatchLocalCopy(handle, base, &cache);
   std::set<std::string> names;
   for (size_t i = 0; i < handle.files.size(); ++i) {
     const StateFileHandle& f = handle.files[i];
