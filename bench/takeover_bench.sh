@@ -133,12 +133,11 @@ standbys_ready() {
 sep="" all=()
 for kill in $(seq "$kills"); do
   deadline=$((SECONDS + 900))
-  until [ "$(smallest_state_mib)" -ge "$mib" ] &&
+  until state=$(smallest_state_mib) && [ "$state" -ge "$mib" ] &&
     [ "$(status | awk '$2 ~ /^worker-/' | wc -l)" -eq "$shards" ] && standbys_ready; do
     [ $SECONDS -lt $deadline ] || { echo "shards did not reach $mib MiB in 900 s" >&2; exit 1; }
     sleep 1
   done
-  state=$(smallest_state_mib)
   victim=$(status | awk '{print $2}' | grep '^worker-' | sort | uniq -c | sort -rn | head -1 | awk '{print $2}')
   held=$(status | awk -v w="$victim" '$2 == w {print $1}' | xargs)
   "$cluster" kill-worker "$dir" "${victim#worker-}" >/dev/null
