@@ -618,14 +618,7 @@ void Worker::Stop() {
   }
   cv_.notify_all();
   loop_.join();
-  if (standby_) {
-    // Nobody will take a shard over here: the standby copies go.
-    const std::map<int, uint64_t> kept = standby_->kept();
-    standby_->ReleaseAll();
-    if (options_.discard_local_state) {
-      for (const auto& [shard, id] : kept) options_.discard_local_state(shard);
-    }
-  }
+  if (standby_) standby_->ReleaseAll();
   // Asked now, not at the keeper's next renewal: a process resumed after a long pause may stop
   // (its input ended meanwhile) before its keeper has run.
   const Result<int64_t> ttl = etcd_.KeepAlive(lease_->lease());
@@ -660,6 +653,11 @@ void Worker::Stop() {
     }
   }
   ReapEnded();
+  if (standby_ && options_.discard_local_state) {
+    // Nobody will take a shard over here, and nothing runs any more: the standby copies (and
+    // what an unfinished one fetched) go.
+    for (int shard = 0; shard < options_.shards; ++shard) options_.discard_local_state(shard);
+  }
   (void)etcd_.Txn({Compare::Value(Key("leader"), options_.member)},
                   {Operation::Delete(Key("leader"))});
   (void)etcd_.Delete(Key("members/" + options_.member));
