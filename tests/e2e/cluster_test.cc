@@ -278,7 +278,7 @@ TEST_F(ClusterTest, AZombieOwnerNeitherCompletesACheckpointNorPublishes) {
 // chunks). Left: after the nats-server restart the workers keep checkpointing but never reach
 // the end of their input (output incomplete, never duplicated). Run it with
 // --gtest_also_run_disabled_tests.
-TEST_F(ClusterTest, DISABLED_EtcdAndNatsServerRestartedMidRunLoseNothing) {
+TEST_F(ClusterTest, EtcdAndNatsServerRestartedMidRunLoseNothing) {
   StartWorker("w1");
   StartWorker("w2");
   ASSERT_TRUE(testing::WaitFor([&] { return AllShardsCheckpointed(); }, std::chrono::seconds(60)))
