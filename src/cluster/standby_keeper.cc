@@ -103,10 +103,11 @@ void StandbyKeeper::Loop() {
       // NotFound: the checkpoint was subsumed (its files deleted) while it was copied, which is
       // common with large state and short intervals; the next one is copied, reusing what this
       // attempt fetched.
-      if (s.code() != StatusCode::kNotFound)
+      if (s.code() != StatusCode::kNotFound) {
         LogWarn("worker " + member_ + ": standby copy of shard " + std::to_string(shard) +
                 " at checkpoint " + std::to_string(checkpoint.id) + ": " + s.ToString() +
                 " (a takeover here downloads what it lacks)");
+      }
     }
     cv_.notify_all();
   }
