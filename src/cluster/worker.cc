@@ -4,6 +4,7 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <type_traits>
 
 #include "common/log.h"
 #include "io/file_system.h"
@@ -307,27 +308,19 @@ Status Worker::Reassign() {
   std::vector<std::string> members;
   for (const KeyValue& kv : kvs) members.push_back(kv.value);
   WEIR_ASSIGN_OR_RETURN(std::optional<KeyValue> current, etcd_.Get(Key("assignment")));
-  ShardAssignment previous;
-  if (current) {
-    auto decoded = DecodeAssignment(current->value, options_.shards);
-    if (decoded.ok()) {
-      previous = std::move(decoded).value();
-    } else {
-      LogWarn("worker " + options_.member +
-              ": replacing a damaged assignment: " + decoded.status().ToString());
-    }
-  }
   WEIR_ASSIGN_OR_RETURN(std::optional<KeyValue> current_standbys, etcd_.Get(Key("standbys")));
-  ShardStandbys previous_standbys;
-  if (current_standbys) {
-    auto decoded = DecodeStandbys(current_standbys->value, options_.shards);
-    if (decoded.ok()) {
-      previous_standbys = std::move(decoded).value();
-    } else {
-      LogWarn("worker " + options_.member +
-              ": replacing damaged standbys: " + decoded.status().ToString());
-    }
-  }
+  // What the leader wrote before; a damaged key (crafted, or cut short) is replaced.
+  const auto decoded_or_empty = [&](const std::optional<KeyValue>& kv, auto decode) {
+    std::remove_cvref_t<decltype(decode(std::string_view(), 0).value())> out{};
+    if (!kv) return out;
+    auto decoded = decode(kv->value, options_.shards);
+    if (decoded.ok()) return std::move(decoded).value();
+    LogWarn("worker " + options_.member + ": replacing damaged etcd key " + kv->key + ": " +
+            decoded.status().ToString());
+    return out;
+  };
+  const ShardAssignment previous = decoded_or_empty(current, DecodeAssignment);
+  const ShardStandbys previous_standbys = decoded_or_empty(current_standbys, DecodeStandbys);
   // A lost member's shards go to their standbys, which hold most of their state already.
   ShardAssignment assignment = AssignShards(options_.shards, members, previous, previous_standbys);
   ShardStandbys standbys = AssignStandbys(options_.shards, members, assignment, previous_standbys,
