@@ -7,6 +7,8 @@
 
 #include "io/file_system.h"
 #include "snapshot/key_group_stream.h"  // WrittenFile
+#include "snapshot/state_handle.h"
+#include "storage/checkpoint_storage.h"
 
 namespace weir {
 
@@ -15,5 +17,14 @@ namespace weir {
 // between chunks: once it is set the copy stops with Aborted.
 Result<WrittenFile> CopyFile(FileSystem& from_fs, const std::string& from, FileSystem& to_fs,
                              const std::string& to, const std::atomic<bool>* cancelled = nullptr);
+
+// Places state file `file` of checkpoint `checkpoint_id` at `to` on the local `local_fs`: with
+// `link_ssts`, an SST as a hard link when the checkpoint storage can make one (RocksDB never
+// modifies an SST), else a copy (retried while the storage fails transiently). Either way its
+// size and checksum must be the recorded ones: Corruption naming the checkpoint and the file
+// otherwise. `cancelled` as for CopyFile.
+Status FetchStateFile(const CheckpointStorage& storage, uint64_t checkpoint_id,
+                      const StateFileHandle& file, FileSystem& local_fs, const std::string& to,
+                      bool link_ssts, const std::atomic<bool>* cancelled = nullptr);
 
 }  // namespace weir

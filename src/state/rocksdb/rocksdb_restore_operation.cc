@@ -9,7 +9,6 @@
 #include "common/failpoint.h"
 #include "common/log.h"
 #include "common/progress.h"
-#include "common/retry.h"
 #include "io/owned_directory.h"
 #include "snapshot/file_transfer.h"
 #include "snapshot/restore/full_restore.h"
@@ -68,24 +67,9 @@ Status FetchIncrementalFiles(const CheckpointStorage& storage, uint64_t checkpoi
       }
       return Status::OK();
     }
-    WEIR_ASSIGN_OR_RETURN(const std::string from, storage.ResolveRelative(f.path));
-    const std::string to = JoinPath(db_dir, f.local_name);
     progress.Add(1, f.size);
-    // RocksDB never modifies an SST (a checkpoint's shared one or a native savepoint's), so a
-    // hard link is safe; mutable files are copied.
-    const bool sst = f.local_name.size() > 4 && f.local_name.ends_with(".sst");
-    if (sst && storage.fs().Link(from, to).ok()) {
-      WEIR_ASSIGN_OR_RETURN(const uint64_t linked, ChecksumFile(*local_fs, to));
-      return CheckStateFileChecksum(checkpoint_id, f, linked);
-    }
-    auto copied = RetryRetryableResult<WrittenFile>(
-        "fetch of " + f.path, [&] { return CopyFile(storage.fs(), from, *local_fs, to); });
-    if (!copied.ok()) return copied.status().WithContext("fetch " + f.path);
-    if (copied->size != f.size) {
-      return Status::Corruption("checkpoint " + std::to_string(checkpoint_id) + ": file " + f.path +
-                                " changed while it was fetched");
-    }
-    return CheckStateFileChecksum(checkpoint_id, f, copied->checksum);
+    return FetchStateFile(storage, checkpoint_id, f, *local_fs, JoinPath(db_dir, f.local_name),
+                          /*link_ssts=*/true);
   });
 }
 

@@ -2,10 +2,8 @@
 
 #include <set>
 
-#include "common/retry.h"
 #include "io/owned_directory.h"
 #include "snapshot/file_transfer.h"
-#include "snapshot/state_file_verifier.h"
 #include "state/rocksdb/local_recovery_copy.h"
 
 namespace weir {
@@ -13,7 +11,8 @@ namespace {
 
 // Fills `staging` with `handle`'s files: those it holds already (a former attempt's, for an
 // older checkpoint that was subsumed while it was copied) stay, those `base` holds are linked,
-// the rest fetched; then whatever the handle does not name goes.
+// the rest fetched (copied, never linked to the checkpoint storage's files: the copy stands
+// apart from them); then whatever the handle does not name goes.
 Status FetchInto(const CheckpointStorage& storage, uint64_t checkpoint_id,
                  const KeyedStateHandle& handle, const std::string& base,
                  const std::string& staging, const std::atomic<bool>& cancelled,
@@ -42,19 +41,11 @@ Status FetchInto(const CheckpointStorage& storage, uint64_t checkpoint_id,
       ++stats->files_linked;
       continue;
     }
-    WEIR_ASSIGN_OR_RETURN(const std::string from, storage.ResolveRelative(f.path));
-    auto copied = RetryRetryableResult<WrittenFile>("standby fetch of " + f.path, [&] {
-      return CopyFile(storage.fs(), from, *local_fs, to, &cancelled);
-    });
-    if (!copied.ok()) return copied.status().WithContext("standby fetch of " + f.path);
-    if (copied->size != f.size) {
-      return Status::Corruption("checkpoint " + std::to_string(checkpoint_id) + ": file " + f.path +
-                                " has " + std::to_string(copied->size) +
-                                " bytes, not the recorded " + std::to_string(f.size));
-    }
-    WEIR_RETURN_IF_ERROR(CheckStateFileChecksum(checkpoint_id, f, copied->checksum));
+    WEIR_RETURN_IF_ERROR(FetchStateFile(storage, checkpoint_id, f, *local_fs, to,
+                                        /*link_ssts=*/false, &cancelled)
+                             .WithContext("standby copy"));
     ++stats->files_fetched;
-    stats->bytes_fetched += copied->size;
+    stats->bytes_fetched += f.size;
   }
   WEIR_ASSIGN_OR_RETURN(auto entries, local_fs->ListDir(staging));
   for (const auto& e : entries) {
