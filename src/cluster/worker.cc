@@ -143,7 +143,7 @@ Status Worker::Register() {
     // it claims those assigned to it again at the next epoch, which fences whatever its former
     // process left, and releases the others (its former process may have died in the middle of
     // a handoff: nobody else could claim them while this lease lives).
-    release_owned_not_run_ = true;
+    settle_former_process_ = true;
     LogInfo("worker " + options_.member + " took its lease " + std::to_string(lease_->lease()) +
             " back (restarted within its " + std::to_string(options_.lease_ttl.count()) +
             " s): it keeps its shards");
@@ -227,9 +227,9 @@ Status Worker::Poll() {
   if (!text) return Status::OK();  // no leader has assigned anything yet
   WEIR_ASSIGN_OR_RETURN(ShardAssignment assignment, DecodeAssignment(text->value, options_.shards));
   WEIR_RETURN_IF_ERROR(RunAssigned(assignment));
-  if (release_owned_not_run_) {
-    WEIR_RETURN_IF_ERROR(ReleaseOwnedNotRun(assignment));
-    release_owned_not_run_ = false;
+  if (settle_former_process_) {
+    WEIR_RETURN_IF_ERROR(SettleFormerProcess(assignment));
+    settle_former_process_ = false;
   }
   return KeepStandbys();
 }
@@ -272,7 +272,7 @@ Status Worker::KeepStandbys() {
   return Status::OK();
 }
 
-Status Worker::ReleaseOwnedNotRun(const ShardAssignment& assignment) {
+Status Worker::SettleFormerProcess(const ShardAssignment& assignment) {
   WEIR_ASSIGN_OR_RETURN(std::vector<ShardState> shards, registry_.List(options_.shards));
   for (const ShardState& s : shards) {
     if (s.owner != options_.member) continue;
@@ -285,7 +285,29 @@ Status Worker::ReleaseOwnedNotRun(const ShardAssignment& assignment) {
     LogInfo("worker " + options_.member + ": releasing shard " + std::to_string(s.shard) +
             ", which its former process held and which is assigned elsewhere now");
     WEIR_RETURN_IF_ERROR(registry_.Release(s.shard, options_.member, s.epoch));
-    if (options_.discard_local_state) options_.discard_local_state(s.shard);
+  }
+  if (!options_.discard_local_state) return Status::OK();
+  // The former process may have died between a run's end (a handoff released, a shard finished)
+  // and the deletion of its local copies: whatever this process does not run now goes, except
+  // the copies its standby keeper is about to follow (it reuses what they hold).
+  std::set<int> standing_by;
+  if (standby_) {
+    WEIR_ASSIGN_OR_RETURN(std::optional<KeyValue> text, etcd_.Get(Key("standbys")));
+    if (text) {
+      WEIR_ASSIGN_OR_RETURN(ShardStandbys standbys, DecodeStandbys(text->value, options_.shards));
+      for (const auto& [shard, members] : standbys) {
+        if (std::find(members.begin(), members.end(), options_.member) != members.end()) {
+          standing_by.insert(shard);
+        }
+      }
+    }
+  }
+  for (int shard = 0; shard < options_.shards; ++shard) {
+    {
+      std::lock_guard lock(mu_);
+      if (running_.count(shard) > 0) continue;
+    }
+    if (standing_by.count(shard) == 0) options_.discard_local_state(shard);
   }
   return Status::OK();
 }

@@ -167,8 +167,9 @@ class Worker {
   Status DeferColdMoves(const ShardAssignment& previous, const std::vector<std::string>& members,
                         ShardAssignment* assignment, ShardStandbys* standbys);
   // After a restart that took the former process's lease back: releases the shards that lease
-  // still owns but that are assigned elsewhere (and so not run here).
-  Status ReleaseOwnedNotRun(const ShardAssignment& assignment);
+  // still owns but that are assigned elsewhere (and so not run here), and discards the local
+  // copies of every shard not run here (nor followed as a standby).
+  Status SettleFormerProcess(const ShardAssignment& assignment);
   // Joins the runs that ended and records each as ended (Settle).
   void ReapEnded();
   // Releases the shards whose runs stopped after their handoff checkpoint, while they are still
@@ -219,7 +220,7 @@ class Worker {
     std::chrono::steady_clock::time_point give_up;
   };
   std::vector<Lost> lost_;
-  bool release_owned_not_run_ = false;      // set by Register when it took a lease back
+  bool settle_former_process_ = false;      // set by Register when it took a lease back
   std::unique_ptr<StandbyKeeper> standby_;  // keep_standby_copy set
   std::string published_copies_;            // what etcd holds of standby_->kept() (the loop's)
   // The leader's warmups: shard -> (member it waits for, since when).
