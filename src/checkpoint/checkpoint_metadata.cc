@@ -13,6 +13,16 @@ constexpr std::string_view kMagic = "WEIRCKPT";
 constexpr size_t kHeaderBytes = 8 + 4 + 8;
 constexpr size_t kTrailerBytes = 8;
 
+void EncodeStates(const std::vector<StateMetaInfo>& states, std::string* out) {
+  PutVarint64(out, states.size());
+  for (const auto& s : states) {
+    PutLengthPrefixed(out, s.name);
+    out->push_back(static_cast<char>(EncodeStateKindByte(s)));
+    PutLengthPrefixed(out, s.value_serializer);
+    PutLengthPrefixed(out, s.user_key_serializer);
+  }
+}
+
 void EncodeBackend(const KeyedStateHandle& b, std::string* out) {
   PutLengthPrefixed(out, b.backend_id);
   PutVarint64(out, static_cast<uint64_t>(b.max_parallelism));
@@ -21,13 +31,7 @@ void EncodeBackend(const KeyedStateHandle& b, std::string* out) {
   out->push_back(static_cast<char>(b.kind));
   PutVarint64(out, b.checkpointed_bytes);
   PutVarint64(out, b.full_bytes);
-  PutVarint64(out, b.states.size());
-  for (const auto& s : b.states) {
-    PutLengthPrefixed(out, s.name);
-    out->push_back(static_cast<char>(EncodeStateKindByte(s)));
-    PutLengthPrefixed(out, s.value_serializer);
-    PutLengthPrefixed(out, s.user_key_serializer);
-  }
+  EncodeStates(b.states, out);
   PutVarint64(out, b.files.size());
   for (const auto& f : b.files) {
     PutLengthPrefixed(out, f.path);
@@ -48,6 +52,7 @@ void EncodeBackend(const KeyedStateHandle& b, std::string* out) {
     PutVarint64(out, seg.first_sequence);
     PutVarint64(out, seg.last_sequence);
   }
+  EncodeStates(b.materialization_states, out);  // version 5
 }
 
 // Decodes the body; each Get returns false on malformed input, reported once by the caller.
@@ -126,12 +131,25 @@ bool DecodeOperatorState(BodyDecoder& d, uint32_t version, OperatorStateHandle* 
 
 // A changelog handle's log: its segments are chunks of its own kChangelog files, in order, and
 // together they hold every change after the materialization up to changelog_sequence; its files
-// of the changelog roles lie in shared/ and were written outside any checkpoint.
+// of the changelog roles lie in shared/ and were written outside any checkpoint. Its
+// materialization is one key-group stream or one incremental materialization (kMaterialization
+// files with local names and the SSTs they need, in shared/), never both.
 bool CheckChangelog(const KeyedStateHandle& b, std::string* problem) {
   const std::string name = "backend " + b.backend_id + "'s changelog";
+  const std::string shared_prefix = std::string(kSharedDirName) + "/";
   std::set<std::string> logs;
-  int materializations = 0;
+  int streams = 0, native_files = 0, ssts = 0;
   for (const auto& f : b.files) {
+    if (b.kind == BackendSnapshotKind::kChangelog && f.role != StateFileRole::kChangelog &&
+        f.role != StateFileRole::kMaterialization) {
+      if (f.role != StateFileRole::kShared || !f.path.starts_with(shared_prefix)) {
+        *problem = "file " + f.path + " of " + name + " is a " + StateFileRoleName(f.role) +
+                   " file outside shared/ (a changelog snapshot has none)";
+        return false;
+      }
+      ++ssts;
+      continue;
+    }
     if (f.role != StateFileRole::kChangelog && f.role != StateFileRole::kMaterialization) continue;
     if (b.kind != BackendSnapshotKind::kChangelog) {
       *problem = "file " + f.path + " is a " + StateFileRoleName(f.role) + " file of backend " +
@@ -145,13 +163,21 @@ bool CheckChangelog(const KeyedStateHandle& b, std::string* problem) {
       return false;
     }
     if (f.role == StateFileRole::kChangelog) logs.insert(f.path);
-    if (f.role == StateFileRole::kMaterialization) ++materializations;
+    if (f.role == StateFileRole::kMaterialization) {
+      ++(f.local_name.empty() ? streams : native_files);
+    }
   }
   if (b.kind != BackendSnapshotKind::kChangelog) return true;
-  if (materializations > 1 || b.changelog_sequence < b.materialized_sequence) {
-    *problem = name + " is inconsistent (" + std::to_string(materializations) +
-               " materializations, sequence " + std::to_string(b.changelog_sequence) +
-               " before the materialization's " + std::to_string(b.materialized_sequence) + ")";
+  const bool mixed = streams > 0 && native_files > 0;
+  if (streams > 1 || mixed || (ssts > 0 && native_files == 0) ||
+      (!b.materialization_states.empty() && native_files == 0) ||
+      b.changelog_sequence < b.materialized_sequence) {
+    *problem = name + " is inconsistent (" + std::to_string(streams) +
+               " materialization streams, " + std::to_string(native_files) +
+               " native materialization files, " + std::to_string(ssts) + " SSTs, " +
+               std::to_string(b.materialization_states.size()) + " materialized states, sequence " +
+               std::to_string(b.changelog_sequence) + " before the materialization's " +
+               std::to_string(b.materialized_sequence) + ")";
     return false;
   }
   uint64_t next = b.materialized_sequence + 1;  // the first change the segments must hold
@@ -173,13 +199,28 @@ bool CheckChangelog(const KeyedStateHandle& b, std::string* problem) {
   return true;
 }
 
-bool DecodeBackend(BodyDecoder& d, KeyedStateHandle* b, std::string* problem) {
+bool DecodeStates(BodyDecoder& d, std::vector<StateMetaInfo>* out) {
+  uint64_t states = 0;
+  if (!d.Varint(&states)) return false;
+  for (uint64_t i = 0; i < states; ++i) {
+    StateMetaInfo s;
+    uint8_t state_kind = 0;
+    if (!d.String(&s.name) || !d.Byte(&state_kind) || !DecodeStateKindByte(state_kind, &s) ||
+        !d.String(&s.value_serializer) || !d.String(&s.user_key_serializer)) {
+      return false;
+    }
+    out->push_back(std::move(s));
+  }
+  return true;
+}
+
+bool DecodeBackend(BodyDecoder& d, uint32_t version, KeyedStateHandle* b, std::string* problem) {
   uint8_t kind = 0;
-  uint64_t states = 0, files = 0;
+  uint64_t files = 0;
   if (!d.String(&b->backend_id) || !d.Int(&b->max_parallelism, kUpperBoundMaxParallelism) ||
       !d.Int(&b->key_group_range.start, kUpperBoundMaxParallelism) ||
       !d.Int(&b->key_group_range.end, kUpperBoundMaxParallelism) || !d.Byte(&kind) || kind > 2 ||
-      !d.Varint(&b->checkpointed_bytes) || !d.Varint(&b->full_bytes) || !d.Varint(&states)) {
+      !d.Varint(&b->checkpointed_bytes) || !d.Varint(&b->full_bytes)) {
     return false;
   }
   if (b->max_parallelism < 1 || b->key_group_range.empty() ||
@@ -188,16 +229,7 @@ bool DecodeBackend(BodyDecoder& d, KeyedStateHandle* b, std::string* problem) {
     return false;
   }
   b->kind = static_cast<BackendSnapshotKind>(kind);
-  for (uint64_t i = 0; i < states; ++i) {
-    StateMetaInfo s;
-    uint8_t state_kind = 0;
-    if (!d.String(&s.name) || !d.Byte(&state_kind) || !DecodeStateKindByte(state_kind, &s) ||
-        !d.String(&s.value_serializer) || !d.String(&s.user_key_serializer)) {
-      return false;
-    }
-    b->states.push_back(std::move(s));
-  }
-  if (!d.Varint(&files)) return false;
+  if (!DecodeStates(d, &b->states) || !d.Varint(&files)) return false;
   for (uint64_t i = 0; i < files; ++i) {
     StateFileHandle f;
     uint8_t role = 0;
@@ -228,6 +260,7 @@ bool DecodeBackend(BodyDecoder& d, KeyedStateHandle* b, std::string* problem) {
       }
       b->changelog.push_back(std::move(seg));
     }
+    if (version >= 5 && !DecodeStates(d, &b->materialization_states)) return false;
   }
   return CheckChangelog(*b, problem);
 }
@@ -347,7 +380,7 @@ Result<CheckpointMetadata> DecodeCheckpointMetadata(std::string_view bytes,
             d.Varint(&completed) && d.String(&m.job_id) && d.Varint(&backends);
   for (uint64_t i = 0; ok && i < backends; ++i) {
     KeyedStateHandle b;
-    ok = DecodeBackend(d, &b, &problem);
+    ok = DecodeBackend(d, version, &b, &problem);
     m.backends.push_back(std::move(b));
   }
   uint64_t operators = 0, operator_states = 0;

@@ -30,7 +30,10 @@ inline bool IsSavepoint(CheckpointKind kind) {
 // version 3 stores operator state as opaque bytes and named lists. Versions 1 and 2 are still
 // read (their operator state as opaque bytes). Version 4 adds changelog checkpoints: backends of
 // kind kChangelog, files of roles kChangelog and kMaterialization, and the log segments.
-inline constexpr uint32_t kMetadataFormatVersion = 4;
+// Version 5 adds incremental materializations: a changelog backend's materialization may be the
+// inner backend's native files (kShared SSTs, kMaterialization files with a local name) and the
+// states they hold.
+inline constexpr uint32_t kMetadataFormatVersion = 5;
 // The largest `_metadata` weir reads (operator state is inline, so it is more than handles).
 inline constexpr uint64_t kMaxMetadataBytes = uint64_t{256} << 20;
 

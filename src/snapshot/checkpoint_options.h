@@ -16,8 +16,18 @@ namespace weir {
 enum class SavepointFormat : uint8_t { kCanonical, kNative };
 const char* SavepointFormatName(SavepointFormat format);  // "CANONICAL", "NATIVE"
 
+// kMaterialization: a changelog backend's incremental materialization of its inner backend
+// (state/changelog/): built on the inner backend's latest confirmed materialization, every file
+// in shared/ and written outside any checkpoint (written_by_checkpoint 0), for backends whose
+// SupportsIncrementalMaterialization() says so.
 struct CheckpointOptions {
-  enum class Type : uint8_t { kCheckpoint, kFullCheckpoint, kSavepoint };
+  enum class Type : uint8_t {
+    kCheckpoint,
+    kFullCheckpoint,
+    kSavepoint,
+    kMaterialization,
+    kFullMaterialization,  // a materialization that reuses no earlier file
+  };
   Type type = Type::kCheckpoint;
   SavepointFormat format = SavepointFormat::kCanonical;  // savepoints only
   // Savepoints only: the savepoint directory (Layout::kSavepoint) every file goes to.
@@ -27,11 +37,20 @@ struct CheckpointOptions {
   bool terminate = false;
 
   bool is_savepoint() const { return type == Type::kSavepoint; }
-  // Whether the snapshot may reference files of earlier checkpoints.
-  bool may_reuse_files() const { return type == Type::kCheckpoint; }
+  bool is_materialization() const {
+    return type == Type::kMaterialization || type == Type::kFullMaterialization;
+  }
+  // Whether the snapshot may reference files of earlier checkpoints (of earlier
+  // materializations, for a materialization).
+  bool may_reuse_files() const {
+    return type == Type::kCheckpoint || type == Type::kMaterialization;
+  }
 
   static CheckpointOptions Checkpoint() { return {}; }
   static CheckpointOptions FullCheckpoint() { return {Type::kFullCheckpoint, {}, nullptr, false}; }
+  static CheckpointOptions Materialization(bool reuse_files = true) {
+    return {reuse_files ? Type::kMaterialization : Type::kFullMaterialization, {}, nullptr, false};
+  }
   static CheckpointOptions Savepoint(SavepointFormat format,
                                      std::shared_ptr<const CheckpointStorage> target,
                                      bool terminate = false) {

@@ -44,6 +44,13 @@ class CheckpointableKeyedStateBackend : public KeyedStateBackend, public Checkpo
   Result<std::unique_ptr<AsyncSnapshotPart>> Snapshot(uint64_t checkpoint_id) {
     return Snapshot(checkpoint_id, CheckpointOptions::Checkpoint());
   }
+  // Whether Snapshot(N, CheckpointOptions::Materialization()) works: an incremental snapshot
+  // (kind kIncremental) whose files all lie in shared/, written outside any checkpoint
+  // (written_by_checkpoint 0: its private files with role kMaterialization, named by their
+  // local_name), reusing the files of the latest materialization M confirmed by
+  // NotifyCheckpointComplete(M). Its N must not be the id of a checkpoint this backend
+  // snapshots. Changelog backends materialize through it; others write key-group streams.
+  virtual bool SupportsIncrementalMaterialization() const { return false; }
 
   // All state as of now, in the canonical key-group order, readable from any one thread while
   // the owner goes on (owner's thread). Full snapshots and savepoints are written from it.

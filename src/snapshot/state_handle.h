@@ -70,12 +70,16 @@ struct KeyedStateHandle {
   uint64_t full_bytes = 0;          // bytes of all files this backend's state needs
   std::vector<StateMetaInfo> states;
   std::vector<StateFileHandle> files;
-  // kChangelog only: the materialization (a kMaterialization file among `files`, none while the
-  // backend has never been materialized) holds the changes up to materialized_sequence; the
-  // segments hold the changes after it, in order, up to changelog_sequence.
+  // kChangelog only: the materialization holds the changes up to materialized_sequence; the
+  // segments hold the changes after it, in order, up to changelog_sequence. The materialization
+  // is none while the backend has never been materialized; else either one key-group stream (a
+  // kMaterialization file without local_name) or an incremental one: the inner backend's
+  // native files (kShared SSTs and kMaterialization files named by their local_name) holding
+  // materialization_states.
   uint64_t materialized_sequence = 0;
   uint64_t changelog_sequence = 0;
   std::vector<ChangelogSegmentHandle> changelog;
+  std::vector<StateMetaInfo> materialization_states;
   bool operator==(const KeyedStateHandle&) const = default;
 };
 

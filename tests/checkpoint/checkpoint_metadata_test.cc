@@ -222,6 +222,65 @@ TEST(CheckpointMetadataTest, ChangelogHandlesRoundTrip) {
   EXPECT_STREQ(CheckpointKindName(decoded->kind), "changelog");
 }
 
+// A changelog checkpoint over an incremental materialization: the inner backend's native files
+// (SSTs, and its MANIFEST, CURRENT and OPTIONS as kMaterialization files named by RocksDB's
+// names), all in shared/, and the states they hold.
+CheckpointMetadata IncrementalChangelogSample() {
+  CheckpointMetadata m = ChangelogSample();
+  KeyedStateHandle& h = m.backends[1];
+  h.files[0] = {"shared/op_1-000012-aa.sst", 900, 6, StateFileRole::kShared, "000012.sst", 0};
+  h.files.push_back({"shared/op_1-000013-bb.sst", 700, 7, StateFileRole::kShared, "000013.sst", 3});
+  h.files.push_back({"shared/op_1-materialization-7-cc-MANIFEST-000005", 80, 8,
+                     StateFileRole::kMaterialization, "MANIFEST-000005", 0});
+  h.files.push_back({"shared/op_1-materialization-7-cc-CURRENT", 16, 9,
+                     StateFileRole::kMaterialization, "CURRENT", 0});
+  h.materialization_states = {h.states[0]};
+  return m;
+}
+
+TEST(CheckpointMetadataTest, IncrementalMaterializationsRoundTrip) {
+  const CheckpointMetadata m = IncrementalChangelogSample();
+  ASSERT_FALSE(m.backends[1].materialization_states.empty());
+  auto decoded = DecodeCheckpointMetadata(EncodeCheckpointMetadata(m), "chk-42/_metadata");
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(*decoded, m);
+}
+
+// A materialization that is both a key-group stream and native files, SSTs without the native
+// files that make them a database, native states without native files, or a changelog
+// snapshot's file outside shared/: each one clear Corruption.
+TEST(CheckpointMetadataTest, InconsistentIncrementalMaterializationsAreCorruption) {
+  const std::vector<std::pair<std::string, std::function<void(KeyedStateHandle&)>>> crafts = {
+      {"inconsistent",
+       [](KeyedStateHandle& h) {
+         h.files.push_back({"shared/op_1-materialization-7-ab.kgs", 500, 3,
+                            StateFileRole::kMaterialization, "", 0});
+       }},
+      {"inconsistent",
+       [](KeyedStateHandle& h) {
+         std::erase_if(h.files, [](const StateFileHandle& f) {
+           return f.role == StateFileRole::kMaterialization;
+         });
+       }},
+      {"outside shared/", [](KeyedStateHandle& h) { h.files[0].path = "chk-42/op_1-12.sst"; }},
+      {"outside shared/", [](KeyedStateHandle& h) { h.files[0].role = StateFileRole::kPrivate; }},
+  };
+  for (const auto& [expected, craft] : crafts) {
+    CheckpointMetadata m = IncrementalChangelogSample();
+    craft(m.backends[1]);
+    auto decoded = DecodeCheckpointMetadata(EncodeCheckpointMetadata(m), "chk-42/_metadata");
+    ASSERT_FALSE(decoded.ok()) << expected;
+    EXPECT_TRUE(decoded.status().IsCorruption()) << decoded.status().ToString();
+    EXPECT_NE(decoded.status().message().find(expected), std::string::npos)
+        << decoded.status().ToString();
+  }
+  // Native states with a key-group stream materialization.
+  CheckpointMetadata m = ChangelogSample();
+  m.backends[1].materialization_states = {m.backends[1].states[0]};
+  auto decoded = DecodeCheckpointMetadata(EncodeCheckpointMetadata(m), "chk-42/_metadata");
+  EXPECT_TRUE(decoded.status().IsCorruption()) << decoded.status().ToString();
+}
+
 // Segments that skip or repeat changes, name a file the handle does not hold, or files of the
 // changelog roles outside shared/ or claimed by a checkpoint: each one clear Corruption.
 TEST(CheckpointMetadataTest, InconsistentChangelogsAreCorruption) {

@@ -22,6 +22,26 @@
 namespace weir {
 namespace {
 
+// Whether a changelog handle references a materialization: one key-group stream (the hashmap
+// backend), or an incremental one's native files (RocksDB).
+bool HasMaterialization(const KeyedStateHandle& h) {
+  int streams = 0, native = 0;
+  for (const auto& f : h.files) {
+    if (f.role != StateFileRole::kMaterialization) continue;
+    ++(f.local_name.empty() ? streams : native);
+  }
+  return (streams == 1) != (native > 0);
+}
+
+// The SSTs a handle references: their paths by RocksDB's name.
+std::map<std::string, std::string> Ssts(const KeyedStateHandle& h) {
+  std::map<std::string, std::string> out;
+  for (const auto& f : h.files) {
+    if (f.role == StateFileRole::kShared) out[f.local_name] = f.path;
+  }
+  return out;
+}
+
 class ChangelogBackendTest : public testing::BackendMaker,
                              public testing::StateModel,
                              public ::testing::TestWithParam<std::string> {
@@ -131,12 +151,8 @@ TEST_P(ChangelogBackendTest, ARestoredBackendMaterializesInItsFirstCheckpoint) {
     for (int i = 0; i < 1000; ++i) RandomOp(**restored, s, model, rng, 400);
     auto [first, at_first] = Checkpoint(**restored, s, model, rng, ++id);
     ASSERT_FALSE(HasFailure());
-    int materializations = 0;
-    for (const auto& f : first.files) {
-      materializations += f.role == StateFileRole::kMaterialization;
-      EXPECT_EQ(f.written_by_checkpoint, 0u) << f.path;
-    }
-    EXPECT_EQ(materializations, 1);
+    for (const auto& f : first.files) EXPECT_EQ(f.written_by_checkpoint, 0u) << f.path;
+    EXPECT_TRUE(HasMaterialization(first));
     EXPECT_EQ(first.materialized_sequence, first.changelog_sequence);
     for (int i = 0; i < 1000; ++i) RandomOp(**restored, s, model, rng, 400);
     auto [second, at_second] = Checkpoint(**restored, s, model, rng, ++id);
@@ -334,6 +350,109 @@ TEST_P(ChangelogBackendTest, ADamagedLogFileFailsTheRestoreNamingIt) {
 
 INSTANTIATE_TEST_SUITE_P(State, ChangelogBackendTest, ::testing::Values("rocksdb", "hashmap"),
                          [](const auto& info) { return info.param; });
+
+// RocksDB's materializations are incremental: each uploads only the SSTs that the latest
+// confirmed one (one a completed checkpoint referenced) did not, and references the rest; its
+// private files lie in shared/, written outside any checkpoint. One that no completed checkpoint
+// referenced is never built on, and a full checkpoint's own materialization reuses nothing.
+class ChangelogIncrementalMaterializationTest : public testing::BackendMaker,
+                                                public testing::StateModel,
+                                                public ::testing::Test {};
+
+TEST_F(ChangelogIncrementalMaterializationTest, BuildsOnlyOnConfirmedMaterializations) {
+  ASSERT_TRUE(config_.Set("state.backend.changelog.enabled", "true").ok());
+  ASSERT_TRUE(config_.Set("dstl.dfs.batch.persist-delay", "1 ms").ok());
+  ASSERT_TRUE(config_.Set("state.backend.changelog.periodic-materialize.interval", "0 ms").ok());
+  // No compaction: every SST a materialization holds lives on, so what each reuses is exact.
+  ASSERT_TRUE(config_.Set("state.backend.rocksdb.compaction.level0-file-num-trigger", "100").ok());
+  auto made = Make("rocksdb", "op_0", nullptr);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  auto& b = static_cast<ChangelogKeyedStateBackend&>(**made);
+  const States s = Register(b);
+  Model model;
+  std::mt19937_64 rng(31);
+  uint64_t id = 0;
+  // Checkpoint `id` rests on the materialization started at `id - 1` (each ends well before
+  // the next checkpoint) and starts one; completing it confirms the one it rests on.
+  const auto checkpoint = [&](bool complete, const CheckpointOptions& options) {
+    for (int i = 0; i < 3000; ++i) RandomOp(b, s, model, rng, 5000);
+    auto part = b.Snapshot(++id, options);
+    EXPECT_TRUE(part.ok()) << part.status().ToString();
+    if (!part.ok()) return KeyedStateHandle{};
+    auto h = (*part)->Run();
+    EXPECT_TRUE(h.ok()) << h.status().ToString();
+    if (complete) b.NotifyCheckpointComplete(id);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    if (!h.ok()) return KeyedStateHandle{};
+    for (const auto& f : h->files) {
+      EXPECT_TRUE(f.path.starts_with("shared/")) << f.path;
+      if (f.role == StateFileRole::kMaterialization) {
+        EXPECT_FALSE(f.local_name.empty()) << f.path;
+        EXPECT_EQ(f.written_by_checkpoint, 0u) << f.path;
+      }
+    }
+    return *h;
+  };
+  // How many SSTs `a` takes from `from` (the same file under the same path), and how many it
+  // has under RocksDB's name of one of `from` but uploaded again.
+  const auto reused = [](const std::map<std::string, std::string>& a,
+                         const std::map<std::string, std::string>& from) {
+    std::pair<size_t, size_t> n;
+    for (const auto& [name, path] : a) {
+      const auto it = from.find(name);
+      if (it != from.end()) ++(it->second == path ? n.first : n.second);
+    }
+    return n;
+  };
+  checkpoint(true, CheckpointOptions::Checkpoint());     // 1: the log alone; starts M1
+  std::vector<std::map<std::string, std::string>> m(1);  // m[k]: the SSTs of materialization k
+  // 2..6 rest on M1..M5; 4 is never completed, so M3 is never confirmed.
+  for (const bool complete : {true, true, false, true, true}) {
+    const KeyedStateHandle h = checkpoint(complete, CheckpointOptions::Checkpoint());
+    ASSERT_FALSE(HasFailure());
+    ASSERT_TRUE(HasMaterialization(h));
+    EXPECT_FALSE(h.materialization_states.empty());
+    m.push_back(Ssts(h));
+    ASSERT_FALSE(m.back().empty());
+  }
+  // M2 began before M1 was confirmed (at 2's completion): it reuses nothing. M3 began after:
+  // it reuses every SST of M1 it holds and none of M2's. M4 and M5 build on M2 (M3 never
+  // confirmed; M4 confirmed after M5 began): they reuse M2's SSTs and none of M3's.
+  EXPECT_EQ(reused(m[2], m[1]).first, 0u);
+  EXPECT_EQ(reused(m[3], m[1]).second, 0u);
+  EXPECT_EQ(reused(m[3], m[2]).first, 0u);
+  EXPECT_GT(reused(m[3], m[2]).second, 0u);
+  for (const size_t k : {4, 5}) {
+    EXPECT_GT(reused(m[k], m[2]).first, 0u) << "M" << k;
+    EXPECT_EQ(reused(m[k], m[2]).second, 0u) << "M" << k;
+    EXPECT_EQ(reused(m[k], m[3]).first, 0u) << "M" << k;
+  }
+  // A full checkpoint materializes on its own and reuses no earlier SST.
+  const KeyedStateHandle full = checkpoint(true, CheckpointOptions::FullCheckpoint());
+  ASSERT_TRUE(HasMaterialization(full));
+  for (size_t k = 1; k < m.size(); ++k) EXPECT_EQ(reused(Ssts(full), m[k]).first, 0u) << k;
+  // A checkpoint over an incremental materialization restores to its synchronous part.
+  for (int i = 0; i < 3000; ++i) RandomOp(b, s, model, rng, 5000);
+  auto part = b.Snapshot(++id);
+  ASSERT_TRUE(part.ok()) << part.status().ToString();
+  const Model at_barrier = model;
+  for (int i = 0; i < 500; ++i) RandomOp(b, s, model, rng, 5000);
+  auto last = (*part)->Run();
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
+  ASSERT_GT(last->materialized_sequence, 0u);
+  KeyedStateRestore restore{&storage_, id, {*last}, false};
+  KeyedStateBackendParameters p;
+  p.backend_id = "op_0";
+  p.local_dir = tmp_.Sub("restored");
+  p.max_parallelism = 128;
+  p.key_group_range = KeyGroupRange::Of(0, 127);
+  p.config = &config_;
+  p.checkpoint_storage = &storage_;
+  p.io_pool = &pool_;
+  auto restored = CreateKeyedStateBackend("rocksdb", p, &restore);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  Check(**restored, at_barrier);
+}
 
 }  // namespace
 }  // namespace weir

@@ -131,8 +131,10 @@ class ChangelogKeyedStateBackend::LoggingState final : public RawKeyedState {
 // --- materializations
 
 struct ChangelogKeyedStateBackend::Running {
-  uint64_t sequence = 0;  // the last change the materialization holds
-  std::shared_future<Result<StateFileHandle>> result;
+  uint64_t sequence = 0;      // the last change the materialization holds
+  uint64_t id = 0;            // an incremental one's
+  bool reuses_files = false;  // an incremental one built on an earlier one
+  std::shared_future<Result<std::shared_ptr<const Materialization>>> result;
   std::thread thread;
   ~Running() {
     if (thread.joinable()) thread.join();
@@ -153,7 +155,9 @@ ChangelogKeyedStateBackend::ChangelogKeyedStateBackend(
 }
 
 ChangelogKeyedStateBackend::~ChangelogKeyedStateBackend() {
-  running_.reset();  // joins a materialization still running: it reads the inner backend
+  // Joins the materializations still running: they read the inner backend.
+  running_.reset();
+  superseded_.clear();
 }
 
 Status ChangelogKeyedStateBackend::SetCurrentKey(std::string_view serialized_key) {
@@ -184,40 +188,73 @@ Result<std::unique_ptr<StateBulkLoader>> ChangelogKeyedStateBackend::NewBulkLoad
 }
 
 Result<std::shared_ptr<ChangelogKeyedStateBackend::Running>>
-ChangelogKeyedStateBackend::StartMaterialization(uint64_t checkpoint_id) {
-  WEIR_ASSIGN_OR_RETURN(auto view, inner_->CreateSnapshotView());
-  // Expired values as of now stay out of it, as out of a full snapshot.
-  view =
-      WithoutExpiredState(std::move(view), ttl_configs(), ttl_time_provider()->CurrentTimestamp());
+ChangelogKeyedStateBackend::StartMaterialization(uint64_t checkpoint_id, bool full) {
+  using Made = Result<std::shared_ptr<const Materialization>>;
   auto running = std::make_shared<Running>();
   running->sequence = log_->last_sequence();
-  std::promise<Result<StateFileHandle>> promise;
+  std::promise<Made> promise;
   running->result = promise.get_future().share();
-  std::shared_ptr<StateSnapshotView> shared_view(std::move(view));
-  running->thread = std::thread([promise = std::move(promise), shared_view, &storage = storage_,
-                                 checkpoint_id, id = backend_id(), maxp = max_parallelism(),
-                                 range = key_group_range()]() mutable {
-    promise.set_value(WriteMaterialization(storage, *shared_view, id, maxp, range, checkpoint_id));
-  });
+  if (inner_->SupportsIncrementalMaterialization()) {
+    // The inner backend's own incremental snapshot, numbered by the checkpoint it starts at
+    // (the inner backend snapshots no checkpoint of its own under a changelog backend).
+    WEIR_ASSIGN_OR_RETURN(
+        std::unique_ptr<AsyncSnapshotPart> part,
+        inner_->Snapshot(checkpoint_id, CheckpointOptions::Materialization(/*reuse_files=*/!full)));
+    running->id = checkpoint_id;
+    running->reuses_files = !full;
+    running->thread = std::thread([promise = std::move(promise), part = std::move(part),
+                                   sequence = running->sequence, checkpoint_id]() mutable {
+      promise.set_value([&]() -> Made {
+        WEIR_FAILPOINT("changelog.materialize");
+        WEIR_ASSIGN_OR_RETURN(KeyedStateHandle h, part->Run());
+        WEIR_FAILPOINT("changelog.after_materialize");
+        auto m = std::make_shared<Materialization>();
+        m->files = std::move(h.files);
+        m->states = std::move(h.states);
+        m->id = checkpoint_id;
+        m->sequence = sequence;
+        return std::shared_ptr<const Materialization>(std::move(m));
+      }());
+    });
+  } else {
+    WEIR_ASSIGN_OR_RETURN(auto view, inner_->CreateSnapshotView());
+    // Expired values as of now stay out of it, as out of a full snapshot.
+    view = WithoutExpiredState(std::move(view), ttl_configs(),
+                               ttl_time_provider()->CurrentTimestamp());
+    std::shared_ptr<StateSnapshotView> shared_view(std::move(view));
+    running->thread =
+        std::thread([promise = std::move(promise), shared_view, &storage = storage_, checkpoint_id,
+                     id = backend_id(), maxp = max_parallelism(), range = key_group_range(),
+                     sequence = running->sequence]() mutable {
+          promise.set_value([&]() -> Made {
+            WEIR_ASSIGN_OR_RETURN(
+                StateFileHandle file,
+                WriteMaterialization(storage, *shared_view, id, maxp, range, checkpoint_id));
+            auto m = std::make_shared<Materialization>();
+            m->files.push_back(std::move(file));
+            m->sequence = sequence;
+            return std::shared_ptr<const Materialization>(std::move(m));
+          }());
+        });
+  }
   last_materialization_ = std::chrono::steady_clock::now();
   return running;
 }
 
 void ChangelogKeyedStateBackend::CollectMaterialization() {
+  std::erase_if(superseded_, [](const std::shared_ptr<Running>& r) {
+    return r->result.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  });
   if (!running_) return;
   if (running_->result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return;
-  Result<StateFileHandle> result = running_->result.get();
-  const uint64_t sequence = running_->sequence;
+  Result<std::shared_ptr<const Materialization>> result = running_->result.get();
   running_.reset();
   if (!result.ok()) {
     ++failures_;
     last_failure_ = result.status();
     return;
   }
-  auto m = std::make_shared<Materialization>();
-  m->file = *result;
-  m->sequence = sequence;
-  base_ = std::move(m);
+  base_ = *result;
   materialize_next_ = false;
   failures_ = 0;
   std::lock_guard<std::mutex> lock(shared_->mu);
@@ -231,7 +268,7 @@ namespace {
 // synchronous part's position, then names the files.
 class ChangelogAsyncPart final : public AsyncSnapshotPart {
  public:
-  using Base = std::function<Result<std::pair<std::optional<StateFileHandle>, uint64_t>>()>;
+  using Base = std::function<Result<std::shared_ptr<const ChangelogMaterialization>>()>;
   ChangelogAsyncPart(Base base, std::shared_future<Status> persisted,
                      std::shared_ptr<const StateChangelog> log, KeyedStateHandle handle,
                      uint64_t previous_sequence)
@@ -243,17 +280,17 @@ class ChangelogAsyncPart final : public AsyncSnapshotPart {
 
   Result<KeyedStateHandle> Run() override {
     const std::string what = "changelog snapshot of backend " + handle_.backend_id;
-    WEIR_ASSIGN_OR_RETURN(auto base, base_());
+    WEIR_ASSIGN_OR_RETURN(std::shared_ptr<const ChangelogMaterialization> base, base_());
     WEIR_RETURN_IF_ERROR(persisted_.get().WithContext(what));
     WEIR_FAILPOINT("changelog.checkpoint_persisted");
-    const auto& [materialization, base_sequence] = base;
     KeyedStateHandle h = std::move(handle_);
-    h.materialized_sequence = base_sequence;  // at most changelog_sequence: taken before it
-    if (materialization) {
-      h.files.push_back(*materialization);
-      h.full_bytes += materialization->size;
+    h.materialized_sequence = base->sequence;  // at most changelog_sequence: taken before it
+    for (const auto& f : base->files) {
+      h.files.push_back(f);
+      h.full_bytes += f.size;
     }
-    WEIR_ASSIGN_OR_RETURN(auto segments, log_->Segments(base_sequence, h.changelog_sequence));
+    h.materialization_states = base->states;
+    WEIR_ASSIGN_OR_RETURN(auto segments, log_->Segments(base->sequence, h.changelog_sequence));
     std::set<std::string> files;
     for (const auto& s : segments) {
       if (files.insert(s.file.path).second) {
@@ -289,28 +326,28 @@ Result<std::unique_ptr<AsyncSnapshotPart>> ChangelogKeyedStateBackend::Snapshot(
         " materializations failed in a row (state.backend.changelog.max-failures-allowed is " +
         std::to_string(options_.max_failures_allowed) + ")");
     if (!running_) {
-      WEIR_ASSIGN_OR_RETURN(running_, StartMaterialization(checkpoint_id));
+      WEIR_ASSIGN_OR_RETURN(running_, StartMaterialization(checkpoint_id, /*full=*/false));
     }
     return s;
   }
   // A full checkpoint references nothing written before it: a materialization of its own.
   const bool own_materialization =
       materialize_next_ || options.type == CheckpointOptions::Type::kFullCheckpoint;
+  const bool full = options.type == CheckpointOptions::Type::kFullCheckpoint;
+  if (full && running_ && running_->reuses_files) {
+    // Built on files of earlier checkpoints: not a base this checkpoint may reference.
+    superseded_.push_back(std::move(running_));
+  }
   const auto now = std::chrono::steady_clock::now();
   if (!running_ && (own_materialization || failures_ > 0 ||
                     now - last_materialization_ >= options_.materialize_interval)) {
-    WEIR_ASSIGN_OR_RETURN(running_, StartMaterialization(checkpoint_id));
+    WEIR_ASSIGN_OR_RETURN(running_, StartMaterialization(checkpoint_id, full));
   }
   ChangelogAsyncPart::Base base;
   if (own_materialization) {
-    base = [running = running_]() -> Result<std::pair<std::optional<StateFileHandle>, uint64_t>> {
-      WEIR_ASSIGN_OR_RETURN(StateFileHandle file, running->result.get());
-      return std::make_pair(std::optional<StateFileHandle>(file), running->sequence);
-    };
+    base = [running = running_]() { return running->result.get(); };
   } else {
-    base = [m = base_]() -> Result<std::pair<std::optional<StateFileHandle>, uint64_t>> {
-      return std::make_pair(m->file, m->sequence);
-    };
+    base = [m = base_]() -> Result<std::shared_ptr<const Materialization>> { return m; };
   }
   const uint64_t sequence = log_->last_sequence();
   KeyedStateHandle h;
@@ -326,7 +363,11 @@ Result<std::unique_ptr<AsyncSnapshotPart>> ChangelogKeyedStateBackend::Snapshot(
     // Known now, not when the asynchronous part ends: a checkpoint that completes meanwhile
     // must not truncate the changes this one still reads (concurrent checkpoints).
     std::lock_guard<std::mutex> lock(shared_->mu);
-    shared_->pending[checkpoint_id] = own_materialization ? running_->sequence : base_->sequence;
+    // An own materialization's id is the one it will have (incremental ones are numbered by
+    // the checkpoint they start at; only they are confirmed).
+    shared_->pending[checkpoint_id] = own_materialization
+                                          ? Shared::Pending{running_->sequence, running_->id}
+                                          : Shared::Pending{base_->sequence, base_->id};
   }
   // The part may outlive the backend: it keeps what it uses.
   return std::unique_ptr<AsyncSnapshotPart>(new ChangelogAsyncPart(
@@ -334,30 +375,34 @@ Result<std::unique_ptr<AsyncSnapshotPart>> ChangelogKeyedStateBackend::Snapshot(
 }
 
 void ChangelogKeyedStateBackend::NotifyCheckpointComplete(uint64_t checkpoint_id) {
+  uint64_t confirm = 0;
   {
     std::lock_guard<std::mutex> lock(shared_->mu);
     auto it = shared_->pending.find(checkpoint_id);
     if (it != shared_->pending.end()) {
       // A completed checkpoint holds the changes up to its base in the materialization; the
       // checkpoints after it still in flight may rest on an older base and read from there.
-      uint64_t upto = it->second;
+      uint64_t upto = it->second.base_sequence;
       for (auto later = std::next(it); later != shared_->pending.end(); ++later) {
-        upto = std::min(upto, later->second);
+        upto = std::min(upto, later->second.base_sequence);
       }
       (void)Failpoints::Instance().Hit("changelog.truncate");  // crash tests only
       log_->Truncate(upto);
+      if (it->second.materialization > shared_->confirmed_materialization) {
+        confirm = shared_->confirmed_materialization = it->second.materialization;
+      }
       shared_->pending.erase(shared_->pending.begin(), std::next(it));
     }
   }
-  inner_->NotifyCheckpointComplete(checkpoint_id);
+  // The inner backend hears of materializations only (it snapshots no checkpoint here): one
+  // that a completed checkpoint references is the base of its next incremental one; one never
+  // referenced is never built on.
+  if (confirm != 0) inner_->NotifyCheckpointComplete(confirm);
 }
 
 void ChangelogKeyedStateBackend::NotifyCheckpointAborted(uint64_t checkpoint_id) {
-  {
-    std::lock_guard<std::mutex> lock(shared_->mu);
-    shared_->pending.erase(checkpoint_id);
-  }
-  inner_->NotifyCheckpointAborted(checkpoint_id);
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  shared_->pending.erase(checkpoint_id);
 }
 
 uint64_t ChangelogKeyedStateBackend::materializations() const {
@@ -381,6 +426,28 @@ Result<ChangelogRestorePlan> PlanChangelogRestore(const KeyedStateRestore& resto
       continue;
     }
     plan.changelogs.push_back(h);
+    // An incremental materialization: the inner backend's native files, restored as the
+    // incremental snapshot they are (its private files under their RocksDB names).
+    KeyedStateHandle native;
+    native.backend_id = h.backend_id;
+    native.max_parallelism = h.max_parallelism;
+    native.key_group_range = h.key_group_range;
+    native.kind = BackendSnapshotKind::kIncremental;
+    native.states = h.materialization_states;
+    for (const auto& f : h.files) {
+      const bool native_private =
+          f.role == StateFileRole::kMaterialization && !f.local_name.empty();
+      if (f.role != StateFileRole::kShared && !native_private) continue;
+      StateFileHandle file = f;
+      if (native_private) file.role = StateFileRole::kPrivate;
+      native.full_bytes += f.size;
+      native.files.push_back(std::move(file));
+    }
+    if (!native.files.empty()) {
+      native.checkpointed_bytes = native.full_bytes;
+      plan.inner.handles.push_back(std::move(native));
+      continue;
+    }
     for (const auto& f : h.files) {
       if (f.role != StateFileRole::kMaterialization) continue;
       // Loaded as the full snapshot it is; its states are those of its own header (the handle

@@ -6,20 +6,25 @@
 //
 // A checkpoint's synchronous part records the log's last sequence number; its asynchronous part
 // waits until the log is durable up to it. Its handle (kind kChangelog) references the latest
-// materialization plus the log segments after it. A materialization is a key-group stream of the
-// inner backend's state (shared/<backend>-materialization-<N>-<random>.kgs) as of a log position,
-// written in the background every `state.backend.changelog.periodic-materialize.interval`; once a
-// completed checkpoint references it, the log before it is truncated (the files go when no
-// retained checkpoint references them). A failed materialization is retried at the next interval;
-// only after `max-failures-allowed` failures in a row do checkpoints fail.
+// materialization plus the log segments after it. A materialization is the inner backend's state
+// as of a log position, written in the background every
+// `state.backend.changelog.periodic-materialize.interval`: an incremental snapshot of the inner
+// backend when it supports one (RocksDB: the SSTs that the last confirmed materialization did not
+// upload, plus its MANIFEST, CURRENT and OPTIONS, all in shared/), else a key-group stream
+// (shared/<backend>-materialization-<N>-<random>.kgs). Once a completed checkpoint references it,
+// the log before it is truncated and it is confirmed as the base of the next incremental one (the
+// files go when no retained checkpoint references them). A failed materialization is retried at
+// the next checkpoint; only after `max-failures-allowed` failures in a row do checkpoints fail.
 //
 // The first checkpoint after a restore (and a full checkpoint: restore without claim) writes a
 // materialization of its own in its asynchronous part: the restored log belongs to the job that
-// wrote it, and the new log starts empty.
+// wrote it, and the new log starts empty. (An incremental one builds on the restored
+// materialization when the job owns it.)
 //
-// Restore (RestoreChangelogState): the materializations are loaded as full snapshots, then the
-// segments are replayed in order, each change only if its key group is the backend's (rescaling
-// works unchanged).
+// Restore (PlanChangelogRestore, ReplayChangelogs): the materializations are restored by the
+// inner backend's factory (key-group streams as full snapshots, incremental ones as incremental
+// snapshots), then the segments are replayed in order, each change only if its key group is the
+// backend's (rescaling works unchanged).
 #pragma once
 
 #include <chrono>
@@ -44,6 +49,15 @@ struct ChangelogBackendOptions {
 // The options of the configuration's changelog keys (changelog_options.h).
 ChangelogBackendOptions ChangelogBackendOptionsFrom(const Configuration& config);
 ChangelogWriterOptions ChangelogWriterOptionsFrom(const Configuration& config);
+
+// A materialization: its files (none for the empty state at the start; else one key-group
+// stream, or an incremental one's native files) and the last change it holds.
+struct ChangelogMaterialization {
+  std::vector<StateFileHandle> files;
+  std::vector<StateMetaInfo> states;  // of an incremental one (a stream names its own)
+  uint64_t id = 0;  // an incremental one's: confirmed to the inner backend once referenced
+  uint64_t sequence = 0;
+};
 
 class ChangelogKeyedStateBackend final : public CheckpointableKeyedStateBackend {
  public:
@@ -95,17 +109,13 @@ class ChangelogKeyedStateBackend final : public CheckpointableKeyedStateBackend 
 
  private:
   class LoggingState;
-  // A materialization: its file (none for the empty state at the start) and the last change
-  // it holds.
-  struct Materialization {
-    std::optional<StateFileHandle> file;
-    uint64_t sequence = 0;
-  };
+  using Materialization = ChangelogMaterialization;
   // One being written in the background.
   struct Running;
 
-  // Starts a materialization of the state as of now (owner's thread).
-  Result<std::shared_ptr<Running>> StartMaterialization(uint64_t checkpoint_id);
+  // Starts a materialization of the state as of now (owner's thread); `full`: one that reuses
+  // no file of an earlier one (for a full checkpoint).
+  Result<std::shared_ptr<Running>> StartMaterialization(uint64_t checkpoint_id, bool full);
   // Takes a finished background materialization: it becomes the base of later checkpoints (or
   // counts as a failure).
   void CollectMaterialization();
@@ -120,6 +130,9 @@ class ChangelogKeyedStateBackend final : public CheckpointableKeyedStateBackend 
   std::shared_ptr<const Materialization> base_;
   std::chrono::steady_clock::time_point last_materialization_;
   std::shared_ptr<Running> running_;  // the background materialization, if any
+  // Incremental ones a full checkpoint superseded while they ran: never a base (what they wrote
+  // is left for `weir checkpoints gc`); dropped once they end.
+  std::vector<std::shared_ptr<Running>> superseded_;
   int failures_ = 0;
   Status last_failure_;
   uint64_t last_checkpoint_sequence_ = 0;  // for checkpointed_bytes
@@ -127,7 +140,12 @@ class ChangelogKeyedStateBackend final : public CheckpointableKeyedStateBackend 
   // Shared with asynchronous parts; notifications come from any thread.
   struct Shared {
     std::mutex mu;
-    std::map<uint64_t, uint64_t> pending;  // checkpoint → the last change its base holds
+    struct Pending {
+      uint64_t base_sequence = 0;    // the last change its base holds
+      uint64_t materialization = 0;  // its base's id, when incremental
+    };
+    std::map<uint64_t, Pending> pending;     // by checkpoint
+    uint64_t confirmed_materialization = 0;  // the newest one a completed checkpoint references
     uint64_t materializations = 0;
   };
   std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();

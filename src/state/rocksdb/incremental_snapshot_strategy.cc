@@ -66,6 +66,8 @@ class IncrementalAsyncPart final : public AsyncSnapshotPart {
     SstBaseTracker::Base base;
     // A native savepoint: every file is its own, in its directory; it is never a base.
     bool savepoint = false;
+    // A materialization: every file in shared/, written outside any checkpoint.
+    bool materialization = false;
   };
 
   IncrementalAsyncPart(Params p, CheckpointStorage storage, ThreadPool& io_pool,
@@ -82,7 +84,7 @@ class IncrementalAsyncPart final : public AsyncSnapshotPart {
 
   Result<KeyedStateHandle> Run() override {
     auto handle = Upload();
-    if (handle.ok() && local_copy_ && !p_.savepoint) {
+    if (handle.ok() && local_copy_ && !p_.savepoint && !p_.materialization) {
       // Local recovery: the uploaded native checkpoint stays as the local copy of checkpoint N.
       if (Status kept = local_copy_->Keep(p_.checkpoint_id, p_.local_checkpoint_dir); kept.ok()) {
         p_.local_checkpoint_dir.clear();
@@ -112,7 +114,16 @@ class IncrementalAsyncPart final : public AsyncSnapshotPart {
     p_.native.reset();  // releases the RocksDB snapshot it held
     WEIR_FAILPOINT("incremental.after_native_checkpoint");
     const IncrementalUploadPlan plan = PlanIncrementalUpload(files, p_.base.sst_files);
-    const std::string private_dir = storage_.RelativePrivateFile(p_.checkpoint_id, p_.backend_id);
+    const std::string private_dir =
+        p_.materialization ? std::string(kSharedDirName)
+                           : storage_.RelativePrivateFile(p_.checkpoint_id, p_.backend_id);
+    // A materialization's private files share one random part: they are one set.
+    const std::string private_prefix = p_.materialization ? p_.backend_id + "-materialization-" +
+                                                                std::to_string(p_.checkpoint_id) +
+                                                                "-" + RandomHex(12) + "-"
+                                                          : std::string();
+    const StateFileRole private_role =
+        p_.materialization ? StateFileRole::kMaterialization : StateFileRole::kPrivate;
     std::vector<struct Upload> uploads;
     for (const auto& f : plan.new_shared) {
       if (p_.savepoint) {
@@ -125,7 +136,7 @@ class IncrementalAsyncPart final : public AsyncSnapshotPart {
                          StateFileRole::kShared});
     }
     for (const auto& f : plan.private_files) {
-      uploads.push_back({f, JoinPath(private_dir, f.name), StateFileRole::kPrivate});
+      uploads.push_back({f, JoinPath(private_dir, private_prefix + f.name), private_role});
     }
     if (!p_.savepoint) WEIR_RETURN_IF_ERROR(storage_.fs().CreateDirs(storage_.SharedDir()));
     WEIR_ASSIGN_OR_RETURN(const std::string private_abs, storage_.ResolveRelative(private_dir));
@@ -155,8 +166,10 @@ class IncrementalAsyncPart final : public AsyncSnapshotPart {
     }
     WEIR_RETURN_IF_ERROR(first_error);
     if (!p_.savepoint) WEIR_RETURN_IF_ERROR(storage_.fs().SyncDir(storage_.SharedDir()));
-    WEIR_RETURN_IF_ERROR(storage_.fs().SyncDir(private_abs));
-    WEIR_RETURN_IF_ERROR(storage_.fs().SyncDir(storage_.CheckpointDir(p_.checkpoint_id)));
+    if (!p_.materialization) {
+      WEIR_RETURN_IF_ERROR(storage_.fs().SyncDir(private_abs));
+      WEIR_RETURN_IF_ERROR(storage_.fs().SyncDir(storage_.CheckpointDir(p_.checkpoint_id)));
+    }
     WEIR_FAILPOINT("incremental.after_uploads");
 
     KeyedStateHandle h;
@@ -170,9 +183,12 @@ class IncrementalAsyncPart final : public AsyncSnapshotPart {
       h.files.push_back(reused);
       ssts[reused.local_name] = reused;
     }
+    // A materialization's files are written outside any checkpoint: the checkpoints that
+    // reference them hold them (CompletedCheckpointStore::HoldForPending).
+    const uint64_t written_by = p_.materialization ? 0 : p_.checkpoint_id;
     for (size_t i = 0; i < uploads.size(); ++i) {
       StateFileHandle f{uploads[i].relative, written[i].size,       written[i].checksum,
-                        uploads[i].role,     uploads[i].local.name, p_.checkpoint_id};
+                        uploads[i].role,     uploads[i].local.name, written_by};
       h.checkpointed_bytes += f.size;
       if (f.role == StateFileRole::kShared) ssts[f.local_name] = f;
       h.files.push_back(std::move(f));
@@ -211,12 +227,12 @@ class IncrementalAsyncPart final : public AsyncSnapshotPart {
 
 IncrementalSnapshotStrategy::IncrementalSnapshotStrategy(RocksDbKeyedStateBackend& backend,
                                                          const CheckpointStorage& storage,
-                                                         ThreadPool& io_pool)
+                                                         ThreadPool& io_pool, bool local_copies)
     : backend_(backend),
       storage_(storage),
       io_pool_(io_pool),
       tracker_(std::make_shared<SstBaseTracker>()) {
-  if (!backend.local_recovery_dir().empty()) {
+  if (local_copies && !backend.local_recovery_dir().empty()) {
     local_copy_ = std::make_shared<LocalRecoveryCopy>(backend.local_recovery_dir());
   }
 }
@@ -244,6 +260,7 @@ Result<std::unique_ptr<AsyncSnapshotPart>> IncrementalSnapshotStrategy::SyncPart
   }
   IncrementalAsyncPart::Params p;
   p.savepoint = options.is_savepoint();
+  p.materialization = options.is_materialization();
   p.checkpoint_id = checkpoint_id;
   p.backend_id = backend_.backend_id();
   p.max_parallelism = backend_.max_parallelism();

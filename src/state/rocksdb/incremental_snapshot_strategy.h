@@ -9,6 +9,12 @@
 // checkpoint's uploaded native checkpoint is kept as its local copy instead:
 // local_recovery_copy.h).
 //
+// A materialization (CheckpointOptions::Materialization(), for a changelog backend) is built the
+// same way on the latest confirmed materialization, but every file goes to shared/ and is written
+// outside any checkpoint (written_by_checkpoint 0): its SSTs as shared/<backend>-<file
+// number>-<random>.sst, its private files as shared/<backend>-materialization-<N>-<random>-<name>
+// (role kMaterialization): later checkpoints reference them all until the next one.
+//
 // Base tracking: the SSTs of each snapshot are remembered by checkpoint id. Only
 // NotifyCheckpointComplete(N) makes N the base of the next checkpoint; an aborted, failed or
 // still pending checkpoint is never built on (docs/design.md, invariant 2). A full checkpoint
@@ -54,8 +60,11 @@ class SstBaseTracker {
 class IncrementalSnapshotStrategy final : public SnapshotStrategy {
  public:
   // `backend`, `storage` and `io_pool` must outlive the strategy and every async part.
+  // `local_copies`: keeps the local recovery copies of its checkpoints when the backend has
+  // local recovery on (the backend's native strategy, for savepoints and materializations,
+  // keeps none).
   IncrementalSnapshotStrategy(RocksDbKeyedStateBackend& backend, const CheckpointStorage& storage,
-                              ThreadPool& io_pool);
+                              ThreadPool& io_pool, bool local_copies = true);
 
   using SnapshotStrategy::SyncPart;
   Result<std::unique_ptr<AsyncSnapshotPart>> SyncPart(uint64_t checkpoint_id,

@@ -49,9 +49,14 @@ Result<std::unique_ptr<CheckpointableKeyedStateBackend>> CreateRocksDbKeyedState
         CreateSnapshotStrategy(config, *backend, *parameters.checkpoint_storage,
                                *parameters.io_pool),
         std::make_unique<IncrementalSnapshotStrategy>(*backend, *parameters.checkpoint_storage,
-                                                      *parameters.io_pool));
+                                                      *parameters.io_pool,
+                                                      /*local_copies=*/false));
     if (handle != nullptr) {
+      // The native strategy too: a changelog backend's next materialization builds on the
+      // restored one (or on a restored incremental checkpoint), when the job owns it.
       backend->snapshot_strategy()->RestoredFrom(restore->checkpoint_id, *handle, restore->owned);
+      backend->native_snapshot_strategy()->RestoredFrom(restore->checkpoint_id, *handle,
+                                                        restore->owned);
     }
   }
   return std::unique_ptr<CheckpointableKeyedStateBackend>(std::move(backend));

@@ -513,11 +513,18 @@ Result<std::unique_ptr<AsyncSnapshotPart>> RocksDbKeyedStateBackend::Snapshot(
       return Status::InvalidArgument("savepoint " + std::to_string(checkpoint_id) +
                                      " has no target directory");
     }
-    if (options.format == SavepointFormat::kNative && native_savepoints_) {
-      return native_savepoints_->SyncPart(checkpoint_id, options);
+    if (options.format == SavepointFormat::kNative && native_) {
+      return native_->SyncPart(checkpoint_id, options);
     }
     // The async part keeps what it needs: the strategy may go at once.
     return FullSnapshotStrategy(*this, *options.target).SyncPart(checkpoint_id, options);
+  }
+  if (options.is_materialization()) {
+    if (!native_) {
+      return Status::NotSupported("backend " + options_.backend_id +
+                                  " takes no incremental materialization");
+    }
+    return native_->SyncPart(checkpoint_id, options);
   }
   return strategy_->SyncPart(checkpoint_id, options);
 }

@@ -115,23 +115,30 @@ class RocksDbKeyedStateBackend final : public CheckpointableKeyedStateBackend {
   // --- the checkpoint contract ---
 
   // The strategy Snapshot() runs for checkpoints (full or incremental,
-  // rocksdb_backend_factory.h picks it) and the one for native savepoints (RocksDB's files, an
-  // IncrementalSnapshotStrategy of its own: no savepoint is ever a base); canonical savepoints
-  // are full snapshots. They refer to this backend and are destroyed before it.
+  // rocksdb_backend_factory.h picks it) and the native one (RocksDB's files, an
+  // IncrementalSnapshotStrategy of its own) for native savepoints (never a base) and for a
+  // changelog backend's materializations (each the base of the next once confirmed); canonical
+  // savepoints are full snapshots. They refer to this backend and are destroyed before it.
   void SetSnapshotStrategy(std::unique_ptr<SnapshotStrategy> strategy,
-                           std::unique_ptr<SnapshotStrategy> native_savepoints = nullptr) {
+                           std::unique_ptr<SnapshotStrategy> native = nullptr) {
     strategy_ = std::move(strategy);
-    native_savepoints_ = std::move(native_savepoints);
+    native_ = std::move(native);
   }
   SnapshotStrategy* snapshot_strategy() const { return strategy_.get(); }
+  SnapshotStrategy* native_snapshot_strategy() const { return native_.get(); }
   using CheckpointableKeyedStateBackend::Snapshot;
   Result<std::unique_ptr<AsyncSnapshotPart>> Snapshot(uint64_t checkpoint_id,
                                                       const CheckpointOptions& options) override;
+  bool SupportsIncrementalMaterialization() const override { return native_ != nullptr; }
+  // Both strategies hear every outcome: the native one builds on the materializations a
+  // changelog backend confirms (its checkpoints and savepoints are never recorded as bases).
   void NotifyCheckpointComplete(uint64_t checkpoint_id) override {
     if (strategy_) strategy_->NotifyCheckpointComplete(checkpoint_id);
+    if (native_) native_->NotifyCheckpointComplete(checkpoint_id);
   }
   void NotifyCheckpointAborted(uint64_t checkpoint_id) override {
     if (strategy_) strategy_->NotifyCheckpointAborted(checkpoint_id);
+    if (native_) native_->NotifyCheckpointAborted(checkpoint_id);
   }
 
   // --- for snapshot strategies and restore operations ---
@@ -188,7 +195,7 @@ class RocksDbKeyedStateBackend final : public CheckpointableKeyedStateBackend {
   int current_key_group_ = -1;
   int loaders_ = 0;  // bulk loaders made: each ingests from a directory of its own
   // Last: destroyed first, they refer to *this.
-  std::unique_ptr<SnapshotStrategy> native_savepoints_;
+  std::unique_ptr<SnapshotStrategy> native_;
   std::unique_ptr<SnapshotStrategy> strategy_;
 };
 
