@@ -351,18 +351,48 @@ TEST_P(ChangelogBackendTest, ADamagedLogFileFailsTheRestoreNamingIt) {
 INSTANTIATE_TEST_SUITE_P(State, ChangelogBackendTest, ::testing::Values("rocksdb", "hashmap"),
                          [](const auto& info) { return info.param; });
 
-// RocksDB's materializations are incremental: each uploads only the SSTs that the latest
-// confirmed one (one a completed checkpoint referenced) did not, and references the rest; its
-// private files lie in shared/, written outside any checkpoint. One that no completed checkpoint
-// referenced is never built on, and a full checkpoint's own materialization reuses nothing.
+// RocksDB's materializations are incremental: each uploads only the SSTs that its base did not
+// have and references the rest; its private files lie in shared/, written outside any
+// checkpoint. Its base is the materialization the checkpoints rest on, once a completed one
+// referenced it: a periodic materialization waits for that (never building on one that no
+// completed checkpoint referenced, nor on an older one whose files the checkpoints no longer
+// hold), and a full checkpoint's own materialization reuses nothing.
 class ChangelogIncrementalMaterializationTest : public testing::BackendMaker,
                                                 public testing::StateModel,
-                                                public ::testing::Test {};
+                                                public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(config_.Set("state.backend.changelog.enabled", "true").ok());
+    ASSERT_TRUE(config_.Set("dstl.dfs.batch.persist-delay", "1 ms").ok());
+    ASSERT_TRUE(config_.Set("state.backend.changelog.periodic-materialize.interval", "0 ms").ok());
+  }
+  Result<std::unique_ptr<CheckpointableKeyedStateBackend>> Restore(const KeyedStateHandle& h,
+                                                                   uint64_t id) {
+    KeyedStateRestore restore{&storage_, id, {h}, false};
+    KeyedStateBackendParameters p;
+    p.backend_id = h.backend_id;
+    p.local_dir = tmp_.Sub("restored-" + std::to_string(made_++));
+    p.max_parallelism = 128;
+    p.key_group_range = KeyGroupRange::Of(0, 127);
+    p.config = &config_;
+    p.checkpoint_storage = &storage_;
+    p.io_pool = &pool_;
+    return CreateKeyedStateBackend("rocksdb", p, &restore);
+  }
+};
 
-TEST_F(ChangelogIncrementalMaterializationTest, BuildsOnlyOnConfirmedMaterializations) {
-  ASSERT_TRUE(config_.Set("state.backend.changelog.enabled", "true").ok());
-  ASSERT_TRUE(config_.Set("dstl.dfs.batch.persist-delay", "1 ms").ok());
-  ASSERT_TRUE(config_.Set("state.backend.changelog.periodic-materialize.interval", "0 ms").ok());
+// The id of the materialization a handle rests on (0: none), from its files' names.
+uint64_t MaterializationId(const KeyedStateHandle& h) {
+  for (const auto& f : h.files) {
+    if (f.role != StateFileRole::kMaterialization) continue;
+    const std::string marker = "-materialization-";
+    const size_t at = f.path.find(marker) + marker.size();
+    return std::stoull(f.path.substr(at, f.path.find('-', at) - at));
+  }
+  return 0;
+}
+
+TEST_F(ChangelogIncrementalMaterializationTest, EachBuildsOnTheConfirmedOneTheCheckpointsRestOn) {
   // No compaction: every SST a materialization holds lives on, so what each reuses is exact.
   ASSERT_TRUE(config_.Set("state.backend.rocksdb.compaction.level0-file-num-trigger", "100").ok());
   auto made = Make("rocksdb", "op_0", nullptr);
@@ -372,8 +402,7 @@ TEST_F(ChangelogIncrementalMaterializationTest, BuildsOnlyOnConfirmedMaterializa
   Model model;
   std::mt19937_64 rng(31);
   uint64_t id = 0;
-  // Checkpoint `id` rests on the materialization started at `id - 1` (each ends well before
-  // the next checkpoint) and starts one; completing it confirms the one it rests on.
+  // Checkpoint `id`, completed or not; then the materialization it started (if any) ends.
   const auto checkpoint = [&](bool complete, const CheckpointOptions& options) {
     for (int i = 0; i < 3000; ++i) RandomOp(b, s, model, rng, 5000);
     auto part = b.Snapshot(++id, options);
@@ -404,33 +433,29 @@ TEST_F(ChangelogIncrementalMaterializationTest, BuildsOnlyOnConfirmedMaterializa
     }
     return n;
   };
-  checkpoint(true, CheckpointOptions::Checkpoint());     // 1: the log alone; starts M1
-  std::vector<std::map<std::string, std::string>> m(1);  // m[k]: the SSTs of materialization k
-  // 2..6 rest on M1..M5; 4 is never completed, so M3 is never confirmed.
-  for (const bool complete : {true, true, false, true, true}) {
-    const KeyedStateHandle h = checkpoint(complete, CheckpointOptions::Checkpoint());
+  // 1 starts M1. 2 rests on M1 and starts none (M1 is confirmed by 2's completion); 3 starts
+  // M3 on M1. 4 rests on M3 and is never completed: 5 rests on M3 and starts none; 6, after
+  // 5 confirmed M3, starts M6 on M3; 7 rests on M6.
+  std::vector<KeyedStateHandle> h(1);
+  for (const bool complete : {true, true, true, false, true, true, true}) {
+    h.push_back(checkpoint(complete, CheckpointOptions::Checkpoint()));
     ASSERT_FALSE(HasFailure());
-    ASSERT_TRUE(HasMaterialization(h));
-    EXPECT_FALSE(h.materialization_states.empty());
-    m.push_back(Ssts(h));
-    ASSERT_FALSE(m.back().empty());
   }
-  // M2 began before M1 was confirmed (at 2's completion): it reuses nothing. M3 began after:
-  // it reuses every SST of M1 it holds and none of M2's. M4 and M5 build on M2 (M3 never
-  // confirmed; M4 confirmed after M5 began): they reuse M2's SSTs and none of M3's.
-  EXPECT_EQ(reused(m[2], m[1]).first, 0u);
-  EXPECT_EQ(reused(m[3], m[1]).second, 0u);
-  EXPECT_EQ(reused(m[3], m[2]).first, 0u);
-  EXPECT_GT(reused(m[3], m[2]).second, 0u);
-  for (const size_t k : {4, 5}) {
-    EXPECT_GT(reused(m[k], m[2]).first, 0u) << "M" << k;
-    EXPECT_EQ(reused(m[k], m[2]).second, 0u) << "M" << k;
-    EXPECT_EQ(reused(m[k], m[3]).first, 0u) << "M" << k;
+  const std::vector<uint64_t> expected = {0, 0, 1, 1, 3, 3, 3, 6};
+  for (size_t k = 1; k < h.size(); ++k) {
+    EXPECT_EQ(MaterializationId(h[k]), expected[k]) << "checkpoint " << k;
+    EXPECT_EQ(h[k].materialization_states.empty(), expected[k] == 0) << "checkpoint " << k;
   }
+  const auto m1 = Ssts(h[2]), m3 = Ssts(h[4]), m6 = Ssts(h[7]);
+  ASSERT_FALSE(m1.empty());
+  EXPECT_GT(reused(m3, m1).first, 0u);
+  EXPECT_EQ(reused(m3, m1).second, 0u);
+  EXPECT_GT(reused(m6, m3).first, 0u);
+  EXPECT_EQ(reused(m6, m3).second, 0u);
   // A full checkpoint materializes on its own and reuses no earlier SST.
   const KeyedStateHandle full = checkpoint(true, CheckpointOptions::FullCheckpoint());
   ASSERT_TRUE(HasMaterialization(full));
-  for (size_t k = 1; k < m.size(); ++k) EXPECT_EQ(reused(Ssts(full), m[k]).first, 0u) << k;
+  for (const auto& earlier : {m1, m3, m6}) EXPECT_EQ(reused(Ssts(full), earlier).first, 0u);
   // A checkpoint over an incremental materialization restores to its synchronous part.
   for (int i = 0; i < 3000; ++i) RandomOp(b, s, model, rng, 5000);
   auto part = b.Snapshot(++id);
@@ -440,18 +465,52 @@ TEST_F(ChangelogIncrementalMaterializationTest, BuildsOnlyOnConfirmedMaterializa
   auto last = (*part)->Run();
   ASSERT_TRUE(last.ok()) << last.status().ToString();
   ASSERT_GT(last->materialized_sequence, 0u);
-  KeyedStateRestore restore{&storage_, id, {*last}, false};
-  KeyedStateBackendParameters p;
-  p.backend_id = "op_0";
-  p.local_dir = tmp_.Sub("restored");
-  p.max_parallelism = 128;
-  p.key_group_range = KeyGroupRange::Of(0, 127);
-  p.config = &config_;
-  p.checkpoint_storage = &storage_;
-  p.io_pool = &pool_;
-  auto restored = CreateKeyedStateBackend("rocksdb", p, &restore);
+  auto restored = Restore(*last, id);
   ASSERT_TRUE(restored.ok()) << restored.status().ToString();
   Check(**restored, at_barrier);
+}
+
+// Under the coordinator, which deletes what no retained checkpoint references: with a
+// materialization begun whenever it may and one checkpoint retained, every completed checkpoint's
+// files exist after the cleaner ran (none built on files the checkpoints no longer hold), and the
+// last one restores.
+TEST_F(ChangelogIncrementalMaterializationTest, RetainedCheckpointsKeepEveryFileTheyReference) {
+  CheckpointCoordinator coordinator(storage_, CoordinatorOptions{"job", 1, {}});
+  ASSERT_TRUE(coordinator.Recover().ok());
+  auto made = Make("rocksdb", "op_0", nullptr);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  auto& b = static_cast<ChangelogKeyedStateBackend&>(**made);
+  coordinator.AddListener(&b);
+  const States s = Register(b);
+  Model model;
+  std::mt19937_64 rng(37);
+  KeyedStateHandle last;
+  uint64_t last_id = 0;
+  for (int round = 0; round < 14; ++round) {
+    for (int i = 0; i < 4000; ++i) RandomOp(b, s, model, rng, 3000);
+    auto id = coordinator.StartCheckpoint(CheckpointKind::kChangelog, {"op_0"}, 0);
+    ASSERT_TRUE(id.ok());
+    auto part = b.Snapshot(*id);
+    ASSERT_TRUE(part.ok()) << part.status().ToString();
+    auto h = (*part)->Run();
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    auto done = coordinator.Acknowledge(*id, *h, 0);
+    ASSERT_TRUE(done.ok() && done->has_value()) << done.status().ToString();
+    coordinator.WaitForCompletions();
+    coordinator.cleaner().WaitIdle();
+    for (const auto& f : h->files) {
+      ASSERT_TRUE(std::filesystem::exists(*storage_.ResolveRelative(f.path)))
+          << "checkpoint " << *id << ": " << f.path << " was deleted";
+    }
+    last = *h;
+    last_id = *id;
+    // Materializations end between checkpoints (alternately: some overlap a checkpoint).
+    std::this_thread::sleep_for(std::chrono::milliseconds(round % 2 == 0 ? 250 : 5));
+  }
+  EXPECT_GE(b.materializations(), 3u);
+  auto restored = Restore(last, last_id);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  Check(**restored, model);
 }
 
 }  // namespace

@@ -241,6 +241,12 @@ ChangelogKeyedStateBackend::StartMaterialization(uint64_t checkpoint_id, bool fu
   return running;
 }
 
+bool ChangelogKeyedStateBackend::BaseConfirmed() const {
+  if (!inner_->SupportsIncrementalMaterialization() || !base_ || base_->id == 0) return true;
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  return shared_->confirmed_materialization >= base_->id;
+}
+
 void ChangelogKeyedStateBackend::CollectMaterialization() {
   std::erase_if(superseded_, [](const std::shared_ptr<Running>& r) {
     return r->result.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
@@ -326,7 +332,7 @@ Result<std::unique_ptr<AsyncSnapshotPart>> ChangelogKeyedStateBackend::Snapshot(
         " materializations failed in a row (state.backend.changelog.max-failures-allowed is " +
         std::to_string(options_.max_failures_allowed) + ")");
     if (!running_) {
-      WEIR_ASSIGN_OR_RETURN(running_, StartMaterialization(checkpoint_id, /*full=*/false));
+      WEIR_ASSIGN_OR_RETURN(running_, StartMaterialization(checkpoint_id, !BaseConfirmed()));
     }
     return s;
   }
@@ -338,10 +344,13 @@ Result<std::unique_ptr<AsyncSnapshotPart>> ChangelogKeyedStateBackend::Snapshot(
     // Built on files of earlier checkpoints: not a base this checkpoint may reference.
     superseded_.push_back(std::move(running_));
   }
+  // A periodic one waits for its base's confirmation (a checkpoint or so); one this checkpoint
+  // needs reuses nothing on an unconfirmed base.
+  const bool confirmed = BaseConfirmed();
   const auto now = std::chrono::steady_clock::now();
-  if (!running_ && (own_materialization || failures_ > 0 ||
-                    now - last_materialization_ >= options_.materialize_interval)) {
-    WEIR_ASSIGN_OR_RETURN(running_, StartMaterialization(checkpoint_id, full));
+  const bool due = failures_ > 0 || now - last_materialization_ >= options_.materialize_interval;
+  if (!running_ && (own_materialization || (due && confirmed))) {
+    WEIR_ASSIGN_OR_RETURN(running_, StartMaterialization(checkpoint_id, full || !confirmed));
   }
   ChangelogAsyncPart::Base base;
   if (own_materialization) {

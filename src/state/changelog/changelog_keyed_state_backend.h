@@ -119,6 +119,12 @@ class ChangelogKeyedStateBackend final : public CheckpointableKeyedStateBackend 
   // Takes a finished background materialization: it becomes the base of later checkpoints (or
   // counts as a failure).
   void CollectMaterialization();
+  // Whether the inner backend's next incremental materialization builds on base_ (a completed
+  // checkpoint referenced it). Only then are the files it reuses safe: every checkpoint
+  // references base_ until the new one is collected, and the first that references the new one
+  // holds them before the last that references base_ is subsumed. (A materialization built on an
+  // older confirmed one would reuse files that the checkpoints on base_ no longer hold.)
+  bool BaseConfirmed() const;
 
   std::unique_ptr<CheckpointableKeyedStateBackend> inner_;
   std::shared_ptr<StateChangelog> log_;  // shared with asynchronous parts
