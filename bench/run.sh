@@ -108,6 +108,15 @@ for variant in "${study[@]}"; do
 done
 cp "$out/study-${study[1]%%:*}.json" "$out/steady-state.json"
 
+# The same steady state with changelog checkpoints, one a second, materializing every minute
+# (every 10 s in --quick): bytes written per checkpoint, materializations included.
+echo "steady state: changelog"
+# shellcheck disable=SC2046
+step "$out/steady-state-changelog.json" \
+  "$build/bench/steady_state_bench" $([ $quick = 1 ] && echo --quick) --dir "$work/ss" \
+  --changelog --materialize-interval "$([ $quick = 1 ] && echo 10s || echo 60s)" --pace-ms 1000 \
+  --json "$out/steady-state-changelog.json"
+
 # Job overhead: keyed-aggregate with checkpointing off and full, incremental and changelog
 # checkpoints every 10 s, 1 s, 200 ms.
 if [ $quick = 1 ]; then
@@ -124,6 +133,10 @@ for r in $(seq "$repeats"); do
       --keys $keys --interval $interval --modes full,incremental,changelog --dir "$work/rt" \
       --json "$out/runtime-$interval-$r.json"
   done
+  # Changelog checkpoints only: can they be sustained every 100 ms?
+  step "$out/runtime-100ms-$r.json" "$build/bench/runtime_bench" --events $events \
+    --keys $keys --interval 100ms --modes changelog --dir "$work/rt" \
+    --json "$out/runtime-100ms-$r.json"
 done
 
 # Hot path: keyed-aggregate against RocksDB's own db_bench doing just its state work (a random
@@ -177,7 +190,8 @@ for r in $(seq "$repeats"); do
     --json "$out/latency-1s-$r.json"
 done
 
-# Recovery: from creating a restored job to its first record, full and incremental.
+# Recovery: from creating a restored job to its first record, full, incremental and changelog
+# (materializing every 1 s, 10 s and never during the run: the log replay's share).
 if [ $quick = 1 ]; then
   recovery_keys="200000"
 else

@@ -4,14 +4,16 @@
 // end-to-end checkpoint duration (p50, p99). With --rate R the generator is paced at R events/s
 // and each mode also reports the event latency (creation in the generator to processing by the
 // aggregate, every 16th event: p50, p99, max). With --recovery the program instead builds a
-// state of N keys, ends the job with a final checkpoint (full, then incremental), and times a
-// restore from it as `weir run -s` does: from creating the job to the first record the restored
-// aggregate processes. Every job run also reports the CPU seconds its threads used, by thread
+// state of N keys, ends the job with a final checkpoint (full, incremental, then changelog with
+// each of --materialize-intervals while checkpointing every second: its final checkpoint holds
+// the latest materialization and the log since), and times a restore from it as `weir run -s`
+// does: from creating the job to the first record the restored aggregate processes. Every job run also reports the CPU seconds its threads used, by thread
 // name (tasks, RocksDB's flushes and compactions, the upload pool). --set key=value (repeatable)
 // sets any configuration key of the job. Printed, never asserted.
 //
 //   runtime_bench [--events M] [--keys N] [--payload-bytes B] [--parallelism P]
 //                 [--interval 1s] [--modes off,full,incremental,changelog] [--rate R] [--recovery]
+//                 [--materialize-intervals 1s,10s,1h]
 //                 [--set key=value ...] [--dir D] [--json FILE] [--quick]
 #include <algorithm>
 #include <chrono>
@@ -27,6 +29,7 @@
 
 #include "bench_util.h"
 #include "bundled_jobs.h"
+#include "checkpoint/checkpoint_metadata.h"
 #include "runtime/job_runtime.h"
 #include "state/changelog/changelog_options.h"
 #include "thread_cpu.h"
@@ -48,6 +51,8 @@ struct Args {
   std::string json;
   int64_t rate = 0;
   bool recovery = false;
+  // Recovery: changelog checkpoints with each of these materialization intervals too.
+  std::string materialize_intervals = "1s,10s,1h";
   std::vector<std::pair<std::string, std::string>> settings;  // --set key=value
 };
 
@@ -76,6 +81,8 @@ Args Parse(int argc, char** argv) {
       a.rate = std::stoll(next());
     else if (k == "--recovery")
       a.recovery = true;
+    else if (k == "--materialize-intervals")
+      a.materialize_intervals = next();
     else if (k == "--set")
       a.settings.push_back(bench::ParseSetting("runtime_bench", next()));
     else if (k == "--quick")
@@ -210,12 +217,20 @@ struct Ran {
   double first_record_ms = 0;
   double restore_ms = 0;
 };
-Ran RunJob(const Args& a, uint64_t events, const std::string& kind, const std::string& job_dir,
-           const std::string& restore_path) {
+// `kind`: full, incremental, or changelog (materializing every `materialize` while it
+// checkpoints every second, so that its final checkpoint holds a materialization and the log
+// written since).
+Ran RunJob(const Args& a, uint64_t events, const std::string& kind, const std::string& materialize,
+           const std::string& job_dir, const std::string& restore_path) {
   Configuration config = BaseConfig(a, job_dir + "/local");
-  SetOrExit(config, config::kInterval, "1h");  // only the final checkpoint at the end of the input
+  // Full and incremental: only the final checkpoint at the end of the input.
+  SetOrExit(config, config::kInterval, kind == "changelog" ? "1s" : "1h");
   SetOrExit(config, config::kCheckpointsDir, job_dir + "/checkpoints");
-  SetOrExit(config, config::kIncremental, kind == "incremental" ? "true" : "false");
+  SetOrExit(config, config::kIncremental, kind == "full" ? "false" : "true");
+  if (kind == "changelog") {
+    SetOrExit(config, config::kChangelogEnabled, "true");
+    SetOrExit(config, config::kChangelogMaterializeInterval, materialize);
+  }
   if (!restore_path.empty()) SetOrExit(config, config::kSavepointPath, restore_path);
   auto graph = examples::BuildKeyedAggregate(
       {"--events", std::to_string(events), "--keys", std::to_string(a.keys), "--payload-bytes",
@@ -249,13 +264,29 @@ Ran RunJob(const Args& a, uint64_t events, const std::string& kind, const std::s
   return ran;
 }
 
+// The bytes of log segments a checkpoint's restore replays.
+uint64_t LogBytes(const std::string& checkpoint_dir) {
+  auto fs = NewPosixFileSystem();
+  auto m = ReadCheckpointMetadata(*fs, checkpoint_dir + "/_metadata");
+  uint64_t bytes = 0;
+  if (!m.ok()) return 0;
+  for (const auto& b : m->backends) {
+    for (const auto& seg : b.changelog) bytes += seg.length;
+  }
+  return bytes;
+}
+
 void RunRecovery(const Args& a) {
   namespace fs = std::filesystem;
-  std::printf("%-12s %12s %14s %16s\n", "checkpoint", "state MiB", "restore ms", "first record ms");
-  for (const std::string kind : {"full", "incremental"}) {
+  std::printf("%-24s %12s %12s %14s %16s\n", "checkpoint", "state MiB", "log MiB", "restore ms",
+              "first record ms");
+  std::vector<std::pair<std::string, std::string>> kinds = {{"full", ""}, {"incremental", ""}};
+  std::stringstream intervals(a.materialize_intervals);
+  for (std::string m; std::getline(intervals, m, ',');) kinds.emplace_back("changelog", m);
+  for (const auto& [kind, materialize] : kinds) {
     fs::remove_all(a.dir);
     // Every key once (the state's full size), then a restore that processes 100k more events.
-    const Ran built = RunJob(a, a.keys, kind, a.dir + "/build", "");
+    const Ran built = RunJob(a, a.keys, kind, materialize, a.dir + "/build", "");
     if (built.latest_checkpoint.empty()) {
       std::fprintf(stderr, "recovery (%s): no checkpoint was retained\n", kind.c_str());
       std::exit(1);
@@ -264,14 +295,20 @@ void RunRecovery(const Args& a) {
     for (const auto& e : fs::recursive_directory_iterator(a.dir + "/build/checkpoints")) {
       if (e.is_regular_file()) state_bytes += e.file_size();
     }
+    const uint64_t log_bytes = LogBytes(built.latest_checkpoint);
     const Ran restored =
-        RunJob(a, a.keys + 100000, kind, a.dir + "/restore", built.latest_checkpoint);
-    std::printf("%-12s %12.1f %14.0f %16.0f\n", kind.c_str(),
-                static_cast<double>(state_bytes) / 1048576.0, restored.restore_ms,
+        RunJob(a, a.keys + 100000, kind, materialize, a.dir + "/restore", built.latest_checkpoint);
+    const std::string name =
+        kind == "changelog" ? "changelog, materialize " + materialize : std::string(kind);
+    std::printf("%-24s %12.1f %12.1f %14.0f %16.0f\n", name.c_str(),
+                static_cast<double>(state_bytes) / 1048576.0,
+                static_cast<double>(log_bytes) / 1048576.0, restored.restore_ms,
                 restored.first_record_ms);
     std::fflush(stdout);
     g_rows.push_back({{"mode", "recovery"},
                       {"kind", kind},
+                      {"materialize_interval", materialize},
+                      {"log_bytes", log_bytes},
                       {"keys", a.keys},
                       {"parallelism", a.parallelism},
                       {"checkpoint_bytes", state_bytes},
