@@ -191,7 +191,7 @@ for r in $(seq "$repeats"); do
 done
 
 # Recovery: from creating a restored job to its first record, full, incremental and changelog
-# (materializing every 1 s, 10 s and never during the run: the log replay's share).
+# (materializing every 1 s, 2 s and never during the run: the log replay's share).
 if [ $quick = 1 ]; then
   recovery_keys="200000"
 else

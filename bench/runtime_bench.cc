@@ -13,7 +13,7 @@
 //
 //   runtime_bench [--events M] [--keys N] [--payload-bytes B] [--parallelism P]
 //                 [--interval 1s] [--modes off,full,incremental,changelog] [--rate R] [--recovery]
-//                 [--materialize-intervals 1s,10s,1h]
+//                 [--materialize-intervals 1s,2s,1h]
 //                 [--set key=value ...] [--dir D] [--json FILE] [--quick]
 #include <algorithm>
 #include <chrono>
@@ -52,7 +52,7 @@ struct Args {
   int64_t rate = 0;
   bool recovery = false;
   // Recovery: changelog checkpoints with each of these materialization intervals too.
-  std::string materialize_intervals = "1s,10s,1h";
+  std::string materialize_intervals = "1s,2s,1h";
   std::vector<std::pair<std::string, std::string>> settings;  // --set key=value
 };
 
