@@ -415,7 +415,13 @@ Task::Metrics Task::metrics() const {
 
 Status Task::ProcessRecord(int channel, StreamElement& e) {
   // Only this thread writes the counter: a plain increment (no locked instruction per record).
-  records_in_.store(records_in_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  const uint64_t before = records_in_.load(std::memory_order_relaxed);
+  records_in_.store(before + 1, std::memory_order_relaxed);
+  // A stateful task's first record tells when a (restored) job is processing again: the end of
+  // a recovery or a takeover as an operator sees it.
+  if (before == 0 && setup_.backend) {
+    LogInfo("job " + setup_.job_id + ": task " + setup_.task_id + " processes its first record");
+  }
   current_timestamp_ = e.timestamp;
   if (setup_.backend) {
     current_key_ = std::move(e.key);
