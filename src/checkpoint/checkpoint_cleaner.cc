@@ -54,7 +54,8 @@ void CheckpointCleaner::DeleteFiles(const std::vector<std::string>& relative_pat
   for (const auto& relative : relative_paths) {
     if (!Failpoints::Instance().Hit("cleaner.before_delete_shared").ok())
       return Delete(Status::Aborted(""));
-    Delete(owned_.DeleteFile(relative));
+    // A log file may lie in the log directory of dstl.dfs.base-path: the storage routes it.
+    Delete(storage_.DeleteStateFile(relative));
   }
 }
 

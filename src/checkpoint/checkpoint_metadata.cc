@@ -131,7 +131,8 @@ bool DecodeOperatorState(BodyDecoder& d, uint32_t version, OperatorStateHandle* 
 
 // A changelog handle's log: its segments are chunks of its own kChangelog files, in order, and
 // together they hold every change after the materialization up to changelog_sequence; its files
-// of the changelog roles lie in shared/ and were written outside any checkpoint. Its
+// of the changelog roles lie in shared/ (log files: or in the log directory, "dstl/") and were
+// written outside any checkpoint; no file of another role lies in the log directory. Its
 // materialization is one key-group stream or one incremental materialization (kMaterialization
 // files with local names and the SSTs they need, in shared/), never both.
 bool CheckChangelog(const KeyedStateHandle& b, std::string* problem) {
@@ -139,7 +140,15 @@ bool CheckChangelog(const KeyedStateHandle& b, std::string* problem) {
   const std::string shared_prefix = std::string(kSharedDirName) + "/";
   std::set<std::string> logs;
   int streams = 0, native_files = 0, ssts = 0;
+  const std::string log_dir_prefix = std::string(kChangelogDirPrefix) + "/";
   for (const auto& f : b.files) {
+    const bool in_log_dir = f.path.starts_with(log_dir_prefix);
+    if (in_log_dir && f.role != StateFileRole::kChangelog) {
+      *problem = "file " + f.path + " of backend " + b.backend_id + " is a " +
+                 StateFileRoleName(f.role) +
+                 " file in the state-change log directory (only log files lie there)";
+      return false;
+    }
     if (b.kind == BackendSnapshotKind::kChangelog && f.role != StateFileRole::kChangelog &&
         f.role != StateFileRole::kMaterialization) {
       if (f.role != StateFileRole::kShared || !f.path.starts_with(shared_prefix)) {
@@ -156,10 +165,10 @@ bool CheckChangelog(const KeyedStateHandle& b, std::string* problem) {
                  b.backend_id + ", whose snapshot is not a changelog one";
       return false;
     }
-    if (!f.path.starts_with(std::string(kSharedDirName) + "/") || f.written_by_checkpoint != 0) {
+    if (!(f.path.starts_with(shared_prefix) || in_log_dir) || f.written_by_checkpoint != 0) {
       *problem = "file " + f.path + " of " + name +
-                 " is not a file of shared/ written outside "
-                 "checkpoints";
+                 " is not a file of shared/ (or of the state-change log directory) written "
+                 "outside checkpoints";
       return false;
     }
     if (f.role == StateFileRole::kChangelog) logs.insert(f.path);

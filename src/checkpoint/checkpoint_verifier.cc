@@ -41,8 +41,13 @@ Status WalkFiles(FileSystem& fs, const std::string& root, const std::string& rel
 
 }  // namespace
 
-Result<VerifyReport> VerifyJobDirectory(const CheckpointStorage& storage, bool verify_checksums) {
+Result<VerifyReport> VerifyJobDirectory(const CheckpointStorage& job_storage,
+                                        bool verify_checksums) {
+  // With the log directory the job directory records (dstl.dfs.base-path): its files are checked
+  // and its orphans found like those of shared/.
+  WEIR_ASSIGN_OR_RETURN(const CheckpointStorage storage, job_storage.WithRecordedChangelogDir());
   VerifyReport report;
+  report.changelog_dir = storage.changelog_dir();
   report.job_dir = storage.job_dir();
   report.savepoint = storage.is_savepoint();
   FileSystem& fs = storage.fs();
@@ -138,11 +143,28 @@ Result<VerifyReport> VerifyJobDirectory(const CheckpointStorage& storage, bool v
         }
       },
       foreign));
+  if (!storage.changelog_dir().empty()) {
+    // Only log files lie there (and its marker): any other is an orphan too.
+    WEIR_RETURN_IF_ERROR(WalkFiles(
+        fs, storage.changelog_dir(), "",
+        [&](const std::string& path, const FileStatus& st) {
+          report.total_bytes += st.size;
+          if (path == kChangelogMarkerFileName) return;
+          const std::string relative = JoinPath(kChangelogDirPrefix, path);
+          if (!referenced.count(relative)) {
+            report.orphans.push_back({relative, st.size, st.modified_unix_ms});
+          }
+        },
+        [&](const std::string& path, const char* what) {
+          foreign(JoinPath(kChangelogDirPrefix, path), what);
+        }));
+  }
   return report;
 }
 
-Result<GcResult> CollectOrphans(const CheckpointStorage& storage, const VerifyReport& report,
+Result<GcResult> CollectOrphans(const CheckpointStorage& job_storage, const VerifyReport& report,
                                 int64_t now_unix_ms, int64_t grace_ms, bool dry_run) {
+  WEIR_ASSIGN_OR_RETURN(const CheckpointStorage storage, job_storage.WithRecordedChangelogDir());
   WEIR_ASSIGN_OR_RETURN(bool recognized, RecognizeJobDirectory(storage));
   if (!recognized) {
     return Status::FailedPrecondition("refusing to collect garbage in " + storage.job_dir() +
@@ -171,7 +193,7 @@ Result<GcResult> CollectOrphans(const CheckpointStorage& storage, const VerifyRe
     result.deleted.push_back(orphan);
     if (dry_run) continue;
     progress.Add(1, orphan.size);
-    const Status s = owned.DeleteFile(orphan.path);
+    const Status s = storage.DeleteStateFile(orphan.path);
     if (!s.ok() && !s.IsNotFound()) ++result.failures;
     touched_dirs.insert(ParentPath(orphan.path));
   }

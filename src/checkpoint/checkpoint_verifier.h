@@ -26,6 +26,9 @@ struct OrphanFile {
 
 struct VerifyReport {
   std::string job_dir;  // or the savepoint's directory
+  // The state-change log directory the job directory records (dstl.dfs.base-path), if any: its
+  // files are named "dstl/<file>" here.
+  std::string changelog_dir;
   bool savepoint = false;
   std::vector<uint64_t> checkpoints;  // completed checkpoints whose metadata reads
   std::vector<FileProblem> unreadable_metadata;

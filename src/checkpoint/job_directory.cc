@@ -43,6 +43,13 @@ Status DeleteJobDirectory(const CheckpointStorage& storage) {
   const auto keep_first = [&](Status s) {
     if (!s.ok() && !s.IsNotFound() && first_error.ok()) first_error = s;
   };
+  // The log directory of dstl.dfs.base-path goes first, while the job directory still says
+  // where it is (only a directory with weir's log marker).
+  auto with_log = storage.WithRecordedChangelogDir();
+  if (with_log.ok() && !with_log->changelog_dir().empty()) {
+    keep_first(with_log->owned_changelog().DeleteAll());
+  }
+  keep_first(owned.DeleteFile(kChangelogLocationFileName));
   for (const auto& e : entries) {
     if (e.name == kSharedDirName || e.name == kTaskOwnedDirName ||
         CheckpointStorage::ParseCheckpointDirName(e.name)) {

@@ -15,7 +15,8 @@ Result<StandbyCopyStats> KeepShardStandbyCopy(const Configuration& config,
                         CheckpointStorage::ResolvePointer(*fs, metadata_path));
   WEIR_ASSIGN_OR_RETURN(CheckpointMetadata metadata,
                         ReadCheckpointMetadata(*fs, pointer.metadata_path));
-  const CheckpointStorage storage = CheckpointStorage::ForPointer(fs, pointer);
+  WEIR_ASSIGN_OR_RETURN(const CheckpointStorage storage,
+                        CheckpointStorage::ForPointer(fs, pointer).WithRecordedChangelogDir());
   StandbyCopyStats stats;
   for (const KeyedStateHandle& handle : metadata.backends) {
     if (Status s = ValidateIdentifier("backend id", handle.backend_id); !s.ok()) {

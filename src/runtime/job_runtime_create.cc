@@ -1,7 +1,9 @@
 // JobRuntime::Create: everything checked and prepared before a job runs (see job_runtime.h).
 #include <cstdlib>
+#include <filesystem>
 
 #include "common/clock.h"
+#include "common/log.h"
 #include "common/random_hex.h"
 #include "io/file_systems.h"
 #include "runtime/job_runtime.h"
@@ -17,6 +19,41 @@ namespace {
 std::string TempDirectory() {
   const char* tmp = std::getenv("TMPDIR");
   return tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+}
+
+// The job's storage with its state-change log directory: the one its job directory already
+// records (a claimed job keeps its log where it is), else, with changelog checkpoints and
+// dstl.dfs.base-path set, <base path>/<job id>; else none (the log is written to shared/).
+Result<CheckpointStorage> WithChangelogDirectory(const CheckpointStorage& storage,
+                                                 const Configuration& config) {
+  WEIR_ASSIGN_OR_RETURN(CheckpointStorage with_log, storage.WithRecordedChangelogDir());
+  const std::string key(config::kChangelogBasePath.key);
+  const std::string configured(config.Get(config::kChangelogBasePath));
+  if (!config.Get(config::kChangelogEnabled) || configured.empty()) return with_log;
+  auto normalized = NormalizeStoragePath(configured);
+  if (!normalized.ok()) return Status::InvalidArgument(key + ": " + normalized.status().message());
+  std::string base = *normalized;
+  if (!base.starts_with("s3://") && !base.starts_with("/")) {
+    base = std::filesystem::absolute(base).lexically_normal().string();
+  }
+  if (base.starts_with("s3://") != storage.job_dir().starts_with("s3://")) {
+    return Status::InvalidArgument(key + ": " + configured + " is not on the file system of " +
+                                   std::string(config::kCheckpointsDir.key) + " (" +
+                                   storage.job_dir() +
+                                   "): the log is kept on the checkpoints' storage");
+  }
+  const std::string dir = JoinPath(base, BaseName(storage.job_dir()));
+  if (Status valid = ValidateChangelogDir(dir); !valid.ok()) {
+    return Status::InvalidArgument(key + ": " + valid.message());
+  }
+  if (!with_log.changelog_dir().empty()) {
+    if (with_log.changelog_dir() != dir) {
+      LogWarn(key + " is " + configured + ", but the claimed job directory " + storage.job_dir() +
+              " keeps its log in " + with_log.changelog_dir() + ": the log stays there");
+    }
+    return with_log;
+  }
+  return with_log.WithChangelogDir(dir);
 }
 
 }  // namespace
@@ -95,7 +132,10 @@ Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Con
                                                    config.Get(config::kAllowNonRestoredState)));
     WEIR_RETURN_IF_ERROR(CheckStateCompatibility(job->graph_, job->plan_, config, job->job_id_,
                                                  metadata, pointer->metadata_path));
-    const CheckpointStorage restore_storage = CheckpointStorage::ForPointer(restore_fs, *pointer);
+    // With the log directory its job directory records (dstl.dfs.base-path), if any.
+    WEIR_ASSIGN_OR_RETURN(
+        const CheckpointStorage restore_storage,
+        CheckpointStorage::ForPointer(restore_fs, *pointer).WithRecordedChangelogDir());
     if (claims_directory) {
       WEIR_ASSIGN_OR_RETURN(std::vector<uint64_t> ids,
                             restore_storage.ListCompletedCheckpointIds());
@@ -115,6 +155,9 @@ Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Con
   }
   if (!job->storage_ && interval > 0) {
     job->storage_.emplace(CheckpointStorage::ForJob(job->fs_, checkpoints_root, job->job_id_));
+  }
+  if (job->storage_) {
+    WEIR_ASSIGN_OR_RETURN(job->storage_, WithChangelogDirectory(*job->storage_, config));
   }
   if (job->storage_) {
     CoordinatorOptions options{job->job_id_, static_cast<int>(config.Get(config::kNumRetained)),

@@ -32,7 +32,7 @@ Status VerifyStateFile(const CheckpointStorage& storage, uint64_t checkpoint_id,
   if (!path.ok()) return path.status().WithContext("checkpoint " + std::to_string(checkpoint_id));
   // A directory on the way that is a link (a `shared/` pointing elsewhere) would make weir read,
   // and restore hard-link, files from outside the job directory.
-  if (Status inside = storage.owned().CheckNoLinks(file.path); !inside.ok()) {
+  if (Status inside = storage.CheckStateFileNoLinks(file.path); !inside.ok()) {
     if (inside.IsNotFound()) return Status::NotFound(context + " is missing");
     return Status::Corruption(context + ": " + inside.message());
   }

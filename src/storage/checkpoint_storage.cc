@@ -73,9 +73,136 @@ std::string CheckpointStorage::RelativePrivateFile(uint64_t checkpoint_id,
   return RelativeCheckpointFile(checkpoint_id, file_name);
 }
 
+namespace {
+
+// "dstl/<file>" -> "<file>"; nullopt for a path of the job directory.
+std::optional<std::string_view> InChangelogDir(std::string_view relative) {
+  if (relative.size() <= kChangelogDirPrefix.size() + 1 ||
+      relative.substr(0, kChangelogDirPrefix.size()) != kChangelogDirPrefix ||
+      relative[kChangelogDirPrefix.size()] != '/') {
+    return std::nullopt;
+  }
+  return relative.substr(kChangelogDirPrefix.size() + 1);
+}
+
+constexpr size_t kMaxChangelogDirBytes = 4096;
+
+}  // namespace
+
+Status ValidateChangelogDir(std::string_view dir) {
+  const auto bad = [&](const std::string& why) {
+    return Status::Corruption("state-change log directory '" + std::string(dir.substr(0, 200)) +
+                              "': " + why);
+  };
+  if (dir.size() > kMaxChangelogDirBytes) return bad("longer than 4096 bytes");
+  std::string_view rest;
+  if (dir.starts_with("s3://")) {
+    rest = dir.substr(5);
+  } else if (dir.starts_with("/")) {
+    rest = dir.substr(1);
+  } else {
+    return bad("not an absolute path or an s3:// URI");
+  }
+  if (Status s = ValidateRelativePath(rest); !s.ok()) {
+    return bad("not a clean path (no empty, '.' or '..' component, no control character)");
+  }
+  return Status::OK();
+}
+
 Result<std::string> CheckpointStorage::ResolveRelative(std::string_view relative) const {
   WEIR_RETURN_IF_ERROR(ValidateRelativePath(relative));
+  if (const auto file = is_savepoint() ? std::nullopt : InChangelogDir(relative)) {
+    if (changelog_dir_.empty()) {
+      return Status::Corruption(std::string(relative) +
+                                " lies in a state-change log directory, "
+                                "but the job directory " +
+                                job_dir_ + " records none (" +
+                                std::string(kChangelogLocationFileName) + ")");
+    }
+    return JoinPath(changelog_dir_, *file);
+  }
   return JoinPath(job_dir_, relative);
+}
+
+CheckpointStorage CheckpointStorage::WithChangelogDir(std::string dir) const {
+  CheckpointStorage s = *this;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  s.changelog_dir_ = std::move(dir);
+  return s;
+}
+
+std::string CheckpointStorage::ChangelogFilesDir() const {
+  return changelog_dir_.empty() ? SharedDir() : changelog_dir_;
+}
+
+std::string CheckpointStorage::RelativeChangelogFile(std::string_view file_name) const {
+  return JoinPath(changelog_dir_.empty() ? kSharedDirName : kChangelogDirPrefix, file_name);
+}
+
+Result<std::optional<std::string>> CheckpointStorage::RecordedChangelogDir() const {
+  const std::string path = JoinPath(job_dir_, kChangelogLocationFileName);
+  auto st = fs_->Stat(path);
+  if (!st.ok()) {
+    if (st.status().IsNotFound()) return std::optional<std::string>();
+    return st.status();
+  }
+  if (st->is_symlink || st->is_directory || st->size > kMaxChangelogDirBytes + 1) {
+    return Status::Corruption(path + ": not a record of a state-change log directory");
+  }
+  WEIR_ASSIGN_OR_RETURN(std::string content, fs_->ReadFileToString(path));
+  if (content.empty() || content.back() != '\n') {
+    return Status::Corruption(path + ": truncated (no line end)");
+  }
+  content.pop_back();
+  if (Status s = ValidateChangelogDir(content); !s.ok()) {
+    return Status::Corruption(path + ": " + s.message());
+  }
+  return std::optional<std::string>(std::move(content));
+}
+
+Result<CheckpointStorage> CheckpointStorage::WithRecordedChangelogDir() const {
+  if (is_savepoint()) return *this;
+  WEIR_ASSIGN_OR_RETURN(const auto recorded, RecordedChangelogDir());
+  if (!recorded) return *this;
+  CheckpointStorage s = WithChangelogDir(*recorded);
+  WEIR_ASSIGN_OR_RETURN(const bool marked, s.HasChangelogMarker());
+  if (!marked) {
+    return Status::Corruption(JoinPath(job_dir_, kChangelogLocationFileName) + " names " +
+                              *recorded + ", which is not a weir state-change log directory (no " +
+                              std::string(kChangelogMarkerFileName) + " marker)");
+  }
+  return s;
+}
+
+Result<bool> CheckpointStorage::HasChangelogMarker() const {
+  if (changelog_dir_.empty()) return false;
+  const std::string marker = JoinPath(changelog_dir_, kChangelogMarkerFileName);
+  auto st = fs_->Stat(marker);
+  if (!st.ok()) {
+    if (st.status().IsNotFound()) return false;
+    return st.status();
+  }
+  if (st->is_symlink || st->is_directory || st->size != kChangelogMarkerContent.size()) {
+    return false;
+  }
+  WEIR_ASSIGN_OR_RETURN(std::string content, fs_->ReadFileToString(marker));
+  return content == kChangelogMarkerContent;
+}
+
+Status CheckpointStorage::DeleteStateFile(std::string_view relative) const {
+  if (const auto file = is_savepoint() ? std::nullopt : InChangelogDir(relative)) {
+    if (changelog_dir_.empty()) return ResolveRelative(relative).status();
+    return owned_changelog().DeleteFile(*file);
+  }
+  return owned().DeleteFile(relative);
+}
+
+Status CheckpointStorage::CheckStateFileNoLinks(std::string_view relative) const {
+  if (const auto file = is_savepoint() ? std::nullopt : InChangelogDir(relative)) {
+    if (changelog_dir_.empty()) return ResolveRelative(relative).status();
+    return owned_changelog().CheckNoLinks(*file);
+  }
+  return owned().CheckNoLinks(relative);
 }
 
 std::string CheckpointStorage::MarkerPath() const { return JoinPath(job_dir_, kJobMarkerFileName); }
@@ -92,7 +219,39 @@ Status CheckpointStorage::Initialize() const {
       return fs_->PublishAtomically(MarkerPath(), kJobMarkerContent);
     }));
   }
+  if (!changelog_dir_.empty()) WEIR_RETURN_IF_ERROR(InitializeChangelogDir());
   return fs_->SyncDir(job_dir_);
+}
+
+Status CheckpointStorage::InitializeChangelogDir() const {
+  WEIR_RETURN_IF_ERROR(ValidateChangelogDir(changelog_dir_));
+  WEIR_ASSIGN_OR_RETURN(const bool marked, HasChangelogMarker());
+  if (!marked) {
+    // A directory someone else filled is never taken over (its files could be deleted as
+    // orphans later).
+    auto entries = fs_->ListDir(changelog_dir_);
+    if (entries.ok() && !entries->empty()) {
+      return Status::FailedPrecondition(changelog_dir_ +
+                                        ": exists and is not a weir state-change log directory "
+                                        "(no " +
+                                        std::string(kChangelogMarkerFileName) +
+                                        " marker); refusing to write the job's log there");
+    }
+    WEIR_RETURN_IF_ERROR(fs_->CreateDirs(changelog_dir_));
+    const std::string marker = JoinPath(changelog_dir_, kChangelogMarkerFileName);
+    WEIR_RETURN_IF_ERROR(RetryRetryable("publish of " + marker, [&] {
+      return fs_->PublishAtomically(marker, kChangelogMarkerContent);
+    }));
+    WEIR_RETURN_IF_ERROR(fs_->SyncDir(changelog_dir_));
+  }
+  WEIR_ASSIGN_OR_RETURN(const auto recorded, RecordedChangelogDir());
+  if (recorded != changelog_dir_) {
+    const std::string record = JoinPath(job_dir_, kChangelogLocationFileName);
+    WEIR_RETURN_IF_ERROR(RetryRetryable("publish of " + record, [&] {
+      return fs_->PublishAtomically(record, changelog_dir_ + "\n");
+    }));
+  }
+  return Status::OK();
 }
 
 Result<bool> CheckpointStorage::HasMarker() const {

@@ -6,6 +6,13 @@
 //       chk-<N>/...                       private files of checkpoint N
 //       shared/...                        files several checkpoints may reference
 //       taskowned/...                     files owned by the running tasks
+//       _weir_changelog_dir               with dstl.dfs.base-path: where the job's log lies
+//
+// The state-change log of changelog checkpoints is written to shared/ (paths "shared/<file>"), or,
+// with dstl.dfs.base-path, to a log directory of its own, <base path>/<job id>/ with its marker
+// `_weir_changelog`; metadata names those files "dstl/<file>" and the job directory records the
+// log directory's path in `_weir_changelog_dir`, so that the job directory stays the one root a
+// checkpoint is read from. A log directory is read, and deleted in, only when it holds its marker.
 //
 // Paths stored in metadata are relative to the job directory ("chk-3/op_0.kgs"), so a job
 // directory copied or moved elsewhere restores as is. ResolveRelative() rejects any relative path
@@ -41,6 +48,18 @@ inline constexpr std::string_view kTaskOwnedDirName = "taskowned";
 // Written when weir creates a job directory: what recognizes the directory as weir's.
 inline constexpr std::string_view kJobMarkerFileName = "_weir_job";
 inline constexpr std::string_view kJobMarkerContent = "weir job directory 1\n";
+// The state-change log outside the job directory (dstl.dfs.base-path): the first component of
+// its files' paths in metadata, the job directory's record of the log directory, and the log
+// directory's marker.
+inline constexpr std::string_view kChangelogDirPrefix = "dstl";
+inline constexpr std::string_view kChangelogLocationFileName = "_weir_changelog_dir";
+inline constexpr std::string_view kChangelogMarkerFileName = "_weir_changelog";
+inline constexpr std::string_view kChangelogMarkerContent = "weir state-change log directory 1\n";
+
+// A log directory's path as read from a job directory or built from configuration: absolute
+// (local) or an s3:// URI, its components as ValidateRelativePath wants them. Corruption naming
+// the path otherwise.
+Status ValidateChangelogDir(std::string_view dir);
 
 // Where a user-supplied checkpoint path points: a `_metadata` file, its chk-N directory, or a
 // savepoint directory.
@@ -86,11 +105,35 @@ class CheckpointStorage {
   std::string RelativePrivateFile(uint64_t checkpoint_id, std::string_view file_name) const;
 
   // Absolute path of a relative path from metadata; Corruption if it breaks
-  // ValidateRelativePath's grammar (io/owned_directory.h).
+  // ValidateRelativePath's grammar (io/owned_directory.h). "dstl/<file>" lies in the log
+  // directory: Corruption when this storage has none.
   Result<std::string> ResolveRelative(std::string_view relative) const;
 
-  // Creates the job directory with shared/, taskowned/ and its marker (kept if present). Not for
-  // a savepoint.
+  // The state-change log directory (empty: the log is written to shared/).
+  const std::string& changelog_dir() const { return changelog_dir_; }
+  // This storage with its log in `dir` (validated by the caller: ValidateChangelogDir).
+  CheckpointStorage WithChangelogDir(std::string dir) const;
+  // Where new log files go, and the path metadata names a new log file by.
+  std::string ChangelogFilesDir() const;
+  std::string RelativeChangelogFile(std::string_view file_name) const;
+  // The log directory the job directory records (nullopt: none, the log is in shared/);
+  // Corruption when the record is malformed.
+  Result<std::optional<std::string>> RecordedChangelogDir() const;
+  // This storage with the log directory its job directory records (itself when none).
+  Result<CheckpointStorage> WithRecordedChangelogDir() const;
+  // Whether the log directory holds its marker (false without a log directory).
+  Result<bool> HasChangelogMarker() const;
+  // The log directory as the guarded place for deletions in it: only once HasChangelogMarker().
+  OwnedDirectory owned_changelog() const { return OwnedDirectory(fs_, changelog_dir_); }
+  // Deletes the state file `relative` (from metadata) through the owned directory it lies in.
+  Status DeleteStateFile(std::string_view relative) const;
+  // FailedPrecondition when a component of `relative` above its last is a link (see
+  // OwnedDirectory::CheckNoLinks), in whichever directory it lies.
+  Status CheckStateFileNoLinks(std::string_view relative) const;
+
+  // Creates the job directory with shared/, taskowned/ and its marker (kept if present); with a
+  // log directory, that directory with its marker, recorded in the job directory. Not for a
+  // savepoint.
   Status Initialize() const;
   // Whether the job directory holds weir's marker (a regular file with the marker's content).
   Result<bool> HasMarker() const;
@@ -110,9 +153,12 @@ class CheckpointStorage {
                                       const CheckpointPointer& pointer);
 
  private:
+  Status InitializeChangelogDir() const;
+
   std::shared_ptr<FileSystem> fs_;
   std::string job_dir_;
   Layout layout_ = Layout::kJob;
+  std::string changelog_dir_;
 };
 
 }  // namespace weir

@@ -23,8 +23,9 @@ struct Scenario {
   std::string job;
   int parallelism;
   bool incremental;
-  bool rescale = false;    // each run at the next parallelism of kRescaleChain
-  bool changelog = false;  // changelog checkpoints (materializing every 300 ms)
+  bool rescale = false;        // each run at the next parallelism of kRescaleChain
+  bool changelog = false;      // changelog checkpoints (materializing every 300 ms)
+  bool log_base_path = false;  // the log in dstl.dfs.base-path, outside the job directories
 };
 
 constexpr int kRescaleChain[] = {2, 4, 1, 3, 2};
@@ -68,7 +69,8 @@ TEST_P(KillResumeTest, CommittedOutputIsExactlyOnceAfterEveryKill) {
         "-D", "parallelism.default=" + std::to_string(parallelism),
         "-D", std::string("state.backend.incremental=") + (sc.incremental ? "true" : "false"),
         "-D", std::string("state.backend.changelog.enabled=") + (sc.changelog ? "true" : "false"),
-        "-D", "state.backend.changelog.periodic-materialize.interval=300ms"};
+        "-D", "state.backend.changelog.periodic-materialize.interval=300ms",
+        "-D", "dstl.dfs.base-path=" + (sc.log_base_path ? tmp.Sub("dstl") : std::string())};
   };
   const unsigned seed = static_cast<unsigned>(sc.parallelism * 31 + sc.incremental * 7 +
                                               sc.job.size() + sc.rescale * 3 + sc.changelog * 5);
@@ -119,6 +121,19 @@ TEST_P(KillResumeTest, CommittedOutputIsExactlyOnceAfterEveryKill) {
   ASSERT_TRUE(report.is_object()) << report.dump();
   EXPECT_TRUE(report["orphans"].empty()) << report.dump(2);
   EXPECT_TRUE(report["corrupt"].empty()) << report.dump(2);
+  if (sc.log_base_path) {
+    // Every log file lies in <base path>/<job id>/, none in a job directory's shared/; gc left
+    // only those the retained checkpoints reference.
+    size_t in_base = 0, in_checkpoints = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(tmp.Sub("dstl"))) {
+      in_base += e.path().extension() == ".dstl";
+    }
+    for (const auto& e : std::filesystem::recursive_directory_iterator(checkpoints)) {
+      in_checkpoints += e.path().extension() == ".dstl";
+    }
+    EXPECT_GT(in_base, 0u);
+    EXPECT_EQ(in_checkpoints, 0u);
+  }
   if (!sc.rescale) return;
   // inspect shows each operator's parallelism, its key-group ranges and its operator state.
   const auto inspect = nlohmann::json::parse(
@@ -151,13 +166,15 @@ INSTANTIATE_TEST_SUITE_P(
                       Scenario{"wordcount", 0, true, true},
                       Scenario{"keyed-aggregate", 4, true, false, true},
                       Scenario{"keyed-aggregate", 0, false, true, true},
-                      Scenario{"wordcount", 1, false, false, true}),
+                      Scenario{"wordcount", 1, false, false, true},
+                      Scenario{"keyed-aggregate", 2, true, false, true, true}),
     [](const auto& info) {
       std::string name = info.param.job == "wordcount" ? "WordCount" : "KeyedAggregate";
       return name +
              (info.param.rescale ? std::string("Rescaled")
                                  : "P" + std::to_string(info.param.parallelism)) +
-             (info.param.changelog     ? "Changelog"
+             (info.param.log_base_path ? "ChangelogInBasePath"
+              : info.param.changelog   ? "Changelog"
               : info.param.incremental ? "Incremental"
                                        : "Full");
     });

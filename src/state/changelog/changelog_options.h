@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <string>
 #include <vector>
 
 #include "weir/config_option.h"
@@ -49,6 +50,15 @@ inline constexpr ConfigOption<int64_t> kChangelogMaxFailures{
     .flink_key = "state.backend.changelog.max-failures-allowed",
     .min = 0,
     .max = 1000000};
+inline constexpr ConfigOption<std::string_view> kChangelogBasePath{
+    .key = "dstl.dfs.base-path",
+    .default_value = "",
+    .description =
+        "Where the state-change log's files go: empty = the job directory's `shared/` (under "
+        "state.checkpoints.dir); a path or s3:// URI on the checkpoints' storage = its "
+        "<job id>/ subdirectory there (marked as weir's, recorded in the job directory; "
+        "verify and gc follow it).",
+    .flink_key = "dstl.dfs.base-path"};
 inline constexpr ConfigOption<std::chrono::milliseconds> kChangelogPersistDelay{
     .key = "dstl.dfs.batch.persist-delay",
     .default_value = std::chrono::milliseconds(10),
@@ -96,6 +106,7 @@ inline std::vector<OptionDescriptor> ChangelogOptions() {
           Describe(kChangelogStorage),
           Describe(kChangelogMaterializeInterval),
           Describe(kChangelogMaxFailures),
+          Describe(kChangelogBasePath),
           Describe(kChangelogPersistDelay),
           Describe(kChangelogPersistSize),
           Describe(kChangelogRetryPolicy),

@@ -219,8 +219,8 @@ void ChangelogWriter::PersistBatch(std::unique_lock<std::mutex>& lock) {
   std::vector<std::pair<uint64_t, uint64_t>> ranges;  // offset, length of each chunk
   if (!taken.empty()) {
     in_flight_ = true;
-    const std::string relative = JoinPath(
-        kSharedDirName, "changelog-" + writer_id_ + "-" + std::to_string(next_file_++) + ".dstl");
+    const std::string relative = storage_.RelativeChangelogFile(
+        "changelog-" + writer_id_ + "-" + std::to_string(next_file_++) + ".dstl");
     lock.unlock();
     std::string bytes = EncodeChangelogHeader();
     for (const auto& t : taken) {
@@ -275,7 +275,7 @@ Result<StateFileHandle> ChangelogWriter::WriteFile(const std::string& relative,
                                                    const std::string& bytes) {
   WEIR_FAILPOINT("changelog.persist");
   WEIR_ASSIGN_OR_RETURN(const std::string path, storage_.ResolveRelative(relative));
-  WEIR_RETURN_IF_ERROR(storage_.fs().CreateDirs(storage_.SharedDir()));
+  WEIR_RETURN_IF_ERROR(storage_.fs().CreateDirs(storage_.ChangelogFilesDir()));
   WEIR_RETURN_IF_ERROR(RetryRetryable(
       "upload of " + relative,
       [&]() -> Status {
@@ -285,7 +285,7 @@ Result<StateFileHandle> ChangelogWriter::WriteFile(const std::string& relative,
         return out->Close();
       },
       options_.retry));
-  WEIR_RETURN_IF_ERROR(storage_.fs().SyncDir(storage_.SharedDir()));
+  WEIR_RETURN_IF_ERROR(storage_.fs().SyncDir(storage_.ChangelogFilesDir()));
   WEIR_FAILPOINT("changelog.after_persist");
   StateFileHandle h;
   h.path = relative;

@@ -11,7 +11,8 @@
 // whose changes it held are failed for good: their changes are lost from the log, so no later
 // checkpoint may claim them (the backend must be restored).
 //
-// Files are written under shared/ as changelog-<writer id>-<n>.dstl and never deleted here: a
+// Files are written under shared/ (or the log directory of dstl.dfs.base-path,
+// storage/checkpoint_storage.h) as changelog-<writer id>-<n>.dstl and never deleted here: a
 // checkpoint that references a file hands it to the registry (docs/design.md, "Changelog
 // checkpoints").
 //
