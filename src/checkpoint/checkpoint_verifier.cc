@@ -47,7 +47,6 @@ Result<VerifyReport> VerifyJobDirectory(const CheckpointStorage& job_storage,
   // and its orphans found like those of shared/.
   WEIR_ASSIGN_OR_RETURN(const CheckpointStorage storage, job_storage.WithRecordedChangelogDir());
   VerifyReport report;
-  report.changelog_dir = storage.changelog_dir();
   report.job_dir = storage.job_dir();
   report.savepoint = storage.is_savepoint();
   FileSystem& fs = storage.fs();

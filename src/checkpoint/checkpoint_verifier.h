@@ -19,16 +19,13 @@ struct FileProblem {
 };
 
 struct OrphanFile {
-  std::string path;  // relative to the job directory
+  std::string path;  // relative to the job directory ("dstl/<file>": in its log directory)
   uint64_t size = 0;
   int64_t modified_unix_ms = 0;
 };
 
 struct VerifyReport {
   std::string job_dir;  // or the savepoint's directory
-  // The state-change log directory the job directory records (dstl.dfs.base-path), if any: its
-  // files are named "dstl/<file>" here.
-  std::string changelog_dir;
   bool savepoint = false;
   std::vector<uint64_t> checkpoints;  // completed checkpoints whose metadata reads
   std::vector<FileProblem> unreadable_metadata;

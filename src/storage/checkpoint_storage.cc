@@ -87,6 +87,18 @@ std::optional<std::string_view> InChangelogDir(std::string_view relative) {
 
 constexpr size_t kMaxChangelogDirBytes = 4096;
 
+// Whether `path` is a regular file holding exactly `content` (a directory's marker).
+Result<bool> HoldsMarker(FileSystem& fs, const std::string& path, std::string_view content) {
+  auto st = fs.Stat(path);
+  if (!st.ok()) {
+    if (st.status().IsNotFound()) return false;
+    return st.status();
+  }
+  if (st->is_symlink || st->is_directory || st->size != content.size()) return false;
+  WEIR_ASSIGN_OR_RETURN(std::string read, fs.ReadFileToString(path));
+  return read == content;
+}
+
 }  // namespace
 
 Status ValidateChangelogDir(std::string_view dir) {
@@ -176,33 +188,27 @@ Result<CheckpointStorage> CheckpointStorage::WithRecordedChangelogDir() const {
 
 Result<bool> CheckpointStorage::HasChangelogMarker() const {
   if (changelog_dir_.empty()) return false;
-  const std::string marker = JoinPath(changelog_dir_, kChangelogMarkerFileName);
-  auto st = fs_->Stat(marker);
-  if (!st.ok()) {
-    if (st.status().IsNotFound()) return false;
-    return st.status();
+  return HoldsMarker(*fs_, JoinPath(changelog_dir_, kChangelogMarkerFileName),
+                     kChangelogMarkerContent);
+}
+
+Result<std::pair<OwnedDirectory, std::string_view>> CheckpointStorage::OwnerOf(
+    std::string_view relative) const {
+  if (const auto file = is_savepoint() ? std::nullopt : InChangelogDir(relative)) {
+    if (changelog_dir_.empty()) return ResolveRelative(relative).status();
+    return std::pair<OwnedDirectory, std::string_view>(owned_changelog(), *file);
   }
-  if (st->is_symlink || st->is_directory || st->size != kChangelogMarkerContent.size()) {
-    return false;
-  }
-  WEIR_ASSIGN_OR_RETURN(std::string content, fs_->ReadFileToString(marker));
-  return content == kChangelogMarkerContent;
+  return std::pair<OwnedDirectory, std::string_view>(owned(), relative);
 }
 
 Status CheckpointStorage::DeleteStateFile(std::string_view relative) const {
-  if (const auto file = is_savepoint() ? std::nullopt : InChangelogDir(relative)) {
-    if (changelog_dir_.empty()) return ResolveRelative(relative).status();
-    return owned_changelog().DeleteFile(*file);
-  }
-  return owned().DeleteFile(relative);
+  WEIR_ASSIGN_OR_RETURN(const auto owner, OwnerOf(relative));
+  return owner.first.DeleteFile(owner.second);
 }
 
 Status CheckpointStorage::CheckStateFileNoLinks(std::string_view relative) const {
-  if (const auto file = is_savepoint() ? std::nullopt : InChangelogDir(relative)) {
-    if (changelog_dir_.empty()) return ResolveRelative(relative).status();
-    return owned_changelog().CheckNoLinks(*file);
-  }
-  return owned().CheckNoLinks(relative);
+  WEIR_ASSIGN_OR_RETURN(const auto owner, OwnerOf(relative));
+  return owner.first.CheckNoLinks(owner.second);
 }
 
 std::string CheckpointStorage::MarkerPath() const { return JoinPath(job_dir_, kJobMarkerFileName); }
@@ -255,15 +261,7 @@ Status CheckpointStorage::InitializeChangelogDir() const {
 }
 
 Result<bool> CheckpointStorage::HasMarker() const {
-  auto st = fs_->Stat(MarkerPath());
-  if (!st.ok()) {
-    if (st.status().IsNotFound()) return false;
-    return st.status();
-  }
-  if (st->is_symlink || st->is_directory || st->size != kJobMarkerContent.size()) return false;
-  auto content = fs_->ReadFileToString(MarkerPath());
-  if (!content.ok()) return content.status();
-  return *content == kJobMarkerContent;
+  return HoldsMarker(*fs_, MarkerPath(), kJobMarkerContent);
 }
 
 Status CheckpointStorage::CreateCheckpointDir(uint64_t checkpoint_id) const {

@@ -34,6 +34,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "io/file_system.h"
@@ -154,6 +155,8 @@ class CheckpointStorage {
 
  private:
   Status InitializeChangelogDir() const;
+  // The owned directory a state file from metadata lies in, and its path there.
+  Result<std::pair<OwnedDirectory, std::string_view>> OwnerOf(std::string_view relative) const;
 
   std::shared_ptr<FileSystem> fs_;
   std::string job_dir_;
