@@ -147,9 +147,15 @@ void RunMode(const Args& a, const std::string& mode) {
     std::fprintf(stderr, "%s: job failed: %s\n", mode.c_str(), result.status.ToString().c_str());
     std::exit(1);
   }
-  std::vector<double> pauses, backend_pauses, durations;
+  std::vector<double> pauses, backend_pauses, durations, barrier_delays, asyncs;
   double written = 0, full = 0;
   for (const auto& c : (*job)->completed_checkpoints()) {
+    // Where the duration goes: the barrier's travel to the last task it reaches, and the
+    // longest asynchronous part.
+    int64_t last_barrier = c.trigger_unix_ms;
+    for (const auto& s : c.subtasks) last_barrier = std::max(last_barrier, s.barrier_unix_ms);
+    barrier_delays.push_back(static_cast<double>(last_barrier - c.trigger_unix_ms));
+    asyncs.push_back(static_cast<double>(c.max_async_duration_us()) / 1000.0);
     pauses.push_back(static_cast<double>(c.max_sync_duration_us()) / 1000.0);
     backend_pauses.push_back(static_cast<double>(c.max_backend_sync_duration_us()) / 1000.0);
     durations.push_back(static_cast<double>(c.duration_ms(c.end_unix_ms)));
@@ -172,6 +178,12 @@ void RunMode(const Args& a, const std::string& mode) {
     char part[64];
     std::snprintf(part, sizeof(part), " %s %.1f", name.c_str(), used);
     cpu_line += part;
+  }
+  if (!durations.empty()) {
+    std::printf("%-12s duration parts: last barrier after p50 %.0f p99 %.0f ms, async part p50 "
+                "%.0f p99 %.0f ms\n",
+                "", Percentile(barrier_delays, 0.5), Percentile(barrier_delays, 0.99),
+                Percentile(asyncs, 0.5), Percentile(asyncs, 0.99));
   }
   std::printf("%-12s cpu s: total %.1f of %.1f (%d cores):%s\n", "", cpu_total,
               seconds * std::thread::hardware_concurrency(), std::thread::hardware_concurrency(),
@@ -199,6 +211,10 @@ void RunMode(const Args& a, const std::string& mode) {
                                : *std::max_element(backend_pauses.begin(), backend_pauses.end())},
        {"duration_p50_ms", Percentile(durations, 0.5)},
        {"duration_p99_ms", Percentile(durations, 0.99)},
+       {"barrier_delay_p50_ms", Percentile(barrier_delays, 0.5)},
+       {"barrier_delay_p99_ms", Percentile(barrier_delays, 0.99)},
+       {"async_p50_ms", Percentile(asyncs, 0.5)},
+       {"async_p99_ms", Percentile(asyncs, 0.99)},
        {"written_mib_per_checkpoint", written / n / 1048576.0},
        {"full_mib_per_checkpoint", full / n / 1048576.0},
        {"rate", a.rate},
