@@ -7,9 +7,10 @@
 // state of N keys, ends the job with a final checkpoint (full, incremental, then changelog with
 // each of --materialize-intervals while checkpointing every second: its final checkpoint holds
 // the latest materialization and the log since), and times a restore from it as `weir run -s`
-// does: from creating the job to the first record the restored aggregate processes. Every job run also reports the CPU seconds its threads used, by thread
-// name (tasks, RocksDB's flushes and compactions, the upload pool). --set key=value (repeatable)
-// sets any configuration key of the job. Printed, never asserted.
+// does: from creating the job to the first record the restored aggregate processes. Every job run
+// also reports the CPU seconds its threads used, by thread name (tasks, RocksDB's flushes and
+// compactions, the upload pool). --set key=value (repeatable) sets any configuration key of the
+// job. Printed, never asserted.
 //
 //   runtime_bench [--events M] [--keys N] [--payload-bytes B] [--parallelism P]
 //                 [--interval 1s] [--modes off,full,incremental,changelog] [--rate R] [--recovery]
@@ -180,10 +181,11 @@ void RunMode(const Args& a, const std::string& mode) {
     cpu_line += part;
   }
   if (!durations.empty()) {
-    std::printf("%-12s duration parts: last barrier after p50 %.0f p99 %.0f ms, async part p50 "
-                "%.0f p99 %.0f ms\n",
-                "", Percentile(barrier_delays, 0.5), Percentile(barrier_delays, 0.99),
-                Percentile(asyncs, 0.5), Percentile(asyncs, 0.99));
+    std::printf(
+        "%-12s duration parts: last barrier after p50 %.0f p99 %.0f ms, async part p50 "
+        "%.0f p99 %.0f ms\n",
+        "", Percentile(barrier_delays, 0.5), Percentile(barrier_delays, 0.99),
+        Percentile(asyncs, 0.5), Percentile(asyncs, 0.99));
   }
   std::printf("%-12s cpu s: total %.1f of %.1f (%d cores):%s\n", "", cpu_total,
               seconds * std::thread::hardware_concurrency(), std::thread::hardware_concurrency(),

@@ -142,9 +142,11 @@ inline constexpr ConfigOption<int64_t> kParallelism{
     .max = 1024};
 inline constexpr ConfigOption<int64_t> kChannelCapacity{
     .key = "pipeline.channel-capacity",
-    .default_value = 4096,
+    .default_value = 1024,
     .description =
-        "Records a channel between two subtasks holds before the sender blocks (backpressure).",
+        "Records a channel between two subtasks holds before the sender blocks (backpressure). "
+        "A checkpoint barrier waits behind every record queued before it: more records raise "
+        "the checkpoint's duration and the latency under load, fewer cost throughput.",
     .min = 16,
     .max = 1 << 24};
 inline constexpr ConfigOption<std::chrono::milliseconds> kInterval{

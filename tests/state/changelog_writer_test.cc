@@ -156,6 +156,43 @@ TEST_F(ChangelogWriterTest, ABatchThatCannotBePersistedFailsItsLogsForGood) {
   EXPECT_TRUE(healthy->Persist(1).get().ok());
 }
 
+// Batches are written at the same time but count as durable in the order they were taken: a
+// checkpoint's batch that finishes first waits for the slow threshold batch before it.
+TEST_F(ChangelogWriterTest, ABatchWrittenBeforeAnEarlierOneWaitsForIt) {
+  fs_->AddRule({.op = testing::FsOp::kSync, .path_contains = "-1.dstl", .latency_ms = 1000});
+  auto writer = Start(1ms);
+  auto log = writer->Register("agg_0");
+  Put(*log, "k1", "v1");
+  auto first = log->Persist(1);
+  std::this_thread::sleep_for(100ms);  // the first batch is taken and being synced
+  Put(*log, "k2", "v2");
+  auto second = log->Persist(2);
+  EXPECT_EQ(second.wait_for(300ms), std::future_status::timeout);
+  EXPECT_EQ(log->persisted_sequence(), 0u);
+  ASSERT_TRUE(first.get().ok());
+  ASSERT_TRUE(second.get().ok());
+  EXPECT_EQ(writer->files_written(), 2u);
+  auto segments = log->Segments(0, 2);
+  ASSERT_TRUE(segments.ok()) << segments.status().ToString();
+  EXPECT_EQ(ReadBack(*segments), (std::vector<std::string>{"k1=v1", "k2=v2"}));
+}
+
+TEST_F(ChangelogWriterTest, ALaterBatchDoesNotCoverForAnEarlierOneThatFailed) {
+  fs_->AddRule({.op = testing::FsOp::kAppend, .path_contains = "-1.dstl", .latency_ms = 500});
+  fs_->AddRule({.op = testing::FsOp::kSync, .path_contains = "-1.dstl", .transient = false});
+  auto writer = Start(1ms);
+  auto log = writer->Register("agg_0");
+  Put(*log, "k1", "v1");
+  auto first = log->Persist(1);
+  std::this_thread::sleep_for(100ms);
+  Put(*log, "k2", "v2");
+  auto second = log->Persist(2);
+  EXPECT_FALSE(first.get().ok());
+  EXPECT_FALSE(second.get().ok());  // its own file was written, but k1 is lost
+  EXPECT_EQ(log->persisted_sequence(), 0u);
+  EXPECT_FALSE(log->Segments(0, 2).ok());
+}
+
 TEST_F(ChangelogWriterTest, ClosingABackendWithAPendingRequestAnswersIt) {
   auto writer = Start(10s);
   auto log = writer->Register("agg_0");

@@ -70,6 +70,7 @@ ChangelogWriterOptions ChangelogWriterOptionsFrom(const Configuration& config) {
   o.persist_size_threshold = config.Get(config::kChangelogPersistSize).bytes;
   o.compression = config.Get(config::kChangelogCompression) ? ChangelogCompression::kLz4
                                                             : ChangelogCompression::kNone;
+  o.upload_threads = static_cast<int>(config.Get(config::kChangelogUploadThreads));
   o.retry.max_attempts = config.Get(config::kChangelogRetryPolicy) == ChangelogRetryPolicy::kNone
                              ? 1
                              : static_cast<int>(config.Get(config::kChangelogMaxAttempts));

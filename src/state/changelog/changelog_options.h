@@ -92,6 +92,16 @@ inline constexpr ConfigOption<int64_t> kChangelogMaxAttempts{
     .flink_key = "dstl.dfs.upload.max-attempts",
     .min = 1,
     .max = 100};
+inline constexpr ConfigOption<int64_t> kChangelogUploadThreads{
+    .key = "dstl.dfs.upload.num-threads",
+    .default_value = 5,
+    .description =
+        "Log batches written at the same time: a checkpoint's batch starts while batches the "
+        "persist-size threshold started are still being written and synced; they count as "
+        "durable in order.",
+    .flink_key = "dstl.dfs.upload.num-threads",
+    .min = 1,
+    .max = 64};
 inline constexpr ConfigOption<bool> kChangelogCompression{
     .key = "dstl.dfs.compression.enabled",
     .default_value = true,
@@ -111,6 +121,7 @@ inline std::vector<OptionDescriptor> ChangelogOptions() {
           Describe(kChangelogPersistSize),
           Describe(kChangelogRetryPolicy),
           Describe(kChangelogMaxAttempts),
+          Describe(kChangelogUploadThreads),
           Describe(kChangelogCompression)};
 }
 

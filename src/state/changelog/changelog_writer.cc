@@ -88,7 +88,9 @@ void StateChangelog::Truncate(uint64_t sequence) {
 std::shared_ptr<ChangelogWriter> ChangelogWriter::Start(CheckpointStorage storage,
                                                         ChangelogWriterOptions options) {
   std::shared_ptr<ChangelogWriter> w(new ChangelogWriter(std::move(storage), options));
-  w->thread_ = std::thread([raw = w.get()] { raw->Loop(); });
+  for (int i = 0; i < std::max(1, options.upload_threads); ++i) {
+    w->threads_.emplace_back([raw = w.get()] { raw->Loop(); });
+  }
   return w;
 }
 
@@ -101,7 +103,7 @@ ChangelogWriter::~ChangelogWriter() {
     stop_ = true;
   }
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  for (auto& t : threads_) t.join();
   for (auto& w : waiters_) w->done.set_value(Status::Aborted("the state-change log closed"));
 }
 
@@ -114,7 +116,8 @@ std::unique_ptr<StateChangelog> ChangelogWriter::Register(const std::string& bac
 
 void ChangelogWriter::Unregister(StateChangelog* log) {
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return !in_flight_; });  // a batch being written may hold its chunk
+  // A batch being written, or written and waiting for an earlier one, may hold its chunk.
+  cv_.wait(lock, [&] { return in_flight_ == 0 && written_.empty(); });
   std::erase(logs_, log);
   std::erase_if(waiters_, [&](const std::shared_ptr<Waiter>& w) {
     if (w->log != log) return false;
@@ -148,7 +151,8 @@ std::shared_future<Status> ChangelogWriter::Request(StateChangelog* log, uint64_
       return done;
     }
     waiters_.push_back(waiter);
-    if (!requested_) {
+    // Changes already in a batch being written are durable when it is.
+    if (!requested_ && log->pending_first_ <= sequence) {
       requested_ = true;
       first_request_ = std::chrono::steady_clock::now();
     }
@@ -195,61 +199,80 @@ void ChangelogWriter::Loop() {
   }
 }
 
-void ChangelogWriter::PersistBatch(std::unique_lock<std::mutex>& lock) {
-  requested_ = false;
+// A batch taken from the logs: their chunks, then the file they were written to.
+struct ChangelogWriter::Batch {
   struct Taken {
     StateChangelog* log;
     ChangelogChunk chunk;
   };
   std::vector<Taken> taken;
+  Status status;
+  StateFileHandle file;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;  // offset, length of each chunk
+};
+
+void ChangelogWriter::PersistBatch(std::unique_lock<std::mutex>& lock) {
+  requested_ = false;
+  auto batch = std::make_unique<Batch>();
   for (StateChangelog* log : logs_) {
     std::lock_guard<std::mutex> log_lock(log->mu_);
     if (log->pending_.empty() || !log->error_.ok()) continue;
-    Taken t{log, {}};
+    Batch::Taken t{log, {}};
     t.chunk.backend_id = log->backend_id_;
     t.chunk.first_sequence = log->pending_first_;
     t.chunk.records = log->pending_.Take(&t.chunk.count);
     t.chunk.states.assign(log->states_.begin(), log->states_.end());
     log->pending_first_ += t.chunk.count;
-    taken.push_back(std::move(t));
+    batch->taken.push_back(std::move(t));
   }
   pending_bytes_.store(0, std::memory_order_relaxed);
-  Status status;
-  StateFileHandle file;
-  std::vector<std::pair<uint64_t, uint64_t>> ranges;  // offset, length of each chunk
-  if (!taken.empty()) {
-    in_flight_ = true;
+  const uint64_t number = next_batch_++;
+  if (!batch->taken.empty()) {
+    ++in_flight_;
     const std::string relative = storage_.RelativeChangelogFile(
         "changelog-" + writer_id_ + "-" + std::to_string(next_file_++) + ".dstl");
+    // Written without the lock: other threads take and write the next batches meanwhile.
     lock.unlock();
     std::string bytes = EncodeChangelogHeader();
-    for (const auto& t : taken) {
+    for (const auto& t : batch->taken) {
       const std::string chunk = EncodeChangelogChunk(t.chunk, options_.compression);
-      ranges.emplace_back(bytes.size(), chunk.size());
+      batch->ranges.emplace_back(bytes.size(), chunk.size());
       bytes += chunk;
     }
     auto written = WriteFile(relative, bytes);
     lock.lock();
-    in_flight_ = false;
+    --in_flight_;
     if (written.ok()) {
-      file = *written;
+      batch->file = *written;
       ++files_written_;
-      bytes_written_ += file.size;
+      bytes_written_ += batch->file.size;
     } else {
-      status = written.status().WithContext("state-change log batch " + relative);
-      LogError(status.ToString());
+      batch->status = written.status().WithContext("state-change log batch " + relative);
+      LogError(batch->status.ToString());
     }
   }
-  for (size_t i = 0; i < taken.size(); ++i) {
-    StateChangelog* log = taken[i].log;
-    std::lock_guard<std::mutex> log_lock(log->mu_);
-    if (!status.ok()) {
-      log->error_ = status;
-      continue;
+  written_.emplace(number, std::move(batch));
+  CommitInOrder();
+  cv_.notify_all();
+}
+
+void ChangelogWriter::CommitInOrder() {
+  for (auto it = written_.find(next_commit_); it != written_.end();
+       it = written_.find(next_commit_)) {
+    const Batch& batch = *it->second;
+    for (size_t i = 0; i < batch.taken.size(); ++i) {
+      StateChangelog* log = batch.taken[i].log;
+      std::lock_guard<std::mutex> log_lock(log->mu_);
+      if (!batch.status.ok()) log->error_ = batch.status;
+      // After a failed batch a log's later changes are not durable in order: none counts.
+      if (!log->error_.ok()) continue;
+      const ChangelogChunk& chunk = batch.taken[i].chunk;
+      log->segments_.push_back({batch.file, batch.ranges[i].first, batch.ranges[i].second,
+                                chunk.first_sequence, chunk.last_sequence()});
+      log->persisted_ = chunk.last_sequence();
     }
-    log->segments_.push_back({file, ranges[i].first, ranges[i].second,
-                              taken[i].chunk.first_sequence, taken[i].chunk.last_sequence()});
-    log->persisted_ = taken[i].chunk.last_sequence();
+    written_.erase(it);
+    ++next_commit_;
   }
   std::erase_if(waiters_, [](const std::shared_ptr<Waiter>& w) {
     std::lock_guard<std::mutex> log_lock(w->log->mu_);
@@ -263,12 +286,17 @@ void ChangelogWriter::PersistBatch(std::unique_lock<std::mutex>& lock) {
     }
     return false;
   });
-  // A request for changes appended after the batch was taken waits for the next one.
-  if (!waiters_.empty() && !requested_) {
+  // A request for changes appended after the batches were taken waits for the next one; one
+  // whose changes are in a batch still being written waits for that batch.
+  bool covered = true;
+  for (const auto& w : waiters_) {
+    std::lock_guard<std::mutex> log_lock(w->log->mu_);
+    if (w->log->pending_first_ <= w->sequence) covered = false;
+  }
+  if (!covered && !requested_) {
     requested_ = true;
     first_request_ = std::chrono::steady_clock::now();
   }
-  cv_.notify_all();
 }
 
 Result<StateFileHandle> ChangelogWriter::WriteFile(const std::string& relative,

@@ -7,9 +7,11 @@
 // A batch is persisted when a backend asks for its changes to be durable (a checkpoint's
 // asynchronous part; other requests arriving within `persist_delay` join the same batch) or
 // when the changes not yet persisted reach `persist_size_threshold` (so they never pile up in
-// memory). A batch that fails is retried by the retry policy; when it still fails, the logs
-// whose changes it held are failed for good: their changes are lost from the log, so no later
-// checkpoint may claim them (the backend must be restored).
+// memory). Up to `upload_threads` batches are written at once (a checkpoint's batch does not wait
+// behind a threshold batch's write and sync); they become durable in the order they were taken,
+// so a log's persisted changes never have a gap. A batch that fails is retried by the retry policy;
+// when it still fails, the logs whose changes it held are failed for good: their changes are lost
+// from the log, so no later checkpoint may claim them (the backend must be restored).
 //
 // Files are written under shared/ (or the log directory of dstl.dfs.base-path,
 // storage/checkpoint_storage.h) as changelog-<writer id>-<n>.dstl and never deleted here: a
@@ -17,7 +19,7 @@
 // checkpoints").
 //
 // Threads: each StateChangelog is written by its owner's thread; Persist and the segment queries
-// may be called from any thread; the writer runs one thread of its own.
+// may be called from any thread; the writer runs `upload_threads` threads of its own.
 #pragma once
 
 #include <atomic>
@@ -43,6 +45,7 @@ namespace weir {
 struct ChangelogWriterOptions {
   std::chrono::milliseconds persist_delay{10};
   uint64_t persist_size_threshold = uint64_t{10} << 20;
+  int upload_threads = 5;
   ChangelogCompression compression = ChangelogCompression::kLz4;
   RetryOptions retry;
 };
@@ -131,9 +134,12 @@ class ChangelogWriter : public std::enable_shared_from_this<ChangelogWriter> {
   void Unregister(StateChangelog* log);
   std::shared_future<Status> Request(StateChangelog* log, uint64_t sequence);
   void AddPendingBytes(uint64_t n);
+  struct Batch;
   void Loop();
   // Takes every log's pending changes and persists them as one file.
   void PersistBatch(std::unique_lock<std::mutex>& lock);
+  // Applies the written batches whose predecessors are all applied, in order (under mu_).
+  void CommitInOrder();
   Result<StateFileHandle> WriteFile(const std::string& relative, const std::string& bytes);
 
   const CheckpointStorage storage_;
@@ -146,13 +152,16 @@ class ChangelogWriter : public std::enable_shared_from_this<ChangelogWriter> {
   std::vector<std::shared_ptr<Waiter>> waiters_;
   std::chrono::steady_clock::time_point first_request_{};
   bool requested_ = false;
-  bool in_flight_ = false;  // a batch is being written (its logs must stay registered)
-  std::atomic<uint64_t> pending_bytes_{0};  // appended since the last batch was taken
+  int in_flight_ = 0;         // batches being written (their logs must stay registered)
+  uint64_t next_batch_ = 1;   // taken in this order
+  uint64_t next_commit_ = 1;  // and applied in it
+  std::map<uint64_t, std::unique_ptr<Batch>> written_;  // waiting for an earlier one
+  std::atomic<uint64_t> pending_bytes_{0};              // appended since the last batch was taken
   uint64_t next_file_ = 1;
   uint64_t files_written_ = 0;
   uint64_t bytes_written_ = 0;
   bool stop_ = false;
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace weir
