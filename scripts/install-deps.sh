@@ -14,6 +14,7 @@ packages=(
   libyaml-cpp-dev       # YAML configuration files (weir run --config)
   nlohmann-json3-dev    # --json output of the CLI
   libxxhash-dev         # key-group hash and file checksums (XXH3-64)
+  libabsl-dev           # Abseil's hash maps: the write-back cache's row index
   liblz4-dev            # compression of the state-change log
   libfmt-dev
   libnats-dev nats-server   # NATS JetStream connector and the server its tests start

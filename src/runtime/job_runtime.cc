@@ -1,7 +1,9 @@
 #include "runtime/job_runtime.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <thread>
 
 #include "checkpoint/job_directory.h"
 #include "common/clock.h"
@@ -326,12 +328,14 @@ Status JobRuntime::Deploy(const std::optional<RestorePoint>& restore) {
         AssignRestoredState(plan_, restore->metadata,
                             restore->storage.MetadataPath(restore->metadata.checkpoint_id)));
   }
+  WEIR_ASSIGN_OR_RETURN(auto backends, CreateBackends(restore, assignment));
   std::vector<std::unique_ptr<Task>> tasks;
   std::vector<std::string> ids;
   for (size_t v = 0; v < plan_.vertices.size(); ++v) {
     for (int s = 0; s < plan_.vertices[v].parallelism; ++s) {
-      auto task = BuildTask(static_cast<int>(v), s, restore, assignment, inboxes,
-                            std::move(owned[v][static_cast<size_t>(s)]));
+      const auto i = static_cast<size_t>(s);
+      auto task = BuildTask(static_cast<int>(v), s, assignment, inboxes, std::move(owned[v][i]),
+                            std::move(backends[v][i]));
       if (!task.ok()) return task.status();  // built tasks are destroyed unstarted
       ids.push_back((*task)->task_id());
       tasks.push_back(std::move(task).value());
@@ -361,11 +365,80 @@ Status JobRuntime::Deploy(const std::optional<RestorePoint>& restore) {
   return Status::OK();
 }
 
-Result<std::unique_ptr<Task>> JobRuntime::BuildTask(int vertex_index, int subtask,
-                                                    const std::optional<RestorePoint>& restore,
-                                                    const RestoreAssignment& assignment,
-                                                    std::vector<std::vector<TaskInbox*>>& inboxes,
-                                                    std::unique_ptr<TaskInbox> own_inbox) {
+Result<std::unique_ptr<CheckpointableKeyedStateBackend>> JobRuntime::CreateBackend(
+    int vertex_index, int subtask, const std::optional<RestorePoint>& restore,
+    const RestoreAssignment& assignment) {
+  const TaskVertex& vertex = plan_.vertices[static_cast<size_t>(vertex_index)];
+  const std::string& uid = plan_.uids[static_cast<size_t>(vertex.operators.front())];
+  KeyedStateBackendParameters parameters;
+  parameters.backend_id = ExecutionPlan::BackendId(uid, subtask);
+  parameters.slot = subtask;
+  parameters.local_dir = JoinPath(local_dir_, parameters.backend_id);
+  if (!local_recovery_dir_.empty()) {
+    parameters.local_recovery_dir = JoinPath(local_recovery_dir_, parameters.backend_id);
+  }
+  parameters.max_parallelism = plan_.max_parallelism;
+  parameters.key_group_range =
+      KeyGroupRange::ForSubtask(plan_.max_parallelism, vertex.parallelism, subtask);
+  parameters.config = &config_;
+  parameters.checkpoint_storage = storage_ ? &*storage_ : nullptr;
+  parameters.io_pool = io_pool_.get();
+  parameters.changelog_writer = changelog_writer_;
+  // Every handle sharing key groups with this subtask's range: one at an unchanged
+  // parallelism, several after a rescale.
+  std::optional<KeyedStateRestore> from;
+  if (restore) {
+    auto handles = assignment.KeyedHandles(uid, parameters.key_group_range);
+    if (!handles.empty()) {
+      from.emplace(KeyedStateRestore{&restore->storage, restore->metadata.checkpoint_id,
+                                     std::move(handles), restore->owned});
+    }
+  }
+  return CreateKeyedStateBackend(config_.Get(config::kBackendType), parameters,
+                                 from ? &*from : nullptr);
+}
+
+Result<std::vector<std::vector<std::unique_ptr<CheckpointableKeyedStateBackend>>>>
+JobRuntime::CreateBackends(const std::optional<RestorePoint>& restore,
+                           const RestoreAssignment& assignment) {
+  std::vector<std::pair<int, int>> keyed;  // vertex, subtask
+  std::vector<std::vector<std::unique_ptr<CheckpointableKeyedStateBackend>>> backends;
+  for (size_t v = 0; v < plan_.vertices.size(); ++v) {
+    const int parallelism = plan_.vertices[v].parallelism;
+    backends.emplace_back(static_cast<size_t>(parallelism));
+    if (!plan_.vertices[v].keyed()) continue;
+    for (int s = 0; s < parallelism; ++s) keyed.emplace_back(static_cast<int>(v), s);
+  }
+  std::vector<Status> results(keyed.size());
+  std::atomic<size_t> next{0};
+  const auto work = [&] {
+    for (size_t i = next++; i < keyed.size(); i = next++) {
+      const auto [v, s] = keyed[i];
+      auto backend = CreateBackend(v, s, restore, assignment);
+      if (backend.ok()) {
+        backends[static_cast<size_t>(v)][static_cast<size_t>(s)] = std::move(backend).value();
+      } else {
+        results[i] = backend.status();
+      }
+    }
+  };
+  // One thread per core at most: a restore is CPU-bound once its files are local (replaying a
+  // changelog, opening RocksDB), and its downloads use the io pool's threads anyway.
+  const size_t threads =
+      std::min<size_t>(keyed.size(), std::max<unsigned>(1, std::thread::hardware_concurrency()));
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
+  work();
+  for (auto& h : helpers) h.join();
+  // The first failure in task order; backends already created are closed.
+  for (const Status& s : results) WEIR_RETURN_IF_ERROR(s);
+  return backends;
+}
+
+Result<std::unique_ptr<Task>> JobRuntime::BuildTask(
+    int vertex_index, int subtask, const RestoreAssignment& assignment,
+    std::vector<std::vector<TaskInbox*>>& inboxes, std::unique_ptr<TaskInbox> own_inbox,
+    std::unique_ptr<CheckpointableKeyedStateBackend> backend) {
   const TaskVertex& vertex = plan_.vertices[static_cast<size_t>(vertex_index)];
   TaskSetup setup;
   setup.job_id = job_id_;
@@ -410,34 +483,7 @@ Result<std::unique_ptr<Task>> JobRuntime::BuildTask(int vertex_index, int subtas
     setup.chain.push_back(std::move(op));
   }
   if (vertex.keyed()) {
-    const std::string& uid = setup.chain.front().uid;
-    KeyedStateBackendParameters parameters;
-    parameters.backend_id = ExecutionPlan::BackendId(uid, subtask);
-    parameters.slot = subtask;
-    parameters.local_dir = JoinPath(local_dir_, parameters.backend_id);
-    if (!local_recovery_dir_.empty()) {
-      parameters.local_recovery_dir = JoinPath(local_recovery_dir_, parameters.backend_id);
-    }
-    parameters.max_parallelism = plan_.max_parallelism;
-    parameters.key_group_range =
-        KeyGroupRange::ForSubtask(plan_.max_parallelism, vertex.parallelism, subtask);
-    parameters.config = &config_;
-    parameters.checkpoint_storage = storage_ ? &*storage_ : nullptr;
-    parameters.io_pool = io_pool_.get();
-    parameters.changelog_writer = changelog_writer_;
-    // Every handle sharing key groups with this subtask's range: one at an unchanged
-    // parallelism, several after a rescale.
-    std::optional<KeyedStateRestore> from;
-    if (restore) {
-      auto handles = assignment.KeyedHandles(uid, parameters.key_group_range);
-      if (!handles.empty()) {
-        from.emplace(KeyedStateRestore{&restore->storage, restore->metadata.checkpoint_id,
-                                       std::move(handles), restore->owned});
-      }
-    }
-    WEIR_ASSIGN_OR_RETURN(setup.backend,
-                          CreateKeyedStateBackend(config_.Get(config::kBackendType), parameters,
-                                                  from ? &*from : nullptr));
+    setup.backend = std::move(backend);
     setup.backend_snapshots = storage_.has_value();
   }
   return std::make_unique<Task>(std::move(setup));

@@ -168,11 +168,20 @@ class JobRuntime final : public CheckpointListener, public TaskListener {
   int ChannelsOf(int input_vertex) const {
     return input_vertex < 0 ? 0 : plan_.vertices[static_cast<size_t>(input_vertex)].parallelism;
   }
+  // Opens, or restores, the keyed state backend of `vertex`'s `subtask`.
+  Result<std::unique_ptr<CheckpointableKeyedStateBackend>> CreateBackend(
+      int vertex, int subtask, const std::optional<RestorePoint>& restore,
+      const RestoreAssignment& assignment);
+  // Every keyed subtask's backend, by vertex and subtask (null for an unkeyed vertex), created
+  // concurrently: restoring the backends is most of a recovery, and each is independent.
+  Result<std::vector<std::vector<std::unique_ptr<CheckpointableKeyedStateBackend>>>> CreateBackends(
+      const std::optional<RestorePoint>& restore, const RestoreAssignment& assignment);
+  // `backend`: the subtask's keyed state backend (null for an unkeyed vertex).
   Result<std::unique_ptr<Task>> BuildTask(int vertex, int subtask,
-                                          const std::optional<RestorePoint>& restore,
                                           const RestoreAssignment& assignment,
                                           std::vector<std::vector<TaskInbox*>>& inboxes,
-                                          std::unique_ptr<TaskInbox> own_inbox);
+                                          std::unique_ptr<TaskInbox> own_inbox,
+                                          std::unique_ptr<CheckpointableKeyedStateBackend> backend);
   // Where a request's savepoint directories go: a new one per attempt.
   struct SavepointParent {
     std::shared_ptr<FileSystem> fs;

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
 #include <map>
 #include <random>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "state/rocksdb/rocksdb_keyed_state_backend.h"
 #include "state_model.h"
 #include "testing/backend_maker.h"
+#include "testing/temp_dir.h"
 
 namespace weir {
 namespace {
@@ -232,6 +234,55 @@ TEST_P(WriteBackCacheTest, AppendsToUncachedListsReadBackInOrder) {
     model[k].push_back(-1);
     ASSERT_EQ(*list->Get(), model[k]) << "key " << k;
   }
+}
+
+// Iterating one column family writes back only when one of its rows may not be in RocksDB yet:
+// rows of other column families stay in the cache (a restored backend's timers are loaded
+// without writing back every replayed row first).
+TEST(WriteBackCacheDrainTest, DrainingAColumnFamilyWritesItsRowsOnly) {
+  testing::TempDir tmp;
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, {}}, {"a", {}}, {"b", {}}};
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(options, tmp.Sub("db"), families, &handles, &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  rocksdb::ColumnFamilyHandle* a = handles[1];
+  rocksdb::ColumnFamilyHandle* b = handles[2];
+  const auto stored = [&](rocksdb::ColumnFamilyHandle* cf, const std::string& key) {
+    std::string value;
+    return db->Get(rocksdb::ReadOptions(), cf, key, &value).ok();
+  };
+  {
+    WriteBackCache cache(db.get(), std::make_shared<WriteBackCacheBudget>(64 << 20));
+    // Cache keys: two bytes naming the table, then the row key.
+    ASSERT_TRUE(cache.Put(a, std::string("\x00\x01k1", 4), "v1").ok());
+    ASSERT_TRUE(cache.Drain(b).ok());
+    EXPECT_FALSE(stored(a, "k1")) << "b has no dirty row: nothing is written";
+    ASSERT_TRUE(cache.Put(b, std::string("\x00\x02k2", 4), "v2").ok());
+    ASSERT_TRUE(cache.Drain(b).ok());
+    EXPECT_TRUE(stored(b, "k2"));
+    EXPECT_TRUE(stored(a, "k1")) << "a drain writes every dirty row";
+    ASSERT_TRUE(cache.Drain(a).ok());
+    // Rows handed to the writer by a checkpoint count as not written until it wrote them.
+    ASSERT_TRUE(cache.Put(a, std::string("\x00\x01k3", 4), "v3").ok());
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    auto done = cache.FreezeForBarrier([released] {
+      released.wait();
+      return Status::OK();
+    });
+    ASSERT_TRUE(cache.Drain(b).ok());
+    std::thread drain([&] { EXPECT_TRUE(cache.Drain(a).ok()); });
+    release.set_value();
+    drain.join();
+    EXPECT_TRUE(stored(a, "k3"));
+    EXPECT_TRUE(done.get().ok());
+  }
+  for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(State, WriteBackCacheTest, ::testing::Values("64 kb", "64 mb"),

@@ -230,7 +230,7 @@ class RocksDbKeyedStateBackend::Table final : public RawKeyedState {
       const std::function<bool(const rocksdb::Slice&, const rocksdb::Slice&)>& visit) {
     WEIR_RETURN_IF_ERROR(BuildKey({}));
     const std::string lower = RocksKey().ToString();
-    if (WriteBackCache* cache = backend_->cache_.get()) WEIR_RETURN_IF_ERROR(cache->Drain());
+    if (WriteBackCache* cache = backend_->cache_.get()) WEIR_RETURN_IF_ERROR(cache->Drain(cf_));
     const std::string upper = PrefixSuccessor(lower);
     const rocksdb::Slice upper_slice(upper);
     rocksdb::ReadOptions ro;
@@ -475,7 +475,7 @@ Status RocksDbKeyedStateBackend::ForEachKey(
   if (cf == db_->column_families.end()) {
     return Status::NotFound("no state named '" + std::string(state_name) + "' is registered");
   }
-  WEIR_RETURN_IF_ERROR(DrainWriteBackCache());
+  if (cache_) WEIR_RETURN_IF_ERROR(cache_->Drain(cf->second));
   const int prefix_bytes = KeyGroupPrefixBytes(options_.max_parallelism);
   std::string lower, upper;
   AppendKeyGroupPrefix(&lower, options_.key_group_range.start, prefix_bytes);

@@ -12,7 +12,8 @@ namespace weir {
 namespace {
 
 // What an entry costs besides its key's and values' heap bytes: the map's node (its key's and
-// the entry's inline parts, the cached hash, a bucket) with the allocator's rounding.
+// the entry's inline parts: 160 bytes) and its slot (a pointer and a control byte, at the map's
+// highest load of 7/8), rounded up.
 constexpr uint64_t kEntryOverhead = 176;
 // Rows per RocksDB write: large enough to amortize a write's fixed cost, small enough that the
 // writer never holds a memtable switch back for long.
@@ -120,6 +121,9 @@ Result<WriteBackCache::Slot*> WriteBackCache::OpenSlot(Entry* e, bool keep_value
   if (to.state == RowState::kOperands) to.value.clear();
   e->dirty_seq = open;
   dirty_.push_back(e);
+  const uint32_t cf = e->cf->GetID();
+  if (cf >= last_dirty_seq_.size()) last_dirty_seq_.resize(cf + 1, 0);
+  last_dirty_seq_[cf] = open;
   return &to;
 }
 
@@ -311,6 +315,14 @@ Status WriteBackCache::Drain() {
   }
   written_seq_.store(batch->seq);
   return Status::OK();
+}
+
+Status WriteBackCache::Drain(rocksdb::ColumnFamilyHandle* cf) {
+  if (failed_.load(std::memory_order_relaxed)) return Failed();
+  const uint32_t id = cf->GetID();
+  const uint64_t last = id < last_dirty_seq_.size() ? last_dirty_seq_[id] : 0;
+  if (last <= written_seq_.load(std::memory_order_acquire)) return Status::OK();
+  return Drain();
 }
 
 Status WriteBackCache::WriteRows(const Batch& batch) const {
