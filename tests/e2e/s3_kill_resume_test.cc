@@ -1,6 +1,7 @@
 // The runtime's exactly-once SIGKILL/resume test with `state.checkpoints.dir` on S3 (a real Ceph
 // RGW, started by ctest's rgw fixture): `weir run` of keyed-aggregate with incremental or changelog
-// checkpoints at parallelism 2, killed 4 times at random moments and resumed each time with `-s
+// checkpoints (the log under the checkpoint directory, or in `dstl.dfs.base-path` on S3 too) at
+// parallelism 2, killed 4 times at random moments and resumed each time with `-s
 // s3://…`; then the output is exactly-once, `weir checkpoints verify` on the bucket is clean, and
 // `weir checkpoints gc` removes an orphan there.
 #include <gtest/gtest.h>
@@ -24,17 +25,22 @@ std::string Join(const std::vector<std::string>& words) {
 }
 
 // Incremental or changelog checkpoints (the state-change log and materializations on S3 too).
-class S3KillResumeTest : public ::testing::TestWithParam<bool> {};
+enum class Kind { kIncremental, kChangelog, kChangelogBasePath };
+class S3KillResumeTest : public ::testing::TestWithParam<Kind> {};
 
 TEST_P(S3KillResumeTest, ExactlyOnceWithCheckpointsOnS3AndVerifyAndGcThere) {
-  const bool changelog = GetParam();
+  const bool changelog = GetParam() != Kind::kIncremental;
   std::string error;
   testing::RgwServer* rgw = testing::SharedRgw(&error);
   ASSERT_NE(rgw, nullptr) << error;
   const std::vector<std::string> s3 = rgw->WeirOptions();
   testing::TempDir tmp;
-  const std::string checkpoints = "s3://" + rgw->endpoint().bucket + "/e2e-kill-resume-" +
-                                  std::to_string(std::random_device{}() % 1000000);
+  const std::string run_prefix = "s3://" + rgw->endpoint().bucket + "/e2e-kill-resume-" +
+                                 std::to_string(std::random_device{}() % 1000000);
+  const std::string checkpoints = run_prefix + "-checkpoints";
+  // The log's own place, beside the checkpoint directory in the bucket.
+  const std::string log_base =
+      GetParam() == Kind::kChangelogBasePath ? run_prefix + "-dstl" : std::string();
   const uint64_t events = 120000, keys = 2000;
   std::vector<std::string> options = {
       "-D", "execution.checkpointing.interval=100ms",
@@ -43,7 +49,8 @@ TEST_P(S3KillResumeTest, ExactlyOnceWithCheckpointsOnS3AndVerifyAndGcThere) {
       "-D", "parallelism.default=2",
       "-D", "state.backend.incremental=true",
       "-D", "state.backend.changelog.enabled=" + std::string(changelog ? "true" : "false"),
-      "-D", "state.backend.changelog.periodic-materialize.interval=400ms"};
+      "-D", "state.backend.changelog.periodic-materialize.interval=400ms",
+      "-D", "dstl.dfs.base-path=" + log_base};
   options.insert(options.end(), s3.begin(), s3.end());
   const std::vector<std::string> job = {
       "keyed-aggregate", "--events", std::to_string(events), "--keys", std::to_string(keys),
@@ -57,7 +64,7 @@ TEST_P(S3KillResumeTest, ExactlyOnceWithCheckpointsOnS3AndVerifyAndGcThere) {
     args.insert(args.end(), job.begin(), job.end());
     return args;
   };
-  std::mt19937 rng(changelog ? 6 : 5);
+  std::mt19937 rng(5 + static_cast<int>(GetParam()));
   std::string log, latest;
   int kills = 0;
   for (int round = 0; round < 4; ++round) {
@@ -114,12 +121,30 @@ TEST_P(S3KillResumeTest, ExactlyOnceWithCheckpointsOnS3AndVerifyAndGcThere) {
   ASSERT_TRUE(after.is_object());
   EXPECT_TRUE(after["healthy"].get<bool>());
   EXPECT_TRUE(after["orphans"].empty()) << after.dump(2);
+  if (!log_base.empty()) {
+    // The log lay outside the checkpoint directory: in the job's directory under the base path.
+    auto logs = (*fs)->ListDir(log_base);
+    ASSERT_TRUE(logs.ok()) << logs.status().ToString();
+    EXPECT_FALSE(logs->empty()) << "no log directory under " << log_base;
+    ASSERT_TRUE((*fs)->DeleteRecursively(log_base).ok());
+  }
   ASSERT_TRUE((*fs)->DeleteRecursively(checkpoints).ok());
 }
 
-INSTANTIATE_TEST_SUITE_P(E2E, S3KillResumeTest, ::testing::Bool(), [](const auto& info) {
-  return std::string(info.param ? "Changelog" : "Incremental");
-});
+INSTANTIATE_TEST_SUITE_P(E2E, S3KillResumeTest,
+                         ::testing::Values(Kind::kIncremental, Kind::kChangelog,
+                                           Kind::kChangelogBasePath),
+                         [](const auto& info) {
+                           switch (info.param) {
+                             case Kind::kIncremental:
+                               return std::string("Incremental");
+                             case Kind::kChangelog:
+                               return std::string("Changelog");
+                             case Kind::kChangelogBasePath:
+                               break;
+                           }
+                           return std::string("ChangelogBasePath");
+                         });
 
 }  // namespace
 }  // namespace weir::e2e
