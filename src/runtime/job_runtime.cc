@@ -411,14 +411,16 @@ JobRuntime::CreateBackends(const std::optional<RestorePoint>& restore,
   }
   std::vector<Status> results(keyed.size());
   std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};  // once one fails, no other starts: the deploy fails anyway
   const auto work = [&] {
-    for (size_t i = next++; i < keyed.size(); i = next++) {
+    for (size_t i = next++; i < keyed.size() && !failed; i = next++) {
       const auto [v, s] = keyed[i];
       auto backend = CreateBackend(v, s, restore, assignment);
       if (backend.ok()) {
         backends[static_cast<size_t>(v)][static_cast<size_t>(s)] = std::move(backend).value();
       } else {
         results[i] = backend.status();
+        failed = true;
       }
     }
   };
@@ -430,7 +432,7 @@ JobRuntime::CreateBackends(const std::optional<RestorePoint>& restore,
   for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
   work();
   for (auto& h : helpers) h.join();
-  // The first failure in task order; backends already created are closed.
+  // The first failure in task order; the backends created are closed.
   for (const Status& s : results) WEIR_RETURN_IF_ERROR(s);
   return backends;
 }

@@ -372,11 +372,12 @@ json CheckpointStorageJson(JobRuntime& job) {
                            {"changelog_files", changelog_files},
                            {"state_size", m.FullBytes()}});
   }
-  // The directory as it is: every file under it, referenced or not.
-  uint64_t total = 0, files = 0, shared_files = 0, shared_bytes = 0;
+  // The storage as it is: every file under the job directory and, with dstl.dfs.base-path,
+  // under the job's log directory, referenced or not.
+  uint64_t total = 0, files = 0, shared_files = 0, shared_bytes = 0, log_files = 0, log_bytes = 0;
   std::string error;
-  if (storage != nullptr) {
-    std::vector<std::string> dirs = {storage->job_dir()};
+  const auto walk = [&](const std::string& root, uint64_t* root_files, uint64_t* root_bytes) {
+    std::vector<std::string> dirs = {root};
     while (!dirs.empty() && error.empty()) {
       const std::string dir = dirs.back();
       dirs.pop_back();
@@ -395,12 +396,19 @@ json CheckpointStorageJson(JobRuntime& job) {
         if (!st.ok()) continue;  // deleted meanwhile (subsumed)
         total += st->size;
         ++files;
-        if (dir == storage->SharedDir()) {
+        if (root_files != nullptr) {
+          *root_bytes += st->size;
+          ++*root_files;
+        } else if (dir == storage->SharedDir()) {
           shared_bytes += st->size;
           ++shared_files;
         }
       }
     }
+  };
+  if (storage != nullptr) {
+    walk(storage->job_dir(), nullptr, nullptr);
+    if (!storage->changelog_dir().empty()) walk(storage->changelog_dir(), &log_files, &log_bytes);
   }
   const uint64_t live = retained.empty() ? 0 : retained.back().FullBytes();
   json out = {
@@ -408,6 +416,9 @@ json CheckpointStorageJson(JobRuntime& job) {
       {"retained", checkpoints},
       {"shared_files", shared_files},
       {"shared_size", shared_bytes},
+      {"changelog_dir", storage ? storage->changelog_dir() : ""},
+      {"changelog_dir_files", log_files},
+      {"changelog_dir_size", log_bytes},
       {"total_files", files},
       {"total_size", total},
       {"live_state_size", live},

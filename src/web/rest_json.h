@@ -43,9 +43,10 @@ nlohmann::json TaskCheckpointDetailJson(JobRuntime& job, const CheckpointStats& 
 // /jobs/<id>/checkpoints/config (CheckpointConfigInfo).
 nlohmann::json CheckpointConfigJson(const Configuration& config);
 // What the job's checkpoint history keeps in storage: per retained checkpoint the bytes it wrote
-// itself and those it inherits from earlier checkpoints, the files in shared/, and the job
-// directory's total size (listed) against the live state size (the latest checkpoint's full
-// size). weir's own endpoint (/jobs/<id>/checkpoints/storage).
+// itself and those it inherits from earlier checkpoints, the files in shared/, the files in the
+// job's log directory (with dstl.dfs.base-path), and the total size of both directories (listed)
+// against the live state size (the latest checkpoint's full size). weir's own endpoint
+// (/jobs/<id>/checkpoints/storage).
 nlohmann::json CheckpointStorageJson(JobRuntime& job);
 // {"errors": [message]}, as Flink answers errors.
 nlohmann::json ErrorJson(const std::string& message);

@@ -188,6 +188,45 @@ TEST_F(RestApiTest, EndpointsDescribeTheJobAndItsCheckpoints) {
   EXPECT_GT(storage["size_ratio"].get<double>(), 0.0);
 }
 
+// With dstl.dfs.base-path the state-change log lies outside the job directory: the storage view
+// lists its directory too, and the totals are what both hold on disk.
+TEST(CheckpointStorageJsonTest, ListsTheLogDirectoryOfABasePath) {
+  testing::TempDir tmp;
+  Configuration c;
+  ASSERT_TRUE(c.Set(config::kParallelism, "2").ok());
+  ASSERT_TRUE(c.Set(config::kInterval, "100ms").ok());
+  ASSERT_TRUE(c.Set(config::kCheckpointsDir, tmp.Sub("checkpoints")).ok());
+  ASSERT_TRUE(c.Set(config::kLocalDir, tmp.Sub("local")).ok());
+  ASSERT_TRUE(c.Set("state.backend.changelog.enabled", "true").ok());
+  ASSERT_TRUE(c.Set("dstl.dfs.base-path", tmp.Sub("dstl")).ok());
+  auto job = JobRuntime::Create(
+      testing::AggregateJob(20000, 500, 20000, tmp.Sub("out"), nullptr, nullptr), c);
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  ASSERT_EQ((*job)->Run().outcome, JobOutcome::kFinished);
+  const json storage = web::CheckpointStorageJson(**job);
+  const auto on_disk = [](const std::string& root) {
+    std::pair<uint64_t, uint64_t> files_bytes{0, 0};
+    for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
+      if (!e.is_regular_file()) continue;
+      ++files_bytes.first;
+      files_bytes.second += e.file_size();
+    }
+    return files_bytes;
+  };
+  const std::string log_dir = storage["changelog_dir"].get<std::string>();
+  ASSERT_EQ(log_dir.rfind(tmp.Sub("dstl"), 0), 0u) << storage.dump(2);
+  const auto [log_files, log_bytes] = on_disk(log_dir);
+  const auto [job_files, job_bytes] = on_disk((*job)->job_dir());
+  EXPECT_GT(log_files, 0u);
+  EXPECT_EQ(storage["changelog_dir_files"].get<uint64_t>(), log_files);
+  EXPECT_EQ(storage["changelog_dir_size"].get<uint64_t>(), log_bytes);
+  EXPECT_EQ(storage["total_files"].get<uint64_t>(), job_files + log_files);
+  EXPECT_EQ(storage["total_size"].get<uint64_t>(), job_bytes + log_bytes);
+  uint64_t referenced = 0;
+  for (const auto& r : storage["retained"]) referenced += r["changelog_size"].get<uint64_t>();
+  EXPECT_GT(referenced, 0u) << "retained changelog checkpoints reference log files";
+}
+
 // The Prometheus text format, parsed back: HELP and TYPE before each family's samples, every
 // sample "name{labels} value" with the job's labels, and values that agree with the REST API.
 TEST_F(RestApiTest, MetricsParseBackAndAgreeWithTheRestApi) {

@@ -138,16 +138,21 @@ class ChangelogWriter : public std::enable_shared_from_this<ChangelogWriter> {
   void Loop();
   // Takes every log's pending changes and persists them as one file.
   void PersistBatch(std::unique_lock<std::mutex>& lock);
-  // Applies the written batches whose predecessors are all applied, in order (under mu_).
-  void CommitInOrder();
+  // Applies the written batches whose predecessors are all applied, in order (under mu_); the
+  // applied ones go to `done`, to be freed without the lock.
+  void CommitInOrder(std::vector<std::unique_ptr<Batch>>* done);
   Result<StateFileHandle> WriteFile(const std::string& relative, const std::string& bytes);
 
   const CheckpointStorage storage_;
   const ChangelogWriterOptions options_;
   const std::string writer_id_;
 
+  // mu_ is also taken by a checkpoint's synchronous part (Request): it is held only to take and
+  // apply batches, never to encode, write or free them, and a change of work wakes one thread.
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;       // the threads wait for work here
+  std::condition_variable idle_cv_;  // Unregister waits here for the batches in flight
+  bool timing_ = false;              // a thread keeps time (see Loop)
   std::vector<StateChangelog*> logs_;
   std::vector<std::shared_ptr<Waiter>> waiters_;
   std::chrono::steady_clock::time_point first_request_{};
