@@ -17,7 +17,7 @@
 namespace weir {
 namespace {
 
-Configuration Config(const testing::TempDir& tmp, int parallelism) {
+Configuration TwoInputConfig(const testing::TempDir& tmp, int parallelism) {
   Configuration c;
   EXPECT_TRUE(c.Set(config::kParallelism, std::to_string(parallelism)).ok());
   EXPECT_TRUE(c.Set(config::kInterval, "30ms").ok());
@@ -97,7 +97,7 @@ class TagInputs final : public CoProcessFunction<uint64_t, std::string, std::str
 int RunWithOneFailure(JobBuilder& b, const testing::TempDir& tmp, int parallelism) {
   armed = false;
   failed_once = false;
-  auto job = JobRuntime::Create(b.Build(), Config(tmp, parallelism));
+  auto job = JobRuntime::Create(b.Build(), TwoInputConfig(tmp, parallelism));
   EXPECT_TRUE(job.ok()) << job.status().ToString();
   if (!job.ok()) return -1;
   std::atomic<bool> ended{false};
@@ -115,17 +115,17 @@ int RunWithOneFailure(JobBuilder& b, const testing::TempDir& tmp, int parallelis
   return result.restarts;
 }
 
-constexpr uint64_t kKeys = 50;
+constexpr uint64_t kJoinKeys = 50;
 
 TEST(TwoInputTest, UnionIsExactlyOnceThroughAFailure) {
   testing::TempDir tmp;
   JobBuilder b("union");
   auto odd = b.AddSource(GeneratorSource<uint64_t>(
-                             6000, [](uint64_t i) { return i % kKeys; }, 20000),
+                             6000, [](uint64_t i) { return i % kJoinKeys; }, 20000),
                          "a")
                  .Uid("a");
   auto even = b.AddSource(GeneratorSource<uint64_t>(
-                              4000, [](uint64_t i) { return i % kKeys; }, 15000),
+                              4000, [](uint64_t i) { return i % kJoinKeys; }, 15000),
                           "b")
                   .Uid("b");
   odd.Union(even)
@@ -137,7 +137,7 @@ TEST(TwoInputTest, UnionIsExactlyOnceThroughAFailure) {
       .Uid("sink");
   EXPECT_EQ(RunWithOneFailure(b, tmp, 2), 1);
   std::map<std::string, testing::KeyTotals> expected;
-  for (uint64_t k = 0; k < kKeys; ++k) expected[std::to_string(k)].count = 200;
+  for (uint64_t k = 0; k < kJoinKeys; ++k) expected[std::to_string(k)].count = 200;
   Status s = testing::CheckRunningCounts(tmp.Sub("out"), expected);
   EXPECT_TRUE(s.ok()) << s.message();
 }
@@ -146,12 +146,12 @@ TEST(TwoInputTest, KeyedConnectSeesBothInputsOfAKeyExactlyOnceThroughAFailure) {
   testing::TempDir tmp;
   JobBuilder b("connect");
   auto numbers = b.AddSource(GeneratorSource<uint64_t>(
-                                 6000, [](uint64_t i) { return i % kKeys; }, 20000),
+                                 6000, [](uint64_t i) { return i % kJoinKeys; }, 20000),
                              "numbers")
                      .Uid("numbers");
   auto names =
       b.AddSource(GeneratorSource<std::string>(
-                      3000, [](uint64_t i) { return "k" + std::to_string(i % kKeys); }, 10000),
+                      3000, [](uint64_t i) { return "k" + std::to_string(i % kJoinKeys); }, 10000),
                   "names")
           .Uid("names");
   numbers.Connect(names)
@@ -163,7 +163,7 @@ TEST(TwoInputTest, KeyedConnectSeesBothInputsOfAKeyExactlyOnceThroughAFailure) {
       .Uid("sink");
   EXPECT_EQ(RunWithOneFailure(b, tmp, 3), 1);
   std::map<std::string, testing::KeyTotals> expected;
-  for (uint64_t k = 0; k < kKeys; ++k) expected[std::to_string(k)].count = 120 + 60;
+  for (uint64_t k = 0; k < kJoinKeys; ++k) expected[std::to_string(k)].count = 120 + 60;
   Status s = testing::CheckRunningCounts(tmp.Sub("out"), expected);
   EXPECT_TRUE(s.ok()) << s.message();
 }

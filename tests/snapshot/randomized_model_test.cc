@@ -21,13 +21,13 @@ namespace {
 
 using Scope = std::pair<int64_t, std::string>;  // (key, namespace)
 
-struct Model {
+struct KeyValueModel {
   std::map<Scope, std::string> value;
   std::map<Scope, std::vector<int64_t>> list;
   std::map<Scope, std::map<std::string, double>> map;
   std::map<Scope, int64_t> reducing;   // running max
   std::map<Scope, int64_t> aggregate;  // sum of squares, read as the sum
-  bool operator==(const Model&) const = default;
+  bool operator==(const KeyValueModel&) const = default;
 };
 
 struct States {
@@ -63,7 +63,7 @@ class RandomizedModelTest
   static constexpr int kKeys = 150;
   const std::vector<std::string> kNamespaces = {"", "w1", "w2"};
 
-  void RandomOp(std::mt19937_64& rng, KeyedStateBackend& b, States& s, Model& m) {
+  void RandomOp(std::mt19937_64& rng, KeyedStateBackend& b, States& s, KeyValueModel& m) {
     const int64_t key = static_cast<int64_t>(rng() % kKeys);
     const std::string ns = kNamespaces[rng() % kNamespaces.size()];
     ASSERT_TRUE(b.SetCurrentKey(*DefaultSerializer<int64_t>(), key).ok());
@@ -129,9 +129,9 @@ class RandomizedModelTest
   }
 
   // Reads everything back out of a backend into a model.
-  Model ReadBack(KeyedStateBackend& b) {
+  KeyValueModel ReadBack(KeyedStateBackend& b) {
     States s = States::Get(b);
-    Model m;
+    KeyValueModel m;
     auto ints = DefaultSerializer<int64_t>();
     for (const std::string& ns : kNamespaces) {
       std::set<int64_t> keys;
@@ -185,8 +185,8 @@ TEST_P(RandomizedModelTest, EveryCheckpointRestoresToTheModel) {
   coordinator.AddListener(strategy.get());  // a full strategy ignores notifications
   const auto kind = incremental ? CheckpointKind::kIncremental : CheckpointKind::kFull;
   States states = States::Get(*backend);
-  Model model;
-  std::map<uint64_t, Model> at_checkpoint;
+  KeyValueModel model;
+  std::map<uint64_t, KeyValueModel> at_checkpoint;
 
   for (int op = 0; op < 4000; ++op) {
     ASSERT_NO_FATAL_FAILURE(RandomOp(rng, *backend, states, model));

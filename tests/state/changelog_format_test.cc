@@ -181,5 +181,72 @@ TEST(ChangelogFormatTest, ForeignFilesAreNamedAsSuch) {
   EXPECT_NE(r.status().message().find("version 2"), std::string::npos);
 }
 
+// A writer thread appends every chunk of a batch to one buffer, through one scratch buffer for
+// the compressed records: a chunk after a larger or an incompressible one decodes as itself.
+TEST(ChangelogFormatTest, ChunksAppendedThroughOneScratchBufferDecodeAsThemselves) {
+  std::mt19937_64 rng(5);
+  StateChangeEncoder e;
+  for (int i = 0; i < 50; ++i) {
+    std::string noise(200, '\0');
+    for (auto& c : noise) c = static_cast<char>(rng());
+    e.Add(StateChangeOp::kPut, 1, i, "k" + std::to_string(i), "", "", noise);
+  }
+  ChangelogChunk incompressible;
+  incompressible.backend_id = "agg_2";
+  incompressible.first_sequence = 7;
+  incompressible.records = e.Take(&incompressible.count);
+  incompressible.states = {{1, "count"}};
+  const std::vector<ChangelogChunk> chunks = {SampleChunk("agg_0", 1, 2000), incompressible,
+                                              SampleChunk("agg_1", 9, 5)};
+  std::string file = EncodeChangelogHeader();
+  std::string scratch;
+  for (const auto& c : chunks) {
+    const size_t at = file.size();
+    AppendChangelogChunk(&file, c, ChangelogCompression::kLz4, &scratch);
+    EXPECT_EQ(file.substr(at), EncodeChangelogChunk(c, ChangelogCompression::kLz4));
+  }
+  auto decoded = DecodeChangelogFile(file);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  ASSERT_EQ(decoded->size(), chunks.size());
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    EXPECT_EQ((*decoded)[i].backend_id, chunks[i].backend_id);
+    EXPECT_EQ((*decoded)[i].first_sequence, chunks[i].first_sequence);
+    EXPECT_EQ((*decoded)[i].count, chunks[i].count);
+    EXPECT_EQ((*decoded)[i].records, chunks[i].records);
+  }
+}
+
+// The encoder goes on in the buffer it was given back (from the Take after the Recycle: the
+// writer gives a batch's buffer back while the next one fills): its pages stay allocated, and
+// what it returns holds only the records added since.
+TEST(ChangelogFormatTest, TheEncoderReusesARecycledBuffer) {
+  StateChangeEncoder e;
+  for (int i = 0; i < 1000; ++i) e.Add(StateChangeOp::kPut, 1, 3, "k", "", "", "value");
+  uint64_t count = 0;
+  std::string first = e.Take(&count);
+  EXPECT_EQ(count, 1000u);
+  const char* storage = first.data();
+  const size_t capacity = first.capacity();
+  e.Recycle(std::move(first));
+  e.Recycle(std::string(100, 'x'));  // a smaller one: the larger one stays the spare
+  e.Add(StateChangeOp::kClear, 2, 4, "k1", "", "", "");
+  std::string second = e.Take(&count);
+  EXPECT_EQ(count, 1u);
+  EXPECT_NE(second.data(), storage);
+  e.Add(StateChangeOp::kDelete, 2, 4, "k2", "", "uk", "");
+  ChangelogChunk chunk;
+  chunk.backend_id = "agg_0";
+  chunk.first_sequence = 1;
+  chunk.states = {{2, "index"}};
+  chunk.records = e.Take(&chunk.count);
+  EXPECT_EQ(chunk.records.data(), storage);
+  EXPECT_EQ(chunk.records.capacity(), capacity);
+  ASSERT_EQ(chunk.count, 1u);
+  const auto records = Records(chunk);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].op, StateChangeOp::kDelete);
+  EXPECT_EQ(records[0].user_key, "uk");
+}
+
 }  // namespace
 }  // namespace weir

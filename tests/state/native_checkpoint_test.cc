@@ -1,8 +1,10 @@
 // The two halves of a native checkpoint: what the begin saw is what the checkpoint holds, however
 // the writes after it land; a later flush that wins the race is refused, never taken in.
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 
 #include <filesystem>
+#include <set>
 
 #include "state/rocksdb/rocksdb_keyed_state_backend.h"
 #include "testing/temp_dir.h"
@@ -174,6 +176,80 @@ TEST_F(NativeCheckpointTest, ACheckpointRestoresUnderTheOtherCompactionStyle) {
     ASSERT_TRUE(restored->WaitForBackgroundWork().ok());
     EXPECT_EQ(Get(*restored, 7), -7);
   }
+}
+
+// SST files at `level` of every column family of the database in `dir` (a native checkpoint).
+int FilesAtLevel(const std::string& dir, int level) {
+  std::vector<std::string> names;
+  EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir, &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const auto& name : names) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  const rocksdb::Status opened =
+      rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), dir, families, &handles, &db);
+  EXPECT_TRUE(opened.ok()) << opened.ToString();
+  if (!opened.ok()) return -1;
+  int files = 0;
+  for (auto* h : handles) {
+    std::string n;
+    EXPECT_TRUE(db->GetProperty(h, "rocksdb.num-files-at-level" + std::to_string(level), &n));
+    files += std::stoi(n);
+    EXPECT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+  }
+  delete db;
+  return files;
+}
+
+std::set<std::string> SstNames(const std::string& dir) {
+  std::set<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.ends_with(".sst")) names.insert(name);
+  }
+  return names;
+}
+
+// A materialization merges L0 into L1 when neither was uploaded yet, with the values of the
+// begin; once L1 was uploaded (the next materialization's base) it leaves L0 as it is.
+TEST_F(NativeCheckpointTest, AMaterializationMergesLevel0IntoLevel1UnlessLevel1WasUploaded) {
+  RocksDbTuning no_compactions;  // three L0 files stay in L0
+  no_compactions.level0_file_num_compaction_trigger = 8;
+  auto backend = Open(/*async_flush=*/true, no_compactions);
+  for (int round = 0; round < 3; ++round) {
+    for (int64_t k = 0; k < 3000; ++k) Put(*backend, k, round * 10000 + k);
+    ASSERT_TRUE(backend->CreateNativeCheckpoint(tmp_.Sub("r-" + std::to_string(++opened_))).ok());
+  }
+  for (int64_t k = 0; k < 1000; ++k) Put(*backend, k, -k);  // in the memtable at the begin
+  NativeCheckpointOptions merge;
+  merge.merge_level0 = true;
+  const std::string first = tmp_.Sub("materialization-1");
+  auto begun = backend->BeginNativeCheckpoint(first, merge);
+  ASSERT_TRUE(begun.ok()) << begun.status().ToString();
+  for (int64_t k = 0; k < 3000; ++k) Put(*backend, k, 7);  // after the begin
+  auto files = (*begun)->Finish();
+  ASSERT_TRUE(files.ok()) << files.status().ToString();
+  EXPECT_EQ(FilesAtLevel(first, 0), 0);
+  EXPECT_GE(FilesAtLevel(first, 1), 1);
+  {
+    auto restored = OpenCheckpoint(first, *backend);
+    for (int64_t k = 0; k < 3000; ++k) {
+      ASSERT_EQ(Get(*restored, k), k < 1000 ? -k : 20000 + k) << "key " << k;
+    }
+  }
+
+  // The next one builds on the first: its L1 files are uploaded, merging would upload them again.
+  merge.uploaded = SstNames(first);
+  ASSERT_FALSE(merge.uploaded.empty());
+  const std::string second = tmp_.Sub("materialization-2");
+  begun = backend->BeginNativeCheckpoint(second, merge);
+  ASSERT_TRUE(begun.ok()) << begun.status().ToString();
+  files = (*begun)->Finish();
+  ASSERT_TRUE(files.ok()) << files.status().ToString();
+  EXPECT_EQ(FilesAtLevel(second, 0), 1);
+  for (const auto& name : merge.uploaded) EXPECT_TRUE(SstNames(second).count(name)) << name;
+  auto restored = OpenCheckpoint(second, *backend);
+  for (int64_t k = 0; k < 3000; ++k) ASSERT_EQ(Get(*restored, k), 7) << "key " << k;
 }
 
 TEST_F(NativeCheckpointTest, ABackendWithoutStateCheckpoints) {

@@ -26,9 +26,9 @@ namespace {
 
 constexpr int kMaxParallelism = 128;
 #ifdef WEIR_CONTRACT_ON_S3
-constexpr testing::StorageKind kStorage = testing::StorageKind::kS3;
+constexpr testing::StorageKind kRescaleStorage = testing::StorageKind::kS3;
 #else
-constexpr testing::StorageKind kStorage = testing::StorageKind::kLocal;
+constexpr testing::StorageKind kRescaleStorage = testing::StorageKind::kLocal;
 #endif
 
 // What one key holds in every state (timers are a map state of the same kind: the runtime's
@@ -59,7 +59,7 @@ class RescaleRestoreTest : public ::testing::TestWithParam<std::tuple<std::strin
   void SetUp() override {
     std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::replace(name.begin(), name.end(), '/', '-');
-    auto under_test = testing::StorageUnderTest::Create(kStorage, "rescale-" + name);
+    auto under_test = testing::StorageUnderTest::Create(kRescaleStorage, "rescale-" + name);
     ASSERT_TRUE(under_test.ok()) << under_test.status().ToString();
     under_test_ = std::move(under_test).value();
     storage_.emplace(

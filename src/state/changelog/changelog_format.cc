@@ -54,9 +54,17 @@ void StateChangeEncoder::Add(StateChangeOp op, uint32_t state_id, int key_group,
 std::string StateChangeEncoder::Take(uint64_t* count) {
   *count = count_;
   count_ = 0;
-  std::string out;
-  out.swap(records_);
+  std::string out = std::move(records_);
+  records_ = std::move(spare_);
+  records_.clear();
+  spare_ = std::string();
   return out;
+}
+
+void StateChangeEncoder::Recycle(std::string buffer) {
+  if (buffer.capacity() <= spare_.capacity()) return;
+  spare_ = std::move(buffer);
+  spare_.clear();
 }
 
 std::string EncodeChangelogHeader() {
@@ -66,37 +74,47 @@ std::string EncodeChangelogHeader() {
 }
 
 std::string EncodeChangelogChunk(const ChangelogChunk& chunk, ChangelogCompression compression) {
-  std::string body;
-  PutLengthPrefixed(&body, chunk.backend_id);
-  PutVarint64(&body, chunk.first_sequence);
-  PutVarint64(&body, chunk.count);
-  PutVarint32(&body, static_cast<uint32_t>(chunk.states.size()));
+  std::string out;
+  std::string scratch;
+  AppendChangelogChunk(&out, chunk, compression, &scratch);
+  return out;
+}
+
+void AppendChangelogChunk(std::string* out, const ChangelogChunk& chunk,
+                          ChangelogCompression compression, std::string* scratch) {
+  const size_t size_at = out->size();
+  PutFixed32(out, 0);  // the body's size, once known
+  const size_t body_at = out->size();
+  PutLengthPrefixed(out, chunk.backend_id);
+  PutVarint64(out, chunk.first_sequence);
+  PutVarint64(out, chunk.count);
+  PutVarint32(out, static_cast<uint32_t>(chunk.states.size()));
   for (const auto& [id, name] : chunk.states) {
-    PutVarint32(&body, id);
-    PutLengthPrefixed(&body, name);
+    PutVarint32(out, id);
+    PutLengthPrefixed(out, name);
   }
-  std::string payload;
   if (compression == ChangelogCompression::kLz4 && !chunk.records.empty()) {
-    payload.resize(static_cast<size_t>(LZ4_compressBound(static_cast<int>(chunk.records.size()))));
-    const int n = LZ4_compress_default(chunk.records.data(), payload.data(),
+    scratch->resize(static_cast<size_t>(LZ4_compressBound(static_cast<int>(chunk.records.size()))));
+    const int n = LZ4_compress_default(chunk.records.data(), scratch->data(),
                                        static_cast<int>(chunk.records.size()),
-                                       static_cast<int>(payload.size()));
+                                       static_cast<int>(scratch->size()));
     if (n > 0 && static_cast<size_t>(n) < chunk.records.size()) {
-      payload.resize(static_cast<size_t>(n));
+      scratch->resize(static_cast<size_t>(n));
     } else {
       compression = ChangelogCompression::kNone;  // incompressible: stored as is
     }
   } else {
     compression = ChangelogCompression::kNone;
   }
-  body.push_back(static_cast<char>(compression));
-  PutVarint64(&body, chunk.records.size());
-  PutLengthPrefixed(&body, compression == ChangelogCompression::kNone ? chunk.records : payload);
-  std::string out;
-  PutFixed32(&out, static_cast<uint32_t>(body.size()));
-  out += body;
-  PutFixed64(&out, Hash64(body));
-  return out;
+  out->push_back(static_cast<char>(compression));
+  PutVarint64(out, chunk.records.size());
+  PutLengthPrefixed(out, compression == ChangelogCompression::kNone ? chunk.records : *scratch);
+  const std::string_view body(out->data() + body_at, out->size() - body_at);
+  const uint64_t checksum = Hash64(body);
+  std::string body_size;
+  PutFixed32(&body_size, static_cast<uint32_t>(body.size()));
+  out->replace(size_at, body_size.size(), body_size);
+  PutFixed64(out, checksum);
 }
 
 Result<ChangelogChunk> DecodeChangelogChunk(std::string_view* in) {

@@ -65,11 +65,17 @@ class StateChangeEncoder {
   uint64_t count() const { return count_; }
   size_t bytes() const { return records_.size(); }
   bool empty() const { return count_ == 0; }
-  // The encoded records, and clears the encoder.
+  // The encoded records, and clears the encoder (which goes on in the buffer last recycled).
   std::string Take(uint64_t* count);
+  // A buffer Take returned, done with: the records after the next Take are encoded into it
+  // (the writer gives a batch's buffer back while the next batch fills). Megabytes that
+  // stay allocated and mapped, rather than fresh memory that the kernel zeroes page by page
+  // under the appending thread (and unmaps with a TLB flush on every core when it is freed).
+  void Recycle(std::string buffer);
 
  private:
   std::string records_;
+  std::string spare_;
   uint64_t count_ = 0;
 };
 
@@ -88,6 +94,10 @@ struct ChangelogChunk {
 std::string EncodeChangelogHeader();
 // A chunk as it is written to the file (size, body, checksum).
 std::string EncodeChangelogChunk(const ChangelogChunk& chunk, ChangelogCompression compression);
+// The same, appended to `out`; `scratch` holds the compressed records on the way (both are
+// buffers a writer thread keeps from batch to batch).
+void AppendChangelogChunk(std::string* out, const ChangelogChunk& chunk,
+                          ChangelogCompression compression, std::string* scratch);
 // Decodes the chunk at the front of `in` (consumed). Corruption naming what was wrong.
 Result<ChangelogChunk> DecodeChangelogChunk(std::string_view* in);
 // Decodes a whole file: its header, then every chunk.

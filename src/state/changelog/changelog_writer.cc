@@ -1,5 +1,6 @@
 #include "state/changelog/changelog_writer.h"
 
+#include <algorithm>
 #include <atomic>
 
 #include "common/checksum.h"
@@ -14,7 +15,10 @@ namespace weir {
 // --- StateChangelog
 
 StateChangelog::StateChangelog(std::shared_ptr<ChangelogWriter> writer, std::string backend_id)
-    : writer_(std::move(writer)), backend_id_(std::move(backend_id)) {}
+    : writer_(std::move(writer)),
+      backend_id_(std::move(backend_id)),
+      count_step_(
+          std::clamp<uint64_t>(writer_->options_.persist_size_threshold / 16, 1, kMaxCountStep)) {}
 
 StateChangelog::~StateChangelog() { writer_->Unregister(this); }
 
@@ -39,8 +43,15 @@ void StateChangelog::Append(StateChangeOp op, uint32_t state_id, int key_group,
     grew = pending_.bytes() - before;
   }
   ++last_sequence_;
-  // Outside mu_: the writer takes its own lock first, then a log's.
-  writer_->AddPendingBytes(grew);
+  // The writer's count of bytes not persisted is shared by every task thread: added to at each
+  // append, its cache line moved between the cores at each append. Counted here first, it is
+  // added to in steps (at most a sixteenth of the size threshold per log).
+  uncounted_bytes_ += grew;
+  if (uncounted_bytes_ >= count_step_) {
+    // Outside mu_: the writer takes its own lock first, then a log's.
+    writer_->AddPendingBytes(uncounted_bytes_);
+    uncounted_bytes_ = 0;
+  }
 }
 
 std::shared_future<Status> StateChangelog::Persist(uint64_t sequence) {
@@ -245,11 +256,14 @@ void ChangelogWriter::PersistBatch(std::unique_lock<std::mutex>& lock) {
     lock.unlock();
     Result<StateFileHandle> written = Status::Internal("not written");
     {
-      std::string bytes = EncodeChangelogHeader();
+      // This thread's buffers, kept from batch to batch (StateChangeEncoder::Recycle says why).
+      thread_local std::string bytes;
+      thread_local std::string compressed;
+      bytes = EncodeChangelogHeader();
       for (const auto& t : batch->taken) {
-        const std::string chunk = EncodeChangelogChunk(t.chunk, options_.compression);
-        batch->ranges.emplace_back(bytes.size(), chunk.size());
-        bytes += chunk;
+        const size_t at = bytes.size();
+        AppendChangelogChunk(&bytes, t.chunk, options_.compression, &compressed);
+        batch->ranges.emplace_back(at, bytes.size() - at);
       }
       written = WriteFile(relative, bytes);
     }
@@ -268,7 +282,7 @@ void ChangelogWriter::PersistBatch(std::unique_lock<std::mutex>& lock) {
   std::vector<std::unique_ptr<Batch>> done;
   CommitInOrder(&done);
   idle_cv_.notify_all();
-  // The applied batches' changes (megabytes) are freed without the lock.
+  // The applied batches are freed without the lock (their records went back to their logs).
   lock.unlock();
   done.clear();
   lock.lock();
@@ -277,14 +291,15 @@ void ChangelogWriter::PersistBatch(std::unique_lock<std::mutex>& lock) {
 void ChangelogWriter::CommitInOrder(std::vector<std::unique_ptr<Batch>>* done) {
   for (auto it = written_.find(next_commit_); it != written_.end();
        it = written_.find(next_commit_)) {
-    const Batch& batch = *it->second;
+    Batch& batch = *it->second;
     for (size_t i = 0; i < batch.taken.size(); ++i) {
       StateChangelog* log = batch.taken[i].log;
       std::lock_guard<std::mutex> log_lock(log->mu_);
+      ChangelogChunk& chunk = batch.taken[i].chunk;
+      log->pending_.Recycle(std::move(chunk.records));
       if (!batch.status.ok()) log->error_ = batch.status;
       // After a failed batch a log's later changes are not durable in order: none counts.
       if (!log->error_.ok()) continue;
-      const ChangelogChunk& chunk = batch.taken[i].chunk;
       log->segments_.push_back({batch.file, batch.ranges[i].first, batch.ranges[i].second,
                                 chunk.first_sequence, chunk.last_sequence()});
       log->persisted_ = chunk.last_sequence();

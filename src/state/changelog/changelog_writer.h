@@ -98,6 +98,10 @@ class StateChangelog {
   std::shared_ptr<ChangelogWriter> writer_;
   const std::string backend_id_;
   uint64_t last_sequence_ = 0;  // owner's thread
+  // Appended bytes not yet added to the writer's count (owner's thread; see Append).
+  static constexpr uint64_t kMaxCountStep = 64 << 10;
+  const uint64_t count_step_;
+  uint64_t uncounted_bytes_ = 0;
 
   // Shared with the writer's thread, under mu_.
   mutable std::mutex mu_;

@@ -272,7 +272,11 @@ Result<std::unique_ptr<AsyncSnapshotPart>> IncrementalSnapshotStrategy::SyncPart
   auto local_fs = NewPosixFileSystem();
   WEIR_RETURN_IF_ERROR(DeleteLocalDirectory(p.local_checkpoint_dir));  // a stale attempt
   WEIR_RETURN_IF_ERROR(local_fs->CreateDirs(ParentPath(p.local_checkpoint_dir)));
-  auto native = backend_.BeginNativeCheckpoint(p.local_checkpoint_dir);
+  NativeCheckpointOptions native_options;
+  native_options.merge_level0 = p.materialization;
+  for (const auto& [local_name, file] : p.base.sst_files)
+    native_options.uploaded.insert(local_name);
+  auto native = backend_.BeginNativeCheckpoint(p.local_checkpoint_dir, std::move(native_options));
   if (!native.ok()) {
     (void)DeleteLocalDirectory(p.local_checkpoint_dir);
     return native.status();

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,19 @@ struct RocksDbBackendOptions {
   // Local recovery (state.backend.local-recovery): where the local copies of this backend's
   // incremental checkpoints are kept and restored from (local_recovery_copy.h); empty: off.
   std::string local_recovery_dir;
+};
+
+// What a native checkpoint taken in two halves does before it links the database's files.
+struct NativeCheckpointOptions {
+  // A changelog backend's materialization (uploaded outside the task's path, in the background)
+  // first merges each column family's L0 files into L1 when none of those files and no L1 file
+  // is in `uploaded` (the SSTs, by local name, that its upload reuses) and L0 holds at least a
+  // tenth of L1's bytes. Every one of those files would be uploaded anyway; merged, a row
+  // overwritten since is uploaded once, and RocksDB's next L0 compaction, which would have
+  // rewritten the same files, has less to do. Otherwise (L1 already uploaded, as when
+  // materializations follow each other closely) merging would upload L1 again: it is skipped.
+  bool merge_level0 = false;
+  std::set<std::string> uploaded;
 };
 
 // A native checkpoint taken in two halves (RocksDbKeyedStateBackend::BeginNativeCheckpoint).
@@ -153,7 +167,8 @@ class RocksDbKeyedStateBackend final : public CheckpointableKeyedStateBackend {
   // tuning.async_flush it only switches the memtables that hold writes (no waiting, no I/O) and
   // pins the sequence number of the last write; Finish() does the rest. Without it (or after a
   // failed Finish) it is CreateNativeCheckpoint and Finish() only returns the files.
-  Result<std::unique_ptr<NativeCheckpoint>> BeginNativeCheckpoint(const std::string& dir);
+  Result<std::unique_ptr<NativeCheckpoint>> BeginNativeCheckpoint(
+      const std::string& dir, NativeCheckpointOptions options = {});
   // Writes the write-back cache's dirty rows into RocksDB (owner's thread); every state is then
   // in RocksDB alone. Iterations, snapshot views and native checkpoints do it first.
   Status DrainWriteBackCache();

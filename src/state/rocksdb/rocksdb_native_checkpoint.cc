@@ -11,6 +11,7 @@
 // in between only rewrite data up to S. Only a later memtable that filled up and was flushed during
 // the wait can bring writes after S into an SST: Finish checks every file's largest sequence number
 // and refuses the checkpoint if one exceeds S.
+#include <rocksdb/metadata.h>
 #include <rocksdb/utilities/checkpoint.h>
 
 #include <algorithm>
@@ -126,12 +127,13 @@ class DeferredNativeCheckpoint final : public NativeCheckpoint {
   DeferredNativeCheckpoint(std::shared_ptr<RocksDbKeyedStateBackend::Db> db, std::string dir,
                            std::vector<rocksdb::ColumnFamilyHandle*> families,
                            std::shared_ptr<NativeBarrier> barrier,
-                           std::shared_future<Status> switched)
+                           std::shared_future<Status> switched, NativeCheckpointOptions options)
       : db_(std::move(db)),
         dir_(std::move(dir)),
         families_(std::move(families)),
         barrier_(std::move(barrier)),
-        switched_(std::move(switched)) {}
+        switched_(std::move(switched)),
+        options_(std::move(options)) {}
 
   // Once; later calls return the first call's result.
   Result<std::vector<LocalFile>> Finish() override {
@@ -145,6 +147,9 @@ class DeferredNativeCheckpoint final : public NativeCheckpoint {
     // The write-back cache's writer switches the memtables once it wrote the barrier's rows.
     WEIR_RETURN_IF_ERROR(switched_.get());
     WEIR_RETURN_IF_ERROR(WaitForFlushes());
+    if (options_.merge_level0) {
+      for (auto* cf : families_) MergeLevel0(cf);
+    }
     std::map<uint64_t, uint64_t> largest_seqno;  // file number -> largest sequence number
     RecordSeqnos(&largest_seqno);
     WEIR_RETURN_IF_ERROR(CheckNoLaterWrites(largest_seqno));
@@ -185,6 +190,38 @@ class DeferredNativeCheckpoint final : public NativeCheckpoint {
     }
   }
 
+  // NativeCheckpointOptions::merge_level0. Best effort: a merge that RocksDB refuses (its own
+  // compaction holds one of the files) leaves the files as they are. The merge writes only rows
+  // of files that hold writes up to the barrier, and the barrier's snapshot keeps each row's
+  // value as of the barrier.
+  void MergeLevel0(rocksdb::ColumnFamilyHandle* cf) {
+    if (db_->cf_options.compaction_style != rocksdb::kCompactionStyleLevel) return;
+    rocksdb::ColumnFamilyMetaData meta;
+    db_->db->GetColumnFamilyMetaData(cf, &meta);
+    if (meta.levels.size() < 2 || meta.levels[0].files.empty()) return;
+    auto new_since_upload = [&](const rocksdb::SstFileMetaData& f) {
+      return !f.being_compacted && options_.uploaded.count(f.relative_filename) == 0;
+    };
+    uint64_t level0_bytes = 0;
+    uint64_t level1_bytes = 0;
+    std::vector<std::string> inputs;
+    for (const auto& f : meta.levels[0].files) {
+      // A file flushed after the barrier: Capture refuses the checkpoint whatever happens here.
+      if (f.largest_seqno > barrier_seqno() || !new_since_upload(f)) return;
+      level0_bytes += f.size;
+      inputs.push_back(f.relative_filename);
+    }
+    for (const auto& f : meta.levels[1].files) {
+      if (!new_since_upload(f)) return;
+      level1_bytes += f.size;
+    }
+    if (level0_bytes * 10 < level1_bytes) return;
+    rocksdb::CompactionOptions merge;
+    merge.compression = rocksdb::kDisableCompressionOption;  // the column family's
+    merge.output_file_size_limit = db_->cf_options.target_file_size_base;
+    (void)db_->db->CompactFiles(merge, cf, inputs, /*output_level=*/1);
+  }
+
   void RecordSeqnos(std::map<uint64_t, uint64_t>* out) const {
     std::vector<rocksdb::LiveFileMetaData> live;
     db_->db->GetLiveFilesMetaData(&live);
@@ -223,6 +260,7 @@ class DeferredNativeCheckpoint final : public NativeCheckpoint {
   std::vector<rocksdb::ColumnFamilyHandle*> families_;
   std::shared_ptr<NativeBarrier> barrier_;
   std::shared_future<Status> switched_;
+  const NativeCheckpointOptions options_;
   std::mutex mu_;
   std::optional<Result<std::vector<LocalFile>>> result_;
 };
@@ -241,7 +279,7 @@ class SharedNativeCheckpoint final : public NativeCheckpoint {
 }  // namespace
 
 Result<std::unique_ptr<NativeCheckpoint>> RocksDbKeyedStateBackend::BeginNativeCheckpoint(
-    const std::string& dir) {
+    const std::string& dir, NativeCheckpointOptions options) {
   // The compaction of a rescaled restore's dropped key groups must end before the barrier: it
   // may rewrite L0 files flushed since the restore, and done after the barrier it would carry
   // later writes into the checkpoint's files. It usually ended long before the first checkpoint;
@@ -284,8 +322,8 @@ Result<std::unique_ptr<NativeCheckpoint>> RocksDbKeyedStateBackend::BeginNativeC
     done.set_value(Status::OK());
     switched = done.get_future().share();
   }
-  auto deferred = std::make_shared<DeferredNativeCheckpoint>(db_, dir, std::move(families),
-                                                             std::move(barrier), switched);
+  auto deferred = std::make_shared<DeferredNativeCheckpoint>(
+      db_, dir, std::move(families), std::move(barrier), switched, std::move(options));
   {
     std::lock_guard<std::mutex> lock(db_->unfinished_mu);
     db_->unfinished.push_back(deferred);
