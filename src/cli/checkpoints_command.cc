@@ -12,6 +12,7 @@
 #include "checkpoint/checkpoint_metadata.h"
 #include "checkpoint/checkpoint_verifier.h"
 #include "checkpoint/job_directory.h"
+#include "cli/fail.h"
 #include "common/checksum.h"
 #include "io/file_system.h"
 #include "io/file_systems.h"
@@ -40,11 +41,6 @@ std::string HumanBytes(uint64_t bytes) {
     ++u;
   }
   return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
-}
-
-int Fail(const Status& s) {
-  std::cerr << "weir: " << s.message() << "\n";
-  return 1;
 }
 
 struct ListedCheckpoint {
@@ -115,18 +111,18 @@ void AddStorageOptions(CLI::App* command, const std::shared_ptr<StorageOptions>&
 }
 
 // Opens the storage of `path_in` and declares `path`, its normalized form.
-#define WEIR_OPEN_STORAGE_OR_FAIL(fs, path, path_in, options)           \
-  auto path##_normalized = NormalizeStoragePath(path_in);               \
-  if (!path##_normalized.ok()) return Fail(path##_normalized.status()); \
-  const std::string path = std::move(path##_normalized).value();        \
-  auto fs##_opened = OpenStorage(path, options);                        \
-  if (!fs##_opened.ok()) return Fail(fs##_opened.status());             \
+#define WEIR_OPEN_STORAGE_OR_FAIL(fs, path, path_in, options)               \
+  auto path##_normalized = NormalizeStoragePath(path_in);                   \
+  if (!path##_normalized.ok()) return Fail("", path##_normalized.status()); \
+  const std::string path = std::move(path##_normalized).value();            \
+  auto fs##_opened = OpenStorage(path, options);                            \
+  if (!fs##_opened.ok()) return Fail("", fs##_opened.status());             \
   std::shared_ptr<FileSystem> fs = std::move(fs##_opened).value()
 
 int RunList(const std::string& dir_in, bool as_json, const StorageOptions& storage) {
   WEIR_OPEN_STORAGE_OR_FAIL(fs, dir, dir_in, storage);
   auto listed = CollectCheckpoints(*fs, dir);
-  if (!listed.ok()) return Fail(listed.status());
+  if (!listed.ok()) return Fail("", listed.status());
   if (as_json) {
     json rows = json::array();
     for (const auto& c : *listed) {
@@ -254,18 +250,19 @@ std::string OperatorStateSummary(const CheckpointMetadata& m, const std::string&
 int RunInspect(const std::string& path_in, bool as_json, const StorageOptions& storage) {
   WEIR_OPEN_STORAGE_OR_FAIL(fs, path, path_in, storage);
   auto pointer = CheckpointStorage::ResolvePointer(*fs, path);
-  if (!pointer.ok()) return Fail(pointer.status());
+  if (!pointer.ok()) return Fail("", pointer.status());
   auto read = ReadCheckpointMetadata(*fs, pointer->metadata_path);
-  if (!read.ok()) return Fail(read.status());
+  if (!read.ok()) return Fail("", read.status());
   const CheckpointMetadata& m = *read;
   if (pointer->savepoint != IsSavepoint(m.kind)) {
     return Fail(
-        Status::Corruption(pointer->metadata_path + ": holds " + CheckpointKindName(m.kind) + " " +
-                           std::to_string(m.checkpoint_id) + " in a " +
-                           (pointer->savepoint ? "savepoint" : "checkpoint") + " directory"));
+        "", Status::Corruption(pointer->metadata_path + ": holds " + CheckpointKindName(m.kind) +
+                               " " + std::to_string(m.checkpoint_id) + " in a " +
+                               (pointer->savepoint ? "savepoint" : "checkpoint") + " directory"));
   }
   if (!pointer->savepoint && m.checkpoint_id != pointer->checkpoint_id) {
-    return Fail(Status::Corruption(pointer->metadata_path + ": holds checkpoint " +
+    return Fail("",
+                Status::Corruption(pointer->metadata_path + ": holds checkpoint " +
                                    std::to_string(m.checkpoint_id) + " but lies in " +
                                    CheckpointStorage::CheckpointDirName(pointer->checkpoint_id)));
   }
@@ -400,7 +397,7 @@ int RunVerify(const std::string& dir_in, bool as_json, bool checksums,
               const StorageOptions& storage) {
   WEIR_OPEN_STORAGE_OR_FAIL(fs, dir, dir_in, storage);
   auto reports = VerifyAll(*fs, dir, checksums, /*savepoints=*/true);
-  if (!reports.ok()) return Fail(reports.status());
+  if (!reports.ok()) return Fail("", reports.status());
   const int64_t now = NowUnixMs();
   bool healthy = true;
   json checkpoints = json::array(), missing = json::array(), corrupt = json::array(),
@@ -456,17 +453,17 @@ int RunGc(const std::string& dir_in, const std::string& grace_text, bool do_dele
           const StorageOptions& storage) {
   // The grammar of every duration weir reads (Flink's): "90 s", "15 min", "2h", "1 d".
   auto grace = ParseDuration(grace_text);
-  if (!grace.ok()) return Fail(Status::InvalidArgument("--grace: " + grace.status().message()));
+  if (!grace.ok()) return Fail("", Status::InvalidArgument("--grace: " + grace.status().message()));
   WEIR_OPEN_STORAGE_OR_FAIL(fs, dir, dir_in, storage);
   auto reports = VerifyAll(*fs, dir, /*checksums=*/false, /*savepoints=*/false);
-  if (!reports.ok()) return Fail(reports.status());
+  if (!reports.ok()) return Fail("", reports.status());
   const int64_t now = NowUnixMs();
   json deleted = json::array(), kept = json::array();
   uint64_t failures = 0, bytes = 0;
   for (const auto& r : *reports) {
     const CheckpointStorage storage(fs, r.job_dir);
     auto gc = CollectOrphans(storage, r, now, grace->count(), /*dry_run=*/!do_delete);
-    if (!gc.ok()) return Fail(gc.status());
+    if (!gc.ok()) return Fail("", gc.status());
     failures += gc->failures;
     for (const auto& o : gc->deleted) {
       deleted.push_back(OrphanJson(r.job_dir, o, now));
@@ -491,7 +488,8 @@ int RunGc(const std::string& dir_in, const std::string& grace_text, bool do_dele
                              HumanBytes(bytes), kept.size(), grace_text,
                              do_delete ? "" : "; pass --delete to delete");
   }
-  if (failures > 0) return Fail(Status::IOError(std::to_string(failures) + " deletions failed"));
+  if (failures > 0)
+    return Fail("", Status::IOError(std::to_string(failures) + " deletions failed"));
   return 0;
 }
 

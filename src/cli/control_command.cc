@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "cli/fail.h"
 #include "web/rest_control.h"
 #include "web/web_options.h"
 #include "weir/config.h"
@@ -116,11 +117,6 @@ Result<json> AwaitOperation(const Endpoint& e, const std::string& path, double t
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-}
-
-int Fail(const std::string& command, const Status& s) {
-  std::cerr << "weir " << command << ": " << s.message() << "\n";
-  return 1;
 }
 
 Result<std::string> FormatType(const std::string& type) {

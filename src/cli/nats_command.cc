@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/fail.h"
 #include "common/clock.h"
 #include "connectors/nats/nats_client.h"
 #include "shard_of.h"
@@ -26,28 +27,23 @@ struct ProduceArgs {
   uint64_t events = 1000000;
 };
 
-int Fail(const Status& s) {
-  std::cerr << "weir: " << s.message() << "\n";
-  return 1;
-}
-
 int RunProduce(const ProduceArgs& a) {
   const std::string who = "nats produce";
   if (a.shards > 0 && a.subjects > 1) {
-    return Fail(Status::InvalidArgument(who + ": --shards and --subjects exclude each other"));
+    return Fail("", Status::InvalidArgument(who + ": --shards and --subjects exclude each other"));
   }
   const int subjects = a.shards > 0 ? a.shards : a.subjects;
   auto client = nats::NatsClient::Connect(a.server, who);
-  if (!client.ok()) return Fail(client.status());
+  if (!client.ok()) return Fail("", client.status());
   nats::StreamSpec spec{a.stream, {}, 0};
   for (int p = 0; p < subjects; ++p) spec.subjects.push_back(a.stream + "." + std::to_string(p));
   auto stream = (*client)->EnsureStream(spec);
-  if (!stream.ok()) return Fail(stream.status());
+  if (!stream.ok()) return Fail("", stream.status());
   for (const auto& s : spec.subjects) {
     if (std::find(stream->subjects.begin(), stream->subjects.end(), s) == stream->subjects.end()) {
-      return Fail(Status::InvalidArgument(who + ": stream " + a.stream +
-                                          " exists without subject " + s +
-                                          "; use another stream name"));
+      return Fail(
+          "", Status::InvalidArgument(who + ": stream " + a.stream + " exists without subject " +
+                                      s + "; use another stream name"));
     }
   }
   // Per subject, one batch at a time; ids "<stream>-<i>" let a repeated run within the stream's
@@ -70,11 +66,11 @@ int RunProduce(const ProduceArgs& a) {
     payloads[p].push_back(std::to_string(key) + "," + std::to_string(i));
     ids[p].push_back(a.stream + "-" + std::to_string(i));
     if (payloads[p].size() >= kProduceBatch) {
-      if (Status s = flush(p); !s.ok()) return Fail(s);
+      if (Status s = flush(p); !s.ok()) return Fail("", s);
     }
   }
   for (size_t p = 0; p < payloads.size(); ++p) {
-    if (Status s = flush(p); !s.ok()) return Fail(s);
+    if (Status s = flush(p); !s.ok()) return Fail("", s);
   }
   const double secs = static_cast<double>(NowSteadyMs() - start) / 1000.0;
   std::cerr << "published " << a.events << " events to " << a.stream << " (" << subjects
@@ -107,21 +103,21 @@ int RunDump(const DumpArgs& a) {
   const std::string& stream_name = a.stream;
   const std::string who = "nats dump";
   auto client = nats::NatsClient::Connect(server, who);
-  if (!client.ok()) return Fail(client.status());
+  if (!client.ok()) return Fail("", client.status());
   auto stream = (*client)->GetStream(stream_name);
-  if (!stream.ok()) return Fail(stream.status());
+  if (!stream.ok()) return Fail("", stream.status());
   if (stream->last_sequence == 0 || stream->messages == 0) return 0;
   auto reader = nats::SubjectReader::Open(**client, stream_name, ">", 0);
-  if (!reader.ok()) return Fail(reader.status());
+  if (!reader.ok()) return Fail("", reader.status());
   (*reader)->ReadHeaders(a.headers);
   std::string out;
   while (true) {
     auto m = (*reader)->Next(10000);
-    if (!m.ok()) return Fail(m.status());
+    if (!m.ok()) return Fail("", m.status());
     if (!m->has_value()) {
-      return Fail(Status::IOError(who + ": stream " + stream_name + " sent nothing for 10 s " +
-                                  "before reaching sequence " +
-                                  std::to_string(stream->last_sequence)));
+      return Fail(
+          "", Status::IOError(who + ": stream " + stream_name + " sent nothing for 10 s " +
+                              "before reaching sequence " + std::to_string(stream->last_sequence)));
     }
     AppendDumpLine(a, **m, &out);
     if (out.size() >= (1 << 16)) {

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "bundled_jobs.h"
+#include "cli/fail.h"
 #include "common/log.h"
 #include "io/journaling_file_system.h"
 #include "runtime/job_runtime.h"
@@ -30,11 +31,6 @@ struct RunOptions {
   std::string job;
   std::vector<std::string> job_args;
 };
-
-int Fail(const Status& s) {
-  std::cerr << "weir run: " << s.message() << "\n";
-  return 1;
-}
 
 Result<Configuration> BuildConfiguration(const RunOptions& o) {
   Configuration config;
@@ -63,11 +59,11 @@ Result<Configuration> BuildConfiguration(const RunOptions& o) {
 
 int Run(const RunOptions& o) {
   auto config = BuildConfiguration(o);
-  if (!config.ok()) return Fail(config.status());
+  if (!config.ok()) return Fail("run", config.status());
   auto job_main = FindJob(o.job);
-  if (!job_main.ok()) return Fail(job_main.status());
+  if (!job_main.ok()) return Fail("run", job_main.status());
   auto graph = (*job_main)(o.job_args);
-  if (!graph.ok()) return Fail(graph.status());
+  if (!graph.ok()) return Fail("run", graph.status());
   // SIGINT/SIGTERM cancel the job gracefully: every thread blocks them (so the mask is set before
   // the runtime starts any thread), and one thread waits for them.
   sigset_t signals;
@@ -82,7 +78,7 @@ int Run(const RunOptions& o) {
   if (const char* journal = std::getenv("WEIR_POWER_LOSS_JOURNAL"); journal && *journal) {
     auto journaled = JournalingFileSystem::Open(
         NewPosixFileSystem({.owner_only = config->Get(config::kOwnerOnly)}), journal);
-    if (!journaled.ok()) return Fail(journaled.status());
+    if (!journaled.ok()) return Fail("run", journaled.status());
     fs = *journaled;
     SetDefaultLocalFileSystem(fs);
   }
@@ -90,14 +86,14 @@ int Run(const RunOptions& o) {
   web::RestControlOptions control;
   if (config->Get(config::kRestEnabled)) {
     auto c = web::RestControlFromConfig(*config, config->Get(config::kRestAddress));
-    if (!c.ok()) return Fail(c.status());
+    if (!c.ok()) return Fail("run", c.status());
     control = std::move(c).value();
   }
   for (const auto& key : config->ignored_flink_keys()) {
     LogWarn("configuration key '" + key + "' is Flink's and has no effect in weir; ignored");
   }
   auto runtime = JobRuntime::Create(std::move(graph).value(), *config, fs);
-  if (!runtime.ok()) return Fail(runtime.status());
+  if (!runtime.ok()) return Fail("run", runtime.status());
   int received = 0;
   JobRuntime* job = runtime->get();
   // The REST API, dashboard and metrics: a job that cannot serve them still runs.

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <thread>
 
+#include "cli/fail.h"
 #include "cli/run_command.h"
 #include "cluster/cluster_options.h"
 #include "cluster/runtime_shard_job.h"
@@ -34,11 +35,6 @@ struct WorkerArgs {
   std::string job;
   std::vector<std::string> job_args;
 };
-
-int Fail(const char* who, const Status& s) {
-  std::cerr << "weir " << who << ": " << s.message() << "\n";
-  return 1;
-}
 
 int RunWorker(const WorkerArgs& a) {
   Configuration config;

@@ -81,6 +81,9 @@ void RuntimeShardJob::OnCheckpointRecorded() {
 
 Status RuntimeShardJob::Run() {
   const JobResult result = job_->Run();
+  // A shard is marked finished once its run returns: by then its former owners' directories
+  // are gone too (the sweep began at its first checkpoint; no checkpoint completes any more).
+  if (sweeper_.joinable()) sweeper_.join();
   LogInfo("job " + job_->job_id() + " ended");
   ended_ = true;
   finished_ = result.outcome == JobOutcome::kFinished;

@@ -33,6 +33,9 @@ struct StreamView {
 // a longer one (NatsRequiredDuplicateWindowMs): the sink and both sides of a repartition stream
 // create it with the same.
 inline constexpr int64_t kDefaultDuplicateWindowMs = 2 * 60 * 1000;
+// The sources' pace when a subject has nothing new, and their longest wait after an error.
+inline constexpr int64_t kIdlePollMs = 2;
+inline constexpr int64_t kMaxBackoffMs = 5000;
 
 struct StreamSpec {
   std::string name;

@@ -19,9 +19,6 @@
 namespace weir {
 namespace {
 
-constexpr int64_t kIdlePollMs = 2;
-constexpr int64_t kMaxBackoffMs = 5000;
-
 using Marker = std::tuple<int, int, int>;  // shard, parallelism, subtask
 
 class NatsRepartitionSourceOperator final : public SourceOperator {
@@ -100,7 +97,7 @@ class NatsRepartitionSourceOperator final : public SourceOperator {
       return SourcePoll{SourcePoll::State::kEndOfInput, 0};
     }
     if (emitted > 0) return SourcePoll{SourcePoll::State::kMoreAvailable, 0};
-    return SourcePoll{SourcePoll::State::kNothingAvailable, kIdlePollMs};
+    return SourcePoll{SourcePoll::State::kNothingAvailable, nats::kIdlePollMs};
   }
 
   Result<std::optional<std::string>> SnapshotState(uint64_t) override {
@@ -181,7 +178,7 @@ class NatsRepartitionSourceOperator final : public SourceOperator {
     retry_at_ms_ = NowSteadyMs() + backoff_ms_;
     LogWarn(error.message() + "; retrying in " + std::to_string(backoff_ms_) + " ms");
     const int64_t wait = backoff_ms_;
-    backoff_ms_ = std::min<int64_t>(backoff_ms_ * 2, kMaxBackoffMs);
+    backoff_ms_ = std::min<int64_t>(backoff_ms_ * 2, nats::kMaxBackoffMs);
     return SourcePoll{SourcePoll::State::kNothingAvailable, wait};
   }
 

@@ -18,10 +18,8 @@ namespace weir {
 namespace {
 
 constexpr uint64_t kUnbounded = std::numeric_limits<uint64_t>::max();
-constexpr int64_t kIdlePollMs = 2;
-constexpr int64_t kMaxBackoffMs = 5000;
 
-struct Split {
+struct SubjectSplit {
   std::string subject;
   uint64_t position = 0;      // stream sequence of the last message emitted
   uint64_t end = kUnbounded;  // bounded: the last sequence to read
@@ -58,7 +56,7 @@ class NatsSourceOperator final : public SourceOperator {
       }
     }
     for (size_t i = 0; i < splits_.size(); ++i) {
-      Split& split = splits_[i];
+      SubjectSplit& split = splits_[i];
       if (!options_.bounded) {
         split.end = kUnbounded;
       } else if (!has_end[i]) {
@@ -76,14 +74,14 @@ class NatsSourceOperator final : public SourceOperator {
     if (const uint64_t r = client_->reconnects(); r != seen_reconnects_) {
       // The server may have lost our consumers (a restart): read on from the positions.
       seen_reconnects_ = r;
-      for (Split& s : splits_) s.reader.reset();
+      for (SubjectSplit& s : splits_) s.reader.reset();
       LogInfo(who_ + ": reconnected to " + options_.server + "; resuming every split");
     }
     size_t emitted = 0;
     bool open = false;
-    int64_t wake_at = NowSteadyMs() + kIdlePollMs;
+    int64_t wake_at = NowSteadyMs() + nats::kIdlePollMs;
     for (size_t k = 0; k < splits_.size() && emitted < max_records; ++k) {
-      Split& split = splits_[(next_split_ + k) % splits_.size()];
+      SubjectSplit& split = splits_[(next_split_ + k) % splits_.size()];
       if (split.done()) continue;
       open = true;
       WEIR_RETURN_IF_ERROR(ReadSplit(split, out, max_records, &emitted));
@@ -98,7 +96,7 @@ class NatsSourceOperator final : public SourceOperator {
 
   Result<std::optional<std::string>> SnapshotState(uint64_t) override {
     state_->clear();
-    for (const Split& s : splits_) {
+    for (const SubjectSplit& s : splits_) {
       std::string entry;
       PutLengthPrefixed(&entry, s.subject);
       PutVarint64(&entry, s.position);
@@ -109,7 +107,7 @@ class NatsSourceOperator final : public SourceOperator {
   }
 
   void Close() override {
-    for (Split& s : splits_) s.reader.reset();
+    for (SubjectSplit& s : splits_) s.reader.reset();
     client_.reset();
   }
 
@@ -134,7 +132,7 @@ class NatsSourceOperator final : public SourceOperator {
 
   // Emits what has arrived on `split` (up to the budget); a retryable error closes its reader and
   // schedules a new one with backoff.
-  Status ReadSplit(Split& split, Output& out, size_t max_records, size_t* emitted) {
+  Status ReadSplit(SubjectSplit& split, Output& out, size_t max_records, size_t* emitted) {
     const int64_t now = NowSteadyMs();
     if (!split.reader) {
       if (now < split.retry_at_ms) return Status::OK();
@@ -163,12 +161,12 @@ class NatsSourceOperator final : public SourceOperator {
     return Status::OK();
   }
 
-  Status Backoff(Split& split, const Status& error) {
+  Status Backoff(SubjectSplit& split, const Status& error) {
     if (!error.retryable()) return error;
     split.reader.reset();
     split.retry_at_ms = NowSteadyMs() + split.backoff_ms;
     LogWarn(error.message() + "; retrying in " + std::to_string(split.backoff_ms) + " ms");
-    split.backoff_ms = std::min(split.backoff_ms * 2, kMaxBackoffMs);
+    split.backoff_ms = std::min(split.backoff_ms * 2, nats::kMaxBackoffMs);
     return Status::OK();
   }
 
@@ -191,7 +189,7 @@ class NatsSourceOperator final : public SourceOperator {
                               "among the splits of stream " + options_.stream);
     }
     auto it = std::find_if(splits_.begin(), splits_.end(),
-                           [&](const Split& s) { return s.subject == subject; });
+                           [&](const SubjectSplit& s) { return s.subject == subject; });
     if (it == splits_.end()) return Status::OK();  // another subtask's
     it->position = position;
     if (end != kUnbounded) {
@@ -209,7 +207,7 @@ class NatsSourceOperator final : public SourceOperator {
 
   Status RestoreLegacy(std::string_view in, std::vector<bool>* has_end) {
     std::vector<std::string> mine;
-    for (const Split& s : splits_) mine.push_back(s.subject);
+    for (const SubjectSplit& s : splits_) mine.push_back(s.subject);
     uint64_t n = 0;
     if (!GetVarint64(&in, &n)) return Malformed();
     for (uint64_t i = 0; i < n; ++i) WEIR_RETURN_IF_ERROR(ReadPosition(&in, mine, has_end));
@@ -222,7 +220,7 @@ class NatsSourceOperator final : public SourceOperator {
   std::string who_;
   std::vector<std::string>* state_ = nullptr;  // the union list of every split's position
   std::unique_ptr<nats::NatsClient> client_;
-  std::vector<Split> splits_;
+  std::vector<SubjectSplit> splits_;
   size_t next_split_ = 0;
   uint64_t seen_reconnects_ = 0;
 };
