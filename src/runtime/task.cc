@@ -510,6 +510,7 @@ Status Task::Snapshot(uint64_t id, std::shared_ptr<const CheckpointOptions> opti
   // The barrier goes on whatever happened here: downstream must not wait for it in vain (a
   // declined checkpoint is aborted, and the abort releases their alignment).
   for (auto& w : setup_.writers) w->Broadcast(StreamElement::Barrier(id, options));
+  if (backend_snapshot) setup_.backend->BarrierForwarded();
   if (!failed.ok()) {
     setup_.listener->DeclineCheckpoint(id, setup_.task_id, failed);
     return Status::OK();

@@ -44,6 +44,12 @@ class CheckpointableKeyedStateBackend : public KeyedStateBackend, public Checkpo
   Result<std::unique_ptr<AsyncSnapshotPart>> Snapshot(uint64_t checkpoint_id) {
     return Snapshot(checkpoint_id, CheckpointOptions::Checkpoint());
   }
+  // The task forwarded the barrier of the snapshot it just took (owner's thread): a thread of the
+  // backend's own that the synchronous part handed work to may be woken now. Waking it inside the
+  // synchronous part can cost the task its core for milliseconds when every core is busy, and
+  // the barrier should not wait for that. Whoever waits for the handed-over work wakes the
+  // thread too, so a caller that never calls this only delays the work.
+  virtual void BarrierForwarded() {}
   // Whether Snapshot(N, CheckpointOptions::Materialization()) works: an incremental snapshot
   // (kind kIncremental) whose files all lie in shared/, written outside any checkpoint
   // (written_by_checkpoint 0: its private files with role kMaterialization, named by their

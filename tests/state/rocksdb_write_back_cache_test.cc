@@ -280,9 +280,85 @@ TEST(WriteBackCacheDrainTest, DrainingAColumnFamilyWritesItsRowsOnly) {
     release.set_value();
     drain.join();
     EXPECT_TRUE(stored(a, "k3"));
-    EXPECT_TRUE(done.get().ok());
+    EXPECT_TRUE(done.Wait().ok());
   }
   for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+}
+
+// A checkpoint hands its rows over without waking the writer (WakeWriter does, once the barrier
+// is forwarded): the batch is written all the same whether the writer is woken by WakeWriter, by
+// a wait for the batch, by a task that needs a row's slot back, or by nobody.
+TEST(WriteBackCacheWakeTest, ABatchHandedOverAtABarrierIsWrittenHoweverTheWriterWakes) {
+  testing::TempDir tmp;
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  std::unique_ptr<rocksdb::DB> db;
+  {
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, tmp.Sub("db"), &raw).ok());
+    db.reset(raw);
+  }
+  const auto stored = [&](const std::string& key) {
+    std::string value;
+    return db->Get(rocksdb::ReadOptions(), key, &value).ok() ? value : std::string("<none>");
+  };
+  auto* cf = db->DefaultColumnFamily();
+  const auto key = [](const std::string& row) { return std::string("\x00\x00", 2) + row; };
+  // Set by a barrier step: the writer ran it, after writing the batch's rows.
+  struct Step {
+    std::promise<void> ran;
+    std::future<void> seen = ran.get_future();
+  };
+  const auto step_of = [](Step& step) {
+    return [&step] {
+      step.ran.set_value();
+      return Status::OK();
+    };
+  };
+  constexpr auto kNoHang = std::chrono::seconds(60);
+  HandedOverBatch orphan;
+  {
+    WriteBackCache cache(db.get(), std::make_shared<WriteBackCacheBudget>(64 << 20));
+    // Woken by nobody: the writer looks at its queue on its own. (Asleep by then.)
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ASSERT_TRUE(cache.Put(cf, key("a"), "1").ok());
+    Step alone;
+    HandedOverBatch first = cache.FreezeForBarrier(step_of(alone));
+    ASSERT_EQ(alone.seen.wait_for(kNoHang), std::future_status::ready);
+    EXPECT_EQ(stored("a"), "1");
+    EXPECT_TRUE(first.Wait().ok());
+    // Woken by WakeWriter.
+    ASSERT_TRUE(cache.Put(cf, key("b"), "2").ok());
+    Step woken;
+    HandedOverBatch second = cache.FreezeForBarrier(step_of(woken));
+    cache.WakeWriter();
+    ASSERT_EQ(woken.seen.wait_for(kNoHang), std::future_status::ready);
+    EXPECT_EQ(stored("b"), "2");
+    EXPECT_TRUE(second.Wait().ok());
+    // Woken by the wait for the batch.
+    ASSERT_TRUE(cache.Put(cf, key("c"), "3").ok());
+    Step waited;
+    EXPECT_TRUE(cache.FreezeForBarrier(step_of(waited)).Wait().ok());
+    EXPECT_EQ(waited.seen.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+    EXPECT_EQ(stored("c"), "3");
+    // Woken by the task: a row written in two batches in flight needs its first slot back.
+    ASSERT_TRUE(cache.Put(cf, key("d"), "4").ok());
+    Step one, two;
+    HandedOverBatch third = cache.FreezeForBarrier(step_of(one));
+    ASSERT_TRUE(cache.Put(cf, key("d"), "5").ok());
+    HandedOverBatch fourth = cache.FreezeForBarrier(step_of(two));
+    ASSERT_TRUE(cache.Put(cf, key("d"), "6").ok());
+    EXPECT_TRUE(third.Wait().ok());
+    EXPECT_TRUE(fourth.Wait().ok());
+    EXPECT_EQ(stored("d"), "5");
+    ASSERT_TRUE(cache.Drain().ok());
+    EXPECT_EQ(stored("d"), "6");
+    // A batch outliving its cache: its wait wakes nobody's writer and reports what happened.
+    ASSERT_TRUE(cache.Put(cf, key("e"), "7").ok());
+    orphan = cache.FreezeForBarrier([] { return Status::OK(); });
+  }
+  const Status written = orphan.Wait();
+  EXPECT_TRUE(written.ok() || written.code() == StatusCode::kAborted) << written.ToString();
 }
 
 INSTANTIATE_TEST_SUITE_P(State, WriteBackCacheTest, ::testing::Values("64 kb", "64 mb"),

@@ -86,6 +86,7 @@ class ChangelogKeyedStateBackend final : public CheckpointableKeyedStateBackend 
   Result<std::unique_ptr<AsyncSnapshotPart>> Snapshot(uint64_t checkpoint_id,
                                                       const CheckpointOptions& options) override;
   using CheckpointableKeyedStateBackend::Snapshot;
+  void BarrierForwarded() override { inner_->BarrierForwarded(); }
   Result<std::unique_ptr<StateSnapshotView>> CreateSnapshotView() override {
     return inner_->CreateSnapshotView();
   }

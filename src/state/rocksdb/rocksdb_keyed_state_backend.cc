@@ -263,6 +263,10 @@ Status RocksDbKeyedStateBackend::DrainWriteBackCache() {
   return cache_ ? cache_->Drain() : Status::OK();
 }
 
+void RocksDbKeyedStateBackend::BarrierForwarded() {
+  if (cache_) cache_->WakeWriter();
+}
+
 RocksDbKeyedStateBackend::~RocksDbKeyedStateBackend() = default;
 
 Status RocksDbKeyedStateBackend::ValidateOptions(RocksDbBackendOptions& options) {

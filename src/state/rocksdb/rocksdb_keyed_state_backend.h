@@ -144,6 +144,8 @@ class RocksDbKeyedStateBackend final : public CheckpointableKeyedStateBackend {
   Result<std::unique_ptr<AsyncSnapshotPart>> Snapshot(uint64_t checkpoint_id,
                                                       const CheckpointOptions& options) override;
   bool SupportsIncrementalMaterialization() const override { return native_ != nullptr; }
+  // The write-back cache's writer, left asleep by the snapshot's hand-over.
+  void BarrierForwarded() override;
   // Both strategies hear every outcome: the native one builds on the materializations a
   // changelog backend confirms (its checkpoints and savepoints are never recorded as bases).
   void NotifyCheckpointComplete(uint64_t checkpoint_id) override {

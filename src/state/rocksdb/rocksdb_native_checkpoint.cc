@@ -17,7 +17,6 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <future>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -126,8 +125,8 @@ class DeferredNativeCheckpoint final : public NativeCheckpoint {
  public:
   DeferredNativeCheckpoint(std::shared_ptr<RocksDbKeyedStateBackend::Db> db, std::string dir,
                            std::vector<rocksdb::ColumnFamilyHandle*> families,
-                           std::shared_ptr<NativeBarrier> barrier,
-                           std::shared_future<Status> switched, NativeCheckpointOptions options)
+                           std::shared_ptr<NativeBarrier> barrier, HandedOverBatch switched,
+                           NativeCheckpointOptions options)
       : db_(std::move(db)),
         dir_(std::move(dir)),
         families_(std::move(families)),
@@ -145,7 +144,7 @@ class DeferredNativeCheckpoint final : public NativeCheckpoint {
  private:
   Result<std::vector<LocalFile>> Capture() {
     // The write-back cache's writer switches the memtables once it wrote the barrier's rows.
-    WEIR_RETURN_IF_ERROR(switched_.get());
+    WEIR_RETURN_IF_ERROR(switched_.Wait());
     WEIR_RETURN_IF_ERROR(WaitForFlushes());
     if (options_.merge_level0) {
       for (auto* cf : families_) MergeLevel0(cf);
@@ -259,7 +258,7 @@ class DeferredNativeCheckpoint final : public NativeCheckpoint {
   std::string dir_;
   std::vector<rocksdb::ColumnFamilyHandle*> families_;
   std::shared_ptr<NativeBarrier> barrier_;
-  std::shared_future<Status> switched_;
+  HandedOverBatch switched_;
   const NativeCheckpointOptions options_;
   std::mutex mu_;
   std::optional<Result<std::vector<LocalFile>>> result_;
@@ -312,15 +311,13 @@ Result<std::unique_ptr<NativeCheckpoint>> RocksDbKeyedStateBackend::BeginNativeC
     for (const auto& c : earlier) (void)c->Finish();  // its owner sees the result
     return SwitchMemtables(*barrier, families, dir);
   };
-  std::shared_future<Status> switched;
+  HandedOverBatch switched;
   if (cache_) {
     // The task pauses only to hand the dirty rows over; the writer writes them, then switches.
     switched = cache_->FreezeForBarrier(std::move(begin));
   } else {
     WEIR_RETURN_IF_ERROR(begin());
-    std::promise<Status> done;
-    done.set_value(Status::OK());
-    switched = done.get_future().share();
+    switched = HandedOverBatch::Done(Status::OK());
   }
   auto deferred = std::make_shared<DeferredNativeCheckpoint>(
       db_, dir, std::move(families), std::move(barrier), switched, std::move(options));

@@ -3,8 +3,6 @@
 #include <rocksdb/sst_file_writer.h>
 #include <rocksdb/write_batch.h>
 
-#include <future>
-
 #include "io/file_system.h"
 #include "io/owned_directory.h"
 #include "state/rocksdb/rocksdb_db.h"
@@ -116,7 +114,7 @@ class FailedIterator final : public KeyGroupRowIterator {
 struct PinnedSnapshot {
   std::shared_ptr<RocksDbKeyedStateBackend::Db> db;  // keeps the database open while we read
   const rocksdb::Snapshot* snapshot = nullptr;       // set before `taken` is ready
-  std::shared_future<Status> taken;
+  HandedOverBatch taken;
   ~PinnedSnapshot() {
     if (snapshot != nullptr) db->db->ReleaseSnapshot(snapshot);
   }
@@ -136,7 +134,7 @@ class RocksDbSnapshotView final : public StateSnapshotView {
   const std::vector<StateMetaInfo>& states() const override { return states_; }
   // Waits until the snapshot is taken (at once without a write-back cache).
   std::unique_ptr<KeyGroupRowIterator> NewIterator() const override {
-    Status taken = pinned_->taken.get();
+    Status taken = pinned_->taken.Wait();
     if (!taken.ok()) {
       return std::make_unique<FailedIterator>(
           taken.WithContext("snapshot view of the state (writing the cached rows)"));
@@ -307,14 +305,11 @@ Result<std::unique_ptr<StateSnapshotView>> RocksDbKeyedStateBackend::CreateSnaps
   if (cache_) {
     pinned->taken = cache_->FreezeForBarrier(std::move(take));
   } else {
-    std::promise<Status> taken;
-    taken.set_value(take());
-    pinned->taken = taken.get_future().share();
+    pinned->taken = HandedOverBatch::Done(take());
   }
-  return std::unique_ptr<StateSnapshotView>(
-      new RocksDbSnapshotView(std::move(pinned), std::move(states), std::move(cfs),
-                              options_.key_group_range,
-                              KeyGroupPrefixBytes(options_.max_parallelism)));
+  return std::unique_ptr<StateSnapshotView>(new RocksDbSnapshotView(
+      std::move(pinned), std::move(states), std::move(cfs), options_.key_group_range,
+      KeyGroupPrefixBytes(options_.max_parallelism)));
 }
 
 Result<std::unique_ptr<StateBulkLoader>> RocksDbKeyedStateBackend::NewBulkLoader(

@@ -3,6 +3,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "common/thread_name.h"
 #include "state/rocksdb/rocksdb_db.h"
@@ -18,6 +19,8 @@ constexpr uint64_t kEntryOverhead = 176;
 // Rows per RocksDB write: large enough to amortize a write's fixed cost, small enough that the
 // writer never holds a memtable switch back for long.
 constexpr size_t kRowsPerWrite = 4096;
+// How often an idle writer looks at its queue without being woken.
+constexpr std::chrono::milliseconds kWriterBackstop{100};
 // How far MakeRoom looks from the cold end for rows it may drop, per call: rows still dirty or
 // in flight are skipped, so a call stays cheap whatever the cache holds.
 constexpr int kEvictionScan = 64;
@@ -51,10 +54,10 @@ WriteBackCache::WriteBackCache(rocksdb::DB* db, std::shared_ptr<WriteBackCacheBu
 
 WriteBackCache::~WriteBackCache() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<std::mutex> lock(signal_->mu);
     stop_ = true;
   }
-  cv_.notify_all();
+  signal_->cv.notify_all();
   writer_.join();
   for (auto& batch : queue_) {
     batch->done.set_value(Status::Aborted("the state backend closed before its rows were written"));
@@ -63,7 +66,7 @@ WriteBackCache::~WriteBackCache() {
 }
 
 Status WriteBackCache::Failed() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(signal_->mu);
   return error_;
 }
 
@@ -267,31 +270,48 @@ std::shared_ptr<WriteBackCache::Batch> WriteBackCache::Freeze() {
   return batch;
 }
 
-void WriteBackCache::Enqueue(std::shared_ptr<Batch> batch) {
+void WriteBackCache::Enqueue(std::shared_ptr<Batch> batch, bool wake) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<std::mutex> lock(signal_->mu);
     queue_.push_back(std::move(batch));
   }
-  cv_.notify_all();
+  // Set after the push: a Wake that sees it finds the batch queued.
+  if (!wake) {
+    signal_->wake_pending.store(true);
+    return;
+  }
+  signal_->cv.notify_all();
 }
 
-std::shared_future<Status> WriteBackCache::FreezeForBarrier(std::function<Status()> at_barrier) {
-  if (failed_.load(std::memory_order_relaxed)) {
-    std::promise<Status> failed;
-    failed.set_value(Failed());
-    return failed.get_future().share();
-  }
+HandedOverBatch HandedOverBatch::Done(Status status) {
+  std::promise<Status> done;
+  done.set_value(std::move(status));
+  HandedOverBatch batch;
+  batch.done_ = done.get_future().share();
+  return batch;
+}
+
+Status HandedOverBatch::Wait() const {
+  if (signal_) signal_->Wake();
+  return done_.valid() ? done_.get() : Status::OK();
+}
+
+HandedOverBatch WriteBackCache::FreezeForBarrier(std::function<Status()> at_barrier) {
+  if (failed_.load(std::memory_order_relaxed)) return HandedOverBatch::Done(Failed());
   std::shared_ptr<Batch> batch = Freeze();
   batch->at_barrier = std::move(at_barrier);
-  std::shared_future<Status> done = batch->done.get_future().share();
-  Enqueue(std::move(batch));
-  return done;
+  HandedOverBatch handed;
+  handed.done_ = batch->done.get_future().share();
+  handed.signal_ = signal_;
+  Enqueue(std::move(batch), /*wake=*/false);
+  return handed;
 }
 
 Status WriteBackCache::WaitWritten(uint64_t seq) {
   if (written_seq_.load(std::memory_order_acquire) >= seq && !failed_.load()) return Status::OK();
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return written_seq_.load() >= seq || failed_.load(); });
+  signal_->Wake();
+  std::unique_lock<std::mutex> lock(signal_->mu);
+  signal_->cv.wait(lock, [&] { return written_seq_.load() >= seq || failed_.load(); });
   return error_;
 }
 
@@ -300,8 +320,9 @@ Status WriteBackCache::Drain() {
   if (dirty_.empty() && written_seq_.load(std::memory_order_acquire) == frozen_seq_) {
     return Status::OK();
   }
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return queue_.empty() || failed_.load(); });
+  signal_->Wake();
+  std::unique_lock<std::mutex> lock(signal_->mu);
+  signal_->cv.wait(lock, [&] { return queue_.empty() || failed_.load(); });
   if (failed_.load()) return error_;
   // The writer takes batches from the queue only, and it is empty: until this thread queues
   // another, it is the only writer.
@@ -310,7 +331,7 @@ Status WriteBackCache::Drain() {
   if (!s.ok()) {
     error_ = s;
     failed_.store(true);
-    cv_.notify_all();
+    signal_->cv.notify_all();
     return s;
   }
   written_seq_.store(batch->seq);
@@ -384,8 +405,12 @@ void WriteBackCache::WriterLoop() {
   for (;;) {
     std::shared_ptr<Batch> batch;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      std::unique_lock<std::mutex> lock(signal_->mu);
+      // Timed: a batch handed over without a wake-up that nobody wakes it for is written all
+      // the same (each such batch has a waiter that wakes it; this is the safety net).
+      while (
+          !signal_->cv.wait_for(lock, kWriterBackstop, [&] { return stop_ || !queue_.empty(); })) {
+      }
       if (stop_) return;
       batch = queue_.front();
     }
@@ -394,7 +419,7 @@ void WriteBackCache::WriterLoop() {
     Status result = written;
     if (written.ok() && batch->at_barrier) result = batch->at_barrier();
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      std::lock_guard<std::mutex> lock(signal_->mu);
       if (!written.ok() && error_.ok()) {
         error_ = written;
         failed_.store(true);
@@ -402,7 +427,7 @@ void WriteBackCache::WriterLoop() {
       written_seq_.store(batch->seq);
       queue_.pop_front();
     }
-    cv_.notify_all();
+    signal_->cv.notify_all();
     batch->done.set_value(std::move(result));
   }
 }

@@ -46,6 +46,35 @@ namespace weir {
 
 class RocksDbSharedMemory;
 
+// The write-back cache's writer wake-up: its lock and condition, shared with the batches handed
+// over at barriers so that whoever waits for one can wake the writer, even after the cache is
+// gone.
+struct WriteBackSignal {
+  std::mutex mu;
+  std::condition_variable cv;
+  // A batch was queued without waking the writer (a barrier's hand-over).
+  std::atomic<bool> wake_pending{false};
+  void Wake() {
+    if (wake_pending.exchange(false)) cv.notify_all();
+  }
+};
+
+// A batch handed to the writer at a barrier, as its waiters see it.
+class HandedOverBatch {
+ public:
+  HandedOverBatch() = default;  // nothing handed over: Wait() is OK
+  // A batch already written, with `status`: for a backend without a write-back cache.
+  static HandedOverBatch Done(Status status);
+  // The status of the batch's writes and its barrier step (Aborted when the cache closed first).
+  // Wakes the writer first: the hand-over left it asleep (WriteBackCache::WakeWriter).
+  Status Wait() const;
+
+ private:
+  friend class WriteBackCache;
+  std::shared_future<Status> done_;
+  std::shared_ptr<WriteBackSignal> signal_;  // null: nothing to wake
+};
+
 // The memory the write-back caches sharing it may hold together, split evenly among them.
 class WriteBackCacheBudget {
  public:
@@ -90,9 +119,13 @@ class WriteBackCache {
   // only when a row of `cf` may not be written yet.
   Status Drain(rocksdb::ColumnFamilyHandle* cf);
   // The checkpoint's synchronous part: hands every dirty row to the writer, which writes them and
-  // then runs `at_barrier`, before anything written after this call. The future holds the
-  // writes' and the barrier step's status (Aborted when the cache closed first).
-  std::shared_future<Status> FreezeForBarrier(std::function<Status()> at_barrier);
+  // then runs `at_barrier`, before anything written after this call. It does not wake the writer:
+  // on a machine whose cores are all busy, the woken writer took the task's core for 1.5-10 ms of
+  // the pause. WakeWriter (once the barrier is forwarded), any wait for the batch, or the next
+  // batch wakes it; in any case an idle writer looks at its queue every 100 ms.
+  HandedOverBatch FreezeForBarrier(std::function<Status()> at_barrier);
+  // Wakes the writer for the batches FreezeForBarrier handed over. Any thread.
+  void WakeWriter() { signal_->Wake(); }
 
   // --- any thread: figures for tests and metrics.
   uint64_t bytes() const { return charged_.load(std::memory_order_relaxed); }
@@ -135,7 +168,8 @@ class WriteBackCache {
   uint64_t open_seq() const { return frozen_seq_ + 1; }
   Status MakeRoom();
   std::shared_ptr<Batch> Freeze();
-  void Enqueue(std::shared_ptr<Batch> batch);
+  // `wake`: wake the writer now (otherwise it is left to WakeWriter or a waiter).
+  void Enqueue(std::shared_ptr<Batch> batch, bool wake = true);
   Status WaitWritten(uint64_t seq);
   Status Failed() const;
   Status WriteRows(const Batch& batch) const;
@@ -158,13 +192,12 @@ class WriteBackCache {
   std::atomic<uint64_t> charged_{0};  // entry_bytes_, for bytes()
   std::atomic<uint64_t> rows_{0};
 
-  // Shared with the writer.
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
+  // Shared with the writer. signal_->mu guards what follows.
+  const std::shared_ptr<WriteBackSignal> signal_ = std::make_shared<WriteBackSignal>();
   std::deque<std::shared_ptr<Batch>> queue_;  // the front is being written
   std::atomic<uint64_t> written_seq_{0};
   std::atomic<bool> failed_{false};
-  Status error_;  // under mu_
+  Status error_;
   bool stop_ = false;
   std::thread writer_;
 };
