@@ -179,7 +179,9 @@ void ChangelogWriter::AddPendingBytes(uint64_t n) {
   // Most appends only count; the one that crosses the threshold wakes the writer.
   const uint64_t before = pending_bytes_.fetch_add(n, std::memory_order_relaxed);
   if (before < options_.persist_size_threshold && before + n >= options_.persist_size_threshold) {
-    std::lock_guard<std::mutex> lock(mu_);
+    // The lock orders this with a writer between looking at the count and waiting; the wake-up
+    // comes after it (see PersistBatch).
+    { std::lock_guard<std::mutex> lock(mu_); }
     cv_.notify_one();
   }
 }
@@ -251,9 +253,11 @@ void ChangelogWriter::PersistBatch(std::unique_lock<std::mutex>& lock) {
     const std::string relative = storage_.RelativeChangelogFile(
         "changelog-" + writer_id_ + "-" + std::to_string(next_file_++) + ".dstl");
     // Written without the lock: other threads take and write the next batches meanwhile, one of
-    // them keeping time in this one's stead.
-    if (!timing_) cv_.notify_one();
+    // them keeping time in this one's stead. Woken after the unlock: woken under it, a thread
+    // could take this one's core while it holds mu_, which a task's request then waits for.
+    const bool wake_timer = !timing_;
     lock.unlock();
+    if (wake_timer) cv_.notify_one();
     Result<StateFileHandle> written = Status::Internal("not written");
     {
       // This thread's buffers, kept from batch to batch (StateChangeEncoder::Recycle says why).
@@ -280,15 +284,20 @@ void ChangelogWriter::PersistBatch(std::unique_lock<std::mutex>& lock) {
   }
   written_.emplace(number, std::move(batch));
   std::vector<std::unique_ptr<Batch>> done;
-  CommitInOrder(&done);
+  std::vector<Answer> answers;
+  CommitInOrder(&done, &answers);
   idle_cv_.notify_all();
-  // The applied batches are freed without the lock (their records went back to their logs).
+  // The applied batches are freed, and the answered requests told, without the lock (the
+  // batches' records went back to their logs).
   lock.unlock();
+  for (Answer& a : answers) a.waiter->done.set_value(std::move(a.status));
+  answers.clear();
   done.clear();
   lock.lock();
 }
 
-void ChangelogWriter::CommitInOrder(std::vector<std::unique_ptr<Batch>>* done) {
+void ChangelogWriter::CommitInOrder(std::vector<std::unique_ptr<Batch>>* done,
+                                    std::vector<Answer>* answers) {
   for (auto it = written_.find(next_commit_); it != written_.end();
        it = written_.find(next_commit_)) {
     Batch& batch = *it->second;
@@ -308,14 +317,14 @@ void ChangelogWriter::CommitInOrder(std::vector<std::unique_ptr<Batch>>* done) {
     written_.erase(it);
     ++next_commit_;
   }
-  std::erase_if(waiters_, [](const std::shared_ptr<Waiter>& w) {
+  std::erase_if(waiters_, [&](const std::shared_ptr<Waiter>& w) {
     std::lock_guard<std::mutex> log_lock(w->log->mu_);
     if (!w->log->error_.ok()) {
-      w->done.set_value(w->log->error_);
+      answers->push_back({w, w->log->error_});
       return true;
     }
     if (w->log->persisted_ >= w->sequence) {
-      w->done.set_value(Status::OK());
+      answers->push_back({w, Status::OK()});
       return true;
     }
     return false;

@@ -142,9 +142,16 @@ class ChangelogWriter : public std::enable_shared_from_this<ChangelogWriter> {
   void Loop();
   // Takes every log's pending changes and persists them as one file.
   void PersistBatch(std::unique_lock<std::mutex>& lock);
+  // A request answered, to be told without the locks.
+  struct Answer {
+    std::shared_ptr<Waiter> waiter;
+    Status status;
+  };
   // Applies the written batches whose predecessors are all applied, in order (under mu_); the
-  // applied ones go to `done`, to be freed without the lock.
-  void CommitInOrder(std::vector<std::unique_ptr<Batch>>* done);
+  // applied ones go to `done`, to be freed without the lock, and the requests they satisfy to
+  // `answers`: setting a promise wakes its waiter, which could take this thread's core while it
+  // holds mu_ and a log's lock, and a task appending or requesting would wait for both.
+  void CommitInOrder(std::vector<std::unique_ptr<Batch>>* done, std::vector<Answer>* answers);
   Result<StateFileHandle> WriteFile(const std::string& relative, const std::string& bytes);
 
   const CheckpointStorage storage_;
