@@ -690,9 +690,14 @@ def main():
         w(f"| keyed-aggregate at least 1.5x db_bench updaterandom, same shape, same run | "
           f"{ratio:.2f}x | {'yes' if ratio >= 1.5 else 'no'} |")
         if hot["incremental"]:
+            # The "95% of that" read both ways: of the 1.5x bound, and of the same job
+            # without checkpoints (the first milestone's goal, in the hot path's shape).
+            inc = statistics.median(hot["incremental"]) / statistics.median(hot["dbbench"])
+            w(f"| ... with incremental checkpoints every 1 s at least 95% of that bound "
+              f"(1.43x db_bench) | {inc:.2f}x | {'yes' if inc >= 0.95 * 1.5 else 'no'} |")
             share = statistics.median(hot["incremental"]) / statistics.median(hot["off"])
-            w(f"| ... with incremental checkpoints every 1 s at least 95% of that | {share:.1%} | "
-              f"{'yes' if share >= 0.95 else 'no'} |")
+            w(f"| ... with incremental checkpoints every 1 s at least 95% of checkpoints off, "
+              f"same shape | {share:.1%} | {'yes' if share >= 0.95 else 'no'} |")
     managed = [m for m in memory if m["managed"] == "true"]
     if memory_full and (not managed or memory_full["keys"] > managed[0]["keys"]):
         managed = [memory_full]
