@@ -121,8 +121,8 @@ class WriteBackCache {
   // The checkpoint's synchronous part: hands every dirty row to the writer, which writes them and
   // then runs `at_barrier`, before anything written after this call. It does not wake the writer:
   // on a machine whose cores are all busy, the woken writer took the task's core for 1.5-10 ms of
-  // the pause. WakeWriter (once the barrier is forwarded), any wait for the batch, or the next
-  // batch wakes it; in any case an idle writer looks at its queue every 100 ms.
+  // the pause. WakeWriter (once the barrier is forwarded), any wait for the batch or an
+  // eviction's batch wakes it; in any case an idle writer looks at its queue every 100 ms.
   HandedOverBatch FreezeForBarrier(std::function<Status()> at_barrier);
   // Wakes the writer for the batches FreezeForBarrier handed over. Any thread.
   void WakeWriter() { signal_->Wake(); }
