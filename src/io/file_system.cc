@@ -40,6 +40,13 @@ Status FileSystem::PublishAtomically(const std::string& path, std::string_view d
   return SyncDir(ParentPath(path));
 }
 
+Status FileSystem::WriteDurably(const std::string& path, std::string_view data) {
+  WEIR_ASSIGN_OR_RETURN(auto file, NewWritableFile(path));
+  WEIR_RETURN_IF_ERROR(file->Append(data));
+  WEIR_RETURN_IF_ERROR(file->Sync());
+  return file->Close();
+}
+
 namespace {
 std::mutex default_fs_mu;
 std::shared_ptr<FileSystem>& DefaultFs() {

@@ -81,6 +81,10 @@ class FileSystem {
   // default: write "<path>.tmp-<random>", fsync it, rename it to `path`, fsync the directory;
   // object stores override it with one PUT.
   virtual Status PublishAtomically(const std::string& path, std::string_view data);
+  // Creates or truncates `path` holding `data`, durable when it returns (its directory entry is
+  // not: SyncDir). By default through NewWritableFile; POSIX writes large files around the page
+  // cache (O_DIRECT) where the file system allows it, which spares a copy of every byte.
+  virtual Status WriteDurably(const std::string& path, std::string_view data);
 };
 
 struct PosixOptions {

@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 
 #include "io/file_system.h"
 
@@ -64,6 +66,42 @@ class PosixWritableFile final : public WritableFile {
   uint64_t size_ = 0;
 };
 
+// Files at least this large are written around the page cache (WriteDurably).
+constexpr size_t kDirectWriteMinBytes = 64 << 10;
+constexpr size_t kDirectAlignment = 4096;
+
+// Writes `data` to `path` with O_DIRECT: from an aligned copy padded to whole blocks, then cut to
+// its size and synced. NotSupported when the file system refuses O_DIRECT or its alignment
+// (tmpfs, some network file systems): the caller writes through the page cache instead.
+Status WriteDirect(const std::string& path, std::string_view data, mode_t mode) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, mode);
+  if (fd < 0) {
+    if (errno == EINVAL) return Status::NotSupported(path + ": O_DIRECT refused");
+    return ErrnoStatus("create", path, errno);
+  }
+  PosixWritableFile file(path, fd);  // closes it on every path
+  const size_t padded = (data.size() + kDirectAlignment - 1) / kDirectAlignment * kDirectAlignment;
+  std::unique_ptr<char, decltype(&std::free)> buffer(
+      static_cast<char*>(std::aligned_alloc(kDirectAlignment, padded)), &std::free);
+  if (!buffer) return Status::NotSupported(path + ": no aligned buffer");
+  std::memcpy(buffer.get(), data.data(), data.size());
+  std::memset(buffer.get() + data.size(), 0, padded - data.size());
+  for (size_t done = 0; done < padded;) {
+    const ssize_t n = ::pwrite(fd, buffer.get() + done, padded - done, static_cast<off_t>(done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EINVAL) return Status::NotSupported(path + ": O_DIRECT write refused");
+      return ErrnoStatus("write", path, errno);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::ftruncate(fd, static_cast<off_t>(data.size())) != 0) {
+    return ErrnoStatus("truncate", path, errno);
+  }
+  WEIR_RETURN_IF_ERROR(file.Sync());
+  return file.Close();
+}
+
 class PosixReadableFile final : public ReadableFile {
  public:
   PosixReadableFile(std::string path, int fd, uint64_t size)
@@ -108,6 +146,14 @@ class PosixFileSystem final : public FileSystem {
                           options_.owner_only ? 0600 : 0644);
     if (fd < 0) return ErrnoStatus("create", path, errno);
     return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd));
+  }
+
+  Status WriteDurably(const std::string& path, std::string_view data) override {
+    if (data.size() >= kDirectWriteMinBytes) {
+      Status direct = WriteDirect(path, data, options_.owner_only ? 0600 : 0644);
+      if (direct.code() != StatusCode::kNotSupported) return direct;
+    }
+    return FileSystem::WriteDurably(path, data);
   }
 
   Result<std::unique_ptr<ReadableFile>> NewReadableFile(const std::string& path) override {

@@ -74,6 +74,34 @@ TEST(PosixFileSystemTest, PublishIntoMissingDirectoryFailsCleanly) {
   EXPECT_FALSE(fs->PublishAtomically(tmp.Sub("missing/_metadata"), "x").ok());
 }
 
+// WriteDurably writes small files through the page cache and large ones around it (O_DIRECT,
+// padded to whole blocks, then cut): either way the file holds exactly the bytes, replaces a
+// longer file, keeps the owner-only mode, and fails cleanly where the directory is missing.
+TEST(PosixFileSystemTest, WriteDurablyHoldsExactlyTheBytesWhateverTheSize) {
+  testing::TempDir tmp;
+  auto fs = NewPosixFileSystem();
+  ASSERT_TRUE(fs->CreateDirs(tmp.Sub("d")).ok());
+  for (size_t size : {size_t{0}, size_t{1}, size_t{4095}, size_t{65536}, size_t{65536 + 17},
+                      size_t{(1 << 20) + 3}}) {
+    std::string data(size, '\0');
+    for (size_t i = 0; i < size; ++i) data[i] = static_cast<char>('a' + (i * 7 + size) % 26);
+    const std::string path = tmp.Sub("d/f" + std::to_string(size));
+    ASSERT_TRUE(fs->WriteDurably(path, std::string(3 << 20, 'x')).ok());
+    ASSERT_TRUE(fs->WriteDurably(path, data).ok()) << size;
+    auto read = fs->ReadFileToString(path);
+    ASSERT_TRUE(read.ok());
+    EXPECT_EQ(read->size(), size);
+    EXPECT_TRUE(*read == data) << size;
+    EXPECT_EQ(fs->Stat(path)->size, size);
+  }
+  auto strict = NewPosixFileSystem({.owner_only = true});
+  ASSERT_TRUE(strict->WriteDurably(tmp.Sub("d/owner"), std::string(1 << 20, 'o')).ok());
+  struct stat st {};
+  ASSERT_EQ(::stat(tmp.Sub("d/owner").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_FALSE(fs->WriteDurably(tmp.Sub("missing/f"), std::string(1 << 20, 'm')).ok());
+}
+
 TEST(PosixFileSystemTest, OwnerOnlyModes) {
   testing::TempDir tmp;
   const mode_t old_umask = ::umask(022);

@@ -349,13 +349,8 @@ Result<StateFileHandle> ChangelogWriter::WriteFile(const std::string& relative,
   WEIR_RETURN_IF_ERROR(storage_.fs().CreateDirs(storage_.ChangelogFilesDir()));
   WEIR_RETURN_IF_ERROR(RetryRetryable(
       "upload of " + relative,
-      [&]() -> Status {
-        WEIR_ASSIGN_OR_RETURN(auto out, storage_.fs().NewWritableFile(path));
-        WEIR_RETURN_IF_ERROR(out->Append(bytes));
-        WEIR_RETURN_IF_ERROR(out->Sync());
-        return out->Close();
-      },
-      options_.retry));
+      // Around the page cache where it can be: the log is read back only after a failure.
+      [&]() { return storage_.fs().WriteDurably(path, bytes); }, options_.retry));
   WEIR_RETURN_IF_ERROR(storage_.fs().SyncDir(storage_.ChangelogFilesDir()));
   WEIR_FAILPOINT("changelog.after_persist");
   StateFileHandle h;
