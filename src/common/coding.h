@@ -17,6 +17,10 @@ void PutLengthPrefixed(std::string* dst, std::string_view s);
 void PutBigEndian16(std::string* dst, uint16_t v);
 void PutBigEndian64(std::string* dst, uint64_t v);
 
+// The varint of `v` at `dst`, which has room for kMaxVarint64Bytes; returns the byte after it.
+inline constexpr size_t kMaxVarint64Bytes = 10;
+char* EncodeVarint64(char* dst, uint64_t v);
+
 uint32_t DecodeFixed32(const char* p);
 uint64_t DecodeFixed64(const char* p);
 uint64_t DecodeBigEndian64(const char* p);

@@ -126,6 +126,24 @@ TEST_F(ChangelogWriterTest, ChangesPastTheSizeThresholdArePersistedUnasked) {
   EXPECT_GE(writer->files_written(), 1u);
 }
 
+// The owner hands its changes over in steps (a sixteenth of the size threshold here: 4 KiB);
+// one larger than a step goes over on its own. Every size keeps its place in the log.
+TEST_F(ChangelogWriterTest, ChangesOfEverySizeKeepTheirOrder) {
+  auto writer = Start(10s, 64 << 10);
+  auto log = writer->Register("agg_0");
+  std::vector<std::string> expected;
+  for (int i = 0; i < 300; ++i) {
+    const size_t size = i % 50 == 7 ? 5000 : i % 50 == 8 ? 70000 : static_cast<size_t>(i % 13);
+    const std::string value(size, static_cast<char>('a' + i % 26));
+    Put(*log, "k" + std::to_string(i), value);
+    expected.push_back("k" + std::to_string(i) + "=" + value);
+  }
+  ASSERT_TRUE(log->Persist(300).get().ok());
+  auto segments = log->Segments(0, 300);
+  ASSERT_TRUE(segments.ok()) << segments.status().ToString();
+  EXPECT_EQ(ReadBack(*segments), expected);
+}
+
 TEST_F(ChangelogWriterTest, TransientFailuresAreRetried) {
   fs_->AddRule({.op = testing::FsOp::kAppend, .path_contains = "changelog-", .times = 2});
   auto writer = Start();

@@ -2,6 +2,7 @@
 
 #include <lz4.h>
 
+#include <cstring>
 #include <set>
 
 #include "common/checksum.h"
@@ -22,6 +23,11 @@ Status Corrupt(const std::string& what) {
   return Status::Corruption("state-change log chunk: " + what);
 }
 
+// lz4's speed-for-ratio knob (1 = LZ4_compress_default). On keyed-aggregate's records, 2 kept
+// the ratio of 1 (0.773) at 1.34x its speed; 4 was faster again but lost 4% of the ratio. The
+// log writer's CPU is taken from the tasks on a loaded machine.
+constexpr int kLz4Acceleration = 2;
+
 }  // namespace
 
 const char* StateChangeOpName(StateChangeOp op) {
@@ -38,17 +44,48 @@ const char* StateChangeOpName(StateChangeOp op) {
   return "unknown";
 }
 
+size_t MaxStateChangeBytes(std::string_view key, std::string_view ns, std::string_view user_key,
+                           std::string_view value) {
+  // The operation, two varints, and up to four length-prefixed fields.
+  return 1 + 2 * kMaxVarint64Bytes + 4 * kMaxVarint64Bytes + key.size() + ns.size() +
+         user_key.size() + value.size();
+}
+
+namespace {
+char* EncodeLengthPrefixed(char* dst, std::string_view s) {
+  dst = EncodeVarint64(dst, s.size());
+  if (!s.empty()) std::memcpy(dst, s.data(), s.size());
+  return dst + s.size();
+}
+}  // namespace
+
+char* EncodeStateChange(char* dst, StateChangeOp op, uint32_t state_id, int key_group,
+                        std::string_view key, std::string_view ns, std::string_view user_key,
+                        std::string_view value) {
+  *dst++ = static_cast<char>(op);
+  dst = EncodeVarint64(dst, state_id);
+  dst = EncodeVarint64(dst, static_cast<uint32_t>(key_group));
+  dst = EncodeLengthPrefixed(dst, key);
+  dst = EncodeLengthPrefixed(dst, ns);
+  if (HasUserKey(op)) dst = EncodeLengthPrefixed(dst, user_key);
+  if (HasValue(op)) dst = EncodeLengthPrefixed(dst, value);
+  return dst;
+}
+
 void StateChangeEncoder::Add(StateChangeOp op, uint32_t state_id, int key_group,
                              std::string_view key, std::string_view ns, std::string_view user_key,
                              std::string_view value) {
-  records_.push_back(static_cast<char>(op));
-  PutVarint32(&records_, state_id);
-  PutVarint32(&records_, static_cast<uint32_t>(key_group));
-  PutLengthPrefixed(&records_, key);
-  PutLengthPrefixed(&records_, ns);
-  if (HasUserKey(op)) PutLengthPrefixed(&records_, user_key);
-  if (HasValue(op)) PutLengthPrefixed(&records_, value);
+  const size_t at = records_.size();
+  records_.resize(at + MaxStateChangeBytes(key, ns, user_key, value));
+  char* end =
+      EncodeStateChange(records_.data() + at, op, state_id, key_group, key, ns, user_key, value);
+  records_.resize(static_cast<size_t>(end - records_.data()));
   ++count_;
+}
+
+void StateChangeEncoder::AddEncoded(std::string_view records, uint64_t count) {
+  records_.append(records);
+  count_ += count;
 }
 
 std::string StateChangeEncoder::Take(uint64_t* count) {
@@ -93,13 +130,17 @@ void AppendChangelogChunk(std::string* out, const ChangelogChunk& chunk,
     PutVarint32(out, id);
     PutLengthPrefixed(out, name);
   }
+  std::string_view stored = chunk.records;
   if (compression == ChangelogCompression::kLz4 && !chunk.records.empty()) {
-    scratch->resize(static_cast<size_t>(LZ4_compressBound(static_cast<int>(chunk.records.size()))));
-    const int n = LZ4_compress_default(chunk.records.data(), scratch->data(),
-                                       static_cast<int>(chunk.records.size()),
-                                       static_cast<int>(scratch->size()));
+    const auto bound =
+        static_cast<size_t>(LZ4_compressBound(static_cast<int>(chunk.records.size())));
+    // Grown, never shrunk: growing a string zero-fills what it adds, batch after batch.
+    if (scratch->size() < bound) scratch->resize(bound);
+    const int n = LZ4_compress_fast(chunk.records.data(), scratch->data(),
+                                    static_cast<int>(chunk.records.size()),
+                                    static_cast<int>(scratch->size()), kLz4Acceleration);
     if (n > 0 && static_cast<size_t>(n) < chunk.records.size()) {
-      scratch->resize(static_cast<size_t>(n));
+      stored = std::string_view(scratch->data(), static_cast<size_t>(n));
     } else {
       compression = ChangelogCompression::kNone;  // incompressible: stored as is
     }
@@ -108,7 +149,7 @@ void AppendChangelogChunk(std::string* out, const ChangelogChunk& chunk,
   }
   out->push_back(static_cast<char>(compression));
   PutVarint64(out, chunk.records.size());
-  PutLengthPrefixed(out, compression == ChangelogCompression::kNone ? chunk.records : *scratch);
+  PutLengthPrefixed(out, stored);
   const std::string_view body(out->data() + body_at, out->size() - body_at);
   const uint64_t checksum = Hash64(body);
   std::string body_size;

@@ -57,11 +57,21 @@ struct StateChange {
   std::string_view value;
 };
 
+// The most bytes one record of these fields takes (EncodeStateChange).
+size_t MaxStateChangeBytes(std::string_view key, std::string_view ns, std::string_view user_key,
+                           std::string_view value);
+// Encodes one record at `dst`, which has room for MaxStateChangeBytes; returns the byte after it.
+char* EncodeStateChange(char* dst, StateChangeOp op, uint32_t state_id, int key_group,
+                        std::string_view key, std::string_view ns, std::string_view user_key,
+                        std::string_view value);
+
 // Encodes records of one backend, in order. Not thread-safe.
 class StateChangeEncoder {
  public:
   void Add(StateChangeOp op, uint32_t state_id, int key_group, std::string_view key,
            std::string_view ns, std::string_view user_key, std::string_view value);
+  // `count` records that EncodeStateChange encoded, in order, after those added so far.
+  void AddEncoded(std::string_view records, uint64_t count);
   uint64_t count() const { return count_; }
   size_t bytes() const { return records_.size(); }
   bool empty() const { return count_ == 0; }

@@ -17,8 +17,11 @@ namespace weir {
 StateChangelog::StateChangelog(std::shared_ptr<ChangelogWriter> writer, std::string backend_id)
     : writer_(std::move(writer)),
       backend_id_(std::move(backend_id)),
-      count_step_(
-          std::clamp<uint64_t>(writer_->options_.persist_size_threshold / 16, 1, kMaxCountStep)) {}
+      hand_over_step_(
+          std::clamp<size_t>(static_cast<size_t>(std::min<uint64_t>(
+                                 writer_->options_.persist_size_threshold / 16, kMaxHandOverStep)),
+                             1, kMaxHandOverStep)),
+      held_(new char[hand_over_step_]) {}
 
 StateChangelog::~StateChangelog() { writer_->Unregister(this); }
 
@@ -35,26 +38,42 @@ uint32_t StateChangelog::StateId(const std::string& name) {
 void StateChangelog::Append(StateChangeOp op, uint32_t state_id, int key_group,
                             std::string_view key, std::string_view ns, std::string_view user_key,
                             std::string_view value) {
-  uint64_t grew = 0;
+  ++last_sequence_;
+  const size_t most = MaxStateChangeBytes(key, ns, user_key, value);
+  if (most > hand_over_step_ - held_bytes_) {
+    HandOver();
+    if (most > hand_over_step_) {
+      uint64_t grew = 0;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        const size_t before = pending_.bytes();
+        pending_.Add(op, state_id, key_group, key, ns, user_key, value);
+        grew = pending_.bytes() - before;
+      }
+      // Outside mu_: the writer takes its own lock first, then a log's.
+      writer_->AddPendingBytes(grew);
+      return;
+    }
+  }
+  char* end = EncodeStateChange(held_.get() + held_bytes_, op, state_id, key_group, key, ns,
+                                user_key, value);
+  held_bytes_ = static_cast<size_t>(end - held_.get());
+  ++held_count_;
+}
+
+void StateChangelog::HandOver() {
+  if (held_count_ == 0) return;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    const size_t before = pending_.bytes();
-    pending_.Add(op, state_id, key_group, key, ns, user_key, value);
-    grew = pending_.bytes() - before;
+    pending_.AddEncoded(std::string_view(held_.get(), held_bytes_), held_count_);
   }
-  ++last_sequence_;
-  // The writer's count of bytes not persisted is shared by every task thread: added to at each
-  // append, its cache line moved between the cores at each append. Counted here first, it is
-  // added to in steps (at most a sixteenth of the size threshold per log).
-  uncounted_bytes_ += grew;
-  if (uncounted_bytes_ >= count_step_) {
-    // Outside mu_: the writer takes its own lock first, then a log's.
-    writer_->AddPendingBytes(uncounted_bytes_);
-    uncounted_bytes_ = 0;
-  }
+  writer_->AddPendingBytes(held_bytes_);  // outside mu_ (see above)
+  held_bytes_ = 0;
+  held_count_ = 0;
 }
 
 std::shared_future<Status> StateChangelog::Persist(uint64_t sequence) {
+  HandOver();
   return writer_->Request(this, sequence);
 }
 

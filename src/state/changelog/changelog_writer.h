@@ -18,7 +18,7 @@
 // checkpoint that references a file hands it to the registry (docs/design.md, "Changelog
 // checkpoints").
 //
-// Threads: each StateChangelog is written by its owner's thread; Persist and the segment queries
+// Threads: each StateChangelog is written and persisted by its owner's thread; the segment queries
 // may be called from any thread; the writer runs `upload_threads` threads of its own.
 #pragma once
 
@@ -78,11 +78,11 @@ class StateChangelog {
               std::string_view ns, std::string_view user_key, std::string_view value);
   // The sequence number of the last change appended (0: none yet).
   uint64_t last_sequence() const { return last_sequence_; }
+  // Makes every change up to `sequence` durable; the future holds OK once it is, or why it never
+  // will be. (The owner's thread: it hands over the changes the owner still holds.)
+  std::shared_future<Status> Persist(uint64_t sequence);
 
   // --- any thread.
-  // Makes every change up to `sequence` durable; the future holds OK once it is, or why it never
-  // will be.
-  std::shared_future<Status> Persist(uint64_t sequence);
   // The persisted segments holding the changes after `after` up to `upto`, in order; Internal if
   // some of those changes are not persisted.
   Result<std::vector<ChangelogSegment>> Segments(uint64_t after, uint64_t upto) const;
@@ -95,13 +95,22 @@ class StateChangelog {
   friend class ChangelogWriter;
   StateChangelog(std::shared_ptr<ChangelogWriter> writer, std::string backend_id);
 
+  // Hands the changes held in `held_` over to the writer (into pending_).
+  void HandOver();
+
   std::shared_ptr<ChangelogWriter> writer_;
   const std::string backend_id_;
   uint64_t last_sequence_ = 0;  // owner's thread
-  // Appended bytes not yet added to the writer's count (owner's thread; see Append).
-  static constexpr uint64_t kMaxCountStep = 64 << 10;
-  const uint64_t count_step_;
-  uint64_t uncounted_bytes_ = 0;
+  // The owner encodes its changes here, without a lock, and hands them over in steps of at most
+  // a sixteenth of the size threshold (64 KiB at most): a lock per change cost the tasks more
+  // than the encoding, and each hand-over adds to the writer's count of bytes not persisted,
+  // which all task threads share (its cache line moved between the cores at each change). A
+  // change larger than the buffer goes to pending_ directly, after what the buffer holds.
+  static constexpr size_t kMaxHandOverStep = 64 << 10;
+  const size_t hand_over_step_;
+  std::unique_ptr<char[]> held_;
+  size_t held_bytes_ = 0;
+  uint64_t held_count_ = 0;
 
   // Shared with the writer's thread, under mu_.
   mutable std::mutex mu_;
