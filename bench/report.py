@@ -4,6 +4,7 @@ directory: medians of the repeated runs with min and max beside them, each goal 
 issue beside its measured figure. Standard library only; plots through gnuplot."""
 import glob
 import json
+import math
 import os
 import re
 import statistics
@@ -19,6 +20,13 @@ def load(path):
 def mmm(values):
     """(median, min, max) of a list of numbers."""
     return statistics.median(values), min(values), max(values)
+
+
+def nearest_rank(values, p):
+    """The p-quantile (0..1) of `values` by the nearest rank: the smallest value that at least
+    p of them do not exceed."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p * len(ordered)) - 1)]
 
 
 def fmt(values, digits=1, scale=1.0):
@@ -743,8 +751,16 @@ def main():
         cl = rows.get(f"changelog every {interval}", [])
         if cl:
             worst = max(r.get("backend_pause_p99_ms", 0) for r in cl)
-            w(f"| changelog: state backend's synchronous part p99 at most 1 ms at {interval} | "
-              f"{worst:.2f} ms (worst run) | {'yes' if worst <= 1 else 'no'} |")
+            if all("backend_pauses_ms" in r for r in cl):
+                # Pooled: a run's p99 over fewer than 100 checkpoints is its maximum.
+                pooled = [p for r in cl for p in r["backend_pauses_ms"]]
+                p99 = nearest_rank(pooled, 0.99)
+                w(f"| changelog: state backend's synchronous part p99 at most 1 ms at {interval} | "
+                  f"{p99:.2f} ms over the {len(pooled)} checkpoints of {len(cl)} runs (longest "
+                  f"{max(pooled):.2f} ms) | {'yes' if p99 <= 1 else 'no'} |")
+            else:
+                w(f"| changelog: state backend's synchronous part p99 at most 1 ms at {interval} | "
+                  f"{worst:.2f} ms (worst run) | {'yes' if worst <= 1 else 'no'} |")
     cl = rows.get("changelog every 1s", [])
     if cl:
         p99 = statistics.median(r["duration_p99_ms"] for r in cl)

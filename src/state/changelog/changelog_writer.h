@@ -102,11 +102,12 @@ class StateChangelog {
   const std::string backend_id_;
   uint64_t last_sequence_ = 0;  // owner's thread
   // The owner encodes its changes here, without a lock, and hands them over in steps of at most
-  // a sixteenth of the size threshold (64 KiB at most): a lock per change cost the tasks more
+  // a sixteenth of the size threshold (16 KiB at most): a lock per change cost the tasks more
   // than the encoding, and each hand-over adds to the writer's count of bytes not persisted,
-  // which all task threads share (its cache line moved between the cores at each change). A
+  // which all task threads share (its cache line moved between the cores at each change). The
+  // step is small because a checkpoint's synchronous part copies what the buffer holds. A
   // change larger than the buffer goes to pending_ directly, after what the buffer holds.
-  static constexpr size_t kMaxHandOverStep = 64 << 10;
+  static constexpr size_t kMaxHandOverStep = 16 << 10;
   const size_t hand_over_step_;
   std::unique_ptr<char[]> held_;
   size_t held_bytes_ = 0;
