@@ -39,6 +39,8 @@ class PosixWritableFile final : public WritableFile {
         if (errno == EINTR) continue;
         return ErrnoStatus("write", path_, errno);
       }
+      // A regular file never answers 0 for bytes to write; whatever does would loop forever.
+      if (n == 0) return ErrnoStatus("write (no progress)", path_, EIO);
       data.remove_prefix(static_cast<size_t>(n));
       size_ += static_cast<uint64_t>(n);
     }
@@ -122,6 +124,7 @@ Status WriteDirect(const std::string& path, std::string_view data, mode_t mode) 
       if (errno == EINVAL) return Status::NotSupported(path + ": O_DIRECT write refused");
       return ErrnoStatus("write", path, errno);
     }
+    if (n == 0) return ErrnoStatus("write (no progress)", path, EIO);
     done += static_cast<size_t>(n);
   }
   if (::ftruncate(fd, static_cast<off_t>(data.size())) != 0) {

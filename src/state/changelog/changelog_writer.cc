@@ -17,10 +17,8 @@ namespace weir {
 StateChangelog::StateChangelog(std::shared_ptr<ChangelogWriter> writer, std::string backend_id)
     : writer_(std::move(writer)),
       backend_id_(std::move(backend_id)),
-      hand_over_step_(
-          std::clamp<size_t>(static_cast<size_t>(std::min<uint64_t>(
-                                 writer_->options_.persist_size_threshold / 16, kMaxHandOverStep)),
-                             1, kMaxHandOverStep)),
+      hand_over_step_(static_cast<size_t>(std::clamp<uint64_t>(
+          writer_->options_.persist_size_threshold / 16, 1, kMaxHandOverStep))),
       held_(new char[hand_over_step_]) {}
 
 StateChangelog::~StateChangelog() { writer_->Unregister(this); }
