@@ -84,6 +84,16 @@ Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Con
         ": true is not supported: weir's checkpoints are aligned (exactly-once), or not waited "
         "for at all with execution.checkpointing.mode: AT_LEAST_ONCE");
   }
+  if (config.Get(config::kChangelogEnabled) &&
+      config.Get(config::kChangelogMaxInFlight).bytes <
+          config.Get(config::kChangelogPersistSize).bytes) {
+    return Status::InvalidArgument(
+        std::string(config::kChangelogMaxInFlight.key) + " (" +
+        std::to_string(config.Get(config::kChangelogMaxInFlight).bytes) + " bytes) is below " +
+        std::string(config::kChangelogPersistSize.key) + " (" +
+        std::to_string(config.Get(config::kChangelogPersistSize).bytes) +
+        " bytes): tasks would wait for room before the log writes a batch on its own");
+  }
   job->fs_ = std::move(fs);
   job->config_ = config;
   WEIR_ASSIGN_OR_RETURN(job->plan_,

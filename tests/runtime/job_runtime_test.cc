@@ -18,6 +18,7 @@
 #include "bundled_jobs.h"
 #include "common/failpoint.h"
 #include "splitmix64.h"
+#include "state/changelog/changelog_options.h"
 #include "testing/output_oracle.h"
 #include "testing/temp_dir.h"
 #include "testing/wait.h"
@@ -143,6 +144,26 @@ TEST(JobRuntimeTest, WithoutCheckpointsABoundedJobCommitsAtTheEnd) {
   ASSERT_EQ(result.outcome, JobOutcome::kFinished);
   EXPECT_TRUE(
       testing::CheckRunningCounts(tmp.Sub("out"), testing::KeyedAggregateTotals(5000, 77)).ok());
+}
+
+TEST(JobRuntimeTest, AnInFlightLimitBelowThePersistThresholdIsRefused) {
+  testing::TempDir tmp;
+  Configuration c = BaseConfig(tmp, 2, false);
+  ASSERT_TRUE(c.Set(config::kChangelogEnabled, "true").ok());
+  ASSERT_TRUE(c.Set(config::kChangelogPersistSize, "10mb").ok());
+  ASSERT_TRUE(c.Set(config::kChangelogMaxInFlight, "1mb").ok());
+  auto job = JobRuntime::Create(AggregateJob(100, 10, 0, tmp.Sub("out"), nullptr, nullptr), c);
+  ASSERT_FALSE(job.ok());
+  EXPECT_EQ(job.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(job.status().ToString().find("dstl.dfs.upload.max-in-flight"), std::string::npos)
+      << job.status().ToString();
+  EXPECT_NE(job.status().ToString().find("dstl.dfs.batch.persist-size-threshold"),
+            std::string::npos)
+      << job.status().ToString();
+  // Equal is enough.
+  ASSERT_TRUE(c.Set(config::kChangelogMaxInFlight, "10mb").ok());
+  EXPECT_TRUE(
+      JobRuntime::Create(AggregateJob(100, 10, 0, tmp.Sub("out"), nullptr, nullptr), c).ok());
 }
 
 TEST(JobRuntimeTest, AtLeastOnceModeRunsToTheSameResultWithoutFailures) {

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <future>
+#include <thread>
 
 #include "common/checksum.h"
 #include "testing/fault_injecting_file_system.h"
@@ -142,6 +145,76 @@ TEST_F(ChangelogWriterTest, ChangesOfEverySizeKeepTheirOrder) {
   auto segments = log->Segments(0, 300);
   ASSERT_TRUE(segments.ok()) << segments.status().ToString();
   EXPECT_EQ(ReadBack(*segments), expected);
+}
+
+// A storage slower than the changes backpressures their owner: the changes in flight stay within
+// dstl.dfs.upload.max-in-flight while every sync of a log file takes 100 ms (without the limit
+// all of them would pile up while the first batches sync), and all of them become durable in
+// order.
+TEST_F(ChangelogWriterTest, ASlowStorageBackpressuresTheOwnerAtTheInFlightLimit) {
+  fs_->AddRule({.op = testing::FsOp::kSync, .path_contains = "changelog-", .latency_ms = 100});
+  ChangelogWriterOptions options;
+  options.persist_size_threshold = 64 << 10;  // hand-over steps of 4 KiB
+  options.max_in_flight = 256 << 10;
+  options.upload_threads = 2;
+  auto writer = ChangelogWriter::Start(*storage_, options);
+  auto log = writer->Register("agg_0");
+  std::atomic<bool> done{false};
+  int64_t most = 0;
+  std::thread sampler([&] {
+    while (!done) {
+      most = std::max(most, writer->in_flight_bytes());
+      std::this_thread::sleep_for(1ms);
+    }
+  });
+  const std::string value(1000, 'v');
+  constexpr int kChanges = 1000;  // about 1 MiB
+  for (int i = 0; i < kChanges; ++i) Put(*log, "k" + std::to_string(i), value);
+  const Status persisted = log->Persist(kChanges).get();
+  done = true;
+  sampler.join();
+  ASSERT_TRUE(persisted.ok()) << persisted.ToString();
+  EXPECT_GT(most, 0);
+  EXPECT_LE(most, int64_t{256 << 10}) << "in flight past the limit";
+  EXPECT_EQ(writer->in_flight_bytes(), 0);
+  auto segments = log->Segments(0, kChanges);
+  ASSERT_TRUE(segments.ok()) << segments.status().ToString();
+  const std::vector<std::string> read = ReadBack(*segments);
+  ASSERT_EQ(read.size(), static_cast<size_t>(kChanges));
+  for (int i = 0; i < kChanges; ++i) ASSERT_EQ(read[i], "k" + std::to_string(i) + "=" + value);
+}
+
+// A failed log's changes can never be durable: it drops them rather than holding them in memory
+// or making its owner wait for room that would never come; the other logs are not affected.
+TEST_F(ChangelogWriterTest, AFailedLogDropsItsChangesAndHoldsNoRoom) {
+  fs_->AddRule({.op = testing::FsOp::kSync, .path_contains = "changelog-", .transient = false});
+  ChangelogWriterOptions options;
+  options.persist_size_threshold = 64 << 10;
+  options.max_in_flight = 64 << 10;
+  options.retry.initial_backoff_ms = 1;
+  auto writer = ChangelogWriter::Start(*storage_, options);
+  auto failing = writer->Register("agg_0");
+  Put(*failing, "k", "v");
+  ASSERT_FALSE(failing->Persist(1).get().ok());
+  fs_->ClearRules();
+  auto appended = std::async(std::launch::async, [&] {
+    for (int i = 0; i < 1000; ++i) Put(*failing, "k" + std::to_string(i), std::string(1000, 'v'));
+  });
+  ASSERT_EQ(appended.wait_for(20s), std::future_status::ready) << "the owner waits for room";
+  EXPECT_EQ(writer->in_flight_bytes(), 0);
+  auto healthy = writer->Register("agg_1");
+  for (int i = 0; i < 200; ++i) Put(*healthy, "h" + std::to_string(i), std::string(1000, 'v'));
+  EXPECT_TRUE(healthy->Persist(200).get().ok());
+}
+
+// A closed log's changes not yet taken no longer count against the limit.
+TEST_F(ChangelogWriterTest, ClosingALogReleasesTheRoomItsChangesHeld) {
+  auto writer = Start(10s, uint64_t{1} << 20);  // nothing is written unasked below 1 MiB
+  auto log = writer->Register("agg_0");
+  for (int i = 0; i < 100; ++i) Put(*log, "k" + std::to_string(i), std::string(1000, 'v'));
+  EXPECT_GT(writer->in_flight_bytes(), 0);
+  log.reset();
+  EXPECT_EQ(writer->in_flight_bytes(), 0);
 }
 
 TEST_F(ChangelogWriterTest, TransientFailuresAreRetried) {

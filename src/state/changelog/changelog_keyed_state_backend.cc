@@ -68,6 +68,7 @@ ChangelogWriterOptions ChangelogWriterOptionsFrom(const Configuration& config) {
   ChangelogWriterOptions o;
   o.persist_delay = config.Get(config::kChangelogPersistDelay);
   o.persist_size_threshold = config.Get(config::kChangelogPersistSize).bytes;
+  o.max_in_flight = config.Get(config::kChangelogMaxInFlight).bytes;
   o.compression = config.Get(config::kChangelogCompression) ? ChangelogCompression::kLz4
                                                             : ChangelogCompression::kNone;
   o.upload_threads = static_cast<int>(config.Get(config::kChangelogUploadThreads));

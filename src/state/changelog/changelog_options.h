@@ -74,6 +74,16 @@ inline constexpr ConfigOption<MemorySize> kChangelogPersistSize{
         "checkpoint (bounds the memory they hold).",
     .flink_key = "dstl.dfs.batch.persist-size-threshold",
     .min = 1};
+inline constexpr ConfigOption<MemorySize> kChangelogMaxInFlight{
+    .key = "dstl.dfs.upload.max-in-flight",
+    .default_value = MemorySize{uint64_t{100} << 20},
+    .description =
+        "Changes handed to the log and not yet durable, at most, for all backends of the "
+        "process: a task that would go past it waits (backpressure, in its checkpoints' "
+        "synchronous part too) until batches are written, so a slow storage does not grow "
+        "the log in memory. At least dstl.dfs.batch.persist-size-threshold.",
+    .flink_key = "dstl.dfs.upload.max-in-flight",
+    .min = 1};
 inline constexpr EnumChoice<ChangelogRetryPolicy> kChangelogRetryPolicies[] = {
     {ChangelogRetryPolicy::kFixed, "fixed"}, {ChangelogRetryPolicy::kNone, "none"}};
 inline constexpr ConfigOption<ChangelogRetryPolicy> kChangelogRetryPolicy{
@@ -119,6 +129,7 @@ inline std::vector<OptionDescriptor> ChangelogOptions() {
           Describe(kChangelogBasePath),
           Describe(kChangelogPersistDelay),
           Describe(kChangelogPersistSize),
+          Describe(kChangelogMaxInFlight),
           Describe(kChangelogRetryPolicy),
           Describe(kChangelogMaxAttempts),
           Describe(kChangelogUploadThreads),

@@ -41,15 +41,9 @@ void StateChangelog::Append(StateChangeOp op, uint32_t state_id, int key_group,
   if (most > hand_over_step_ - held_bytes_) {
     HandOver();
     if (most > hand_over_step_) {
-      uint64_t grew = 0;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        const size_t before = pending_.bytes();
-        pending_.Add(op, state_id, key_group, key, ns, user_key, value);
-        grew = pending_.bytes() - before;
-      }
-      // Outside mu_: the writer takes its own lock first, then a log's.
-      writer_->AddPendingBytes(grew);
+      (void)AddToPending(most, [&](StateChangeEncoder& pending) {
+        pending.Add(op, state_id, key_group, key, ns, user_key, value);
+      });
       return;
     }
   }
@@ -59,13 +53,29 @@ void StateChangelog::Append(StateChangeOp op, uint32_t state_id, int key_group,
   ++held_count_;
 }
 
-void StateChangelog::HandOver() {
-  if (held_count_ == 0) return;
+template <typename Add>
+bool StateChangelog::AddToPending(uint64_t bytes, Add add) {
+  if (failed_.load(std::memory_order_relaxed)) return false;
+  writer_->WaitForRoom(bytes);
+  uint64_t grew = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    pending_.AddEncoded(std::string_view(held_.get(), held_bytes_), held_count_);
+    // A failed log's changes can never be durable: they are dropped, not kept in memory.
+    if (!error_.ok()) return false;
+    const size_t before = pending_.bytes();
+    add(pending_);
+    grew = pending_.bytes() - before;
   }
-  writer_->AddPendingBytes(held_bytes_);  // outside mu_ (see above)
+  // Outside mu_: the writer takes its own lock first, then a log's.
+  writer_->AddPendingBytes(grew);
+  return true;
+}
+
+void StateChangelog::HandOver() {
+  if (held_count_ == 0) return;
+  (void)AddToPending(held_bytes_, [&](StateChangeEncoder& pending) {
+    pending.AddEncoded(std::string_view(held_.get(), held_bytes_), held_count_);
+  });
   held_bytes_ = 0;
   held_count_ = 0;
 }
@@ -131,6 +141,7 @@ ChangelogWriter::~ChangelogWriter() {
     stop_ = true;
   }
   cv_.notify_all();
+  room_cv_.notify_all();
   for (auto& t : threads_) t.join();
   for (auto& w : waiters_) w->done.set_value(Status::Aborted("the state-change log closed"));
 }
@@ -147,6 +158,17 @@ void ChangelogWriter::Unregister(StateChangelog* log) {
   // A batch being written, or written and waiting for an earlier one, may hold its chunk.
   idle_cv_.wait(lock, [&] { return in_flight_ == 0 && written_.empty(); });
   std::erase(logs_, log);
+  {
+    // Its changes not taken are dropped with it: they no longer count against the limit.
+    std::lock_guard<std::mutex> log_lock(log->mu_);
+    in_flight_bytes_.fetch_sub(static_cast<int64_t>(log->pending_.bytes()),
+                               std::memory_order_relaxed);
+  }
+  if (blocked_ > 0) {
+    lock.unlock();
+    room_cv_.notify_all();
+    lock.lock();
+  }
   std::erase_if(waiters_, [&](const std::shared_ptr<Waiter>& w) {
     if (w->log != log) return false;
     w->done.set_value(Status::Aborted("backend " + log->backend_id() + " closed"));
@@ -192,7 +214,26 @@ std::shared_future<Status> ChangelogWriter::Request(StateChangelog* log, uint64_
   return done;
 }
 
+void ChangelogWriter::WaitForRoom(uint64_t n) {
+  const auto limit = static_cast<int64_t>(options_.max_in_flight);
+  const auto has_room = [&] {
+    const int64_t now = in_flight_bytes_.load(std::memory_order_relaxed);
+    return now <= 0 || now + static_cast<int64_t>(n) <= limit;
+  };
+  if (has_room()) return;
+  std::unique_lock<std::mutex> lock(mu_);
+  ++blocked_;
+  // A writer thread takes what is pending now, whatever the size threshold (see Loop). Woken
+  // without the lock, as everywhere here.
+  lock.unlock();
+  cv_.notify_all();
+  lock.lock();
+  room_cv_.wait(lock, [&] { return stop_ || has_room(); });
+  --blocked_;
+}
+
 void ChangelogWriter::AddPendingBytes(uint64_t n) {
+  in_flight_bytes_.fetch_add(static_cast<int64_t>(n), std::memory_order_relaxed);
   // Most appends only count; the one that crosses the threshold wakes the writer.
   const uint64_t before = pending_bytes_.fetch_add(n, std::memory_order_relaxed);
   if (before < options_.persist_size_threshold && before + n >= options_.persist_size_threshold) {
@@ -217,8 +258,9 @@ void ChangelogWriter::Loop() {
   SetCurrentThreadName("weir-dstl");
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
-    const bool full =
-        pending_bytes_.load(std::memory_order_relaxed) >= options_.persist_size_threshold;
+    const uint64_t pending = pending_bytes_.load(std::memory_order_relaxed);
+    // An owner waiting for room (WaitForRoom) needs what is pending written, however little.
+    const bool full = pending >= options_.persist_size_threshold || (blocked_ > 0 && pending > 0);
     const auto due = first_request_ + options_.persist_delay;
     if (full || (requested_ && std::chrono::steady_clock::now() >= due)) {
       PersistBatch(lock);
@@ -304,9 +346,11 @@ void ChangelogWriter::PersistBatch(std::unique_lock<std::mutex>& lock) {
   std::vector<Answer> answers;
   CommitInOrder(&done, &answers);
   idle_cv_.notify_all();
+  const bool wake_blocked = blocked_ > 0;
   // The applied batches are freed, and the answered requests told, without the lock (the
   // batches' records went back to their logs).
   lock.unlock();
+  if (wake_blocked) room_cv_.notify_all();
   for (Answer& a : answers) a.waiter->done.set_value(std::move(a.status));
   answers.clear();
   done.clear();
@@ -318,18 +362,31 @@ void ChangelogWriter::CommitInOrder(std::vector<std::unique_ptr<Batch>>* done,
   for (auto it = written_.find(next_commit_); it != written_.end();
        it = written_.find(next_commit_)) {
     Batch& batch = *it->second;
+    int64_t settled = 0;  // bytes no longer in flight
     for (size_t i = 0; i < batch.taken.size(); ++i) {
       StateChangelog* log = batch.taken[i].log;
       std::lock_guard<std::mutex> log_lock(log->mu_);
       ChangelogChunk& chunk = batch.taken[i].chunk;
+      settled += static_cast<int64_t>(chunk.records.size());
       log->pending_.Recycle(std::move(chunk.records));
       if (!batch.status.ok()) log->error_ = batch.status;
-      // After a failed batch a log's later changes are not durable in order: none counts.
-      if (!log->error_.ok()) continue;
+      // After a failed batch a log's later changes are not durable in order: none counts, and
+      // those it holds are dropped (AddToPending takes no more).
+      if (!log->error_.ok()) {
+        log->failed_.store(true, std::memory_order_relaxed);
+        if (!log->pending_.empty()) {
+          settled += static_cast<int64_t>(log->pending_.bytes());
+          uint64_t count = 0;
+          log->pending_.Recycle(log->pending_.Take(&count));
+          log->pending_first_ += count;
+        }
+        continue;
+      }
       log->segments_.push_back({batch.file, batch.ranges[i].first, batch.ranges[i].second,
                                 chunk.first_sequence, chunk.last_sequence()});
       log->persisted_ = chunk.last_sequence();
     }
+    in_flight_bytes_.fetch_sub(settled, std::memory_order_relaxed);
     done->push_back(std::move(it->second));
     written_.erase(it);
     ++next_commit_;

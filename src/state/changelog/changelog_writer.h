@@ -45,6 +45,10 @@ namespace weir {
 struct ChangelogWriterOptions {
   std::chrono::milliseconds persist_delay{10};
   uint64_t persist_size_threshold = uint64_t{10} << 20;
+  // Changes handed to the log and not yet durable, at most (dstl.dfs.upload.max-in-flight): an
+  // owner that would exceed it waits, so a storage slower than the changes backpressures the
+  // tasks instead of growing their changes in memory. At least persist_size_threshold.
+  uint64_t max_in_flight = uint64_t{100} << 20;
   int upload_threads = 5;
   ChangelogCompression compression = ChangelogCompression::kLz4;
   RetryOptions retry;
@@ -95,8 +99,13 @@ class StateChangelog {
   friend class ChangelogWriter;
   StateChangelog(std::shared_ptr<ChangelogWriter> writer, std::string backend_id);
 
-  // Hands the changes held in `held_` over to the writer (into pending_).
+  // Hands the changes held in `held_` over to the writer (into pending_); drops them once the
+  // log has failed.
   void HandOver();
+  // Adds `add(pending_)`'s records to pending_ after waiting for room for `bytes` of them;
+  // false (nothing added) once the log has failed.
+  template <typename Add>
+  bool AddToPending(uint64_t bytes, Add add);
 
   std::shared_ptr<ChangelogWriter> writer_;
   const std::string backend_id_;
@@ -122,6 +131,7 @@ class StateChangelog {
   std::deque<ChangelogSegment> segments_;
   uint64_t persisted_ = 0;
   Status error_;
+  std::atomic<bool> failed_{false};  // !error_.ok(), readable without mu_
 };
 
 class ChangelogWriter : public std::enable_shared_from_this<ChangelogWriter> {
@@ -136,6 +146,8 @@ class ChangelogWriter : public std::enable_shared_from_this<ChangelogWriter> {
   // Figures for metrics and tests.
   uint64_t files_written() const;
   uint64_t bytes_written() const;
+  // Bytes handed over by the logs and not yet durable (nor dropped with a failed or closed log).
+  int64_t in_flight_bytes() const { return in_flight_bytes_.load(std::memory_order_relaxed); }
 
  private:
   friend class StateChangelog;
@@ -148,6 +160,10 @@ class ChangelogWriter : public std::enable_shared_from_this<ChangelogWriter> {
   void Unregister(StateChangelog* log);
   std::shared_future<Status> Request(StateChangelog* log, uint64_t sequence);
   void AddPendingBytes(uint64_t n);
+  // Waits while handing over `n` more bytes would take the changes in flight past
+  // max_in_flight (owner's thread; returns at once when nothing is in flight, or the writer
+  // stops).
+  void WaitForRoom(uint64_t n);
   struct Batch;
   void Loop();
   // Takes every log's pending changes and persists them as one file.
@@ -173,6 +189,8 @@ class ChangelogWriter : public std::enable_shared_from_this<ChangelogWriter> {
   mutable std::mutex mu_;
   std::condition_variable cv_;       // the threads wait for work here
   std::condition_variable idle_cv_;  // Unregister waits here for the batches in flight
+  std::condition_variable room_cv_;  // owners wait here for room under max_in_flight
+  int blocked_ = 0;                  // owners waiting for room: batches start at once
   bool timing_ = false;              // a thread keeps time (see Loop)
   std::vector<StateChangelog*> logs_;
   std::vector<std::shared_ptr<Waiter>> waiters_;
@@ -183,6 +201,9 @@ class ChangelogWriter : public std::enable_shared_from_this<ChangelogWriter> {
   uint64_t next_commit_ = 1;  // and applied in it
   std::map<uint64_t, std::unique_ptr<Batch>> written_;  // waiting for an earlier one
   std::atomic<uint64_t> pending_bytes_{0};              // appended since the last batch was taken
+  // Handed over and not yet committed or dropped. Signed: a batch can commit before the owner
+  // that handed its bytes over has counted them.
+  std::atomic<int64_t> in_flight_bytes_{0};
   uint64_t next_file_ = 1;
   uint64_t files_written_ = 0;
   uint64_t bytes_written_ = 0;
