@@ -6,12 +6,15 @@
 //
 // A batch is persisted when a backend asks for its changes to be durable (a checkpoint's
 // asynchronous part; other requests arriving within `persist_delay` join the same batch) or
-// when the changes not yet persisted reach `persist_size_threshold` (so they never pile up in
-// memory). Up to `upload_threads` batches are written at once (a checkpoint's batch does not wait
-// behind a threshold batch's write and sync); they become durable in the order they were taken,
-// so a log's persisted changes never have a gap. A batch that fails is retried by the retry policy;
-// when it still fails, the logs whose changes it held are failed for good: their changes are lost
-// from the log, so no later checkpoint may claim them (the backend must be restored).
+// when the changes not yet persisted reach `persist_size_threshold`. Up to `upload_threads`
+// batches are written at once (a checkpoint's batch does not wait behind a threshold batch's
+// write and sync); they become durable in the order they were taken, so a log's persisted
+// changes never have a gap. The changes handed over and not yet durable are at most
+// `max_in_flight`: an owner that would go past it waits, and meanwhile the writer takes whatever
+// is pending (so a slow storage backpressures the tasks rather than filling memory). A batch that
+// fails is retried by the retry policy; when it still fails, the logs whose changes it held are
+// failed for good: their changes are lost from the log, so no later checkpoint may claim them
+// (the backend must be restored), and they drop the changes appended after.
 //
 // Files are written under shared/ (or the log directory of dstl.dfs.base-path,
 // storage/checkpoint_storage.h) as changelog-<writer id>-<n>.dstl and never deleted here: a
