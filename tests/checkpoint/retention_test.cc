@@ -98,7 +98,11 @@ TEST_P(RetentionTest, LongHistoryConsolidatesItself) {
   std::mt19937_64 rng(k);
   Update(rng, kKeys);
   std::map<uint64_t, Model> models;
-  size_t max_shared_files = 0, min_shared_after_max = SIZE_MAX;
+  // Compactions merge SSTs: some checkpoint references fewer shared files than one before it.
+  // (Not necessarily after the largest count: on a loaded machine compactions lag, and the
+  // largest count can be the last checkpoint's.)
+  size_t most_shared_files = 0;
+  bool merged = false;
   for (int i = 0; i < kCheckpoints; ++i) {
     ASSERT_NO_FATAL_FAILURE(Update(rng, 400));
     auto m = testing::TakeCheckpoint(*coordinator, {{backend_.get(), strategy_.get()}});
@@ -107,13 +111,10 @@ TEST_P(RetentionTest, LongHistoryConsolidatesItself) {
     while (static_cast<int>(models.size()) > k) models.erase(models.begin());
     size_t shared = 0;
     for (const auto& f : m->backends[0].files) shared += f.role == StateFileRole::kShared;
-    if (shared > max_shared_files) {
-      max_shared_files = shared;
-      min_shared_after_max = SIZE_MAX;
-    }
-    min_shared_after_max = std::min(min_shared_after_max, shared);
+    merged = merged || shared < most_shared_files;
+    most_shared_files = std::max(most_shared_files, shared);
   }
-  EXPECT_LT(min_shared_after_max, max_shared_files) << "no compaction ever merged SSTs";
+  EXPECT_TRUE(merged) << "no compaction ever merged SSTs";
 
   const auto retained = coordinator->RetainedIds();
   ASSERT_EQ(static_cast<int>(retained.size()), k);
