@@ -84,14 +84,13 @@ Result<std::unique_ptr<JobRuntime>> JobRuntime::Create(JobGraph graph, const Con
         ": true is not supported: weir's checkpoints are aligned (exactly-once), or not waited "
         "for at all with execution.checkpointing.mode: AT_LEAST_ONCE");
   }
-  if (config.Get(config::kChangelogEnabled) &&
-      config.Get(config::kChangelogMaxInFlight).bytes <
-          config.Get(config::kChangelogPersistSize).bytes) {
+  const uint64_t in_flight = config.Get(config::kChangelogMaxInFlight).bytes;
+  const uint64_t persist_size = config.Get(config::kChangelogPersistSize).bytes;
+  if (config.Get(config::kChangelogEnabled) && in_flight < persist_size) {
     return Status::InvalidArgument(
-        std::string(config::kChangelogMaxInFlight.key) + " (" +
-        std::to_string(config.Get(config::kChangelogMaxInFlight).bytes) + " bytes) is below " +
-        std::string(config::kChangelogPersistSize.key) + " (" +
-        std::to_string(config.Get(config::kChangelogPersistSize).bytes) +
+        std::string(config::kChangelogMaxInFlight.key) + " (" + std::to_string(in_flight) +
+        " bytes) is below " + std::string(config::kChangelogPersistSize.key) + " (" +
+        std::to_string(persist_size) +
         " bytes): tasks would wait for room before the log writes a batch on its own");
   }
   job->fs_ = std::move(fs);
