@@ -44,6 +44,8 @@ step() {
   "$@" >/dev/null
 }
 work=${TMPDIR:-/tmp}/weir-bench
+# Made here: on --resume the steps that would have made it may all be skipped.
+mkdir -p "$work"
 export WEIR_LOG_LEVEL=warn
 
 [ -n "$resume" ] || {
