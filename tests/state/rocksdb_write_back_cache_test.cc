@@ -7,6 +7,7 @@
 #include "state/rocksdb/rocksdb_write_back_cache.h"
 
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 
 #include <future>
 #include <map>
@@ -25,10 +26,17 @@ class WriteBackCacheTest : public testing::BackendMaker,
                            public testing::StateModel,
                            public ::testing::TestWithParam<std::string> {
  protected:
-  // The cache's size, and full or incremental checkpoints.
-  void Configure(const std::string& size, bool incremental) {
+  // The cache's size (the parameter: "<size>", or "<size> ingesting" for a writer that ingests
+  // every batch as SST files), and full or incremental checkpoints.
+  void Configure(const std::string& param, bool incremental) {
+    const size_t space = param.find(" ingesting");
+    const std::string size = param.substr(0, space);
     ASSERT_TRUE(config_.Set("state.backend.rocksdb.memory.managed", "false").ok());
     ASSERT_TRUE(config_.Set("state.backend.rocksdb.write-back-cache.size", size).ok());
+    ASSERT_TRUE(config_
+                    .Set("state.backend.rocksdb.write-back-cache.ingest-min-rows",
+                         space == std::string::npos ? "0" : "1")
+                    .ok());
     ASSERT_TRUE(config_.Set("state.backend.incremental", incremental ? "true" : "false").ok());
   }
 
@@ -96,6 +104,10 @@ void WriteBackCacheTest::CheckpointsWhileWriting(bool incremental) {
     ASSERT_TRUE(handle.ok()) << handle.status().ToString();
     b.NotifyCheckpointComplete(id);
     taken.emplace(id, std::make_pair(at_barrier, *handle));
+  }
+  if (incremental && GetParam().ends_with("ingesting")) {
+    // (A full checkpoint flushes nothing: with L0 empty the writer keeps to the memtable.)
+    EXPECT_GT(CacheOf(b)->ingested_batches(), 0u) << "the writer ingested its batches";
   }
   for (const uint64_t id : {uint64_t{3}, uint64_t{6}}) {
     auto restored = Restore(taken.at(id).second, id);
@@ -208,6 +220,44 @@ TEST_P(WriteBackCacheTest, AFullSnapshotOutlivingItsBackendHoldsTheStateOrFails)
 
 // List appends to rows the cache does not hold are merge operands until read: a read after they
 // were written back (or while they are in flight) sees RocksDB's list followed by them.
+// Checkpoints that each rewrite every row, ingested as SST files: the files land in L0, whence
+// compactions merge them into L1 (this database stays far below L1's target size). RocksDB puts
+// an ingested file in the deepest level above the first one it overlaps, so ingesting into a
+// fresh database would stack one stale copy of the state per checkpoint in L6, L5, ... where no
+// compaction reaches them.
+class WriteBackIngestionTest : public WriteBackCacheTest {};
+
+TEST_F(WriteBackIngestionTest, IngestedCheckpointsDoNotStackCopiesInDeepLevels) {
+  Configure("64 mb ingesting", /*incremental=*/true);
+  auto made = Make("rocksdb", "op_0", nullptr);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  CheckpointableKeyedStateBackend& b = **made;
+  const States s = Register(b);
+  Model model;
+  for (uint64_t id = 1; id <= 8; ++id) {
+    for (uint64_t k = 0; k < 2000; ++k) {
+      std::string bytes;
+      if (!Owns(b, k, &bytes)) continue;
+      ASSERT_TRUE(b.SetCurrentKey(bytes).ok());
+      const auto x = static_cast<int64_t>(id * 10000 + k);
+      ASSERT_TRUE(s.value->Update(x).ok());
+      model[k].value = x;
+    }
+    auto part = b.Snapshot(id);
+    ASSERT_TRUE(part.ok()) << part.status().ToString();
+    auto handle = (*part)->Run();
+    ASSERT_TRUE(handle.ok()) << handle.status().ToString();
+    b.NotifyCheckpointComplete(id);
+  }
+  Check(b, model);
+  EXPECT_GT(CacheOf(b)->ingested_batches(), 0u) << "the writer ingested its batches";
+  std::vector<rocksdb::LiveFileMetaData> files;
+  static_cast<RocksDbKeyedStateBackend&>(b).database()->GetLiveFilesMetaData(&files);
+  for (const auto& f : files) {
+    EXPECT_LE(f.level, 1) << f.column_family_name << f.name << " holds stale rows in a deep level";
+  }
+}
+
 TEST_P(WriteBackCacheTest, AppendsToUncachedListsReadBackInOrder) {
   Configure(GetParam(), /*incremental=*/true);
   auto made = Make("rocksdb", "op_0", nullptr);
@@ -361,10 +411,13 @@ TEST(WriteBackCacheWakeTest, ABatchHandedOverAtABarrierIsWrittenHoweverTheWriter
   EXPECT_TRUE(written.ok() || written.code() == StatusCode::kAborted) << written.ToString();
 }
 
-INSTANTIATE_TEST_SUITE_P(State, WriteBackCacheTest, ::testing::Values("64 kb", "64 mb"),
+INSTANTIATE_TEST_SUITE_P(State, WriteBackCacheTest,
+                         ::testing::Values("64 kb", "64 mb", "64 kb ingesting", "64 mb ingesting"),
                          [](const auto& info) {
-                           return info.param == "64 kb" ? std::string("Evicting")
-                                                        : std::string("HoldingAll");
+                           std::string name = info.param.starts_with("64 kb") ? "Evicting"
+                                                                              : "HoldingAll";
+                           if (info.param.ends_with("ingesting")) name += "Ingesting";
+                           return name;
                          });
 
 }  // namespace

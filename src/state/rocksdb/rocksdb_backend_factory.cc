@@ -85,6 +85,7 @@ RocksDbTuning RocksDbTuningFromConfig(const Configuration& config) {
   t.max_size_amplification_percent = static_cast<int>(config.Get(config::kMaxSizeAmplification));
   t.restore_by_ingestion = config.Get(config::kIngestRestore);
   t.memtable = config.Get(config::kMemtable);
+  t.write_back_ingest_min_rows = static_cast<size_t>(config.Get(config::kWriteBackIngestMinRows));
   return t;
 }
 

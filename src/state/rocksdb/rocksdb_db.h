@@ -16,6 +16,7 @@
 #include "state/rocksdb/rocksdb_keyed_state_backend.h"
 #include "state/rocksdb/rocksdb_shared_memory.h"
 #include "state/rocksdb/rocksdb_ttl_compaction_filter.h"
+#include "state/rocksdb/rocksdb_write_back_cache.h"
 
 namespace weir {
 
@@ -44,9 +45,18 @@ struct RocksDbKeyedStateBackend::Db : MemtableHolder {
   // Set when a deferred flush lost the race against a later flush (NativeCheckpoint::Finish):
   // the next native checkpoint flushes in its synchronous part.
   std::atomic<bool> flush_synchronously_next{false};
-  // Deferred native checkpoints begun and maybe not finished (the next begin finishes them).
+  // Deferred native checkpoints begun and maybe not finished: the next begin finishes them, and
+  // so does the write-back cache's writer before it ingests rows (FinishSwitchedCheckpoints).
+  // Dropped once their owners have.
+  struct Unfinished {
+    std::weak_ptr<NativeCheckpoint> checkpoint;
+    HandedOverBatch switched;  // its memtable switch (the barrier)
+  };
   std::mutex unfinished_mu;
-  std::vector<std::weak_ptr<NativeCheckpoint>> unfinished;
+  std::vector<Unfinished> unfinished;
+  // Finishes the unfinished checkpoints whose barrier has passed (a later write may then reach
+  // an SST file without failing them). The thread that writes RocksDB.
+  void FinishSwitchedCheckpoints();
 
   // The compaction that rewrites the files a rescaled restore's dropped key groups straddle
   // (DropKeyGroupsOutsideRange) runs on a thread of its own; every native checkpoint waits for

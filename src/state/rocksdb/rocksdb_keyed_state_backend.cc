@@ -254,8 +254,15 @@ RocksDbKeyedStateBackend::RocksDbKeyedStateBackend(RocksDbBackendOptions options
                                                    std::shared_ptr<Db> db)
     : options_(std::move(options)), db_(std::move(db)) {
   if (options_.tuning.write_back_cache) {
+    WriteBackIngestion ingestion;
+    if (options_.tuning.write_back_ingest_min_rows > 0) {
+      ingestion.dir = options_.local_dir + "/write-back";
+      ingestion.min_rows = options_.tuning.write_back_ingest_min_rows;
+      ingestion.level0_limit = db_->cf_options.level0_slowdown_writes_trigger;
+      ingestion.before_ingest = [db = db_.get()] { db->FinishSwitchedCheckpoints(); };
+    }
     cache_ = std::make_unique<WriteBackCache>(db_->db, options_.tuning.write_back_cache,
-                                              options_.tuning.memory);
+                                              options_.tuning.memory, std::move(ingestion));
   }
 }
 
@@ -268,6 +275,8 @@ void RocksDbKeyedStateBackend::BarrierForwarded() {
 }
 
 RocksDbKeyedStateBackend::~RocksDbKeyedStateBackend() = default;
+
+rocksdb::DB* RocksDbKeyedStateBackend::database() const { return db_->db; }
 
 Status RocksDbKeyedStateBackend::ValidateOptions(RocksDbBackendOptions& options) {
   WEIR_RETURN_IF_ERROR(ValidateBackendIdentity(options.backend_id, options.max_parallelism,

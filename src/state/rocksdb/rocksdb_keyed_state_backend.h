@@ -19,6 +19,10 @@
 #include "state/state_snapshot_view.h"
 #include "weir/keyed_state_backend.h"
 
+namespace rocksdb {
+class DB;
+}  // namespace rocksdb
+
 namespace weir {
 
 class RocksDbSharedMemory;
@@ -54,6 +58,9 @@ struct RocksDbTuning {
   // of a managed memory budget, or this backend's own; null: no cache, every access goes to
   // RocksDB.
   std::shared_ptr<WriteBackCacheBudget> write_back_cache;
+  // Batches of at least this many rows the cache's writer ingests as SST files instead of
+  // writing them through the memtable (WriteBackIngestion); 0: never.
+  size_t write_back_ingest_min_rows = 32768;
 };
 
 struct RocksDbBackendOptions {
@@ -105,6 +112,8 @@ class RocksDbKeyedStateBackend final : public CheckpointableKeyedStateBackend {
   }
   // The write-back cache in front of RocksDB; null when off.
   WriteBackCache* write_back_cache() const { return cache_.get(); }
+  // The database, for reading its properties and metadata (the backend does all writes).
+  rocksdb::DB* database() const;
   // Opens the database that a restore placed in <options.local_dir>/db (the files of a native
   // checkpoint); `states` are the states it holds, one column family each.
   static Result<std::unique_ptr<RocksDbKeyedStateBackend>> OpenRestored(

@@ -277,6 +277,20 @@ class SharedNativeCheckpoint final : public NativeCheckpoint {
 
 }  // namespace
 
+void RocksDbKeyedStateBackend::Db::FinishSwitchedCheckpoints() {
+  std::vector<std::shared_ptr<NativeCheckpoint>> switched;
+  {
+    std::lock_guard<std::mutex> lock(unfinished_mu);
+    std::erase_if(unfinished, [](const Unfinished& u) { return u.checkpoint.expired(); });
+    for (auto& u : unfinished) {
+      // One whose switch is still queued behind the rows being written holds them: not yet.
+      if (!u.switched.Done()) continue;
+      if (auto c = u.checkpoint.lock()) switched.push_back(std::move(c));
+    }
+  }
+  for (const auto& c : switched) (void)c->Finish();  // its owner sees the result
+}
+
 Result<std::unique_ptr<NativeCheckpoint>> RocksDbKeyedStateBackend::BeginNativeCheckpoint(
     const std::string& dir, NativeCheckpointOptions options) {
   // The compaction of a rescaled restore's dropped key groups must end before the barrier: it
@@ -298,10 +312,10 @@ Result<std::unique_ptr<NativeCheckpoint>> RocksDbKeyedStateBackend::BeginNativeC
   std::vector<std::shared_ptr<NativeCheckpoint>> earlier;
   {
     std::lock_guard<std::mutex> lock(db_->unfinished_mu);
-    for (auto& weak : db_->unfinished) {
-      if (auto c = weak.lock()) earlier.push_back(std::move(c));
+    std::erase_if(db_->unfinished, [](const Db::Unfinished& u) { return u.checkpoint.expired(); });
+    for (auto& u : db_->unfinished) {
+      if (auto c = u.checkpoint.lock()) earlier.push_back(std::move(c));
     }
-    db_->unfinished.clear();
   }
   std::vector<rocksdb::ColumnFamilyHandle*> families;
   for (const auto& [name, cf] : db_->column_families) families.push_back(cf);
@@ -323,7 +337,7 @@ Result<std::unique_ptr<NativeCheckpoint>> RocksDbKeyedStateBackend::BeginNativeC
       db_, dir, std::move(families), std::move(barrier), switched, std::move(options));
   {
     std::lock_guard<std::mutex> lock(db_->unfinished_mu);
-    db_->unfinished.push_back(deferred);
+    db_->unfinished.push_back({deferred, switched});
   }
   return std::unique_ptr<NativeCheckpoint>(new SharedNativeCheckpoint(std::move(deferred)));
 }

@@ -129,6 +129,18 @@ inline constexpr ConfigOption<bool> kWriteBackCache{
         "savepoints, before the snapshot they read); iterating a map or a state's keys writes "
         "them first. See checkpoints.md.",
 };
+inline constexpr ConfigOption<int64_t> kWriteBackIngestMinRows{
+    .key = "state.backend.rocksdb.write-back-cache.ingest-min-rows",
+    .default_value = 32768,
+    .description =
+        "At least this many rows of one state in a batch (a checkpoint's dirty rows, mostly) "
+        "the write-back cache's writer sorts into one SST file and ingests (IngestExternalFile), "
+        "skipping the memtable inserts and the flush the checkpoint would wait for; fewer rows, "
+        "states whose L0 files reached RocksDB's write slowdown trigger and files that would not "
+        "land in L0 go through write batches and the memtable. 0: never ingest. See "
+        "checkpoints.md.",
+    .min = 0,
+    .max = 1'000'000'000};
 inline constexpr ConfigOption<double> kRocksDbWriteBackCacheRatio{
     .key = "state.backend.rocksdb.memory.write-back-cache-ratio",
     .default_value = 0.25,
@@ -157,6 +169,7 @@ inline std::vector<OptionDescriptor> RocksDbOptions() {
           Describe(kRocksDbWriteBufferRatio),
           Describe(kRocksDbHighPrioPoolRatio),
           Describe(kWriteBackCache),
+          Describe(kWriteBackIngestMinRows),
           Describe(kRocksDbWriteBackCacheRatio),
           Describe(kWriteBackCacheSize)};
 }

@@ -1,9 +1,11 @@
 #include "state/rocksdb/rocksdb_write_back_cache.h"
 
+#include <rocksdb/sst_file_writer.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 
 #include "common/thread_name.h"
 #include "state/rocksdb/rocksdb_db.h"
@@ -46,8 +48,12 @@ struct WriteBackCache::Batch {
 };
 
 WriteBackCache::WriteBackCache(rocksdb::DB* db, std::shared_ptr<WriteBackCacheBudget> budget,
-                               std::shared_ptr<RocksDbSharedMemory> memory)
-    : db_(db), budget_(std::move(budget)), memory_(std::move(memory)) {
+                               std::shared_ptr<RocksDbSharedMemory> memory,
+                               WriteBackIngestion ingestion)
+    : db_(db),
+      budget_(std::move(budget)),
+      memory_(std::move(memory)),
+      ingestion_(std::move(ingestion)) {
   budget_->Join();
   writer_ = std::thread([this] { WriterLoop(); });
 }
@@ -291,6 +297,10 @@ HandedOverBatch HandedOverBatch::Done(Status status) {
   return batch;
 }
 
+bool HandedOverBatch::Done() const {
+  return !done_.valid() || done_.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+}
+
 Status HandedOverBatch::Wait() const {
   if (signal_) signal_->Wake();
   return done_.valid() ? done_.get() : Status::OK();
@@ -327,7 +337,7 @@ Status WriteBackCache::Drain() {
   // The writer takes batches from the queue only, and it is empty: until this thread queues
   // another, it is the only writer.
   std::shared_ptr<Batch> batch = Freeze();
-  Status s = WriteRows(*batch);
+  Status s = WriteRows(*batch, /*may_ingest=*/false);
   if (!s.ok()) {
     error_ = s;
     failed_.store(true);
@@ -346,31 +356,41 @@ Status WriteBackCache::Drain(rocksdb::ColumnFamilyHandle* cf) {
   return Drain();
 }
 
-Status WriteBackCache::WriteRows(const Batch& batch) const {
-  // In key order per column family: the memtable inserts them the faster. The order is sorted
-  // on each key's first 16 bytes held in place (comparisons that follow a key's pointer miss the
-  // CPU's caches), the rest of a key only between rows whose first 16 bytes are equal.
-  struct Ordered {
-    uint32_t cf;
-    uint64_t head[2];
-    const Entry* row;
-  };
-  std::vector<Ordered> order;
+// A batch's row in the order the writer writes them.
+struct WriteBackCache::SortedRow {
+  uint32_t cf;
+  uint64_t head[2];  // the key's first 16 bytes, big-endian, zero-padded
+  const Entry* row;
+};
+
+Status WriteBackCache::WriteRows(const Batch& batch, bool may_ingest) {
+  // In key order per column family: the memtable inserts them the faster (and an SST file takes
+  // nothing else). The order is sorted on each key's first 16 bytes held in place (comparisons
+  // that follow a key's pointer miss the CPU's caches), the rest of a key only between rows
+  // whose first 16 bytes are equal: bytewise order, the column families' comparator.
+  std::vector<SortedRow> order;
   order.reserve(batch.rows.size());
   for (const Entry* row : batch.rows) {
-    Ordered o{row->cf->GetID(), {0, 0}, row};
+    SortedRow o{row->cf->GetID(), {0, 0}, row};
     const rocksdb::Slice key = RocksKey(*row->key);
     for (size_t i = 0; i < 16 && i < key.size(); ++i) {
       o.head[i / 8] |= uint64_t{static_cast<unsigned char>(key[i])} << (56 - 8 * (i % 8));
     }
     order.push_back(o);
   }
-  std::sort(order.begin(), order.end(), [](const Ordered& a, const Ordered& b) {
+  std::sort(order.begin(), order.end(), [](const SortedRow& a, const SortedRow& b) {
     if (a.cf != b.cf) return a.cf < b.cf;
     if (a.head[0] != b.head[0]) return a.head[0] < b.head[0];
     if (a.head[1] != b.head[1]) return a.head[1] < b.head[1];
     return *a.row->key < *b.row->key;
   });
+  if (may_ingest && !ingestion_.dir.empty() && order.size() >= ingestion_.min_rows) {
+    return IngestOrInsertRows(order, batch);
+  }
+  return InsertRows(order, batch.seq & 1);
+}
+
+Status WriteBackCache::InsertRows(const std::vector<SortedRow>& rows, size_t slot) const {
   rocksdb::WriteBatch write;
   const auto flush = [&]() -> Status {
     if (write.Count() == 0) return Status::OK();
@@ -379,25 +399,132 @@ Status WriteBackCache::WriteRows(const Batch& batch) const {
     if (s.ok() && memory_) memory_->WaitForMemtableRoom();
     return s;
   };
-  for (const Ordered& o : order) {
-    const Slot& slot = o.row->slots[batch.seq & 1];
+  for (const SortedRow& o : rows) {
+    const Slot& version = o.row->slots[slot];
     const rocksdb::Slice key = RocksKey(*o.row->key);
     rocksdb::Status s;
-    switch (slot.state) {
+    switch (version.state) {
       case RowState::kValue:
-        s = write.Put(o.row->cf, key, slot.value);
+        s = write.Put(o.row->cf, key, version.value);
         break;
       case RowState::kAbsent:
         s = write.Delete(o.row->cf, key);
         break;
       case RowState::kOperands:
-        if (!slot.value.empty()) s = write.Merge(o.row->cf, key, slot.value);
+        if (!version.value.empty()) s = write.Merge(o.row->cf, key, version.value);
         break;
     }
     WEIR_RETURN_IF_ERROR(FromRocksDb(s, "write-back of state rows"));
     if (static_cast<size_t>(write.Count()) >= kRowsPerWrite) WEIR_RETURN_IF_ERROR(flush());
   }
   return flush();
+}
+
+bool WriteBackCache::IngestsIntoLevel0(rocksdb::ColumnFamilyHandle* cf,
+                                       const rocksdb::Slice& smallest,
+                                       const rocksdb::Slice& largest) const {
+  // RocksDB puts an ingested file in the deepest level above the first level holding a file its
+  // key range overlaps. Anywhere but L0 it would stay beside the versions it overwrites until a
+  // compaction reaches that level, which in a small database is never: into an empty database
+  // or one restored to deep levels, the files of successive checkpoints would fill L6, L5, ...
+  // one each, every one a stale copy of the state. Overlapping a file of L0 or L1 is what puts
+  // the file in L0, where the next L0 compaction merges it.
+  rocksdb::ColumnFamilyMetaData meta;
+  db_->GetColumnFamilyMetaData(cf, &meta);
+  if (meta.levels.empty()) return false;
+  if (meta.levels[0].files.size() >= static_cast<size_t>(ingestion_.level0_limit)) {
+    return false;  // RocksDB would slow and stop memtable writes: ingestion would not wait
+  }
+  for (size_t level = 0; level < 2 && level < meta.levels.size(); ++level) {
+    for (const auto& f : meta.levels[level].files) {
+      if (largest.compare(f.smallestkey) >= 0 && smallest.compare(f.largestkey) <= 0) return true;
+    }
+  }
+  return false;
+}
+
+Status WriteBackCache::IngestOrInsertRows(const std::vector<SortedRow>& rows, const Batch& batch) {
+  const size_t slot = batch.seq & 1;
+  // Per column family (the rows are sorted by it): enough rows whose file lands in L0 are
+  // ingested, the others inserted.
+  std::vector<std::pair<size_t, size_t>> ingested;  // [begin, end) of `rows`
+  std::vector<SortedRow> inserted;
+  for (size_t begin = 0; begin < rows.size();) {
+    size_t end = begin + 1;
+    while (end < rows.size() && rows[end].cf == rows[begin].cf) ++end;
+    if (end - begin >= ingestion_.min_rows &&
+        IngestsIntoLevel0(rows[begin].row->cf, RocksKey(*rows[begin].row->key),
+                          RocksKey(*rows[end - 1].row->key))) {
+      ingested.emplace_back(begin, end);
+    } else {
+      inserted.insert(inserted.end(), rows.begin() + begin, rows.begin() + end);
+    }
+    begin = end;
+  }
+  if (!inserted.empty()) WEIR_RETURN_IF_ERROR(InsertRows(inserted, slot));
+  if (ingested.empty()) return Status::OK();
+
+  const std::string what = "write-back of state rows into " + ingestion_.dir;
+  if (!ingestion_dir_made_) {
+    WEIR_RETURN_IF_ERROR(DeleteLocalDirectory(ingestion_.dir));  // a failed batch's files
+    WEIR_RETURN_IF_ERROR(NewPosixFileSystem()->CreateDirs(ingestion_.dir));
+    ingestion_dir_made_ = true;
+  }
+  std::vector<rocksdb::IngestExternalFileArg> files;
+  Status status;
+  for (const auto& [begin, end] : ingested) {
+    const auto appends_nothing = [&](const SortedRow& o) {
+      return o.row->slots[slot].state == RowState::kOperands && o.row->slots[slot].value.empty();
+    };
+    // RocksDB refuses an empty file.
+    if (std::all_of(rows.begin() + begin, rows.begin() + end, appends_nothing)) continue;
+    rocksdb::ColumnFamilyHandle* cf = rows[begin].row->cf;
+    rocksdb::IngestExternalFileArg file;
+    file.column_family = cf;
+    file.external_files.push_back(ingestion_.dir + "/" + std::to_string(batch.seq) + "-" +
+                                  std::to_string(rows[begin].cf) + ".sst");
+    // Linked into the database, not copied; the global sequence number lives in the MANIFEST
+    // only (the file is not rewritten).
+    file.options.move_files = true;
+    file.options.write_global_seqno = false;
+    // The column family's table options and compression; the page cache keeps the file, which
+    // the checkpoint uploads and compactions read next.
+    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), db_->GetOptions(cf), cf,
+                                  /*invalidate_page_cache=*/false);
+    status = FromRocksDb(writer.Open(file.external_files.front()), what);
+    for (size_t i = begin; i < end && status.ok(); ++i) {
+      if (appends_nothing(rows[i])) continue;
+      const Slot& version = rows[i].row->slots[slot];
+      const rocksdb::Slice key = RocksKey(*rows[i].row->key);
+      switch (version.state) {
+        case RowState::kValue:
+          status = FromRocksDb(writer.Put(key, version.value), what);
+          break;
+        case RowState::kAbsent:
+          status = FromRocksDb(writer.Delete(key), what);
+          break;
+        case RowState::kOperands:
+          status = FromRocksDb(writer.Merge(key, version.value), what);
+          break;
+      }
+    }
+    if (!status.ok()) break;
+    status = FromRocksDb(writer.Finish(), what);
+    if (!status.ok()) break;
+    files.push_back(std::move(file));
+  }
+  if (status.ok() && !files.empty()) {
+    if (ingestion_.before_ingest) ingestion_.before_ingest();
+    // All column families or none (IngestExternalFiles is atomic across them).
+    status = FromRocksDb(db_->IngestExternalFiles(files), what);
+  }
+  if (!status.ok()) {
+    (void)DeleteLocalDirectory(ingestion_.dir);  // what was not moved into the database
+    ingestion_dir_made_ = false;
+    return status;
+  }
+  if (!files.empty()) ingested_.fetch_add(1, std::memory_order_relaxed);
+  return Status::OK();
 }
 
 void WriteBackCache::WriterLoop() {
@@ -414,7 +541,7 @@ void WriteBackCache::WriterLoop() {
       if (stop_) return;
       batch = queue_.front();
     }
-    Status written = failed_.load() ? Failed() : WriteRows(*batch);
+    Status written = failed_.load() ? Failed() : WriteRows(*batch, /*may_ingest=*/true);
     // A failed barrier step fails its checkpoint only; a failed write fails the backend.
     Status result = written;
     if (written.ok() && batch->at_barrier) result = batch->at_barrier();

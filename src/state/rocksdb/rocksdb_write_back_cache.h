@@ -18,6 +18,11 @@
 // A row missing from the cache is therefore never in a batch still being written: RocksDB holds
 // its latest version, and a miss reads it there.
 //
+// The writer brings a large batch in as SST files it ingests rather than through the memtable
+// (WriteBackIngestion): a checkpoint's dirty rows would be flushed by its memtable switch right
+// after anyway. An ingested file holds writes made after every barrier already passed, so the
+// deferred native checkpoints of those barriers take their files first.
+//
 // Rows: kValue (the whole value is known), kAbsent (known not to exist: a deletion or a miss),
 // kOperands (list appends whose base only RocksDB knows; written as merge operands, and read by
 // waiting for the writer and appending them to RocksDB's value). A list append is concatenation
@@ -68,11 +73,28 @@ class HandedOverBatch {
   // The status of the batch's writes and its barrier step (Aborted when the cache closed first).
   // Wakes the writer first: the hand-over left it asleep (WriteBackCache::WakeWriter).
   Status Wait() const;
+  // Whether the batch and its barrier step are done (without waiting or waking the writer).
+  bool Done() const;
 
  private:
   friend class WriteBackCache;
   std::shared_future<Status> done_;
   std::shared_ptr<WriteBackSignal> signal_;  // null: nothing to wake
+};
+
+// How the writer may bring a large batch into RocksDB without the memtable: sorted into one SST
+// file per column family (rocksdb::SstFileWriter) and ingested (IngestExternalFiles, moving the
+// files). A batch that large is a checkpoint's dirty rows, which the barrier's memtable switch
+// would flush at once anyway: ingesting them skips the memtable inserts and the flush.
+struct WriteBackIngestion {
+  std::string dir;  // where the files are built (removed and made again by the cache); empty: off
+  size_t min_rows = 1;  // a column family's fewer rows of a batch go through the memtable
+  // A column family with this many L0 files takes the batch through the memtable, whose writes
+  // RocksDB slows and stops until compactions catch up (ingestion does not wait for them).
+  int level0_limit = 20;
+  // Called before each ingestion: a deferred native checkpoint whose barrier passed must take
+  // its files first, since an ingested file holds writes made after that barrier.
+  std::function<void()> before_ingest;
 };
 
 // The memory the write-back caches sharing it may hold together, split evenly among them.
@@ -99,7 +121,8 @@ class WriteBackCache {
   // `memory`: the budget `db`'s memtables are charged to (null: none); the writer keeps them
   // within it after each write.
   WriteBackCache(rocksdb::DB* db, std::shared_ptr<WriteBackCacheBudget> budget,
-                 std::shared_ptr<RocksDbSharedMemory> memory = nullptr);
+                 std::shared_ptr<RocksDbSharedMemory> memory = nullptr,
+                 WriteBackIngestion ingestion = {});
   // Stops the writer. Rows not written yet are dropped: the backend is closing.
   ~WriteBackCache();
   WriteBackCache(const WriteBackCache&) = delete;
@@ -131,6 +154,7 @@ class WriteBackCache {
   uint64_t bytes() const { return charged_.load(std::memory_order_relaxed); }
   uint64_t rows() const { return rows_.load(std::memory_order_relaxed); }
   uint64_t limit() const { return budget_->PerCache(); }
+  uint64_t ingested_batches() const { return ingested_.load(std::memory_order_relaxed); }
 
  private:
   enum class RowState : uint8_t { kValue, kAbsent, kOperands };
@@ -154,6 +178,7 @@ class WriteBackCache {
     Slot& current() { return slots[dirty_seq & 1]; }
   };
   struct Batch;
+  struct SortedRow;
 
   Entry* Find(const std::string& key);
   Entry* Insert(rocksdb::ColumnFamilyHandle* cf, const std::string& key, RowState state,
@@ -172,12 +197,22 @@ class WriteBackCache {
   void Enqueue(std::shared_ptr<Batch> batch, bool wake = true);
   Status WaitWritten(uint64_t seq);
   Status Failed() const;
-  Status WriteRows(const Batch& batch) const;
+  // `may_ingest`: the writer's thread (WriteBackIngestion; never the task's, which Drain lends).
+  Status WriteRows(const Batch& batch, bool may_ingest);
+  Status InsertRows(const std::vector<SortedRow>& rows, size_t slot) const;
+  // Ingests the rows of each column family that has enough of them and whose file would land in
+  // L0 (IngestsIntoLevel0); inserts the others.
+  Status IngestOrInsertRows(const std::vector<SortedRow>& rows, const Batch& batch);
+  bool IngestsIntoLevel0(rocksdb::ColumnFamilyHandle* cf, const rocksdb::Slice& smallest,
+                         const rocksdb::Slice& largest) const;
   void WriterLoop();
 
   rocksdb::DB* db_;
   std::shared_ptr<WriteBackCacheBudget> budget_;
   std::shared_ptr<RocksDbSharedMemory> memory_;
+  const WriteBackIngestion ingestion_;
+  bool ingestion_dir_made_ = false;  // the writer's
+  std::atomic<uint64_t> ingested_{0};
   // Abseil's node map: rows stay where they are as it grows (the recency list, the dirty list and
   // the batches point at them), and a lookup costs about half of std::unordered_map's, whose
   // bucket points at the node before the row's (a cache miss more per lookup).
