@@ -423,12 +423,13 @@ Status WriteBackCache::InsertRows(const std::vector<SortedRow>& rows, size_t slo
 bool WriteBackCache::IngestsIntoLevel0(rocksdb::ColumnFamilyHandle* cf,
                                        const rocksdb::Slice& smallest,
                                        const rocksdb::Slice& largest) const {
-  // RocksDB puts an ingested file in the deepest level above the first level holding a file its
-  // key range overlaps. Anywhere but L0 it would stay beside the versions it overwrites until a
+  // RocksDB puts an ingested file in the deepest level above the first level that holds a key
+  // of its range. Anywhere but L0 it would stay beside the versions it overwrites until a
   // compaction reaches that level, which in a small database is never: into an empty database
   // or one restored to deep levels, the files of successive checkpoints would fill L6, L5, ...
-  // one each, every one a stale copy of the state. Overlapping a file of L0 or L1 is what puts
-  // the file in L0, where the next L0 compaction merges it.
+  // one each, every one a stale copy of the state. A file whose range overlaps a file of L0 or
+  // L1 goes to L0 unless all its rows fall between two adjacent keys of those levels, which
+  // the thousands of rows of ingest-min-rows, spread over the key groups, do not.
   rocksdb::ColumnFamilyMetaData meta;
   db_->GetColumnFamilyMetaData(cf, &meta);
   if (meta.levels.empty()) return false;
