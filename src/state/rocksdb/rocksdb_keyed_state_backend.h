@@ -58,8 +58,8 @@ struct RocksDbTuning {
   // of a managed memory budget, or this backend's own; null: no cache, every access goes to
   // RocksDB.
   std::shared_ptr<WriteBackCacheBudget> write_back_cache;
-  // Batches of at least this many rows the cache's writer ingests as SST files instead of
-  // writing them through the memtable (WriteBackIngestion); 0: never.
+  // A state's rows of a batch, when at least this many, the cache's writer ingests as an SST
+  // file instead of writing them through the memtable (WriteBackIngestion); 0: never.
   size_t write_back_ingest_min_rows = 32768;
 };
 

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 
 #include "common/thread_name.h"
 #include "state/rocksdb/rocksdb_db.h"
