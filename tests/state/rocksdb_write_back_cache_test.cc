@@ -27,7 +27,8 @@ class WriteBackCacheTest : public testing::BackendMaker,
                            public ::testing::TestWithParam<std::string> {
  protected:
   // The cache's size (the parameter: "<size>", or "<size> ingesting" for a writer that ingests
-  // every batch as SST files), and full or incremental checkpoints.
+  // a state's rows of any batch as an SST file whenever the file lands in L0), and full or
+  // incremental checkpoints.
   void Configure(const std::string& param, bool incremental) {
     const size_t space = param.find(" ingesting");
     const std::string size = param.substr(0, space);
@@ -218,8 +219,6 @@ TEST_P(WriteBackCacheTest, AFullSnapshotOutlivingItsBackendHoldsTheStateOrFails)
   }
 }
 
-// List appends to rows the cache does not hold are merge operands until read: a read after they
-// were written back (or while they are in flight) sees RocksDB's list followed by them.
 // Checkpoints that each rewrite every row, ingested as SST files: the files land in L0, whence
 // compactions merge them into L1 (this database stays far below L1's target size). RocksDB puts
 // an ingested file in the deepest level above the first one it overlaps, so ingesting into a
@@ -258,6 +257,8 @@ TEST_F(WriteBackIngestionTest, IngestedCheckpointsDoNotStackCopiesInDeepLevels) 
   }
 }
 
+// List appends to rows the cache does not hold are merge operands until read: a read after they
+// were written back (or while they are in flight) sees RocksDB's list followed by them.
 TEST_P(WriteBackCacheTest, AppendsToUncachedListsReadBackInOrder) {
   Configure(GetParam(), /*incremental=*/true);
   auto made = Make("rocksdb", "op_0", nullptr);
