@@ -10,15 +10,6 @@ void PutFixed64(std::string* dst, uint64_t v) {
   for (int i = 0; i < 8; ++i) dst->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
-char* EncodeVarint64(char* dst, uint64_t v) {
-  while (v >= 0x80) {
-    *dst++ = static_cast<char>((v & 0x7f) | 0x80);
-    v >>= 7;
-  }
-  *dst++ = static_cast<char>(v);
-  return dst;
-}
-
 // Encoded on the stack and appended once: a push_back per byte checks the capacity per byte,
 // and these run for every state access (keys are built with them).
 void PutVarint64(std::string* dst, uint64_t v) {

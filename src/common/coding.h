@@ -18,8 +18,16 @@ void PutBigEndian16(std::string* dst, uint16_t v);
 void PutBigEndian64(std::string* dst, uint64_t v);
 
 // The varint of `v` at `dst`, which has room for kMaxVarint64Bytes; returns the byte after it.
+// Inline: the state-change log encodes several per change on the task's thread.
 inline constexpr size_t kMaxVarint64Bytes = 10;
-char* EncodeVarint64(char* dst, uint64_t v);
+inline char* EncodeVarint64(char* dst, uint64_t v) {
+  while (v >= 0x80) {
+    *dst++ = static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  *dst++ = static_cast<char>(v);
+  return dst;
+}
 
 uint32_t DecodeFixed32(const char* p);
 uint64_t DecodeFixed64(const char* p);

@@ -216,36 +216,44 @@ TEST(ChangelogFormatTest, ChunksAppendedThroughOneScratchBufferDecodeAsThemselve
   }
 }
 
-// The encoder goes on in the buffer it was given back (from the Take after the Recycle: the
-// writer gives a batch's buffer back while the next one fills): its pages stay allocated, and
-// what it returns holds only the records added since.
-TEST(ChangelogFormatTest, TheEncoderReusesARecycledBuffer) {
-  StateChangeEncoder e;
-  for (int i = 0; i < 1000; ++i) e.Add(StateChangeOp::kPut, 1, 3, "k", "", "", "value");
-  uint64_t count = 0;
-  std::string first = e.Take(&count);
-  EXPECT_EQ(count, 1000u);
-  const char* storage = first.data();
-  const size_t capacity = first.capacity();
-  e.Recycle(std::move(first));
-  e.Recycle(std::string(100, 'x'));  // a smaller one: the larger one stays the spare
-  e.Add(StateChangeOp::kClear, 2, 4, "k1", "", "", "");
-  std::string second = e.Take(&count);
-  EXPECT_EQ(count, 1u);
-  EXPECT_NE(second.data(), storage);
-  e.Add(StateChangeOp::kDelete, 2, 4, "k2", "", "uk", "");
-  ChangelogChunk chunk;
-  chunk.backend_id = "agg_0";
-  chunk.first_sequence = 1;
-  chunk.states = {{2, "index"}};
-  chunk.records = e.Take(&chunk.count);
-  EXPECT_EQ(chunk.records.data(), storage);
-  EXPECT_EQ(chunk.records.capacity(), capacity);
-  ASSERT_EQ(chunk.count, 1u);
-  const auto records = Records(chunk);
-  ASSERT_EQ(records.size(), 1u);
-  EXPECT_EQ(records[0].op, StateChangeOp::kDelete);
-  EXPECT_EQ(records[0].user_key, "uk");
+// A chunk whose records come in pieces (the log's blocks) is the same bytes as from one string,
+// and the file checksum it keeps on the way is that of the bytes appended: with and without lz4,
+// for pieces empty, small and larger than the step it hashes by.
+TEST(ChangelogFormatTest, AChunkInPiecesIsTheSameBytesAndChecksum) {
+  for (auto compression : {ChangelogCompression::kNone, ChangelogCompression::kLz4}) {
+    StateChangeEncoder e;
+    for (int i = 0; i < 20000; ++i) {
+      e.Add(StateChangeOp::kPut, 1, i % 7, "key-" + std::to_string(i), "", "",
+            std::string(static_cast<size_t>(i % 13), static_cast<char>('a' + i % 26)));
+    }
+    ChangelogChunk whole;
+    whole.backend_id = "agg_0";
+    whole.first_sequence = 5;
+    whole.states = {{1, "count"}};
+    whole.records = e.Take(&whole.count);
+    ASSERT_GT(whole.records.size(), size_t{100} << 10);
+    const std::string_view all = whole.records;
+    const std::string_view pieces[] = {all.substr(0, 10), all.substr(10, 0), all.substr(10, 70000),
+                                       all.substr(70010)};
+    ChangelogChunkPieces chunk;
+    chunk.backend_id = whole.backend_id;
+    chunk.first_sequence = whole.first_sequence;
+    chunk.count = whole.count;
+    chunk.states = whole.states;
+    chunk.records = pieces;
+    std::string file = EncodeChangelogHeader();
+    StreamingChecksum checksum;
+    checksum.Update(file);
+    std::string scratch, staging;
+    AppendChangelogChunk(&file, chunk, compression, &scratch, &staging, &checksum);
+    const std::string expected = EncodeChangelogHeader() + EncodeChangelogChunk(whole, compression);
+    EXPECT_EQ(file, expected);
+    EXPECT_EQ(checksum.Digest(), Hash64(file));
+    auto decoded = DecodeChangelogFile(file);
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+    ASSERT_EQ(decoded->size(), 1u);
+    EXPECT_EQ((*decoded)[0].records, whole.records);
+  }
 }
 
 }  // namespace

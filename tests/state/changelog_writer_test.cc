@@ -147,6 +147,27 @@ TEST_F(ChangelogWriterTest, ChangesOfEverySizeKeepTheirOrder) {
   EXPECT_EQ(ReadBack(*segments), expected);
 }
 
+// Blocks go to the writer and come back to be filled again, batch after batch (by size and
+// by request): every change is read back once, in order, whatever block it was encoded in.
+TEST_F(ChangelogWriterTest, BlocksFilledAgainKeepEveryChangeInOrder) {
+  auto writer = Start(1ms, 256 << 10);
+  auto log = writer->Register("agg_0");
+  std::vector<std::string> expected;
+  for (int i = 1; i <= 30000; ++i) {
+    const std::string value(static_cast<size_t>(i % 97), static_cast<char>('a' + i % 26));
+    Put(*log, "k" + std::to_string(i), value);
+    expected.push_back("k" + std::to_string(i) + "=" + value);
+    if (i % 1000 == 0) {
+      ASSERT_TRUE(log->Persist(static_cast<uint64_t>(i)).get().ok());
+    }
+  }
+  ASSERT_TRUE(log->Persist(30000).get().ok());
+  EXPECT_GT(writer->files_written(), 5u);  // by size as well as by request
+  auto segments = log->Segments(0, 30000);
+  ASSERT_TRUE(segments.ok()) << segments.status().ToString();
+  EXPECT_EQ(ReadBack(*segments), expected);
+}
+
 // A storage slower than the changes backpressures their owner: the changes in flight stay within
 // dstl.dfs.upload.max-in-flight while every sync of a log file takes 100 ms (without the limit
 // all of them would pile up while the first batches sync), and all of them become durable in

@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <set>
+#include <utility>
 
 #include "common/checksum.h"
 #include "common/coding.h"
@@ -11,13 +12,6 @@
 
 namespace weir {
 namespace {
-
-bool HasUserKey(StateChangeOp op) {
-  return op == StateChangeOp::kPut || op == StateChangeOp::kDelete;
-}
-bool HasValue(StateChangeOp op) {
-  return op == StateChangeOp::kPut || op == StateChangeOp::kAppend;
-}
 
 Status Corrupt(const std::string& what) {
   return Status::Corruption("state-change log chunk: " + what);
@@ -44,34 +38,6 @@ const char* StateChangeOpName(StateChangeOp op) {
   return "unknown";
 }
 
-size_t MaxStateChangeBytes(std::string_view key, std::string_view ns, std::string_view user_key,
-                           std::string_view value) {
-  // The operation, two varints, and up to four length-prefixed fields.
-  return 1 + 2 * kMaxVarint64Bytes + 4 * kMaxVarint64Bytes + key.size() + ns.size() +
-         user_key.size() + value.size();
-}
-
-namespace {
-char* EncodeLengthPrefixed(char* dst, std::string_view s) {
-  dst = EncodeVarint64(dst, s.size());
-  if (!s.empty()) std::memcpy(dst, s.data(), s.size());
-  return dst + s.size();
-}
-}  // namespace
-
-char* EncodeStateChange(char* dst, StateChangeOp op, uint32_t state_id, int key_group,
-                        std::string_view key, std::string_view ns, std::string_view user_key,
-                        std::string_view value) {
-  *dst++ = static_cast<char>(op);
-  dst = EncodeVarint64(dst, state_id);
-  dst = EncodeVarint64(dst, static_cast<uint32_t>(key_group));
-  dst = EncodeLengthPrefixed(dst, key);
-  dst = EncodeLengthPrefixed(dst, ns);
-  if (HasUserKey(op)) dst = EncodeLengthPrefixed(dst, user_key);
-  if (HasValue(op)) dst = EncodeLengthPrefixed(dst, value);
-  return dst;
-}
-
 void StateChangeEncoder::Add(StateChangeOp op, uint32_t state_id, int key_group,
                              std::string_view key, std::string_view ns, std::string_view user_key,
                              std::string_view value) {
@@ -83,25 +49,10 @@ void StateChangeEncoder::Add(StateChangeOp op, uint32_t state_id, int key_group,
   ++count_;
 }
 
-void StateChangeEncoder::AddEncoded(std::string_view records, uint64_t count) {
-  records_.append(records);
-  count_ += count;
-}
-
 std::string StateChangeEncoder::Take(uint64_t* count) {
   *count = count_;
   count_ = 0;
-  std::string out = std::move(records_);
-  records_ = std::move(spare_);
-  records_.clear();
-  spare_ = std::string();
-  return out;
-}
-
-void StateChangeEncoder::Recycle(std::string buffer) {
-  if (buffer.capacity() <= spare_.capacity()) return;
-  spare_ = std::move(buffer);
-  spare_.clear();
+  return std::exchange(records_, std::string());
 }
 
 std::string EncodeChangelogHeader() {
@@ -119,43 +70,91 @@ std::string EncodeChangelogChunk(const ChangelogChunk& chunk, ChangelogCompressi
 
 void AppendChangelogChunk(std::string* out, const ChangelogChunk& chunk,
                           ChangelogCompression compression, std::string* scratch) {
-  const size_t size_at = out->size();
-  PutFixed32(out, 0);  // the body's size, once known
-  const size_t body_at = out->size();
-  PutLengthPrefixed(out, chunk.backend_id);
-  PutVarint64(out, chunk.first_sequence);
-  PutVarint64(out, chunk.count);
-  PutVarint32(out, static_cast<uint32_t>(chunk.states.size()));
-  for (const auto& [id, name] : chunk.states) {
-    PutVarint32(out, id);
-    PutLengthPrefixed(out, name);
-  }
-  std::string_view stored = chunk.records;
-  if (compression == ChangelogCompression::kLz4 && !chunk.records.empty()) {
-    const auto bound =
-        static_cast<size_t>(LZ4_compressBound(static_cast<int>(chunk.records.size())));
+  const std::string_view records[] = {chunk.records};
+  ChangelogChunkPieces pieces;
+  pieces.backend_id = chunk.backend_id;
+  pieces.first_sequence = chunk.first_sequence;
+  pieces.count = chunk.count;
+  pieces.states = chunk.states;
+  pieces.records = records;
+  std::string staging;  // unused: the records are one piece
+  StreamingChecksum file_checksum;
+  AppendChangelogChunk(out, pieces, compression, scratch, &staging, &file_checksum);
+}
+
+void AppendChangelogChunk(std::string* out, const ChangelogChunkPieces& chunk,
+                          ChangelogCompression compression, std::string* scratch,
+                          std::string* staging, StreamingChecksum* file_checksum) {
+  size_t raw_size = 0;
+  for (std::string_view piece : chunk.records) raw_size += piece.size();
+  // What is stored: the records as they are, or lz4 of them (from one piece).
+  std::span<const std::string_view> stored = chunk.records;
+  std::string_view compressed;
+  if (compression == ChangelogCompression::kLz4 && raw_size > 0) {
+    std::string_view contiguous;
+    if (chunk.records.size() == 1) {
+      contiguous = chunk.records.front();
+    } else {
+      staging->clear();
+      for (std::string_view piece : chunk.records) staging->append(piece);
+      contiguous = *staging;
+    }
+    const auto bound = static_cast<size_t>(LZ4_compressBound(static_cast<int>(raw_size)));
     // Grown, never shrunk: growing a string zero-fills what it adds, batch after batch.
     if (scratch->size() < bound) scratch->resize(bound);
-    const int n = LZ4_compress_fast(chunk.records.data(), scratch->data(),
-                                    static_cast<int>(chunk.records.size()),
-                                    static_cast<int>(scratch->size()), kLz4Acceleration);
-    if (n > 0 && static_cast<size_t>(n) < chunk.records.size()) {
-      stored = std::string_view(scratch->data(), static_cast<size_t>(n));
+    const int n =
+        LZ4_compress_fast(contiguous.data(), scratch->data(), static_cast<int>(contiguous.size()),
+                          static_cast<int>(scratch->size()), kLz4Acceleration);
+    if (n > 0 && static_cast<size_t>(n) < raw_size) {
+      compressed = std::string_view(scratch->data(), static_cast<size_t>(n));
+      stored = std::span<const std::string_view>(&compressed, 1);
     } else {
       compression = ChangelogCompression::kNone;  // incompressible: stored as is
     }
   } else {
     compression = ChangelogCompression::kNone;
   }
-  out->push_back(static_cast<char>(compression));
-  PutVarint64(out, chunk.records.size());
-  PutLengthPrefixed(out, stored);
-  const std::string_view body(out->data() + body_at, out->size() - body_at);
-  const uint64_t checksum = Hash64(body);
+  size_t stored_size = 0;
+  for (std::string_view piece : stored) stored_size += piece.size();
+
+  // The body up to its stored records, then its size: both known before the records are copied.
+  std::string head;
+  PutLengthPrefixed(&head, chunk.backend_id);
+  PutVarint64(&head, chunk.first_sequence);
+  PutVarint64(&head, chunk.count);
+  PutVarint32(&head, static_cast<uint32_t>(chunk.states.size()));
+  for (const auto& [id, name] : chunk.states) {
+    PutVarint32(&head, id);
+    PutLengthPrefixed(&head, name);
+  }
+  head.push_back(static_cast<char>(compression));
+  PutVarint64(&head, raw_size);
+  PutVarint64(&head, stored_size);
   std::string body_size;
-  PutFixed32(&body_size, static_cast<uint32_t>(body.size()));
-  out->replace(size_at, body_size.size(), body_size);
-  PutFixed64(out, checksum);
+  PutFixed32(&body_size, static_cast<uint32_t>(head.size() + stored_size));
+
+  StreamingChecksum body_checksum;
+  out->append(body_size);
+  file_checksum->Update(body_size);
+  out->append(head);
+  body_checksum.Update(head);
+  file_checksum->Update(head);
+  out->reserve(out->size() + stored_size + 8);
+  constexpr size_t kStep = 64 << 10;  // hashed while in the cache
+  for (std::string_view piece : stored) {
+    for (size_t from = 0; from < piece.size(); from += kStep) {
+      const size_t at = out->size();
+      const std::string_view step = piece.substr(from, kStep);
+      out->append(step);
+      const std::string_view copied(out->data() + at, step.size());
+      body_checksum.Update(copied);
+      file_checksum->Update(copied);
+    }
+  }
+  std::string trailer;
+  PutFixed64(&trailer, body_checksum.Digest());
+  out->append(trailer);
+  file_checksum->Update(trailer);
 }
 
 Result<ChangelogChunk> DecodeChangelogChunk(std::string_view* in) {

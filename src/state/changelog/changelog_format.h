@@ -21,12 +21,16 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "common/checksum.h"
+#include "common/coding.h"
 #include "weir/status.h"
 
 namespace weir {
@@ -57,35 +61,71 @@ struct StateChange {
   std::string_view value;
 };
 
-// The most bytes one record of these fields takes (EncodeStateChange).
-size_t MaxStateChangeBytes(std::string_view key, std::string_view ns, std::string_view user_key,
-                           std::string_view value);
-// Encodes one record at `dst`, which has room for MaxStateChangeBytes; returns the byte after it.
-char* EncodeStateChange(char* dst, StateChangeOp op, uint32_t state_id, int key_group,
-                        std::string_view key, std::string_view ns, std::string_view user_key,
-                        std::string_view value);
+inline bool HasUserKey(StateChangeOp op) {
+  return op == StateChangeOp::kPut || op == StateChangeOp::kDelete;
+}
+inline bool HasValue(StateChangeOp op) {
+  return op == StateChangeOp::kPut || op == StateChangeOp::kAppend;
+}
 
-// Encodes records of one backend, in order. Not thread-safe.
+// The most bytes one record of these fields takes (EncodeStateChange).
+inline size_t MaxStateChangeBytes(std::string_view key, std::string_view ns,
+                                  std::string_view user_key, std::string_view value) {
+  // The operation, two varints, and up to four length-prefixed fields.
+  return 1 + 2 * kMaxVarint64Bytes + 4 * kMaxVarint64Bytes + key.size() + ns.size() +
+         user_key.size() + value.size();
+}
+
+namespace changelog_internal {
+[[gnu::always_inline]] inline char* EncodeLengthPrefixed(char* dst, std::string_view s) {
+  dst = EncodeVarint64(dst, s.size());
+  const size_t n = s.size();
+  if (n >= 8 && n <= 16) {
+    // Keys and numbers: two overlapping 8-byte moves, not a call of memcpy.
+    uint64_t head, tail;
+    std::memcpy(&head, s.data(), 8);
+    std::memcpy(&tail, s.data() + n - 8, 8);
+    std::memcpy(dst, &head, 8);
+    std::memcpy(dst + n - 8, &tail, 8);
+  } else if (n > 0) {
+    std::memcpy(dst, s.data(), n);
+  }
+  return dst + n;
+}
+}  // namespace changelog_internal
+
+// Encodes one record at `dst`, which has room for MaxStateChangeBytes; returns the byte after it.
+// Inline: it runs on the task's thread for every write to keyed state.
+[[gnu::always_inline]] inline char* EncodeStateChange(char* dst, StateChangeOp op,
+                                                      uint32_t state_id, int key_group,
+                                                      std::string_view key, std::string_view ns,
+                                                      std::string_view user_key,
+                                                      std::string_view value) {
+  using changelog_internal::EncodeLengthPrefixed;
+  *dst++ = static_cast<char>(op);
+  dst = EncodeVarint64(dst, state_id);
+  dst = EncodeVarint64(dst, static_cast<uint32_t>(key_group));
+  dst = EncodeLengthPrefixed(dst, key);
+  dst = EncodeLengthPrefixed(dst, ns);
+  if (HasUserKey(op)) dst = EncodeLengthPrefixed(dst, user_key);
+  if (HasValue(op)) dst = EncodeLengthPrefixed(dst, value);
+  return dst;
+}
+
+// Encodes records of one backend, in order, into one string (tools and tests; the log encodes
+// into blocks, StateChangelog). Not thread-safe.
 class StateChangeEncoder {
  public:
   void Add(StateChangeOp op, uint32_t state_id, int key_group, std::string_view key,
            std::string_view ns, std::string_view user_key, std::string_view value);
-  // `count` records that EncodeStateChange encoded, in order, after those added so far.
-  void AddEncoded(std::string_view records, uint64_t count);
   uint64_t count() const { return count_; }
   size_t bytes() const { return records_.size(); }
   bool empty() const { return count_ == 0; }
-  // The encoded records, and clears the encoder (which goes on in the buffer last recycled).
+  // The encoded records, and clears the encoder.
   std::string Take(uint64_t* count);
-  // A buffer Take returned, done with: the records after the next Take are encoded into it
-  // (the writer gives a batch's buffer back while the next batch fills). Megabytes that
-  // stay allocated and mapped, rather than fresh memory that the kernel zeroes page by page
-  // under the appending thread (and unmaps with a TLB flush on every core when it is freed).
-  void Recycle(std::string buffer);
 
  private:
   std::string records_;
-  std::string spare_;
   uint64_t count_ = 0;
 };
 
@@ -108,6 +148,22 @@ std::string EncodeChangelogChunk(const ChangelogChunk& chunk, ChangelogCompressi
 // buffers a writer thread keeps from batch to batch).
 void AppendChangelogChunk(std::string* out, const ChangelogChunk& chunk,
                           ChangelogCompression compression, std::string* scratch);
+
+// A chunk to write whose records are held in pieces (a log's blocks), in order.
+struct ChangelogChunkPieces {
+  std::string_view backend_id;
+  uint64_t first_sequence = 0;
+  uint64_t count = 0;
+  std::span<const std::pair<uint32_t, std::string>> states;
+  std::span<const std::string_view> records;
+};
+// Appends `chunk` to `out` as AppendChangelogChunk does (the same bytes as for its records in
+// one string) and adds what it appends to `file_checksum`. Each piece is copied, and hashed for
+// the chunk and the file while it is still in the cache: one pass over memory, not three.
+// `staging` holds the records in one piece on the way to lz4.
+void AppendChangelogChunk(std::string* out, const ChangelogChunkPieces& chunk,
+                          ChangelogCompression compression, std::string* scratch,
+                          std::string* staging, StreamingChecksum* file_checksum);
 // Decodes the chunk at the front of `in` (consumed). Corruption naming what was wrong.
 Result<ChangelogChunk> DecodeChangelogChunk(std::string_view* in);
 // Decodes a whole file: its header, then every chunk.

@@ -120,8 +120,8 @@ class ChangelogKeyedStateBackend::LoggingState final : public RawKeyedState {
 
  private:
   void Log(StateChangeOp op, std::string_view user_key, std::string_view value) {
-    backend_->log_->Append(op, id_, backend_->inner_->current_key_group(), backend_->current_key_,
-                           ns_, user_key, value);
+    backend_->log_->Append(op, id_, backend_->current_key_group_, backend_->current_key_, ns_,
+                           user_key, value);
   }
 
   ChangelogKeyedStateBackend* backend_;
@@ -165,6 +165,7 @@ ChangelogKeyedStateBackend::~ChangelogKeyedStateBackend() {
 Status ChangelogKeyedStateBackend::SetCurrentKey(std::string_view serialized_key) {
   WEIR_RETURN_IF_ERROR(inner_->SetCurrentKey(serialized_key));
   current_key_.assign(serialized_key);
+  current_key_group_ = inner_->current_key_group();
   return Status::OK();
 }
 

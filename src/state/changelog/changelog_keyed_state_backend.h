@@ -133,7 +133,8 @@ class ChangelogKeyedStateBackend final : public CheckpointableKeyedStateBackend 
   const ChangelogBackendOptions options_;
   std::vector<std::unique_ptr<LoggingState>> states_;
   std::string current_key_;
-  bool materialize_next_;  // the log does not hold all state since the base
+  int current_key_group_ = 0;  // the inner backend's for current_key_ (a change logs it)
+  bool materialize_next_;      // the log does not hold all state since the base
   std::shared_ptr<const Materialization> base_;
   std::chrono::steady_clock::time_point last_materialization_;
   std::shared_ptr<Running> running_;  // the background materialization, if any

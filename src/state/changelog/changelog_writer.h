@@ -69,6 +69,19 @@ struct ChangelogSegment {
 
 class ChangelogWriter;
 
+// A block of encoded changes (EncodeStateChange): the owner encodes into one while the writer
+// writes those handed over before; handing one over moves it, copying nothing.
+struct ChangeBlock {
+  std::unique_ptr<char[]> data;
+  size_t capacity = 0;
+  size_t size = 0;
+  uint64_t count = 0;  // changes in it
+  static ChangeBlock WithCapacity(size_t capacity) {
+    return {std::unique_ptr<char[]>(new char[capacity]), capacity, 0, 0};
+  }
+  std::string_view view() const { return {data.get(), size}; }
+};
+
 // One backend's log. Sequence numbers count its changes from 1.
 class StateChangelog {
  public:
@@ -81,8 +94,21 @@ class StateChangelog {
   // --- the owner's thread.
   // The id under which changes of state `name` are logged (assigned on first use).
   uint32_t StateId(const std::string& name);
+  // Inline: it runs for every write to keyed state; most changes are encoded into the held
+  // block and nothing else.
   void Append(StateChangeOp op, uint32_t state_id, int key_group, std::string_view key,
-              std::string_view ns, std::string_view user_key, std::string_view value);
+              std::string_view ns, std::string_view user_key, std::string_view value) {
+    ++last_sequence_;
+    const size_t most = MaxStateChangeBytes(key, ns, user_key, value);
+    if (most > held_.capacity - held_.size) [[unlikely]] {
+      AppendAfterHandOver(op, state_id, key_group, key, ns, user_key, value, most);
+      return;
+    }
+    char* end = EncodeStateChange(held_.data.get() + held_.size, op, state_id, key_group, key, ns,
+                                  user_key, value);
+    held_.size = static_cast<size_t>(end - held_.data.get());
+    ++held_.count;
+  }
   // The sequence number of the last change appended (0: none yet).
   uint64_t last_sequence() const { return last_sequence_; }
   // Makes every change up to `sequence` durable; the future holds OK once it is, or why it never
@@ -102,32 +128,42 @@ class StateChangelog {
   friend class ChangelogWriter;
   StateChangelog(std::shared_ptr<ChangelogWriter> writer, std::string backend_id);
 
-  // Hands the changes held in `held_` over to the writer (into pending_); drops them once the
-  // log has failed.
+  // Append's way when the held block has no room: hands it over, then encodes the change into
+  // the next one, or into a block of its own when it is larger than a block.
+  void AppendAfterHandOver(StateChangeOp op, uint32_t state_id, int key_group, std::string_view key,
+                           std::string_view ns, std::string_view user_key, std::string_view value,
+                           size_t most);
+  // Hands the held block over to the writer (into pending_) and holds a free one; drops the
+  // changes once the log has failed.
   void HandOver();
-  // Adds `add(pending_)`'s records to pending_ after waiting for room for `bytes` of them;
-  // false (nothing added) once the log has failed.
-  template <typename Add>
-  bool AddToPending(uint64_t bytes, Add add);
+  // Appends `block` to pending_ after waiting for room for its bytes, and takes a free block
+  // into `*next` when there is one; false (nothing added) once the log has failed.
+  bool AddToPending(ChangeBlock&& block, ChangeBlock* next);
+  // The pending blocks (under mu_), which leave the log; their bytes and changes.
+  std::vector<ChangeBlock> TakePending(uint64_t* count, uint64_t* bytes);
+  // Blocks the writer is done with, kept for the owner to fill again (under mu_): megabytes
+  // that stay allocated and mapped, rather than fresh memory that the kernel zeroes page by
+  // page under the appending thread (and unmaps with a TLB flush on every core when freed).
+  void Recycle(std::vector<ChangeBlock>* blocks);
 
   std::shared_ptr<ChangelogWriter> writer_;
   const std::string backend_id_;
   uint64_t last_sequence_ = 0;  // owner's thread
-  // The owner encodes its changes here, without a lock, and hands them over in steps of at most
-  // a sixteenth of the size threshold (16 KiB at most): a lock per change cost the tasks more
-  // than the encoding, and each hand-over adds to the writer's count of bytes not persisted,
-  // which all task threads share (its cache line moved between the cores at each change). The
-  // step is small because a checkpoint's synchronous part copies what the buffer holds. A
-  // change larger than the buffer goes to pending_ directly, after what the buffer holds.
-  static constexpr size_t kMaxHandOverStep = 16 << 10;
-  const size_t hand_over_step_;
-  std::unique_ptr<char[]> held_;
-  size_t held_bytes_ = 0;
-  uint64_t held_count_ = 0;
+  // The owner encodes its changes into held_, without a lock, and hands it over whole: a lock
+  // per change cost the tasks more than the encoding, and each hand-over adds to the writer's
+  // count of bytes not persisted, which all task threads share (its cache line moved between
+  // the cores at each change). A block is a sixteenth of the size threshold, 32 KiB at most:
+  // it stays in the core's cache while it fills.
+  static constexpr size_t kMaxBlockBytes = 32 << 10;
+  const size_t block_bytes_;
+  ChangeBlock held_;
 
   // Shared with the writer's thread, under mu_.
   mutable std::mutex mu_;
-  StateChangeEncoder pending_;
+  std::vector<ChangeBlock> pending_;
+  uint64_t pending_count_ = 0;
+  uint64_t pending_bytes_ = 0;
+  std::vector<ChangeBlock> free_;  // of block_bytes_ each
   uint64_t pending_first_ = 1;
   std::map<uint32_t, std::string> states_;
   std::map<std::string, uint32_t, std::less<>> ids_;  // owner's thread only
@@ -181,7 +217,9 @@ class ChangelogWriter : public std::enable_shared_from_this<ChangelogWriter> {
   // `answers`: setting a promise wakes its waiter, which could take this thread's core while it
   // holds mu_ and a log's lock, and a task appending or requesting would wait for both.
   void CommitInOrder(std::vector<std::unique_ptr<Batch>>* done, std::vector<Answer>* answers);
-  Result<StateFileHandle> WriteFile(const std::string& relative, const std::string& bytes);
+  // `checksum`: Hash64 of `bytes`, computed while they were put together.
+  Result<StateFileHandle> WriteFile(const std::string& relative, const std::string& bytes,
+                                    uint64_t checksum);
 
   const CheckpointStorage storage_;
   const ChangelogWriterOptions options_;
