@@ -53,7 +53,7 @@ struct ChangelogWriterOptions {
   // tasks instead of growing their changes in memory. At least persist_size_threshold.
   uint64_t max_in_flight = uint64_t{100} << 20;
   int upload_threads = 5;
-  ChangelogCompression compression = ChangelogCompression::kLz4;
+  ChangelogCompression compression = ChangelogCompression::kNone;  // as the configuration's
   RetryOptions retry;
 };
 
