@@ -159,6 +159,8 @@ TEST(ChangelogFormatTest, CraftedChunksWithValidChecksumsAreRefused) {
       {"raw size mismatch", wrap(body(1, 1, 0, records.size() + 1, records, 9))},
       {"state not listed", wrap(body(1, 1, 0, records.size(), records, 8))},
       {"more records claimed", wrap(body(1, 2, 0, records.size(), records, 9))},
+      {"first record flagged same context",
+       wrap(body(1, 1, 0, records.size(), std::string(1, '\x81') + records.substr(1), 9))},
   };
   for (const auto& c : cases) {
     const std::string file = EncodeChangelogHeader() + c.chunk;
@@ -174,11 +176,61 @@ TEST(ChangelogFormatTest, ForeignFilesAreNamedAsSuch) {
   auto r = DecodeChangelogFile("SST\0\0\0\0\0\0\0\0\0\0");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("WEIRDSTL"), std::string::npos);
-  std::string v2(kChangelogMagic);
-  PutFixed32(&v2, 2);
-  r = DecodeChangelogFile(v2);
+  std::string v3(kChangelogMagic);
+  PutFixed32(&v3, 3);
+  r = DecodeChangelogFile(v3);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("version 2"), std::string::npos);
+  EXPECT_NE(r.status().message().find("version 3"), std::string::npos);
+}
+
+// Files of version 1 (no record flagged same context) are still read.
+TEST(ChangelogFormatTest, VersionOneFilesAreRead) {
+  const ChangelogChunk chunk = SampleChunk("agg_0", 1, 100);  // no two records share a key
+  std::string v1(kChangelogMagic);
+  PutFixed32(&v1, 1);
+  v1 += EncodeChangelogChunk(chunk, ChangelogCompression::kNone);
+  auto decoded = DecodeChangelogFile(v1);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  ASSERT_EQ(decoded->size(), 1u);
+  EXPECT_EQ(Records((*decoded)[0]).size(), 100u);
+}
+
+// Records of one key and namespace after each other carry them once; a change of key, key group
+// or namespace gives the context in full again.
+TEST(ChangelogFormatTest, RecordsOfOneContextCarryItOnce) {
+  StateChangeEncoder e;
+  const std::string key(8, 'k'), other(8, 'o');
+  e.Add(StateChangeOp::kPut, 1, 5, key, "", "", "1");
+  e.Add(StateChangeOp::kPut, 2, 5, key, "", "", "2");
+  e.Add(StateChangeOp::kAppend, 3, 5, key, "", "", "3");
+  e.Add(StateChangeOp::kPut, 1, 5, key, "ns", "", "4");  // another namespace
+  e.Add(StateChangeOp::kDelete, 2, 5, key, "ns", "uk", "");
+  e.Add(StateChangeOp::kPut, 1, 6, key, "ns", "", "5");    // another key group
+  e.Add(StateChangeOp::kPut, 1, 6, other, "ns", "", "6");  // another key
+  e.Add(StateChangeOp::kClear, 2, 6, other, "ns", "", "");
+  ChangelogChunk chunk;
+  chunk.backend_id = "agg_0";
+  chunk.first_sequence = 1;
+  chunk.states = {{1, "a"}, {2, "b"}, {3, "c"}};
+  chunk.records = e.Take(&chunk.count);
+  // Four records flagged (the 2nd, 3rd, 5th and 8th): op, state id and value only. (No other
+  // byte of these records has the flag's bit set.)
+  size_t flagged = 0;
+  for (char c : chunk.records) flagged += (static_cast<uint8_t>(c) & kSameContextFlag) ? 1 : 0;
+  EXPECT_EQ(flagged, 4u);
+  const auto records = Records(chunk);
+  ASSERT_EQ(records.size(), 8u);
+  const std::vector<std::string> keys = {key, key, key, key, key, key, other, other};
+  const std::vector<int> groups = {5, 5, 5, 5, 5, 6, 6, 6};
+  const std::vector<std::string> namespaces = {"", "", "", "ns", "ns", "ns", "ns", "ns"};
+  for (size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ(records[i].key, keys[i]) << i;
+    EXPECT_EQ(records[i].key_group, groups[i]) << i;
+    EXPECT_EQ(records[i].ns, namespaces[i]) << i;
+  }
+  EXPECT_EQ(records[4].user_key, "uk");
+  EXPECT_EQ(records[5].value, "5");
+  EXPECT_EQ(records[7].op, StateChangeOp::kClear);
 }
 
 // A writer thread appends every chunk of a batch to one buffer, through one scratch buffer for

@@ -42,9 +42,20 @@ void StateChangeEncoder::Add(StateChangeOp op, uint32_t state_id, int key_group,
                              std::string_view key, std::string_view ns, std::string_view user_key,
                              std::string_view value) {
   const size_t at = records_.size();
+  const bool same = count_ > 0 && key_group == key_group_ &&
+                    SameBytes(key, std::string_view(records_).substr(key_at_, key_size_)) &&
+                    SameBytes(ns, std::string_view(records_).substr(ns_at_, ns_size_));
   records_.resize(at + MaxStateChangeBytes(key, ns, user_key, value));
-  char* end =
-      EncodeStateChange(records_.data() + at, op, state_id, key_group, key, ns, user_key, value);
+  EncodedContext context;
+  char* end = EncodeStateChange(records_.data() + at, op, state_id, key_group, key, ns, user_key,
+                                value, same, &context);
+  if (!same) {
+    key_group_ = key_group;
+    key_at_ = static_cast<size_t>(context.key.data() - records_.data());
+    key_size_ = context.key.size();
+    ns_at_ = static_cast<size_t>(context.ns.data() - records_.data());
+    ns_size_ = context.ns.size();
+  }
   records_.resize(static_cast<size_t>(end - records_.data()));
   ++count_;
 }
@@ -229,9 +240,11 @@ Result<std::vector<ChangelogChunk>> DecodeChangelogFile(std::string_view file) {
     return Status::Corruption("not a state-change log file (no WEIRDSTL header)");
   }
   const uint32_t version = DecodeFixed32(file.data() + kChangelogMagic.size());
-  if (version != kChangelogVersion) {
+  if (version < kOldestChangelogVersion || version > kChangelogVersion) {
     return Status::Corruption("state-change log file of version " + std::to_string(version) +
-                              "; this weir reads version " + std::to_string(kChangelogVersion));
+                              "; this weir reads versions " +
+                              std::to_string(kOldestChangelogVersion) + " to " +
+                              std::to_string(kChangelogVersion));
   }
   file.remove_prefix(kChangelogHeaderSize);
   std::vector<ChangelogChunk> chunks;
@@ -250,6 +263,9 @@ Status ForEachStateChange(const ChangelogChunk& chunk,
   std::set<uint32_t> known;
   for (const auto& s : chunk.states) known.insert(s.first);
   std::string_view in = chunk.records;
+  // The last context given in full (views of `in`'s bytes), for records flagged same context.
+  uint32_t previous_key_group = 0;
+  std::string_view previous_key, previous_ns;
   for (uint64_t i = 0; i < chunk.count; ++i) {
     const auto where = [&] {
       return "backend " + chunk.backend_id + ", record " + std::to_string(chunk.first_sequence + i);
@@ -257,15 +273,30 @@ Status ForEachStateChange(const ChangelogChunk& chunk,
     StateChange c;
     uint32_t key_group = 0;
     if (in.empty()) return Corrupt(where() + ": missing");
-    const auto op = static_cast<uint8_t>(in.front());
+    const auto flagged = static_cast<uint8_t>(in.front());
     in.remove_prefix(1);
+    const bool same_context = (flagged & kSameContextFlag) != 0;
+    const auto op = static_cast<uint8_t>(flagged & ~kSameContextFlag);
     if (op < 1 || op > 4) return Corrupt(where() + ": unknown operation " + std::to_string(op));
     c.op = static_cast<StateChangeOp>(op);
-    if (!GetVarint32(&in, &c.state_id) || !GetVarint32(&in, &key_group) ||
-        !GetLengthPrefixed(&in, &c.key) || !GetLengthPrefixed(&in, &c.ns) ||
+    if (same_context && i == 0) {
+      return Corrupt(where() + ": the chunk's first record refers to a record before it");
+    }
+    if (!GetVarint32(&in, &c.state_id) ||
+        (!same_context && (!GetVarint32(&in, &key_group) || !GetLengthPrefixed(&in, &c.key) ||
+                           !GetLengthPrefixed(&in, &c.ns))) ||
         (HasUserKey(c.op) && !GetLengthPrefixed(&in, &c.user_key)) ||
         (HasValue(c.op) && !GetLengthPrefixed(&in, &c.value))) {
       return Corrupt(where() + ": malformed");
+    }
+    if (same_context) {
+      key_group = previous_key_group;
+      c.key = previous_key;
+      c.ns = previous_ns;
+    } else {
+      previous_key_group = key_group;
+      previous_key = c.key;
+      previous_ns = c.ns;
     }
     if (!known.count(c.state_id)) {
       return Corrupt(where() + ": names state id " + std::to_string(c.state_id) +

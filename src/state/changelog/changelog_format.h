@@ -3,13 +3,18 @@
 // A log file holds one persisted batch of the process: every backend's changes since its
 // previous batch, one chunk per backend, so that many backends make one file, not one each:
 //
-//   file   := magic "WEIRDSTL" | fixed32 version (1) | chunk*
+//   file   := magic "WEIRDSTL" | fixed32 version (2; 1 is read too) | chunk*
 //   chunk  := fixed32 body size | body | fixed64 XXH3-64 of the body
 //   body   := lp backend id | varint64 first sequence number | varint64 record count
 //             | varint state count | (varint state id | lp state name)*
 //             | u8 compression (0 none, 1 lz4) | varint raw size | lp records (compressed)
-//   record := u8 op | varint state id | varint key group | lp key | lp namespace
+//   record := u8 op (| 0x80: same context) | varint state id
+//             | varint key group | lp key | lp namespace   (unless same context)
 //             | lp user key (put, delete) | lp value (put, append)
+//
+// A record flagged "same context" has the key group, key and namespace of the record before it
+// in the chunk (version 2): a record changing several states of one key, as most do, carries
+// the key once. A chunk's first record is never flagged (a chunk decodes alone).
 //
 // (lp: varint32 length, then the bytes.) A backend's records are numbered by sequence numbers
 // it assigns (1, 2, …, from its start); a chunk holds records first..first+count-1 of one
@@ -36,7 +41,9 @@
 namespace weir {
 
 inline constexpr std::string_view kChangelogMagic = "WEIRDSTL";
-inline constexpr uint32_t kChangelogVersion = 1;
+inline constexpr uint32_t kChangelogVersion = 2;
+inline constexpr uint32_t kOldestChangelogVersion = 1;  // the same but for the context flag
+inline constexpr uint8_t kSameContextFlag = 0x80;
 inline constexpr size_t kChangelogHeaderSize = 12;  // magic + version
 // Bounds that a crafted file cannot make a reader exceed.
 inline constexpr uint64_t kMaxChangelogChunkBytes = uint64_t{1} << 30;
@@ -94,22 +101,48 @@ namespace changelog_internal {
 }
 }  // namespace changelog_internal
 
+// Where a record's context went (EncodeStateChange): views of the bytes it wrote.
+struct EncodedContext {
+  std::string_view key;
+  std::string_view ns;
+};
+
 // Encodes one record at `dst`, which has room for MaxStateChangeBytes; returns the byte after it.
+// `same_context`: flagged, without key group, key and namespace (they are the previous
+// record's); otherwise `context`, if given, receives where the key and namespace were written.
 // Inline: it runs on the task's thread for every write to keyed state.
-[[gnu::always_inline]] inline char* EncodeStateChange(char* dst, StateChangeOp op,
-                                                      uint32_t state_id, int key_group,
-                                                      std::string_view key, std::string_view ns,
-                                                      std::string_view user_key,
-                                                      std::string_view value) {
+[[gnu::always_inline]] inline char* EncodeStateChange(
+    char* dst, StateChangeOp op, uint32_t state_id, int key_group, std::string_view key,
+    std::string_view ns, std::string_view user_key, std::string_view value,
+    bool same_context = false, EncodedContext* context = nullptr) {
   using changelog_internal::EncodeLengthPrefixed;
-  *dst++ = static_cast<char>(op);
+  *dst++ = static_cast<char>(static_cast<uint8_t>(op) | (same_context ? kSameContextFlag : 0));
   dst = EncodeVarint64(dst, state_id);
-  dst = EncodeVarint64(dst, static_cast<uint32_t>(key_group));
-  dst = EncodeLengthPrefixed(dst, key);
-  dst = EncodeLengthPrefixed(dst, ns);
+  if (!same_context) {
+    dst = EncodeVarint64(dst, static_cast<uint32_t>(key_group));
+    dst = EncodeLengthPrefixed(dst, key);
+    if (context) context->key = std::string_view(dst - key.size(), key.size());
+    dst = EncodeLengthPrefixed(dst, ns);
+    if (context) context->ns = std::string_view(dst - ns.size(), ns.size());
+  }
   if (HasUserKey(op)) dst = EncodeLengthPrefixed(dst, user_key);
   if (HasValue(op)) dst = EncodeLengthPrefixed(dst, value);
   return dst;
+}
+
+// Whether `a` and `b` hold the same bytes; keys of 8 to 16 bytes without a call of memcmp.
+[[gnu::always_inline]] inline bool SameBytes(std::string_view a, std::string_view b) {
+  const size_t n = a.size();
+  if (n != b.size()) return false;
+  if (n >= 8 && n <= 16) {
+    uint64_t a0, a1, b0, b1;
+    std::memcpy(&a0, a.data(), 8);
+    std::memcpy(&b0, b.data(), 8);
+    std::memcpy(&a1, a.data() + n - 8, 8);
+    std::memcpy(&b1, b.data() + n - 8, 8);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+  }
+  return n == 0 || std::memcmp(a.data(), b.data(), n) == 0;
 }
 
 // Encodes records of one backend, in order, into one string (tools and tests; the log encodes
@@ -127,6 +160,9 @@ class StateChangeEncoder {
  private:
   std::string records_;
   uint64_t count_ = 0;
+  // The last context written in full: its key group, and offsets of its key and namespace.
+  int key_group_ = 0;
+  size_t key_at_ = 0, key_size_ = 0, ns_at_ = 0, ns_size_ = 0;
 };
 
 enum class ChangelogCompression : uint8_t { kNone = 0, kLz4 = 1 };

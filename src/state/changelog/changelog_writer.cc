@@ -39,8 +39,9 @@ void StateChangelog::AppendAfterHandOver(StateChangeOp op, uint32_t state_id, in
                                          size_t most) {
   HandOver();
   if (most <= held_.capacity) {
-    char* end =
-        EncodeStateChange(held_.data.get(), op, state_id, key_group, key, ns, user_key, value);
+    char* end = EncodeStateChange(held_.data.get(), op, state_id, key_group, key, ns, user_key,
+                                  value, /*same_context=*/false, &context_);
+    context_key_group_ = key_group;
     held_.size = static_cast<size_t>(end - held_.data.get());
     held_.count = 1;
     return;

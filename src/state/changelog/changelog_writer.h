@@ -104,8 +104,12 @@ class StateChangelog {
       AppendAfterHandOver(op, state_id, key_group, key, ns, user_key, value, most);
       return;
     }
+    // A block's first record gives its context in full: a chunk is made of whole blocks.
+    const bool same = held_.count > 0 && key_group == context_key_group_ &&
+                      SameBytes(key, context_.key) && SameBytes(ns, context_.ns);
     char* end = EncodeStateChange(held_.data.get() + held_.size, op, state_id, key_group, key, ns,
-                                  user_key, value);
+                                  user_key, value, same, &context_);
+    if (!same) context_key_group_ = key_group;
     held_.size = static_cast<size_t>(end - held_.data.get());
     ++held_.count;
   }
@@ -157,6 +161,9 @@ class StateChangelog {
   static constexpr size_t kMaxBlockBytes = 32 << 10;
   const size_t block_bytes_;
   ChangeBlock held_;
+  // The context of held_'s last record written in full: views of its bytes in held_.
+  EncodedContext context_;
+  int context_key_group_ = 0;
 
   // Shared with the writer's thread, under mu_.
   mutable std::mutex mu_;
