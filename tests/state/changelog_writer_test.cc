@@ -179,6 +179,29 @@ TEST_F(ChangelogWriterTest, BlocksFilledAgainKeepEveryChangeInOrder) {
   EXPECT_EQ(ReadBack(*segments), expected);
 }
 
+// The blocks the logs keep for reuse stay within max_in_flight for the whole process, however
+// many logs there are and however much each once had in flight; closing a log gives its back.
+TEST_F(ChangelogWriterTest, KeptBlocksStayWithinTheInFlightLimit) {
+  ChangelogWriterOptions options;
+  options.persist_delay = 1ms;
+  options.persist_size_threshold = 256 << 10;  // blocks of 16 KiB
+  options.max_in_flight = 1 << 20;
+  auto writer = ChangelogWriter::Start(*storage_, options);
+  std::vector<std::unique_ptr<StateChangelog>> logs;
+  for (int b = 0; b < 4; ++b) logs.push_back(writer->Register("agg_" + std::to_string(b)));
+  const std::string value(200, 'v');
+  for (int round = 0; round < 3; ++round) {
+    for (auto& log : logs) {
+      for (int i = 0; i < 5000; ++i) Put(*log, "k" + std::to_string(i), value);  // ~1 MiB each
+      ASSERT_TRUE(log->Persist(log->last_sequence()).get().ok());
+      EXPECT_LE(writer->kept_block_bytes(), int64_t{1} << 20);
+    }
+  }
+  EXPECT_GT(writer->kept_block_bytes(), 0);
+  logs.clear();
+  EXPECT_EQ(writer->kept_block_bytes(), 0);
+}
+
 // A storage slower than the changes backpressures their owner: the changes in flight stay within
 // dstl.dfs.upload.max-in-flight while every sync of a log file takes 100 ms (without the limit
 // all of them would pile up while the first batches sync), and all of them become durable in

@@ -21,7 +21,11 @@ StateChangelog::StateChangelog(std::shared_ptr<ChangelogWriter> writer, std::str
           std::clamp<uint64_t>(writer_->options_.persist_size_threshold / 16, 1, kMaxBlockBytes))),
       held_(ChangeBlock::WithCapacity(block_bytes_)) {}
 
-StateChangelog::~StateChangelog() { writer_->Unregister(this); }
+StateChangelog::~StateChangelog() {
+  writer_->Unregister(this);
+  writer_->free_block_bytes_.fetch_sub(static_cast<int64_t>(free_.size() * block_bytes_),
+                                       std::memory_order_relaxed);
+}
 
 uint32_t StateChangelog::StateId(const std::string& name) {
   auto it = ids_.find(name);
@@ -56,6 +60,8 @@ void StateChangelog::AppendAfterHandOver(StateChangeOp op, uint32_t state_id, in
   if (unused.data) {
     std::lock_guard<std::mutex> lock(mu_);
     free_.push_back(std::move(unused));
+    writer_->free_block_bytes_.fetch_add(static_cast<int64_t>(block_bytes_),
+                                         std::memory_order_relaxed);
   }
 }
 
@@ -73,6 +79,8 @@ bool StateChangelog::AddToPending(ChangeBlock&& block, ChangeBlock* next) {
     if (!free_.empty()) {
       *next = std::move(free_.back());
       free_.pop_back();
+      writer_->free_block_bytes_.fetch_sub(static_cast<int64_t>(block_bytes_),
+                                           std::memory_order_relaxed);
     }
   }
   // Outside mu_: the writer takes its own lock first, then a log's.
@@ -104,12 +112,18 @@ std::vector<ChangeBlock> StateChangelog::TakePending(uint64_t* count, uint64_t* 
 }
 
 void StateChangelog::Recycle(std::vector<ChangeBlock>* blocks) {
-  // Up to as many as can be in flight: the list holds what the log's busiest moment needed
-  // (blocks come back only from the writer). Freed blocks cost the writer an unmapping and the
-  // owner fresh pages to fault in: a list of a batch's blocks made 15% of the writer's time.
-  const size_t keep = static_cast<size_t>(writer_->options_.max_in_flight / block_bytes_) + 2;
+  // Kept up to max_in_flight for all logs of the process: blocks come back only from the writer,
+  // so the logs keep what their busiest moments had in flight. Freed blocks cost the writer an
+  // unmapping and the owner fresh pages to fault in: keeping a batch's worth per log (10 MiB)
+  // left 15% of the writer's time in unmapping.
+  const auto most = static_cast<int64_t>(writer_->options_.max_in_flight);
+  const auto bytes = static_cast<int64_t>(block_bytes_);
   for (ChangeBlock& b : *blocks) {
-    if (b.capacity != block_bytes_ || free_.size() >= keep) continue;
+    if (b.capacity != block_bytes_) continue;
+    if (writer_->free_block_bytes_.fetch_add(bytes, std::memory_order_relaxed) + bytes > most) {
+      writer_->free_block_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+      continue;
+    }
     b.size = 0;
     b.count = 0;
     free_.push_back(std::move(b));

@@ -170,7 +170,7 @@ class StateChangelog {
   std::vector<ChangeBlock> pending_;
   uint64_t pending_count_ = 0;
   uint64_t pending_bytes_ = 0;
-  std::vector<ChangeBlock> free_;  // of block_bytes_ each
+  std::vector<ChangeBlock> free_;  // of block_bytes_ each (the writer counts them)
   uint64_t pending_first_ = 1;
   std::map<uint32_t, std::string> states_;
   std::map<std::string, uint32_t, std::less<>> ids_;  // owner's thread only
@@ -194,6 +194,8 @@ class ChangelogWriter : public std::enable_shared_from_this<ChangelogWriter> {
   uint64_t bytes_written() const;
   // Bytes handed over by the logs and not yet durable (nor dropped with a failed or closed log).
   int64_t in_flight_bytes() const { return in_flight_bytes_.load(std::memory_order_relaxed); }
+  // Bytes of the blocks the logs keep to fill again (at most max_in_flight).
+  int64_t kept_block_bytes() const { return free_block_bytes_.load(std::memory_order_relaxed); }
 
  private:
   friend class StateChangelog;
@@ -252,6 +254,9 @@ class ChangelogWriter : public std::enable_shared_from_this<ChangelogWriter> {
   // Handed over and not yet committed or dropped. Signed: a batch can commit before the owner
   // that handed its bytes over has counted them.
   std::atomic<int64_t> in_flight_bytes_{0};
+  // Bytes of the blocks the logs keep for reuse (StateChangelog::Recycle), at most
+  // max_in_flight for the whole process: what was once in flight, not more.
+  std::atomic<int64_t> free_block_bytes_{0};
   uint64_t next_file_ = 1;
   uint64_t files_written_ = 0;
   uint64_t bytes_written_ = 0;
