@@ -89,8 +89,7 @@ void AppendChangelogChunk(std::string* out, const ChangelogChunk& chunk,
   pieces.states = chunk.states;
   pieces.records = records;
   std::string staging;  // unused: the records are one piece
-  StreamingChecksum file_checksum;
-  AppendChangelogChunk(out, pieces, compression, scratch, &staging, &file_checksum);
+  AppendChangelogChunk(out, pieces, compression, scratch, &staging, /*file_checksum=*/nullptr);
 }
 
 void AppendChangelogChunk(std::string* out, const ChangelogChunkPieces& chunk,
@@ -146,10 +145,10 @@ void AppendChangelogChunk(std::string* out, const ChangelogChunkPieces& chunk,
 
   StreamingChecksum body_checksum;
   out->append(body_size);
-  file_checksum->Update(body_size);
+  if (file_checksum) file_checksum->Update(body_size);
   out->append(head);
   body_checksum.Update(head);
-  file_checksum->Update(head);
+  if (file_checksum) file_checksum->Update(head);
   out->reserve(out->size() + stored_size + 8);
   constexpr size_t kStep = 64 << 10;  // hashed while in the cache
   for (std::string_view piece : stored) {
@@ -159,13 +158,13 @@ void AppendChangelogChunk(std::string* out, const ChangelogChunkPieces& chunk,
       out->append(step);
       const std::string_view copied(out->data() + at, step.size());
       body_checksum.Update(copied);
-      file_checksum->Update(copied);
+      if (file_checksum) file_checksum->Update(copied);
     }
   }
   std::string trailer;
   PutFixed64(&trailer, body_checksum.Digest());
   out->append(trailer);
-  file_checksum->Update(trailer);
+  if (file_checksum) file_checksum->Update(trailer);
 }
 
 Result<ChangelogChunk> DecodeChangelogChunk(std::string_view* in) {

@@ -194,7 +194,7 @@ struct ChangelogChunkPieces {
   std::span<const std::string_view> records;
 };
 // Appends `chunk` to `out` as AppendChangelogChunk does (the same bytes as for its records in
-// one string) and adds what it appends to `file_checksum`. Each piece is copied, and hashed for
+// one string) and adds what it appends to `file_checksum` (if not null). Each piece is copied, and hashed for
 // the chunk and the file while it is still in the cache: one pass over memory, not three.
 // `staging` holds the records in one piece on the way to lz4.
 void AppendChangelogChunk(std::string* out, const ChangelogChunkPieces& chunk,
