@@ -18,8 +18,9 @@ done
 ./scripts/install-deps.sh
 CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DWEIR_BUILD_FUZZERS=ON -DWEIR_BUILD_TESTS=OFF -DWEIR_BUILD_BENCH=OFF >/dev/null
-cmake --build "$build" --target metadata_fuzzer config_fuzzer file_source_fuzzer path_fuzzer
-for target in metadata_fuzzer config_fuzzer file_source_fuzzer path_fuzzer; do
+cmake --build "$build" --target metadata_fuzzer config_fuzzer file_source_fuzzer path_fuzzer \
+  changelog_fuzzer
+for target in metadata_fuzzer config_fuzzer file_source_fuzzer path_fuzzer changelog_fuzzer; do
   corpus="$build/corpus/${target%_fuzzer}"
   mkdir -p "$corpus"
   cp -n tests/fuzz/corpus/"${target%_fuzzer}"/* "$corpus"/ 2>/dev/null || true
