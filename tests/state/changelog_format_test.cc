@@ -287,12 +287,7 @@ TEST(ChangelogFormatTest, AChunkInPiecesIsTheSameBytesAndChecksum) {
     const std::string_view all = whole.records;
     const std::string_view pieces[] = {all.substr(0, 10), all.substr(10, 0), all.substr(10, 70000),
                                        all.substr(70010)};
-    ChangelogChunkPieces chunk;
-    chunk.backend_id = whole.backend_id;
-    chunk.first_sequence = whole.first_sequence;
-    chunk.count = whole.count;
-    chunk.states = whole.states;
-    chunk.records = pieces;
+    const ChangelogChunkPieces chunk = ChunkPieces(whole, pieces);
     std::string file = EncodeChangelogHeader();
     StreamingChecksum checksum;
     checksum.Update(file);

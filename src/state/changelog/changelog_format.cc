@@ -82,14 +82,20 @@ std::string EncodeChangelogChunk(const ChangelogChunk& chunk, ChangelogCompressi
 void AppendChangelogChunk(std::string* out, const ChangelogChunk& chunk,
                           ChangelogCompression compression, std::string* scratch) {
   const std::string_view records[] = {chunk.records};
+  std::string staging;  // unused: the records are one piece
+  AppendChangelogChunk(out, ChunkPieces(chunk, records), compression, scratch, &staging,
+                       /*file_checksum=*/nullptr);
+}
+
+ChangelogChunkPieces ChunkPieces(const ChangelogChunk& chunk,
+                                 std::span<const std::string_view> records) {
   ChangelogChunkPieces pieces;
   pieces.backend_id = chunk.backend_id;
   pieces.first_sequence = chunk.first_sequence;
   pieces.count = chunk.count;
   pieces.states = chunk.states;
   pieces.records = records;
-  std::string staging;  // unused: the records are one piece
-  AppendChangelogChunk(out, pieces, compression, scratch, &staging, /*file_checksum=*/nullptr);
+  return pieces;
 }
 
 void AppendChangelogChunk(std::string* out, const ChangelogChunkPieces& chunk,

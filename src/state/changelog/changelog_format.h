@@ -193,10 +193,13 @@ struct ChangelogChunkPieces {
   std::span<const std::pair<uint32_t, std::string>> states;
   std::span<const std::string_view> records;
 };
+// `chunk`'s backend, sequence numbers and states with `records` as its records.
+ChangelogChunkPieces ChunkPieces(const ChangelogChunk& chunk,
+                                 std::span<const std::string_view> records);
 // Appends `chunk` to `out` as AppendChangelogChunk does (the same bytes as for its records in
-// one string) and adds what it appends to `file_checksum` (if not null). Each piece is copied, and hashed for
-// the chunk and the file while it is still in the cache: one pass over memory, not three.
-// `staging` holds the records in one piece on the way to lz4.
+// one string) and adds what it appends to `file_checksum` (if not null). Each piece is copied, and
+// hashed for the chunk and the file while it is still in the cache: one pass over memory, not
+// three. `staging` holds the records in one piece on the way to lz4.
 void AppendChangelogChunk(std::string* out, const ChangelogChunkPieces& chunk,
                           ChangelogCompression compression, std::string* scratch,
                           std::string* staging, StreamingChecksum* file_checksum);
