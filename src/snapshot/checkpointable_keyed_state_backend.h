@@ -68,6 +68,10 @@ class CheckpointableKeyedStateBackend : public KeyedStateBackend, public Checkpo
   virtual Result<std::unique_ptr<StateBulkLoader>> NewBulkLoader(
       const std::vector<StateMetaInfo>& states) = 0;
 
+  // The replay that followed the restore (KeyedStateBackendParameters::changes_to_replay) is
+  // done: background work the backend held back for it starts now (owner's thread).
+  virtual Status FinishReplay() { return Status::OK(); }
+
   void NotifyCheckpointComplete(uint64_t) override {}
   void NotifyCheckpointAborted(uint64_t) override {}
 };
@@ -89,6 +93,10 @@ struct KeyedStateBackendParameters {
   int slot = 0;
   // The process's state-change log (state/changelog/), when state.backend.changelog.enabled.
   std::shared_ptr<ChangelogWriter> changelog_writer;
+  // Set by a changelog restore: about this many changes are replayed into the backend once the
+  // factory returns it, then FinishReplay() is called. The backend may hold back background
+  // work until then (RocksDB: compactions, which would take the replay's cores).
+  uint64_t changes_to_replay = 0;
 };
 
 // The checkpoint a backend is restored from.

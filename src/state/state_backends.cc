@@ -1,12 +1,14 @@
 #include "state/state_backends.h"
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 
 #include "state/changelog/changelog_keyed_state_backend.h"
 #include "state/changelog/changelog_options.h"
 #include "state/hashmap/hashmap_keyed_state_backend.h"
 #include "state/rocksdb/rocksdb_backend_factory.h"
+#include "common/log.h"
 #include "weir/config.h"
 
 namespace weir {
@@ -52,12 +54,29 @@ Result<std::unique_ptr<CheckpointableKeyedStateBackend>> CreateKeyedStateBackend
   if (restore) {
     WEIR_ASSIGN_OR_RETURN(plan, PlanChangelogRestore(*restore));
   }
+  KeyedStateBackendParameters inner_parameters = parameters;
+  if (plan) inner_parameters.changes_to_replay = plan->changes;
+  const auto start = std::chrono::steady_clock::now();
   WEIR_ASSIGN_OR_RETURN(
       auto inner,
-      factory(parameters, plan && !plan->inner.handles.empty() ? &plan->inner : nullptr));
-  if (plan)
-    WEIR_RETURN_IF_ERROR(
-        ReplayChangelogs(*restore->storage, restore->checkpoint_id, plan->changelogs, *inner));
+      factory(inner_parameters, plan && !plan->inner.handles.empty() ? &plan->inner : nullptr));
+  if (plan) {
+    const auto replay = std::chrono::steady_clock::now();
+    WEIR_ASSIGN_OR_RETURN(const ChangelogReplayed replayed,
+                          ReplayChangelogs(*restore->storage, restore->checkpoint_id,
+                                           plan->changelogs, *inner));
+    const auto end = std::chrono::steady_clock::now();
+    WEIR_RETURN_IF_ERROR(inner->FinishReplay());
+    const auto ms = [](auto from, auto to) {
+      return std::to_string(
+          std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count());
+    };
+    LogInfo("restore of " + parameters.backend_id + " from checkpoint " +
+            std::to_string(restore->checkpoint_id) + ": materialization in " + ms(start, replay) +
+            " ms, then " + std::to_string(replayed.changes) + " changes (" +
+            std::to_string(replayed.bytes) + " bytes of log) replayed in " + ms(replay, end) +
+            " ms");
+  }
   if (!changelog || parameters.checkpoint_storage == nullptr) return inner;
   return std::unique_ptr<CheckpointableKeyedStateBackend>(new ChangelogKeyedStateBackend(
       std::move(inner), parameters.changelog_writer->Register(parameters.backend_id),

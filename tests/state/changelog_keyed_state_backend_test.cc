@@ -15,6 +15,7 @@
 
 #include "checkpoint/checkpoint_coordinator.h"
 #include "common/failpoint.h"
+#include "state/rocksdb/rocksdb_keyed_state_backend.h"
 #include "state_model.h"
 #include "testing/backend_maker.h"
 #include "testing/checkpoint_helpers.h"
@@ -468,6 +469,11 @@ TEST_F(ChangelogIncrementalMaterializationTest, EachBuildsOnTheConfirmedOneTheCh
   auto restored = Restore(*last, id);
   ASSERT_TRUE(restored.ok()) << restored.status().ToString();
   Check(**restored, at_barrier);
+  // RocksDB's compactions, held while the log was replayed, run again. (Made without a log
+  // writer, the restored backend is the RocksDB one itself.)
+  auto* rocksdb = dynamic_cast<RocksDbKeyedStateBackend*>(restored->get());
+  ASSERT_NE(rocksdb, nullptr);
+  EXPECT_FALSE(rocksdb->compactions_held());
 }
 
 // Under the coordinator, which deletes what no retained checkpoint references: with a

@@ -1,7 +1,9 @@
 #include "state/rocksdb/rocksdb_keyed_state_backend.h"
 
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 
+#include <algorithm>
 #include <set>
 
 #include "testing/temp_dir.h"
@@ -216,6 +218,54 @@ TEST_F(BackendTest, WideMaxParallelismUsesTwoBytePrefix) {
     ASSERT_TRUE(s->Update("v" + std::to_string(i)).ok());
   }
   EXPECT_EQ(wide->GetKeys("v", *strings_)->size(), 300u);
+}
+
+int Level0Files(rocksdb::DB* db) {
+  std::vector<rocksdb::LiveFileMetaData> files;
+  db->GetLiveFilesMetaData(&files);
+  return static_cast<int>(
+      std::count_if(files.begin(), files.end(), [](const auto& f) { return f.level == 0; }));
+}
+
+// Held for a replay, compactions neither run nor stop the writes as L0 files pile up past
+// RocksDB's stop trigger; FinishReplay starts them, for the states created since too.
+TEST_F(BackendTest, CompactionsHeldForAReplayStartWhenItFinishes) {
+  RocksDbBackendOptions o;
+  o.backend_id = "op_0";
+  o.local_dir = tmp_.Sub("held");
+  o.hold_compactions = true;
+  auto b = std::move(RocksDbKeyedStateBackend::Open(o)).value();
+  EXPECT_TRUE(b->compactions_held());
+  auto count = *b->GetValueState(ValueStateDescriptor<int64_t>{"count"});
+  constexpr int kFlushes = 40;  // past level0_stop_writes_trigger (36)
+  for (int round = 0; round < kFlushes; ++round) {
+    for (int k = 0; k < 50; ++k) {
+      ASSERT_TRUE(b->SetCurrentKey(*strings_, "k" + std::to_string(k)).ok());
+      ASSERT_TRUE(count->Update(round).ok());
+    }
+    ASSERT_TRUE(b->CreateNativeCheckpoint(tmp_.Sub("flush-" + std::to_string(round))).ok());
+  }
+  EXPECT_EQ(Level0Files(b->database()), kFlushes);
+  auto later = *b->GetValueState(ValueStateDescriptor<int64_t>{"later"});
+  ASSERT_TRUE(b->FinishReplay().ok());
+  EXPECT_FALSE(b->compactions_held());
+  ASSERT_TRUE(b->WaitForBackgroundWork().ok());
+  EXPECT_LT(Level0Files(b->database()), 4);
+  for (int k = 0; k < 50; ++k) {
+    ASSERT_TRUE(b->SetCurrentKey(*strings_, "k" + std::to_string(k)).ok());
+    EXPECT_EQ(**count->Value(), kFlushes - 1);
+    ASSERT_TRUE(later->Update(k).ok());
+  }
+  for (int round = 0; round < 8; ++round) {
+    for (int k = 0; k < 50; ++k) {
+      ASSERT_TRUE(b->SetCurrentKey(*strings_, "k" + std::to_string(k)).ok());
+      ASSERT_TRUE(later->Update(round).ok());
+    }
+    ASSERT_TRUE(b->CreateNativeCheckpoint(tmp_.Sub("after-" + std::to_string(round))).ok());
+  }
+  ASSERT_TRUE(b->WaitForBackgroundWork().ok());
+  EXPECT_LT(Level0Files(b->database()), 8);  // "later"'s L0 files were compacted as well
+  ASSERT_TRUE(b->FinishReplay().ok());        // again: nothing to do
 }
 
 TEST_F(BackendTest, InvalidOptionsAreRejected) {

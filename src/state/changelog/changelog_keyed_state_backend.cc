@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <future>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -438,6 +439,14 @@ Result<ChangelogRestorePlan> PlanChangelogRestore(const KeyedStateRestore& resto
       continue;
     }
     plan.changelogs.push_back(h);
+    for (const auto& seg : h.changelog) {
+      const uint64_t first = std::max(seg.first_sequence, h.materialized_sequence + 1);
+      const uint64_t last = std::min(seg.last_sequence, h.changelog_sequence);
+      if (last < first) continue;
+      constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
+      const uint64_t n = last - first + 1;  // 0 only when it wrapped: every sequence
+      plan.changes = n == 0 || plan.changes > kMax - n ? kMax : plan.changes + n;
+    }
     // An incremental materialization: the inner backend's native files, restored as the
     // incremental snapshot they are (its private files under their RocksDB names).
     KeyedStateHandle native;
@@ -483,10 +492,12 @@ Result<ChangelogRestorePlan> PlanChangelogRestore(const KeyedStateRestore& resto
   return plan;
 }
 
-Status ReplayChangelogs(const CheckpointStorage& storage, uint64_t checkpoint_id,
-                        const std::vector<KeyedStateHandle>& changelogs,
-                        CheckpointableKeyedStateBackend& backend) {
+Result<ChangelogReplayed> ReplayChangelogs(const CheckpointStorage& storage,
+                                           uint64_t checkpoint_id,
+                                           const std::vector<KeyedStateHandle>& changelogs,
+                                           CheckpointableKeyedStateBackend& backend) {
   const KeyGroupRange range = backend.key_group_range();
+  ChangelogReplayed replayed;
   std::map<std::string, RawKeyedState*> raw;  // by state name
   for (const auto& h : changelogs) {
     const std::string what =
@@ -512,6 +523,7 @@ Status ReplayChangelogs(const CheckpointStorage& storage, uint64_t checkpoint_id
         return Status::Corruption(what + ": segment past the end of " + seg.path);
       }
       std::string_view in(bytes.data() + seg.offset, seg.length);
+      replayed.bytes += seg.length;
       WEIR_ASSIGN_OR_RETURN(ChangelogChunk chunk, DecodeChangelogChunk(&in));
       if (chunk.backend_id != h.backend_id || chunk.first_sequence != seg.first_sequence ||
           chunk.count == 0 || chunk.last_sequence() != seg.last_sequence) {
@@ -532,6 +544,7 @@ Status ReplayChangelogs(const CheckpointStorage& storage, uint64_t checkpoint_id
         const uint64_t s = sequence++;
         if (s <= h.materialized_sequence || s > h.changelog_sequence) return Status::OK();
         if (!range.Contains(c.key_group)) return Status::OK();
+        ++replayed.changes;
         WEIR_RETURN_IF_ERROR(backend.SetCurrentKey(c.key));
         if (backend.current_key_group() != c.key_group) {
           return Status::Corruption(what + ": change " + std::to_string(s) + " names key group " +
@@ -556,7 +569,7 @@ Status ReplayChangelogs(const CheckpointStorage& storage, uint64_t checkpoint_id
   }
   // States start in the void namespace (typed states assume it).
   for (const auto& [name, state] : raw) state->SetCurrentNamespace({});
-  return Status::OK();
+  return replayed;
 }
 
 }  // namespace weir

@@ -165,12 +165,20 @@ class ChangelogKeyedStateBackend final : public CheckpointableKeyedStateBackend 
 struct ChangelogRestorePlan {
   KeyedStateRestore inner;                   // what the inner backend's factory restores
   std::vector<KeyedStateHandle> changelogs;  // whose segments are replayed afterwards
+  // How many changes their segments hold past their materializations (of all key groups;
+  // saturating): a hint for the backend replayed into (changes_to_replay).
+  uint64_t changes = 0;
 };
 Result<ChangelogRestorePlan> PlanChangelogRestore(const KeyedStateRestore& restore);
+// What a replay applied: changes (of the backend's key groups) and the segments' bytes read.
+struct ChangelogReplayed {
+  uint64_t changes = 0;
+  uint64_t bytes = 0;
+};
 // Replays the segments of `changelogs` into `backend`, in order, keeping the changes of key
 // groups in its range.
-Status ReplayChangelogs(const CheckpointStorage& storage, uint64_t checkpoint_id,
-                        const std::vector<KeyedStateHandle>& changelogs,
-                        CheckpointableKeyedStateBackend& backend);
+Result<ChangelogReplayed> ReplayChangelogs(const CheckpointStorage& storage, uint64_t checkpoint_id,
+                                           const std::vector<KeyedStateHandle>& changelogs,
+                                           CheckpointableKeyedStateBackend& backend);
 
 }  // namespace weir

@@ -274,6 +274,21 @@ void RocksDbKeyedStateBackend::BarrierForwarded() {
   if (cache_) cache_->WakeWriter();
 }
 
+Status RocksDbKeyedStateBackend::FinishReplay() {
+  if (!db_->cf_options.disable_auto_compactions) return Status::OK();
+  db_->cf_options.disable_auto_compactions = false;  // column families created from now on
+  for (const auto& [name, cf] : db_->column_families) {
+    WEIR_RETURN_IF_ERROR(
+        FromRocksDb(db_->db->SetOptions(cf, {{"disable_auto_compactions", "false"}}),
+                    "turn on the compactions of state '" + name + "' after the replay"));
+  }
+  return Status::OK();
+}
+
+bool RocksDbKeyedStateBackend::compactions_held() const {
+  return db_->cf_options.disable_auto_compactions;
+}
+
 RocksDbKeyedStateBackend::~RocksDbKeyedStateBackend() = default;
 
 rocksdb::DB* RocksDbKeyedStateBackend::database() const { return db_->db; }
@@ -320,6 +335,10 @@ void ApplyTuning(const RocksDbBackendOptions& options, RocksDbKeyedStateBackend:
     cf->memtable_factory.reset(rocksdb::NewHashSkipListRepFactory(HashMemtableBuckets(t)));
   }
   cf->level0_file_num_compaction_trigger = t.level0_file_num_compaction_trigger;
+  // A replay that follows the restore would share the cores with the compactions the restored
+  // levels call for (a fifth of the CPU of a restore); they run after it (FinishReplay).
+  // RocksDB neither slows nor stops writes for L0 files while they are off.
+  cf->disable_auto_compactions = options.hold_compactions;
   // Keep RocksDB's distance between the compaction trigger and the write slowdown / stop.
   cf->level0_slowdown_writes_trigger = std::max(20, t.level0_file_num_compaction_trigger + 16);
   cf->level0_stop_writes_trigger = std::max(36, t.level0_file_num_compaction_trigger + 32);

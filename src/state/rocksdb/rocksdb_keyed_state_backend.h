@@ -75,6 +75,9 @@ struct RocksDbBackendOptions {
   // Local recovery (state.backend.local-recovery): where the local copies of this backend's
   // incremental checkpoints are kept and restored from (local_recovery_copy.h); empty: off.
   std::string local_recovery_dir;
+  // Opens the database with automatic compactions off until FinishReplay() (a changelog's
+  // replay follows the restore: KeyedStateBackendParameters::changes_to_replay).
+  bool hold_compactions = false;
 };
 
 // What a native checkpoint taken in two halves does before it links the database's files.
@@ -155,6 +158,9 @@ class RocksDbKeyedStateBackend final : public CheckpointableKeyedStateBackend {
   bool SupportsIncrementalMaterialization() const override { return native_ != nullptr; }
   // The write-back cache's writer, left asleep by the snapshot's hand-over.
   void BarrierForwarded() override;
+  // Turns automatic compactions on when they were held for the replay (hold_compactions).
+  Status FinishReplay() override;
+  bool compactions_held() const;
   // Both strategies hear every outcome: the native one builds on the materializations a
   // changelog backend confirms (its checkpoints and savepoints are never recorded as bases).
   void NotifyCheckpointComplete(uint64_t checkpoint_id) override {
