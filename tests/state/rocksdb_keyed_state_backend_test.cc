@@ -233,7 +233,7 @@ TEST_F(BackendTest, CompactionsHeldForAReplayStartWhenItFinishes) {
   RocksDbBackendOptions o;
   o.backend_id = "op_0";
   o.local_dir = tmp_.Sub("held");
-  o.hold_compactions = true;
+  o.changes_to_replay = 4000;
   auto b = std::move(RocksDbKeyedStateBackend::Open(o)).value();
   EXPECT_TRUE(b->compactions_held());
   auto count = *b->GetValueState(ValueStateDescriptor<int64_t>{"count"});

@@ -4,6 +4,7 @@
 #include <future>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "common/checksum.h"
@@ -540,12 +541,17 @@ Result<ChangelogReplayed> ReplayChangelogs(const CheckpointStorage& storage,
         by_id[id] = r->second;
       }
       uint64_t sequence = chunk.first_sequence;
+      // The key set last (a view of `bytes`): a record usually changes several states of a key.
+      std::optional<std::string_view> current_key;
       WEIR_RETURN_IF_ERROR(ForEachStateChange(chunk, [&](const StateChange& c) -> Status {
         const uint64_t s = sequence++;
         if (s <= h.materialized_sequence || s > h.changelog_sequence) return Status::OK();
         if (!range.Contains(c.key_group)) return Status::OK();
         ++replayed.changes;
-        WEIR_RETURN_IF_ERROR(backend.SetCurrentKey(c.key));
+        if (current_key != c.key) {
+          WEIR_RETURN_IF_ERROR(backend.SetCurrentKey(c.key));
+          current_key = c.key;
+        }
         if (backend.current_key_group() != c.key_group) {
           return Status::Corruption(what + ": change " + std::to_string(s) + " names key group " +
                                     std::to_string(c.key_group) + ", its key is in " +

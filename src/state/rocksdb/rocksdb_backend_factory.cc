@@ -21,7 +21,7 @@ Result<std::unique_ptr<CheckpointableKeyedStateBackend>> CreateRocksDbKeyedState
   options.max_parallelism = parameters.max_parallelism;
   options.key_group_range = parameters.key_group_range;
   options.tuning = RocksDbTuningFromConfig(config);
-  options.hold_compactions = parameters.changes_to_replay > 0;
+  options.changes_to_replay = parameters.changes_to_replay;
   if (auto budget = RocksDbMemoryBudgetFromConfig(config, parameters.slot)) {
     options.tuning.memory = RocksDbSharedMemory::For(*budget);
     options.tuning.write_back_cache = options.tuning.memory->write_back_cache();

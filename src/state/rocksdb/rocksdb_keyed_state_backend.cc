@@ -263,6 +263,7 @@ RocksDbKeyedStateBackend::RocksDbKeyedStateBackend(RocksDbBackendOptions options
     }
     cache_ = std::make_unique<WriteBackCache>(db_->db, options_.tuning.write_back_cache,
                                               options_.tuning.memory, std::move(ingestion));
+    cache_->Reserve(options_.changes_to_replay);
   }
 }
 
@@ -338,7 +339,7 @@ void ApplyTuning(const RocksDbBackendOptions& options, RocksDbKeyedStateBackend:
   // A replay that follows the restore would share the cores with the compactions the restored
   // levels call for (a fifth of the CPU of a restore); they run after it (FinishReplay).
   // RocksDB neither slows nor stops writes for L0 files while they are off.
-  cf->disable_auto_compactions = options.hold_compactions;
+  cf->disable_auto_compactions = options.changes_to_replay > 0;
   // Keep RocksDB's distance between the compaction trigger and the write slowdown / stop.
   cf->level0_slowdown_writes_trigger = std::max(20, t.level0_file_num_compaction_trigger + 16);
   cf->level0_stop_writes_trigger = std::max(36, t.level0_file_num_compaction_trigger + 32);

@@ -75,9 +75,10 @@ struct RocksDbBackendOptions {
   // Local recovery (state.backend.local-recovery): where the local copies of this backend's
   // incremental checkpoints are kept and restored from (local_recovery_copy.h); empty: off.
   std::string local_recovery_dir;
-  // Opens the database with automatic compactions off until FinishReplay() (a changelog's
-  // replay follows the restore: KeyedStateBackendParameters::changes_to_replay).
-  bool hold_compactions = false;
+  // A changelog's replay of about this many changes follows the restore
+  // (KeyedStateBackendParameters::changes_to_replay): the database opens with automatic
+  // compactions off until FinishReplay(), and the write-back cache is sized for the rows.
+  uint64_t changes_to_replay = 0;
 };
 
 // What a native checkpoint taken in two halves does before it links the database's files.
@@ -158,7 +159,7 @@ class RocksDbKeyedStateBackend final : public CheckpointableKeyedStateBackend {
   bool SupportsIncrementalMaterialization() const override { return native_ != nullptr; }
   // The write-back cache's writer, left asleep by the snapshot's hand-over.
   void BarrierForwarded() override;
-  // Turns automatic compactions on when they were held for the replay (hold_compactions).
+  // Turns automatic compactions on when they were held for the replay (changes_to_replay).
   Status FinishReplay() override;
   bool compactions_held() const;
   // Both strategies hear every outcome: the native one builds on the materializations a

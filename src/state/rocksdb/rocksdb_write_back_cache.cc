@@ -75,6 +75,11 @@ Status WriteBackCache::Failed() const {
   return error_;
 }
 
+void WriteBackCache::Reserve(uint64_t rows) {
+  const uint64_t fit = budget_->PerCache() / kEntryOverhead;
+  if (rows > 0) entries_.reserve(static_cast<size_t>(std::min(rows, fit)));
+}
+
 WriteBackCache::Entry* WriteBackCache::Find(const std::string& key) {
   auto it = entries_.find(key);
   return it == entries_.end() ? nullptr : &it->second;
@@ -82,9 +87,11 @@ WriteBackCache::Entry* WriteBackCache::Find(const std::string& key) {
 
 WriteBackCache::Entry* WriteBackCache::Insert(rocksdb::ColumnFamilyHandle* cf,
                                               const std::string& key, RowState state,
-                                              std::string_view value) {
+                                              std::string_view value, bool* existed) {
   auto [it, inserted] = entries_.try_emplace(key);
   Entry* e = &it->second;
+  if (existed != nullptr) *existed = !inserted;
+  if (!inserted) return e;
   e->cf = cf;
   e->key = &it->first;
   e->slots[0].state = state;
@@ -197,8 +204,7 @@ Result<std::optional<std::string>> WriteBackCache::Get(rocksdb::ColumnFamilyHand
 Status WriteBackCache::Put(rocksdb::ColumnFamilyHandle* cf, const std::string& key,
                            std::string_view value) {
   if (failed_.load(std::memory_order_relaxed)) return Failed();
-  Entry* e = Find(key);
-  if (e == nullptr) e = Insert(cf, key, RowState::kAbsent, {});
+  Entry* e = Insert(cf, key, RowState::kAbsent, {});
   WEIR_ASSIGN_OR_RETURN(Slot * slot, OpenSlot(e, /*keep_value=*/false));
   slot->state = RowState::kValue;
   slot->value.assign(value);
@@ -209,10 +215,10 @@ Status WriteBackCache::Put(rocksdb::ColumnFamilyHandle* cf, const std::string& k
 
 Status WriteBackCache::Delete(rocksdb::ColumnFamilyHandle* cf, const std::string& key) {
   if (failed_.load(std::memory_order_relaxed)) return Failed();
-  Entry* e = Find(key);
-  if (e == nullptr) {
-    e = Insert(cf, key, RowState::kValue, {});  // unknown: the deletion must reach RocksDB
-  } else if (e->current().state == RowState::kAbsent) {
+  bool existed;
+  // Unknown: the deletion must reach RocksDB.
+  Entry* e = Insert(cf, key, RowState::kValue, {}, &existed);
+  if (existed && e->current().state == RowState::kAbsent) {
     Touch(e);
     return Status::OK();  // dirty already, or RocksDB agrees
   }
@@ -227,8 +233,7 @@ Status WriteBackCache::Delete(rocksdb::ColumnFamilyHandle* cf, const std::string
 Status WriteBackCache::Merge(rocksdb::ColumnFamilyHandle* cf, const std::string& key,
                              std::string_view operand) {
   if (failed_.load(std::memory_order_relaxed)) return Failed();
-  Entry* e = Find(key);
-  if (e == nullptr) e = Insert(cf, key, RowState::kOperands, {});
+  Entry* e = Insert(cf, key, RowState::kOperands, {});
   WEIR_ASSIGN_OR_RETURN(Slot * slot, OpenSlot(e, /*keep_value=*/true));
   if (slot->state == RowState::kAbsent) {
     slot->state = RowState::kValue;

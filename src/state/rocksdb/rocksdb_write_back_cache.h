@@ -150,6 +150,10 @@ class WriteBackCache {
   // Wakes the writer for the batches FreezeForBarrier handed over. Any thread.
   void WakeWriter() { signal_->Wake(); }
 
+  // Sizes the index for `rows` rows (a replay's), at most as many as the memory limit holds:
+  // grown row by row instead, it would be rebuilt a dozen times, each time reading every row.
+  void Reserve(uint64_t rows);
+
   // --- any thread: figures for tests and metrics.
   uint64_t bytes() const { return charged_.load(std::memory_order_relaxed); }
   uint64_t rows() const { return rows_.load(std::memory_order_relaxed); }
@@ -181,8 +185,10 @@ class WriteBackCache {
   struct SortedRow;
 
   Entry* Find(const std::string& key);
+  // The row of `key`, made in `state` with `value` unless the cache has it (`existed`): one
+  // lookup either way.
   Entry* Insert(rocksdb::ColumnFamilyHandle* cf, const std::string& key, RowState state,
-                std::string_view value);
+                std::string_view value, bool* existed = nullptr);
   // The slot the open batch writes, made current (and the row dirty); waits when the slot's
   // previous batch is still in flight.
   Result<Slot*> OpenSlot(Entry* e, bool keep_value);
