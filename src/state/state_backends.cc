@@ -4,11 +4,11 @@
 #include <chrono>
 #include <optional>
 
+#include "common/log.h"
 #include "state/changelog/changelog_keyed_state_backend.h"
 #include "state/changelog/changelog_options.h"
 #include "state/hashmap/hashmap_keyed_state_backend.h"
 #include "state/rocksdb/rocksdb_backend_factory.h"
-#include "common/log.h"
 #include "weir/config.h"
 
 namespace weir {
@@ -62,9 +62,9 @@ Result<std::unique_ptr<CheckpointableKeyedStateBackend>> CreateKeyedStateBackend
       factory(inner_parameters, plan && !plan->inner.handles.empty() ? &plan->inner : nullptr));
   if (plan) {
     const auto replay = std::chrono::steady_clock::now();
-    WEIR_ASSIGN_OR_RETURN(const ChangelogReplayed replayed,
-                          ReplayChangelogs(*restore->storage, restore->checkpoint_id,
-                                           plan->changelogs, *inner));
+    WEIR_ASSIGN_OR_RETURN(
+        const ChangelogReplayed replayed,
+        ReplayChangelogs(*restore->storage, restore->checkpoint_id, plan->changelogs, *inner));
     const auto end = std::chrono::steady_clock::now();
     WEIR_RETURN_IF_ERROR(inner->FinishReplay());
     const auto ms = [](auto from, auto to) {

@@ -265,7 +265,7 @@ TEST_F(BackendTest, CompactionsHeldForAReplayStartWhenItFinishes) {
   }
   ASSERT_TRUE(b->WaitForBackgroundWork().ok());
   EXPECT_LT(Level0Files(b->database()), 8);  // "later"'s L0 files were compacted as well
-  ASSERT_TRUE(b->FinishReplay().ok());        // again: nothing to do
+  ASSERT_TRUE(b->FinishReplay().ok());       // again: nothing to do
 }
 
 TEST_F(BackendTest, InvalidOptionsAreRejected) {

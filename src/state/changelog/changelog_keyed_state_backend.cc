@@ -493,8 +493,7 @@ Result<ChangelogRestorePlan> PlanChangelogRestore(const KeyedStateRestore& resto
   return plan;
 }
 
-Result<ChangelogReplayed> ReplayChangelogs(const CheckpointStorage& storage,
-                                           uint64_t checkpoint_id,
+Result<ChangelogReplayed> ReplayChangelogs(const CheckpointStorage& storage, uint64_t checkpoint_id,
                                            const std::vector<KeyedStateHandle>& changelogs,
                                            CheckpointableKeyedStateBackend& backend) {
   const KeyGroupRange range = backend.key_group_range();
