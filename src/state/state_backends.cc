@@ -71,9 +71,11 @@ Result<std::unique_ptr<CheckpointableKeyedStateBackend>> CreateKeyedStateBackend
       return std::to_string(
           std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count());
     };
+    const bool materialized = !plan->inner.handles.empty();
     LogInfo("restore of " + parameters.backend_id + " from checkpoint " +
-            std::to_string(restore->checkpoint_id) + ": materialization in " + ms(start, replay) +
-            " ms, then " + std::to_string(replayed.changes) + " changes (" +
+            std::to_string(restore->checkpoint_id) + ": " +
+            (materialized ? "materialization in " : "no materialization, opened in ") +
+            ms(start, replay) + " ms, then " + std::to_string(replayed.changes) + " changes (" +
             std::to_string(replayed.bytes) + " bytes of log) replayed in " + ms(replay, end) +
             " ms");
   }
