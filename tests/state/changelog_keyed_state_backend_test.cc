@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
 #include <random>
 #include <thread>
@@ -517,6 +518,32 @@ TEST_F(ChangelogIncrementalMaterializationTest, RetainedCheckpointsKeepEveryFile
   auto restored = Restore(last, last_id);
   ASSERT_TRUE(restored.ok()) << restored.status().ToString();
   Check(**restored, model);
+}
+
+// The restore plan counts the changes a replay applies (the backend's hint): those of its
+// segments past the materialization and up to the checkpoint's sequence, saturating for
+// sequences a crafted checkpoint makes up.
+TEST(ChangelogRestorePlanTest, CountsTheChangesPastTheMaterialization) {
+  KeyedStateHandle h;
+  h.backend_id = "op_0";
+  h.kind = BackendSnapshotKind::kChangelog;
+  h.materialized_sequence = 10;
+  h.changelog_sequence = 25;
+  h.changelog = {{"a", 0, 1, 1, 12}, {"a", 1, 1, 13, 30}, {"b", 0, 1, 31, 40}};
+  KeyedStateRestore restore;
+  restore.handles = {h};
+  auto plan = PlanChangelogRestore(restore);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_EQ(plan->changes, 2u + 13u);  // 11..12 and 13..25
+  EXPECT_TRUE(plan->inner.handles.empty());
+
+  h.materialized_sequence = 0;
+  h.changelog_sequence = std::numeric_limits<uint64_t>::max();
+  h.changelog = {{"a", 0, 1, 1, std::numeric_limits<uint64_t>::max()}, {"a", 1, 1, 5, 9}};
+  restore.handles = {h};
+  plan = PlanChangelogRestore(restore);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_EQ(plan->changes, std::numeric_limits<uint64_t>::max());
 }
 
 }  // namespace
