@@ -245,6 +245,7 @@ TEST_F(BackendTest, CompactionsHeldForAReplayStartWhenItFinishes) {
     }
     ASSERT_TRUE(b->CreateNativeCheckpoint(tmp_.Sub("flush-" + std::to_string(round))).ok());
   }
+  ASSERT_TRUE(b->WaitForBackgroundWork().ok());  // returns: the held compactions are not coming
   EXPECT_EQ(Level0Files(b->database()), kFlushes);
   auto later = *b->GetValueState(ValueStateDescriptor<int64_t>{"later"});
   ASSERT_TRUE(b->FinishReplay().ok());

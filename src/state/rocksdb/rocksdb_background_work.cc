@@ -15,6 +15,10 @@ Status RocksDbKeyedStateBackend::WaitForBackgroundWork() {
                                  &rocksdb::DB::Properties::kMemTableFlushPending,
                                  &rocksdb::DB::Properties::kNumRunningCompactions,
                                  &rocksdb::DB::Properties::kNumRunningFlushes}) {
+      // A compaction held for a replay (FinishReplay) stays pending: it is not coming.
+      if (property == &rocksdb::DB::Properties::kCompactionPending && compactions_held()) {
+        continue;
+      }
       for (const auto& [name, cf] : db_->column_families) {
         uint64_t n = 0;
         if (db_->db->GetIntProperty(cf, *property, &n)) busy += n;
