@@ -11,8 +11,11 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <random>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "checkpoint/checkpoint_coordinator.h"
 #include "common/failpoint.h"
@@ -435,15 +438,17 @@ TEST_F(ChangelogIncrementalMaterializationTest, EachBuildsOnTheConfirmedOneTheCh
     }
     return n;
   };
-  // 1 starts M1. 2 rests on M1 and starts none (M1 is confirmed by 2's completion); 3 starts
-  // M3 on M1. 4 rests on M3 and is never completed: 5 rests on M3 and starts none; 6, after
-  // 5 confirmed M3, starts M6 on M3; 7 rests on M6.
+  // 1 starts M1. 2 rests on M1 and starts none (M1 is not confirmed yet); 2's completion
+  // confirms M1 and starts M2 on it (numbered by 2), without waiting for the next checkpoint.
+  // 3 rests on M2, and its completion starts M3 on M2. 4 rests on M3 and is never completed:
+  // nothing starts; 5 rests on M3, and its completion confirms M3 and starts M5 on it; 6 rests
+  // on M5 and starts M6; 7 rests on M6.
   std::vector<KeyedStateHandle> h(1);
   for (const bool complete : {true, true, true, false, true, true, true}) {
     h.push_back(checkpoint(complete, CheckpointOptions::Checkpoint()));
     ASSERT_FALSE(HasFailure());
   }
-  const std::vector<uint64_t> expected = {0, 0, 1, 1, 3, 3, 3, 6};
+  const std::vector<uint64_t> expected = {0, 0, 1, 2, 3, 3, 5, 6};
   for (size_t k = 1; k < h.size(); ++k) {
     EXPECT_EQ(MaterializationId(h[k]), expected[k]) << "checkpoint " << k;
     EXPECT_EQ(h[k].materialization_states.empty(), expected[k] == 0) << "checkpoint " << k;
@@ -487,7 +492,27 @@ TEST_F(ChangelogIncrementalMaterializationTest, RetainedCheckpointsKeepEveryFile
   auto made = Make("rocksdb", "op_0", nullptr);
   ASSERT_TRUE(made.ok()) << made.status().ToString();
   auto& b = static_cast<ChangelogKeyedStateBackend&>(**made);
-  coordinator.AddListener(&b);
+  // The backend hears of completions on its owner's thread, as from a task's mailbox.
+  struct Mailbox final : CheckpointListener {
+    std::mutex mu;
+    std::vector<std::pair<bool, uint64_t>> mail;  // completed?, id
+    void NotifyCheckpointComplete(uint64_t id) override {
+      std::lock_guard<std::mutex> lock(mu);
+      mail.emplace_back(true, id);
+    }
+    void NotifyCheckpointAborted(uint64_t id) override {
+      std::lock_guard<std::mutex> lock(mu);
+      mail.emplace_back(false, id);
+    }
+    void DeliverTo(CheckpointListener& l) {
+      std::lock_guard<std::mutex> lock(mu);
+      for (const auto& [completed, id] : mail) {
+        completed ? l.NotifyCheckpointComplete(id) : l.NotifyCheckpointAborted(id);
+      }
+      mail.clear();
+    }
+  } mailbox;
+  coordinator.AddListener(&mailbox);
   const States s = Register(b);
   Model model;
   std::mt19937_64 rng(37);
@@ -504,6 +529,7 @@ TEST_F(ChangelogIncrementalMaterializationTest, RetainedCheckpointsKeepEveryFile
     auto done = coordinator.Acknowledge(*id, *h, 0);
     ASSERT_TRUE(done.ok() && done->has_value()) << done.status().ToString();
     coordinator.WaitForCompletions();
+    mailbox.DeliverTo(b);
     coordinator.cleaner().WaitIdle();
     for (const auto& f : h->files) {
       ASSERT_TRUE(std::filesystem::exists(*storage_.ResolveRelative(f.path)))

@@ -193,7 +193,8 @@ Result<std::unique_ptr<StateBulkLoader>> ChangelogKeyedStateBackend::NewBulkLoad
 }
 
 Result<std::shared_ptr<ChangelogKeyedStateBackend::Running>>
-ChangelogKeyedStateBackend::StartMaterialization(uint64_t checkpoint_id, bool full) {
+ChangelogKeyedStateBackend::StartMaterialization(uint64_t checkpoint_id, bool full,
+                                                 std::chrono::steady_clock::time_point anchor) {
   using Made = Result<std::shared_ptr<const Materialization>>;
   auto running = std::make_shared<Running>();
   running->sequence = log_->last_sequence();
@@ -207,6 +208,7 @@ ChangelogKeyedStateBackend::StartMaterialization(uint64_t checkpoint_id, bool fu
         inner_->Snapshot(checkpoint_id, CheckpointOptions::Materialization(/*reuse_files=*/!full)));
     running->id = checkpoint_id;
     running->reuses_files = !full;
+    last_inner_snapshot_id_ = std::max(last_inner_snapshot_id_, checkpoint_id);
     running->thread = std::thread([promise = std::move(promise), part = std::move(part),
                                    sequence = running->sequence, checkpoint_id]() mutable {
       promise.set_value([&]() -> Made {
@@ -242,7 +244,7 @@ ChangelogKeyedStateBackend::StartMaterialization(uint64_t checkpoint_id, bool fu
           }());
         });
   }
-  last_materialization_ = std::chrono::steady_clock::now();
+  last_materialization_ = anchor;
   return running;
 }
 
@@ -329,7 +331,13 @@ class ChangelogAsyncPart final : public AsyncSnapshotPart {
 Result<std::unique_ptr<AsyncSnapshotPart>> ChangelogKeyedStateBackend::Snapshot(
     uint64_t checkpoint_id, const CheckpointOptions& options) {
   // A savepoint is self-contained: the inner backend's own format.
-  if (options.is_savepoint()) return inner_->Snapshot(checkpoint_id, options);
+  if (options.is_savepoint()) {
+    last_inner_snapshot_id_ = std::max(last_inner_snapshot_id_, checkpoint_id);
+    return inner_->Snapshot(checkpoint_id, options);
+  }
+  const auto now = std::chrono::steady_clock::now();
+  last_checkpoint_id_ = std::max(last_checkpoint_id_, checkpoint_id);
+  last_checkpoint_time_ = now;
   CollectMaterialization();
   if (failures_ > options_.max_failures_allowed) {
     const Status s = last_failure_.WithContext(
@@ -337,7 +345,7 @@ Result<std::unique_ptr<AsyncSnapshotPart>> ChangelogKeyedStateBackend::Snapshot(
         " materializations failed in a row (state.backend.changelog.max-failures-allowed is " +
         std::to_string(options_.max_failures_allowed) + ")");
     if (!running_) {
-      WEIR_ASSIGN_OR_RETURN(running_, StartMaterialization(checkpoint_id, !BaseConfirmed()));
+      WEIR_ASSIGN_OR_RETURN(running_, StartMaterialization(checkpoint_id, !BaseConfirmed(), now));
     }
     return s;
   }
@@ -349,13 +357,12 @@ Result<std::unique_ptr<AsyncSnapshotPart>> ChangelogKeyedStateBackend::Snapshot(
     // Built on files of earlier checkpoints: not a base this checkpoint may reference.
     superseded_.push_back(std::move(running_));
   }
-  // A periodic one waits for its base's confirmation (a checkpoint or so); one this checkpoint
-  // needs reuses nothing on an unconfirmed base.
+  // A periodic one waits for its base's confirmation (StartDueMaterialization starts it then);
+  // one this checkpoint needs reuses nothing on an unconfirmed base.
   const bool confirmed = BaseConfirmed();
-  const auto now = std::chrono::steady_clock::now();
   const bool due = failures_ > 0 || now - last_materialization_ >= options_.materialize_interval;
   if (!running_ && (own_materialization || (due && confirmed))) {
-    WEIR_ASSIGN_OR_RETURN(running_, StartMaterialization(checkpoint_id, full || !confirmed));
+    WEIR_ASSIGN_OR_RETURN(running_, StartMaterialization(checkpoint_id, full || !confirmed, now));
   }
   ChangelogAsyncPart::Base base;
   if (own_materialization) {
@@ -412,6 +419,27 @@ void ChangelogKeyedStateBackend::NotifyCheckpointComplete(uint64_t checkpoint_id
   // that a completed checkpoint references is the base of its next incremental one; one never
   // referenced is never built on.
   if (confirm != 0) inner_->NotifyCheckpointComplete(confirm);
+  StartDueMaterialization();
+}
+
+void ChangelogKeyedStateBackend::StartDueMaterialization() {
+  CollectMaterialization();
+  // Numbered by the latest checkpoint, which the inner backend must not have snapshotted yet
+  // (ids of its snapshots increase); timed as of it, so that at a materialization interval of
+  // one checkpoint interval the next completion finds the next one due.
+  if (running_ || materialize_next_ || failures_ > 0 || last_checkpoint_id_ == 0 ||
+      last_checkpoint_id_ <= last_inner_snapshot_id_ || !BaseConfirmed() ||
+      std::chrono::steady_clock::now() - last_materialization_ < options_.materialize_interval) {
+    return;
+  }
+  auto started = StartMaterialization(last_checkpoint_id_, /*full=*/false, last_checkpoint_time_);
+  if (started.ok()) {
+    running_ = *std::move(started);
+    return;
+  }
+  // As a failed materialization: the next checkpoint retries, and fails after too many.
+  ++failures_;
+  last_failure_ = started.status();
 }
 
 void ChangelogKeyedStateBackend::NotifyCheckpointAborted(uint64_t checkpoint_id) {

@@ -13,8 +13,12 @@
 // upload, plus its MANIFEST, CURRENT and OPTIONS, all in shared/), else a key-group stream
 // (shared/<backend>-materialization-<N>-<random>.kgs). Once a completed checkpoint references it,
 // the log before it is truncated and it is confirmed as the base of the next incremental one (the
-// files go when no retained checkpoint references them). A failed materialization is retried at
-// the next checkpoint; only after `max-failures-allowed` failures in a row do checkpoints fail.
+// files go when no retained checkpoint references them). An incremental one builds on a confirmed
+// base only, so a periodic one that is due starts as soon as a completed checkpoint confirms the
+// base (NotifyCheckpointComplete), not at the next checkpoint: then the log a restore replays
+// spans about one checkpoint interval at a materialization interval of one, not two. A failed
+// materialization is retried at the next checkpoint; only after `max-failures-allowed` failures
+// in a row do checkpoints fail.
 //
 // The first checkpoint after a restore (and a full checkpoint: restore without claim) writes a
 // materialization of its own in its asynchronous part: the restored log belongs to the job that
@@ -96,6 +100,8 @@ class ChangelogKeyedStateBackend final : public CheckpointableKeyedStateBackend 
   // Rows loaded this way are not in the log: the next checkpoint materializes.
   Result<std::unique_ptr<StateBulkLoader>> NewBulkLoader(
       const std::vector<StateMetaInfo>& states) override;
+  // Notifications come on the owner's thread (the task's mailbox, as in Flink): a completion
+  // that confirms the base may start the next materialization.
   void NotifyCheckpointComplete(uint64_t checkpoint_id) override;
   void NotifyCheckpointAborted(uint64_t checkpoint_id) override;
 
@@ -114,9 +120,13 @@ class ChangelogKeyedStateBackend final : public CheckpointableKeyedStateBackend 
   // One being written in the background.
   struct Running;
 
-  // Starts a materialization of the state as of now (owner's thread); `full`: one that reuses
-  // no file of an earlier one (for a full checkpoint).
-  Result<std::shared_ptr<Running>> StartMaterialization(uint64_t checkpoint_id, bool full);
+  // Starts a materialization of the state as of now (owner's thread), numbered `id` for the
+  // inner backend; `full`: one that reuses no file of an earlier one (for a full checkpoint).
+  // `anchor`: when the interval to the next one starts counting.
+  Result<std::shared_ptr<Running>> StartMaterialization(
+      uint64_t id, bool full, std::chrono::steady_clock::time_point anchor);
+  // A periodic materialization, when one is due and may start now (its base is confirmed).
+  void StartDueMaterialization();
   // Takes a finished background materialization: it becomes the base of later checkpoints (or
   // counts as a failure).
   void CollectMaterialization();
@@ -137,7 +147,12 @@ class ChangelogKeyedStateBackend final : public CheckpointableKeyedStateBackend 
   bool materialize_next_;      // the log does not hold all state since the base
   std::shared_ptr<const Materialization> base_;
   std::chrono::steady_clock::time_point last_materialization_;
-  std::shared_ptr<Running> running_;  // the background materialization, if any
+  // The latest checkpoint's synchronous part: its id and time. A materialization started when a
+  // checkpoint's completion confirms the base is numbered and timed as of it.
+  uint64_t last_checkpoint_id_ = 0;
+  std::chrono::steady_clock::time_point last_checkpoint_time_;
+  uint64_t last_inner_snapshot_id_ = 0;  // the inner backend's latest (materialization, savepoint)
+  std::shared_ptr<Running> running_;     // the background materialization, if any
   // Incremental ones a full checkpoint superseded while they ran: never a base (what they wrote
   // is left for `weir checkpoints gc`); dropped once they end.
   std::vector<std::shared_ptr<Running>> superseded_;
@@ -145,7 +160,7 @@ class ChangelogKeyedStateBackend final : public CheckpointableKeyedStateBackend 
   Status last_failure_;
   uint64_t last_checkpoint_sequence_ = 0;  // for checkpointed_bytes
 
-  // Shared with asynchronous parts; notifications come from any thread.
+  // Shared with asynchronous parts, which run on other threads.
   struct Shared {
     std::mutex mu;
     struct Pending {
