@@ -482,6 +482,44 @@ TEST_F(ChangelogIncrementalMaterializationTest, EachBuildsOnTheConfirmedOneTheCh
   EXPECT_FALSE(rocksdb->compactions_held());
 }
 
+// A materialization that a completion starts is numbered by the latest checkpoint, never by one
+// the inner backend already used: after a full checkpoint's own materialization M1, whose
+// completion confirms it, none starts as 1 again; the next checkpoint starts M2, and 3's
+// completion (confirming M2) starts M3 without waiting for checkpoint 4.
+TEST_F(ChangelogIncrementalMaterializationTest, ACompletionStartsOneUnderAnIdOfItsOwn) {
+  auto made = Make("rocksdb", "op_0", nullptr);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  auto& b = static_cast<ChangelogKeyedStateBackend&>(**made);
+  const States s = Register(b);
+  Model model;
+  std::mt19937_64 rng(41);
+  std::vector<KeyedStateHandle> h(1);
+  std::vector<uint64_t> collected(1);  // materializations() after each checkpoint's sync part
+  for (uint64_t id = 1; id <= 4; ++id) {
+    for (int i = 0; i < 2000; ++i) RandomOp(b, s, model, rng, 3000);
+    auto part = b.Snapshot(id, id == 1 ? CheckpointOptions::FullCheckpoint()
+                                       : CheckpointOptions::Checkpoint());
+    ASSERT_TRUE(part.ok()) << part.status().ToString();
+    collected.push_back(b.materializations());
+    auto handle = (*part)->Run();
+    ASSERT_TRUE(handle.ok()) << handle.status().ToString();
+    h.push_back(*handle);
+    b.NotifyCheckpointComplete(id);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  EXPECT_EQ(MaterializationId(h[1]), 1u);
+  EXPECT_EQ(MaterializationId(h[2]), 1u);
+  EXPECT_EQ(MaterializationId(h[3]), 2u);
+  EXPECT_EQ(MaterializationId(h[4]), 3u);
+  // M1 collected by 1's completion; nothing else ran before 3 collected M2.
+  EXPECT_EQ(collected[2], 1u);
+  EXPECT_EQ(collected[3], 2u);
+  EXPECT_EQ(collected[4], 3u);
+  auto restored = Restore(h[4], 4);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  Check(**restored, model);
+}
+
 // Under the coordinator, which deletes what no retained checkpoint references: with a
 // materialization begun whenever it may and one checkpoint retained, every completed checkpoint's
 // files exist after the cleaner ran (none built on files the checkpoints no longer hold), and the
