@@ -497,8 +497,8 @@ TEST_F(ChangelogIncrementalMaterializationTest, ACompletionStartsOneUnderAnIdOfI
   std::vector<uint64_t> collected(1);  // materializations() after each checkpoint's sync part
   for (uint64_t id = 1; id <= 4; ++id) {
     for (int i = 0; i < 2000; ++i) RandomOp(b, s, model, rng, 3000);
-    auto part = b.Snapshot(id, id == 1 ? CheckpointOptions::FullCheckpoint()
-                                       : CheckpointOptions::Checkpoint());
+    auto part = b.Snapshot(
+        id, id == 1 ? CheckpointOptions::FullCheckpoint() : CheckpointOptions::Checkpoint());
     ASSERT_TRUE(part.ok()) << part.status().ToString();
     collected.push_back(b.materializations());
     auto handle = (*part)->Run();
