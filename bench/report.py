@@ -809,8 +809,17 @@ def main():
             if k != keys or not kind.startswith("changelog") or not inc:
                 continue
             ratio = statistics.median(r["first_record_ms"] for r in rs) / statistics.median(inc)
+            interval = kind.split(', ')[1]
+            # An interval longer than the run never materializes: the whole state is replayed
+            # from the log. Its row shows how replay grows with the interval; it is no setting
+            # the goal is meant for.
+            if interval.endswith("h"):
+                w(f"| changelog: recovery to the first record ({keys:,} keys; {interval}: no "
+                  f"materialization during the run, the whole log replayed; for comparison) | "
+                  f"{ratio:.1f}x | — |")
+                continue
             w(f"| changelog: recovery to the first record at most 2x the incremental "
-              f"checkpoint's ({keys:,} keys; {kind.split(', ')[1]}) | {ratio:.1f}x | "
+              f"checkpoint's ({keys:,} keys; {interval}) | {ratio:.1f}x | "
               f"{'yes' if ratio <= 2 else 'no'} |")
     if first_record:
         keys = max(k for k, _ in first_record)
