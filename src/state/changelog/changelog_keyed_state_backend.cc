@@ -9,6 +9,7 @@
 
 #include "common/checksum.h"
 #include "common/failpoint.h"
+#include "common/log.h"
 #include "common/random_hex.h"
 #include "snapshot/full_snapshot_strategy.h"
 #include "snapshot/key_group_stream.h"
@@ -138,6 +139,7 @@ struct ChangelogKeyedStateBackend::Running {
   uint64_t sequence = 0;      // the last change the materialization holds
   uint64_t id = 0;            // an incremental one's
   bool reuses_files = false;  // an incremental one built on an earlier one
+  bool referenced = false;    // by a checkpoint that waits for it (its own materialization)
   std::shared_future<Result<std::shared_ptr<const Materialization>>> result;
   std::thread thread;
   ~Running() {
@@ -159,9 +161,30 @@ ChangelogKeyedStateBackend::ChangelogKeyedStateBackend(
 }
 
 ChangelogKeyedStateBackend::~ChangelogKeyedStateBackend() {
+  DiscardUnreferencedMaterialization();
   // Joins the materializations still running: they read the inner backend.
   running_.reset();
   superseded_.clear();
+}
+
+void ChangelogKeyedStateBackend::DiscardUnreferencedMaterialization() {
+  if (!running_ || running_->referenced) return;
+  if (running_->thread.joinable()) running_->thread.join();
+  const Result<std::shared_ptr<const Materialization>>& result = running_->result.get();
+  if (!result.ok()) return;
+  // What it reuses is its base's (it started on base_, which only collecting it changes).
+  std::set<std::string> reused;
+  if (base_) {
+    for (const auto& f : base_->files) reused.insert(f.path);
+  }
+  for (const auto& f : (*result)->files) {
+    if (reused.count(f.path) != 0) continue;
+    const Status s = storage_.DeleteStateFile(f.path);
+    if (!s.ok() && s.code() != StatusCode::kNotFound) {
+      LogWarn("backend " + backend_id() + ": unreferenced materialization file " + f.path +
+              " not deleted (left for weir checkpoints gc): " + s.ToString());
+    }
+  }
 }
 
 Status ChangelogKeyedStateBackend::SetCurrentKey(std::string_view serialized_key) {
@@ -366,6 +389,7 @@ Result<std::unique_ptr<AsyncSnapshotPart>> ChangelogKeyedStateBackend::Snapshot(
   }
   ChangelogAsyncPart::Base base;
   if (own_materialization) {
+    running_->referenced = true;
     base = [running = running_]() { return running->result.get(); };
   } else {
     base = [m = base_]() -> Result<std::shared_ptr<const Materialization>> { return m; };
@@ -423,7 +447,9 @@ void ChangelogKeyedStateBackend::NotifyCheckpointComplete(uint64_t checkpoint_id
 }
 
 void ChangelogKeyedStateBackend::StartDueMaterialization() {
-  CollectMaterialization();
+  // A finished one is left for the next checkpoint to collect: collected here, it would be a
+  // base no checkpoint referenced yet (its files orphans if the task ended now), and an
+  // incremental one after it could not start before a checkpoint confirmed it anyway.
   // Numbered by the latest checkpoint, which the inner backend must not have snapshotted yet
   // (ids of its snapshots increase); timed as of it, so that at a materialization interval of
   // one checkpoint interval the next completion finds the next one due.

@@ -136,6 +136,10 @@ class ChangelogKeyedStateBackend final : public CheckpointableKeyedStateBackend 
   // holds them before the last that references base_ is subsumed. (A materialization built on an
   // older confirmed one would reuse files that the checkpoints on base_ no longer hold.)
   bool BaseConfirmed() const;
+  // At the end (the task finished or failed): a materialization still running or not collected
+  // is one no checkpoint references, and none ever will; the files it wrote (not those it reuses
+  // from the base) are deleted, through the storage's guarded place.
+  void DiscardUnreferencedMaterialization();
 
   std::unique_ptr<CheckpointableKeyedStateBackend> inner_;
   std::shared_ptr<StateChangelog> log_;  // shared with asynchronous parts
