@@ -120,11 +120,11 @@ class ChangelogKeyedStateBackend final : public CheckpointableKeyedStateBackend 
   // One being written in the background.
   struct Running;
 
-  // Starts a materialization of the state as of now (owner's thread), numbered `id` for the
-  // inner backend; `full`: one that reuses no file of an earlier one (for a full checkpoint).
-  // `anchor`: when the interval to the next one starts counting.
+  // Starts a materialization of the state as of now (owner's thread), numbered `checkpoint_id`
+  // for the inner backend; `full`: one that reuses no file of an earlier one (for a full
+  // checkpoint). `anchor`: when the interval to the next one starts counting.
   Result<std::shared_ptr<Running>> StartMaterialization(
-      uint64_t id, bool full, std::chrono::steady_clock::time_point anchor);
+      uint64_t checkpoint_id, bool full, std::chrono::steady_clock::time_point anchor);
   // A periodic materialization, when one is due and may start now (its base is confirmed).
   void StartDueMaterialization();
   // Takes a finished background materialization: it becomes the base of later checkpoints (or
