@@ -527,8 +527,9 @@ TEST_F(ChangelogIncrementalMaterializationTest, EachBuildsOnTheConfirmedOneTheCh
 
 // A materialization that a completion starts is numbered by the latest checkpoint, never by one
 // the inner backend already used: after a full checkpoint's own materialization M1, whose
-// completion confirms it, none starts as 1 again; the next checkpoint starts M2, and 3's
-// completion (confirming M2) starts M3 without waiting for checkpoint 4.
+// completion confirms it (it is collected by checkpoint 2, not by the completion), none starts
+// as 1 again; the next checkpoint starts M2, and 3's completion (confirming M2) starts M3
+// without waiting for checkpoint 4.
 TEST_F(ChangelogIncrementalMaterializationTest, ACompletionStartsOneUnderAnIdOfItsOwn) {
   auto made = Make("rocksdb", "op_0", nullptr);
   ASSERT_TRUE(made.ok()) << made.status().ToString();
@@ -554,7 +555,7 @@ TEST_F(ChangelogIncrementalMaterializationTest, ACompletionStartsOneUnderAnIdOfI
   EXPECT_EQ(MaterializationId(h[2]), 1u);
   EXPECT_EQ(MaterializationId(h[3]), 2u);
   EXPECT_EQ(MaterializationId(h[4]), 3u);
-  // M1 collected by 1's completion; nothing else ran before 3 collected M2.
+  // M1 collected by checkpoint 2; nothing else ran before 3 collected M2.
   EXPECT_EQ(collected[2], 1u);
   EXPECT_EQ(collected[3], 2u);
   EXPECT_EQ(collected[4], 3u);
