@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -101,9 +102,26 @@ char* DirectWriteBuffer(size_t bytes, AlignedBytes* owned) {
   return kept.get();
 }
 
-// Writes `data` to `path` with O_DIRECT: from an aligned copy padded to whole blocks, then cut to
-// its size and synced. NotSupported when the file system refuses O_DIRECT or its alignment
-// (tmpfs, some network file systems): the caller writes through the page cache instead.
+// pwrite of all `n` bytes at `offset`.
+Status WriteAllAt(int fd, const std::string& path, const char* from, size_t n, size_t offset) {
+  for (size_t done = 0; done < n;) {
+    const ssize_t w = ::pwrite(fd, from + done, n - done, static_cast<off_t>(offset + done));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EINVAL) return Status::NotSupported(path + ": O_DIRECT write refused");
+      return ErrnoStatus("write", path, errno);
+    }
+    if (w == 0) return ErrnoStatus("write (no progress)", path, EIO);
+    done += static_cast<size_t>(w);
+  }
+  return Status::OK();
+}
+
+// Writes `data` to `path` with O_DIRECT, padded to whole blocks, then cut to its size and
+// synced. Data at an aligned address (jemalloc's large allocations are page-aligned, as the
+// changelog writer's batches are) is written where it lies but for its last partial block;
+// other data from an aligned copy. NotSupported when the file system refuses O_DIRECT or its
+// alignment (tmpfs, some network file systems): the caller writes through the page cache instead.
 Status WriteDirect(const std::string& path, std::string_view data, mode_t mode) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, mode);
   if (fd < 0) {
@@ -111,21 +129,19 @@ Status WriteDirect(const std::string& path, std::string_view data, mode_t mode) 
     return ErrnoStatus("create", path, errno);
   }
   PosixWritableFile file(path, fd);  // closes it on every path
-  const size_t padded = (data.size() + kDirectAlignment - 1) / kDirectAlignment * kDirectAlignment;
-  AlignedBytes owned;
-  char* buffer = DirectWriteBuffer(padded, &owned);
-  if (buffer == nullptr) return Status::NotSupported(path + ": no aligned buffer");
-  std::memcpy(buffer, data.data(), data.size());
-  std::memset(buffer + data.size(), 0, padded - data.size());
-  for (size_t done = 0; done < padded;) {
-    const ssize_t n = ::pwrite(fd, buffer + done, padded - done, static_cast<off_t>(done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EINVAL) return Status::NotSupported(path + ": O_DIRECT write refused");
-      return ErrnoStatus("write", path, errno);
-    }
-    if (n == 0) return ErrnoStatus("write (no progress)", path, EIO);
-    done += static_cast<size_t>(n);
+  const bool in_place = reinterpret_cast<uintptr_t>(data.data()) % kDirectAlignment == 0;
+  // What is written from the caller's memory, and what from the aligned copy after it.
+  const size_t direct = in_place ? data.size() / kDirectAlignment * kDirectAlignment : 0;
+  const std::string_view rest = data.substr(direct);
+  const size_t padded = (rest.size() + kDirectAlignment - 1) / kDirectAlignment * kDirectAlignment;
+  WEIR_RETURN_IF_ERROR(WriteAllAt(fd, path, data.data(), direct, 0));
+  if (padded > 0) {
+    AlignedBytes owned;
+    char* buffer = DirectWriteBuffer(padded, &owned);
+    if (buffer == nullptr) return Status::NotSupported(path + ": no aligned buffer");
+    std::memcpy(buffer, rest.data(), rest.size());
+    std::memset(buffer + rest.size(), 0, padded - rest.size());
+    WEIR_RETURN_IF_ERROR(WriteAllAt(fd, path, buffer, padded, direct));
   }
   if (::ftruncate(fd, static_cast<off_t>(data.size())) != 0) {
     return ErrnoStatus("truncate", path, errno);

@@ -2,6 +2,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <string_view>
 
 #include "io/file_system.h"
 #include "testing/temp_dir.h"
@@ -93,6 +96,24 @@ TEST(PosixFileSystemTest, WriteDurablyHoldsExactlyTheBytesWhateverTheSize) {
     EXPECT_EQ(read->size(), size);
     EXPECT_TRUE(*read == data) << size;
     EXPECT_EQ(fs->Stat(path)->size, size);
+  }
+  // Data at a page-aligned address is written where it lies (but for its last partial block),
+  // other data from an aligned copy: the same bytes either way.
+  constexpr size_t kPage = 4096;
+  std::unique_ptr<char, decltype(&std::free)> aligned(
+      static_cast<char*>(std::aligned_alloc(kPage, 40 * kPage)), &std::free);
+  ASSERT_NE(aligned, nullptr);
+  for (size_t i = 0; i < 40 * kPage; ++i) aligned.get()[i] = static_cast<char>('A' + i % 23);
+  for (size_t at : {size_t{0}, size_t{1}}) {
+    for (size_t size : {16 * kPage, 16 * kPage + 1, 39 * kPage - 1}) {
+      const std::string_view data(aligned.get() + at, size);
+      const std::string path = tmp.Sub("d/a" + std::to_string(at) + "-" + std::to_string(size));
+      ASSERT_TRUE(fs->WriteDurably(path, std::string(3 << 20, 'x')).ok());
+      ASSERT_TRUE(fs->WriteDurably(path, data).ok()) << at << " " << size;
+      auto read = fs->ReadFileToString(path);
+      ASSERT_TRUE(read.ok());
+      EXPECT_TRUE(*read == data) << at << " " << size;
+    }
   }
   auto strict = NewPosixFileSystem({.owner_only = true});
   ASSERT_TRUE(strict->WriteDurably(tmp.Sub("d/owner"), std::string(1 << 20, 'o')).ok());

@@ -2,10 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <random>
+#include <string_view>
 
 #include "common/checksum.h"
 #include "common/coding.h"
+#include "common/page_aligned.h"
 
 namespace weir {
 namespace {
@@ -300,6 +303,13 @@ TEST(ChangelogFormatTest, AChunkInPiecesIsTheSameBytesAndChecksum) {
     ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
     ASSERT_EQ(decoded->size(), 1u);
     EXPECT_EQ((*decoded)[0].records, whole.records);
+
+    // The writer's page-aligned file: the same bytes, starting on a page boundary.
+    PageAlignedString aligned;
+    aligned.assign(EncodeChangelogHeader());
+    AppendChangelogChunk(&aligned, chunk, compression, &scratch, &staging, nullptr);
+    EXPECT_EQ(std::string_view(aligned), std::string_view(expected));
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(aligned.data()) % kPageBytes, 0u);
   }
 }
 

@@ -98,9 +98,13 @@ ChangelogChunkPieces ChunkPieces(const ChangelogChunk& chunk,
   return pieces;
 }
 
-void AppendChangelogChunk(std::string* out, const ChangelogChunkPieces& chunk,
-                          ChangelogCompression compression, std::string* scratch,
-                          std::string* staging, StreamingChecksum* file_checksum) {
+namespace {
+
+// AppendChangelogChunk into either kind of string.
+template <class Bytes>
+void AppendChunkPieces(Bytes* out, const ChangelogChunkPieces& chunk,
+                       ChangelogCompression compression, std::string* scratch, std::string* staging,
+                       StreamingChecksum* file_checksum) {
   size_t raw_size = 0;
   for (std::string_view piece : chunk.records) raw_size += piece.size();
   // What is stored: the records as they are, or lz4 of them (from one piece).
@@ -171,6 +175,20 @@ void AppendChangelogChunk(std::string* out, const ChangelogChunkPieces& chunk,
   PutFixed64(&trailer, body_checksum.Digest());
   out->append(trailer);
   if (file_checksum) file_checksum->Update(trailer);
+}
+
+}  // namespace
+
+void AppendChangelogChunk(std::string* out, const ChangelogChunkPieces& chunk,
+                          ChangelogCompression compression, std::string* scratch,
+                          std::string* staging, StreamingChecksum* file_checksum) {
+  AppendChunkPieces(out, chunk, compression, scratch, staging, file_checksum);
+}
+
+void AppendChangelogChunk(PageAlignedString* out, const ChangelogChunkPieces& chunk,
+                          ChangelogCompression compression, std::string* scratch,
+                          std::string* staging, StreamingChecksum* file_checksum) {
+  AppendChunkPieces(out, chunk, compression, scratch, staging, file_checksum);
 }
 
 Result<ChangelogChunk> DecodeChangelogChunk(std::string_view* in) {

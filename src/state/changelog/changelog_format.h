@@ -36,6 +36,7 @@
 
 #include "common/checksum.h"
 #include "common/coding.h"
+#include "common/page_aligned.h"
 #include "weir/status.h"
 
 namespace weir {
@@ -201,6 +202,11 @@ ChangelogChunkPieces ChunkPieces(const ChangelogChunk& chunk,
 // hashed for the chunk and the file while it is still in the cache: one pass over memory, not
 // three. `staging` holds the records in one piece on the way to lz4.
 void AppendChangelogChunk(std::string* out, const ChangelogChunkPieces& chunk,
+                          ChangelogCompression compression, std::string* scratch,
+                          std::string* staging, StreamingChecksum* file_checksum);
+// The same into a page-aligned string: the writer's batch, written around the page cache from
+// where it lies (FileSystem::WriteDurably).
+void AppendChangelogChunk(PageAlignedString* out, const ChangelogChunkPieces& chunk,
                           ChangelogCompression compression, std::string* scratch,
                           std::string* staging, StreamingChecksum* file_checksum);
 // Decodes the chunk at the front of `in` (consumed). Corruption naming what was wrong.

@@ -375,13 +375,14 @@ void ChangelogWriter::PersistBatch(std::unique_lock<std::mutex>& lock) {
     if (wake_timer) cv_.notify_one();
     Result<StateFileHandle> written = Status::Internal("not written");
     {
-      // This thread's buffers, kept from batch to batch (StateChangelog::Recycle says why).
-      thread_local std::string bytes;
+      // This thread's buffers, kept from batch to batch (StateChangelog::Recycle says why). The
+      // file's bytes are page-aligned: the direct write takes them where they lie.
+      thread_local PageAlignedString bytes;
       thread_local std::string compressed;
       thread_local std::string staging;
       std::vector<std::string_view> records;
       StreamingChecksum checksum;
-      bytes = EncodeChangelogHeader();
+      bytes.assign(EncodeChangelogHeader());
       checksum.Update(bytes);
       for (const auto& t : batch->taken) {
         records.clear();
@@ -486,7 +487,7 @@ void ChangelogWriter::CommitInOrder(std::vector<std::unique_ptr<Batch>>* done,
 }
 
 Result<StateFileHandle> ChangelogWriter::WriteFile(const std::string& relative,
-                                                   const std::string& bytes, uint64_t checksum) {
+                                                   std::string_view bytes, uint64_t checksum) {
   WEIR_FAILPOINT("changelog.persist");
   WEIR_ASSIGN_OR_RETURN(const std::string path, storage_.ResolveRelative(relative));
   WEIR_RETURN_IF_ERROR(storage_.fs().CreateDirs(storage_.ChangelogFilesDir()));

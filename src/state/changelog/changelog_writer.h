@@ -227,7 +227,7 @@ class ChangelogWriter : public std::enable_shared_from_this<ChangelogWriter> {
   // holds mu_ and a log's lock, and a task appending or requesting would wait for both.
   void CommitInOrder(std::vector<std::unique_ptr<Batch>>* done, std::vector<Answer>* answers);
   // `checksum`: Hash64 of `bytes`, computed while they were put together.
-  Result<StateFileHandle> WriteFile(const std::string& relative, const std::string& bytes,
+  Result<StateFileHandle> WriteFile(const std::string& relative, std::string_view bytes,
                                     uint64_t checksum);
 
   const CheckpointStorage storage_;
