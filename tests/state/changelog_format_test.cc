@@ -305,9 +305,10 @@ TEST(ChangelogFormatTest, AChunkInPiecesIsTheSameBytesAndChecksum) {
     EXPECT_EQ((*decoded)[0].records, whole.records);
 
     // The writer's page-aligned file: the same bytes, starting on a page boundary.
-    PageAlignedString aligned;
-    aligned.assign(EncodeChangelogHeader());
+    PageAlignedBuffer aligned;
+    aligned.append(EncodeChangelogHeader());
     AppendChangelogChunk(&aligned, chunk, compression, &scratch, &staging, nullptr);
+    PageAlignedBuffer::Fence();
     EXPECT_EQ(std::string_view(aligned), std::string_view(expected));
     EXPECT_EQ(reinterpret_cast<uintptr_t>(aligned.data()) % kPageBytes, 0u);
   }

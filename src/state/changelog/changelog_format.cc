@@ -100,7 +100,14 @@ ChangelogChunkPieces ChunkPieces(const ChangelogChunk& chunk,
 
 namespace {
 
-// AppendChangelogChunk into either kind of string.
+// A chunk's records copied into the file, after they were hashed: the writer's file is copied
+// around the caches (see PageAlignedBuffer).
+void AppendRecords(std::string* out, std::string_view records) { out->append(records); }
+void AppendRecords(PageAlignedBuffer* out, std::string_view records) {
+  out->AppendStreaming(records);
+}
+
+// AppendChangelogChunk into either kind of buffer.
 template <class Bytes>
 void AppendChunkPieces(Bytes* out, const ChangelogChunkPieces& chunk,
                        ChangelogCompression compression, std::string* scratch, std::string* staging,
@@ -160,15 +167,13 @@ void AppendChunkPieces(Bytes* out, const ChangelogChunkPieces& chunk,
   body_checksum.Update(head);
   if (file_checksum) file_checksum->Update(head);
   out->reserve(out->size() + stored_size + 8);
-  constexpr size_t kStep = 64 << 10;  // hashed while in the cache
+  constexpr size_t kStep = 64 << 10;  // copied while the hashing left it in the cache
   for (std::string_view piece : stored) {
     for (size_t from = 0; from < piece.size(); from += kStep) {
-      const size_t at = out->size();
       const std::string_view step = piece.substr(from, kStep);
-      out->append(step);
-      const std::string_view copied(out->data() + at, step.size());
-      body_checksum.Update(copied);
-      if (file_checksum) file_checksum->Update(copied);
+      body_checksum.Update(step);
+      if (file_checksum) file_checksum->Update(step);
+      AppendRecords(out, step);
     }
   }
   std::string trailer;
@@ -185,7 +190,7 @@ void AppendChangelogChunk(std::string* out, const ChangelogChunkPieces& chunk,
   AppendChunkPieces(out, chunk, compression, scratch, staging, file_checksum);
 }
 
-void AppendChangelogChunk(PageAlignedString* out, const ChangelogChunkPieces& chunk,
+void AppendChangelogChunk(PageAlignedBuffer* out, const ChangelogChunkPieces& chunk,
                           ChangelogCompression compression, std::string* scratch,
                           std::string* staging, StreamingChecksum* file_checksum) {
   AppendChunkPieces(out, chunk, compression, scratch, staging, file_checksum);

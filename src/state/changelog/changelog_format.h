@@ -204,9 +204,9 @@ ChangelogChunkPieces ChunkPieces(const ChangelogChunk& chunk,
 void AppendChangelogChunk(std::string* out, const ChangelogChunkPieces& chunk,
                           ChangelogCompression compression, std::string* scratch,
                           std::string* staging, StreamingChecksum* file_checksum);
-// The same into a page-aligned string: the writer's batch, written around the page cache from
-// where it lies (FileSystem::WriteDurably).
-void AppendChangelogChunk(PageAlignedString* out, const ChangelogChunkPieces& chunk,
+// The same into the writer's page-aligned buffer (its records with non-temporal stores: call
+// PageAlignedBuffer::Fence before the buffer is written).
+void AppendChangelogChunk(PageAlignedBuffer* out, const ChangelogChunkPieces& chunk,
                           ChangelogCompression compression, std::string* scratch,
                           std::string* staging, StreamingChecksum* file_checksum);
 // Decodes the chunk at the front of `in` (consumed). Corruption naming what was wrong.

@@ -377,12 +377,13 @@ void ChangelogWriter::PersistBatch(std::unique_lock<std::mutex>& lock) {
     {
       // This thread's buffers, kept from batch to batch (StateChangelog::Recycle says why). The
       // file's bytes are page-aligned: the direct write takes them where they lie.
-      thread_local PageAlignedString bytes;
+      thread_local PageAlignedBuffer bytes;
       thread_local std::string compressed;
       thread_local std::string staging;
       std::vector<std::string_view> records;
       StreamingChecksum checksum;
-      bytes.assign(EncodeChangelogHeader());
+      bytes.clear();
+      bytes.append(EncodeChangelogHeader());
       checksum.Update(bytes);
       for (const auto& t : batch->taken) {
         records.clear();
@@ -397,6 +398,7 @@ void ChangelogWriter::PersistBatch(std::unique_lock<std::mutex>& lock) {
         AppendChangelogChunk(&bytes, chunk, options_.compression, &compressed, &staging, &checksum);
         batch->ranges.emplace_back(at, bytes.size() - at);
       }
+      PageAlignedBuffer::Fence();  // the records' stores, before the disk reads them
       written = WriteFile(relative, bytes, checksum.Digest());
     }
     lock.lock();
