@@ -118,10 +118,11 @@ Status WriteAllAt(int fd, const std::string& path, const char* from, size_t n, s
 }
 
 // Writes `data` to `path` with O_DIRECT, padded to whole blocks, then cut to its size and
-// synced. Data at an aligned address (jemalloc's large allocations are page-aligned, as the
-// changelog writer's batches are) is written where it lies but for its last partial block;
-// other data from an aligned copy. NotSupported when the file system refuses O_DIRECT or its
-// alignment (tmpfs, some network file systems): the caller writes through the page cache instead.
+// synced. Data at an aligned address (the changelog writer's batches, PageAlignedBuffer; not
+// ordinary heap memory: jemalloc offsets large allocations within their first page) is written
+// where it lies but for its last partial block; other data from an aligned copy. NotSupported
+// when the file system refuses O_DIRECT or its alignment (tmpfs, some network file systems): the
+// caller writes through the page cache instead.
 Status WriteDirect(const std::string& path, std::string_view data, mode_t mode) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, mode);
   if (fd < 0) {
