@@ -5,6 +5,8 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <set>
+#include <string>
 #include <thread>
 
 #include "common/checksum.h"
@@ -61,6 +63,42 @@ class ChangelogWriterTest : public ::testing::Test {
     return out;
   }
 
+  // The log files in the storage, by name.
+  std::set<std::string> LogFiles() {
+    std::set<std::string> names;
+    auto entries = fs_->ListDir(storage_->ChangelogFilesDir());
+    EXPECT_TRUE(entries.ok());
+    for (const auto& e : *entries) {
+      if (e.name.rfind("changelog-", 0) == 0) names.insert(e.name);
+    }
+    return names;
+  }
+  // Waits up to 5 s for the log files to be `expected` (the writer's threads delete them).
+  void ExpectLogFiles(const std::set<std::string>& expected) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (LogFiles() != expected && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(5ms);
+    }
+    EXPECT_EQ(LogFiles(), expected);
+  }
+  // Persists a change of each log, which go to one file (the persist delay is 50 ms), and
+  // returns its name.
+  std::string PersistRound(StateChangelog& a, StateChangelog& b, const std::string& tag) {
+    const std::set<std::string> before = LogFiles();
+    Put(a, "a" + tag, "1");
+    Put(b, "b" + tag, "2");
+    auto da = a.Persist(a.last_sequence());
+    auto db = b.Persist(b.last_sequence());
+    EXPECT_TRUE(da.get().ok());
+    EXPECT_TRUE(db.get().ok());
+    std::set<std::string> added;
+    for (const auto& name : LogFiles()) {
+      if (before.count(name) == 0) added.insert(name);
+    }
+    EXPECT_EQ(added.size(), 1u) << tag;
+    return added.empty() ? "" : *added.begin();
+  }
+
   testing::TempDir dir_;
   std::shared_ptr<testing::FaultInjectingFileSystem> fs_;
   std::unique_ptr<CheckpointStorage> storage_;
@@ -90,6 +128,35 @@ TEST_F(ChangelogWriterTest, BackendsPersistingTogetherShareOneFile) {
   // Persisting what is already durable costs nothing.
   EXPECT_TRUE(a->Persist(2).get().ok());
   EXPECT_EQ(writer->files_written(), 1u);
+}
+
+// A file a checkpoint may reference (a segment of it went out through Segments()) stays, for
+// the registry to delete; a file that no log needs any more and no checkpoint took is deleted by
+// the writer, whether its logs truncated it (a materialization holds its changes) or closed (the
+// last batches of a cancelled job).
+TEST_F(ChangelogWriterTest, AFileNoCheckpointTookIsDeletedOnceNoLogNeedsIt) {
+  auto writer = Start(50ms);
+  auto a = writer->Register("agg_0");
+  auto b = writer->Register("agg_1");
+  const std::string taken_by_a = PersistRound(*a, *b, "1");  // sequences 1 of each
+  ASSERT_TRUE(a->Segments(0, 1).ok());                       // a checkpoint takes a's chunk
+  const std::string taken_by_none = PersistRound(*a, *b, "2");
+  const std::string taken_by_b = PersistRound(*a, *b, "3");
+  ASSERT_TRUE(b->Segments(2, 3).ok());
+  const std::string closed_untaken = PersistRound(*a, *b, "4");
+  ExpectLogFiles({taken_by_a, taken_by_none, taken_by_b, closed_untaken});
+
+  // Truncated by one log only: the other still needs every file.
+  a->Truncate(3);
+  ExpectLogFiles({taken_by_a, taken_by_none, taken_by_b, closed_untaken});
+  // Truncated by both: the file nobody took goes, those a checkpoint took stay.
+  b->Truncate(3);
+  ExpectLogFiles({taken_by_a, taken_by_b, closed_untaken});
+  // Closing the logs: their last file, which no checkpoint took, goes with them.
+  a.reset();
+  ExpectLogFiles({taken_by_a, taken_by_b, closed_untaken});
+  b.reset();
+  ExpectLogFiles({taken_by_a, taken_by_b});
 }
 
 TEST_F(ChangelogWriterTest, SegmentsAfterASequenceAndTruncation) {

@@ -153,10 +153,12 @@ Result<std::vector<ChangelogSegment>> StateChangelog::Segments(uint64_t after,
                             std::to_string(persisted_));
   }
   uint64_t next = after + 1;
-  for (const auto& s : segments_) {
+  for (LoggedSegment& logged : segments_) {
+    const ChangelogSegment& s = logged.segment;
     if (s.last_sequence < next) continue;
     if (s.first_sequence > next) break;
     out.push_back(s);
+    logged.handed_out = true;  // a checkpoint may reference its file from now on
     next = s.last_sequence + 1;
     if (next > upto) break;
   }
@@ -168,8 +170,16 @@ Result<std::vector<ChangelogSegment>> StateChangelog::Segments(uint64_t after,
 }
 
 void StateChangelog::Truncate(uint64_t sequence) {
-  std::lock_guard<std::mutex> lock(mu_);
-  while (!segments_.empty() && segments_.front().last_sequence <= sequence) segments_.pop_front();
+  std::vector<std::pair<std::string, bool>> released;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    while (!segments_.empty() && segments_.front().segment.last_sequence <= sequence) {
+      released.emplace_back(segments_.front().segment.file.path, segments_.front().handed_out);
+      segments_.pop_front();
+    }
+  }
+  // Outside mu_: the writer takes its own lock first, then a log's.
+  if (!released.empty()) writer_->Release(released);
 }
 
 // --- ChangelogWriter
@@ -195,6 +205,8 @@ ChangelogWriter::~ChangelogWriter() {
   room_cv_.notify_all();
   for (auto& t : threads_) t.join();
   for (auto& w : waiters_) w->done.set_value(Status::Aborted("the state-change log closed"));
+  // What the logs released last (their backends closed just before).
+  DeleteUnneeded(std::move(unneeded_));
 }
 
 std::unique_ptr<StateChangelog> ChangelogWriter::Register(const std::string& backend_id) {
@@ -214,6 +226,16 @@ void ChangelogWriter::Unregister(StateChangelog* log) {
     std::lock_guard<std::mutex> log_lock(log->mu_);
     in_flight_bytes_.fetch_sub(static_cast<int64_t>(log->pending_bytes_),
                                std::memory_order_relaxed);
+    // Its segments: a checkpoint that took one owns the file; the others it no longer needs.
+    for (const auto& logged : log->segments_) {
+      ReleaseLocked(logged.segment.file.path, logged.handed_out);
+    }
+    log->segments_.clear();
+  }
+  if (!unneeded_.empty()) {
+    lock.unlock();
+    cv_.notify_one();
+    lock.lock();
   }
   if (blocked_ > 0) {
     lock.unlock();
@@ -309,6 +331,14 @@ void ChangelogWriter::Loop() {
   SetCurrentThreadName("weir-dstl");
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
+    if (!unneeded_.empty()) {
+      std::vector<std::string> paths;
+      paths.swap(unneeded_);
+      lock.unlock();
+      DeleteUnneeded(std::move(paths));
+      lock.lock();
+      continue;
+    }
     const uint64_t pending = pending_bytes_.load(std::memory_order_relaxed);
     // An owner waiting for room (WaitForRoom) needs what is pending written, however little.
     const bool full = pending >= options_.persist_size_threshold || (blocked_ > 0 && pending > 0);
@@ -454,8 +484,9 @@ void ChangelogWriter::CommitInOrder(std::vector<std::unique_ptr<Batch>>* done,
         }
         continue;
       }
-      log->segments_.push_back({batch.file, batch.ranges[i].first, batch.ranges[i].second,
-                                taken.first_sequence, taken.last_sequence()});
+      log->segments_.push_back({{batch.file, batch.ranges[i].first, batch.ranges[i].second,
+                                 taken.first_sequence, taken.last_sequence()}});
+      ++files_[batch.file.path].segments;
       log->persisted_ = taken.last_sequence();
     }
     in_flight_bytes_.fetch_sub(settled, std::memory_order_relaxed);
@@ -485,6 +516,36 @@ void ChangelogWriter::CommitInOrder(std::vector<std::unique_ptr<Batch>>* done,
   if (!covered && !requested_) {
     requested_ = true;
     first_request_ = std::chrono::steady_clock::now();
+  }
+}
+
+void ChangelogWriter::ReleaseLocked(const std::string& path, bool handed_out) {
+  auto it = files_.find(path);
+  if (it == files_.end()) return;
+  FileUse& use = it->second;
+  use.handed_out = use.handed_out || handed_out;
+  if (--use.segments > 0) return;
+  if (!use.handed_out) unneeded_.push_back(path);
+  files_.erase(it);
+}
+
+void ChangelogWriter::Release(const std::vector<std::pair<std::string, bool>>& released) {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [path, handed_out] : released) ReleaseLocked(path, handed_out);
+    wake = !unneeded_.empty();
+  }
+  if (wake) cv_.notify_one();
+}
+
+void ChangelogWriter::DeleteUnneeded(std::vector<std::string> paths) {
+  for (const std::string& path : paths) {
+    const Status s = storage_.DeleteStateFile(path);
+    if (!s.ok() && s.code() != StatusCode::kNotFound) {
+      LogWarn("state-change log file " + path + " that no checkpoint references not deleted " +
+              "(left for weir checkpoints gc): " + s.ToString());
+    }
   }
 }
 

@@ -17,9 +17,10 @@
 // (the backend must be restored), and they drop the changes appended after.
 //
 // Files are written under shared/ (or the log directory of dstl.dfs.base-path,
-// storage/checkpoint_storage.h) as changelog-<writer id>-<n>.dstl and never deleted here: a
-// checkpoint that references a file hands it to the registry (docs/design.md, "Changelog
-// checkpoints").
+// storage/checkpoint_storage.h) as changelog-<writer id>-<n>.dstl. A file that a checkpoint
+// may reference (a segment of it went out through Segments()) is the registry's to delete
+// (docs/design.md, "Changelog checkpoints"); one that no log needs any more and none of whose
+// segments went out is deleted here (Flink's TaskChangelogRegistry does the same).
 //
 // Threads: each StateChangelog is written and persisted by its owner's thread; the segment queries
 // may be called from any thread; the writer runs `upload_threads` threads of its own.
@@ -142,7 +143,9 @@ class StateChangelog {
   // some of those changes are not persisted.
   Result<std::vector<ChangelogSegment>> Segments(uint64_t after, uint64_t upto) const;
   // Forgets the segments all of whose changes are at most `sequence` (a materialization holds
-  // them). Their files stay: deleting is the registry's.
+  // them). A file no log needs any more and none of whose segments was ever handed out by
+  // Segments() (so no checkpoint can reference it) is deleted by the writer; the others are the
+  // registry's to delete.
   void Truncate(uint64_t sequence);
   uint64_t persisted_sequence() const;
 
@@ -193,7 +196,13 @@ class StateChangelog {
   uint64_t pending_first_ = 1;
   std::map<uint32_t, std::string> states_;
   std::map<std::string, uint32_t, std::less<>> ids_;  // owner's thread only
-  std::deque<ChangelogSegment> segments_;
+  // Persisted and not truncated; `handed_out`: returned by Segments(), so a checkpoint may
+  // reference its file (mutable: Segments() marks them).
+  struct LoggedSegment {
+    ChangelogSegment segment;
+    bool handed_out = false;
+  };
+  mutable std::deque<LoggedSegment> segments_;
   uint64_t persisted_ = 0;
   Status error_;
   std::atomic<bool> failed_{false};  // !error_.ok(), readable without mu_
@@ -225,6 +234,13 @@ class ChangelogWriter : public std::enable_shared_from_this<ChangelogWriter> {
   };
   ChangelogWriter(CheckpointStorage storage, ChangelogWriterOptions options);
   void Unregister(StateChangelog* log);
+  // A log no longer needs its segment in file `path` (truncated, or the log closed);
+  // `handed_out`: the segment went to a checkpoint. Under mu_.
+  void ReleaseLocked(const std::string& path, bool handed_out);
+  // The same for segments a log truncated (without its lock).
+  void Release(const std::vector<std::pair<std::string, bool>>& released);
+  // Deletes the files no log needs and no checkpoint can reference (unneeded_), without mu_.
+  void DeleteUnneeded(std::vector<std::string> paths);
   std::shared_future<Status> Request(StateChangelog* log, uint64_t sequence);
   void AddPendingBytes(uint64_t n);
   // Waits while handing over `n` more bytes would take the changes in flight past
@@ -277,6 +293,16 @@ class ChangelogWriter : public std::enable_shared_from_this<ChangelogWriter> {
   // max_in_flight for the whole process: what was once in flight, not more.
   std::atomic<int64_t> free_block_bytes_{0};
   uint64_t next_file_ = 1;
+  // The files this writer wrote that a log still needs: how many logs have a segment in each,
+  // and whether any of those was handed out (a checkpoint may reference the file: then it is
+  // never deleted here). A file no log needs and none handed out goes to unneeded_, which the
+  // writer's threads delete (the logs' threads may be tasks; a delete can be a network request).
+  struct FileUse {
+    int segments = 0;
+    bool handed_out = false;
+  };
+  std::map<std::string, FileUse> files_;
+  std::vector<std::string> unneeded_;
   uint64_t files_written_ = 0;
   uint64_t bytes_written_ = 0;
   bool stop_ = false;
