@@ -564,6 +564,63 @@ TEST_F(ChangelogIncrementalMaterializationTest, ACompletionStartsOneUnderAnIdOfI
   Check(**restored, model);
 }
 
+// An incremental materialization that a full checkpoint supersedes while it runs is never a
+// base, and no checkpoint references it: the files it wrote are deleted once it ends (not by the
+// task's thread), while every file of the checkpoints (those it reused among them) stays.
+TEST_F(ChangelogIncrementalMaterializationTest, OneAFullCheckpointSupersedesLeavesNoFile) {
+  auto made = Make("rocksdb", "op_0", nullptr);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  auto& b = static_cast<ChangelogKeyedStateBackend&>(**made);
+  const States s = Register(b);
+  Model model;
+  std::mt19937_64 rng(41);
+  std::set<std::string> referenced;
+  const auto checkpoint = [&](uint64_t id, const CheckpointOptions& options) {
+    for (int i = 0; i < 3000; ++i) RandomOp(b, s, model, rng, 5000);
+    auto part = b.Snapshot(id, options);
+    ASSERT_TRUE(part.ok()) << part.status().ToString();
+    auto h = (*part)->Run();
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    for (const auto& f : h->files) referenced.insert(f.path);
+    b.NotifyCheckpointComplete(id);
+  };
+  // 1 starts M1, which ends; 2 rests on M1, and its completion starts M2 on it, still running
+  // (held by the failpoint) when the full checkpoint 3 supersedes it with a materialization of
+  // its own.
+  checkpoint(1, CheckpointOptions::Checkpoint());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  Failpoints::Instance().Set("changelog.materialize", FailpointAction::kSleep, 0, 500);
+  checkpoint(2, CheckpointOptions::Checkpoint());
+  checkpoint(3, CheckpointOptions::FullCheckpoint());
+  Failpoints::Instance().Clear("changelog.materialize");
+  ASSERT_FALSE(HasFailure());
+  const auto unreferenced = [&] {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(storage_.SharedDir())) {
+      const std::string name = "shared/" + e.path().filename().string();
+      if (!name.ends_with(".dstl") && referenced.count(name) == 0) names.push_back(name);
+    }
+    return names;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!unreferenced().empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(unreferenced(), std::vector<std::string>{});
+  for (const auto& path : referenced) {
+    EXPECT_TRUE(std::filesystem::exists(*storage_.ResolveRelative(path))) << path;
+  }
+  // The next checkpoint rests on the full one's materialization and restores.
+  for (int i = 0; i < 500; ++i) RandomOp(b, s, model, rng, 5000);
+  auto part = b.Snapshot(4);
+  ASSERT_TRUE(part.ok()) << part.status().ToString();
+  auto last = (*part)->Run();
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
+  auto restored = Restore(*last, 4);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  Check(**restored, model);
+}
+
 // Under the coordinator, which deletes what no retained checkpoint references: with a
 // materialization begun whenever it may and one checkpoint retained, every completed checkpoint's
 // files exist after the cleaner ran (none built on files the checkpoints no longer hold), and the

@@ -1,6 +1,7 @@
 #include "state/changelog/changelog_keyed_state_backend.h"
 
 #include <algorithm>
+#include <atomic>
 #include <future>
 #include <limits>
 #include <map>
@@ -140,12 +141,41 @@ struct ChangelogKeyedStateBackend::Running {
   uint64_t id = 0;            // an incremental one's
   bool reuses_files = false;  // an incremental one built on an earlier one
   bool referenced = false;    // by a checkpoint that waits for it (its own materialization)
+  // What it started on: the files it reuses are the base's, the others it wrote.
+  std::shared_ptr<const Materialization> base;
   std::shared_future<Result<std::shared_ptr<const Materialization>>> result;
   std::thread thread;
+  // A superseded one no checkpoint references: deletes what it wrote once it ends (Discard).
+  std::thread discard;
+  std::atomic<bool> discarded{false};
   ~Running() {
     if (thread.joinable()) thread.join();
+    if (discard.joinable()) discard.join();
   }
 };
+
+namespace {
+
+// Deletes the files `made` wrote (not those it reuses from `base`) through the storage's
+// guarded place; one that cannot be deleted is left for `weir checkpoints gc`.
+void DeleteWrittenFiles(const CheckpointStorage& storage, const std::string& backend_id,
+                        const ChangelogMaterialization& made,
+                        const ChangelogMaterialization* base) {
+  std::set<std::string> reused;
+  if (base) {
+    for (const auto& f : base->files) reused.insert(f.path);
+  }
+  for (const auto& f : made.files) {
+    if (reused.count(f.path) != 0) continue;
+    const Status s = storage.DeleteStateFile(f.path);
+    if (!s.ok() && s.code() != StatusCode::kNotFound) {
+      LogWarn("backend " + backend_id + ": unreferenced materialization file " + f.path +
+              " not deleted (left for weir checkpoints gc): " + s.ToString());
+    }
+  }
+}
+
+}  // namespace
 
 ChangelogKeyedStateBackend::ChangelogKeyedStateBackend(
     std::unique_ptr<CheckpointableKeyedStateBackend> inner, std::unique_ptr<StateChangelog> log,
@@ -172,19 +202,20 @@ void ChangelogKeyedStateBackend::DiscardUnreferencedMaterialization() {
   if (running_->thread.joinable()) running_->thread.join();
   const Result<std::shared_ptr<const Materialization>>& result = running_->result.get();
   if (!result.ok()) return;
-  // What it reuses is its base's (it started on base_, which only collecting it changes).
-  std::set<std::string> reused;
-  if (base_) {
-    for (const auto& f : base_->files) reused.insert(f.path);
-  }
-  for (const auto& f : (*result)->files) {
-    if (reused.count(f.path) != 0) continue;
-    const Status s = storage_.DeleteStateFile(f.path);
-    if (!s.ok() && s.code() != StatusCode::kNotFound) {
-      LogWarn("backend " + backend_id() + ": unreferenced materialization file " + f.path +
-              " not deleted (left for weir checkpoints gc): " + s.ToString());
-    }
-  }
+  DeleteWrittenFiles(storage_, backend_id(), **result, running_->base.get());
+}
+
+void ChangelogKeyedStateBackend::Discard(Running& superseded) {
+  // On a thread of its own: it waits for the materialization to end, and a delete can be a
+  // network request (this is the task's thread, in a checkpoint's synchronous part).
+  // Its own copy of the future: one object is not for two threads.
+  superseded.discard =
+      std::thread([result = superseded.result, base = superseded.base,
+                   &discarded = superseded.discarded, &storage = storage_, id = backend_id()] {
+        const Result<std::shared_ptr<const Materialization>>& made = result.get();
+        if (made.ok()) DeleteWrittenFiles(storage, id, **made, base.get());
+        discarded = true;
+      });
 }
 
 Status ChangelogKeyedStateBackend::SetCurrentKey(std::string_view serialized_key) {
@@ -221,6 +252,7 @@ ChangelogKeyedStateBackend::StartMaterialization(uint64_t checkpoint_id, bool fu
   using Made = Result<std::shared_ptr<const Materialization>>;
   auto running = std::make_shared<Running>();
   running->sequence = log_->last_sequence();
+  running->base = base_;
   std::promise<Made> promise;
   running->result = promise.get_future().share();
   if (inner_->SupportsIncrementalMaterialization()) {
@@ -279,6 +311,7 @@ bool ChangelogKeyedStateBackend::BaseConfirmed() const {
 
 void ChangelogKeyedStateBackend::CollectMaterialization() {
   std::erase_if(superseded_, [](const std::shared_ptr<Running>& r) {
+    if (r->discard.joinable()) return r->discarded.load();
     return r->result.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
   });
   if (!running_) return;
@@ -377,7 +410,10 @@ Result<std::unique_ptr<AsyncSnapshotPart>> ChangelogKeyedStateBackend::Snapshot(
       materialize_next_ || options.type == CheckpointOptions::Type::kFullCheckpoint;
   const bool full = options.type == CheckpointOptions::Type::kFullCheckpoint;
   if (full && running_ && running_->reuses_files) {
-    // Built on files of earlier checkpoints: not a base this checkpoint may reference.
+    // Built on files of earlier checkpoints: not a base this checkpoint may reference, nor any
+    // later one. Unless a checkpoint still in flight references it (as its own), what it writes
+    // is deleted once it ends.
+    if (!running_->referenced) Discard(*running_);
     superseded_.push_back(std::move(running_));
   }
   // A periodic one waits for its base's confirmation (StartDueMaterialization starts it then);

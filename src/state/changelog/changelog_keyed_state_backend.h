@@ -140,6 +140,9 @@ class ChangelogKeyedStateBackend final : public CheckpointableKeyedStateBackend 
   // is one no checkpoint references, and none ever will; the files it wrote (not those it reuses
   // from the base) are deleted, through the storage's guarded place.
   void DiscardUnreferencedMaterialization();
+  // A materialization superseded while it runs, which no checkpoint references: the files it
+  // wrote are deleted once it ends, on a thread of its own.
+  void Discard(Running& superseded);
 
   std::unique_ptr<CheckpointableKeyedStateBackend> inner_;
   std::shared_ptr<StateChangelog> log_;  // shared with asynchronous parts
@@ -157,8 +160,9 @@ class ChangelogKeyedStateBackend final : public CheckpointableKeyedStateBackend 
   std::chrono::steady_clock::time_point last_checkpoint_time_;
   uint64_t last_inner_snapshot_id_ = 0;  // the inner backend's latest (materialization, savepoint)
   std::shared_ptr<Running> running_;     // the background materialization, if any
-  // Incremental ones a full checkpoint superseded while they ran: never a base (what they wrote
-  // is left for `weir checkpoints gc`); dropped once they end.
+  // Incremental ones a full checkpoint superseded while they ran: never a base; those no
+  // checkpoint references delete what they wrote (Discard). Dropped once they end (and their
+  // files are deleted).
   std::vector<std::shared_ptr<Running>> superseded_;
   int failures_ = 0;
   Status last_failure_;
