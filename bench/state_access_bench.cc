@@ -1,14 +1,18 @@
 // state_access_bench: what the keyed-state layer costs, per state backend, over raw RocksDB.
 //
-//   state_access_bench [--keys N] [--value-bytes B] [--rounds R] [--set key=value ...]
-//                      [--json FILE]
+//   state_access_bench [--keys N] [--value-bytes B] [--rounds R] [--changelog]
+//                      [--set key=value ...] [--json FILE]
 //
 // On the same keys (int64 0..N-1 in a shuffled order) and values, measures ops/s of
 //   weir:  SetCurrentKey + ValueState<std::string>::Update / ::Value, and MapState, through
 //          each backend (rocksdb, hashmap) made by its factory as a job makes it
 //   raw:   rocksdb::DB::Put / ::Get on an 8-byte key, same options (WAL off)
 // and prints them with the RocksDB backend's ratio to raw RocksDB. Each figure is the median of
-// R rounds. Printed, not asserted.
+// R rounds. Printed, not asserted. --changelog also measures each weir backend with
+// state.backend.changelog.enabled, in the same rounds (one after the other: the machine's speed
+// drifts): every change also appended to a state-change log, which its writer's threads write to
+// the bench's directory as the size threshold fills (no checkpoints). What the logging costs per
+// operation.
 #include <rocksdb/db.h>
 
 #include <algorithm>
@@ -27,7 +31,10 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "state/changelog/changelog_keyed_state_backend.h"
+#include "state/changelog/changelog_options.h"
 #include "state/state_backends.h"
+#include "storage/checkpoint_storage.h"
 #include "weir/config.h"
 
 namespace {
@@ -58,27 +65,34 @@ void Check(bool ok, const char* what) {
 int main(int argc, char** argv) {
   size_t keys = 200000, value_bytes = 100, rounds = 3;
   std::string json_path;
+  bool changelog = false;
   weir::Configuration config;  // of the weir backends (--set)
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
-    const size_t v = std::strtoull(argv[i + 1], nullptr, 10);
-    if (flag == "--json")
-      json_path = argv[i + 1];
-    else if (flag == "--keys")
+    const char* arg = i + 1 < argc ? argv[i + 1] : nullptr;
+    const size_t v = arg ? std::strtoull(arg, nullptr, 10) : 0;
+    if (flag == "--changelog") {
+      changelog = true;
+      continue;
+    }
+    if (arg && flag == "--json")
+      json_path = arg;
+    else if (arg && flag == "--keys")
       keys = v;
-    else if (flag == "--value-bytes")
+    else if (arg && flag == "--value-bytes")
       value_bytes = v;
-    else if (flag == "--rounds")
+    else if (arg && flag == "--rounds")
       rounds = v;
-    else if (flag == "--set") {
-      const auto [key, value] = weir::bench::ParseSetting("state_access_bench", argv[i + 1]);
+    else if (arg && flag == "--set") {
+      const auto [key, value] = weir::bench::ParseSetting("state_access_bench", arg);
       weir::bench::Check("state_access_bench", config.Set(key, value), "--set " + key);
     } else {
       std::fprintf(stderr,
                    "usage: state_access_bench [--keys N] [--value-bytes B] [--rounds R] "
-                   "[--set key=value ...] [--json FILE]\n");
+                   "[--changelog] [--set key=value ...] [--json FILE]\n");
       return 2;
     }
+    ++i;  // the flag's value
   }
   const std::string dir = std::filesystem::temp_directory_path() / "weir-state-access-bench";
   std::filesystem::remove_all(dir);
@@ -88,6 +102,20 @@ int main(int argc, char** argv) {
   std::iota(order.begin(), order.end(), 0);
   std::shuffle(order.begin(), order.end(), std::mt19937_64(42));
   const std::string value(value_bytes, 'v');
+
+  // The logged backends' configuration and their log, shared as a process's is.
+  weir::Configuration logged_config = config;
+  weir::bench::Check("state_access_bench",
+                     logged_config.Set(weir::config::kChangelogEnabled.key, "true"),
+                     "the changelog's configuration");
+  weir::CheckpointStorage storage =
+      weir::CheckpointStorage::ForJob(weir::NewPosixFileSystem(), dir + "/checkpoints", "bench");
+  std::shared_ptr<weir::ChangelogWriter> changelog_writer;
+  if (changelog) {
+    Check(storage.Initialize().ok(), "initialize the checkpoint storage");
+    changelog_writer =
+        weir::ChangelogWriter::Start(storage, weir::ChangelogWriterOptionsFrom(logged_config));
+  }
 
   const auto key_serializer_ptr = weir::DefaultSerializer<int64_t>();
   const auto& key_serializer = *key_serializer_ptr;
@@ -100,13 +128,17 @@ int main(int argc, char** argv) {
   // One round of every operation through a weir backend; ops/s per operation. Each backend lives
   // through all rounds, as the raw database does: later rounds overwrite.
   std::map<std::string, std::unique_ptr<weir::CheckpointableKeyedStateBackend>> backends;
-  const auto measure_backend = [&](const std::string& type) {
-    auto& backend = backends[type];
+  const auto measure_backend = [&](const std::string& type, bool logged) {
+    auto& backend = backends[type + (logged ? "-changelog" : "")];
     if (!backend) {
       weir::KeyedStateBackendParameters p;
       p.backend_id = "bench_0";
-      p.local_dir = dir + "/" + type;
-      p.config = &config;
+      p.local_dir = dir + "/" + type + (logged ? "-changelog" : "");
+      p.config = logged ? &logged_config : &config;
+      if (logged) {
+        p.checkpoint_storage = &storage;
+        p.changelog_writer = changelog_writer;
+      }
       auto made = weir::CreateKeyedStateBackend(type, p, nullptr);
       Check(made.ok(), "make backend");
       backend = std::move(made).value();
@@ -222,16 +254,20 @@ int main(int argc, char** argv) {
   constexpr size_t kOperations = 6;
   // [operation][round]
   std::vector<std::vector<double>> rocks(kOperations), hashmap(kOperations), direct(kOperations);
+  std::vector<std::vector<double>> rocks_logged(kOperations), hashmap_logged(kOperations);
   for (size_t r = 0; r < rounds; ++r) {
     const auto add = [](std::vector<std::vector<double>>& to, const std::vector<double>& ops) {
       for (size_t i = 0; i < kOperations; ++i) to[i].push_back(ops[i]);
     };
-    add(rocks, measure_backend("rocksdb"));
-    add(hashmap, measure_backend("hashmap"));
+    add(rocks, measure_backend("rocksdb", false));
+    if (changelog) add(rocks_logged, measure_backend("rocksdb", true));
+    add(hashmap, measure_backend("hashmap", false));
+    if (changelog) add(hashmap_logged, measure_backend("hashmap", true));
     add(direct, measure_raw());
   }
   delete raw;
   backends.clear();
+  changelog_writer.reset();
   std::filesystem::remove_all(dir);
 
   std::printf("state access, %zu keys, %zu-byte values, median of %zu rounds, one thread\n", keys,
@@ -246,18 +282,37 @@ int main(int argc, char** argv) {
     const double ratio = Median(w) / Median(direct[i]);
     std::printf("%-14s %16.0f %16.0f %18.0f %12.2f\n", names[i], Median(w), Median(hashmap[i]),
                 Median(direct[i]), ratio);
-    rows.push_back({{"operation", names[i]},
-                    {"weir_ops_per_s", Median(w)},
-                    {"weir_min", *std::min_element(w.begin(), w.end())},
-                    {"weir_max", *std::max_element(w.begin(), w.end())},
-                    {"hashmap_ops_per_s", Median(hashmap[i])},
-                    {"raw_ops_per_s", Median(direct[i])},
-                    {"ratio", ratio}});
+    nlohmann::json row = {{"operation", names[i]},
+                          {"weir_ops_per_s", Median(w)},
+                          {"weir_min", *std::min_element(w.begin(), w.end())},
+                          {"weir_max", *std::max_element(w.begin(), w.end())},
+                          {"hashmap_ops_per_s", Median(hashmap[i])},
+                          {"raw_ops_per_s", Median(direct[i])},
+                          {"ratio", ratio}};
+    if (changelog) {
+      // Each round's logged figure against the same round's unlogged one, then the median.
+      const auto per_round = [&](const std::vector<double>& logged, const std::vector<double>& of) {
+        std::vector<double> r;
+        for (size_t k = 0; k < logged.size(); ++k) r.push_back(logged[k] / of[k]);
+        return Median(r);
+      };
+      const double rocks_ratio = per_round(rocks_logged[i], w);
+      const double hashmap_ratio = per_round(hashmap_logged[i], hashmap[i]);
+      std::printf("%-14s %16.0f %16.0f %18s %12s  with changelog (%.1f%%, %.1f%% of without)\n", "",
+                  Median(rocks_logged[i]), Median(hashmap_logged[i]), "", "", 100 * rocks_ratio,
+                  100 * hashmap_ratio);
+      row["changelog_ops_per_s"] = Median(rocks_logged[i]);
+      row["changelog_ratio"] = rocks_ratio;
+      row["hashmap_changelog_ops_per_s"] = Median(hashmap_logged[i]);
+      row["hashmap_changelog_ratio"] = hashmap_ratio;
+    }
+    rows.push_back(row);
   }
   if (!json_path.empty()) {
     std::ofstream(json_path) << nlohmann::json{{"keys", keys},
                                                {"value_bytes", value_bytes},
                                                {"rounds", rounds},
+                                               {"changelog", changelog},
                                                {"rows", rows}}
                                     .dump(2)
                              << "\n";
