@@ -621,6 +621,61 @@ TEST_F(ChangelogIncrementalMaterializationTest, OneAFullCheckpointSupersedesLeav
   Check(**restored, model);
 }
 
+// A materialization that ended before a full checkpoint becomes the base when that checkpoint
+// collects it, but the full checkpoint takes a materialization of its own: if the next
+// checkpoint already finds the full one's ended, no checkpoint ever references the first, and
+// the files it wrote (not those it reused from the base before it) are deleted then (checked
+// once the backend is gone, which deletes the one still running, as in the test above).
+TEST_F(ChangelogIncrementalMaterializationTest, ABaseNoCheckpointTookLeavesNoFile) {
+  auto made = Make("rocksdb", "op_0", nullptr);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  auto& b = static_cast<ChangelogKeyedStateBackend&>(**made);
+  const States s = Register(b);
+  Model model;
+  std::mt19937_64 rng(43);
+  std::set<std::string> referenced;
+  KeyedStateHandle last;
+  const auto checkpoint = [&](uint64_t id, const CheckpointOptions& options) {
+    for (int i = 0; i < 3000; ++i) RandomOp(b, s, model, rng, 5000);
+    auto part = b.Snapshot(id, options);
+    ASSERT_TRUE(part.ok()) << part.status().ToString();
+    auto h = (*part)->Run();
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    for (const auto& f : h->files) referenced.insert(f.path);
+    b.NotifyCheckpointComplete(id);
+    last = *h;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the one started ends
+  };
+  // 1 starts M1; 2 rests on M1 and its completion starts M2 on it; 3 (full) collects M2 as the
+  // base but rests on its own F3; 4 collects F3 and rests on it: M2 was never referenced.
+  checkpoint(1, CheckpointOptions::Checkpoint());
+  checkpoint(2, CheckpointOptions::Checkpoint());
+  checkpoint(3, CheckpointOptions::FullCheckpoint());
+  checkpoint(4, CheckpointOptions::Checkpoint());
+  ASSERT_FALSE(HasFailure());
+  EXPECT_EQ(MaterializationId(last), 3u);
+  made->reset();  // and with it the materialization 4's completion started
+  const auto unreferenced = [&] {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(storage_.SharedDir())) {
+      const std::string name = "shared/" + e.path().filename().string();
+      if (!name.ends_with(".dstl") && referenced.count(name) == 0) names.push_back(name);
+    }
+    return names;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!unreferenced().empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(unreferenced(), std::vector<std::string>{});
+  for (const auto& path : referenced) {
+    EXPECT_TRUE(std::filesystem::exists(*storage_.ResolveRelative(path))) << path;
+  }
+  auto restored = Restore(last, 4);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  Check(**restored, model);
+}
+
 // Under the coordinator, which deletes what no retained checkpoint references: with a
 // materialization begun whenever it may and one checkpoint retained, every completed checkpoint's
 // files exist after the cleaner ran (none built on files the checkpoints no longer hold), and the

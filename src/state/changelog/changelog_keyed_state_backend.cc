@@ -145,31 +145,43 @@ struct ChangelogKeyedStateBackend::Running {
   std::shared_ptr<const Materialization> base;
   std::shared_future<Result<std::shared_ptr<const Materialization>>> result;
   std::thread thread;
-  // A superseded one no checkpoint references: deletes what it wrote once it ends (Discard).
-  std::thread discard;
-  std::atomic<bool> discarded{false};
   ~Running() {
     if (thread.joinable()) thread.join();
-    if (discard.joinable()) discard.join();
+  }
+};
+
+struct ChangelogKeyedStateBackend::Background {
+  std::thread thread;
+  std::atomic<bool> done{false};
+  ~Background() {
+    if (thread.joinable()) thread.join();
   }
 };
 
 namespace {
 
-// Deletes the files `made` wrote (not those it reuses from `base`) through the storage's
-// guarded place; one that cannot be deleted is left for `weir checkpoints gc`.
-void DeleteWrittenFiles(const CheckpointStorage& storage, const std::string& backend_id,
-                        const ChangelogMaterialization& made,
-                        const ChangelogMaterialization* base) {
+// The files `made` wrote: not those it reuses from `base`.
+std::vector<std::string> WrittenFiles(const ChangelogMaterialization& made,
+                                      const ChangelogMaterialization* base) {
   std::set<std::string> reused;
   if (base) {
     for (const auto& f : base->files) reused.insert(f.path);
   }
+  std::vector<std::string> written;
   for (const auto& f : made.files) {
-    if (reused.count(f.path) != 0) continue;
-    const Status s = storage.DeleteStateFile(f.path);
+    if (reused.count(f.path) == 0) written.push_back(f.path);
+  }
+  return written;
+}
+
+// Deletes a materialization's files that no checkpoint references, through the storage's guarded
+// place; one that cannot be deleted is left for `weir checkpoints gc`.
+void DeleteUnreferenced(const CheckpointStorage& storage, const std::string& backend_id,
+                        const std::vector<std::string>& paths) {
+  for (const auto& path : paths) {
+    const Status s = storage.DeleteStateFile(path);
     if (!s.ok() && s.code() != StatusCode::kNotFound) {
-      LogWarn("backend " + backend_id + ": unreferenced materialization file " + f.path +
+      LogWarn("backend " + backend_id + ": unreferenced materialization file " + path +
               " not deleted (left for weir checkpoints gc): " + s.ToString());
     }
   }
@@ -195,26 +207,36 @@ ChangelogKeyedStateBackend::~ChangelogKeyedStateBackend() {
   // Joins the materializations still running: they read the inner backend.
   running_.reset();
   superseded_.clear();
+  background_.clear();
 }
 
 void ChangelogKeyedStateBackend::DiscardUnreferencedMaterialization() {
+  // A base that no checkpoint took (collected by one with a materialization of its own).
+  if (!base_referenced_) DeleteUnreferenced(storage_, backend_id(), base_written_);
   if (!running_ || running_->referenced) return;
   if (running_->thread.joinable()) running_->thread.join();
   const Result<std::shared_ptr<const Materialization>>& result = running_->result.get();
   if (!result.ok()) return;
-  DeleteWrittenFiles(storage_, backend_id(), **result, running_->base.get());
+  DeleteUnreferenced(storage_, backend_id(), WrittenFiles(**result, running_->base.get()));
 }
 
-void ChangelogKeyedStateBackend::Discard(Running& superseded) {
-  // On a thread of its own: it waits for the materialization to end, and a delete can be a
-  // network request (this is the task's thread, in a checkpoint's synchronous part).
-  // Its own copy of the future: one object is not for two threads.
-  superseded.discard =
-      std::thread([result = superseded.result, base = superseded.base,
-                   &discarded = superseded.discarded, &storage = storage_, id = backend_id()] {
+void ChangelogKeyedStateBackend::InBackground(std::function<void()> work) {
+  auto b = std::make_unique<Background>();
+  Background* raw = b.get();
+  raw->thread = std::thread([raw, work = std::move(work)] {
+    work();
+    raw->done = true;
+  });
+  background_.push_back(std::move(b));
+}
+
+void ChangelogKeyedStateBackend::Discard(const Running& superseded) {
+  // It waits for the materialization to end (on its own copy of the future: one object is not
+  // for two threads).
+  InBackground(
+      [result = superseded.result, base = superseded.base, &storage = storage_, id = backend_id()] {
         const Result<std::shared_ptr<const Materialization>>& made = result.get();
-        if (made.ok()) DeleteWrittenFiles(storage, id, **made, base.get());
-        discarded = true;
+        if (made.ok()) DeleteUnreferenced(storage, id, WrittenFiles(**made, base.get()));
       });
 }
 
@@ -311,18 +333,28 @@ bool ChangelogKeyedStateBackend::BaseConfirmed() const {
 
 void ChangelogKeyedStateBackend::CollectMaterialization() {
   std::erase_if(superseded_, [](const std::shared_ptr<Running>& r) {
-    if (r->discard.joinable()) return r->discarded.load();
     return r->result.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
   });
+  std::erase_if(background_, [](const std::unique_ptr<Background>& b) { return b->done.load(); });
   if (!running_) return;
   if (running_->result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return;
   Result<std::shared_ptr<const Materialization>> result = running_->result.get();
-  running_.reset();
+  const std::shared_ptr<Running> collected = std::move(running_);
   if (!result.ok()) {
     ++failures_;
     last_failure_ = result.status();
     return;
   }
+  // The base it replaces, if no checkpoint took it (this one was collected by a checkpoint with
+  // a materialization of its own, a full one): nothing references what it wrote, and nothing
+  // will (none builds on a base no completed checkpoint confirmed).
+  if (!base_referenced_ && !base_written_.empty()) {
+    InBackground([paths = std::move(base_written_), &storage = storage_, id = backend_id()] {
+      DeleteUnreferenced(storage, id, paths);
+    });
+  }
+  base_written_ = WrittenFiles(**result, collected->base.get());
+  base_referenced_ = collected->referenced;
   base_ = *result;
   materialize_next_ = false;
   failures_ = 0;
@@ -429,6 +461,7 @@ Result<std::unique_ptr<AsyncSnapshotPart>> ChangelogKeyedStateBackend::Snapshot(
     base = [running = running_]() { return running->result.get(); };
   } else {
     base = [m = base_]() -> Result<std::shared_ptr<const Materialization>> { return m; };
+    base_referenced_ = true;
   }
   const uint64_t sequence = log_->last_sequence();
   KeyedStateHandle h;

@@ -32,6 +32,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -141,8 +142,13 @@ class ChangelogKeyedStateBackend final : public CheckpointableKeyedStateBackend 
   // from the base) are deleted, through the storage's guarded place.
   void DiscardUnreferencedMaterialization();
   // A materialization superseded while it runs, which no checkpoint references: the files it
-  // wrote are deleted once it ends, on a thread of its own.
-  void Discard(Running& superseded);
+  // wrote are deleted once it ends (InBackground).
+  void Discard(const Running& superseded);
+  // Runs `work` (deletions of files no checkpoint references) on a thread of its own: a delete
+  // can be a network request, and the backend's calls run on the task's thread (in a
+  // checkpoint's synchronous part). Joined when the backend goes.
+  struct Background;
+  void InBackground(std::function<void()> work);
 
   std::unique_ptr<CheckpointableKeyedStateBackend> inner_;
   std::shared_ptr<StateChangelog> log_;  // shared with asynchronous parts
@@ -153,6 +159,10 @@ class ChangelogKeyedStateBackend final : public CheckpointableKeyedStateBackend 
   int current_key_group_ = 0;  // the inner backend's for current_key_ (a change logs it)
   bool materialize_next_;      // the log does not hold all state since the base
   std::shared_ptr<const Materialization> base_;
+  // Whether a checkpoint took base_ (false for one collected by a checkpoint that has a
+  // materialization of its own), and the files base_ wrote (not those it reuses).
+  bool base_referenced_ = true;
+  std::vector<std::string> base_written_;
   std::chrono::steady_clock::time_point last_materialization_;
   // The latest checkpoint's synchronous part: its id and time. A materialization started when a
   // checkpoint's completion confirms the base is numbered and timed as of it.
@@ -160,10 +170,10 @@ class ChangelogKeyedStateBackend final : public CheckpointableKeyedStateBackend 
   std::chrono::steady_clock::time_point last_checkpoint_time_;
   uint64_t last_inner_snapshot_id_ = 0;  // the inner backend's latest (materialization, savepoint)
   std::shared_ptr<Running> running_;     // the background materialization, if any
-  // Incremental ones a full checkpoint superseded while they ran: never a base; those no
-  // checkpoint references delete what they wrote (Discard). Dropped once they end (and their
-  // files are deleted).
+  // Incremental ones a full checkpoint superseded while they ran: never a base (those no
+  // checkpoint references are discarded); dropped once they end.
   std::vector<std::shared_ptr<Running>> superseded_;
+  std::vector<std::unique_ptr<Background>> background_;
   int failures_ = 0;
   Status last_failure_;
   uint64_t last_checkpoint_sequence_ = 0;  // for checkpointed_bytes
