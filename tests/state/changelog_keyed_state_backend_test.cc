@@ -427,6 +427,42 @@ class ChangelogIncrementalMaterializationTest : public testing::BackendMaker,
     p.io_pool = &pool_;
     return CreateKeyedStateBackend("rocksdb", p, &restore);
   }
+  // Random changes, then checkpoint `id` of `b`, completed; its files go into `referenced`.
+  KeyedStateHandle CompletedCheckpoint(ChangelogKeyedStateBackend& b, const States& s, Model& model,
+                                       std::mt19937_64& rng, uint64_t id,
+                                       const CheckpointOptions& options,
+                                       std::set<std::string>* referenced) {
+    for (int i = 0; i < 3000; ++i) RandomOp(b, s, model, rng, 5000);
+    auto part = b.Snapshot(id, options);
+    EXPECT_TRUE(part.ok()) << part.status().ToString();
+    if (!part.ok()) return {};
+    auto h = (*part)->Run();
+    EXPECT_TRUE(h.ok()) << h.status().ToString();
+    if (!h.ok()) return {};
+    for (const auto& f : h->files) referenced->insert(f.path);
+    b.NotifyCheckpointComplete(id);
+    return *h;
+  }
+  // Waits up to 10 s for shared/ to hold only files in `referenced` (and log files: the
+  // writer's), and checks that every one of those is there.
+  void ExpectOnlyReferencedFiles(const std::set<std::string>& referenced) {
+    const auto unreferenced = [&] {
+      std::vector<std::string> names;
+      for (const auto& e : std::filesystem::directory_iterator(storage_.SharedDir())) {
+        const std::string name = "shared/" + e.path().filename().string();
+        if (!name.ends_with(".dstl") && referenced.count(name) == 0) names.push_back(name);
+      }
+      return names;
+    };
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!unreferenced().empty() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_EQ(unreferenced(), std::vector<std::string>{});
+    for (const auto& path : referenced) {
+      EXPECT_TRUE(std::filesystem::exists(*storage_.ResolveRelative(path))) << path;
+    }
+  }
 };
 
 // The id of the materialization a handle rests on (0: none), from its files' names.
@@ -576,13 +612,7 @@ TEST_F(ChangelogIncrementalMaterializationTest, OneAFullCheckpointSupersedesLeav
   std::mt19937_64 rng(41);
   std::set<std::string> referenced;
   const auto checkpoint = [&](uint64_t id, const CheckpointOptions& options) {
-    for (int i = 0; i < 3000; ++i) RandomOp(b, s, model, rng, 5000);
-    auto part = b.Snapshot(id, options);
-    ASSERT_TRUE(part.ok()) << part.status().ToString();
-    auto h = (*part)->Run();
-    ASSERT_TRUE(h.ok()) << h.status().ToString();
-    for (const auto& f : h->files) referenced.insert(f.path);
-    b.NotifyCheckpointComplete(id);
+    return CompletedCheckpoint(b, s, model, rng, id, options, &referenced);
   };
   // 1 starts M1, which ends; 2 rests on M1, and its completion starts M2 on it, still running
   // (held by the failpoint) when the full checkpoint 3 supersedes it with a materialization of
@@ -594,22 +624,7 @@ TEST_F(ChangelogIncrementalMaterializationTest, OneAFullCheckpointSupersedesLeav
   checkpoint(3, CheckpointOptions::FullCheckpoint());
   Failpoints::Instance().Clear("changelog.materialize");
   ASSERT_FALSE(HasFailure());
-  const auto unreferenced = [&] {
-    std::vector<std::string> names;
-    for (const auto& e : std::filesystem::directory_iterator(storage_.SharedDir())) {
-      const std::string name = "shared/" + e.path().filename().string();
-      if (!name.ends_with(".dstl") && referenced.count(name) == 0) names.push_back(name);
-    }
-    return names;
-  };
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!unreferenced().empty() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  EXPECT_EQ(unreferenced(), std::vector<std::string>{});
-  for (const auto& path : referenced) {
-    EXPECT_TRUE(std::filesystem::exists(*storage_.ResolveRelative(path))) << path;
-  }
+  ExpectOnlyReferencedFiles(referenced);
   // The next checkpoint rests on the full one's materialization and restores.
   for (int i = 0; i < 500; ++i) RandomOp(b, s, model, rng, 5000);
   auto part = b.Snapshot(4);
@@ -636,14 +651,7 @@ TEST_F(ChangelogIncrementalMaterializationTest, ABaseNoCheckpointTookLeavesNoFil
   std::set<std::string> referenced;
   KeyedStateHandle last;
   const auto checkpoint = [&](uint64_t id, const CheckpointOptions& options) {
-    for (int i = 0; i < 3000; ++i) RandomOp(b, s, model, rng, 5000);
-    auto part = b.Snapshot(id, options);
-    ASSERT_TRUE(part.ok()) << part.status().ToString();
-    auto h = (*part)->Run();
-    ASSERT_TRUE(h.ok()) << h.status().ToString();
-    for (const auto& f : h->files) referenced.insert(f.path);
-    b.NotifyCheckpointComplete(id);
-    last = *h;
+    last = CompletedCheckpoint(b, s, model, rng, id, options, &referenced);
     std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the one started ends
   };
   // 1 starts M1; 2 rests on M1 and its completion starts M2 on it; 3 (full) collects M2 as the
@@ -655,22 +663,7 @@ TEST_F(ChangelogIncrementalMaterializationTest, ABaseNoCheckpointTookLeavesNoFil
   ASSERT_FALSE(HasFailure());
   EXPECT_EQ(MaterializationId(last), 3u);
   made->reset();  // and with it the materialization 4's completion started
-  const auto unreferenced = [&] {
-    std::vector<std::string> names;
-    for (const auto& e : std::filesystem::directory_iterator(storage_.SharedDir())) {
-      const std::string name = "shared/" + e.path().filename().string();
-      if (!name.ends_with(".dstl") && referenced.count(name) == 0) names.push_back(name);
-    }
-    return names;
-  };
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!unreferenced().empty() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  EXPECT_EQ(unreferenced(), std::vector<std::string>{});
-  for (const auto& path : referenced) {
-    EXPECT_TRUE(std::filesystem::exists(*storage_.ResolveRelative(path))) << path;
-  }
+  ExpectOnlyReferencedFiles(referenced);
   auto restored = Restore(last, 4);
   ASSERT_TRUE(restored.ok()) << restored.status().ToString();
   Check(**restored, model);
