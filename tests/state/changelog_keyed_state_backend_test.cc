@@ -640,7 +640,8 @@ TEST_F(ChangelogIncrementalMaterializationTest, OneAFullCheckpointSupersedesLeav
 // collects it, but the full checkpoint takes a materialization of its own: if the next
 // checkpoint already finds the full one's ended, no checkpoint ever references the first, and
 // the files it wrote (not those it reused from the base before it) are deleted then (checked
-// once the backend is gone, which deletes the one still running, as in the test above).
+// once the backend is gone, which deletes the one still running: see
+// AMaterializationNoCheckpointReferencesLeavesNoFile).
 TEST_F(ChangelogIncrementalMaterializationTest, ABaseNoCheckpointTookLeavesNoFile) {
   auto made = Make("rocksdb", "op_0", nullptr);
   ASSERT_TRUE(made.ok()) << made.status().ToString();
