@@ -14,9 +14,9 @@ namespace weir {
 namespace {
 
 // What an entry costs besides its key's and values' heap bytes: the map's node (its key's and
-// the entry's inline parts: 160 bytes) and its slot (a pointer and a control byte, at the map's
+// the entry's inline parts: 168 bytes) and its slot (a pointer and a control byte, at the map's
 // highest load of 7/8), rounded up.
-constexpr uint64_t kEntryOverhead = 176;
+constexpr uint64_t kEntryOverhead = 184;
 // Rows per RocksDB write: large enough to amortize a write's fixed cost, small enough that the
 // writer never holds a memtable switch back for long.
 constexpr size_t kRowsPerWrite = 4096;
@@ -148,7 +148,7 @@ void WriteBackCache::Unlink(Entry* e) {
   e->older = e->newer = nullptr;
 }
 
-void WriteBackCache::Touch(Entry* e) {
+void WriteBackCache::MoveToWarmEnd(Entry* e) {
   if (newest_ == e) return;
   Unlink(e);
   e->older = newest_;
@@ -257,7 +257,11 @@ Status WriteBackCache::MakeRoom() {
     Entry* e = oldest_;
     for (int scanned = 0; e != nullptr && scanned < kEvictionScan; ++scanned) {
       Entry* next = e->newer;
-      if (e->dirty_seq <= written) {
+      if (e->used) {
+        // Used since the scan last saw it: a second chance, at the warm end.
+        e->used = false;
+        MoveToWarmEnd(e);
+      } else if (e->dirty_seq <= written) {
         Erase(e);
         if (entry_bytes_ <= limit) break;
       }

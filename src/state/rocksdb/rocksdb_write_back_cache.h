@@ -174,8 +174,14 @@ class WriteBackCache {
     Slot slots[2];
     rocksdb::ColumnFamilyHandle* cf = nullptr;
     const std::string* key = nullptr;  // the map's own copy
-    Entry* older = nullptr;            // least recently used order
+    // The eviction order (second chance, an approximation of least recently used): rows enter
+    // at the warm end; an access only marks the row used, and the eviction scan moves a used row
+    // back to the warm end instead of evicting it. Moving the row at every access, as a strict
+    // LRU list does, wrote to two other rows' random cache lines per access: 4-7% of
+    // keyed-aggregate's throughput.
+    Entry* older = nullptr;
     Entry* newer = nullptr;
+    bool used = false;
     // The last batch this row was (or is being) put in; 0: never dirty. Its slot is current.
     uint64_t dirty_seq = 0;
     uint64_t charge = 0;
@@ -192,7 +198,9 @@ class WriteBackCache {
   // The slot the open batch writes, made current (and the row dirty); waits when the slot's
   // previous batch is still in flight.
   Result<Slot*> OpenSlot(Entry* e, bool keep_value);
-  void Touch(Entry* e);
+  // Marks the row used: the eviction scan gives it a second chance.
+  void Touch(Entry* e) { e->used = true; }
+  void MoveToWarmEnd(Entry* e);
   void Recharge(Entry* e);
   void Unlink(Entry* e);
   void Erase(Entry* e);
@@ -219,7 +227,7 @@ class WriteBackCache {
   const WriteBackIngestion ingestion_;
   bool ingestion_dir_made_ = false;  // the writer's
   std::atomic<uint64_t> ingested_{0};
-  // Abseil's node map: rows stay where they are as it grows (the recency list, the dirty list and
+  // Abseil's node map: rows stay where they are as it grows (the eviction order, the dirty list and
   // the batches point at them), and a lookup costs about half of std::unordered_map's, whose
   // bucket points at the node before the row's (a cache miss more per lookup).
   absl::node_hash_map<std::string, Entry> entries_;
